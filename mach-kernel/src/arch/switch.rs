@@ -1,0 +1,158 @@
+//! The context switch between kernel threads, and FPU/SSE state.
+//!
+//! A thread that is not running is described by one saved kernel stack pointer:
+//! `switch_context` pushes the callee-saved registers, stores `rsp`, loads the
+//! next thread's `rsp`, pops its registers and returns into it. The SSE/x87
+//! state travels in each thread's [`FxArea`], saved and restored on every switch.
+//! A new thread's stack is prepared by [`Context::new_user`] so that its first
+//! "return" lands in `trap_return` and from there in user mode.
+
+use super::trapframe::TrapFrame;
+use core::arch::global_asm;
+use core::cell::UnsafeCell;
+use core::sync::atomic::{AtomicU64, Ordering};
+
+/// The 512-byte `fxsave` area.
+#[repr(C, align(16))]
+#[derive(Clone)]
+pub struct FxArea(pub [u8; 512]);
+
+impl FxArea {
+    /// The reset state: x87 control word 0x37f, MXCSR 0x1f80 (all exceptions masked).
+    pub fn new() -> Self {
+        let mut a = [0u8; 512];
+        a[0..2].copy_from_slice(&0x037fu16.to_le_bytes());
+        a[24..28].copy_from_slice(&0x1f80u32.to_le_bytes());
+        FxArea(a)
+    }
+}
+
+impl Default for FxArea {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+global_asm!(
+    r#"
+    .section .text.switch, "ax"
+    .global switch_context_raw
+// rdi = &mut old_rsp, rsi = new_rsp, rdx = old fx area, rcx = new fx area
+switch_context_raw:
+    fxsave64 (%rdx)
+    push %rbp
+    push %rbx
+    push %r12
+    push %r13
+    push %r14
+    push %r15
+    mov %rsp, (%rdi)
+    mov %rsi, %rsp
+    fxrstor64 (%rcx)
+    pop %r15
+    pop %r14
+    pop %r13
+    pop %r12
+    pop %rbx
+    pop %rbp
+    ret
+
+    "#,
+    options(att_syntax)
+);
+
+unsafe extern "C" {
+    fn switch_context_raw(
+        old_rsp: *mut u64,
+        new_rsp: u64,
+        old_fx: *mut FxArea,
+        new_fx: *const FxArea,
+    );
+}
+
+/// What a thread that is not running needs to resume: its saved kernel stack
+/// pointer and its FPU/SSE state.
+pub struct Context {
+    rsp: AtomicU64,
+    /// Written by `fxsave` when the thread leaves the CPU, read by `fxrstor`
+    /// when it returns; nothing else touches it.
+    fx: UnsafeCell<FxArea>,
+}
+
+// SAFETY: `fx` is only accessed by `switch`, whose contract guarantees that a
+// context is saved or restored by one CPU at a time (the thread it belongs to
+// runs on at most one CPU, and only the CPU switching it touches its area).
+unsafe impl Sync for Context {}
+
+impl Context {
+    /// The context of a new user thread: its first switch enters user mode with
+    /// the registers in `frame`.
+    pub fn new_user(kstack: &mut super::kstack::KernelStack, frame: &TrapFrame) -> Self {
+        // SAFETY: `&mut KernelStack` means no thread runs on this stack (a running
+        // thread's stack is only reachable through a shared reference), and a
+        // KernelStack is always fully mapped and writable.
+        let rsp = unsafe { prepare_stack(kstack.top(), frame) };
+        Context {
+            rsp: AtomicU64::new(rsp),
+            fx: UnsafeCell::new(FxArea::new()),
+        }
+    }
+
+    /// The context of the code running now (a CPU's boot/idle thread); it is
+    /// filled in the first time the CPU switches away.
+    pub fn new_running() -> Self {
+        Context {
+            rsp: AtomicU64::new(0),
+            fx: UnsafeCell::new(FxArea::new()),
+        }
+    }
+}
+
+/// Saves the running context into `old` and resumes `new`; returns when
+/// something switches back to `old`.
+///
+/// # Safety
+/// `old` must be the context of the code running now on this CPU and `new` a
+/// context that runs nowhere, built by [`Context::new_user`] or saved by an
+/// earlier switch. Both must stay allocated until the switch has completed,
+/// that is until the code resumed in `new` runs (the scheduler keeps a dying
+/// thread in its CPU's zombie slot for exactly that reason).
+pub unsafe fn switch(old: *const Context, new: *const Context) {
+    // SAFETY: guaranteed by the caller (see above): both pointers are live, the
+    // FPU areas are not touched by anyone else while their threads are off the
+    // CPU, and new's rsp is a valid saved or prepared stack.
+    unsafe {
+        let old = &*old;
+        let new = &*new;
+        switch_context_raw(
+            old.rsp.as_ptr(),
+            new.rsp.load(Ordering::Acquire),
+            old.fx.get(),
+            new.fx.get(),
+        )
+    }
+}
+
+/// Number of callee-saved registers `switch_context` keeps on the stack.
+const SAVED_REGS: usize = 6;
+
+/// Writes `frame` at the top of the stack ending at `stack_top` plus a switch
+/// frame that returns into `trap_return`; returns the `rsp` to switch to.
+///
+/// # Safety
+/// `[stack_top - 4 KiB, stack_top)` must be a mapped, writable kernel stack
+/// owned by the new thread and not in use.
+unsafe fn prepare_stack(stack_top: u64, frame: &TrapFrame) -> u64 {
+    let frame_addr = stack_top - core::mem::size_of::<TrapFrame>() as u64;
+    let ret_addr = super::idt::trap_return as *const () as u64;
+    let rsp = frame_addr - 8 - (SAVED_REGS as u64) * 8;
+    // SAFETY: the caller guarantees the stack is mapped and unused.
+    unsafe {
+        core::ptr::write(frame_addr as *mut TrapFrame, *frame);
+        core::ptr::write((frame_addr - 8) as *mut u64, ret_addr);
+        for i in 0..SAVED_REGS {
+            core::ptr::write((rsp + (i as u64) * 8) as *mut u64, 0);
+        }
+    }
+    rsp
+}

@@ -1,0 +1,76 @@
+//! The register frame saved on the kernel stack at every entry from user mode
+//! (interrupt, exception or `syscall`) and for kernel-mode interrupts.
+//!
+//! Its layout is fixed by the entry code in `idt.rs` and `syscall.rs`: general
+//! registers pushed by software, then the vector and error code, then what the
+//! CPU pushes for an interrupt (`rip, cs, rflags, rsp, ss`). The `syscall` path
+//! builds the same hardware part by hand (vector 256) so that every return goes through one
+//! exit path (`trap_return`, ending in `iretq`).
+
+use super::gdt::{USER_CS, USER_DS};
+
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct TrapFrame {
+    pub r15: u64,
+    pub r14: u64,
+    pub r13: u64,
+    pub r12: u64,
+    pub r11: u64,
+    pub r10: u64,
+    pub r9: u64,
+    pub r8: u64,
+    pub rbp: u64,
+    pub rdi: u64,
+    pub rsi: u64,
+    pub rdx: u64,
+    pub rcx: u64,
+    pub rbx: u64,
+    pub rax: u64,
+    pub vector: u64,
+    pub error_code: u64,
+    pub rip: u64,
+    pub cs: u64,
+    pub rflags: u64,
+    pub rsp: u64,
+    pub ss: u64,
+}
+
+/// RFLAGS.IF
+pub const RFLAGS_IF: u64 = 1 << 9;
+/// RFLAGS bit 1 is always set.
+const RFLAGS_FIXED: u64 = 1 << 1;
+
+impl TrapFrame {
+    /// A frame that enters user mode at `rip` with stack `rsp` and `rdi = arg`,
+    /// interrupts enabled, every other register zero.
+    pub fn new_user(rip: u64, rsp: u64, arg: u64) -> Self {
+        TrapFrame {
+            rip,
+            rsp,
+            rdi: arg,
+            cs: USER_CS as u64,
+            ss: USER_DS as u64,
+            rflags: RFLAGS_IF | RFLAGS_FIXED,
+            ..Default::default()
+        }
+    }
+
+    /// Whether the frame was saved while the CPU was in user mode.
+    pub fn is_user_mode(&self) -> bool {
+        self.cs & 3 == 3
+    }
+
+    /// The i-th trap argument (System V syscall order: rdi, rsi, rdx, r10, r8, r9).
+    pub fn arg(&self, i: usize) -> u64 {
+        match i {
+            0 => self.rdi,
+            1 => self.rsi,
+            2 => self.rdx,
+            3 => self.r10,
+            4 => self.r8,
+            5 => self.r9,
+            _ => 0,
+        }
+    }
+}

@@ -1,0 +1,106 @@
+//! Creating the first tasks from GRUB's modules, and noticing when they are all
+//! gone.
+//!
+//! Each `module2` line becomes a task; its command line's first word names the
+//! task and all words except the kernel's own (`ktest=`, `expect=`) become its
+//! `argv`. The first module is the bootstrap task. (GNU Mach creates boot tasks
+//! the same way; in later issues the bootstrap task starts the servers.)
+//!
+//! When every task has ended the kernel checks that every frame the tasks used
+//! is free again (`test frames_reclaimed`), prints `mach: all tasks finished`
+//! and, unless the kernel command line says `stay`, ends the QEMU run.
+
+use super::loader;
+use super::task::{self, Expectation};
+use crate::arch::{cpu, multiboot::BootInfo, paging, phys};
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use mach_core::cmdline;
+
+static STARTED: AtomicBool = AtomicBool::new(false);
+static REPORTED: AtomicBool = AtomicBool::new(false);
+static STAY: AtomicBool = AtomicBool::new(false);
+/// Free frames plus kernel page-table frames before the first task existed.
+static BASELINE: AtomicUsize = AtomicUsize::new(0);
+
+fn frames_accounted() -> usize {
+    crate::mem::free_frames() + paging::kernel_table_frames()
+}
+
+fn expectation(words: &str) -> Option<Expectation> {
+    let test_name = cmdline::value(words, "ktest")?;
+    let vector = match cmdline::value(words, "expect")? {
+        "syscall" => None,
+        v => Some(v.parse().ok()?),
+    };
+    Some(Expectation {
+        test_name: String::from(test_name),
+        vector,
+    })
+}
+
+/// Creates a task for every boot module.
+pub fn start(boot: &BootInfo) {
+    STAY.store(
+        cmdline::has_flag(boot.cmdline.as_str(), "stay"),
+        Ordering::Relaxed,
+    );
+    BASELINE.store(frames_accounted(), Ordering::Relaxed);
+    for (i, module) in boot.modules().iter().enumerate() {
+        let line = module.cmdline.as_str();
+        let args: Vec<&str> = line
+            .split_whitespace()
+            .filter(|w| !w.starts_with("ktest=") && !w.starts_with("expect="))
+            .collect();
+        let name = args.first().copied().unwrap_or("(unnamed)");
+        let expect = expectation(line);
+        let image = phys::module_bytes(module.range);
+        match loader::load(name, image, &args, expect.clone()) {
+            Ok(task) => log::info!(
+                "started task {} '{}'{} ({} KiB image)",
+                task.id,
+                name,
+                if i == 0 { " (bootstrap)" } else { "" },
+                image.len() / 1024
+            ),
+            Err(e) => {
+                log::error!("cannot start module '{line}': {e:?}");
+                if let Some(x) = expect {
+                    crate::kprintln!(
+                        "test {} ... FAILED: module did not load: {e:?}",
+                        x.test_name
+                    );
+                }
+            }
+        }
+    }
+    STARTED.store(true, Ordering::Release);
+}
+
+/// Called by the idle loop: once all tasks are gone, audits frames and ends the run.
+pub fn on_idle() {
+    if !STARTED.load(Ordering::Acquire) || task::task_count() != 0 || task::thread_count() != 0 {
+        return;
+    }
+    if REPORTED.swap(true, Ordering::AcqRel) {
+        return;
+    }
+    let before = BASELINE.load(Ordering::Relaxed);
+    let now = frames_accounted();
+    if now == before {
+        crate::kprintln!("test frames_reclaimed ... ok");
+    } else {
+        crate::kprintln!(
+            "test frames_reclaimed ... FAILED: {} frames free before the first task, {} after the last",
+            before,
+            now
+        );
+    }
+    let (used, free) = phys::heap_usage();
+    log::info!("kernel heap: {used} bytes in use, {free} free");
+    crate::kprintln!("mach: all tasks finished");
+    if !STAY.load(Ordering::Relaxed) {
+        cpu::qemu_exit(cpu::QemuExit::Success);
+    }
+}

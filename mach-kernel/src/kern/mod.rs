@@ -1,0 +1,12 @@
+//! The machine-independent kernel: tasks, threads, the scheduler, traps and
+//! the boot-time creation of tasks from GRUB's modules.
+//!
+//! No `unsafe` here: everything that touches the CPU goes through `crate::arch`.
+
+pub mod bootstrap;
+pub mod loader;
+pub mod mach_traps;
+pub mod sched;
+pub mod task;
+pub mod thread;
+pub mod trap;

@@ -1,0 +1,219 @@
+//! The scheduler: per-CPU run queues with preemptive priority round-robin.
+//!
+//! Each CPU has a run queue per priority (higher runs first; equal priorities
+//! take turns at every timer tick), a current thread and an idle thread that
+//! halts when nothing is runnable. The kernel runs with interrupts off, so a
+//! thread is only preempted in user mode or in the idle loop; locks are never
+//! held across a switch.
+//!
+//! A thread that ends cannot free its own kernel stack while running on it: it
+//! is parked in its CPU's zombie slot and reaped by whoever runs next.
+//!
+//! The dispatch step is the one `unsafe` call outside `arch`: only the
+//! scheduler knows which threads are alive and running, which is what the
+//! context switch's safety contract is about.
+
+use super::thread::{NUM_PRIORITIES, Thread, ThreadState};
+use crate::arch::{cpu, paging, switch};
+use alloc::collections::VecDeque;
+use alloc::sync::Arc;
+use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use spin::Mutex;
+
+struct RunQueue {
+    queues: [VecDeque<Arc<Thread>>; NUM_PRIORITIES],
+    /// Bit p set when queues[p] is non-empty.
+    mask: u32,
+}
+
+impl RunQueue {
+    const fn new() -> Self {
+        RunQueue {
+            queues: [const { VecDeque::new() }; NUM_PRIORITIES],
+            mask: 0,
+        }
+    }
+
+    fn push(&mut self, t: Arc<Thread>) {
+        let p = (t.priority as usize).min(NUM_PRIORITIES - 1);
+        self.queues[p].push_back(t);
+        self.mask |= 1 << p;
+    }
+
+    fn pop(&mut self) -> Option<Arc<Thread>> {
+        if self.mask == 0 {
+            return None;
+        }
+        let p = 31 - self.mask.leading_zeros() as usize;
+        let t = self.queues[p].pop_front();
+        if self.queues[p].is_empty() {
+            self.mask &= !(1 << p);
+        }
+        t
+    }
+
+    fn is_empty(&self) -> bool {
+        self.mask == 0
+    }
+}
+
+struct CpuSched {
+    current: Option<Arc<Thread>>,
+    idle: Option<Arc<Thread>>,
+    zombie: Option<Arc<Thread>>,
+    runq: RunQueue,
+}
+
+static CPUS: [Mutex<CpuSched>; cpu::MAX_CPUS] = [const {
+    Mutex::new(CpuSched {
+        current: None,
+        idle: None,
+        zombie: None,
+        runq: RunQueue::new(),
+    })
+}; cpu::MAX_CPUS];
+
+static TICKS: AtomicU64 = AtomicU64::new(0);
+static CONTEXT_SWITCHES: AtomicU64 = AtomicU64::new(0);
+static FIRST_USER_SEEN: AtomicBool = AtomicBool::new(false);
+
+pub fn ticks() -> u64 {
+    TICKS.load(Ordering::Relaxed)
+}
+
+pub fn context_switches() -> u64 {
+    CONTEXT_SWITCHES.load(Ordering::Relaxed)
+}
+
+/// Called on every timer interrupt.
+pub fn tick() {
+    TICKS.fetch_add(1, Ordering::Relaxed);
+}
+
+/// Puts a thread on the run queue of this CPU.
+pub fn make_runnable(thread: Arc<Thread>) {
+    CPUS[cpu::cpu_id()].lock().runq.push(thread);
+}
+
+/// The thread running on this CPU.
+pub fn current() -> Arc<Thread> {
+    CPUS[cpu::cpu_id()]
+        .lock()
+        .current
+        .clone()
+        .expect("no current thread")
+}
+
+/// Gives up the CPU to another runnable thread, if any; returns whether there was one.
+pub fn yield_now() -> bool {
+    let others = !CPUS[cpu::cpu_id()].lock().runq.is_empty();
+    reschedule(true);
+    others
+}
+
+/// Timer preemption: round-robin among runnable threads.
+pub fn preempt() {
+    reschedule(true);
+}
+
+/// Ends the running thread. Its resources are released once another thread runs.
+pub fn exit_current() -> ! {
+    let me = current();
+    me.mark_terminated();
+    drop(me);
+    reschedule(false);
+    unreachable!("a terminated thread was resumed");
+}
+
+/// Frees the thread parked by the last exit on this CPU.
+pub fn reap() {
+    let z = CPUS[cpu::cpu_id()].lock().zombie.take();
+    drop(z);
+}
+
+/// Whether this CPU has nothing to run but its idle thread.
+pub fn runq_empty() -> bool {
+    CPUS[cpu::cpu_id()].lock().runq.is_empty()
+}
+
+/// Switches to the best runnable thread. With `requeue`, the current thread
+/// (if still runnable) goes to the back of its priority's queue; without it, the
+/// current thread leaves the CPU for good (it ended, or something else holds it).
+fn reschedule(requeue: bool) {
+    let cpu = cpu::cpu_id();
+    let (old, new): (*const switch::Context, *const switch::Context);
+    {
+        let mut s = CPUS[cpu].lock();
+        let cur = s.current.take().expect("no current thread");
+        let cur_runnable = cur.state() == ThreadState::Runnable;
+        if requeue && cur_runnable && !cur.is_idle() {
+            s.runq.push(cur.clone());
+        }
+        let next = loop {
+            match s.runq.pop() {
+                // A thread of a terminated task that never ran again: free it here.
+                Some(t) if t.state() == ThreadState::Terminated => drop(t),
+                Some(t) => break t,
+                None if cur_runnable && (requeue || cur.is_idle()) => break cur.clone(),
+                None => break s.idle.clone().expect("no idle thread"),
+            }
+        };
+        if Arc::ptr_eq(&next, &cur) {
+            s.current = Some(cur);
+            return;
+        }
+        match &next.task {
+            Some(task) => task.space().activate(),
+            None => paging::activate_kernel_space(),
+        }
+        if let Some(top) = next.kernel_stack_top() {
+            cpu::set_kernel_stack(top);
+        }
+        if !next.is_idle() && !FIRST_USER_SEEN.swap(true, Ordering::Relaxed) {
+            crate::kprintln!(
+                "mach: first user instruction (thread {}, tsc {})",
+                next.id,
+                cpu::rdtsc()
+            );
+        }
+        old = &cur.context;
+        new = &next.context;
+        if !cur_runnable {
+            // Keep the dying thread alive until the switch away from it is done.
+            s.zombie = Some(cur);
+        } else {
+            // Still owned by the run queue, the idle slot or whoever blocked it.
+            drop(cur);
+        }
+        s.current = Some(next);
+        CONTEXT_SWITCHES.fetch_add(1, Ordering::Relaxed);
+    }
+    // SAFETY: `old` is the context of the code running now (it was this CPU's
+    // current thread) and `new` is not running anywhere (it came off this CPU's
+    // run queue or is its idle thread, which is only ever current here). Both
+    // stay allocated until the switch completes: `new` is held by
+    // `s.current`, and `old` by the run queue, the idle slot, or the zombie
+    // slot, which is emptied only by code running after this switch.
+    unsafe { switch::switch(old, new) };
+    reap();
+}
+
+/// Turns the boot flow of this CPU into its idle thread and runs the idle loop
+/// forever; `on_idle` is called whenever there is nothing to run.
+pub fn run_idle(on_idle: fn()) -> ! {
+    let idle = Thread::new_idle();
+    {
+        let mut s = CPUS[cpu::cpu_id()].lock();
+        s.idle = Some(idle.clone());
+        s.current = Some(idle);
+    }
+    loop {
+        reap();
+        if runq_empty() {
+            on_idle();
+            cpu::idle_halt();
+        } else {
+            reschedule(true);
+        }
+    }
+}

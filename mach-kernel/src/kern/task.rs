@@ -1,0 +1,179 @@
+//! Tasks: an address space plus the threads that run in it, and the global
+//! table of live tasks.
+//!
+//! A task ends when its last thread ends (or when it is terminated, which ends
+//! all of its threads); its address space and every frame in it are freed when
+//! the last reference goes, which is after its last thread has left the CPU.
+
+use super::thread::{Thread, ThreadId};
+use crate::arch::paging::AddressSpace;
+use alloc::string::String;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use core::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use hashbrown::HashMap;
+use spin::Mutex;
+
+pub type TaskId = u64;
+
+/// Threads one task may have at once.
+pub const MAX_THREADS_PER_TASK: usize = 64;
+
+/// What a test task expects to end it (module command line `expect=` and
+/// `ktest=`): the kernel reports `test NAME ... ok` when it happens.
+#[derive(Clone, Debug)]
+pub struct Expectation {
+    pub test_name: String,
+    /// An exception vector, or `None` for "a Unix system call".
+    pub vector: Option<u64>,
+}
+
+/// How a task ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TaskExit {
+    /// `task_exit(status)`.
+    Exited(i32),
+    /// An exception with no handler: (vector, or None for an unhandled Unix syscall).
+    Exception(Option<u64>),
+}
+
+pub struct Task {
+    pub id: TaskId,
+    pub name: String,
+    space: AddressSpace,
+    threads: Mutex<Vec<Arc<Thread>>>,
+    terminated: AtomicBool,
+    pub expectation: Option<Expectation>,
+}
+
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+static TASKS: Mutex<Option<HashMap<TaskId, Arc<Task>>>> = Mutex::new(None);
+static LIVE_THREADS: AtomicUsize = AtomicUsize::new(0);
+
+impl Task {
+    /// Registers a new task owning `space`; it has no threads yet.
+    pub fn create(
+        name: String,
+        space: AddressSpace,
+        expectation: Option<Expectation>,
+    ) -> Arc<Task> {
+        let task = Arc::new(Task {
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+            name,
+            space,
+            threads: Mutex::new(Vec::new()),
+            terminated: AtomicBool::new(false),
+            expectation,
+        });
+        TASKS
+            .lock()
+            .get_or_insert_with(HashMap::new)
+            .insert(task.id, task.clone());
+        task
+    }
+
+    pub fn space(&self) -> &AddressSpace {
+        &self.space
+    }
+
+    pub fn is_terminated(&self) -> bool {
+        self.terminated.load(Ordering::Acquire)
+    }
+
+    /// Adds a thread; fails when the task is terminated or at its thread limit.
+    pub fn add_thread(&self, thread: Arc<Thread>) -> Result<(), Arc<Thread>> {
+        let mut threads = self.threads.lock();
+        if self.is_terminated() || threads.len() >= MAX_THREADS_PER_TASK {
+            return Err(thread);
+        }
+        threads.push(thread);
+        LIVE_THREADS.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Removes one thread; when it was the last, the task ends with `exit`.
+    pub fn remove_thread(self: &Arc<Self>, id: ThreadId, exit: TaskExit) {
+        let now_empty = {
+            let mut threads = self.threads.lock();
+            let before = threads.len();
+            threads.retain(|t| t.id != id);
+            if threads.len() < before {
+                LIVE_THREADS.fetch_sub(1, Ordering::Relaxed);
+            }
+            threads.is_empty()
+        };
+        if now_empty {
+            self.finish(exit);
+        }
+    }
+
+    /// Ends every thread of the task and the task itself.
+    pub fn terminate(self: &Arc<Self>, exit: TaskExit) {
+        let threads: Vec<Arc<Thread>> = core::mem::take(&mut *self.threads.lock());
+        LIVE_THREADS.fetch_sub(threads.len(), Ordering::Relaxed);
+        for t in &threads {
+            t.mark_terminated();
+        }
+        self.finish(exit);
+    }
+
+    fn finish(self: &Arc<Self>, exit: TaskExit) {
+        if self.terminated.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        if let Some(tasks) = TASKS.lock().as_mut() {
+            tasks.remove(&self.id);
+        }
+        match exit {
+            TaskExit::Exited(status) => log::info!(
+                "task {} '{}' exited with status {status}",
+                self.id,
+                self.name
+            ),
+            TaskExit::Exception(_) => log::info!(
+                "task {} '{}' terminated by an exception",
+                self.id,
+                self.name
+            ),
+        }
+        if let Some(e) = &self.expectation {
+            report_expectation(e, exit);
+        }
+    }
+}
+
+fn report_expectation(e: &Expectation, exit: TaskExit) {
+    match exit {
+        TaskExit::Exception(v) if v == e.vector => crate::kprintln!("test {} ... ok", e.test_name),
+        TaskExit::Exception(v) => crate::kprintln!(
+            "test {} ... FAILED: ended by {} instead of {}",
+            e.test_name,
+            describe(v),
+            describe(e.vector)
+        ),
+        TaskExit::Exited(s) => {
+            crate::kprintln!(
+                "test {} ... FAILED: exited with status {s} instead of {}",
+                e.test_name,
+                describe(e.vector)
+            )
+        }
+    }
+}
+
+fn describe(v: Option<u64>) -> alloc::string::String {
+    match v {
+        Some(v) => alloc::format!("exception vector {v}"),
+        None => String::from("an unhandled Unix system call"),
+    }
+}
+
+/// Live tasks.
+pub fn task_count() -> usize {
+    TASKS.lock().as_ref().map_or(0, |t| t.len())
+}
+
+/// Live user threads.
+pub fn thread_count() -> usize {
+    LIVE_THREADS.load(Ordering::Relaxed)
+}

@@ -1,0 +1,91 @@
+//! The Mach kernel.
+//!
+//! Boot sequence (`boot_main`): serial console and log; boot information from
+//! GRUB; control registers (NX, WP, SMEP/SMAP, SSE); the frame allocator;
+//! the kernel's own page tables with a direct map of physical memory; the kernel
+//! heap; GDT/TSS, IDT, per-CPU data, `syscall` and the local APIC timer; one task
+//! per boot module; then the boot flow becomes the idle thread and the
+//! scheduler takes over.
+//!
+//! `arch` is the machine layer (all `unsafe` lives there and in its user-copy
+//! module); `kern` is the machine-independent kernel; `mem` owns physical memory.
+#![no_std]
+#![no_main]
+#![allow(clippy::deref_addrof)] // `&mut *(&raw mut STATIC)` is how edition 2024 reaches per-CPU statics
+
+extern crate alloc;
+
+mod arch;
+mod console;
+mod kern;
+mod klog;
+mod mem;
+mod panic;
+
+use arch::{apic, cpu, gdt, idt, multiboot, paging, serial::Serial, syscall};
+use mach_core::frame::PhysRange;
+
+/// The kernel's first Rust code, on the boot stack, with the boot page tables.
+pub fn boot_main(magic: u32, info_phys: u64) -> ! {
+    Serial::init();
+    let boot = match multiboot::parse(magic, info_phys) {
+        Ok(b) => b,
+        Err(e) => panic!("cannot read the multiboot2 boot information: {e:?}"),
+    };
+    klog::init(boot.cmdline.as_str());
+    kprintln!(
+        "Mach kernel {} booting: {}",
+        env!("CARGO_PKG_VERSION"),
+        boot.cmdline.as_str()
+    );
+
+    let features = cpu::init_control_registers();
+    log::info!(
+        "cpu: nx={} smep={} smap={}",
+        features.nx,
+        features.smep,
+        features.smap
+    );
+
+    unsafe extern "C" {
+        static __kernel_phys_start: u8;
+        static __kernel_end: u8;
+    }
+    let kernel = PhysRange {
+        start: &raw const __kernel_phys_start as u64,
+        end: &raw const __kernel_end as u64 - paging::KERNEL_VMA,
+    };
+    let mut reserved = [PhysRange { start: 0, end: 0 }; multiboot::MAX_MODULES + 3];
+    reserved[0] = kernel;
+    reserved[1] = boot.info_range;
+    // The first MiB: BIOS data, EBDA and ROMs.
+    reserved[2] = PhysRange {
+        start: 0,
+        end: 0x10_0000,
+    };
+    for (slot, m) in reserved[3..].iter_mut().zip(boot.modules()) {
+        *slot = m.range;
+    }
+    let nreserved = 3 + boot.modules().len();
+    mem::init(boot.usable(), &reserved[..nreserved], boot.max_phys);
+    if let Err(e) = paging::init_kernel_space(boot.max_phys.min(mem::MAX_PHYS)) {
+        panic!("cannot build the kernel page tables: {e:?}");
+    }
+    let heap = mem::init_heap();
+    log::info!(
+        "memory: {} MiB usable, {} frames free, heap {} KiB, {} boot modules",
+        mem::usable_frames() / 256,
+        mem::free_frames(),
+        heap / 1024,
+        boot.modules().len()
+    );
+
+    gdt::init(0);
+    cpu::init_percpu(0);
+    idt::init();
+    syscall::init();
+    apic::init();
+
+    kern::bootstrap::start(&boot);
+    kern::sched::run_idle(kern::bootstrap::on_idle)
+}
