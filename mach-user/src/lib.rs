@@ -1,0 +1,14 @@
+//! The user runtime for Mach-native programs (built for `x86_64-unknown-none`):
+//! the entry point, the trap stubs with safe wrappers, console output, threads
+//! and the panic handler.
+//!
+//! A program is a `#![no_std] #![no_main]` binary that names its main function
+//! with [`entry!`]; `main` gets the program's arguments and returns its exit status.
+#![no_std]
+
+pub mod console;
+pub mod start;
+pub mod thread;
+pub mod trap;
+
+pub use mach_abi as abi;

@@ -1,0 +1,86 @@
+//! Program start-up and the panic handler.
+//!
+//! The kernel starts a program at `_start` with `rsp` at the System V start-up
+//! block (argc, argv, envp, auxv). `_start` aligns the stack and calls the
+//! program's `mach_main` (defined by [`entry!`](crate::entry)) with the
+//! arguments; its return value becomes the task's exit status.
+
+use core::arch::naked_asm;
+
+/// The program's arguments (`argv`), as UTF-8 strings (invalid ones read as "").
+#[derive(Clone, Copy)]
+pub struct Args {
+    argc: usize,
+    argv: *const *const u8,
+}
+
+impl Args {
+    pub fn len(&self) -> usize {
+        self.argc
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.argc == 0
+    }
+
+    pub fn get(&self, i: usize) -> Option<&'static str> {
+        if i >= self.argc {
+            return None;
+        }
+        // SAFETY: the kernel put argc valid pointers to NUL-terminated strings
+        // at argv; they live on the initial stack for the life of the task.
+        unsafe {
+            let p = *self.argv.add(i);
+            let mut n = 0;
+            while *p.add(n) != 0 {
+                n += 1;
+            }
+            Some(core::str::from_utf8(core::slice::from_raw_parts(p, n)).unwrap_or(""))
+        }
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &'static str> + '_ {
+        (0..self.argc).filter_map(|i| self.get(i))
+    }
+}
+
+unsafe extern "Rust" {
+    fn mach_main(args: Args) -> i32;
+}
+
+#[unsafe(naked)]
+#[unsafe(no_mangle)]
+extern "C" fn _start() -> ! {
+    naked_asm!("mov rdi, rsp", "and rsp, -16", "xor ebp, ebp", "call {}", "ud2", sym start_rust)
+}
+
+extern "C" fn start_rust(sp: *const u64) -> ! {
+    // SAFETY: sp points at the start-up block the kernel built: argc, then argv.
+    let args = unsafe {
+        Args {
+            argc: *sp as usize,
+            argv: sp.add(1) as *const *const u8,
+        }
+    };
+    // SAFETY: mach_main is defined by the program through `entry!`.
+    let status = unsafe { mach_main(args) };
+    crate::trap::task_exit(status)
+}
+
+/// Declares the program's main function: `fn(Args) -> i32`.
+#[macro_export]
+macro_rules! entry {
+    ($main:path) => {
+        #[unsafe(no_mangle)]
+        fn mach_main(args: $crate::start::Args) -> i32 {
+            let f: fn($crate::start::Args) -> i32 = $main;
+            f(args)
+        }
+    };
+}
+
+#[panic_handler]
+fn panic(info: &core::panic::PanicInfo) -> ! {
+    crate::println!("user panic: {info}");
+    crate::trap::task_exit(101)
+}
