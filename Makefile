@@ -1,0 +1,89 @@
+# Build, boot, test and measure the Mach system.
+#
+#   make run     build everything, boot the ISO in QEMU with the console here
+#   make test    host unit tests + in-QEMU tests; `make test T=pattern` for a subset
+#   make debug   boot halted with QEMU's GDB stub and print the gdb command
+#   make bench   benchmarks (guest instruction counts)
+#
+# ACCEL=kvm opts into KVM (TCG is the default: this project's CI machines have a
+# paravirtual /dev/kvm on which guests run far slower). CPU= picks the CPU model.
+
+SHELL := /bin/bash
+ACCEL ?= tcg
+CPU ?= qemu64,+smep,+smap
+MEM ?= 256M
+T ?=
+
+TARGET := x86_64-unknown-none
+ROOT := $(CURDIR)
+KERNEL_DIR := target/kernel
+USER_DIR := target/user
+KERNEL_ELF := $(KERNEL_DIR)/$(TARGET)/release/mach-kernel
+USER_BIN := $(USER_DIR)/$(TARGET)/release
+HARNESS := target/debug/harness
+USER_PROGRAMS := bootstrap test-traps test-preempt test-fault
+
+KERNEL_RUSTFLAGS := -C link-arg=-T$(ROOT)/mach-kernel/linker.ld -C relocation-model=static \
+	-C code-model=kernel -C force-frame-pointers=yes
+USER_RUSTFLAGS := -C link-arg=-T$(ROOT)/mach-user/user.ld -C relocation-model=static
+
+QEMU_FLAGS := -accel $(ACCEL) -cpu $(CPU) -m $(MEM) -smp 1 -boot d -serial stdio -display none \
+	-no-reboot -device isa-debug-exit,iobase=0xf4,iosize=0x04
+export QEMU_FLAGS
+
+.PHONY: all deps kernel user harness iso test-iso run test debug bench clean FORCE
+
+all: iso test-iso
+
+deps:
+	@scripts/ensure-deps.sh
+
+kernel: deps
+	RUSTFLAGS="$(KERNEL_RUSTFLAGS)" CARGO_TARGET_DIR=$(KERNEL_DIR) \
+		cargo build -p mach-kernel --target $(TARGET) --release
+
+user: deps
+	RUSTFLAGS="$(USER_RUSTFLAGS)" CARGO_TARGET_DIR=$(USER_DIR) \
+		cargo build -p bootstrap -p test-programs --target $(TARGET) --release
+
+harness:
+	cargo build -p harness
+
+# $(1) = output ISO, $(2) = grub.cfg
+define make_iso
+	rm -rf $(1).d && mkdir -p $(1).d/boot/grub
+	cp $(KERNEL_ELF) $(1).d/boot/mach-kernel
+	for p in $(USER_PROGRAMS); do cp $(USER_BIN)/$$p $(1).d/boot/$$p; done
+	cp $(2) $(1).d/boot/grub/grub.cfg
+	grub-mkrescue -o $(1) $(1).d 2>build/grub-mkrescue.log || { cat build/grub-mkrescue.log; exit 1; }
+endef
+
+iso: kernel user
+	@mkdir -p build
+	$(call make_iso,build/mach.iso,iso/grub.cfg)
+
+# With T=pattern only the test modules whose line contains it are booted.
+test-iso: kernel user
+	@mkdir -p build
+	@if [ -n "$(T)" ]; then \
+		awk -v t="$(T)" '!/^[ \t]*module2/ || /bootstrap/ || index($$0, t)' iso/grub-test.cfg > build/grub-test.cfg; \
+	else cp iso/grub-test.cfg build/grub-test.cfg; fi
+	$(call make_iso,build/mach-test.iso,build/grub-test.cfg)
+
+run: iso harness
+	qemu-system-x86_64 $(QEMU_FLAGS) -cdrom build/mach.iso | $(HARNESS) symbolize --kernel $(KERNEL_ELF)
+
+test: test-iso harness
+	scripts/test.sh $(KERNEL_ELF) build/mach-test.iso $(HARNESS) "$(T)"
+
+debug: iso
+	@echo "QEMU is waiting for GDB. In another terminal run:"
+	@echo "  gdb $(KERNEL_ELF) -ex 'target remote :1234'"
+	qemu-system-x86_64 $(QEMU_FLAGS) -cdrom build/mach.iso -s -S
+
+bench:
+	@echo "bench: no benchmarks yet (the IPC issue adds mach.* figures)"
+
+clean:
+	cargo clean
+	rm -rf build

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Installs what `make run` and `make test` need on a Debian/Ubuntu machine:
+# QEMU, GRUB (BIOS modules), xorriso, mtools, musl-tools and the Rust target
+# x86_64-unknown-none. As root it installs them; otherwise it prints the command.
+set -euo pipefail
+
+missing=()
+need() { command -v "$1" >/dev/null 2>&1 || missing+=("$2"); }
+need qemu-system-x86_64 qemu-system-x86
+need grub-mkrescue grub-common
+[ -d /usr/lib/grub/i386-pc ] || missing+=(grub-pc-bin)
+need xorriso xorriso
+need mformat mtools
+need musl-gcc musl-tools
+
+if [ ${#missing[@]} -gt 0 ]; then
+    pkgs=$(printf '%s\n' "${missing[@]}" | sort -u | tr '\n' ' ')
+    if [ "$(id -u)" = 0 ]; then
+        echo "ensure-deps: installing $pkgs"
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get update -qq
+        # shellcheck disable=SC2086
+        apt-get install -y -qq --no-install-recommends $pkgs >/dev/null
+    else
+        echo "ensure-deps: missing packages; run as root:" >&2
+        echo "  sudo apt-get update && sudo apt-get install -y $pkgs" >&2
+        exit 1
+    fi
+fi
+
+if ! command -v cargo >/dev/null 2>&1; then
+    echo "ensure-deps: no Rust toolchain; install rustup (https://rustup.rs) and run again" >&2
+    exit 1
+fi
+if ! rustup target list --installed 2>/dev/null | grep -qx x86_64-unknown-none; then
+    echo "ensure-deps: adding Rust target x86_64-unknown-none"
+    rustup target add x86_64-unknown-none
+fi
