@@ -31,7 +31,7 @@ QEMU_FLAGS := -accel $(ACCEL) -cpu $(CPU) -m $(MEM) -smp 1 -boot d -serial stdio
 	-no-reboot -device isa-debug-exit,iobase=0xf4,iosize=0x04
 export QEMU_FLAGS
 
-.PHONY: all deps kernel user harness iso test-iso run test debug bench clean FORCE
+.PHONY: all deps kernel user harness iso test-iso panic-isos one-iso run test debug bench clean
 
 all: iso test-iso
 
@@ -70,10 +70,21 @@ test-iso: kernel user
 	else cp iso/grub-test.cfg build/grub-test.cfg; fi
 	$(call make_iso,build/mach-test.iso,build/grub-test.cfg)
 
+# Kernels that fault on purpose, to test the panic path (make test boots both).
+panic-isos: kernel user
+	@mkdir -p build
+	for t in panic kernel_fault; do \
+		sed "s/loglevel=info/loglevel=info selftest=$$t/" iso/grub.cfg > build/grub-$$t.cfg; \
+		$(MAKE) --no-print-directory one-iso ISO=build/mach-$$t.iso CFG=build/grub-$$t.cfg; \
+	done
+
+one-iso:
+	$(call make_iso,$(ISO),$(CFG))
+
 run: iso harness
 	qemu-system-x86_64 $(QEMU_FLAGS) -cdrom build/mach.iso | $(HARNESS) symbolize --kernel $(KERNEL_ELF)
 
-test: test-iso harness
+test: test-iso panic-isos harness
 	scripts/test.sh $(KERNEL_ELF) build/mach-test.iso $(HARNESS) "$(T)"
 
 debug: iso

@@ -16,6 +16,25 @@ if [ "$rc" -ne 0 ] && ! grep -q '^test result: FAILED' "$log"; then
     echo "test result: FAILED. 0 passed; 1 failed; 0 ignored (cargo test exited with $rc)" >> "$log"
 fi
 
+echo "== kernel panic path"
+# A kernel that panics (and one that faults in kernel mode) must print a
+# backtrace whose addresses the harness turns into kernel function names, and
+# end QEMU with the panic exit code 35.
+for t in panic kernel_fault; do
+    [ -n "$filter" ] && [[ "kernel_$t" != *"$filter"* ]] && continue
+    out=build/selftest-$t.log
+    timeout 60 ${QEMU:-qemu-system-x86_64} ${QEMU_FLAGS} -cdrom "build/mach-$t.iso" </dev/null \
+        | "$harness" symbolize --kernel "$kernel" > "$out"
+    code=${PIPESTATUS[0]}
+    if [ "$code" = 35 ] && grep -q '^KERNEL PANIC' "$out" && grep -Eq 'bt#[0-9]+ 0x[0-9a-f]+ <mach_kernel::' "$out"; then
+        echo "test selftest_$t ... ok"
+        echo "test result: ok. 1 passed; 0 failed; 0 ignored (selftest_$t)" >> "$log"
+    else
+        echo "test selftest_$t ... FAILED: exit $code, see $out"; cat "$out"
+        echo "test result: FAILED. 0 passed; 1 failed; 0 ignored (selftest_$t)" >> "$log"
+    fi
+done
+
 echo "== in-QEMU tests"
 exec "$harness" test --kernel "$kernel" --timeout "${TEST_TIMEOUT:-300}" \
     --log build/test-serial.log --host-log "$log" ${filter:+--filter "$filter"} -- \

@@ -86,6 +86,11 @@ pub fn boot_main(magic: u32, info_phys: u64) -> ! {
     syscall::init();
     apic::init();
 
+    match mach_core::cmdline::value(boot.cmdline.as_str(), "selftest") {
+        Some("panic") => panic!("selftest: deliberate kernel panic"),
+        Some("kernel_fault") => arch::selftest::kernel_page_fault(),
+        _ => {}
+    }
     kern::bootstrap::start(&boot);
     kern::sched::run_idle(kern::bootstrap::on_idle)
 }

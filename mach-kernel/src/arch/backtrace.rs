@@ -1,6 +1,7 @@
 //! Kernel backtraces by walking the frame-pointer chain (the kernel is built
 //! with frame pointers). Lines look like `  bt#N 0xADDR`; the test harness turns
 //! the addresses into function names using the kernel ELF's symbol table.
+//! Frame 0 is the faulting `rip`; the others are return addresses minus one.
 
 use super::kstack::KSTACK_SIZE;
 use super::paging::{KERNEL_VMA, KSTACK_REGION};
@@ -38,7 +39,9 @@ pub fn print(out: &mut impl Write, rip: u64, mut rbp: u64) {
         if ret == 0 {
             break;
         }
-        let _ = writeln!(out, "  bt#{n} 0x{ret:016x}");
+        // One byte back from the return address lands inside the call
+        // instruction, so a call that ends its function still names it.
+        let _ = writeln!(out, "  bt#{n} 0x{:016x}", ret - 1);
         n += 1;
         if next <= rbp {
             break;

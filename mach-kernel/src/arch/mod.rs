@@ -16,6 +16,7 @@ pub mod kstack;
 pub mod multiboot;
 pub mod paging;
 pub mod phys;
+pub mod selftest;
 pub mod serial;
 pub mod switch;
 pub mod syscall;
