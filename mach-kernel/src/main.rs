@@ -27,6 +27,7 @@ use mach_core::frame::PhysRange;
 
 /// The kernel's first Rust code, on the boot stack, with the boot page tables.
 pub fn boot_main(magic: u32, info_phys: u64) -> ! {
+    let tsc_at_entry = cpu::rdtsc();
     Serial::init();
     let boot = match multiboot::parse(magic, info_phys) {
         Ok(b) => b,
@@ -34,7 +35,7 @@ pub fn boot_main(magic: u32, info_phys: u64) -> ! {
     };
     klog::init(boot.cmdline.as_str());
     kprintln!(
-        "Mach kernel {} booting: {}",
+        "Mach kernel {} booting (tsc {tsc_at_entry}): {}",
         env!("CARGO_PKG_VERSION"),
         boot.cmdline.as_str()
     );

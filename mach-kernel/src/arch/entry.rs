@@ -15,8 +15,10 @@ extern "C" fn trap_dispatch(frame: &mut TrapFrame) {
     crate::kern::trap::handle_trap(frame)
 }
 
-/// Called by `syscall_entry` for every trap.
+/// Called by `syscall_entry` for every trap; returns whether the return to
+/// user mode may use `sysretq`.
 #[unsafe(no_mangle)]
-extern "C" fn syscall_dispatch(frame: &mut TrapFrame) {
-    crate::kern::trap::handle_syscall(frame)
+extern "C" fn syscall_dispatch(frame: &mut TrapFrame) -> bool {
+    crate::kern::trap::handle_syscall(frame);
+    frame.sysret_safe()
 }

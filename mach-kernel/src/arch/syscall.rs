@@ -5,8 +5,9 @@
 //! user cannot enter the kernel with AC set to defeat SMAP). The entry swaps to the
 //! kernel `GS`, switches to the thread's kernel stack, builds a [`TrapFrame`]
 //! identical to an interrupt's and calls `syscall_dispatch` in `crate::kern::trap`.
-//! It leaves through `trap_return` and `iretq`, which costs the same instruction
-//! count as `sysretq` and has no non-canonical-`rip` pitfall.
+//! It leaves with `sysretq` when the frame still describes ordinary user code
+//! (user selectors, a `rip` in the user half, so the non-canonical-`rip` trap
+//! of `sysret` cannot happen), and through `trap_return` and `iretq` otherwise.
 //!
 //! [`TrapFrame`]: super::trapframe::TrapFrame
 
@@ -52,7 +53,31 @@ syscall_entry:
     mov %rsp, %rdi
     cld
     call syscall_dispatch
-    jmp trap_return
+    test %al, %al
+    jz trap_return
+    /* sysret path: the frame still returns to plain user code. */
+    pop %r15
+    pop %r14
+    pop %r13
+    pop %r12
+    pop %r11
+    pop %r10
+    pop %r9
+    pop %r8
+    pop %rbp
+    pop %rdi
+    pop %rsi
+    pop %rdx
+    pop %rcx
+    pop %rbx
+    pop %rax
+    add $16, %rsp
+    pop %rcx
+    add $8, %rsp
+    pop %r11
+    pop %rsp
+    swapgs
+    sysretq
     "#,
     user_rsp = const super::cpu::PERCPU_USER_RSP,
     kernel_rsp = const super::cpu::PERCPU_KERNEL_RSP,

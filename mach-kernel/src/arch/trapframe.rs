@@ -61,6 +61,20 @@ impl TrapFrame {
         self.cs & 3 == 3
     }
 
+    /// Whether `sysretq` can return to this frame: user selectors, a `rip` in
+    /// the user half (so it is canonical), and `rflags` that `sysret` restores
+    /// faithfully (no trap flag, no resume flag).
+    pub fn sysret_safe(&self) -> bool {
+        const TF: u64 = 1 << 8;
+        const RF: u64 = 1 << 16;
+        self.cs == USER_CS as u64
+            && self.ss == USER_DS as u64
+            && self.rip < mach_abi::layout::USER_END
+            && self.rflags & (TF | RF) == 0
+            && self.rcx == self.rip
+            && self.r11 == self.rflags
+    }
+
     /// The i-th trap argument (System V syscall order: rdi, rsi, rdx, r10, r8, r9).
     pub fn arg(&self, i: usize) -> u64 {
         match i {
