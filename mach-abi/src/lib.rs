@@ -12,6 +12,8 @@
 pub mod exception;
 pub mod kern_return;
 pub mod layout;
+pub mod message;
+pub mod port;
 pub mod traps;
 
 pub use kern_return::KernReturn;
