@@ -23,6 +23,7 @@ extern crate alloc;
 pub mod cmdline;
 pub mod elf;
 pub mod frame;
+pub mod ipc;
 pub mod user_stack;
 
 /// Size of a page and of a physical frame, in bytes.

@@ -1,0 +1,178 @@
+//! The invariant audit: recounts every right from scratch and compares with
+//! the ports' own counters (hostile-input checklist, "invariant audit").
+
+use super::port::Receiver;
+use super::space::{Object, bits};
+use super::{Ipc, PortId, RightKind};
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::fmt::Write;
+use hashbrown::HashMap;
+
+#[derive(Debug, Default, Clone)]
+pub struct AuditReport {
+    pub ports: usize,
+    pub port_sets: usize,
+    pub messages: usize,
+    /// One line per broken invariant (empty when all hold).
+    pub violations: Vec<String>,
+}
+
+#[derive(Default)]
+struct Counts {
+    send: u32,
+    send_once: u32,
+    receive_holders: u32,
+}
+
+impl Ipc {
+    pub fn audit(&self) -> AuditReport {
+        let mut counts: HashMap<PortId, Counts> = HashMap::new();
+        let mut v = Vec::new();
+        for (sid, space) in &self.spaces {
+            for (name, e) in space.names() {
+                if e.urefs > mach_abi::port::MACH_PORT_UREFS_MAX {
+                    v.push(alloc::format!(
+                        "space {sid} name {name:#x}: urefs {} over the maximum",
+                        e.urefs
+                    ));
+                }
+                match e.object {
+                    Object::Port(p) => {
+                        let c = counts.entry(p).or_default();
+                        if e.bits & bits::SEND != 0 {
+                            c.send += 1;
+                            if e.urefs == 0 {
+                                v.push(alloc::format!(
+                                    "space {sid} name {name:#x}: send right with no urefs"
+                                ));
+                            }
+                        }
+                        if e.bits & bits::SEND_ONCE != 0 {
+                            c.send_once += 1;
+                        }
+                        if e.bits & bits::RECEIVE != 0 {
+                            c.receive_holders += 1;
+                            if self.ports.get(&p).map(|port| port.receiver)
+                                != Some(Receiver::Space(*sid))
+                            {
+                                v.push(alloc::format!("space {sid} name {name:#x}: holds a receive right the port does not know"));
+                            }
+                        }
+                        if !self.ports.contains_key(&p) {
+                            v.push(alloc::format!(
+                                "space {sid} name {name:#x}: names a freed port"
+                            ));
+                        }
+                        if let Some(r) = e.dnrequest {
+                            counts.entry(r).or_default().send_once += 1;
+                        }
+                    }
+                    Object::Set(s) if !self.psets.contains_key(&s) => {
+                        v.push(alloc::format!(
+                            "space {sid} name {name:#x}: names a freed port set"
+                        ));
+                    }
+                    _ => {}
+                }
+                if e.bits == 0 {
+                    v.push(alloc::format!(
+                        "space {sid} name {name:#x}: entry with no rights"
+                    ));
+                }
+            }
+        }
+        let mut messages = 0;
+        for (id, port) in &self.ports {
+            for m in &port.messages {
+                messages += 1;
+                for r in m.rights() {
+                    let Some(p) = r.port_id() else { continue };
+                    let c = counts.entry(p).or_default();
+                    match r.kind {
+                        RightKind::Send => c.send += 1,
+                        RightKind::SendOnce => c.send_once += 1,
+                        RightKind::Receive => c.receive_holders += 1,
+                    }
+                }
+            }
+            for r in [port.nsrequest, port.pdrequest].into_iter().flatten() {
+                counts.entry(r).or_default().send_once += 1;
+            }
+            if port.messages.len() > port.qlimit as usize + 64 {
+                v.push(alloc::format!(
+                    "port {id}: {} messages, queue limit {}",
+                    port.messages.len(),
+                    port.qlimit
+                ));
+            }
+        }
+        for (obj, m) in &self.kernel_messages {
+            for r in m.rights() {
+                let Some(p) = r.port_id() else { continue };
+                let c = counts.entry(p).or_default();
+                match r.kind {
+                    RightKind::Send => c.send += 1,
+                    RightKind::SendOnce => c.send_once += 1,
+                    RightKind::Receive => c.receive_holders += 1,
+                }
+            }
+            let _ = obj;
+        }
+        for (id, port) in &self.ports {
+            let c = counts.remove(id).unwrap_or_default();
+            let extra_send = port.kernel_srights;
+            if c.send + extra_send != port.srights {
+                v.push(alloc::format!(
+                    "port {id}: srights {} but {} send rights found",
+                    port.srights,
+                    c.send + extra_send
+                ));
+            }
+            if c.send_once != port.sorights {
+                v.push(alloc::format!(
+                    "port {id}: sorights {} but {} send-once rights found",
+                    port.sorights,
+                    c.send_once
+                ));
+            }
+            let expect_receivers = match port.receiver {
+                Receiver::Space(_) | Receiver::InTransit(_) => 1,
+                Receiver::Kernel(_) | Receiver::Dead => 0,
+            };
+            if c.receive_holders != expect_receivers {
+                v.push(alloc::format!(
+                    "port {id}: {} receive rights held, expected {expect_receivers}",
+                    c.receive_holders
+                ));
+            }
+            if port.is_dead() && port.srights == 0 && port.sorights == 0 && port.messages.is_empty()
+            {
+                v.push(alloc::format!(
+                    "port {id}: dead and unreferenced but not freed"
+                ));
+            }
+            if let Some(s) = port.pset
+                && !self
+                    .psets
+                    .get(&s)
+                    .is_some_and(|set| set.members.contains(id))
+            {
+                v.push(alloc::format!(
+                    "port {id}: in set {s}, which does not list it"
+                ));
+            }
+        }
+        for (p, _) in counts {
+            let mut s = String::new();
+            let _ = write!(s, "rights found for freed port {p}");
+            v.push(s);
+        }
+        AuditReport {
+            ports: self.ports.len(),
+            port_sets: self.psets.len(),
+            messages,
+            violations: v,
+        }
+    }
+}

@@ -1,0 +1,468 @@
+//! Kernel messages: a message in flight, its parsing and copyin from a
+//! sender's bytes, its copyout into a receiver's space, and its destruction.
+//!
+//! Error classes on send, as the Mach documentation groups them:
+//! - **did nothing**: `MACH_SEND_MSG_TOO_SMALL`, `MACH_SEND_TOO_LARGE`,
+//!   `MACH_SEND_INVALID_HEADER`, `MACH_SEND_INVALID_DEST`,
+//!   `MACH_SEND_INVALID_REPLY`, `MACH_SEND_INVALID_TYPE` (the descriptor area is
+//!   checked for structure before anything is copied in), and a full queue
+//!   (`MACH_SEND_TIMED_OUT`, `MACH_SEND_INTERRUPTED`: the message is copied in
+//!   only once there is room, so the sender's space is exactly as before);
+//! - **message destroyed**: `MACH_SEND_INVALID_RIGHT`, `MACH_SEND_INVALID_MEMORY`,
+//!   `MACH_SEND_NO_BUFFER` in a descriptor: everything copied in up to that
+//!   point (the header's rights and earlier descriptors) is destroyed; later
+//!   descriptors are untouched.
+
+use super::{Ipc, KRight, PortId, PortRef, Receiver, RightKind, SpaceId, UserMemory, WaitKey};
+use alloc::vec::Vec;
+use mach_abi::message::*;
+
+/// A descriptor's payload while the message is in flight.
+#[derive(Debug)]
+pub enum KDesc {
+    Port(KRight),
+    Ool(Vec<u8>),
+    OolPorts(Vec<KRight>),
+}
+
+#[derive(Debug)]
+pub struct KMsg {
+    pub complex: bool,
+    pub id: i32,
+    /// The right the message was sent with (send or send-once).
+    pub dest: KRight,
+    pub reply: KRight,
+    /// Everything after the header, as sent (descriptors are rewritten on copyout).
+    pub body: Vec<u8>,
+    /// Offset in `body` of each descriptor, with its payload.
+    pub descs: Vec<(usize, KDesc)>,
+    pub sender: SpaceId,
+    pub seqno: u32,
+}
+
+impl KMsg {
+    /// Size of the message without trailer.
+    pub fn size(&self) -> usize {
+        MACH_MSG_HEADER_SIZE + self.body.len()
+    }
+
+    /// Every right the message carries (for audits).
+    pub fn rights(&self) -> impl Iterator<Item = KRight> + '_ {
+        let descs = self.descs.iter().flat_map(|(_, d)| match d {
+            KDesc::Port(r) => core::slice::from_ref(r).iter().copied(),
+            KDesc::OolPorts(v) => v.iter().copied(),
+            KDesc::Ool(_) => [].iter().copied(),
+        });
+        [self.dest, self.reply].into_iter().chain(descs)
+    }
+}
+
+pub(crate) fn rd32(b: &[u8], off: usize) -> u32 {
+    b.get(off..off + 4)
+        .map_or(0, |s| u32::from_le_bytes([s[0], s[1], s[2], s[3]]))
+}
+
+pub(crate) fn rd64(b: &[u8], off: usize) -> u64 {
+    rd32(b, off) as u64 | ((rd32(b, off + 4) as u64) << 32)
+}
+
+pub(crate) fn wr32(b: &mut [u8], off: usize, v: u32) {
+    if let Some(s) = b.get_mut(off..off + 4) {
+        s.copy_from_slice(&v.to_le_bytes());
+    }
+}
+
+pub(crate) fn wr64(b: &mut [u8], off: usize, v: u64) {
+    wr32(b, off, v as u32);
+    wr32(b, off + 4, (v >> 32) as u32);
+}
+
+/// The parsed, structurally valid header of a message being sent.
+pub(crate) struct SendHeader {
+    pub bits: u32,
+    pub remote: u32,
+    pub local: u32,
+    pub id: i32,
+    /// (offset in the whole message, type) of each descriptor.
+    pub descs: Vec<(usize, u8)>,
+}
+
+fn is_header_send_disposition(d: u8) -> bool {
+    matches!(
+        d,
+        MACH_MSG_TYPE_MOVE_SEND
+            | MACH_MSG_TYPE_MOVE_SEND_ONCE
+            | MACH_MSG_TYPE_COPY_SEND
+            | MACH_MSG_TYPE_MAKE_SEND
+            | MACH_MSG_TYPE_MAKE_SEND_ONCE
+    )
+}
+
+/// Structural checks that change nothing: sizes, header bits, descriptor area.
+pub(crate) fn parse_send(msg: &[u8]) -> Result<SendHeader, MachMsgReturn> {
+    if msg.len() < MACH_MSG_HEADER_SIZE || msg.len() % 4 != 0 {
+        return Err(MACH_SEND_MSG_TOO_SMALL);
+    }
+    if msg.len() > MACH_MSG_SIZE_MAX as usize {
+        return Err(MACH_SEND_TOO_LARGE);
+    }
+    let bits = rd32(msg, 0);
+    let remote = rd32(msg, 8);
+    let local = rd32(msg, 12);
+    let id = rd32(msg, 20) as i32;
+    if bits & !MACH_MSGH_BITS_USER != 0 || mach_msgh_bits_voucher(bits) != 0 {
+        return Err(MACH_SEND_INVALID_HEADER);
+    }
+    if !is_header_send_disposition(mach_msgh_bits_remote(bits)) {
+        return Err(MACH_SEND_INVALID_HEADER);
+    }
+    let ld = mach_msgh_bits_local(bits);
+    if mach_port_valid(local) && !is_header_send_disposition(ld) {
+        return Err(MACH_SEND_INVALID_HEADER);
+    }
+    if !mach_port_valid(local) && ld != 0 && !is_header_send_disposition(ld) {
+        return Err(MACH_SEND_INVALID_HEADER);
+    }
+    let mut descs = Vec::new();
+    if bits & MACH_MSGH_BITS_COMPLEX != 0 {
+        if msg.len() < MACH_MSG_HEADER_SIZE + MACH_MSG_BODY_SIZE {
+            return Err(MACH_SEND_MSG_TOO_SMALL);
+        }
+        let count = rd32(msg, MACH_MSG_HEADER_SIZE);
+        if count > MACH_MSG_DESCRIPTORS_MAX {
+            return Err(MACH_SEND_MSG_TOO_SMALL);
+        }
+        let mut off = MACH_MSG_HEADER_SIZE + MACH_MSG_BODY_SIZE;
+        for _ in 0..count {
+            let Some(&ty) = msg.get(off + MACH_MSG_DESCRIPTOR_TYPE_OFFSET) else {
+                return Err(MACH_SEND_MSG_TOO_SMALL);
+            };
+            let size = match ty {
+                MACH_MSG_PORT_DESCRIPTOR => MACH_MSG_PORT_DESCRIPTOR_SIZE,
+                MACH_MSG_OOL_DESCRIPTOR
+                | MACH_MSG_OOL_VOLATILE_DESCRIPTOR
+                | MACH_MSG_OOL_PORTS_DESCRIPTOR => MACH_MSG_OOL_DESCRIPTOR_SIZE,
+                _ => return Err(MACH_SEND_INVALID_TYPE),
+            };
+            if off + size > msg.len() {
+                return Err(MACH_SEND_MSG_TOO_SMALL);
+            }
+            let disposition = msg[off + 10];
+            if (ty == MACH_MSG_PORT_DESCRIPTOR || ty == MACH_MSG_OOL_PORTS_DESCRIPTOR)
+                && !is_send_disposition(disposition)
+            {
+                return Err(MACH_SEND_INVALID_TYPE);
+            }
+            descs.push((off, ty));
+            off += size;
+        }
+    }
+    Ok(SendHeader {
+        bits,
+        remote,
+        local,
+        id,
+        descs,
+    })
+}
+
+/// The received type for a carried right.
+pub(crate) fn received_type(kind: RightKind) -> u8 {
+    match kind {
+        RightKind::Send => MACH_MSG_TYPE_PORT_SEND,
+        RightKind::SendOnce => MACH_MSG_TYPE_PORT_SEND_ONCE,
+        RightKind::Receive => MACH_MSG_TYPE_PORT_RECEIVE,
+    }
+}
+
+impl Ipc {
+    /// Copies in the descriptors of a message whose header rights are already
+    /// in `kmsg`. On error the caller destroys `kmsg`.
+    pub(crate) fn copyin_body(
+        &mut self,
+        space: SpaceId,
+        msg: &[u8],
+        descs: &[(usize, u8)],
+        kmsg: &mut KMsg,
+        mem: &mut dyn UserMemory,
+    ) -> Result<(), MachMsgReturn> {
+        let mut ool_total: u64 = 0;
+        for &(off, ty) in descs {
+            let body_off = off - MACH_MSG_HEADER_SIZE;
+            let disposition = msg[off + 10];
+            match ty {
+                MACH_MSG_PORT_DESCRIPTOR => {
+                    let name = rd32(msg, off);
+                    let r = self
+                        .copyin_right(space, name, disposition)
+                        .map_err(|_| MACH_SEND_INVALID_RIGHT)?;
+                    kmsg.descs.push((body_off, KDesc::Port(r)));
+                }
+                MACH_MSG_OOL_DESCRIPTOR | MACH_MSG_OOL_VOLATILE_DESCRIPTOR => {
+                    let addr = rd64(msg, off);
+                    let size = rd32(msg, off + 12) as u64;
+                    let dealloc = msg[off + 8] != 0;
+                    ool_total = ool_total.saturating_add(size);
+                    if ool_total > MACH_MSG_OOL_SIZE_MAX {
+                        return Err(MACH_SEND_TOO_LARGE);
+                    }
+                    if addr.checked_add(size).is_none() {
+                        return Err(MACH_SEND_INVALID_MEMORY);
+                    }
+                    let mut data = Vec::new();
+                    data.try_reserve_exact(size as usize)
+                        .map_err(|_| MACH_SEND_NO_BUFFER)?;
+                    data.resize(size as usize, 0);
+                    if size > 0 {
+                        mem.read(addr, &mut data)
+                            .map_err(|_| MACH_SEND_INVALID_MEMORY)?;
+                        if dealloc {
+                            let _ = mem.deallocate(addr, size);
+                        }
+                    }
+                    kmsg.descs.push((body_off, KDesc::Ool(data)));
+                }
+                MACH_MSG_OOL_PORTS_DESCRIPTOR => {
+                    let addr = rd64(msg, off);
+                    let count = rd32(msg, off + 12);
+                    let dealloc = msg[off + 8] != 0;
+                    if count > MACH_MSG_OOL_PORTS_MAX {
+                        return Err(MACH_SEND_TOO_LARGE);
+                    }
+                    let bytes = count as usize * 4;
+                    let mut names = Vec::new();
+                    names
+                        .try_reserve_exact(bytes)
+                        .map_err(|_| MACH_SEND_NO_BUFFER)?;
+                    names.resize(bytes, 0);
+                    if bytes > 0 {
+                        mem.read(addr, &mut names)
+                            .map_err(|_| MACH_SEND_INVALID_MEMORY)?;
+                    }
+                    // All names are checked before any is taken, so a bad one
+                    // leaves the array untouched.
+                    for i in 0..count as usize {
+                        let name = rd32(&names, i * 4);
+                        self.check_copyin(space, name, disposition, 0)
+                            .map_err(|_| MACH_SEND_INVALID_RIGHT)?;
+                    }
+                    let mut rights = Vec::new();
+                    rights
+                        .try_reserve_exact(count as usize)
+                        .map_err(|_| MACH_SEND_NO_BUFFER)?;
+                    let mut failed = false;
+                    for i in 0..count as usize {
+                        match self.copyin_right(space, rd32(&names, i * 4), disposition) {
+                            Ok(r) => rights.push(r),
+                            Err(_) => {
+                                failed = true;
+                                break;
+                            }
+                        }
+                    }
+                    kmsg.descs.push((body_off, KDesc::OolPorts(rights)));
+                    if failed {
+                        return Err(MACH_SEND_INVALID_RIGHT);
+                    }
+                    if dealloc && bytes > 0 {
+                        let _ = mem.deallocate(addr, bytes as u64);
+                    }
+                }
+                _ => return Err(MACH_SEND_INVALID_TYPE),
+            }
+        }
+        Ok(())
+    }
+
+    /// Queues a message on its destination (or hands it to the kernel, or
+    /// destroys it when the destination is dead or the message would make a
+    /// cycle of receive rights that nobody could ever receive).
+    pub(crate) fn deliver(&mut self, mut kmsg: KMsg) {
+        let Some(dest) = kmsg.dest.port_id() else {
+            self.garbage.push(kmsg);
+            self.collect_garbage();
+            return;
+        };
+        let receiver = self.ports.get(&dest).map(|p| p.receiver);
+        match receiver {
+            None | Some(Receiver::Dead) => {
+                self.garbage.push(kmsg);
+                self.collect_garbage();
+            }
+            Some(Receiver::Kernel(obj)) => self.kernel_messages.push((obj, kmsg)),
+            Some(_) => {
+                if self.is_circular(&kmsg, dest) {
+                    self.garbage.push(kmsg);
+                    self.collect_garbage();
+                    return;
+                }
+                let carried: Vec<PortId> = kmsg
+                    .rights()
+                    .filter(|r| r.kind == RightKind::Receive)
+                    .filter_map(|r| r.port_id())
+                    .collect();
+                for r in carried {
+                    if let Some(p) = self.ports.get_mut(&r) {
+                        p.receiver = Receiver::InTransit(Some(dest));
+                    }
+                }
+                let p = self.ports.get_mut(&dest).expect("port");
+                kmsg.seqno = p.seqno;
+                p.seqno = p.seqno.wrapping_add(1);
+                p.messages.push_back(kmsg);
+                let set = p.pset;
+                self.messages_sent += 1;
+                self.wake(WaitKey::Port(dest));
+                if let Some(s) = set {
+                    self.wake(WaitKey::Set(s));
+                }
+            }
+        }
+    }
+
+    /// Would queuing `kmsg` on `dest` put a receive right inside its own queue
+    /// (directly or through a chain of in-transit ports)?
+    fn is_circular(&self, kmsg: &KMsg, dest: PortId) -> bool {
+        for r in kmsg.rights().filter(|r| r.kind == RightKind::Receive) {
+            let Some(carried) = r.port_id() else { continue };
+            let mut at = dest;
+            let mut steps = 0;
+            loop {
+                if at == carried {
+                    return true;
+                }
+                match self.ports.get(&at).map(|p| p.receiver) {
+                    Some(Receiver::InTransit(Some(next))) if steps < 1_000_000 => {
+                        at = next;
+                        steps += 1;
+                    }
+                    _ => break,
+                }
+            }
+        }
+        false
+    }
+
+    /// Destroys a message and every right in it.
+    pub(crate) fn destroy_kmsg_now(&mut self, kmsg: KMsg) {
+        let rights: Vec<KRight> = kmsg.rights().collect();
+        drop(kmsg);
+        for r in rights {
+            let PortRef::Port(port) = r.port else {
+                continue;
+            };
+            match r.kind {
+                RightKind::Send => self.release_send(port),
+                RightKind::SendOnce => self.release_send_once(port),
+                RightKind::Receive => self.destroy_receive(port, true),
+            }
+        }
+    }
+
+    /// Writes a message into `space`'s terms: rights become names there,
+    /// out-of-line data is copied into fresh memory. Returns the bytes (header,
+    /// body, trailer) and MACH_MSG_SUCCESS or MACH_RCV_BODY_ERROR when some
+    /// right or region could not be placed (it reads as MACH_PORT_DEAD or 0).
+    pub(crate) fn copyout_kmsg(
+        &mut self,
+        space: SpaceId,
+        kmsg: KMsg,
+        mem: &mut dyn UserMemory,
+    ) -> (Vec<u8>, MachMsgReturn) {
+        let mut status = MACH_MSG_SUCCESS;
+        let dest = kmsg.dest;
+        let local = dest
+            .port_id()
+            .and_then(|p| self.spaces.get(&space).and_then(|s| s.name_of_port(p)))
+            .unwrap_or(0);
+        match dest.port {
+            PortRef::Port(p) if dest.kind == RightKind::Send => self.release_send(p),
+            PortRef::Port(p) => self.consume_send_once(p),
+            _ => {}
+        }
+        let reply_type = if kmsg.reply.port == PortRef::Null {
+            0
+        } else {
+            received_type(kmsg.reply.kind)
+        };
+        let remote = self.copyout_right(space, kmsg.reply).unwrap_or_else(|_| {
+            status = MACH_RCV_HEADER_ERROR;
+            MACH_PORT_DEAD
+        });
+        let mut bits = mach_msgh_bits(reply_type, received_type(dest.kind));
+        if kmsg.complex {
+            bits |= MACH_MSGH_BITS_COMPLEX;
+        }
+        let size = kmsg.size();
+        let mut out = Vec::with_capacity(size + MACH_MSG_TRAILER_SIZE);
+        out.resize(MACH_MSG_HEADER_SIZE, 0);
+        wr32(&mut out, 0, bits);
+        wr32(&mut out, 4, size as u32);
+        wr32(&mut out, 8, remote);
+        wr32(&mut out, 12, local);
+        wr32(&mut out, 20, kmsg.id as u32);
+        out.extend_from_slice(&kmsg.body);
+        for (off, desc) in kmsg.descs {
+            let at = MACH_MSG_HEADER_SIZE + off;
+            match desc {
+                KDesc::Port(r) => {
+                    let name = self.copyout_right(space, r).unwrap_or_else(|_| {
+                        status = MACH_RCV_BODY_ERROR;
+                        MACH_PORT_DEAD
+                    });
+                    wr32(&mut out, at, name);
+                    out[at + 10] = received_type(r.kind);
+                }
+                KDesc::Ool(data) => {
+                    let addr = if data.is_empty() {
+                        0
+                    } else {
+                        match mem.allocate(data.len() as u64) {
+                            Ok(a) if mem.write(a, &data).is_ok() => a,
+                            _ => {
+                                status = MACH_RCV_BODY_ERROR;
+                                0
+                            }
+                        }
+                    };
+                    wr64(&mut out, at, addr);
+                    out[at + 8] = 0;
+                }
+                KDesc::OolPorts(rights) => {
+                    let mut names = Vec::with_capacity(rights.len() * 4);
+                    let mut ty = MACH_MSG_TYPE_PORT_SEND;
+                    for r in rights {
+                        ty = received_type(r.kind);
+                        let n = self.copyout_right(space, r).unwrap_or_else(|_| {
+                            status = MACH_RCV_BODY_ERROR;
+                            MACH_PORT_DEAD
+                        });
+                        names.extend_from_slice(&n.to_le_bytes());
+                    }
+                    let addr = if names.is_empty() {
+                        0
+                    } else {
+                        match mem.allocate(names.len() as u64) {
+                            Ok(a) if mem.write(a, &names).is_ok() => a,
+                            _ => {
+                                status = MACH_RCV_BODY_ERROR;
+                                0
+                            }
+                        }
+                    };
+                    wr64(&mut out, at, addr);
+                    out[at + 8] = 0;
+                    out[at + 10] = ty;
+                }
+            }
+        }
+        let mut trailer = [0u8; MACH_MSG_TRAILER_SIZE];
+        wr32(&mut trailer, 0, MACH_MSG_TRAILER_FORMAT_0);
+        wr32(&mut trailer, 4, MACH_MSG_TRAILER_SIZE as u32);
+        wr32(&mut trailer, 8, kmsg.seqno);
+        wr64(&mut trailer, 12, kmsg.sender);
+        out.extend_from_slice(&trailer);
+        self.collect_garbage();
+        (out, status)
+    }
+}

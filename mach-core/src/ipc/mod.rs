@@ -1,0 +1,260 @@
+//! Mach IPC as plain data: ports, port sets, IPC spaces, rights, message queues
+//! and notifications, with every rule of right accounting, tested on the host.
+//!
+//! The kernel owns one [`Ipc`] behind a lock and calls into it from its traps;
+//! everything that needs the machine (reading user memory, blocking threads,
+//! running kernel servers) stays outside, behind [`UserMemory`], the
+//! [`WaitKey`]s in [`Ipc::take_wakeups`], and [`Ipc::take_kernel_messages`].
+//!
+//! Rights accounting (the invariant [`Ipc::audit`] checks): a port's `srights`
+//! counts each space entry holding a send right for it, each send right carried
+//! in a queued message, and each send right the kernel holds; `sorights` counts
+//! send-once rights the same way, plus the notification requests registered
+//! with other ports. A port is freed when its receive right is gone and both
+//! counts are zero. Dead ports are noticed lazily: a name whose port died turns
+//! into a dead name the next time the space looks it up (as Mach does).
+
+pub mod audit;
+pub mod calls;
+pub mod kmsg;
+pub mod msg;
+pub mod name;
+pub mod notify;
+pub mod port;
+pub mod right;
+pub mod space;
+
+#[cfg(test)]
+mod tests;
+
+use alloc::vec::Vec;
+use hashbrown::HashMap;
+use kmsg::KMsg;
+use port::{Port, PortSet};
+use space::IpcSpace;
+
+pub use port::{KObject, Receiver};
+
+/// A port name in a space (`mach_port_name_t`).
+pub type Name = u32;
+/// A kernel-internal port identity; never reused, never shown to tasks.
+pub type PortId = u64;
+pub type PsetId = u64;
+/// A task's IPC space is known by the task's id; 0 is the kernel.
+pub type SpaceId = u64;
+
+/// The kernel's own "space" in trailers and ownership.
+pub const KERNEL_SPACE: SpaceId = 0;
+
+/// A port reference as carried in a message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PortRef {
+    Null,
+    Dead,
+    Port(PortId),
+}
+
+/// The kind of right a message carries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RightKind {
+    Send,
+    SendOnce,
+    Receive,
+}
+
+/// A right in transit (in a message or in the kernel's hands).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KRight {
+    pub port: PortRef,
+    pub kind: RightKind,
+}
+
+impl KRight {
+    pub const NULL: KRight = KRight {
+        port: PortRef::Null,
+        kind: RightKind::Send,
+    };
+
+    pub fn port_id(&self) -> Option<PortId> {
+        match self.port {
+            PortRef::Port(p) => Some(p),
+            _ => None,
+        }
+    }
+}
+
+/// Something a blocked thread can wait for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum WaitKey {
+    /// A message arrived on the port, or the port changed (died, moved).
+    Port(PortId),
+    /// A message arrived on a member of the set, or the set changed.
+    Set(PsetId),
+    /// The port's queue has room again (or the port died).
+    Space(PortId),
+}
+
+/// Access to the memory of the task on whose behalf an operation runs.
+pub trait UserMemory {
+    /// Copies `buf.len()` bytes from user address `addr`.
+    fn read(&mut self, addr: u64, buf: &mut [u8]) -> Result<(), ()>;
+    /// Copies `buf` to user address `addr`.
+    fn write(&mut self, addr: u64, buf: &[u8]) -> Result<(), ()>;
+    /// Allocates zeroed memory of at least `size` bytes anywhere; returns its address.
+    fn allocate(&mut self, size: u64) -> Result<u64, ()>;
+    /// Releases the whole pages covering `[addr, addr + size)`.
+    fn deallocate(&mut self, addr: u64, size: u64) -> Result<(), ()>;
+}
+
+pub struct Ipc {
+    pub(crate) ports: HashMap<PortId, Port>,
+    pub(crate) psets: HashMap<PsetId, PortSet>,
+    pub(crate) spaces: HashMap<SpaceId, IpcSpace>,
+    next_port: PortId,
+    next_pset: PsetId,
+    wakeups: Vec<WaitKey>,
+    /// Messages sent to kernel-owned ports, for the kernel to serve.
+    kernel_messages: Vec<(KObject, KMsg)>,
+    /// Messages to destroy (kept iterative so cycles of in-transit receive
+    /// rights cannot recurse without bound).
+    garbage: Vec<KMsg>,
+    /// Statistics.
+    pub messages_sent: u64,
+}
+
+impl Default for Ipc {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Ipc {
+    pub fn new() -> Self {
+        Ipc {
+            ports: HashMap::new(),
+            psets: HashMap::new(),
+            spaces: HashMap::new(),
+            next_port: 1,
+            next_pset: 1,
+            wakeups: Vec::new(),
+            kernel_messages: Vec::new(),
+            garbage: Vec::new(),
+            messages_sent: 0,
+        }
+    }
+
+    /// Creates the IPC space of a new task.
+    pub fn space_create(&mut self, id: SpaceId, name_limit: usize) {
+        self.spaces.insert(id, IpcSpace::new(name_limit));
+    }
+
+    pub fn space_exists(&self, id: SpaceId) -> bool {
+        self.spaces.contains_key(&id)
+    }
+
+    /// Number of live ports, port sets and queued messages.
+    pub fn object_counts(&self) -> (usize, usize, usize) {
+        let msgs = self.ports.values().map(|p| p.messages.len()).sum();
+        (self.ports.len(), self.psets.len(), msgs)
+    }
+
+    /// Wait keys whose waiters should re-check, accumulated since the last call.
+    pub fn take_wakeups(&mut self) -> Vec<WaitKey> {
+        core::mem::take(&mut self.wakeups)
+    }
+
+    /// Messages addressed to kernel objects, accumulated since the last call.
+    pub fn take_kernel_messages(&mut self) -> Vec<(KObject, KMsg)> {
+        core::mem::take(&mut self.kernel_messages)
+    }
+
+    pub(crate) fn wake(&mut self, key: WaitKey) {
+        if !self.wakeups.contains(&key) {
+            self.wakeups.push(key);
+        }
+    }
+
+    fn new_port_id(&mut self) -> PortId {
+        let id = self.next_port;
+        self.next_port += 1;
+        id
+    }
+
+    pub(crate) fn new_port(&mut self, receiver: Receiver) -> PortId {
+        let id = self.new_port_id();
+        self.ports.insert(
+            id,
+            Port::new(receiver, mach_abi::port::MACH_PORT_QLIMIT_DEFAULT),
+        );
+        id
+    }
+
+    pub(crate) fn new_pset(&mut self, owner: SpaceId) -> PsetId {
+        let id = self.next_pset;
+        self.next_pset += 1;
+        self.psets.insert(
+            id,
+            PortSet {
+                owner,
+                members: Vec::new(),
+            },
+        );
+        id
+    }
+
+    /// Creates a port whose receiver is the kernel object `obj`.
+    pub fn kobject_port_create(&mut self, obj: KObject) -> PortId {
+        self.new_port(Receiver::Kernel(obj))
+    }
+
+    /// Gives `space` a send right (made from the receive right) to `port`;
+    /// returns the name. Used for the task self, thread and host ports.
+    pub fn insert_make_send(&mut self, space: SpaceId, port: PortId) -> Result<Name, i32> {
+        let r = self
+            .make_send_right(port)
+            .ok_or(mach_abi::kern_return::KERN_INVALID_CAPABILITY)?;
+        self.copyout_right(space, r)
+            .map_err(|_| mach_abi::kern_return::KERN_NO_SPACE)
+    }
+
+    /// A new send right made from a live port's receive right.
+    pub fn make_send_right(&mut self, port: PortId) -> Option<KRight> {
+        let p = self.ports.get_mut(&port)?;
+        if p.is_dead() {
+            return None;
+        }
+        p.srights += 1;
+        p.mscount += 1;
+        Some(KRight {
+            port: PortRef::Port(port),
+            kind: RightKind::Send,
+        })
+    }
+
+    /// Destroys a kernel object's port (its object is going away).
+    pub fn kobject_port_destroy(&mut self, port: PortId) {
+        self.destroy_receive(port, false);
+        self.collect_garbage();
+    }
+
+    /// Destroys a task's IPC space and every right in it.
+    pub fn space_destroy(&mut self, id: SpaceId) {
+        let Some(space) = self.spaces.remove(&id) else {
+            return;
+        };
+        let entries: Vec<(Name, space::Entry)> =
+            space.names().map(|(n, e)| (n, e.clone())).collect();
+        drop(space);
+        for (name, e) in entries {
+            self.terminate_entry(id, name, e);
+        }
+        self.collect_garbage();
+    }
+
+    /// Destroys every queued message waiting to be destroyed.
+    pub(crate) fn collect_garbage(&mut self) {
+        while let Some(m) = self.garbage.pop() {
+            self.destroy_kmsg_now(m);
+        }
+    }
+}

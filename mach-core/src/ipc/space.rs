@@ -1,0 +1,258 @@
+//! IPC spaces: each task's table of names and the rights they denote.
+//!
+//! An entry holds at most one receive right, one send right (with user
+//! references) or a dead name for one port; send-once rights get an entry each.
+//! A port set is an entry of its own. The space also keeps a reverse map from
+//! port to the entry holding its send/receive rights, so that a right arriving
+//! in a message merges into the name the task already has for that port.
+
+use super::name;
+use super::{Name, PortId, PsetId};
+use alloc::vec::Vec;
+use hashbrown::HashMap;
+use mach_abi::kern_return::*;
+
+/// Right bits of an entry.
+pub mod bits {
+    pub const SEND: u8 = 1;
+    pub const RECEIVE: u8 = 2;
+    pub const SEND_ONCE: u8 = 4;
+    pub const PORT_SET: u8 = 8;
+    pub const DEAD_NAME: u8 = 16;
+}
+
+/// What an entry's name denotes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Object {
+    None,
+    Port(PortId),
+    Set(PsetId),
+}
+
+#[derive(Clone, Debug)]
+pub struct Entry {
+    pub generation: u32,
+    pub bits: u8,
+    /// User references: for send rights and dead names; 1 for send-once.
+    pub urefs: u32,
+    pub object: Object,
+    /// Send-once right to notify when this name's port dies (dead-name request).
+    pub dnrequest: Option<PortId>,
+    pub in_use: bool,
+}
+
+impl Entry {
+    pub fn port(&self) -> Option<PortId> {
+        match self.object {
+            Object::Port(p) => Some(p),
+            _ => None,
+        }
+    }
+}
+
+pub struct IpcSpace {
+    entries: Vec<Entry>,
+    free: Vec<u32>,
+    /// Port -> index of the entry holding its send and/or receive right.
+    by_port: HashMap<PortId, u32>,
+    /// Most entries this space may hold.
+    limit: usize,
+    live: usize,
+}
+
+/// Default most names per task.
+pub const DEFAULT_NAME_LIMIT: usize = 16 * 1024;
+
+impl IpcSpace {
+    pub fn new(limit: usize) -> Self {
+        let mut entries = Vec::new();
+        // Index 0 is never used.
+        entries.push(Entry {
+            generation: 0,
+            bits: 0,
+            urefs: 0,
+            object: Object::None,
+            dnrequest: None,
+            in_use: false,
+        });
+        IpcSpace {
+            entries,
+            free: Vec::new(),
+            by_port: HashMap::new(),
+            limit,
+            live: 0,
+        }
+    }
+
+    pub fn live_names(&self) -> usize {
+        self.live
+    }
+
+    /// Allocates a fresh entry; returns its name.
+    pub fn alloc(&mut self, bits: u8, urefs: u32, object: Object) -> Result<Name, KernReturn> {
+        if self.live >= self.limit {
+            return Err(KERN_NO_SPACE);
+        }
+        let index = match self.free.pop() {
+            Some(i) => i,
+            None => {
+                let i = self.entries.len() as u32;
+                if i > name::MAX_INDEX {
+                    return Err(KERN_NO_SPACE);
+                }
+                self.entries.push(Entry {
+                    generation: 0,
+                    bits: 0,
+                    urefs: 0,
+                    object: Object::None,
+                    dnrequest: None,
+                    in_use: false,
+                });
+                i
+            }
+        };
+        let e = &mut self.entries[index as usize];
+        e.bits = bits;
+        e.urefs = urefs;
+        e.object = object;
+        e.dnrequest = None;
+        e.in_use = true;
+        self.live += 1;
+        if let Object::Port(p) = object
+            && bits & (bits::SEND | bits::RECEIVE) != 0
+        {
+            self.by_port.insert(p, index);
+        }
+        Ok(name::make(index, e.generation))
+    }
+
+    /// Allocates the specific name `n` (mach_port_allocate_name).
+    pub fn alloc_named(
+        &mut self,
+        n: Name,
+        bits: u8,
+        urefs: u32,
+        object: Object,
+    ) -> Result<(), KernReturn> {
+        let index = name::index(n);
+        if index == 0 || index > name::MAX_INDEX || !mach_abi::message::mach_port_valid(n) {
+            return Err(KERN_INVALID_VALUE);
+        }
+        if self.live >= self.limit || index as usize >= self.limit.saturating_mul(4) {
+            return Err(KERN_NO_SPACE);
+        }
+        while self.entries.len() <= index as usize {
+            let i = self.entries.len() as u32;
+            self.entries.push(Entry {
+                generation: 0,
+                bits: 0,
+                urefs: 0,
+                object: Object::None,
+                dnrequest: None,
+                in_use: false,
+            });
+            self.free.push(i);
+        }
+        if self.entries[index as usize].in_use {
+            return Err(KERN_NAME_EXISTS);
+        }
+        self.free.retain(|&i| i != index);
+        let e = &mut self.entries[index as usize];
+        e.generation = name::generation(n);
+        e.bits = bits;
+        e.urefs = urefs;
+        e.object = object;
+        e.dnrequest = None;
+        e.in_use = true;
+        self.live += 1;
+        if let Object::Port(p) = object
+            && bits & (bits::SEND | bits::RECEIVE) != 0
+        {
+            self.by_port.insert(p, index);
+        }
+        Ok(())
+    }
+
+    fn slot(&self, n: Name) -> Option<u32> {
+        let index = name::index(n);
+        let e = self.entries.get(index as usize)?;
+        (index != 0 && e.in_use && e.generation == name::generation(n)).then_some(index)
+    }
+
+    pub fn get(&self, n: Name) -> Option<&Entry> {
+        self.slot(n).map(|i| &self.entries[i as usize])
+    }
+
+    pub fn get_mut(&mut self, n: Name) -> Option<&mut Entry> {
+        self.slot(n).map(|i| &mut self.entries[i as usize])
+    }
+
+    /// The name under which this space holds send/receive rights for `port`.
+    pub fn name_of_port(&self, port: PortId) -> Option<Name> {
+        let i = *self.by_port.get(&port)?;
+        let e = &self.entries[i as usize];
+        Some(name::make(i, e.generation))
+    }
+
+    /// Re-indexes after an entry's bits or object changed.
+    pub fn update_index(&mut self, n: Name) {
+        let Some(i) = self.slot(n) else { return };
+        let e = &self.entries[i as usize];
+        match e.object {
+            Object::Port(p) if e.bits & (bits::SEND | bits::RECEIVE) != 0 => {
+                self.by_port.insert(p, i);
+            }
+            Object::Port(p) => {
+                if self.by_port.get(&p) == Some(&i) {
+                    self.by_port.remove(&p);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Drops the reverse-map entry of `port` if it pointed at `n` (the entry
+    /// just stopped denoting the port).
+    pub fn update_index_dead(&mut self, n: Name, port: PortId) {
+        if let Some(i) = self.slot(n)
+            && self.by_port.get(&port) == Some(&i)
+        {
+            self.by_port.remove(&port);
+        }
+    }
+
+    /// Frees the entry named `n`; returns what it held.
+    pub fn free(&mut self, n: Name) -> Option<Entry> {
+        let i = self.slot(n)?;
+        let e = &mut self.entries[i as usize];
+        let old = e.clone();
+        if let Object::Port(p) = old.object
+            && self.by_port.get(&p) == Some(&i)
+        {
+            self.by_port.remove(&p);
+        }
+        let e = &mut self.entries[i as usize];
+        e.in_use = false;
+        e.bits = 0;
+        e.urefs = 0;
+        e.object = Object::None;
+        e.dnrequest = None;
+        e.generation += 1;
+        self.live -= 1;
+        // A slot whose generation would wrap is retired: a stale name must never
+        // denote a new right.
+        if e.generation < name::GEN_LIMIT {
+            self.free.push(i);
+        }
+        Some(old)
+    }
+
+    /// All live names, in table order.
+    pub fn names(&self) -> impl Iterator<Item = (Name, &Entry)> + '_ {
+        self.entries
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| e.in_use)
+            .map(|(i, e)| (name::make(i as u32, e.generation), e))
+    }
+}

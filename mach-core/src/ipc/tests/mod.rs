@@ -1,0 +1,6 @@
+//! Host tests of the IPC model.
+
+mod harness;
+mod messages;
+mod notifications;
+mod rights;
