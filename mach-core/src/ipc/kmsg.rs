@@ -100,7 +100,7 @@ fn is_header_send_disposition(d: u8) -> bool {
 
 /// Structural checks that change nothing: sizes, header bits, descriptor area.
 pub(crate) fn parse_send(msg: &[u8]) -> Result<SendHeader, MachMsgReturn> {
-    if msg.len() < MACH_MSG_HEADER_SIZE || msg.len() % 4 != 0 {
+    if msg.len() < MACH_MSG_HEADER_SIZE || !msg.len().is_multiple_of(4) {
         return Err(MACH_SEND_MSG_TOO_SMALL);
     }
     if msg.len() > MACH_MSG_SIZE_MAX as usize {

@@ -277,12 +277,11 @@ impl Ipc {
             return;
         };
         p.srights = p.srights.saturating_sub(1);
-        if p.srights == 0 && !p.is_dead() {
-            if let Some(notify) = p.nsrequest.take() {
+        if p.srights == 0 && !p.is_dead()
+            && let Some(notify) = p.nsrequest.take() {
                 let mscount = p.mscount;
                 self.notify_no_senders(notify, mscount);
             }
-        }
         self.maybe_free_port(port);
     }
 

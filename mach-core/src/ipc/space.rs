@@ -202,11 +202,10 @@ impl IpcSpace {
             Object::Port(p) if e.bits & (bits::SEND | bits::RECEIVE) != 0 => {
                 self.by_port.insert(p, i);
             }
-            Object::Port(p) => {
-                if self.by_port.get(&p) == Some(&i) {
+            Object::Port(p)
+                if self.by_port.get(&p) == Some(&i) => {
                     self.by_port.remove(&p);
                 }
-            }
             _ => {}
         }
     }
