@@ -19,19 +19,13 @@ pub fn words(cmdline: &str) -> impl Iterator<Item = Word<'_>> {
             key,
             value: Some(value),
         },
-        None => Word {
-            key: w,
-            value: None,
-        },
+        None => Word { key: w, value: None },
     })
 }
 
 /// The value of the last `key=value` word for `key` (bare words are ignored).
 pub fn value<'a>(cmdline: &'a str, key: &str) -> Option<&'a str> {
-    words(cmdline)
-        .filter(|w| w.key == key)
-        .filter_map(|w| w.value)
-        .last()
+    words(cmdline).filter(|w| w.key == key).filter_map(|w| w.value).last()
 }
 
 /// Whether `key` appears as a bare word or as `key=anything`.

@@ -128,10 +128,7 @@ impl LoadSegments {
     }
 
     fn push(&mut self, seg: LoadSegment) -> Result<(), ElfError> {
-        let slot = self
-            .segs
-            .get_mut(self.len)
-            .ok_or(ElfError::TooManySegments)?;
+        let slot = self.segs.get_mut(self.len).ok_or(ElfError::TooManySegments)?;
         *slot = seg;
         self.len += 1;
         Ok(())
@@ -256,8 +253,7 @@ impl<'a> ElfFile<'a> {
             if file.phentsize != PHDR_SIZE {
                 return Err(ElfError::BadProgramHeaders);
             }
-            table_range(data, file.phoff, PHDR_SIZE, file.phnum)
-                .ok_or(ElfError::BadProgramHeaders)?;
+            table_range(data, file.phoff, PHDR_SIZE, file.phnum).ok_or(ElfError::BadProgramHeaders)?;
         }
         Ok(file)
     }
@@ -305,11 +301,7 @@ impl<'a> ElfFile<'a> {
     /// segments' byte ranges overlap, though they may share a page
     /// (OverlappingSegments); the entry point lies inside an executable segment
     /// (EntryNotExecutable).
-    pub fn validate_for_user(
-        &self,
-        min_addr: u64,
-        user_limit: u64,
-    ) -> Result<LoadSegments, ElfError> {
+    pub fn validate_for_user(&self, min_addr: u64, user_limit: u64) -> Result<LoadSegments, ElfError> {
         let segs = self.load_segments()?;
         if segs.is_empty() {
             return Err(ElfError::NoLoadSegments);
@@ -326,10 +318,7 @@ impl<'a> ElfFile<'a> {
                 }
             }
         }
-        if !segs
-            .iter()
-            .any(|s| s.flags.execute && s.contains(self.entry))
-        {
+        if !segs.iter().any(|s| s.flags.execute && s.contains(self.entry)) {
             return Err(ElfError::EntryNotExecutable);
         }
         Ok(segs)
@@ -374,9 +363,7 @@ impl<'a> ElfFile<'a> {
             return Err(ElfError::FileSizeExceedsMemSize);
         }
         file_slice(self.data, ph.offset, ph.filesz).ok_or(ElfError::SegmentOutOfFile)?;
-        ph.vaddr
-            .checked_add(ph.memsz)
-            .ok_or(ElfError::SegmentOverflow)?;
+        ph.vaddr.checked_add(ph.memsz).ok_or(ElfError::SegmentOverflow)?;
         if ph.align >= PAGE && ph.vaddr % PAGE != ph.offset % PAGE {
             return Err(ElfError::MisalignedSegment);
         }

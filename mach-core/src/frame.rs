@@ -256,11 +256,7 @@ impl<'a> FrameAllocator<'a> {
 
 /// Mask of `n` bits (1..=64) starting at bit `bit`, with `bit + n <= 64`.
 fn run_mask(bit: usize, n: usize) -> u64 {
-    let ones = if n >= WORD_BITS {
-        u64::MAX
-    } else {
-        (1u64 << n) - 1
-    };
+    let ones = if n >= WORD_BITS { u64::MAX } else { (1u64 << n) - 1 };
     ones << bit
 }
 

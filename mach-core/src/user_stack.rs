@@ -67,10 +67,7 @@ pub fn build_initial_stack(
     max_size: usize,
 ) -> Result<StackImage, StackError> {
     let too_large = StackError::TooLarge;
-    let nstrings = args
-        .len()
-        .checked_add(env.len())
-        .ok_or(StackError::TooManyStrings)?;
+    let nstrings = args.len().checked_add(env.len()).ok_or(StackError::TooManyStrings)?;
     if nstrings > MAX_STRINGS {
         return Err(StackError::TooManyStrings);
     }
@@ -125,12 +122,7 @@ pub fn build_initial_stack(
         cursor = w.put(cursor, &r)?;
     }
     let mut ptr = sp;
-    ptr = w.put(
-        ptr,
-        &u64::try_from(args.len())
-            .map_err(|_| too_large)?
-            .to_le_bytes(),
-    )?;
+    ptr = w.put(ptr, &u64::try_from(args.len()).map_err(|_| too_large)?.to_le_bytes())?;
     for list in [args, env] {
         for s in list {
             ptr = w.put(ptr, &cursor.to_le_bytes())?;
@@ -146,10 +138,7 @@ pub fn build_initial_stack(
     }
     w.put(ptr, &[0; 2 * WORD])?; // AT_NULL
 
-    Ok(StackImage {
-        bytes,
-        initial_sp: sp,
-    })
+    Ok(StackImage { bytes, initial_sp: sp })
 }
 
 /// Writes into the image by user address, with bounds checks.
@@ -201,9 +190,7 @@ mod tests {
         let mut p = img.initial_sp;
         let argc = word(img, p);
         p += 8;
-        let argv: Vec<Vec<u8>> = (0..argc)
-            .map(|i| c_string(img, word(img, p + i * 8)))
-            .collect();
+        let argv: Vec<Vec<u8>> = (0..argc).map(|i| c_string(img, word(img, p + i * 8))).collect();
         p += argc * 8;
         assert_eq!(word(img, p), 0);
         p += 8;
@@ -270,8 +257,7 @@ mod tests {
     #[test]
     fn unaligned_stack_top() {
         for top in [TOP - 1, TOP - 7, TOP - 8, TOP - 15] {
-            let img =
-                build_initial_stack(top, &[b"a"], &[b"b=c"], &[(AT_ENTRY, 1)], None, 4096).unwrap();
+            let img = build_initial_stack(top, &[b"a"], &[b"b=c"], &[(AT_ENTRY, 1)], None, 4096).unwrap();
             assert_eq!(img.initial_sp % 16, 0);
             assert_eq!(img.initial_sp + img.bytes.len() as u64, top);
             let (argv, envp, aux) = decode(&img);

@@ -41,12 +41,7 @@ pub fn boot_main(magic: u32, info_phys: u64) -> ! {
     );
 
     let features = cpu::init_control_registers();
-    log::info!(
-        "cpu: nx={} smep={} smap={}",
-        features.nx,
-        features.smep,
-        features.smap
-    );
+    log::info!("cpu: nx={} smep={} smap={}", features.nx, features.smep, features.smap);
 
     unsafe extern "C" {
         static __kernel_phys_start: u8;
@@ -92,6 +87,7 @@ pub fn boot_main(magic: u32, info_phys: u64) -> ! {
         Some("kernel_fault") => arch::selftest::kernel_page_fault(),
         _ => {}
     }
+    kern::ipc::init();
     kern::bootstrap::start(&boot);
     kern::sched::run_idle(kern::bootstrap::on_idle)
 }

@@ -20,12 +20,7 @@ const MAX_RESERVED: usize = 48;
 
 /// Finds `size` bytes of page-aligned usable RAM below `limit` that overlap no
 /// reserved range.
-fn find_free_run(
-    usable: &[PhysRange],
-    reserved: &[PhysRange],
-    size: u64,
-    limit: u64,
-) -> Option<u64> {
+fn find_free_run(usable: &[PhysRange], reserved: &[PhysRange], size: u64, limit: u64) -> Option<u64> {
     for r in usable {
         let mut start = r.start.next_multiple_of(PAGE_SIZE).max(PAGE_SIZE);
         let end = r.end.min(limit) & !(PAGE_SIZE - 1);
@@ -48,8 +43,7 @@ pub fn init(usable: &[PhysRange], reserved: &[PhysRange], max_phys: u64) {
     let max = max_phys.min(MAX_PHYS);
     let words = FrameAllocator::bitmap_words(max);
     let bytes = ((words * 8) as u64).next_multiple_of(PAGE_SIZE);
-    let at =
-        find_free_run(usable, reserved, bytes, BITMAP_LIMIT).expect("no room for the frame bitmap");
+    let at = find_free_run(usable, reserved, bytes, BITMAP_LIMIT).expect("no room for the frame bitmap");
     let mut all = [PhysRange { start: 0, end: 0 }; MAX_RESERVED];
     let n = reserved.len().min(MAX_RESERVED - 1);
     all[..n].copy_from_slice(&reserved[..n]);
@@ -83,8 +77,7 @@ pub fn alloc_frame() -> Option<u64> {
 /// Returns a frame. Freeing a frame twice is a kernel bug and panics.
 pub fn free_frame(frame: u64) {
     if let Some(f) = FRAMES.lock().as_mut() {
-        f.free(frame)
-            .expect("freeing a frame that is not allocated");
+        f.free(frame).expect("freeing a frame that is not allocated");
     }
 }
 

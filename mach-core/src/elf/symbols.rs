@@ -5,8 +5,8 @@
 //! skipped and malformed tables are reported as [`ElfError`]s.
 
 use super::{
-    ElfError, ElfFile, SHDR_SIZE, SHN_UNDEF, SHT_STRTAB, SHT_SYMTAB, STT_FUNC, SYM_SIZE, read_u16,
-    read_u32, read_u64, section_bytes, table_range,
+    ElfError, ElfFile, SHDR_SIZE, SHN_UNDEF, SHT_STRTAB, SHT_SYMTAB, STT_FUNC, SYM_SIZE, read_u16, read_u32, read_u64,
+    section_bytes, table_range,
 };
 
 impl<'a> ElfFile<'a> {
@@ -19,8 +19,7 @@ impl<'a> ElfFile<'a> {
         if self.shentsize != SHDR_SIZE {
             return Err(ElfError::BadSectionHeaders);
         }
-        let table = table_range(self.data, self.shoff, SHDR_SIZE, self.shnum)
-            .ok_or(ElfError::BadSectionHeaders)?;
+        let table = table_range(self.data, self.shoff, SHDR_SIZE, self.shnum).ok_or(ElfError::BadSectionHeaders)?;
         let symtab = table
             .chunks_exact(usize::from(SHDR_SIZE))
             .find(|sh| read_u32(sh, 4) == Some(SHT_SYMTAB))
@@ -41,11 +40,7 @@ impl<'a> ElfFile<'a> {
             return Err(bad);
         }
         let strtab = section_bytes(self.data, strtab_hdr).ok_or(bad)?;
-        Ok(Symbols {
-            syms,
-            strtab,
-            index: 0,
-        })
+        Ok(Symbols { syms, strtab, index: 0 })
     }
 }
 
@@ -127,8 +122,7 @@ pub fn lookup_symbol<'a>(elf: &ElfFile<'a>, addr: u64) -> Option<(Symbol<'a>, u6
         if sym.size != 0 && inside && containing.is_none_or(|c| sym.value > c.value) {
             containing = Some(sym);
         }
-        let better = preceding
-            .is_none_or(|p| sym.value > p.value || (sym.value == p.value && sym.size != 0));
+        let better = preceding.is_none_or(|p| sym.value > p.value || (sym.value == p.value && sym.size != 0));
         if better {
             preceding = Some(sym);
         }

@@ -205,10 +205,7 @@ pub(crate) fn load_err(img: &Img) -> ElfError {
 
 pub(crate) fn user_err(img: &Img) -> ElfError {
     let v = img.build();
-    ElfFile::parse(&v)
-        .unwrap()
-        .validate_for_user(MIN, LIMIT)
-        .unwrap_err()
+    ElfFile::parse(&v).unwrap().validate_for_user(MIN, LIMIT).unwrap_err()
 }
 
 /// Calls every accessor; used to check nothing panics on hostile input.

@@ -104,10 +104,7 @@ fn program_header_table_errors() {
     let v = img.build();
     let elf = ElfFile::parse(&v).unwrap();
     assert!(elf.load_segments().unwrap().is_empty());
-    assert_eq!(
-        elf.validate_for_user(MIN, LIMIT),
-        Err(ElfError::NoLoadSegments)
-    );
+    assert_eq!(elf.validate_for_user(MIN, LIMIT), Err(ElfError::NoLoadSegments));
     // Only a TLS segment: still nothing to load.
     let mut img = Img::standard();
     img.phdrs.drain(..2);
@@ -140,12 +137,7 @@ fn segment_errors() {
     img.phdrs[0].align = 16;
     img.entry = 0x400000;
     let v = img.build();
-    assert!(
-        ElfFile::parse(&v)
-            .unwrap()
-            .validate_for_user(MIN, LIMIT)
-            .is_ok()
-    );
+    assert!(ElfFile::parse(&v).unwrap().validate_for_user(MIN, LIMIT).is_ok());
 
     let mut img = Img::standard();
     img.phdrs[2].filesz = 17;
@@ -163,10 +155,7 @@ fn too_many_segments() {
         .collect();
     img.entry = 0x400000;
     let v = img.build();
-    let segs = ElfFile::parse(&v)
-        .unwrap()
-        .validate_for_user(MIN, LIMIT)
-        .unwrap();
+    let segs = ElfFile::parse(&v).unwrap().validate_for_user(MIN, LIMIT).unwrap();
     assert_eq!(segs.len(), MAX_LOAD_SEGMENTS);
     assert_eq!(segs.iter().last().unwrap().vaddr, 0x40f000);
     img.phdrs.push(load(R, 0, 0x500000, 0, 0x10));
@@ -204,12 +193,7 @@ fn overlapping_segments() {
     // Shares the text segment's page but not its bytes: fine.
     img.phdrs[1].vaddr = 0x400240;
     let v = img.build();
-    assert!(
-        ElfFile::parse(&v)
-            .unwrap()
-            .validate_for_user(MIN, LIMIT)
-            .is_ok()
-    );
+    assert!(ElfFile::parse(&v).unwrap().validate_for_user(MIN, LIMIT).is_ok());
     img.phdrs[1].offset = 0x23f;
     img.phdrs[1].vaddr = 0x40023f;
     assert_eq!(user_err(&img), ElfError::OverlappingSegments);
@@ -233,12 +217,7 @@ fn entry_point_errors() {
     let mut img = Img::standard();
     img.entry = 0x40023f;
     let v = img.build();
-    assert!(
-        ElfFile::parse(&v)
-            .unwrap()
-            .validate_for_user(MIN, LIMIT)
-            .is_ok()
-    );
+    assert!(ElfFile::parse(&v).unwrap().validate_for_user(MIN, LIMIT).is_ok());
 }
 
 #[test]

@@ -99,11 +99,7 @@ fn sub_page_and_degenerate_ranges() {
     assert_eq!(a.usable_count(), 0);
     let mut bm = bitmap(64 * P);
     // A zero-length reservation reserves nothing, a one-byte one reserves a frame.
-    let a = FrameAllocator::new(
-        &mut bm,
-        &[r(0, 8 * P)],
-        &[r(3 * P, 3 * P), r(5 * P, 5 * P + 1)],
-    );
+    let a = FrameAllocator::new(&mut bm, &[r(0, 8 * P)], &[r(3 * P, 3 * P), r(5 * P, 5 * P + 1)]);
     assert_eq!(a.usable_count(), 6);
     assert!(a.is_allocated(5 * P));
 }
@@ -189,10 +185,7 @@ fn free_errors() {
     assert_eq!(a.free_count(), before + 1);
     // A never-allocated (free) frame.
     assert_eq!(a.free(30 * P), Err(FrameError::NotAllocated));
-    assert_eq!(
-        a.free_contiguous(f, usize::MAX),
-        Err(FrameError::OutOfRange)
-    );
+    assert_eq!(a.free_contiguous(f, usize::MAX), Err(FrameError::OutOfRange));
     assert_eq!(a.free_contiguous(63 * P, 2), Err(FrameError::OutOfRange));
     assert_eq!(a.free_contiguous(3, 1), Err(FrameError::NotAligned));
     assert_eq!(a.free_contiguous(f, 0), Ok(()));

@@ -43,9 +43,7 @@ impl Ipc {
                         if e.bits & bits::SEND != 0 {
                             c.send += 1;
                             if e.urefs == 0 {
-                                v.push(alloc::format!(
-                                    "space {sid} name {name:#x}: send right with no urefs"
-                                ));
+                                v.push(alloc::format!("space {sid} name {name:#x}: send right with no urefs"));
                             }
                         }
                         if e.bits & bits::SEND_ONCE != 0 {
@@ -53,32 +51,26 @@ impl Ipc {
                         }
                         if e.bits & bits::RECEIVE != 0 {
                             c.receive_holders += 1;
-                            if self.ports.get(&p).map(|port| port.receiver)
-                                != Some(Receiver::Space(*sid))
-                            {
-                                v.push(alloc::format!("space {sid} name {name:#x}: holds a receive right the port does not know"));
+                            if self.ports.get(&p).map(|port| port.receiver) != Some(Receiver::Space(*sid)) {
+                                v.push(alloc::format!(
+                                    "space {sid} name {name:#x}: holds a receive right the port does not know"
+                                ));
                             }
                         }
                         if !self.ports.contains_key(&p) {
-                            v.push(alloc::format!(
-                                "space {sid} name {name:#x}: names a freed port"
-                            ));
+                            v.push(alloc::format!("space {sid} name {name:#x}: names a freed port"));
                         }
                         if let Some(r) = e.dnrequest {
                             counts.entry(r).or_default().send_once += 1;
                         }
                     }
                     Object::Set(s) if !self.psets.contains_key(&s) => {
-                        v.push(alloc::format!(
-                            "space {sid} name {name:#x}: names a freed port set"
-                        ));
+                        v.push(alloc::format!("space {sid} name {name:#x}: names a freed port set"));
                     }
                     _ => {}
                 }
                 if e.bits == 0 {
-                    v.push(alloc::format!(
-                        "space {sid} name {name:#x}: entry with no rights"
-                    ));
+                    v.push(alloc::format!("space {sid} name {name:#x}: entry with no rights"));
                 }
             }
         }
@@ -146,21 +138,13 @@ impl Ipc {
                     c.receive_holders
                 ));
             }
-            if port.is_dead() && port.srights == 0 && port.sorights == 0 && port.messages.is_empty()
-            {
-                v.push(alloc::format!(
-                    "port {id}: dead and unreferenced but not freed"
-                ));
+            if port.is_dead() && port.srights == 0 && port.sorights == 0 && port.messages.is_empty() {
+                v.push(alloc::format!("port {id}: dead and unreferenced but not freed"));
             }
             if let Some(s) = port.pset
-                && !self
-                    .psets
-                    .get(&s)
-                    .is_some_and(|set| set.members.contains(id))
+                && !self.psets.get(&s).is_some_and(|set| set.members.contains(id))
             {
-                v.push(alloc::format!(
-                    "port {id}: in set {s}, which does not list it"
-                ));
+                v.push(alloc::format!("port {id}: in set {s}, which does not list it"));
             }
         }
         for (p, _) in counts {

@@ -21,11 +21,7 @@ impl Ipc {
     }
 
     /// `mach_port_allocate`.
-    pub fn port_allocate(
-        &mut self,
-        space: SpaceId,
-        right: MachPortRight,
-    ) -> Result<Name, KernReturn> {
+    pub fn port_allocate(&mut self, space: SpaceId, right: MachPortRight) -> Result<Name, KernReturn> {
         self.space_has(space)?;
         match right {
             MACH_PORT_RIGHT_RECEIVE => {
@@ -61,12 +57,7 @@ impl Ipc {
     }
 
     /// `mach_port_allocate_name`.
-    pub fn port_allocate_name(
-        &mut self,
-        space: SpaceId,
-        right: MachPortRight,
-        name: Name,
-    ) -> Result<(), KernReturn> {
+    pub fn port_allocate_name(&mut self, space: SpaceId, right: MachPortRight, name: Name) -> Result<(), KernReturn> {
         self.space_has(space)?;
         if !mach_port_valid(name) {
             return Err(KERN_INVALID_VALUE);
@@ -74,12 +65,11 @@ impl Ipc {
         match right {
             MACH_PORT_RIGHT_RECEIVE => {
                 let port = self.new_port(Receiver::Space(space));
-                let r = self.spaces.get_mut(&space).expect("space").alloc_named(
-                    name,
-                    bits::RECEIVE,
-                    0,
-                    Object::Port(port),
-                );
+                let r =
+                    self.spaces
+                        .get_mut(&space)
+                        .expect("space")
+                        .alloc_named(name, bits::RECEIVE, 0, Object::Port(port));
                 if r.is_err() {
                     self.ports.remove(&port);
                 }
@@ -87,23 +77,22 @@ impl Ipc {
             }
             MACH_PORT_RIGHT_PORT_SET => {
                 let set = self.new_pset(space);
-                let r = self.spaces.get_mut(&space).expect("space").alloc_named(
-                    name,
-                    bits::PORT_SET,
-                    0,
-                    Object::Set(set),
-                );
+                let r =
+                    self.spaces
+                        .get_mut(&space)
+                        .expect("space")
+                        .alloc_named(name, bits::PORT_SET, 0, Object::Set(set));
                 if r.is_err() {
                     self.psets.remove(&set);
                 }
                 r
             }
-            MACH_PORT_RIGHT_DEAD_NAME => self.spaces.get_mut(&space).expect("space").alloc_named(
-                name,
-                bits::DEAD_NAME,
-                1,
-                Object::None,
-            ),
+            MACH_PORT_RIGHT_DEAD_NAME => {
+                self.spaces
+                    .get_mut(&space)
+                    .expect("space")
+                    .alloc_named(name, bits::DEAD_NAME, 1, Object::None)
+            }
             _ => Err(KERN_INVALID_VALUE),
         }
     }
@@ -115,10 +104,7 @@ impl Ipc {
             return Err(KERN_INVALID_NAME);
         }
         self.check_dead(space, name);
-        self.spaces[&space]
-            .get(name)
-            .map(|e| e.bits)
-            .ok_or(KERN_INVALID_NAME)
+        self.spaces[&space].get(name).map(|e| e.bits).ok_or(KERN_INVALID_NAME)
     }
 
     /// Removes the send right from an entry, freeing it if nothing else is left.
@@ -174,12 +160,7 @@ impl Ipc {
 
     /// Destroys everything `name` denotes.
     fn destroy_name(&mut self, space: SpaceId, name: Name) {
-        let e = self
-            .spaces
-            .get_mut(&space)
-            .expect("space")
-            .free(name)
-            .expect("entry");
+        let e = self.spaces.get_mut(&space).expect("space").free(name).expect("entry");
         self.terminate_entry(space, name, e);
     }
 
@@ -275,12 +256,7 @@ impl Ipc {
     }
 
     /// `mach_port_get_refs`.
-    pub fn port_get_refs(
-        &mut self,
-        space: SpaceId,
-        name: Name,
-        right: MachPortRight,
-    ) -> Result<u32, KernReturn> {
+    pub fn port_get_refs(&mut self, space: SpaceId, name: Name, right: MachPortRight) -> Result<u32, KernReturn> {
         if right >= MACH_PORT_RIGHT_NUMBER {
             return Err(KERN_INVALID_VALUE);
         }
@@ -322,9 +298,7 @@ impl Ipc {
     /// `mach_port_type`.
     pub fn port_type(&mut self, space: SpaceId, name: Name) -> Result<MachPortType, KernReturn> {
         let b = self.entry_bits(space, name)?;
-        let dn = self.spaces[&space]
-            .get(name)
-            .is_some_and(|e| e.dnrequest.is_some());
+        let dn = self.spaces[&space].get(name).is_some_and(|e| e.dnrequest.is_some());
         Ok(Self::type_of(b, dn))
     }
 
@@ -343,12 +317,7 @@ impl Ipc {
 
     /// `mach_port_move_member`: puts receive right `member` into port set
     /// `after`, or takes it out of its set when `after` is null.
-    pub fn port_move_member(
-        &mut self,
-        space: SpaceId,
-        member: Name,
-        after: Name,
-    ) -> Result<(), KernReturn> {
+    pub fn port_move_member(&mut self, space: SpaceId, member: Name, after: Name) -> Result<(), KernReturn> {
         let b = self.entry_bits(space, member)?;
         if b & bits::RECEIVE == 0 {
             return Err(KERN_INVALID_RIGHT);
@@ -394,12 +363,7 @@ impl Ipc {
     }
 
     /// `mach_port_set_qlimit`.
-    pub fn port_set_qlimit(
-        &mut self,
-        space: SpaceId,
-        name: Name,
-        qlimit: u32,
-    ) -> Result<(), KernReturn> {
+    pub fn port_set_qlimit(&mut self, space: SpaceId, name: Name, qlimit: u32) -> Result<(), KernReturn> {
         let port = self.receive_port(space, name)?;
         if qlimit > MACH_PORT_QLIMIT_MAX {
             return Err(KERN_INVALID_VALUE);
@@ -416,12 +380,7 @@ impl Ipc {
     }
 
     /// `mach_port_set_mscount`.
-    pub fn port_set_mscount(
-        &mut self,
-        space: SpaceId,
-        name: Name,
-        mscount: u32,
-    ) -> Result<(), KernReturn> {
+    pub fn port_set_mscount(&mut self, space: SpaceId, name: Name, mscount: u32) -> Result<(), KernReturn> {
         let port = self.receive_port(space, name)?;
         self.ports.get_mut(&port).expect("port").mscount = mscount;
         Ok(())
@@ -515,12 +474,7 @@ impl Ipc {
 
     /// `mach_port_insert_right`: gives `space` the carried right under `name`.
     /// On error the right is still the caller's.
-    pub fn port_insert_right(
-        &mut self,
-        space: SpaceId,
-        name: Name,
-        right: KRight,
-    ) -> Result<(), KernReturn> {
+    pub fn port_insert_right(&mut self, space: SpaceId, name: Name, right: KRight) -> Result<(), KernReturn> {
         self.space_has(space)?;
         if !mach_port_valid(name) {
             return Err(KERN_INVALID_VALUE);
@@ -529,28 +483,21 @@ impl Ipc {
             PortRef::Port(p) => p,
             PortRef::Null => return Err(KERN_INVALID_CAPABILITY),
             PortRef::Dead => {
-                return self.spaces.get_mut(&space).expect("space").alloc_named(
-                    name,
-                    bits::DEAD_NAME,
-                    1,
-                    Object::None,
-                );
+                return self
+                    .spaces
+                    .get_mut(&space)
+                    .expect("space")
+                    .alloc_named(name, bits::DEAD_NAME, 1, Object::None);
             }
         };
         self.check_dead(space, name);
-        let existing = self.spaces[&space]
-            .get(name)
-            .map(|e| (e.bits, e.object, e.urefs));
-        let other_name = self.spaces[&space]
-            .name_of_port(port)
-            .filter(|&n| n != name);
+        let existing = self.spaces[&space].get(name).map(|e| (e.bits, e.object, e.urefs));
+        let other_name = self.spaces[&space].name_of_port(port).filter(|&n| n != name);
         match (right.kind, existing) {
             (_, Some((_, Object::Port(p), _))) if p != port => Err(KERN_NAME_EXISTS),
             (_, Some((_, Object::Set(_) | Object::None, _))) => Err(KERN_NAME_EXISTS),
             (RightKind::SendOnce, Some(_)) => Err(KERN_NAME_EXISTS),
-            (RightKind::Send | RightKind::Receive, None) if other_name.is_some() => {
-                Err(KERN_RIGHT_EXISTS)
-            }
+            (RightKind::Send | RightKind::Receive, None) if other_name.is_some() => Err(KERN_RIGHT_EXISTS),
             (RightKind::Send, Some((b, _, urefs))) => {
                 let s = self.spaces.get_mut(&space).expect("space");
                 let e = s.get_mut(name).expect("entry");
@@ -583,12 +530,10 @@ impl Ipc {
                     RightKind::SendOnce => (bits::SEND_ONCE, 1),
                     RightKind::Receive => (bits::RECEIVE, 0),
                 };
-                self.spaces.get_mut(&space).expect("space").alloc_named(
-                    name,
-                    b,
-                    urefs,
-                    Object::Port(port),
-                )?;
+                self.spaces
+                    .get_mut(&space)
+                    .expect("space")
+                    .alloc_named(name, b, urefs, Object::Port(port))?;
                 if kind == RightKind::Receive {
                     self.ports.get_mut(&port).expect("port").receiver = Receiver::Space(space);
                 }
@@ -599,12 +544,7 @@ impl Ipc {
 
     /// `mach_port_extract_right`: takes a right out of `space` as `msgt_name`
     /// (a message disposition) says.
-    pub fn port_extract_right(
-        &mut self,
-        space: SpaceId,
-        name: Name,
-        msgt_name: u32,
-    ) -> Result<KRight, KernReturn> {
+    pub fn port_extract_right(&mut self, space: SpaceId, name: Name, msgt_name: u32) -> Result<KRight, KernReturn> {
         self.space_has(space)?;
         let d = u8::try_from(msgt_name).map_err(|_| KERN_INVALID_VALUE)?;
         if !mach_abi::message::is_send_disposition(d) {

@@ -139,9 +139,9 @@ pub(crate) fn parse_send(msg: &[u8]) -> Result<SendHeader, MachMsgReturn> {
             };
             let size = match ty {
                 MACH_MSG_PORT_DESCRIPTOR => MACH_MSG_PORT_DESCRIPTOR_SIZE,
-                MACH_MSG_OOL_DESCRIPTOR
-                | MACH_MSG_OOL_VOLATILE_DESCRIPTOR
-                | MACH_MSG_OOL_PORTS_DESCRIPTOR => MACH_MSG_OOL_DESCRIPTOR_SIZE,
+                MACH_MSG_OOL_DESCRIPTOR | MACH_MSG_OOL_VOLATILE_DESCRIPTOR | MACH_MSG_OOL_PORTS_DESCRIPTOR => {
+                    MACH_MSG_OOL_DESCRIPTOR_SIZE
+                }
                 _ => return Err(MACH_SEND_INVALID_TYPE),
             };
             if off + size > msg.len() {
@@ -210,12 +210,10 @@ impl Ipc {
                         return Err(MACH_SEND_INVALID_MEMORY);
                     }
                     let mut data = Vec::new();
-                    data.try_reserve_exact(size as usize)
-                        .map_err(|_| MACH_SEND_NO_BUFFER)?;
+                    data.try_reserve_exact(size as usize).map_err(|_| MACH_SEND_NO_BUFFER)?;
                     data.resize(size as usize, 0);
                     if size > 0 {
-                        mem.read(addr, &mut data)
-                            .map_err(|_| MACH_SEND_INVALID_MEMORY)?;
+                        mem.read(addr, &mut data).map_err(|_| MACH_SEND_INVALID_MEMORY)?;
                         if dealloc {
                             let _ = mem.deallocate(addr, size);
                         }
@@ -231,13 +229,10 @@ impl Ipc {
                     }
                     let bytes = count as usize * 4;
                     let mut names = Vec::new();
-                    names
-                        .try_reserve_exact(bytes)
-                        .map_err(|_| MACH_SEND_NO_BUFFER)?;
+                    names.try_reserve_exact(bytes).map_err(|_| MACH_SEND_NO_BUFFER)?;
                     names.resize(bytes, 0);
                     if bytes > 0 {
-                        mem.read(addr, &mut names)
-                            .map_err(|_| MACH_SEND_INVALID_MEMORY)?;
+                        mem.read(addr, &mut names).map_err(|_| MACH_SEND_INVALID_MEMORY)?;
                     }
                     // All names are checked before any is taken, so a bad one
                     // leaves the array untouched.

@@ -182,10 +182,8 @@ impl Ipc {
 
     pub(crate) fn new_port(&mut self, receiver: Receiver) -> PortId {
         let id = self.new_port_id();
-        self.ports.insert(
-            id,
-            Port::new(receiver, mach_abi::port::MACH_PORT_QLIMIT_DEFAULT),
-        );
+        self.ports
+            .insert(id, Port::new(receiver, mach_abi::port::MACH_PORT_QLIMIT_DEFAULT));
         id
     }
 
@@ -242,8 +240,7 @@ impl Ipc {
         let Some(space) = self.spaces.remove(&id) else {
             return;
         };
-        let entries: Vec<(Name, space::Entry)> =
-            space.names().map(|(n, e)| (n, e.clone())).collect();
+        let entries: Vec<(Name, space::Entry)> = space.names().map(|(n, e)| (n, e.clone())).collect();
         drop(space);
         for (name, e) in entries {
             self.terminate_entry(id, name, e);

@@ -24,10 +24,7 @@ pub enum SendOutcome {
 pub enum ReceiveOutcome {
     /// The message in the receiver's terms, trailer included, and the status
     /// to return (success, or a copyout error that left names dead).
-    Message {
-        bytes: Vec<u8>,
-        status: MachMsgReturn,
-    },
+    Message { bytes: Vec<u8>, status: MachMsgReturn },
     /// Nothing queued: wait on the key and retry.
     WouldBlock(WaitKey),
     /// The next message needs `needed` bytes (with trailer); it stays queued.
@@ -53,29 +50,19 @@ impl Ipc {
             return Err(MACH_SEND_INVALID_DEST);
         }
         let same = h.remote == h.local;
-        if same
-            && dest_disp == MACH_MSG_TYPE_MOVE_SEND_ONCE
-            && reply_disp == MACH_MSG_TYPE_MOVE_SEND_ONCE
-        {
+        if same && dest_disp == MACH_MSG_TYPE_MOVE_SEND_ONCE && reply_disp == MACH_MSG_TYPE_MOVE_SEND_ONCE {
             return Err(MACH_SEND_INVALID_REPLY);
         }
-        let extra = u32::from(
-            same && dest_disp == MACH_MSG_TYPE_MOVE_SEND && reply_disp == MACH_MSG_TYPE_MOVE_SEND,
-        );
+        let extra = u32::from(same && dest_disp == MACH_MSG_TYPE_MOVE_SEND && reply_disp == MACH_MSG_TYPE_MOVE_SEND);
         self.check_copyin(space, h.remote, dest_disp, extra)
             .map_err(|_| MACH_SEND_INVALID_DEST)?;
-        let dest_port = self
-            .dest_port(space, h.remote)
-            .ok_or(MACH_SEND_INVALID_DEST)?;
+        let dest_port = self.dest_port(space, h.remote).ok_or(MACH_SEND_INVALID_DEST)?;
         if mach_port_valid(h.local) {
             self.check_copyin(space, h.local, reply_disp, extra)
                 .map_err(|_| MACH_SEND_INVALID_REPLY)?;
         }
         // Room in the queue is checked before anything is copied in.
-        let send_once = matches!(
-            dest_disp,
-            MACH_MSG_TYPE_MOVE_SEND_ONCE | MACH_MSG_TYPE_MAKE_SEND_ONCE
-        );
+        let send_once = matches!(dest_disp, MACH_MSG_TYPE_MOVE_SEND_ONCE | MACH_MSG_TYPE_MAKE_SEND_ONCE);
         let p = self.ports.get(&dest_port).ok_or(MACH_SEND_INVALID_DEST)?;
         let kernel_port = matches!(p.receiver, Receiver::Kernel(_));
         if !send_once && !kernel_port && !p.is_dead() && p.is_full() {
@@ -96,10 +83,7 @@ impl Ipc {
             KRight::NULL
         };
         let mut body = Vec::new();
-        if body
-            .try_reserve_exact(msg.len() - MACH_MSG_HEADER_SIZE)
-            .is_err()
-        {
+        if body.try_reserve_exact(msg.len() - MACH_MSG_HEADER_SIZE).is_err() {
             self.release_right(dest);
             self.release_right(reply);
             return Err(MACH_SEND_NO_BUFFER);
@@ -160,19 +144,15 @@ impl Ipc {
                 (alloc::vec![p], WaitKey::Port(p))
             }
             Object::Set(s) => (
-                self.psets
-                    .get(&s)
-                    .map(|set| set.members.clone())
-                    .unwrap_or_default(),
+                self.psets.get(&s).map(|set| set.members.clone()).unwrap_or_default(),
                 WaitKey::Set(s),
             ),
             _ => return Err(MACH_RCV_INVALID_NAME),
         };
-        let Some(port) = candidates.into_iter().find(|p| {
-            self.ports
-                .get(p)
-                .is_some_and(|port| !port.messages.is_empty())
-        }) else {
+        let Some(port) = candidates
+            .into_iter()
+            .find(|p| self.ports.get(p).is_some_and(|port| !port.messages.is_empty()))
+        else {
             return Ok(ReceiveOutcome::WouldBlock(key));
         };
         let p = self.ports.get_mut(&port).expect("port");

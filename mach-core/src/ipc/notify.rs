@@ -44,12 +44,7 @@ impl Ipc {
     }
 
     pub(crate) fn notify_dead_name(&mut self, notify: PortId, name: Name) {
-        self.notification(
-            notify,
-            MACH_NOTIFY_DEAD_NAME,
-            name.to_le_bytes().to_vec(),
-            Vec::new(),
-        );
+        self.notification(notify, MACH_NOTIFY_DEAD_NAME, name.to_le_bytes().to_vec(), Vec::new());
     }
 
     pub(crate) fn notify_port_deleted(&mut self, notify: PortId, name: Name) {

@@ -22,9 +22,7 @@ impl Ipc {
             return;
         };
         let Some(port) = e.port() else { return };
-        if e.bits & (bits::SEND | bits::SEND_ONCE) == 0
-            || !self.ports.get(&port).is_none_or(|p| p.is_dead())
-        {
+        if e.bits & (bits::SEND | bits::SEND_ONCE) == 0 || !self.ports.get(&port).is_none_or(|p| p.is_dead()) {
             return;
         }
         let (was_send, urefs) = (e.bits & bits::SEND != 0, e.urefs);
@@ -79,21 +77,14 @@ impl Ipc {
                     || (e.bits & bits::DEAD_NAME != 0 && e.urefs > extra_send_urefs)
             }
             MACH_MSG_TYPE_COPY_SEND => e.bits & (bits::SEND | bits::DEAD_NAME) != 0,
-            MACH_MSG_TYPE_MOVE_SEND_ONCE => {
-                e.bits & bits::SEND_ONCE != 0 || e.bits & bits::DEAD_NAME != 0
-            }
+            MACH_MSG_TYPE_MOVE_SEND_ONCE => e.bits & bits::SEND_ONCE != 0 || e.bits & bits::DEAD_NAME != 0,
             _ => false,
         };
         if ok { Ok(()) } else { Err(KERN_INVALID_RIGHT) }
     }
 
     /// Takes a right out of `space` as `disposition` says.
-    pub(crate) fn copyin_right(
-        &mut self,
-        space: SpaceId,
-        name: Name,
-        disposition: u8,
-    ) -> Result<KRight, KernReturn> {
+    pub(crate) fn copyin_right(&mut self, space: SpaceId, name: Name, disposition: u8) -> Result<KRight, KernReturn> {
         let kind = match disposition {
             MACH_MSG_TYPE_MOVE_RECEIVE => RightKind::Receive,
             MACH_MSG_TYPE_MOVE_SEND_ONCE | MACH_MSG_TYPE_MAKE_SEND_ONCE => RightKind::SendOnce,
@@ -115,8 +106,7 @@ impl Ipc {
         let s = self.spaces.get_mut(&space).ok_or(KERN_INVALID_TASK)?;
         let e = s.get_mut(name).ok_or(KERN_INVALID_NAME)?;
         if e.bits & bits::DEAD_NAME != 0 {
-            if disposition == MACH_MSG_TYPE_MOVE_SEND || disposition == MACH_MSG_TYPE_MOVE_SEND_ONCE
-            {
+            if disposition == MACH_MSG_TYPE_MOVE_SEND || disposition == MACH_MSG_TYPE_MOVE_SEND_ONCE {
                 e.urefs -= 1;
                 if e.urefs == 0 {
                     s.free(name);
@@ -277,11 +267,13 @@ impl Ipc {
             return;
         };
         p.srights = p.srights.saturating_sub(1);
-        if p.srights == 0 && !p.is_dead()
-            && let Some(notify) = p.nsrequest.take() {
-                let mscount = p.mscount;
-                self.notify_no_senders(notify, mscount);
-            }
+        if p.srights == 0
+            && !p.is_dead()
+            && let Some(notify) = p.nsrequest.take()
+        {
+            let mscount = p.mscount;
+            self.notify_no_senders(notify, mscount);
+        }
         self.maybe_free_port(port);
     }
 

@@ -127,13 +127,7 @@ impl IpcSpace {
     }
 
     /// Allocates the specific name `n` (mach_port_allocate_name).
-    pub fn alloc_named(
-        &mut self,
-        n: Name,
-        bits: u8,
-        urefs: u32,
-        object: Object,
-    ) -> Result<(), KernReturn> {
+    pub fn alloc_named(&mut self, n: Name, bits: u8, urefs: u32, object: Object) -> Result<(), KernReturn> {
         let index = name::index(n);
         if index == 0 || index > name::MAX_INDEX || !mach_abi::message::mach_port_valid(n) {
             return Err(KERN_INVALID_VALUE);
@@ -202,10 +196,9 @@ impl IpcSpace {
             Object::Port(p) if e.bits & (bits::SEND | bits::RECEIVE) != 0 => {
                 self.by_port.insert(p, i);
             }
-            Object::Port(p)
-                if self.by_port.get(&p) == Some(&i) => {
-                    self.by_port.remove(&p);
-                }
+            Object::Port(p) if self.by_port.get(&p) == Some(&i) => {
+                self.by_port.remove(&p);
+            }
             _ => {}
         }
     }

@@ -61,10 +61,7 @@ pub fn init() {
     write_reg(REG_SVR, 0x100 | VECTOR_SPURIOUS as u32);
     write_reg(REG_TIMER_DIV, 0x3);
     write_reg(REG_LVT_TIMER, VECTOR_TIMER as u32 | (1 << 17));
-    write_reg(
-        REG_TIMER_INIT,
-        (APIC_BUS_HZ / TIMER_DIVIDE / TIMER_HZ) as u32,
-    );
+    write_reg(REG_TIMER_INIT, (APIC_BUS_HZ / TIMER_DIVIDE / TIMER_HZ) as u32);
 }
 
 /// Signals the end of the current interrupt.

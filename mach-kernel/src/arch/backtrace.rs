@@ -28,11 +28,7 @@ pub fn print(out: &mut impl Write, rip: u64, mut rbp: u64) {
     let _ = writeln!(out, "  bt#0 0x{rip:016x}");
     let limit = stack_limit(rbp);
     let mut n = 1;
-    while n < MAX_FRAMES
-        && rbp.is_multiple_of(8)
-        && rbp >= KSTACK_REGION
-        && rbp.saturating_add(16) <= limit
-    {
+    while n < MAX_FRAMES && rbp.is_multiple_of(8) && rbp >= KSTACK_REGION && rbp.saturating_add(16) <= limit {
         // SAFETY: rbp is 8-aligned and [rbp, rbp+16) lies inside the mapped
         // stack that contains it (stack_limit), so both reads are of mapped memory.
         let (next, ret) = unsafe { (*(rbp as *const u64), *((rbp + 8) as *const u64)) };
@@ -55,8 +51,6 @@ pub fn print(out: &mut impl Write, rip: u64, mut rbp: u64) {
 pub fn current_rbp() -> u64 {
     let rbp: u64;
     // SAFETY: reads a register.
-    unsafe {
-        core::arch::asm!("mov {}, rbp", out(reg) rbp, options(nomem, nostack, preserves_flags))
-    };
+    unsafe { core::arch::asm!("mov {}, rbp", out(reg) rbp, options(nomem, nostack, preserves_flags)) };
     rbp
 }

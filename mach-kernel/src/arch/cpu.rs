@@ -115,9 +115,7 @@ pub fn cpu_id() -> usize {
     let id: u64;
     // SAFETY: GS points at this CPU's PerCpu block whenever kernel code runs
     // (set by init_percpu, swapped on every user entry/exit).
-    unsafe {
-        core::arch::asm!("mov {}, gs:[24]", out(reg) id, options(nostack, readonly, preserves_flags))
-    };
+    unsafe { core::arch::asm!("mov {}, gs:[24]", out(reg) id, options(nostack, readonly, preserves_flags)) };
     id as usize
 }
 

@@ -41,8 +41,7 @@ pub fn init(cpu: usize) {
     unsafe {
         let tss = &mut *(&raw mut TSS[cpu]);
         let ist = &raw mut IST_STACKS[cpu];
-        tss.interrupt_stack_table[(DOUBLE_FAULT_IST - 1) as usize] =
-            VirtAddr::new(ist as u64 + IST_STACK_SIZE as u64);
+        tss.interrupt_stack_table[(DOUBLE_FAULT_IST - 1) as usize] = VirtAddr::new(ist as u64 + IST_STACK_SIZE as u64);
         let tss_addr = tss as *const TaskStateSegment as u64;
         let limit = (core::mem::size_of::<TaskStateSegment>() - 1) as u64;
         let low = (limit & 0xffff)

@@ -97,13 +97,7 @@ fn zeroed_table() -> Result<u64, MapError> {
 
 /// Walks from `root` to the level-1 table for `va`, creating tables with
 /// `table_flags` on the way when `create` is set. Returns the table's address.
-fn walk(
-    root: u64,
-    va: u64,
-    create: bool,
-    table_flags: u64,
-    counter: Option<&AtomicUsize>,
-) -> Result<u64, MapError> {
+fn walk(root: u64, va: u64, create: bool, table_flags: u64, counter: Option<&AtomicUsize>) -> Result<u64, MapError> {
     let mut table = root;
     for level in (1..=3).rev() {
         let i = index(va, level);
@@ -189,13 +183,7 @@ pub fn init_kernel_space(max_phys: u64) -> Result<(), MapError> {
     for (start, end, flags) in sections {
         let mut va = start;
         while va < end {
-            let pt = walk(
-                pml4,
-                va,
-                true,
-                PageFlags::PRESENT | PageFlags::WRITABLE,
-                counter,
-            )?;
+            let pt = walk(pml4, va, true, PageFlags::PRESENT | PageFlags::WRITABLE, counter)?;
             write_entry(pt, index(va, 0), (va - KERNEL_VMA) | flags.0);
             va += PAGE_SIZE;
         }
@@ -210,6 +198,11 @@ pub fn init_kernel_space(max_phys: u64) -> Result<(), MapError> {
     KERNEL_PML4.store(pml4, Ordering::Release);
     load_root(pml4);
     Ok(())
+}
+
+/// Makes the address space whose top-level table is `root` current.
+pub fn activate_root(root: u64) {
+    load_root(root);
 }
 
 /// Activates the kernel-only address space (used by idle threads).
@@ -309,9 +302,22 @@ impl AddressSpace {
         Ok(())
     }
 
-    /// Makes this space the current one on this CPU.
-    pub fn activate(&self) {
-        load_root(self.pml4);
+    /// Removes the mapping at `va` and returns its frame (now the caller's).
+    pub fn unmap(&mut self, va: u64) -> Result<u64, MapError> {
+        Self::check_user(va)?;
+        let pt = walk(self.pml4, va, false, 0, None)?;
+        let e = read_entry(pt, index(va, 0));
+        if e & PageFlags::PRESENT == 0 {
+            return Err(MapError::NotMapped);
+        }
+        write_entry(pt, index(va, 0), 0);
+        flush_page(va);
+        Ok(e & ADDR_MASK)
+    }
+
+    /// Physical address of the top-level table (what CR3 holds for this space).
+    pub fn root(&self) -> u64 {
+        self.pml4
     }
 }
 
@@ -364,13 +370,7 @@ fn write_entry(table: u64, i: usize, value: u64) {
 pub fn zero_frame(frame: u64) {
     // SAFETY: frames come from the frame allocator, which only hands out RAM
     // that is direct-mapped and not used by anything else.
-    unsafe {
-        core::ptr::write_bytes(
-            phys_to_virt(frame & ADDR_MASK) as *mut u8,
-            0,
-            PAGE_SIZE as usize,
-        )
-    }
+    unsafe { core::ptr::write_bytes(phys_to_virt(frame & ADDR_MASK) as *mut u8, 0, PAGE_SIZE as usize) }
 }
 
 /// Copies `bytes` into a frame at `offset`; the range must fit in the page.

@@ -62,12 +62,7 @@ switch_context_raw:
 );
 
 unsafe extern "C" {
-    fn switch_context_raw(
-        old_rsp: *mut u64,
-        new_rsp: u64,
-        old_fx: *mut FxArea,
-        new_fx: *const FxArea,
-    );
+    fn switch_context_raw(old_rsp: *mut u64, new_rsp: u64, old_fx: *mut FxArea, new_fx: *const FxArea);
 }
 
 /// What a thread that is not running needs to resume: its saved kernel stack

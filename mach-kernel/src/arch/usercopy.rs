@@ -68,14 +68,7 @@ pub fn copy_from_user(dst: &mut [u8], src: u64) -> Result<(), BadUserAddress> {
     // in the user half (checked above), and any fault while reading it is caught
     // by the page-fault handler through fixup_for, so no kernel memory can be
     // read and no fault can escape.
-    let r = unsafe {
-        copy_user_raw(
-            dst.as_mut_ptr(),
-            src as *const u8,
-            dst.len(),
-            smap_enabled() as u32,
-        )
-    };
+    let r = unsafe { copy_user_raw(dst.as_mut_ptr(), src as *const u8, dst.len(), smap_enabled() as u32) };
     if r == 0 { Ok(()) } else { Err(BadUserAddress) }
 }
 
@@ -88,14 +81,7 @@ pub fn copy_to_user(dst: u64, src: &[u8]) -> Result<(), BadUserAddress> {
     check_range(dst, src.len())?;
     // SAFETY: as in copy_from_user, with the roles swapped: the destination is
     // entirely in the user half and faults on it are caught.
-    let r = unsafe {
-        copy_user_raw(
-            dst as *mut u8,
-            src.as_ptr(),
-            src.len(),
-            smap_enabled() as u32,
-        )
-    };
+    let r = unsafe { copy_user_raw(dst as *mut u8, src.as_ptr(), src.len(), smap_enabled() as u32) };
     if r == 0 { Ok(()) } else { Err(BadUserAddress) }
 }
 

@@ -42,10 +42,7 @@ fn expectation(words: &str) -> Option<Expectation> {
 
 /// Creates a task for every boot module.
 pub fn start(boot: &BootInfo) {
-    STAY.store(
-        cmdline::has_flag(boot.cmdline.as_str(), "stay"),
-        Ordering::Relaxed,
-    );
+    STAY.store(cmdline::has_flag(boot.cmdline.as_str(), "stay"), Ordering::Relaxed);
     BASELINE.store(frames_accounted(), Ordering::Relaxed);
     for (i, module) in boot.modules().iter().enumerate() {
         let line = module.cmdline.as_str();
@@ -67,10 +64,7 @@ pub fn start(boot: &BootInfo) {
             Err(e) => {
                 log::error!("cannot start module '{line}': {e:?}");
                 if let Some(x) = expect {
-                    crate::kprintln!(
-                        "test {} ... FAILED: module did not load: {e:?}",
-                        x.test_name
-                    );
+                    crate::kprintln!("test {} ... FAILED: module did not load: {e:?}", x.test_name);
                 }
             }
         }

@@ -53,12 +53,7 @@ impl From<StackError> for LoadError {
 const MAX_STACK_IMAGE: usize = 64 * 1024;
 
 /// Loads `image` into a new task named `name` and makes its first thread runnable.
-pub fn load(
-    name: &str,
-    image: &[u8],
-    args: &[&str],
-    expectation: Option<Expectation>,
-) -> Result<Arc<Task>, LoadError> {
+pub fn load(name: &str, image: &[u8], args: &[&str], expectation: Option<Expectation>) -> Result<Arc<Task>, LoadError> {
     let elf = ElfFile::parse(image)?;
     if elf.elf_type() != ElfType::Exec {
         return Err(LoadError::NotExecutable);
@@ -97,16 +92,14 @@ pub fn load(
     let task = Task::create(String::from(name), space, expectation);
     let frame = TrapFrame::new_user(elf.entry(), image.initial_sp, 0);
     let thread = Thread::new_user(task.clone(), &frame).map_err(|_| LoadError::NoThread)?;
-    task.add_thread(thread.clone())
-        .map_err(|_| LoadError::NoThread)?;
+    task.add_thread(thread.clone()).map_err(|_| LoadError::NoThread)?;
     sched::make_runnable(thread);
     Ok(task)
 }
 
 /// Where the program headers are in memory, if a segment maps them.
 fn phdr_address(seg: &LoadSegment, phoff: u64) -> Option<u64> {
-    (phoff >= seg.file_offset && phoff < seg.file_offset + seg.filesz)
-        .then(|| seg.vaddr + (phoff - seg.file_offset))
+    (phoff >= seg.file_offset && phoff < seg.file_offset + seg.filesz).then(|| seg.vaddr + (phoff - seg.file_offset))
 }
 
 /// Union of two sets of page permissions (writable if either is, executable if either is).
@@ -125,11 +118,7 @@ fn map_zeroed(space: &mut AddressSpace, va: u64, flags: PageFlags) -> Result<u64
     Ok(frame)
 }
 
-fn load_segment(
-    space: &mut AddressSpace,
-    elf: &ElfFile,
-    seg: &LoadSegment,
-) -> Result<(), LoadError> {
+fn load_segment(space: &mut AddressSpace, elf: &ElfFile, seg: &LoadSegment) -> Result<(), LoadError> {
     let flags = PageFlags::user(seg.flags.write, seg.flags.execute);
     let bytes = elf.segment_bytes(seg);
     let file_end = seg.vaddr + seg.filesz;

@@ -37,17 +37,44 @@ pub fn dispatch(number: i64, frame: &TrapFrame) -> TrapResult {
         traps::MACH_PRINT => TrapResult::kr(mach_print(frame.arg(0), frame.arg(1))),
         traps::TASK_EXIT => task_exit(frame.arg(0) as i32),
         traps::THREAD_EXIT => thread_exit(),
-        traps::THREAD_CREATE_RUNNING => {
-            match thread_create_running(frame.arg(0), frame.arg(1), frame.arg(2)) {
-                Ok(id) => TrapResult::value(id),
-                Err(kr) => TrapResult::kr(kr),
-            }
+        traps::THREAD_CREATE_RUNNING => match thread_create_running(frame.arg(0), frame.arg(1), frame.arg(2)) {
+            Ok(id) => TrapResult::value(id),
+            Err(kr) => TrapResult::kr(kr),
+        },
+        traps::MACH_MSG_TRAP => TrapResult::kr(super::mach_msg::mach_msg(
+            frame.arg(0),
+            frame.arg(1) as u32,
+            frame.arg(2) as u32,
+            frame.arg(3) as u32,
+            frame.arg(4) as u32,
+            frame.arg(5) as u32,
+        )),
+        traps::MACH_REPLY_PORT => TrapResult::kr(with_task(|t| {
+            super::ipc::with(|ipc| {
+                ipc.port_allocate(t.id, mach_abi::port::MACH_PORT_RIGHT_RECEIVE)
+                    .unwrap_or(0)
+            })
+        }) as KernReturn),
+        traps::TASK_SELF_TRAP => TrapResult::kr(with_task(|t| super::ipc::task_self(t)) as KernReturn),
+        traps::HOST_SELF_TRAP => TrapResult::kr(with_task(|t| super::ipc::host_self(t)) as KernReturn),
+        traps::THREAD_SELF_TRAP => {
+            let me = sched::current();
+            let name = me.task.as_ref().map_or(0, |t| super::ipc::thread_self(t, &me));
+            TrapResult::kr(name as KernReturn)
         }
         traps::MACH_BOOT_INFO => match BootInfoKind::from_raw(frame.arg(0)) {
             Some(kind) => TrapResult::value(boot_info(kind)),
             None => TrapResult::kr(KERN_INVALID_ARGUMENT),
         },
         _ => TrapResult::kr(KERN_INVALID_ARGUMENT),
+    }
+}
+
+/// Runs `f` on the current thread's task (0 for kernel threads).
+fn with_task(f: impl FnOnce(&super::task::Task) -> u32) -> u32 {
+    match sched::current().task.clone() {
+        Some(t) => f(&t),
+        None => 0,
     }
 }
 
@@ -96,8 +123,7 @@ fn thread_create_running(entry: u64, stack: u64, arg: u64) -> Result<u64, KernRe
     let frame = TrapFrame::new_user(entry, stack, arg);
     let thread = Thread::new_user(task.clone(), &frame).map_err(|_| KERN_RESOURCE_SHORTAGE)?;
     let id = thread.id;
-    task.add_thread(thread.clone())
-        .map_err(|_| KERN_RESOURCE_SHORTAGE)?;
+    task.add_thread(thread.clone()).map_err(|_| KERN_RESOURCE_SHORTAGE)?;
     sched::make_runnable(thread);
     Ok(id)
 }

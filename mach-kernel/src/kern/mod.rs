@@ -4,9 +4,13 @@
 //! No `unsafe` here: everything that touches the CPU goes through `crate::arch`.
 
 pub mod bootstrap;
+pub mod ipc;
+pub mod kserver;
 pub mod loader;
+pub mod mach_msg;
 pub mod mach_traps;
 pub mod sched;
 pub mod task;
 pub mod thread;
 pub mod trap;
+pub mod wait;

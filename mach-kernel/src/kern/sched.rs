@@ -62,6 +62,8 @@ struct CpuSched {
     idle: Option<Arc<Thread>>,
     zombie: Option<Arc<Thread>>,
     runq: RunQueue,
+    /// Set by `exit_current` for the one `reschedule` that parks the thread as a zombie.
+    exiting: bool,
 }
 
 static CPUS: [Mutex<CpuSched>; cpu::MAX_CPUS] = [const {
@@ -70,6 +72,7 @@ static CPUS: [Mutex<CpuSched>; cpu::MAX_CPUS] = [const {
         idle: None,
         zombie: None,
         runq: RunQueue::new(),
+        exiting: false,
     })
 }; cpu::MAX_CPUS];
 
@@ -85,9 +88,11 @@ pub fn context_switches() -> u64 {
     CONTEXT_SWITCHES.load(Ordering::Relaxed)
 }
 
-/// Called on every timer interrupt.
+/// Called on every timer interrupt: counts time and wakes threads whose
+/// deadline has passed.
 pub fn tick() {
-    TICKS.fetch_add(1, Ordering::Relaxed);
+    let now = TICKS.fetch_add(1, Ordering::Relaxed) + 1;
+    super::wait::expire(now);
 }
 
 /// Puts a thread on the run queue of this CPU.
@@ -97,11 +102,7 @@ pub fn make_runnable(thread: Arc<Thread>) {
 
 /// The thread running on this CPU.
 pub fn current() -> Arc<Thread> {
-    CPUS[cpu::cpu_id()]
-        .lock()
-        .current
-        .clone()
-        .expect("no current thread")
+    CPUS[cpu::cpu_id()].lock().current.clone().expect("no current thread")
 }
 
 /// Gives up the CPU to another runnable thread, if any; returns whether there was one.
@@ -120,9 +121,33 @@ pub fn preempt() {
 pub fn exit_current() -> ! {
     let me = current();
     me.mark_terminated();
+    super::wait::cancel(&me);
     drop(me);
+    CPUS[cpu::cpu_id()].lock().exiting = true;
     reschedule(false);
     unreachable!("a terminated thread was resumed");
+}
+
+/// Takes the running thread off the CPU until `wake` puts it back on a run
+/// queue (its state must already be `Blocked`).
+pub fn block_current() {
+    reschedule(false);
+}
+
+/// Makes a blocked thread runnable again.
+pub fn wake(thread: Arc<Thread>) {
+    if thread.state() == ThreadState::Blocked {
+        thread.set_state(ThreadState::Runnable);
+        make_runnable(thread);
+    }
+}
+
+/// Ends the running thread if its task is being terminated. Called where a
+/// thread is about to leave the kernel, with nothing of its own on the stack.
+pub fn exit_if_terminated() {
+    if current().is_terminated() {
+        exit_current();
+    }
 }
 
 /// Frees the thread parked by the last exit on this CPU.
@@ -145,14 +170,16 @@ fn reschedule(requeue: bool) {
     {
         let mut s = CPUS[cpu].lock();
         let cur = s.current.take().expect("no current thread");
-        let cur_runnable = cur.state() == ThreadState::Runnable;
+        let exiting = core::mem::take(&mut s.exiting);
+        let cur_runnable = cur.state() == ThreadState::Runnable && !exiting;
         if requeue && cur_runnable && !cur.is_idle() {
             s.runq.push(cur.clone());
         }
         let next = loop {
             match s.runq.pop() {
-                // A thread of a terminated task that never ran again: free it here.
-                Some(t) if t.state() == ThreadState::Terminated => drop(t),
+                // A terminated thread that never ran: free it here (one that ran
+                // is resumed so that it leaves the kernel cleanly).
+                Some(t) if t.is_terminated() && !t.has_run() => drop(t),
                 Some(t) => break t,
                 None if cur_runnable && (requeue || cur.is_idle()) => break cur.clone(),
                 None => break s.idle.clone().expect("no idle thread"),
@@ -163,7 +190,7 @@ fn reschedule(requeue: bool) {
             return;
         }
         match &next.task {
-            Some(task) => task.space().activate(),
+            Some(task) => task.activate(),
             None => paging::activate_kernel_space(),
         }
         if let Some(top) = next.kernel_stack_top() {
@@ -176,13 +203,14 @@ fn reschedule(requeue: bool) {
                 cpu::rdtsc()
             );
         }
+        next.mark_ran();
         old = &cur.context;
         new = &next.context;
-        if !cur_runnable {
+        if exiting {
             // Keep the dying thread alive until the switch away from it is done.
             s.zombie = Some(cur);
         } else {
-            // Still owned by the run queue, the idle slot or whoever blocked it.
+            // Still owned by the run queue, the idle slot or a wait queue.
             drop(cur);
         }
         s.current = Some(next);

@@ -6,7 +6,7 @@
 //! the last reference goes, which is after its last thread has left the CPU.
 
 use super::thread::{Thread, ThreadId};
-use crate::arch::paging::AddressSpace;
+use crate::arch::paging::{AddressSpace, MapError, PAGE_SIZE, PageFlags};
 use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
@@ -15,6 +15,10 @@ use hashbrown::HashMap;
 use spin::Mutex;
 
 pub type TaskId = u64;
+
+/// Where kernel-chosen anonymous memory (received out-of-line data) goes.
+const ANON_BASE: u64 = 0x0000_1000_0000_0000;
+const ANON_END: u64 = 0x0000_2000_0000_0000;
 
 /// Threads one task may have at once.
 pub const MAX_THREADS_PER_TASK: usize = 64;
@@ -40,7 +44,13 @@ pub enum TaskExit {
 pub struct Task {
     pub id: TaskId,
     pub name: String,
-    space: AddressSpace,
+    space: Mutex<AddressSpace>,
+    /// The space's top-level table, for switching to it without the lock.
+    root: u64,
+    /// Next address for kernel-chosen anonymous memory (out-of-line data).
+    anon_next: AtomicU64,
+    /// The task's kernel port and the name of its send right in its own space.
+    pub port: AtomicU64,
     threads: Mutex<Vec<Arc<Thread>>>,
     terminated: AtomicBool,
     pub expectation: Option<Expectation>,
@@ -52,15 +62,15 @@ static LIVE_THREADS: AtomicUsize = AtomicUsize::new(0);
 
 impl Task {
     /// Registers a new task owning `space`; it has no threads yet.
-    pub fn create(
-        name: String,
-        space: AddressSpace,
-        expectation: Option<Expectation>,
-    ) -> Arc<Task> {
+    pub fn create(name: String, space: AddressSpace, expectation: Option<Expectation>) -> Arc<Task> {
+        let root = space.root();
         let task = Arc::new(Task {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             name,
-            space,
+            space: Mutex::new(space),
+            root,
+            anon_next: AtomicU64::new(ANON_BASE),
+            port: AtomicU64::new(0),
             threads: Mutex::new(Vec::new()),
             terminated: AtomicBool::new(false),
             expectation,
@@ -69,11 +79,73 @@ impl Task {
             .lock()
             .get_or_insert_with(HashMap::new)
             .insert(task.id, task.clone());
+        super::ipc::task_created(&task);
         task
     }
 
-    pub fn space(&self) -> &AddressSpace {
-        &self.space
+    /// Makes this task's address space current.
+    pub fn activate(&self) {
+        crate::arch::paging::activate_root(self.root);
+    }
+
+    /// Maps `size` bytes (rounded up to pages) of zeroed memory at an address
+    /// the kernel chooses.
+    pub fn allocate_anon(&self, size: u64) -> Result<u64, MapError> {
+        let size = size
+            .checked_next_multiple_of(PAGE_SIZE)
+            .ok_or(MapError::BadAddress)?
+            .max(PAGE_SIZE);
+        let start = self.anon_next.fetch_add(size + PAGE_SIZE, Ordering::Relaxed);
+        if start.checked_add(size).is_none_or(|end| end > ANON_END) {
+            return Err(MapError::OutOfMemory);
+        }
+        let mut space = self.space.lock();
+        let mut va = start;
+        while va < start + size {
+            let mapped = match crate::mem::alloc_frame() {
+                Some(frame) => {
+                    crate::arch::paging::zero_frame(frame);
+                    let r = space.map(va, frame, PageFlags::user(true, false));
+                    if r.is_err() {
+                        crate::mem::free_frame(frame);
+                    }
+                    r
+                }
+                None => Err(MapError::OutOfMemory),
+            };
+            if let Err(e) = mapped {
+                let mut undo = start;
+                while undo < va {
+                    if let Ok(f) = space.unmap(undo) {
+                        crate::mem::free_frame(f);
+                    }
+                    undo += PAGE_SIZE;
+                }
+                return Err(e);
+            }
+            va += PAGE_SIZE;
+        }
+        Ok(start)
+    }
+
+    /// Unmaps and frees every page in the whole pages covering `[addr, addr + size)`.
+    pub fn deallocate(&self, addr: u64, size: u64) -> Result<(), MapError> {
+        let end = addr
+            .checked_add(size)
+            .and_then(|e| e.checked_next_multiple_of(PAGE_SIZE))
+            .ok_or(MapError::BadAddress)?;
+        if end > mach_abi::layout::USER_END {
+            return Err(MapError::BadAddress);
+        }
+        let mut space = self.space.lock();
+        let mut va = addr & !(PAGE_SIZE - 1);
+        while va < end {
+            if let Ok(f) = space.unmap(va) {
+                crate::mem::free_frame(f);
+            }
+            va += PAGE_SIZE;
+        }
+        Ok(())
     }
 
     pub fn is_terminated(&self) -> bool {
@@ -96,7 +168,12 @@ impl Task {
         let now_empty = {
             let mut threads = self.threads.lock();
             let before = threads.len();
-            threads.retain(|t| t.id != id);
+            threads.retain(|t| {
+                if t.id == id {
+                    super::ipc::thread_finished(t);
+                }
+                t.id != id
+            });
             if threads.len() < before {
                 LIVE_THREADS.fetch_sub(1, Ordering::Relaxed);
             }
@@ -112,7 +189,11 @@ impl Task {
         let threads: Vec<Arc<Thread>> = core::mem::take(&mut *self.threads.lock());
         LIVE_THREADS.fetch_sub(threads.len(), Ordering::Relaxed);
         for t in &threads {
+            super::ipc::thread_finished(t);
             t.mark_terminated();
+            if t.state() == super::thread::ThreadState::Blocked {
+                super::wait::interrupt(t);
+            }
         }
         self.finish(exit);
     }
@@ -124,17 +205,10 @@ impl Task {
         if let Some(tasks) = TASKS.lock().as_mut() {
             tasks.remove(&self.id);
         }
+        super::ipc::task_finished(self);
         match exit {
-            TaskExit::Exited(status) => log::info!(
-                "task {} '{}' exited with status {status}",
-                self.id,
-                self.name
-            ),
-            TaskExit::Exception(_) => log::info!(
-                "task {} '{}' terminated by an exception",
-                self.id,
-                self.name
-            ),
+            TaskExit::Exited(status) => log::info!("task {} '{}' exited with status {status}", self.id, self.name),
+            TaskExit::Exception(_) => log::info!("task {} '{}' terminated by an exception", self.id, self.name),
         }
         if let Some(e) = &self.expectation {
             report_expectation(e, exit);

@@ -7,7 +7,7 @@ use crate::arch::kstack::KernelStack;
 use crate::arch::switch::Context;
 use crate::arch::trapframe::TrapFrame;
 use alloc::sync::Arc;
-use core::sync::atomic::{AtomicU8, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
 
 pub type ThreadId = u64;
 
@@ -18,8 +18,23 @@ pub const BASEPRI_USER: u8 = 16;
 #[repr(u8)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ThreadState {
+    /// Running or on a run queue.
     Runnable = 0,
-    Terminated = 1,
+    /// Waiting in the kernel (see `kern::wait`).
+    Blocked = 1,
+}
+
+/// Why a blocked thread was resumed.
+#[repr(u8)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WakeReason {
+    None = 0,
+    /// What it waited for happened (or may have: re-check).
+    Event = 1,
+    /// Its deadline passed.
+    Timeout = 2,
+    /// It was aborted (its task is ending).
+    Interrupted = 3,
 }
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
@@ -30,6 +45,16 @@ pub struct Thread {
     pub task: Option<Arc<Task>>,
     pub priority: u8,
     state: AtomicU8,
+    /// Set when the thread must end; it does so at its next kernel exit.
+    terminated: AtomicBool,
+    /// Set once the thread has been switched to; a thread that never ran can
+    /// be freed straight off a run queue.
+    has_run: AtomicBool,
+    wake_reason: AtomicU8,
+    /// What the thread is blocked on, so it can be taken off that queue.
+    pub waiting: spin::Mutex<Option<super::wait::Wait>>,
+    /// The thread's kernel port.
+    pub port: AtomicU64,
     /// Where the thread resumes when it is off the CPU.
     pub context: Context,
     kstack: Option<KernelStack>,
@@ -50,6 +75,11 @@ impl Thread {
             task: Some(task),
             priority: BASEPRI_USER,
             state: AtomicU8::new(ThreadState::Runnable as u8),
+            terminated: AtomicBool::new(false),
+            has_run: AtomicBool::new(false),
+            wake_reason: AtomicU8::new(0),
+            waiting: spin::Mutex::new(None),
+            port: AtomicU64::new(0),
             context,
             kstack: Some(kstack),
         }))
@@ -62,6 +92,11 @@ impl Thread {
             task: None,
             priority: 0,
             state: AtomicU8::new(ThreadState::Runnable as u8),
+            terminated: AtomicBool::new(false),
+            has_run: AtomicBool::new(true),
+            wake_reason: AtomicU8::new(0),
+            waiting: spin::Mutex::new(None),
+            port: AtomicU64::new(0),
             context: Context::new_running(),
             kstack: None,
         })
@@ -70,15 +105,42 @@ impl Thread {
     pub fn state(&self) -> ThreadState {
         match self.state.load(Ordering::Acquire) {
             0 => ThreadState::Runnable,
-            _ => ThreadState::Terminated,
+            _ => ThreadState::Blocked,
         }
     }
 
-    /// Marks the thread terminated; returns false if it already was.
+    pub fn set_state(&self, s: ThreadState) {
+        self.state.store(s as u8, Ordering::Release);
+    }
+
+    /// Marks the thread for termination; returns false if it already was.
     pub fn mark_terminated(&self) -> bool {
-        self.state
-            .swap(ThreadState::Terminated as u8, Ordering::AcqRel)
-            != ThreadState::Terminated as u8
+        !self.terminated.swap(true, Ordering::AcqRel)
+    }
+
+    pub fn is_terminated(&self) -> bool {
+        self.terminated.load(Ordering::Acquire)
+    }
+
+    pub fn mark_ran(&self) {
+        self.has_run.store(true, Ordering::Relaxed);
+    }
+
+    pub fn has_run(&self) -> bool {
+        self.has_run.load(Ordering::Relaxed)
+    }
+
+    pub fn set_wake_reason(&self, r: WakeReason) {
+        self.wake_reason.store(r as u8, Ordering::Release);
+    }
+
+    pub fn take_wake_reason(&self) -> WakeReason {
+        match self.wake_reason.swap(0, Ordering::AcqRel) {
+            1 => WakeReason::Event,
+            2 => WakeReason::Timeout,
+            3 => WakeReason::Interrupted,
+            _ => WakeReason::None,
+        }
     }
 
     pub fn is_idle(&self) -> bool {

@@ -22,6 +22,9 @@ pub fn handle_trap(frame: &mut TrapFrame) {
             apic::eoi();
             sched::tick();
             sched::preempt();
+            if frame.is_user_mode() {
+                sched::exit_if_terminated();
+            }
         }
         v if v == VECTOR_SPURIOUS as u64 => {}
         14 if !frame.is_user_mode() => match usercopy::fixup_for(frame.rip) {
@@ -47,6 +50,7 @@ pub fn handle_syscall(frame: &mut TrapFrame) {
     if let Some(v) = r.rdx {
         frame.rdx = v;
     }
+    sched::exit_if_terminated();
 }
 
 /// Mach's exception type for a CPU exception vector (as in XNU's i386 trap code).
@@ -89,11 +93,7 @@ fn vector_name(vector: u64) -> &'static str {
 
 fn user_exception(frame: &TrapFrame) -> ! {
     let exc = exception_type(frame.vector);
-    let cr2 = if frame.vector == 14 {
-        Cr2::read_raw()
-    } else {
-        0
-    };
+    let cr2 = if frame.vector == 14 { Cr2::read_raw() } else { 0 };
     let me = sched::current();
     let task = me.task.clone().expect("user exception on a kernel thread");
     crate::kprintln!(
@@ -133,11 +133,7 @@ fn unix_syscall_without_emulator(frame: &TrapFrame, number: i64) -> ! {
 }
 
 fn kernel_fault(frame: &TrapFrame) -> ! {
-    let cr2 = if frame.vector == 14 {
-        Cr2::read_raw()
-    } else {
-        0
-    };
+    let cr2 = if frame.vector == 14 { Cr2::read_raw() } else { 0 };
     crate::panic::kernel_fault(
         format_args!(
             "kernel-mode exception {} (vector {}) error=0x{:x} cr2=0x{:x} rsp=0x{:x}",

@@ -21,10 +21,7 @@ fn symbols_and_lookup() {
         ]
     );
     let main = elf.symbols().unwrap().nth(1).unwrap();
-    assert_eq!(
-        (main.value, main.size, main.is_function),
-        (0x400210, 0x20, true)
-    );
+    assert_eq!((main.value, main.size, main.is_function), (0x400210, 0x20, true));
     assert!(!elf.symbols().unwrap().nth(3).unwrap().is_function);
 
     let at = |addr| lookup_symbol(&elf, addr).map(|(s, off)| (s.name, off));
@@ -124,12 +121,7 @@ fn malformed_symbol_names_are_skipped() {
     let str_hdr = shdr(&v, 3);
     let size = u64::from_le_bytes(v[str_hdr + 32..str_hdr + 40].try_into().unwrap());
     put64(&mut v, str_hdr + 32, size - 1);
-    let names: Vec<&[u8]> = ElfFile::parse(&v)
-        .unwrap()
-        .symbols()
-        .unwrap()
-        .map(|s| s.name)
-        .collect();
+    let names: Vec<&[u8]> = ElfFile::parse(&v).unwrap().symbols().unwrap().map(|s| s.name).collect();
     assert_eq!(names.len(), 5);
     assert!(!names.contains(&b"inner".as_slice()));
     // A symtab whose size is not a multiple of 24 ignores the trailing partial entry.

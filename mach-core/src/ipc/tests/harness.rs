@@ -81,8 +81,7 @@ impl MsgBuilder {
 
     fn complex(&mut self) {
         if self.descs == 0 {
-            let bits =
-                u32::from_le_bytes(self.bytes[0..4].try_into().unwrap()) | MACH_MSGH_BITS_COMPLEX;
+            let bits = u32::from_le_bytes(self.bytes[0..4].try_into().unwrap()) | MACH_MSGH_BITS_COMPLEX;
             self.bytes[0..4].copy_from_slice(&bits.to_le_bytes());
             self.bytes.extend_from_slice(&0u32.to_le_bytes());
         }
@@ -160,9 +159,7 @@ impl World {
 
     /// A receive right in `space`.
     pub fn port(&mut self, space: SpaceId) -> Name {
-        self.ipc
-            .port_allocate(space, MACH_PORT_RIGHT_RECEIVE)
-            .unwrap()
+        self.ipc.port_allocate(space, MACH_PORT_RIGHT_RECEIVE).unwrap()
     }
 
     /// Gives `to` a send right for the receive right `recv` of `from`; returns the name in `to`.
@@ -176,13 +173,8 @@ impl World {
             return recv;
         }
         // Insert under a fresh name: allocate a dead name to reserve a name, then reuse it.
-        let n = self
-            .ipc
-            .port_allocate(to, MACH_PORT_RIGHT_DEAD_NAME)
-            .unwrap();
-        self.ipc
-            .port_mod_refs(to, n, MACH_PORT_RIGHT_DEAD_NAME, -1)
-            .unwrap();
+        let n = self.ipc.port_allocate(to, MACH_PORT_RIGHT_DEAD_NAME).unwrap();
+        self.ipc.port_mod_refs(to, n, MACH_PORT_RIGHT_DEAD_NAME, -1).unwrap();
         let fresh = n.wrapping_add(1);
         self.ipc.port_insert_right(to, fresh, r).unwrap();
         fresh
@@ -227,13 +219,9 @@ impl World {
             .into_iter()
             .map(|(n, t)| {
                 let refs = if t & MACH_PORT_TYPE_SEND != 0 {
-                    self.ipc
-                        .port_get_refs(space, n, MACH_PORT_RIGHT_SEND)
-                        .unwrap()
+                    self.ipc.port_get_refs(space, n, MACH_PORT_RIGHT_SEND).unwrap()
                 } else if t & MACH_PORT_TYPE_DEAD_NAME != 0 {
-                    self.ipc
-                        .port_get_refs(space, n, MACH_PORT_RIGHT_DEAD_NAME)
-                        .unwrap()
+                    self.ipc.port_get_refs(space, n, MACH_PORT_RIGHT_DEAD_NAME).unwrap()
                 } else {
                     0
                 };

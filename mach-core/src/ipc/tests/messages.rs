@@ -19,15 +19,9 @@ fn pair() -> (World, u32, u32) {
 fn rpc_with_send_once_reply() {
     let (mut w, p, s) = pair();
     let reply = w.port(B);
-    let msg = MsgBuilder::new(
-        s,
-        MACH_MSG_TYPE_COPY_SEND,
-        reply,
-        MACH_MSG_TYPE_MAKE_SEND_ONCE,
-        1000,
-    )
-    .data(b"hi")
-    .build();
+    let msg = MsgBuilder::new(s, MACH_MSG_TYPE_COPY_SEND, reply, MACH_MSG_TYPE_MAKE_SEND_ONCE, 1000)
+        .data(b"hi")
+        .build();
     assert_eq!(w.send(B, &msg), Ok(SendOutcome::Sent));
     let got = w.recv_ok(A, p);
     let bits = word(&got, 0);
@@ -44,16 +38,10 @@ fn rpc_with_send_once_reply() {
     assert_eq!(w.ipc.port_type(A, so), Ok(MACH_PORT_TYPE_SEND_ONCE));
     let rep = MsgBuilder::new(so, MACH_MSG_TYPE_MOVE_SEND_ONCE, 0, 0, 1100).build();
     w.send(A, &rep).unwrap();
-    assert_eq!(
-        w.ipc.port_type(A, so),
-        Err(mach_abi::kern_return::KERN_INVALID_NAME)
-    );
+    assert_eq!(w.ipc.port_type(A, so), Err(mach_abi::kern_return::KERN_INVALID_NAME));
     let got = w.recv_ok(B, reply);
     assert_eq!(id_of(&got), 1100);
-    assert_eq!(
-        mach_msgh_bits_local(word(&got, 0)),
-        MACH_MSG_TYPE_PORT_SEND_ONCE
-    );
+    assert_eq!(mach_msgh_bits_local(word(&got, 0)), MACH_MSG_TYPE_PORT_SEND_ONCE);
     w.assert_audit();
 }
 
@@ -67,24 +55,10 @@ fn queue_limit_blocks_but_send_once_gets_through() {
     let before = w.snapshot(B);
     let reply = w.port(B);
     let before_with_reply = w.snapshot(B);
-    let msg = MsgBuilder::new(
-        s,
-        MACH_MSG_TYPE_COPY_SEND,
-        reply,
-        MACH_MSG_TYPE_MAKE_SEND,
-        99,
-    )
-    .build();
+    let msg = MsgBuilder::new(s, MACH_MSG_TYPE_COPY_SEND, reply, MACH_MSG_TYPE_MAKE_SEND, 99).build();
     let pid = w.ipc.spaces[&A].get(p).unwrap().port().unwrap();
-    assert_eq!(
-        w.send(B, &msg),
-        Ok(SendOutcome::WouldBlock(WaitKey::Space(pid)))
-    );
-    assert_eq!(
-        w.snapshot(B),
-        before_with_reply,
-        "a blocked send changes nothing"
-    );
+    assert_eq!(w.send(B, &msg), Ok(SendOutcome::WouldBlock(WaitKey::Space(pid))));
+    assert_eq!(w.snapshot(B), before_with_reply, "a blocked send changes nothing");
     assert_ne!(before, before_with_reply);
     // A send-once message is not held back by the limit.
     let so = w
@@ -150,8 +124,7 @@ fn header_errors_do_nothing() {
     let huge = std::vec![0u8; MACH_MSG_SIZE_MAX as usize + 4];
     assert_eq!(w.send(B, &huge), Err(MACH_SEND_TOO_LARGE));
     let mut bad_bits = good.clone();
-    bad_bits[0..4]
-        .copy_from_slice(&(mach_msgh_bits(MACH_MSG_TYPE_MOVE_SEND, 0) | 0x4000_0000).to_le_bytes());
+    bad_bits[0..4].copy_from_slice(&(mach_msgh_bits(MACH_MSG_TYPE_MOVE_SEND, 0) | 0x4000_0000).to_le_bytes());
     assert_eq!(w.send(B, &bad_bits), Err(MACH_SEND_INVALID_HEADER));
     let bad_disp = MsgBuilder::new(s, 3, 0, 0, 1).build();
     assert_eq!(w.send(B, &bad_disp), Err(MACH_SEND_INVALID_HEADER));
@@ -161,14 +134,7 @@ fn header_errors_do_nothing() {
         let m = MsgBuilder::new(dest, MACH_MSG_TYPE_COPY_SEND, 0, 0, 1).build();
         assert_eq!(w.send(B, &m), Err(MACH_SEND_INVALID_DEST), "dest {dest:#x}");
     }
-    let bad_reply = MsgBuilder::new(
-        s,
-        MACH_MSG_TYPE_COPY_SEND,
-        0x5555_5500,
-        MACH_MSG_TYPE_MAKE_SEND_ONCE,
-        1,
-    )
-    .build();
+    let bad_reply = MsgBuilder::new(s, MACH_MSG_TYPE_COPY_SEND, 0x5555_5500, MACH_MSG_TYPE_MAKE_SEND_ONCE, 1).build();
     assert_eq!(w.send(B, &bad_reply), Err(MACH_SEND_INVALID_REPLY));
     // Same name as destination and reply, MOVE_SEND twice with one uref.
     let twice = MsgBuilder::new(s, MACH_MSG_TYPE_MOVE_SEND, s, MACH_MSG_TYPE_MOVE_SEND, 1).build();
@@ -186,14 +152,10 @@ fn header_errors_do_nothing() {
         .build();
     bad_type[28 + 11] = 9;
     assert_eq!(w.send(B, &bad_type), Err(MACH_SEND_INVALID_TYPE));
-    let bad_desc_disp = MsgBuilder::new(s, MACH_MSG_TYPE_COPY_SEND, 0, 0, 1)
-        .port(s, 2)
-        .build();
+    let bad_desc_disp = MsgBuilder::new(s, MACH_MSG_TYPE_COPY_SEND, 0, 0, 1).port(s, 2).build();
     assert_eq!(w.send(B, &bad_desc_disp), Err(MACH_SEND_INVALID_TYPE));
     let mut no_body = MsgBuilder::new(s, MACH_MSG_TYPE_COPY_SEND, 0, 0, 1).build();
-    no_body[0..4].copy_from_slice(
-        &(mach_msgh_bits(MACH_MSG_TYPE_COPY_SEND, 0) | MACH_MSGH_BITS_COMPLEX).to_le_bytes(),
-    );
+    no_body[0..4].copy_from_slice(&(mach_msgh_bits(MACH_MSG_TYPE_COPY_SEND, 0) | MACH_MSGH_BITS_COMPLEX).to_le_bytes());
     assert_eq!(w.send(B, &no_body), Err(MACH_SEND_MSG_TOO_SMALL));
     assert_eq!(w.snapshot(B), before);
     w.assert_audit();
@@ -330,15 +292,9 @@ fn space_destruction_returns_to_baseline() {
     let (mut w, p, s) = pair();
     let reply = w.port(B);
     for i in 0..3 {
-        let msg = MsgBuilder::new(
-            s,
-            MACH_MSG_TYPE_COPY_SEND,
-            reply,
-            MACH_MSG_TYPE_MAKE_SEND_ONCE,
-            i,
-        )
-        .port(reply, MACH_MSG_TYPE_MAKE_SEND)
-        .build();
+        let msg = MsgBuilder::new(s, MACH_MSG_TYPE_COPY_SEND, reply, MACH_MSG_TYPE_MAKE_SEND_ONCE, i)
+            .port(reply, MACH_MSG_TYPE_MAKE_SEND)
+            .build();
         w.send(B, &msg).unwrap();
     }
     let set = w.ipc.port_allocate(A, MACH_PORT_RIGHT_PORT_SET).unwrap();
@@ -364,17 +320,11 @@ fn dead_destination_gives_invalid_dest() {
 fn truncations_and_corruptions_never_panic() {
     let (mut w, _p, s) = pair();
     let q = w.port(B);
-    let msg = MsgBuilder::new(
-        s,
-        MACH_MSG_TYPE_COPY_SEND,
-        q,
-        MACH_MSG_TYPE_MAKE_SEND_ONCE,
-        1,
-    )
-    .port(q, MACH_MSG_TYPE_MAKE_SEND)
-    .ool(0x1000, 16, false)
-    .data(&[9; 8])
-    .build();
+    let msg = MsgBuilder::new(s, MACH_MSG_TYPE_COPY_SEND, q, MACH_MSG_TYPE_MAKE_SEND_ONCE, 1)
+        .port(q, MACH_MSG_TYPE_MAKE_SEND)
+        .ool(0x1000, 16, false)
+        .data(&[9; 8])
+        .build();
     for len in 0..msg.len() {
         let _ = w.send(B, &msg[..len]);
     }

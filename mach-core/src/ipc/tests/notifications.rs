@@ -28,8 +28,7 @@ fn no_senders_fires_once_with_mscount() {
     let (np, r) = notify_port(&mut w, A);
     // sync 1: not before the first send right has been made.
     assert_eq!(
-        w.ipc
-            .port_request_notification(A, p, MACH_NOTIFY_NO_SENDERS, 1, r),
+        w.ipc.port_request_notification(A, p, MACH_NOTIFY_NO_SENDERS, 1, r),
         Ok(KRight::NULL)
     );
     w.assert_empty(A, np);
@@ -68,8 +67,7 @@ fn dead_name_on_receive_death_and_port_deleted_on_deallocate() {
     let s = w.give_send(A, p, B);
     let (np, r) = notify_port(&mut w, B);
     assert_eq!(
-        w.ipc
-            .port_request_notification(B, s, MACH_NOTIFY_DEAD_NAME, 0, r),
+        w.ipc.port_request_notification(B, s, MACH_NOTIFY_DEAD_NAME, 0, r),
         Ok(KRight::NULL)
     );
     assert_eq!(
@@ -108,8 +106,7 @@ fn dead_name_request_on_dead_name_fires_immediately() {
     w.ipc.port_destroy(A, p).unwrap();
     let (np, r) = notify_port(&mut w, B);
     assert_eq!(
-        w.ipc
-            .port_request_notification(B, s, MACH_NOTIFY_DEAD_NAME, 0, r),
+        w.ipc.port_request_notification(B, s, MACH_NOTIFY_DEAD_NAME, 0, r),
         Ok(KRight::NULL)
     );
     assert_eq!(id_of(&w.recv_ok(B, np)), MACH_NOTIFY_DEAD_NAME);
@@ -182,23 +179,17 @@ fn request_returns_previous_and_rejects_bad_requests() {
         Err(KERN_INVALID_VALUE)
     );
     assert_eq!(
-        w.ipc
-            .port_request_notification(A, p, MACH_NOTIFY_PORT_DESTROYED, 1, r3),
+        w.ipc.port_request_notification(A, p, MACH_NOTIFY_PORT_DESTROYED, 1, r3),
         Err(KERN_INVALID_VALUE)
     );
     let s = w.give_send(A, p, B);
     assert_eq!(
-        w.ipc
-            .port_request_notification(B, s, MACH_NOTIFY_NO_SENDERS, 0, r3),
+        w.ipc.port_request_notification(B, s, MACH_NOTIFY_NO_SENDERS, 0, r3),
         Err(KERN_INVALID_RIGHT)
     );
-    let send = w
-        .ipc
-        .port_extract_right(A, p, MACH_MSG_TYPE_MAKE_SEND as u32)
-        .unwrap();
+    let send = w.ipc.port_extract_right(A, p, MACH_MSG_TYPE_MAKE_SEND as u32).unwrap();
     assert_eq!(
-        w.ipc
-            .port_request_notification(A, p, MACH_NOTIFY_NO_SENDERS, 0, send),
+        w.ipc.port_request_notification(A, p, MACH_NOTIFY_NO_SENDERS, 0, send),
         Err(KERN_INVALID_CAPABILITY)
     );
     w.ipc.release_right(send);

@@ -13,10 +13,7 @@ fn allocate_receive_and_inspect() {
     assert_eq!(w.ipc.port_type(A, p), Ok(MACH_PORT_TYPE_RECEIVE));
     assert_eq!(w.ipc.port_get_refs(A, p, MACH_PORT_RIGHT_RECEIVE), Ok(1));
     assert_eq!(w.ipc.port_get_refs(A, p, MACH_PORT_RIGHT_SEND), Ok(0));
-    assert_eq!(
-        w.ipc.port_names(A).unwrap(),
-        std::vec![(p, MACH_PORT_TYPE_RECEIVE)]
-    );
+    assert_eq!(w.ipc.port_names(A).unwrap(), std::vec![(p, MACH_PORT_TYPE_RECEIVE)]);
     assert_eq!(w.ipc.port_allocate(A, 99), Err(KERN_INVALID_VALUE));
     w.assert_audit();
 }
@@ -28,10 +25,7 @@ fn make_send_merges_with_receive() {
     let n = w.give_send(A, p, A);
     assert_eq!(n, p);
     assert_eq!(w.ipc.port_type(A, p), Ok(MACH_PORT_TYPE_SEND_RECEIVE));
-    let r = w
-        .ipc
-        .port_extract_right(A, p, MACH_MSG_TYPE_MAKE_SEND as u32)
-        .unwrap();
+    let r = w.ipc.port_extract_right(A, p, MACH_MSG_TYPE_MAKE_SEND as u32).unwrap();
     w.ipc.port_insert_right(A, p, r).unwrap();
     assert_eq!(w.ipc.port_get_refs(A, p, MACH_PORT_RIGHT_SEND), Ok(2));
     w.assert_audit();
@@ -42,11 +36,7 @@ fn bad_names_give_documented_errors() {
     let mut w = World::new();
     let p = w.port(A);
     for bad in [MACH_PORT_NULL, MACH_PORT_DEAD, 0x1234_5600, p + 1] {
-        assert_eq!(
-            w.ipc.port_type(A, bad),
-            Err(KERN_INVALID_NAME),
-            "name {bad:#x}"
-        );
+        assert_eq!(w.ipc.port_type(A, bad), Err(KERN_INVALID_NAME), "name {bad:#x}");
         assert_eq!(w.ipc.port_deallocate(A, bad), Err(KERN_INVALID_NAME));
         assert_eq!(
             w.ipc.port_mod_refs(A, bad, MACH_PORT_RIGHT_SEND, 1),
@@ -75,10 +65,7 @@ fn urefs_overflow_is_an_error_never_a_wrap() {
     w.ipc
         .port_mod_refs(A, p, MACH_PORT_RIGHT_SEND, (MACH_PORT_UREFS_MAX - 1) as i32)
         .unwrap();
-    assert_eq!(
-        w.ipc.port_get_refs(A, p, MACH_PORT_RIGHT_SEND),
-        Ok(MACH_PORT_UREFS_MAX)
-    );
+    assert_eq!(w.ipc.port_get_refs(A, p, MACH_PORT_RIGHT_SEND), Ok(MACH_PORT_UREFS_MAX));
     assert_eq!(
         w.ipc.port_mod_refs(A, p, MACH_PORT_RIGHT_SEND, 1),
         Err(KERN_UREFS_OVERFLOW)
@@ -91,15 +78,9 @@ fn urefs_overflow_is_an_error_never_a_wrap() {
         w.ipc.port_mod_refs(A, p, MACH_PORT_RIGHT_SEND, i32::MIN),
         Err(KERN_INVALID_VALUE)
     );
-    assert_eq!(
-        w.ipc.port_get_refs(A, p, MACH_PORT_RIGHT_SEND),
-        Ok(MACH_PORT_UREFS_MAX)
-    );
+    assert_eq!(w.ipc.port_get_refs(A, p, MACH_PORT_RIGHT_SEND), Ok(MACH_PORT_UREFS_MAX));
     // Inserting one more send right also refuses instead of wrapping.
-    let r = w
-        .ipc
-        .port_extract_right(A, p, MACH_MSG_TYPE_MAKE_SEND as u32)
-        .unwrap();
+    let r = w.ipc.port_extract_right(A, p, MACH_MSG_TYPE_MAKE_SEND as u32).unwrap();
     assert_eq!(w.ipc.port_insert_right(A, p, r), Err(KERN_UREFS_OVERFLOW));
     w.ipc.release_right(r);
     w.assert_audit();
@@ -122,10 +103,7 @@ fn copyout_saturates_urefs() {
     w.send(A, &msg).unwrap();
     let got = w.recv_ok(B, q);
     assert_eq!(word(&got, 28), s);
-    assert_eq!(
-        w.ipc.port_get_refs(B, s, MACH_PORT_RIGHT_SEND),
-        Ok(MACH_PORT_UREFS_MAX)
-    );
+    assert_eq!(w.ipc.port_get_refs(B, s, MACH_PORT_RIGHT_SEND), Ok(MACH_PORT_UREFS_MAX));
     w.assert_audit();
 }
 
@@ -133,9 +111,7 @@ fn copyout_saturates_urefs() {
 fn stale_names_never_resolve_to_new_rights() {
     let mut w = World::new();
     let first = w.port(A);
-    w.ipc
-        .port_mod_refs(A, first, MACH_PORT_RIGHT_RECEIVE, -1)
-        .unwrap();
+    w.ipc.port_mod_refs(A, first, MACH_PORT_RIGHT_RECEIVE, -1).unwrap();
     let mut stale = std::vec![first];
     for _ in 0..(name::GEN_LIMIT + 10) {
         let n = w.port(A);
@@ -143,9 +119,7 @@ fn stale_names_never_resolve_to_new_rights() {
             assert_ne!(old, n, "a freed name was handed out again");
             assert_eq!(w.ipc.port_type(A, old), Err(KERN_INVALID_NAME));
         }
-        w.ipc
-            .port_mod_refs(A, n, MACH_PORT_RIGHT_RECEIVE, -1)
-            .unwrap();
+        w.ipc.port_mod_refs(A, n, MACH_PORT_RIGHT_RECEIVE, -1).unwrap();
         stale.push(n);
         if stale.len() > 8 {
             stale.remove(1);
@@ -165,9 +139,7 @@ fn receive_death_turns_send_rights_into_dead_names() {
     w.ipc.port_destroy(A, p).unwrap();
     assert_eq!(w.ipc.port_type(B, s), Ok(MACH_PORT_TYPE_DEAD_NAME));
     assert_eq!(w.ipc.port_get_refs(B, s, MACH_PORT_RIGHT_DEAD_NAME), Ok(3));
-    w.ipc
-        .port_mod_refs(B, s, MACH_PORT_RIGHT_DEAD_NAME, -3)
-        .unwrap();
+    w.ipc.port_mod_refs(B, s, MACH_PORT_RIGHT_DEAD_NAME, -3).unwrap();
     assert_eq!(w.ipc.port_type(B, s), Err(KERN_INVALID_NAME));
     assert_eq!(w.ipc.object_counts(), (0, 0, 0));
     w.assert_audit();
@@ -179,10 +151,7 @@ fn port_sets_move_members() {
     let set = w.ipc.port_allocate(A, MACH_PORT_RIGHT_PORT_SET).unwrap();
     let p = w.port(A);
     let q = w.port(A);
-    assert_eq!(
-        w.ipc.port_move_member(A, p, MACH_PORT_NULL),
-        Err(KERN_NOT_IN_SET)
-    );
+    assert_eq!(w.ipc.port_move_member(A, p, MACH_PORT_NULL), Err(KERN_NOT_IN_SET));
     w.ipc.port_move_member(A, p, set).unwrap();
     w.ipc.port_move_member(A, q, set).unwrap();
     let sq = w.give_send(A, q, B);
@@ -210,25 +179,18 @@ fn insert_right_rules() {
     let mut w = World::new();
     let p = w.port(A);
     let q = w.port(A);
-    let r = w
-        .ipc
-        .port_extract_right(A, p, MACH_MSG_TYPE_MAKE_SEND as u32)
-        .unwrap();
+    let r = w.ipc.port_extract_right(A, p, MACH_MSG_TYPE_MAKE_SEND as u32).unwrap();
     // Name taken by another port.
     assert_eq!(w.ipc.port_insert_right(A, q, r), Err(KERN_NAME_EXISTS));
     // Port already named differently in this space.
     let other = name::make(500, 0);
     assert_eq!(w.ipc.port_insert_right(A, other, r), Err(KERN_RIGHT_EXISTS));
-    assert_eq!(
-        w.ipc.port_insert_right(A, MACH_PORT_NULL, r),
-        Err(KERN_INVALID_VALUE)
-    );
+    assert_eq!(w.ipc.port_insert_right(A, MACH_PORT_NULL, r), Err(KERN_INVALID_VALUE));
     w.ipc.port_insert_right(B, other, r).unwrap();
     assert_eq!(w.ipc.port_type(B, other), Ok(MACH_PORT_TYPE_SEND));
     assert_eq!(w.ipc.port_extract_right(A, p, 3), Err(KERN_INVALID_VALUE));
     assert_eq!(
-        w.ipc
-            .port_extract_right(A, p, MACH_MSG_TYPE_MOVE_SEND as u32),
+        w.ipc.port_extract_right(A, p, MACH_MSG_TYPE_MOVE_SEND as u32),
         Err(KERN_INVALID_RIGHT)
     );
     w.assert_audit();

@@ -1,0 +1,128 @@
+//! The kernel's one IPC state (`mach_core::ipc::Ipc`) and its glue: spaces and
+//! kernel ports for tasks, threads and the host; user memory for out-of-line
+//! data; wakeups of blocked threads; and messages for kernel objects, which
+//! are served right away by `kern::kserver`.
+//!
+//! Every IPC operation runs inside [`with`], which holds the IPC lock, serves
+//! kernel-object messages the operation produced, and wakes the threads whose
+//! wait keys fired, before it returns.
+
+use super::task::Task;
+use super::thread::Thread;
+use super::wait;
+use crate::arch::usercopy::{copy_from_user, copy_to_user};
+use alloc::sync::Arc;
+use core::sync::atomic::Ordering;
+use mach_core::ipc::{Ipc, KObject, Name, PortId, UserMemory};
+use spin::Mutex;
+
+static IPC: Mutex<Option<Ipc>> = Mutex::new(None);
+static HOST_PORT: Mutex<Option<PortId>> = Mutex::new(None);
+
+/// Names one task may hold.
+pub const NAME_LIMIT: usize = 16 * 1024;
+
+/// Creates the IPC state and the host port.
+pub fn init() {
+    let mut ipc = Ipc::new();
+    let host = ipc.kobject_port_create(KObject::Host);
+    *HOST_PORT.lock() = Some(host);
+    *IPC.lock() = Some(ipc);
+}
+
+/// Runs `f` on the IPC state, then serves kernel-object messages and wakes
+/// the threads whose wait keys fired.
+pub fn with<R>(f: impl FnOnce(&mut Ipc) -> R) -> R {
+    let mut guard = IPC.lock();
+    let ipc = guard.as_mut().expect("IPC not initialised");
+    let r = f(ipc);
+    loop {
+        let msgs = ipc.take_kernel_messages();
+        if msgs.is_empty() {
+            break;
+        }
+        for (obj, kmsg) in msgs {
+            super::kserver::serve(ipc, obj, kmsg);
+        }
+    }
+    let keys = ipc.take_wakeups();
+    drop(guard);
+    for k in keys {
+        wait::wake_all(k);
+    }
+    r
+}
+
+/// Gives a new task its IPC space and kernel port.
+pub fn task_created(task: &Arc<Task>) {
+    with(|ipc| {
+        ipc.space_create(task.id, NAME_LIMIT);
+        let port = ipc.kobject_port_create(KObject::Task(task.id));
+        task.port.store(port, Ordering::Relaxed);
+    });
+}
+
+/// Destroys a finished task's space and kernel port.
+pub fn task_finished(task: &Task) {
+    let port = task.port.swap(0, Ordering::Relaxed);
+    with(|ipc| {
+        ipc.space_destroy(task.id);
+        if port != 0 {
+            ipc.kobject_port_destroy(port);
+        }
+    });
+}
+
+/// Destroys a finished thread's kernel port.
+pub fn thread_finished(thread: &Thread) {
+    let port = thread.port.swap(0, Ordering::Relaxed);
+    if port != 0 {
+        with(|ipc| ipc.kobject_port_destroy(port));
+    }
+}
+
+/// A new send right for `space` to a kernel port; MACH_PORT_NULL if it cannot be made.
+fn self_right(space: u64, port: PortId) -> Name {
+    with(|ipc| ipc.insert_make_send(space, port).unwrap_or(0))
+}
+
+/// `mach_task_self()`.
+pub fn task_self(task: &Task) -> Name {
+    self_right(task.id, task.port.load(Ordering::Relaxed))
+}
+
+/// `mach_thread_self()`: the thread's port is made on first use.
+pub fn thread_self(task: &Task, thread: &Thread) -> Name {
+    let mut port = thread.port.load(Ordering::Relaxed);
+    if port == 0 {
+        port = with(|ipc| ipc.kobject_port_create(KObject::Thread(thread.id)));
+        thread.port.store(port, Ordering::Relaxed);
+    }
+    self_right(task.id, port)
+}
+
+/// `mach_host_self()`.
+pub fn host_self(task: &Task) -> Name {
+    let host = HOST_PORT.lock().expect("host port");
+    self_right(task.id, host)
+}
+
+/// The memory of the task the current thread belongs to, for out-of-line data.
+pub struct TaskMemory<'a> {
+    pub task: &'a Task,
+}
+
+impl UserMemory for TaskMemory<'_> {
+    fn read(&mut self, addr: u64, buf: &mut [u8]) -> Result<(), ()> {
+        copy_from_user(buf, addr).map_err(|_| ())
+    }
+    fn write(&mut self, addr: u64, buf: &[u8]) -> Result<(), ()> {
+        copy_to_user(addr, buf).map_err(|_| ())
+    }
+    fn allocate(&mut self, size: u64) -> Result<u64, ()> {
+        self.task.allocate_anon(size).map_err(|_| ())
+    }
+    fn deallocate(&mut self, addr: u64, size: u64) -> Result<(), ()> {
+        self.task.deallocate(addr, size).map_err(|_| ())
+    }
+}

@@ -1,0 +1,132 @@
+//! The `mach_msg` trap: send, receive, or send then receive in one kernel
+//! entry (the RPC path), with timeouts and blocking.
+//!
+//! Arguments: `(msg, option, send_size, rcv_size, rcv_name, timeout)`; the
+//! timeout is in milliseconds and applies when `MACH_SEND_TIMEOUT` /
+//! `MACH_RCV_TIMEOUT` is set (0 polls). The send size given here is the truth;
+//! the header's own size field is ignored. A receive first checks that the
+//! whole buffer is writable, so a bad buffer fails before any message is taken.
+
+use super::ipc::{self, TaskMemory};
+use super::sched;
+use super::task::Task;
+use super::thread::WakeReason;
+use super::wait;
+use crate::arch::apic::TIMER_HZ;
+use crate::arch::usercopy::{copy_from_user, copy_to_user};
+use alloc::vec::Vec;
+use mach_abi::message::*;
+use mach_core::ipc::msg::{ReceiveOutcome, SendOutcome};
+
+/// Ticks from now at which a timeout of `ms` milliseconds expires.
+fn deadline(ms: u32) -> u64 {
+    let ticks = (ms as u64 * TIMER_HZ).div_ceil(1000).max(1);
+    sched::ticks() + ticks
+}
+
+pub fn mach_msg(msg: u64, option: u32, send_size: u32, rcv_size: u32, rcv_name: u32, timeout: u32) -> MachMsgReturn {
+    let Some(task) = sched::current().task.clone() else {
+        return MACH_SEND_INVALID_DEST;
+    };
+    let mut r = MACH_MSG_SUCCESS;
+    if option & MACH_SEND_MSG != 0 {
+        r = send(&task, msg, option, send_size, timeout);
+        if r != MACH_MSG_SUCCESS {
+            return r;
+        }
+    }
+    if option & MACH_RCV_MSG != 0 {
+        r = receive(&task, msg, option, rcv_size, rcv_name, timeout);
+    }
+    r
+}
+
+fn send(task: &Task, msg: u64, option: u32, size: u32, timeout: u32) -> MachMsgReturn {
+    if size > MACH_MSG_SIZE_MAX {
+        return MACH_SEND_TOO_LARGE;
+    }
+    if (size as usize) < MACH_MSG_HEADER_SIZE || size % 4 != 0 {
+        return MACH_SEND_MSG_TOO_SMALL;
+    }
+    let mut buf = Vec::new();
+    if buf.try_reserve_exact(size as usize).is_err() {
+        return MACH_SEND_NO_BUFFER;
+    }
+    buf.resize(size as usize, 0);
+    if copy_from_user(&mut buf, msg).is_err() {
+        return MACH_SEND_INVALID_DATA;
+    }
+    let until = (option & MACH_SEND_TIMEOUT != 0).then(|| deadline(timeout));
+    loop {
+        let out = ipc::with(|ipc| ipc.msg_send(task.id, &buf, &mut TaskMemory { task }));
+        match out {
+            Ok(SendOutcome::Sent) => return MACH_MSG_SUCCESS,
+            Err(e) => return e,
+            Ok(SendOutcome::WouldBlock(key)) => {
+                if option & MACH_SEND_TIMEOUT != 0 && timeout == 0 {
+                    return MACH_SEND_TIMED_OUT;
+                }
+                match wait::block(Some(key), until) {
+                    WakeReason::Timeout => return MACH_SEND_TIMED_OUT,
+                    WakeReason::Interrupted => return MACH_SEND_INTERRUPTED,
+                    _ => {}
+                }
+            }
+        }
+    }
+}
+
+/// Checks that `[addr, addr + size)` can be written, without changing it.
+fn probe_writable(addr: u64, size: u32) -> bool {
+    let end = match addr.checked_add(size as u64) {
+        Some(e) => e,
+        None => return false,
+    };
+    let mut at = addr;
+    let mut byte = [0u8; 1];
+    while at < end {
+        if copy_from_user(&mut byte, at).is_err() || copy_to_user(at, &byte).is_err() {
+            return false;
+        }
+        at = (at & !0xfff) + 0x1000;
+    }
+    let last = end - 1;
+    copy_from_user(&mut byte, last).is_ok() && copy_to_user(last, &byte).is_ok()
+}
+
+fn receive(task: &Task, msg: u64, option: u32, size: u32, name: u32, timeout: u32) -> MachMsgReturn {
+    if (size as usize) < MACH_MSG_HEADER_SIZE {
+        return MACH_RCV_TOO_LARGE;
+    }
+    if !probe_writable(msg, size) {
+        return MACH_RCV_INVALID_DATA;
+    }
+    let large = option & MACH_RCV_LARGE != 0;
+    let until = (option & MACH_RCV_TIMEOUT != 0).then(|| deadline(timeout));
+    loop {
+        let out = ipc::with(|ipc| ipc.msg_receive(task.id, name, size as usize, large, &mut TaskMemory { task }));
+        match out {
+            Ok(ReceiveOutcome::Message { bytes, status }) => {
+                if copy_to_user(msg, &bytes).is_err() {
+                    return MACH_RCV_INVALID_DATA;
+                }
+                return status;
+            }
+            Ok(ReceiveOutcome::TooLarge { needed }) => {
+                let _ = copy_to_user(msg + 4, &(needed as u32).to_le_bytes());
+                return MACH_RCV_TOO_LARGE;
+            }
+            Err(e) => return e,
+            Ok(ReceiveOutcome::WouldBlock(key)) => {
+                if option & MACH_RCV_TIMEOUT != 0 && timeout == 0 {
+                    return MACH_RCV_TIMED_OUT;
+                }
+                match wait::block(Some(key), until) {
+                    WakeReason::Timeout => return MACH_RCV_TIMED_OUT,
+                    WakeReason::Interrupted => return MACH_RCV_INTERRUPTED,
+                    _ => {}
+                }
+            }
+        }
+    }
+}

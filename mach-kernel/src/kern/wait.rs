@@ -1,0 +1,124 @@
+//! Wait queues: threads blocked in the kernel until an IPC event (a message
+//! arrived, a queue has room, a port changed) or a deadline.
+//!
+//! A blocked thread is on at most one queue and remembers which (`Thread::waiting`),
+//! so it can be taken off when it is woken, times out or is aborted.
+
+use super::sched;
+use super::thread::{Thread, ThreadState, WakeReason};
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use hashbrown::HashMap;
+use mach_core::ipc::WaitKey;
+use spin::Mutex;
+
+/// What a blocked thread waits for.
+#[derive(Clone, Copy, Debug)]
+pub struct Wait {
+    pub key: Option<WaitKey>,
+    /// Tick at which the wait times out.
+    pub deadline: Option<u64>,
+}
+
+static QUEUES: Mutex<Option<HashMap<WaitKey, Vec<Arc<Thread>>>>> = Mutex::new(None);
+static SLEEPERS: Mutex<Vec<(u64, Arc<Thread>)>> = Mutex::new(Vec::new());
+
+/// Blocks the running thread on `key` until woken or until tick `deadline`.
+/// Returns why it resumed.
+pub fn block(key: Option<WaitKey>, deadline: Option<u64>) -> WakeReason {
+    let me = sched::current();
+    if me.is_terminated() {
+        return WakeReason::Interrupted;
+    }
+    *me.waiting.lock() = Some(Wait { key, deadline });
+    if let Some(k) = key {
+        QUEUES
+            .lock()
+            .get_or_insert_with(HashMap::new)
+            .entry(k)
+            .or_default()
+            .push(me.clone());
+    }
+    if let Some(d) = deadline {
+        SLEEPERS.lock().push((d, me.clone()));
+    }
+    me.set_wake_reason(WakeReason::None);
+    me.set_state(ThreadState::Blocked);
+    drop(me);
+    sched::block_current();
+    let me = sched::current();
+    let reason = me.take_wake_reason();
+    if me.is_terminated() {
+        WakeReason::Interrupted
+    } else {
+        reason
+    }
+}
+
+/// Takes `thread` off its queues and makes it runnable with `reason`.
+fn resume(thread: &Arc<Thread>, reason: WakeReason) {
+    let Some(w) = thread.waiting.lock().take() else { return };
+    if let Some(k) = w.key
+        && let Some(q) = QUEUES.lock().as_mut().and_then(|m| m.get_mut(&k))
+    {
+        q.retain(|t| !Arc::ptr_eq(t, thread));
+    }
+    if w.deadline.is_some() {
+        SLEEPERS.lock().retain(|(_, t)| !Arc::ptr_eq(t, thread));
+    }
+    thread.set_wake_reason(reason);
+    sched::wake(thread.clone());
+}
+
+/// Wakes every thread waiting on `key`.
+pub fn wake_all(key: WaitKey) {
+    let waiters = QUEUES.lock().as_mut().and_then(|m| m.remove(&key)).unwrap_or_default();
+    for t in waiters {
+        // Put it back so resume() finds and removes it consistently.
+        resume_from_removed(&t);
+    }
+}
+
+fn resume_from_removed(thread: &Arc<Thread>) {
+    let Some(w) = thread.waiting.lock().take() else { return };
+    if w.deadline.is_some() {
+        SLEEPERS.lock().retain(|(_, t)| !Arc::ptr_eq(t, thread));
+    }
+    thread.set_wake_reason(WakeReason::Event);
+    sched::wake(thread.clone());
+}
+
+/// Wakes threads whose deadline is at or before `now`.
+pub fn expire(now: u64) {
+    let due: Vec<Arc<Thread>> = {
+        let mut s = SLEEPERS.lock();
+        if s.is_empty() {
+            return;
+        }
+        let due = s.iter().filter(|(d, _)| *d <= now).map(|(_, t)| t.clone()).collect();
+        s.retain(|(d, _)| *d > now);
+        due
+    };
+    for t in due {
+        if let Some(w) = t.waiting.lock().as_mut() {
+            w.deadline = None;
+        }
+        resume(&t, WakeReason::Timeout);
+    }
+}
+
+/// Aborts a blocked thread (its task is ending): it resumes with `Interrupted`.
+pub fn interrupt(thread: &Arc<Thread>) {
+    resume(thread, WakeReason::Interrupted);
+}
+
+/// Removes the running thread from any queue (it is exiting).
+pub fn cancel(thread: &Arc<Thread>) {
+    let Some(w) = thread.waiting.lock().take() else { return };
+    if let Some(k) = w.key
+        && let Some(q) = QUEUES.lock().as_mut().and_then(|m| m.get_mut(&k))
+    {
+        q.retain(|t| !Arc::ptr_eq(t, thread));
+    }
+    SLEEPERS.lock().retain(|(_, t)| !Arc::ptr_eq(t, thread));
+}
