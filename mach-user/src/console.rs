@@ -10,10 +10,7 @@ pub struct Console {
 
 impl Console {
     pub const fn new() -> Self {
-        Console {
-            buf: [0; 512],
-            len: 0,
-        }
+        Console { buf: [0; 512], len: 0 }
     }
 
     pub fn flush(&mut self) {

@@ -7,6 +7,7 @@
 #![no_std]
 
 pub mod console;
+pub mod ipc;
 pub mod start;
 pub mod thread;
 pub mod trap;

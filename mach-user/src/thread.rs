@@ -58,12 +58,8 @@ pub fn thread_create_running<const N: usize>(
     let sp = top - 8;
     // SAFETY: the new thread runs only on the stack the caller handed over for
     // good ('static mut), and entry never returns.
-    let (rax, rdx) = unsafe {
-        crate::trap::raw_trap(
-            traps::THREAD_CREATE_RUNNING,
-            [entry as usize as u64, sp, arg, 0, 0, 0],
-        )
-    };
+    let (rax, rdx) =
+        unsafe { crate::trap::raw_trap(traps::THREAD_CREATE_RUNNING, [entry as usize as u64, sp, arg, 0, 0, 0]) };
     if rax as KernReturn == KERN_SUCCESS {
         Ok(rdx)
     } else {

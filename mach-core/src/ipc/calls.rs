@@ -20,6 +20,11 @@ impl Ipc {
         }
     }
 
+    /// The port a name in `space` denotes (kernel use: setting up special ports).
+    pub fn port_of(&self, space: SpaceId, name: Name) -> Option<u64> {
+        self.spaces.get(&space)?.get(name)?.port()
+    }
+
     /// `mach_port_allocate`.
     pub fn port_allocate(&mut self, space: SpaceId, right: MachPortRight) -> Result<Name, KernReturn> {
         self.space_has(space)?;

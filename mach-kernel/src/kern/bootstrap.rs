@@ -11,12 +11,14 @@
 //! and, unless the kernel command line says `stay`, ends the QEMU run.
 
 use super::loader;
-use super::task::{self, Expectation};
+use super::task::{self, Expectation, Task};
 use crate::arch::{cpu, multiboot::BootInfo, paging, phys};
 use alloc::string::String;
+use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use mach_core::cmdline;
+use mach_core::ipc::PortId;
 
 static STARTED: AtomicBool = AtomicBool::new(false);
 static REPORTED: AtomicBool = AtomicBool::new(false);
@@ -40,6 +42,36 @@ fn expectation(words: &str) -> Option<Expectation> {
     })
 }
 
+/// The bootstrap port: its receive right belongs to the first boot task,
+/// which serves names on it; every other boot task gets a send right.
+static BOOTSTRAP_PORT: spin::Mutex<Option<PortId>> = spin::Mutex::new(None);
+
+/// Gives a boot task its bootstrap port and says its name on the command line,
+/// as GNU Mach passes port names to boot modules: `--bootstrap-receive=NAME` for
+/// the first task (which serves it), `--bootstrap-port=NAME` for the others.
+fn bootstrap_args(task: &Arc<Task>, first: bool) -> Vec<String> {
+    if first {
+        let name = super::ipc::with(|ipc| {
+            let n = ipc
+                .port_allocate(task.id, mach_abi::port::MACH_PORT_RIGHT_RECEIVE)
+                .ok()?;
+            let port = ipc.port_of(task.id, n)?;
+            *BOOTSTRAP_PORT.lock() = Some(port);
+            Some(n)
+        });
+        return name
+            .map(|n| alloc::vec![alloc::format!("--bootstrap-receive={n:#x}")])
+            .unwrap_or_default();
+    }
+    let Some(port) = *BOOTSTRAP_PORT.lock() else {
+        return Vec::new();
+    };
+    match super::ipc::with(|ipc| ipc.insert_make_send(task.id, port)) {
+        Ok(n) => alloc::vec![alloc::format!("--bootstrap-port={n:#x}")],
+        Err(_) => Vec::new(),
+    }
+}
+
 /// Creates a task for every boot module.
 pub fn start(boot: &BootInfo) {
     STAY.store(cmdline::has_flag(boot.cmdline.as_str(), "stay"), Ordering::Relaxed);
@@ -53,7 +85,8 @@ pub fn start(boot: &BootInfo) {
         let name = args.first().copied().unwrap_or("(unnamed)");
         let expect = expectation(line);
         let image = phys::module_bytes(module.range);
-        match loader::load(name, image, &args, expect.clone()) {
+        let more_args = |task: &Arc<Task>| bootstrap_args(task, i == 0);
+        match loader::load(name, image, &args, expect.clone(), &more_args) {
             Ok(task) => log::info!(
                 "started task {} '{}'{} ({} KiB image)",
                 task.id,

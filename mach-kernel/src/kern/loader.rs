@@ -52,8 +52,16 @@ impl From<StackError> for LoadError {
 /// Largest initial stack image (arguments, environment, auxiliary vector).
 const MAX_STACK_IMAGE: usize = 64 * 1024;
 
-/// Loads `image` into a new task named `name` and makes its first thread runnable.
-pub fn load(name: &str, image: &[u8], args: &[&str], expectation: Option<Expectation>) -> Result<Arc<Task>, LoadError> {
+/// Loads `image` into a new task named `name` and makes its first thread
+/// runnable. `more_args` may add arguments once the task (and its IPC space)
+/// exists, for example the names of ports the kernel gave it.
+pub fn load(
+    name: &str,
+    image: &[u8],
+    args: &[&str],
+    expectation: Option<Expectation>,
+    more_args: &dyn Fn(&Arc<Task>) -> Vec<String>,
+) -> Result<Arc<Task>, LoadError> {
     let elf = ElfFile::parse(image)?;
     if elf.elf_type() != ElfType::Exec {
         return Err(LoadError::NotExecutable);
@@ -78,23 +86,39 @@ pub fn load(name: &str, image: &[u8], args: &[&str], expectation: Option<Expecta
         auxv.push((user_stack::AT_PHENT, phent as u64));
         auxv.push((user_stack::AT_PHNUM, phnum as u64));
     }
-    let arg_bytes: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
+    let task = Task::create(String::from(name), space, expectation);
+    let started = start_thread(&task, &elf, args, &auxv, more_args);
+    if let Err(e) = started {
+        task.terminate(super::task::TaskExit::Exited(-1));
+        return Err(e);
+    }
+    Ok(task)
+}
+
+fn start_thread(
+    task: &Arc<Task>,
+    elf: &ElfFile,
+    args: &[&str],
+    auxv: &[(u64, u64)],
+    more_args: &dyn Fn(&Arc<Task>) -> Vec<String>,
+) -> Result<(), LoadError> {
+    let extra = more_args(task);
+    let mut arg_bytes: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
+    arg_bytes.extend(extra.iter().map(|a| a.as_bytes()));
     let image = user_stack::build_initial_stack(
         USER_STACK_TOP,
         &arg_bytes,
         &[],
-        &auxv,
+        auxv,
         Some(random_bytes()),
         MAX_STACK_IMAGE,
     )?;
-    write_user(&space, image.initial_sp, &image.bytes)?;
-
-    let task = Task::create(String::from(name), space, expectation);
+    task.with_space(|space| write_user(space, image.initial_sp, &image.bytes))?;
     let frame = TrapFrame::new_user(elf.entry(), image.initial_sp, 0);
     let thread = Thread::new_user(task.clone(), &frame).map_err(|_| LoadError::NoThread)?;
     task.add_thread(thread.clone()).map_err(|_| LoadError::NoThread)?;
     sched::make_runnable(thread);
-    Ok(task)
+    Ok(())
 }
 
 /// Where the program headers are in memory, if a segment maps them.

@@ -88,6 +88,11 @@ impl Task {
         crate::arch::paging::activate_root(self.root);
     }
 
+    /// Runs `f` on the task's address space.
+    pub fn with_space<R>(&self, f: impl FnOnce(&mut AddressSpace) -> R) -> R {
+        f(&mut self.space.lock())
+    }
+
     /// Maps `size` bytes (rounded up to pages) of zeroed memory at an address
     /// the kernel chooses.
     pub fn allocate_anon(&self, size: u64) -> Result<u64, MapError> {
