@@ -21,7 +21,7 @@ USER_DIR := target/user
 KERNEL_ELF := $(KERNEL_DIR)/$(TARGET)/release/mach-kernel
 USER_BIN := $(USER_DIR)/$(TARGET)/release
 HARNESS := target/debug/harness
-USER_PROGRAMS := bootstrap test-traps test-preempt test-fault
+USER_PROGRAMS := bootstrap test-traps test-preempt test-fault bench-ipc
 
 KERNEL_RUSTFLAGS := -C link-arg=-T$(ROOT)/mach-kernel/linker.ld -C relocation-model=static \
 	-C code-model=kernel -C force-frame-pointers=yes
@@ -31,7 +31,7 @@ QEMU_FLAGS := -accel $(ACCEL) -cpu $(CPU) -m $(MEM) -smp 1 -boot d -serial stdio
 	-no-reboot -device isa-debug-exit,iobase=0xf4,iosize=0x04
 export QEMU_FLAGS
 
-.PHONY: all deps kernel user harness iso test-iso panic-isos one-iso run test debug bench clean
+.PHONY: all deps kernel user harness iso test-iso panic-isos one-iso bench-iso run test debug bench clean
 
 all: iso test-iso
 
@@ -92,8 +92,16 @@ debug: iso
 	@echo "  gdb $(KERNEL_ELF) -ex 'target remote :1234'"
 	qemu-system-x86_64 $(QEMU_FLAGS) -cdrom build/mach.iso -s -S
 
-bench:
-	@echo "bench: no benchmarks yet (the IPC issue adds mach.* figures)"
+bench-iso: kernel user
+	@mkdir -p build
+	$(call make_iso,build/mach-bench.iso,iso/grub-bench.cfg)
+
+# Guest instructions per operation: QEMU counts one nanosecond per guest
+# instruction and the TSC follows it. Prints `bench NAME VALUE UNIT` lines.
+bench: bench-iso
+	@timeout 600 qemu-system-x86_64 $(QEMU_FLAGS) -icount shift=0 -cdrom build/mach-bench.iso </dev/null \
+		| tee build/bench.log | grep -E '^(bench |#   )'; \
+	grep -q '^bench ' build/bench.log
 
 clean:
 	cargo clean

@@ -4,6 +4,8 @@
 
 use mach_user::println;
 
+pub mod bench;
+
 /// Reports one test result (`why` explains a failure); returns `passed`.
 pub fn report(name: &str, passed: bool, why: core::fmt::Arguments) -> bool {
     if passed {
@@ -20,10 +22,6 @@ macro_rules! check_eq {
     ($name:expr, $got:expr, $want:expr) => {{
         let got = $got;
         let want = $want;
-        $crate::report(
-            $name,
-            got == want,
-            format_args!("got {:?}, want {:?}", got, want),
-        )
+        $crate::report($name, got == want, format_args!("got {:?}, want {:?}", got, want))
     }};
 }

@@ -47,9 +47,7 @@ fn main(_args: mach_user::start::Args) -> i32 {
     ok &= report(
         "preempt_two_cpu_bound_threads",
         second_count > 0 && switches_after > switches_before,
-        format_args!(
-            "second thread count {second_count}, switches {switches_before}..{switches_after}"
-        ),
+        format_args!("second thread count {second_count}, switches {switches_before}..{switches_after}"),
     );
     if ok { 0 } else { 1 }
 }

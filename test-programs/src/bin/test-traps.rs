@@ -77,11 +77,7 @@ fn main(_args: mach_user::start::Args) -> i32 {
         KERN_SUCCESS
     );
 
-    ok &= check_eq!(
-        "trap_number_minus_1",
-        trap_number(-1),
-        KERN_INVALID_ARGUMENT
-    );
+    ok &= check_eq!("trap_number_minus_1", trap_number(-1), KERN_INVALID_ARGUMENT);
     ok &= check_eq!(
         "trap_number_table_max",
         trap_number(-(MACH_TRAP_COUNT - 1)),
@@ -92,16 +88,8 @@ fn main(_args: mach_user::start::Args) -> i32 {
         trap_number(-MACH_TRAP_COUNT),
         KERN_INVALID_ARGUMENT
     );
-    ok &= check_eq!(
-        "trap_number_i64_min",
-        trap_number(i64::MIN),
-        KERN_INVALID_ARGUMENT
-    );
-    ok &= check_eq!(
-        "boot_info_bad_selector",
-        unsafe_boot_info(99),
-        KERN_INVALID_ARGUMENT
-    );
+    ok &= check_eq!("trap_number_i64_min", trap_number(i64::MIN), KERN_INVALID_ARGUMENT);
+    ok &= check_eq!("boot_info_bad_selector", unsafe_boot_info(99), KERN_INVALID_ARGUMENT);
     ok &= check_eq!(
         "boot_info_free_frames",
         boot_info(BootInfoKind::FreeFrames).map(|n| n > 0),
@@ -116,24 +104,10 @@ fn main(_args: mach_user::start::Args) -> i32 {
         )
         .0
     };
-    ok &= check_eq!(
-        "thread_create_kernel_entry",
-        kr as KernReturn,
-        KERN_INVALID_ADDRESS
-    );
+    ok &= check_eq!("thread_create_kernel_entry", kr as KernReturn, KERN_INVALID_ADDRESS);
     // SAFETY: as above, a stack above the user half.
-    let kr = unsafe {
-        raw_trap(
-            traps::THREAD_CREATE_RUNNING,
-            [0x40_0000, USER_END + 4096, 0, 0, 0, 0],
-        )
-        .0
-    };
-    ok &= check_eq!(
-        "thread_create_kernel_stack",
-        kr as KernReturn,
-        KERN_INVALID_ADDRESS
-    );
+    let kr = unsafe { raw_trap(traps::THREAD_CREATE_RUNNING, [0x40_0000, USER_END + 4096, 0, 0, 0, 0]).0 };
+    ok &= check_eq!("thread_create_kernel_stack", kr as KernReturn, KERN_INVALID_ADDRESS);
 
     let regs = registers_after_trap();
     let want = [
