@@ -75,7 +75,7 @@ impl Ipc {
             }
         }
         let mut messages = 0;
-        for (id, port) in &self.ports {
+        for (id, port) in self.ports.iter() {
             for m in &port.messages {
                 messages += 1;
                 for r in m.rights() {
@@ -111,8 +111,8 @@ impl Ipc {
             }
             let _ = obj;
         }
-        for (id, port) in &self.ports {
-            let c = counts.remove(id).unwrap_or_default();
+        for (id, port) in self.ports.iter() {
+            let c = counts.remove(&id).unwrap_or_default();
             let extra_send = port.kernel_srights;
             if c.send + extra_send != port.srights {
                 v.push(alloc::format!(
@@ -142,7 +142,7 @@ impl Ipc {
                 v.push(alloc::format!("port {id}: dead and unreferenced but not freed"));
             }
             if let Some(s) = port.pset
-                && !self.psets.get(&s).is_some_and(|set| set.members.contains(id))
+                && !self.psets.get(&s).is_some_and(|set| set.members.contains(&id))
             {
                 v.push(alloc::format!("port {id}: in set {s}, which does not list it"));
             }

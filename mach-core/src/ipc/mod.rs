@@ -16,6 +16,7 @@
 
 pub mod audit;
 pub mod calls;
+pub mod idmap;
 pub mod kmsg;
 pub mod msg;
 pub mod name;
@@ -28,7 +29,7 @@ pub mod space;
 mod tests;
 
 use alloc::vec::Vec;
-use hashbrown::HashMap;
+use idmap::{FastHashMap, IdMap};
 use kmsg::KMsg;
 use port::{Port, PortSet};
 use space::IpcSpace;
@@ -37,7 +38,8 @@ pub use port::{KObject, Receiver};
 
 /// A port name in a space (`mach_port_name_t`).
 pub type Name = u32;
-/// A kernel-internal port identity; never reused, never shown to tasks.
+/// A kernel-internal port identity (slot and generation, so a stale id
+/// never finds a new port); never shown to tasks.
 pub type PortId = u64;
 pub type PsetId = u64;
 /// A task's IPC space is known by the task's id; 0 is the kernel.
@@ -107,11 +109,9 @@ pub trait UserMemory {
 }
 
 pub struct Ipc {
-    pub(crate) ports: HashMap<PortId, Port>,
-    pub(crate) psets: HashMap<PsetId, PortSet>,
-    pub(crate) spaces: HashMap<SpaceId, IpcSpace>,
-    next_port: PortId,
-    next_pset: PsetId,
+    pub(crate) ports: IdMap<Port>,
+    pub(crate) psets: IdMap<PortSet>,
+    pub(crate) spaces: FastHashMap<SpaceId, IpcSpace>,
     wakeups: Vec<WaitKey>,
     /// Messages sent to kernel-owned ports, for the kernel to serve.
     kernel_messages: Vec<(KObject, KMsg)>,
@@ -131,11 +131,9 @@ impl Default for Ipc {
 impl Ipc {
     pub fn new() -> Self {
         Ipc {
-            ports: HashMap::new(),
-            psets: HashMap::new(),
-            spaces: HashMap::new(),
-            next_port: 1,
-            next_pset: 1,
+            ports: IdMap::new(),
+            psets: IdMap::new(),
+            spaces: FastHashMap::default(),
             wakeups: Vec::new(),
             kernel_messages: Vec::new(),
             garbage: Vec::new(),
@@ -174,30 +172,16 @@ impl Ipc {
         }
     }
 
-    fn new_port_id(&mut self) -> PortId {
-        let id = self.next_port;
-        self.next_port += 1;
-        id
-    }
-
     pub(crate) fn new_port(&mut self, receiver: Receiver) -> PortId {
-        let id = self.new_port_id();
         self.ports
-            .insert(id, Port::new(receiver, mach_abi::port::MACH_PORT_QLIMIT_DEFAULT));
-        id
+            .insert(Port::new(receiver, mach_abi::port::MACH_PORT_QLIMIT_DEFAULT))
     }
 
     pub(crate) fn new_pset(&mut self, owner: SpaceId) -> PsetId {
-        let id = self.next_pset;
-        self.next_pset += 1;
-        self.psets.insert(
-            id,
-            PortSet {
-                owner,
-                members: Vec::new(),
-            },
-        );
-        id
+        self.psets.insert(PortSet {
+            owner,
+            members: Vec::new(),
+        })
     }
 
     /// Creates a port whose receiver is the kernel object `obj`.

@@ -7,6 +7,7 @@
 
 use super::kmsg::{KMsg, parse_send, rd32};
 use super::port::Receiver;
+use super::right::kind_of;
 use super::space::{Object, bits};
 use super::{Ipc, KRight, Name, PortId, RightKind, SpaceId, UserMemory, WaitKey};
 use alloc::vec::Vec;
@@ -69,10 +70,10 @@ impl Ipc {
             return Ok(SendOutcome::WouldBlock(WaitKey::Space(dest_port)));
         }
         let dest = self
-            .copyin_right(space, h.remote, dest_disp)
+            .take_right(space, h.remote, dest_disp, kind_of(dest_disp))
             .map_err(|_| MACH_SEND_INVALID_DEST)?;
         let reply = if mach_port_valid(h.local) || reply_disp != 0 {
-            match self.copyin_right(space, h.local, reply_disp) {
+            match self.take_right(space, h.local, reply_disp, kind_of(reply_disp)) {
                 Ok(r) => r,
                 Err(_) => {
                     self.release_right(dest);

@@ -15,6 +15,15 @@ use mach_abi::kern_return::*;
 use mach_abi::message::*;
 use mach_abi::port::MACH_PORT_UREFS_MAX;
 
+/// The kind of right a disposition produces.
+pub(crate) fn kind_of(disposition: u8) -> RightKind {
+    match disposition {
+        MACH_MSG_TYPE_MOVE_RECEIVE => RightKind::Receive,
+        MACH_MSG_TYPE_MOVE_SEND_ONCE | MACH_MSG_TYPE_MAKE_SEND_ONCE => RightKind::SendOnce,
+        _ => RightKind::Send,
+    }
+}
+
 impl Ipc {
     /// Turns a name whose port has died into a dead name (lazily, as Mach does).
     pub(crate) fn check_dead(&mut self, space: SpaceId, name: Name) {
@@ -85,11 +94,7 @@ impl Ipc {
 
     /// Takes a right out of `space` as `disposition` says.
     pub(crate) fn copyin_right(&mut self, space: SpaceId, name: Name, disposition: u8) -> Result<KRight, KernReturn> {
-        let kind = match disposition {
-            MACH_MSG_TYPE_MOVE_RECEIVE => RightKind::Receive,
-            MACH_MSG_TYPE_MOVE_SEND_ONCE | MACH_MSG_TYPE_MAKE_SEND_ONCE => RightKind::SendOnce,
-            _ => RightKind::Send,
-        };
+        let kind = kind_of(disposition);
         if name == MACH_PORT_NULL {
             return Ok(KRight {
                 port: PortRef::Null,
@@ -103,6 +108,28 @@ impl Ipc {
             });
         }
         self.check_copyin(space, name, disposition, 0)?;
+        self.take_right(space, name, disposition, kind)
+    }
+
+    /// `copyin_right` for a name and disposition `check_copyin` has accepted
+    /// (nothing changed in between).
+    pub(crate) fn take_right(
+        &mut self,
+        space: SpaceId,
+        name: Name,
+        disposition: u8,
+        kind: RightKind,
+    ) -> Result<KRight, KernReturn> {
+        if !mach_port_valid(name) {
+            return Ok(KRight {
+                port: if name == MACH_PORT_DEAD {
+                    PortRef::Dead
+                } else {
+                    PortRef::Null
+                },
+                kind,
+            });
+        }
         let s = self.spaces.get_mut(&space).ok_or(KERN_INVALID_TASK)?;
         let e = s.get_mut(name).ok_or(KERN_INVALID_NAME)?;
         if e.bits & bits::DEAD_NAME != 0 {

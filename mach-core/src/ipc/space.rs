@@ -6,10 +6,10 @@
 //! port to the entry holding its send/receive rights, so that a right arriving
 //! in a message merges into the name the task already has for that port.
 
+use super::idmap::FastHashMap;
 use super::name;
 use super::{Name, PortId, PsetId};
 use alloc::vec::Vec;
-use hashbrown::HashMap;
 use mach_abi::kern_return::*;
 
 /// Right bits of an entry.
@@ -54,7 +54,7 @@ pub struct IpcSpace {
     entries: Vec<Entry>,
     free: Vec<u32>,
     /// Port -> index of the entry holding its send and/or receive right.
-    by_port: HashMap<PortId, u32>,
+    by_port: FastHashMap<PortId, u32>,
     /// Most entries this space may hold.
     limit: usize,
     live: usize,
@@ -78,7 +78,7 @@ impl IpcSpace {
         IpcSpace {
             entries,
             free: Vec::new(),
-            by_port: HashMap::new(),
+            by_port: FastHashMap::default(),
             limit,
             live: 0,
         }

@@ -11,6 +11,7 @@ pub mod boot;
 pub mod cpu;
 pub mod entry;
 pub mod gdt;
+pub mod heap;
 pub mod idt;
 pub mod kstack;
 pub mod multiboot;

@@ -4,10 +4,10 @@
 //! starts, and reached through the direct map for the life of the kernel.
 
 use super::paging::phys_slice_mut;
-use linked_list_allocator::LockedHeap;
+use super::heap::KernelHeap;
 
 #[global_allocator]
-static HEAP: LockedHeap = LockedHeap::empty();
+static HEAP: KernelHeap = KernelHeap::empty();
 
 /// Turns the physical run `[phys, phys + words*8)` into the frame bitmap.
 ///
@@ -28,7 +28,7 @@ pub fn init_heap(phys: u64, size: usize) {
     let mem = claim_bytes(phys, size);
     // SAFETY: the run is owned by the heap from now on (see claim_bytes) and
     // the heap is initialised exactly once, before the first allocation.
-    unsafe { HEAP.lock().init(mem.as_mut_ptr(), mem.len()) };
+    unsafe { HEAP.init(mem.as_mut_ptr(), mem.len()) };
 }
 
 fn claim_bytes(phys: u64, size: usize) -> &'static mut [u8] {
@@ -39,8 +39,7 @@ fn claim_bytes(phys: u64, size: usize) -> &'static mut [u8] {
 
 /// Heap bytes in use and free.
 pub fn heap_usage() -> (usize, usize) {
-    let h = HEAP.lock();
-    (h.used(), h.free())
+    HEAP.usage()
 }
 
 /// The bytes of a boot module.

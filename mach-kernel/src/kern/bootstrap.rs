@@ -75,6 +75,7 @@ fn bootstrap_args(task: &Arc<Task>, first: bool) -> Vec<String> {
 /// Creates a task for every boot module.
 pub fn start(boot: &BootInfo) {
     STAY.store(cmdline::has_flag(boot.cmdline.as_str(), "stay"), Ordering::Relaxed);
+    super::prof::ENABLED.store(cmdline::has_flag(boot.cmdline.as_str(), "profile"), Ordering::Relaxed);
     BASELINE.store(frames_accounted(), Ordering::Relaxed);
     for (i, module) in boot.modules().iter().enumerate() {
         let line = module.cmdline.as_str();
@@ -126,6 +127,7 @@ pub fn on_idle() {
     }
     let (used, free) = phys::heap_usage();
     log::info!("kernel heap: {used} bytes in use, {free} free");
+    super::prof::report();
     crate::kprintln!("mach: all tasks finished");
     if !STAY.load(Ordering::Relaxed) {
         cpu::qemu_exit(cpu::QemuExit::Success);

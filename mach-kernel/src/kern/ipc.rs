@@ -47,9 +47,11 @@ pub fn with<R>(f: impl FnOnce(&mut Ipc) -> R) -> R {
     }
     let keys = ipc.take_wakeups();
     drop(guard);
+    let t = super::prof::start();
     for k in keys {
         wait::wake_all(k);
     }
+    super::prof::end(6, t);
     r
 }
 

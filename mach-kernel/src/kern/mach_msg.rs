@@ -8,6 +8,7 @@
 //! whole buffer is writable, so a bad buffer fails before any message is taken.
 
 use super::ipc::{self, TaskMemory};
+use super::prof;
 use super::sched;
 use super::task::Task;
 use super::thread::WakeReason;
@@ -48,6 +49,7 @@ fn send(task: &Task, msg: u64, option: u32, size: u32, timeout: u32) -> MachMsgR
     if (size as usize) < MACH_MSG_HEADER_SIZE || size % 4 != 0 {
         return MACH_SEND_MSG_TOO_SMALL;
     }
+    let t = prof::start();
     let mut buf = Vec::new();
     if buf.try_reserve_exact(size as usize).is_err() {
         return MACH_SEND_NO_BUFFER;
@@ -56,9 +58,12 @@ fn send(task: &Task, msg: u64, option: u32, size: u32, timeout: u32) -> MachMsgR
     if copy_from_user(&mut buf, msg).is_err() {
         return MACH_SEND_INVALID_DATA;
     }
+    prof::end(0, t);
     let until = (option & MACH_SEND_TIMEOUT != 0).then(|| deadline(timeout));
     loop {
+        let t = prof::start();
         let out = ipc::with(|ipc| ipc.msg_send(task.id, &buf, &mut TaskMemory { task }));
+        prof::end(1, t);
         match out {
             Ok(SendOutcome::Sent) => return MACH_MSG_SUCCESS,
             Err(e) => return e,
@@ -98,18 +103,25 @@ fn receive(task: &Task, msg: u64, option: u32, size: u32, name: u32, timeout: u3
     if (size as usize) < MACH_MSG_HEADER_SIZE {
         return MACH_RCV_TOO_LARGE;
     }
+    let t = prof::start();
     if !probe_writable(msg, size) {
         return MACH_RCV_INVALID_DATA;
     }
+    prof::end(2, t);
     let large = option & MACH_RCV_LARGE != 0;
     let until = (option & MACH_RCV_TIMEOUT != 0).then(|| deadline(timeout));
     loop {
+        let t = prof::start();
         let out = ipc::with(|ipc| ipc.msg_receive(task.id, name, size as usize, large, &mut TaskMemory { task }));
+        prof::end(3, t);
         match out {
             Ok(ReceiveOutcome::Message { bytes, status }) => {
+                let t = prof::start();
                 if copy_to_user(msg, &bytes).is_err() {
                     return MACH_RCV_INVALID_DATA;
                 }
+                drop(bytes);
+                prof::end(4, t);
                 return status;
             }
             Ok(ReceiveOutcome::TooLarge { needed }) => {
@@ -121,7 +133,10 @@ fn receive(task: &Task, msg: u64, option: u32, size: u32, name: u32, timeout: u3
                 if option & MACH_RCV_TIMEOUT != 0 && timeout == 0 {
                     return MACH_RCV_TIMED_OUT;
                 }
-                match wait::block(Some(key), until) {
+                let t = prof::start();
+                let r = wait::block(Some(key), until);
+                prof::end(5, t);
+                match r {
                     WakeReason::Timeout => return MACH_RCV_TIMED_OUT,
                     WakeReason::Interrupted => return MACH_RCV_INTERRUPTED,
                     _ => {}

@@ -9,6 +9,7 @@ pub mod kserver;
 pub mod loader;
 pub mod mach_msg;
 pub mod mach_traps;
+pub mod prof;
 pub mod sched;
 pub mod task;
 pub mod thread;

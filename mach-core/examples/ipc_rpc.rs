@@ -1,0 +1,60 @@
+//! Drives null RPCs through the IPC model, for profiling the model's path
+//! length on the host: `valgrind --tool=callgrind target/release/examples/ipc_rpc`.
+
+use mach_abi::message::*;
+use mach_abi::port::MACH_PORT_RIGHT_RECEIVE;
+use mach_core::ipc::msg::ReceiveOutcome;
+use mach_core::ipc::{Ipc, UserMemory};
+
+struct NoMemory;
+impl UserMemory for NoMemory {
+    fn read(&mut self, _: u64, _: &mut [u8]) -> Result<(), ()> {
+        Err(())
+    }
+    fn write(&mut self, _: u64, _: &[u8]) -> Result<(), ()> {
+        Err(())
+    }
+    fn allocate(&mut self, _: u64) -> Result<u64, ()> {
+        Err(())
+    }
+    fn deallocate(&mut self, _: u64, _: u64) -> Result<(), ()> {
+        Err(())
+    }
+}
+
+fn header(bits: u32, remote: u32, local: u32, id: i32) -> [u8; 24] {
+    let mut h = [0u8; 24];
+    h[0..4].copy_from_slice(&bits.to_le_bytes());
+    h[4..8].copy_from_slice(&24u32.to_le_bytes());
+    h[8..12].copy_from_slice(&remote.to_le_bytes());
+    h[12..16].copy_from_slice(&local.to_le_bytes());
+    h[20..24].copy_from_slice(&id.to_le_bytes());
+    h
+}
+
+fn main() {
+    let n: u32 = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(10000);
+    let mut ipc = Ipc::new();
+    ipc.space_create(1, 1024);
+    let port = ipc.port_allocate(1, MACH_PORT_RIGHT_RECEIVE).unwrap();
+    let reply = ipc.port_allocate(1, MACH_PORT_RIGHT_RECEIVE).unwrap();
+    let mut mem = NoMemory;
+    for _ in 0..n {
+        let req = header(
+            mach_msgh_bits(MACH_MSG_TYPE_MAKE_SEND, MACH_MSG_TYPE_MAKE_SEND_ONCE),
+            port,
+            reply,
+            500,
+        );
+        ipc.msg_send(1, &req, &mut mem).unwrap();
+        let ReceiveOutcome::Message { bytes, .. } = ipc.msg_receive(1, port, 1024, false, &mut mem).unwrap() else {
+            panic!()
+        };
+        let so = u32::from_le_bytes(bytes[8..12].try_into().unwrap());
+        let rep = header(mach_msgh_bits(MACH_MSG_TYPE_MOVE_SEND_ONCE, 0), so, 0, 600);
+        ipc.msg_send(1, &rep, &mut mem).unwrap();
+        let _ = ipc.msg_receive(1, reply, 1024, false, &mut mem).unwrap();
+        let _ = ipc.take_wakeups();
+    }
+    println!("{n} RPCs");
+}
