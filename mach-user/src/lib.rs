@@ -8,6 +8,7 @@
 
 pub mod console;
 pub mod ipc;
+pub mod rpc;
 pub mod start;
 pub mod thread;
 pub mod trap;

@@ -27,7 +27,22 @@ struct Counts {
 
 impl Ipc {
     pub fn audit(&self) -> AuditReport {
+        self.audit_with(&[])
+    }
+
+    /// The audit, counting `in_flight` rights the caller holds outside any
+    /// space or queue (a kernel server's request reply right, for example).
+    pub fn audit_with(&self, in_flight: &[super::KRight]) -> AuditReport {
         let mut counts: HashMap<PortId, Counts> = HashMap::new();
+        for r in in_flight {
+            let Some(p) = r.port_id() else { continue };
+            let c = counts.entry(p).or_default();
+            match r.kind {
+                RightKind::Send => c.send += 1,
+                RightKind::SendOnce => c.send_once += 1,
+                RightKind::Receive => c.receive_holders += 1,
+            }
+        }
         let mut v = Vec::new();
         for (sid, space) in &self.spaces {
             for (name, e) in space.names() {

@@ -17,6 +17,7 @@
 pub mod audit;
 pub mod calls;
 pub mod idmap;
+pub mod kimage;
 pub mod kmsg;
 pub mod msg;
 pub mod name;

@@ -27,7 +27,10 @@ pub struct KernelHeap(Mutex<State>);
 
 impl KernelHeap {
     pub const fn empty() -> Self {
-        KernelHeap(Mutex::new(State { large: Heap::empty(), free: [ptr::null_mut(); CLASSES.len()] }))
+        KernelHeap(Mutex::new(State {
+            large: Heap::empty(),
+            free: [ptr::null_mut(); CLASSES.len()],
+        }))
     }
 
     /// # Safety
@@ -57,10 +60,16 @@ unsafe impl GlobalAlloc for KernelHeap {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         let mut s = self.0.lock();
         let Some(c) = class_of(&layout) else {
-            return s.large.allocate_first_fit(layout).map_or(ptr::null_mut(), |p| p.as_ptr());
+            return s
+                .large
+                .allocate_first_fit(layout)
+                .map_or(ptr::null_mut(), |p| p.as_ptr());
         };
         if s.free[c].is_null() {
-            let Ok(run) = s.large.allocate_first_fit(Layout::from_size_align(REFILL, REFILL).expect("layout")) else {
+            let Ok(run) = s
+                .large
+                .allocate_first_fit(Layout::from_size_align(REFILL, REFILL).expect("layout"))
+            else {
                 return ptr::null_mut();
             };
             let size = CLASSES[c];

@@ -3,8 +3,8 @@
 //! Both are runs of RAM taken out of the frame allocator's hands before or as it
 //! starts, and reached through the direct map for the life of the kernel.
 
-use super::paging::phys_slice_mut;
 use super::heap::KernelHeap;
+use super::paging::phys_slice_mut;
 
 #[global_allocator]
 static HEAP: KernelHeap = KernelHeap::empty();

@@ -1,51 +1,237 @@
 //! In-kernel servers: messages sent to task, thread and host ports are
 //! handled here, synchronously, in the sender's context, the way Mach's
-//! `ipc_kobject_server` does it.
+//! `ipc_kobject_server` does it. Decoding, the reply layout and the ownership
+//! rule come from the generated code in `mach-interfaces`; this module only
+//! implements the calls.
+//!
+//! A task port serves the `mach_port` subsystem on that task's IPC space (so
+//! whoever holds a task's port can manage its names); the host port serves
+//! the `host` subsystem.
 
 use alloc::vec::Vec;
+use mach_abi::kern_return::*;
 use mach_abi::message::*;
+use mach_core::ipc::kimage::{KernelReplyParts, KernelRequest};
 use mach_core::ipc::kmsg::KMsg;
-use mach_core::ipc::{Ipc, KERNEL_SPACE, KObject, KRight, PortRef, RightKind};
+use mach_core::ipc::{Ipc, KObject, KRight, PortRef, RightKind, SpaceId};
+use mach_interfaces::host::{self, HostInfoBasicReply, HostIpcAuditReply, HostServer};
+use mach_interfaces::mach_port::{self, MachPortNamesReply, MachPortServer};
+use mach_interfaces::{Dispatch, OolArray, PolyPort, Release};
 
-/// Serves one message addressed to a kernel object.
+/// Largest reply any kernel subsystem produces, plus room.
+const REPLY_MAX: usize = 512;
+
+/// What a server works with: the IPC state, the request's rights and
+/// memory, and what it puts in its reply.
+struct Ctx<'a> {
+    ipc: &'a mut Ipc,
+    /// The request's reply right, held aside until the reply goes out.
+    reply: KRight,
+    req: KernelRequest,
+    out: KernelReplyParts,
+}
+
+impl Release for Ctx<'_> {
+    fn release_port(&mut self, name: u32, _received_type: u8) {
+        if let Some(r) = self.req.take_right(name) {
+            self.ipc.release_right(r);
+        }
+    }
+    fn release_ool(&mut self, address: u64, _size: u64) {
+        let _ = self.req.take_ool(address);
+    }
+    fn release_ool_ports(&mut self, address: u64, _count: u32, _received_type: u8) {
+        for r in self.req.take_ool_ports(address).unwrap_or_default() {
+            self.ipc.release_right(r);
+        }
+    }
+}
+
+/// A task port's server: port management in that task's space.
+struct TaskServer<'a> {
+    ctx: Ctx<'a>,
+    space: SpaceId,
+}
+
+impl Release for TaskServer<'_> {
+    fn release_port(&mut self, name: u32, t: u8) {
+        self.ctx.release_port(name, t)
+    }
+    fn release_ool(&mut self, address: u64, size: u64) {
+        self.ctx.release_ool(address, size)
+    }
+    fn release_ool_ports(&mut self, address: u64, count: u32, t: u8) {
+        self.ctx.release_ool_ports(address, count, t)
+    }
+}
+
+fn words(v: &[u32]) -> Vec<u8> {
+    v.iter().flat_map(|w| w.to_le_bytes()).collect()
+}
+
+/// The disposition that moves a right of this kind.
+fn move_disposition(kind: RightKind) -> u8 {
+    match kind {
+        RightKind::Send => MACH_MSG_TYPE_MOVE_SEND,
+        RightKind::SendOnce => MACH_MSG_TYPE_MOVE_SEND_ONCE,
+        RightKind::Receive => MACH_MSG_TYPE_MOVE_RECEIVE,
+    }
+}
+
+impl MachPortServer for TaskServer<'_> {
+    fn mach_port_names(&mut self, _task: u32) -> Result<MachPortNamesReply, i32> {
+        let list = self.ctx.ipc.port_names(self.space)?;
+        let names: Vec<u32> = list.iter().map(|&(n, _)| n).collect();
+        let types: Vec<u32> = list.iter().map(|&(_, t)| t).collect();
+        let count = names.len() as u32;
+        let names = self.ctx.out.ool(words(&names));
+        let types = self.ctx.out.ool(words(&types));
+        Ok(MachPortNamesReply {
+            names: OolArray { address: names, count },
+            types: OolArray { address: types, count },
+        })
+    }
+    fn mach_port_type(&mut self, _task: u32, name: u32) -> Result<u32, i32> {
+        self.ctx.ipc.port_type(self.space, name)
+    }
+    fn mach_port_allocate_name(&mut self, _task: u32, right: u32, name: u32) -> Result<(), i32> {
+        self.ctx.ipc.port_allocate_name(self.space, right, name)
+    }
+    fn mach_port_allocate(&mut self, _task: u32, right: u32) -> Result<u32, i32> {
+        self.ctx.ipc.port_allocate(self.space, right)
+    }
+    fn mach_port_destroy(&mut self, _task: u32, name: u32) -> Result<(), i32> {
+        self.ctx.ipc.port_destroy(self.space, name)
+    }
+    fn mach_port_deallocate(&mut self, _task: u32, name: u32) -> Result<(), i32> {
+        self.ctx.ipc.port_deallocate(self.space, name)
+    }
+    fn mach_port_get_refs(&mut self, _task: u32, name: u32, right: u32) -> Result<u32, i32> {
+        self.ctx.ipc.port_get_refs(self.space, name, right)
+    }
+    fn mach_port_mod_refs(&mut self, _task: u32, name: u32, right: u32, delta: i32) -> Result<(), i32> {
+        self.ctx.ipc.port_mod_refs(self.space, name, right, delta)
+    }
+    fn mach_port_set_mscount(&mut self, _task: u32, name: u32, mscount: u32) -> Result<(), i32> {
+        self.ctx.ipc.port_set_mscount(self.space, name, mscount)
+    }
+    fn mach_port_move_member(&mut self, _task: u32, member: u32, after: u32) -> Result<(), i32> {
+        self.ctx.ipc.port_move_member(self.space, member, after)
+    }
+    fn mach_port_request_notification(
+        &mut self,
+        _task: u32,
+        name: u32,
+        msgid: i32,
+        sync: u32,
+        notify: PolyPort,
+    ) -> Result<u32, i32> {
+        let right = self.ctx.req.peek_right(notify.name).ok_or(KERN_INVALID_CAPABILITY)?;
+        let previous = self
+            .ctx
+            .ipc
+            .port_request_notification(self.space, name, msgid, sync, right)?;
+        self.ctx.req.take_right(notify.name);
+        Ok(self.ctx.out.right(previous))
+    }
+    fn mach_port_insert_right(&mut self, _task: u32, name: u32, poly: PolyPort) -> Result<(), i32> {
+        let right = self.ctx.req.peek_right(poly.name).ok_or(KERN_INVALID_CAPABILITY)?;
+        self.ctx.ipc.port_insert_right(self.space, name, right)?;
+        self.ctx.req.take_right(poly.name);
+        Ok(())
+    }
+    fn mach_port_extract_right(&mut self, _task: u32, name: u32, msgt_name: u32) -> Result<PolyPort, i32> {
+        let right = self.ctx.ipc.port_extract_right(self.space, name, msgt_name)?;
+        let disposition = if right.port == PortRef::Null {
+            0
+        } else {
+            move_disposition(right.kind)
+        };
+        Ok(PolyPort {
+            name: self.ctx.out.right(right),
+            disposition,
+        })
+    }
+    fn mach_port_set_qlimit(&mut self, _task: u32, name: u32, qlimit: u32) -> Result<(), i32> {
+        self.ctx.ipc.port_set_qlimit(self.space, name, qlimit)
+    }
+    fn mach_port_get_qlimit(&mut self, _task: u32, name: u32) -> Result<u32, i32> {
+        self.ctx.ipc.port_get_qlimit(self.space, name)
+    }
+}
+
+/// The host port's server.
+struct HostPortServer<'a> {
+    ctx: Ctx<'a>,
+}
+
+impl Release for HostPortServer<'_> {
+    fn release_port(&mut self, name: u32, t: u8) {
+        self.ctx.release_port(name, t)
+    }
+    fn release_ool(&mut self, address: u64, size: u64) {
+        self.ctx.release_ool(address, size)
+    }
+    fn release_ool_ports(&mut self, address: u64, count: u32, t: u8) {
+        self.ctx.release_ool_ports(address, count, t)
+    }
+}
+
+impl HostServer for HostPortServer<'_> {
+    fn host_ipc_audit(&mut self, _host: u32) -> Result<HostIpcAuditReply, i32> {
+        let r = self.ctx.ipc.audit_with(&[self.ctx.reply]);
+        for v in r.violations.iter().take(8) {
+            log::error!("ipc audit: {v}");
+        }
+        Ok(HostIpcAuditReply {
+            ports: r.ports as u32,
+            port_sets: r.port_sets as u32,
+            messages: r.messages as u32,
+            violations: r.violations.len() as u32,
+        })
+    }
+    fn host_info_basic(&mut self, _host: u32) -> Result<HostInfoBasicReply, i32> {
+        Ok(HostInfoBasicReply {
+            max_cpus: 1,
+            avail_cpus: 1,
+            memory_frames: crate::mem::usable_frames() as u64,
+        })
+    }
+}
+
+/// Serves one message addressed to a kernel object and sends the reply.
 pub fn serve(ipc: &mut Ipc, obj: KObject, kmsg: KMsg) {
-    let _ = obj;
-    let reply = kmsg.reply;
-    let id = kmsg.id;
-    // Nothing is served yet: every request gets MIG_BAD_ID and its rights are released.
-    destroy(ipc, kmsg);
-    send_error(ipc, reply, id, MIG_BAD_ID);
-}
-
-/// Releases every right a request carried (the ownership rule on error).
-fn destroy(ipc: &mut Ipc, kmsg: KMsg) {
-    let rights: Vec<KRight> = kmsg.rights().skip(2).collect();
-    // The destination right was consumed by delivery to the kernel.
-    match kmsg.dest.port {
-        PortRef::Port(_) => ipc.release_right(kmsg.dest),
-        _ => {}
+    let mut req = ipc.kernel_request(kmsg);
+    let image = core::mem::take(&mut req.image);
+    let reply_right = core::mem::replace(&mut req.reply, KRight::NULL);
+    let mut reply = [0u8; REPLY_MAX];
+    let ctx = Ctx {
+        ipc,
+        req,
+        out: KernelReplyParts::default(),
+    };
+    let (dispatch, ctx) = match obj {
+        KObject::Task(id) => {
+            let mut s = TaskServer { ctx, space: id };
+            let d = mach_port::mach_port_server(&mut s, &image, &mut reply);
+            (d, s.ctx)
+        }
+        KObject::Host => {
+            let mut s = HostPortServer { ctx };
+            let d = host::host_server(&mut s, &image, &mut reply);
+            (d, s.ctx)
+        }
+        // No thread calls yet (thread_get_state and friends arrive with the VM issue).
+        KObject::Thread(_) => match mach_interfaces::wire::read_header(&image) {
+            Some(h) => (mach_interfaces::wire::bad_id(&h, &mut reply), ctx),
+            None => (Dispatch::NoReply, ctx),
+        },
+    };
+    let Ctx { ipc, req, out, .. } = ctx;
+    // Whatever the server did not keep goes back (BadId: the whole request).
+    ipc.kernel_request_done(req);
+    match dispatch {
+        Dispatch::Reply(n) | Dispatch::BadId(n) if n > 0 => ipc.kernel_reply(reply_right, &reply[..n], out),
+        _ => ipc.release_right(reply_right),
     }
-    for r in rights {
-        ipc.release_right(r);
-    }
-}
-
-/// Sends a MIG error reply (`RetCode` only) on the request's reply right.
-fn send_error(ipc: &mut Ipc, reply: KRight, request_id: i32, code: i32) {
-    if reply.port_id().is_none() {
-        ipc.release_right(reply);
-        return;
-    }
-    let body = code.to_le_bytes().to_vec();
-    ipc.kernel_send(KMsg {
-        complex: false,
-        id: request_id.wrapping_add(MIG_REPLY_ID_OFFSET),
-        dest: reply,
-        reply: KRight::NULL,
-        body,
-        descs: Vec::new(),
-        sender: KERNEL_SPACE,
-        seqno: 0,
-    });
-    let _ = RightKind::Send;
 }

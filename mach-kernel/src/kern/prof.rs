@@ -7,15 +7,27 @@ use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 pub static ENABLED: AtomicBool = AtomicBool::new(false);
 
-pub const PHASES: [&str; 8] =
-    ["send.copyin", "send.ipc", "recv.probe", "recv.ipc", "recv.copyout", "block", "with.wakeups", "other"];
+pub const PHASES: [&str; 8] = [
+    "send.copyin",
+    "send.ipc",
+    "recv.probe",
+    "recv.ipc",
+    "recv.copyout",
+    "block",
+    "with.wakeups",
+    "other",
+];
 static TOTAL: [AtomicU64; 8] = [const { AtomicU64::new(0) }; 8];
 static COUNT: [AtomicU64; 8] = [const { AtomicU64::new(0) }; 8];
 
 /// Starts timing; pass the result to [`end`].
 #[inline]
 pub fn start() -> u64 {
-    if ENABLED.load(Ordering::Relaxed) { crate::arch::cpu::rdtsc() } else { 0 }
+    if ENABLED.load(Ordering::Relaxed) {
+        crate::arch::cpu::rdtsc()
+    } else {
+        0
+    }
 }
 
 #[inline]
@@ -34,7 +46,10 @@ pub fn report() {
     for (i, name) in PHASES.iter().enumerate() {
         let n = COUNT[i].load(Ordering::Relaxed);
         if n > 0 {
-            crate::kprintln!("profile {name}: {} per call over {n} calls", TOTAL[i].load(Ordering::Relaxed) / n);
+            crate::kprintln!(
+                "profile {name}: {} per call over {n} calls",
+                TOTAL[i].load(Ordering::Relaxed) / n
+            );
         }
     }
 }

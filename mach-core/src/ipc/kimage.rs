@@ -1,0 +1,199 @@
+//! Messages to and from kernel objects as byte images, so the kernel can run
+//! the generated server code (`mach-interfaces`) on them.
+//!
+//! A request image is the message in received form; its port descriptor
+//! names, out-of-line addresses and out-of-line port array addresses are
+//! *handles*: 1-based indices into the tables of [`KernelRequest`]. A reply
+//! image uses handles into the server's output tables in the same way.
+
+use super::kmsg::{KDesc, KMsg, rd32, received_type, wr32, wr64};
+use super::{Ipc, KERNEL_SPACE, KRight, PortRef, RightKind};
+use alloc::vec::Vec;
+use mach_abi::message::*;
+
+/// A request taken apart for a kernel server.
+pub struct KernelRequest {
+    pub image: Vec<u8>,
+    /// The request's reply right (kept aside; the image says only whether there is one).
+    pub reply: KRight,
+    pub sender: u64,
+    pub rights: Vec<Option<KRight>>,
+    pub ools: Vec<Option<Vec<u8>>>,
+    pub ool_ports: Vec<Option<Vec<KRight>>>,
+}
+
+impl KernelRequest {
+    /// The right behind handle `h`, left in place (it is taken with [`Self::take_right`]
+    /// once the server has used it successfully).
+    pub fn peek_right(&self, h: u32) -> Option<KRight> {
+        if h == 0 {
+            return Some(KRight::NULL);
+        }
+        self.rights.get(h as usize - 1).copied().flatten()
+    }
+
+    pub fn take_right(&mut self, h: u32) -> Option<KRight> {
+        if h == 0 {
+            return Some(KRight::NULL);
+        }
+        self.rights.get_mut(h as usize - 1)?.take()
+    }
+
+    pub fn take_ool(&mut self, h: u64) -> Option<Vec<u8>> {
+        self.ools.get_mut((h as usize).checked_sub(1)?)?.take()
+    }
+
+    pub fn take_ool_ports(&mut self, h: u64) -> Option<Vec<KRight>> {
+        self.ool_ports.get_mut((h as usize).checked_sub(1)?)?.take()
+    }
+}
+
+/// What a kernel server produced besides the reply bytes.
+#[derive(Default)]
+pub struct KernelReplyParts {
+    pub rights: Vec<KRight>,
+    pub ools: Vec<Vec<u8>>,
+}
+
+impl KernelReplyParts {
+    /// Stores a right for the reply; returns its handle (0 for a null right).
+    pub fn right(&mut self, r: KRight) -> u32 {
+        if r.port == PortRef::Null {
+            return 0;
+        }
+        self.rights.push(r);
+        self.rights.len() as u32
+    }
+
+    /// Stores out-of-line data for the reply; returns its handle.
+    pub fn ool(&mut self, data: Vec<u8>) -> u64 {
+        self.ools.push(data);
+        self.ools.len() as u64
+    }
+}
+
+impl Ipc {
+    /// Turns a message that arrived at a kernel port into a request image.
+    /// The destination right is consumed here (the kernel received the message).
+    pub fn kernel_request(&mut self, kmsg: KMsg) -> KernelRequest {
+        match kmsg.dest.port {
+            PortRef::Port(p) if kmsg.dest.kind == RightKind::Send => self.release_send(p),
+            PortRef::Port(p) => self.consume_send_once(p),
+            _ => {}
+        }
+        let mut body = kmsg.body;
+        let mut req = KernelRequest {
+            image: Vec::new(),
+            reply: kmsg.reply,
+            sender: kmsg.sender,
+            rights: Vec::new(),
+            ools: Vec::new(),
+            ool_ports: Vec::new(),
+        };
+        for (off, desc) in kmsg.descs {
+            match desc {
+                KDesc::Port(r) => {
+                    req.rights.push(Some(r));
+                    wr32(&mut body, off, req.rights.len() as u32);
+                    if let Some(b) = body.get_mut(off + 10) {
+                        *b = received_type(r.kind);
+                    }
+                }
+                KDesc::Ool(data) => {
+                    req.ools.push(Some(data));
+                    wr64(&mut body, off, req.ools.len() as u64);
+                }
+                KDesc::OolPorts(v) => {
+                    let ty = v.first().map_or(MACH_MSG_TYPE_PORT_SEND, |r| received_type(r.kind));
+                    req.ool_ports.push(Some(v));
+                    wr64(&mut body, off, req.ool_ports.len() as u64);
+                    if let Some(b) = body.get_mut(off + 10) {
+                        *b = ty;
+                    }
+                }
+            }
+        }
+        let reply_type = if kmsg.reply.port == PortRef::Null { 0 } else { received_type(kmsg.reply.kind) };
+        let mut bits = mach_msgh_bits(reply_type, received_type(kmsg.dest.kind));
+        if kmsg.complex {
+            bits |= MACH_MSGH_BITS_COMPLEX;
+        }
+        let mut image = Vec::with_capacity(MACH_MSG_HEADER_SIZE + body.len());
+        image.resize(MACH_MSG_HEADER_SIZE, 0);
+        wr32(&mut image, 0, bits);
+        wr32(&mut image, 4, (MACH_MSG_HEADER_SIZE + body.len()) as u32);
+        wr32(&mut image, 8, u32::from(reply_type != 0));
+        wr32(&mut image, 20, kmsg.id as u32);
+        image.extend_from_slice(&body);
+        req.image = image;
+        req
+    }
+
+    /// Destroys whatever a kernel request still holds (not its reply right,
+    /// which the caller either replies on or releases).
+    pub fn kernel_request_done(&mut self, req: KernelRequest) {
+        for r in req.rights.into_iter().flatten() {
+            self.release_right(r);
+        }
+        for v in req.ool_ports.into_iter().flatten() {
+            for r in v {
+                self.release_right(r);
+            }
+        }
+    }
+
+    /// Sends a kernel server's reply image on `reply` (a request's reply right).
+    pub fn kernel_reply(&mut self, reply: KRight, image: &[u8], mut parts: KernelReplyParts) {
+        let mut descs = Vec::new();
+        let bits = rd32(image, 0);
+        let complex = bits & MACH_MSGH_BITS_COMPLEX != 0;
+        let size = (rd32(image, 4) as usize).min(image.len()).max(MACH_MSG_HEADER_SIZE.min(image.len()));
+        let body = image.get(MACH_MSG_HEADER_SIZE..size).map(|b| b.to_vec()).unwrap_or_default();
+        if complex {
+            let count = rd32(&body, 0) as usize;
+            let mut off = MACH_MSG_BODY_SIZE;
+            for _ in 0..count {
+                let Some(&ty) = body.get(off + MACH_MSG_DESCRIPTOR_TYPE_OFFSET) else { break };
+                match ty {
+                    MACH_MSG_PORT_DESCRIPTOR => {
+                        let h = rd32(&body, off) as usize;
+                        // A null right keeps the kind its disposition names, so
+                        // the receiver sees the declared type.
+                        let kind = super::right::kind_of(body.get(off + 10).copied().unwrap_or(0));
+                        let null = KRight { port: PortRef::Null, kind };
+                        let r = h.checked_sub(1).and_then(|i| parts.rights.get_mut(i)).map(|r| core::mem::replace(r, null));
+                        descs.push((off, KDesc::Port(r.unwrap_or(null))));
+                        off += MACH_MSG_PORT_DESCRIPTOR_SIZE;
+                    }
+                    MACH_MSG_OOL_DESCRIPTOR | MACH_MSG_OOL_VOLATILE_DESCRIPTOR => {
+                        let h = super::kmsg::rd64(&body, off) as usize;
+                        let data = h.checked_sub(1).and_then(|i| parts.ools.get_mut(i)).map(core::mem::take);
+                        descs.push((off, KDesc::Ool(data.unwrap_or_default())));
+                        off += MACH_MSG_OOL_DESCRIPTOR_SIZE;
+                    }
+                    _ => break,
+                }
+            }
+        }
+        // Rights the reply did not carry go back.
+        for r in parts.rights.drain(..) {
+            self.release_right(r);
+        }
+        let kmsg = KMsg {
+            complex,
+            id: rd32(image, 20) as i32,
+            dest: reply,
+            reply: KRight::NULL,
+            body,
+            descs,
+            sender: KERNEL_SPACE,
+            seqno: 0,
+        };
+        if reply.port_id().is_none() {
+            self.garbage.push(kmsg);
+            self.collect_garbage();
+            return;
+        }
+        self.kernel_send(kmsg);
+    }
+}
