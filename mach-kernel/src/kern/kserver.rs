@@ -207,6 +207,7 @@ pub fn serve(ipc: &mut Ipc, obj: KObject, kmsg: KMsg) {
     let mut reply = [0u8; REPLY_MAX];
     let ctx = Ctx {
         ipc,
+        reply: reply_right,
         req,
         out: KernelReplyParts::default(),
     };
