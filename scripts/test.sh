@@ -37,5 +37,5 @@ done
 
 echo "== in-QEMU tests"
 exec "$harness" test --kernel "$kernel" --timeout "${TEST_TIMEOUT:-300}" \
-    --log build/test-serial.log --host-log "$log" ${filter:+--filter "$filter"} -- \
+    --log build/test-serial.log --host-log "$log" -- \
     ${QEMU:-qemu-system-x86_64} ${QEMU_FLAGS} -cdrom "$iso"

@@ -90,3 +90,24 @@ pub mod notify {
 pub mod host {
     include!(concat!(env!("OUT_DIR"), "/host.rs"));
 }
+
+/// `bootstrap` (400): the name service on the bootstrap port (`interfaces/bootstrap.defs`).
+pub mod bootstrap {
+    include!(concat!(env!("OUT_DIR"), "/bootstrap.rs"));
+
+    /// `bootstrap_look_up`: nothing is registered under that service (as in Mach's bootstrap).
+    pub const BOOTSTRAP_UNKNOWN_SERVICE: i32 = 1102;
+    /// `bootstrap_register`: the service table is full.
+    pub const BOOTSTRAP_NO_MEMORY: i32 = 1105;
+
+    /// A service key from up to eight ASCII bytes.
+    pub const fn service_key(name: &[u8]) -> u64 {
+        let mut k = 0u64;
+        let mut i = 0;
+        while i < name.len() && i < 8 {
+            k |= (name[i] as u64) << (8 * i);
+            i += 1;
+        }
+        k
+    }
+}

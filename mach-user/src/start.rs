@@ -44,6 +44,20 @@ impl Args {
     }
 }
 
+/// A port name passed on the command line as `PREFIX0x1234` (the kernel names
+/// boot tasks' ports this way, e.g. `--bootstrap-port=`).
+pub fn port_arg(args: &Args, prefix: &str) -> Option<u32> {
+    args.iter().find_map(|a| a.strip_prefix(prefix)).and_then(|v| {
+        let v = v.trim_start_matches("0x");
+        u32::from_str_radix(v, 16).ok()
+    })
+}
+
+/// This task's bootstrap port (a send right), if the kernel gave it one.
+pub fn bootstrap_port(args: &Args) -> Option<u32> {
+    port_arg(args, "--bootstrap-port=")
+}
+
 unsafe extern "Rust" {
     fn mach_main(args: Args) -> i32;
 }
