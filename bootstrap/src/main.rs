@@ -126,7 +126,14 @@ fn main(args: mach_user::start::Args) -> i32 {
             _ => {}
         }
     }
-    println!("bootstrap: no task holds the bootstrap port any more; {} services were registered; done", names.used);
+    println!("bootstrap: no task holds the bootstrap port any more; {} services were registered", names.used);
+    // Every other task is gone: the kernel's IPC state must be consistent.
+    let host = mach_user::ipc::mach_host_self();
+    match mach_user::rpc::host::host_ipc_audit(&mut names.rpc, host) {
+        Ok(a) if a.violations == 0 => println!("test ipc_audit_after_all_tasks ... ok"),
+        Ok(a) => println!("test ipc_audit_after_all_tasks ... FAILED: {} violations", a.violations),
+        Err(e) => println!("test ipc_audit_after_all_tasks ... FAILED: host_ipc_audit returned {e}"),
+    }
     let _ = KERN_SUCCESS;
     0
 }

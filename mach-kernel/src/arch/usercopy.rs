@@ -3,7 +3,7 @@
 //!
 //! A user address is an allegation until checked: [`copy_from_user`] and
 //! [`copy_to_user`] reject ranges that overflow or reach into the kernel half,
-//! then copy with one `rep movsb` whose faults are caught: the page-fault handler
+//! then copy with `rep movsq` and `rep movsb` (for the tail), whose faults are caught: the page-fault handler
 //! asks [`fixup_for`] and resumes at `copy_user_fixup`, which returns an error
 //! instead of crashing the kernel. With SMAP on, the copy runs between `stac`
 //! and `clac`; everywhere else a kernel access to user memory is a kernel bug
@@ -24,8 +24,14 @@ copy_user_raw:
     jz 1f
     stac
 1:  mov %rdx, %rcx
+    shr $3, %rcx
     .global copy_user_start
 copy_user_start:
+    rep movsq
+    mov %rdx, %rcx
+    and $7, %rcx
+    .global copy_user_tail
+copy_user_tail:
     rep movsb
     xor %eax, %eax
     jmp 2f
@@ -43,6 +49,7 @@ copy_user_fixup:
 unsafe extern "C" {
     fn copy_user_raw(dst: *mut u8, src: *const u8, len: usize, smap: u32) -> u64;
     static copy_user_start: u8;
+    static copy_user_tail: u8;
     static copy_user_fixup: u8;
 }
 
@@ -88,5 +95,6 @@ pub fn copy_to_user(dst: u64, src: &[u8]) -> Result<(), BadUserAddress> {
 /// Where to resume after a kernel-mode page fault at `rip`, if it was a user copy.
 pub fn fixup_for(rip: u64) -> Option<u64> {
     let start = &raw const copy_user_start as u64;
-    (rip == start).then_some(&raw const copy_user_fixup as u64)
+    let tail = &raw const copy_user_tail as u64;
+    (rip == start || rip == tail).then_some(&raw const copy_user_fixup as u64)
 }

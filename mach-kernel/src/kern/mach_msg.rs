@@ -19,6 +19,9 @@ use alloc::vec::Vec;
 use mach_abi::message::*;
 use mach_core::ipc::msg::{ReceiveOutcome, SendOutcome};
 
+/// Messages up to this size are copied in on the kernel stack.
+const SMALL_MSG: usize = 128;
+
 /// Ticks from now at which a timeout of `ms` milliseconds expires.
 fn deadline(ms: u32) -> u64 {
     let ticks = (ms as u64 * TIMER_HZ).div_ceil(1000).max(1);
@@ -50,19 +53,26 @@ fn send(task: &Task, msg: u64, option: u32, size: u32, timeout: u32) -> MachMsgR
         return MACH_SEND_MSG_TOO_SMALL;
     }
     let t = prof::start();
-    let mut buf = Vec::new();
-    if buf.try_reserve_exact(size as usize).is_err() {
-        return MACH_SEND_NO_BUFFER;
-    }
-    buf.resize(size as usize, 0);
-    if copy_from_user(&mut buf, msg).is_err() {
+    // Small messages are copied to the stack; larger ones to the heap.
+    let mut small = [0u8; SMALL_MSG];
+    let mut large = Vec::new();
+    let buf: &mut [u8] = if size as usize <= SMALL_MSG {
+        &mut small[..size as usize]
+    } else {
+        if large.try_reserve_exact(size as usize).is_err() {
+            return MACH_SEND_NO_BUFFER;
+        }
+        large.resize(size as usize, 0);
+        &mut large
+    };
+    if copy_from_user(buf, msg).is_err() {
         return MACH_SEND_INVALID_DATA;
     }
     prof::end(0, t);
     let until = (option & MACH_SEND_TIMEOUT != 0).then(|| deadline(timeout));
     loop {
         let t = prof::start();
-        let out = ipc::with(|ipc| ipc.msg_send(task.id, &buf, &mut TaskMemory { task }));
+        let out = ipc::with(|ipc| ipc.msg_send(task.id, buf, &mut TaskMemory { task }));
         prof::end(1, t);
         match out {
             Ok(SendOutcome::Sent) => return MACH_MSG_SUCCESS,
@@ -81,22 +91,23 @@ fn send(task: &Task, msg: u64, option: u32, size: u32, timeout: u32) -> MachMsgR
     }
 }
 
-/// Checks that `[addr, addr + size)` can be written, without changing it.
-fn probe_writable(addr: u64, size: u32) -> bool {
-    let end = match addr.checked_add(size as u64) {
-        Some(e) => e,
-        None => return false,
-    };
-    let mut at = addr;
-    let mut byte = [0u8; 1];
-    while at < end {
-        if copy_from_user(&mut byte, at).is_err() || copy_to_user(at, &byte).is_err() {
-            return false;
-        }
-        at = (at & !0xfff) + 0x1000;
+/// Checks that `[addr, addr + size)` is mapped writable for the task,
+/// without touching it.
+fn probe_writable(task: &Task, addr: u64, size: u32) -> bool {
+    let Some(end) = addr.checked_add(size as u64) else { return false };
+    if end > mach_abi::layout::USER_END {
+        return false;
     }
-    let last = end - 1;
-    copy_from_user(&mut byte, last).is_ok() && copy_to_user(last, &byte).is_ok()
+    task.with_space(|space| {
+        let mut page = addr & !0xfff;
+        while page < end {
+            if !space.translate(page).is_some_and(|(_, f)| f.is_user_writable()) {
+                return false;
+            }
+            page += 0x1000;
+        }
+        true
+    })
 }
 
 fn receive(task: &Task, msg: u64, option: u32, size: u32, name: u32, timeout: u32) -> MachMsgReturn {
@@ -104,7 +115,7 @@ fn receive(task: &Task, msg: u64, option: u32, size: u32, name: u32, timeout: u3
         return MACH_RCV_TOO_LARGE;
     }
     let t = prof::start();
-    if !probe_writable(msg, size) {
+    if !probe_writable(task, msg, size) {
         return MACH_RCV_INVALID_DATA;
     }
     prof::end(2, t);

@@ -8,8 +8,8 @@ use super::sched;
 use super::thread::{Thread, ThreadState, WakeReason};
 use alloc::sync::Arc;
 use alloc::vec::Vec;
-use hashbrown::HashMap;
 use mach_core::ipc::WaitKey;
+use mach_core::ipc::idmap::FastHashMap;
 use spin::Mutex;
 
 /// What a blocked thread waits for.
@@ -20,7 +20,9 @@ pub struct Wait {
     pub deadline: Option<u64>,
 }
 
-static QUEUES: Mutex<Option<HashMap<WaitKey, Vec<Arc<Thread>>>>> = Mutex::new(None);
+/// Waiters by key. A key's vector keeps its capacity when emptied, so
+/// blocking and waking do not allocate once a key has been used.
+static QUEUES: Mutex<Option<FastHashMap<WaitKey, Vec<Arc<Thread>>>>> = Mutex::new(None);
 static SLEEPERS: Mutex<Vec<(u64, Arc<Thread>)>> = Mutex::new(Vec::new());
 
 /// Blocks the running thread on `key` until woken or until tick `deadline`.
@@ -34,7 +36,7 @@ pub fn block(key: Option<WaitKey>, deadline: Option<u64>) -> WakeReason {
     if let Some(k) = key {
         QUEUES
             .lock()
-            .get_or_insert_with(HashMap::new)
+            .get_or_insert_with(FastHashMap::default)
             .entry(k)
             .or_default()
             .push(me.clone());
@@ -72,20 +74,16 @@ fn resume(thread: &Arc<Thread>, reason: WakeReason) {
 
 /// Wakes every thread waiting on `key`.
 pub fn wake_all(key: WaitKey) {
-    let waiters = QUEUES.lock().as_mut().and_then(|m| m.remove(&key)).unwrap_or_default();
-    for t in waiters {
-        // Put it back so resume() finds and removes it consistently.
-        resume_from_removed(&t);
+    let mut queues = QUEUES.lock();
+    let Some(q) = queues.as_mut().and_then(|m| m.get_mut(&key)) else { return };
+    while let Some(t) = q.pop() {
+        let Some(w) = t.waiting.lock().take() else { continue };
+        if w.deadline.is_some() {
+            SLEEPERS.lock().retain(|(_, s)| !Arc::ptr_eq(s, &t));
+        }
+        t.set_wake_reason(WakeReason::Event);
+        sched::wake(t);
     }
-}
-
-fn resume_from_removed(thread: &Arc<Thread>) {
-    let Some(w) = thread.waiting.lock().take() else { return };
-    if w.deadline.is_some() {
-        SLEEPERS.lock().retain(|(_, t)| !Arc::ptr_eq(t, thread));
-    }
-    thread.set_wake_reason(WakeReason::Event);
-    sched::wake(thread.clone());
 }
 
 /// Wakes threads whose deadline is at or before `now`.

@@ -14,16 +14,58 @@ mach_user::entry!(main);
 
 static SPINNER_STACK: StaticStack<8192> = StaticStack::new();
 
-extern "C" fn spinner(_arg: u64) -> ! {
+extern "C" fn spinner(block: u64) -> ! {
+    if block != 0 {
+        // Wait in the kernel, with no timeout, for a message that never comes:
+        // the task's death must interrupt this thread.
+        let port = mach_user::ipc::mach_reply_port();
+        let mut buf: mach_user::ipc::MsgBuf<256> = mach_user::ipc::MsgBuf::new();
+        mach_user::ipc::mach_msg(&mut buf, mach_user::abi::message::MACH_RCV_MSG, 0, port, 0);
+    }
     loop {
         core::hint::spin_loop();
     }
 }
 
+/// Leaves rights and memory in flight: a port with a queued message that
+/// carries a receive right (with its own queued message), a send-once
+/// right and out-of-line memory. Task death must clean all of it up.
+fn leave_messages_in_flight() {
+    use mach_user::abi::message::*;
+    use mach_user::ipc::{MsgBuf, mach_msg, mach_reply_port};
+    let a = mach_reply_port();
+    let b = mach_reply_port();
+    let mut m: MsgBuf<256> = MsgBuf::new();
+    let data = [7u8; 5000];
+    m.set_header(&MachMsgHeader { bits: mach_msgh_bits(MACH_MSG_TYPE_MAKE_SEND, 0), size: 24, remote_port: b, local_port: 0, voucher_port: 0, id: 1 });
+    mach_msg(&mut m, MACH_SEND_MSG, 24, 0, 0);
+    m.put32(24, 3);
+    m.put32(28, b);
+    m.put32(32, 0);
+    m.0[36..40].copy_from_slice(&[0, 0, MACH_MSG_TYPE_MOVE_RECEIVE, MACH_MSG_PORT_DESCRIPTOR]);
+    m.put32(40, a);
+    m.put32(44, 0);
+    m.0[48..52].copy_from_slice(&[0, 0, MACH_MSG_TYPE_MAKE_SEND_ONCE, MACH_MSG_PORT_DESCRIPTOR]);
+    m.put64(52, data.as_ptr() as u64);
+    m.0[60..64].copy_from_slice(&[0, 0, 0, MACH_MSG_OOL_DESCRIPTOR]);
+    m.put32(64, data.len() as u32);
+    m.set_header(&MachMsgHeader {
+        bits: mach_msgh_bits(MACH_MSG_TYPE_MAKE_SEND, MACH_MSG_TYPE_MAKE_SEND_ONCE) | MACH_MSGH_BITS_COMPLEX,
+        size: 68,
+        remote_port: a,
+        local_port: a,
+        voucher_port: 0,
+        id: 2,
+    });
+    mach_msg(&mut m, MACH_SEND_MSG, 68, 0, 0);
+}
+
 fn main(args: mach_user::start::Args) -> i32 {
     let kind = args.get(1).unwrap_or("");
     let stack = SPINNER_STACK.take().expect("stack taken once");
-    if thread_create_running(spinner, stack, 0).is_err() {
+    let block = matches!(kind, "divide_error" | "invalid_opcode" | "unix_syscall");
+    leave_messages_in_flight();
+    if thread_create_running(spinner, stack, block as u64).is_err() {
         println!("test-fault: could not start the spinner thread");
     }
     swtch();
