@@ -113,7 +113,11 @@ impl Ipc {
                 }
             }
         }
-        let reply_type = if kmsg.reply.port == PortRef::Null { 0 } else { received_type(kmsg.reply.kind) };
+        let reply_type = if kmsg.reply.port == PortRef::Null {
+            0
+        } else {
+            received_type(kmsg.reply.kind)
+        };
         let mut bits = mach_msgh_bits(reply_type, received_type(kmsg.dest.kind));
         if kmsg.complex {
             bits |= MACH_MSGH_BITS_COMPLEX;
@@ -147,27 +151,43 @@ impl Ipc {
         let mut descs = Vec::new();
         let bits = rd32(image, 0);
         let complex = bits & MACH_MSGH_BITS_COMPLEX != 0;
-        let size = (rd32(image, 4) as usize).min(image.len()).max(MACH_MSG_HEADER_SIZE.min(image.len()));
-        let body = image.get(MACH_MSG_HEADER_SIZE..size).map(|b| b.to_vec()).unwrap_or_default();
+        let size = (rd32(image, 4) as usize)
+            .min(image.len())
+            .max(MACH_MSG_HEADER_SIZE.min(image.len()));
+        let body = image
+            .get(MACH_MSG_HEADER_SIZE..size)
+            .map(|b| b.to_vec())
+            .unwrap_or_default();
         if complex {
             let count = rd32(&body, 0) as usize;
             let mut off = MACH_MSG_BODY_SIZE;
             for _ in 0..count {
-                let Some(&ty) = body.get(off + MACH_MSG_DESCRIPTOR_TYPE_OFFSET) else { break };
+                let Some(&ty) = body.get(off + MACH_MSG_DESCRIPTOR_TYPE_OFFSET) else {
+                    break;
+                };
                 match ty {
                     MACH_MSG_PORT_DESCRIPTOR => {
                         let h = rd32(&body, off) as usize;
                         // A null right keeps the kind its disposition names, so
                         // the receiver sees the declared type.
                         let kind = super::right::kind_of(body.get(off + 10).copied().unwrap_or(0));
-                        let null = KRight { port: PortRef::Null, kind };
-                        let r = h.checked_sub(1).and_then(|i| parts.rights.get_mut(i)).map(|r| core::mem::replace(r, null));
+                        let null = KRight {
+                            port: PortRef::Null,
+                            kind,
+                        };
+                        let r = h
+                            .checked_sub(1)
+                            .and_then(|i| parts.rights.get_mut(i))
+                            .map(|r| core::mem::replace(r, null));
                         descs.push((off, KDesc::Port(r.unwrap_or(null))));
                         off += MACH_MSG_PORT_DESCRIPTOR_SIZE;
                     }
                     MACH_MSG_OOL_DESCRIPTOR | MACH_MSG_OOL_VOLATILE_DESCRIPTOR => {
                         let h = super::kmsg::rd64(&body, off) as usize;
-                        let data = h.checked_sub(1).and_then(|i| parts.ools.get_mut(i)).map(core::mem::take);
+                        let data = h
+                            .checked_sub(1)
+                            .and_then(|i| parts.ools.get_mut(i))
+                            .map(core::mem::take);
                         descs.push((off, KDesc::Ool(data.unwrap_or_default())));
                         off += MACH_MSG_OOL_DESCRIPTOR_SIZE;
                     }

@@ -13,7 +13,7 @@
 //!   point (the header's rights and earlier descriptors) is destroyed; later
 //!   descriptors are untouched.
 
-use super::{Ipc, KRight, PortId, PortRef, Receiver, RightKind, SpaceId, UserMemory, WaitKey};
+use super::{Ipc, KRight, Name, PortId, PortRef, Receiver, RightKind, SpaceId, UserMemory, WaitKey};
 use alloc::vec::Vec;
 use mach_abi::message::*;
 
@@ -55,6 +55,19 @@ impl KMsg {
         });
         [self.dest, self.reply].into_iter().chain(descs)
     }
+
+    /// Could the message carry a receive right? (Cheap: header rights are
+    /// send or send-once rights, so only a message with descriptors can.)
+    pub fn may_carry_receive(&self) -> bool {
+        !self.descs.is_empty() || self.dest.kind == RightKind::Receive || self.reply.kind == RightKind::Receive
+    }
+
+    /// The ports whose receive rights the message carries.
+    pub fn receive_rights(&self) -> impl Iterator<Item = PortId> + '_ {
+        self.rights()
+            .filter(|r| r.kind == RightKind::Receive)
+            .filter_map(|r| r.port_id())
+    }
 }
 
 pub(crate) fn rd32(b: &[u8], off: usize) -> u32 {
@@ -83,8 +96,61 @@ pub(crate) struct SendHeader {
     pub remote: u32,
     pub local: u32,
     pub id: i32,
-    /// (offset in the whole message, type) of each descriptor.
-    pub descs: Vec<(usize, u8)>,
+    /// Number of descriptors (0 for a simple message); [`parse_send`] has
+    /// checked that [`SendHeader::descriptors`] walks them without error.
+    pub descs: u32,
+}
+
+impl SendHeader {
+    /// The descriptors of `msg` (the message this header was parsed from).
+    pub fn descriptors<'a>(&self, msg: &'a [u8]) -> Descriptors<'a> {
+        Descriptors {
+            msg,
+            off: MACH_MSG_HEADER_SIZE + MACH_MSG_BODY_SIZE,
+            left: self.descs,
+        }
+    }
+}
+
+/// Walks the descriptor area of a complex message, yielding the offset (in
+/// the whole message) and type of each descriptor, or the structural error
+/// that stops the walk.
+pub(crate) struct Descriptors<'a> {
+    msg: &'a [u8],
+    off: usize,
+    left: u32,
+}
+
+impl Iterator for Descriptors<'_> {
+    type Item = Result<(usize, u8), MachMsgReturn>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.left == 0 {
+            return None;
+        }
+        self.left -= 1;
+        let off = self.off;
+        let Some(&ty) = self.msg.get(off + MACH_MSG_DESCRIPTOR_TYPE_OFFSET) else {
+            self.left = 0;
+            return Some(Err(MACH_SEND_MSG_TOO_SMALL));
+        };
+        let size = match ty {
+            MACH_MSG_PORT_DESCRIPTOR => MACH_MSG_PORT_DESCRIPTOR_SIZE,
+            MACH_MSG_OOL_DESCRIPTOR | MACH_MSG_OOL_VOLATILE_DESCRIPTOR | MACH_MSG_OOL_PORTS_DESCRIPTOR => {
+                MACH_MSG_OOL_DESCRIPTOR_SIZE
+            }
+            _ => {
+                self.left = 0;
+                return Some(Err(MACH_SEND_INVALID_TYPE));
+            }
+        };
+        if off + size > self.msg.len() {
+            self.left = 0;
+            return Some(Err(MACH_SEND_MSG_TOO_SMALL));
+        }
+        self.off += size;
+        Some(Ok((off, ty)))
+    }
 }
 
 fn is_header_send_disposition(d: u8) -> bool {
@@ -99,6 +165,7 @@ fn is_header_send_disposition(d: u8) -> bool {
 }
 
 /// Structural checks that change nothing: sizes, header bits, descriptor area.
+/// Allocates nothing.
 pub(crate) fn parse_send(msg: &[u8]) -> Result<SendHeader, MachMsgReturn> {
     if msg.len() < MACH_MSG_HEADER_SIZE || !msg.len().is_multiple_of(4) {
         return Err(MACH_SEND_MSG_TOO_SMALL);
@@ -117,13 +184,16 @@ pub(crate) fn parse_send(msg: &[u8]) -> Result<SendHeader, MachMsgReturn> {
         return Err(MACH_SEND_INVALID_HEADER);
     }
     let ld = mach_msgh_bits_local(bits);
-    if mach_port_valid(local) && !is_header_send_disposition(ld) {
+    if (mach_port_valid(local) || ld != 0) && !is_header_send_disposition(ld) {
         return Err(MACH_SEND_INVALID_HEADER);
     }
-    if !mach_port_valid(local) && ld != 0 && !is_header_send_disposition(ld) {
-        return Err(MACH_SEND_INVALID_HEADER);
-    }
-    let mut descs = Vec::new();
+    let mut h = SendHeader {
+        bits,
+        remote,
+        local,
+        id,
+        descs: 0,
+    };
     if bits & MACH_MSGH_BITS_COMPLEX != 0 {
         if msg.len() < MACH_MSG_HEADER_SIZE + MACH_MSG_BODY_SIZE {
             return Err(MACH_SEND_MSG_TOO_SMALL);
@@ -132,38 +202,18 @@ pub(crate) fn parse_send(msg: &[u8]) -> Result<SendHeader, MachMsgReturn> {
         if count > MACH_MSG_DESCRIPTORS_MAX {
             return Err(MACH_SEND_MSG_TOO_SMALL);
         }
-        let mut off = MACH_MSG_HEADER_SIZE + MACH_MSG_BODY_SIZE;
-        for _ in 0..count {
-            let Some(&ty) = msg.get(off + MACH_MSG_DESCRIPTOR_TYPE_OFFSET) else {
-                return Err(MACH_SEND_MSG_TOO_SMALL);
-            };
-            let size = match ty {
-                MACH_MSG_PORT_DESCRIPTOR => MACH_MSG_PORT_DESCRIPTOR_SIZE,
-                MACH_MSG_OOL_DESCRIPTOR | MACH_MSG_OOL_VOLATILE_DESCRIPTOR | MACH_MSG_OOL_PORTS_DESCRIPTOR => {
-                    MACH_MSG_OOL_DESCRIPTOR_SIZE
-                }
-                _ => return Err(MACH_SEND_INVALID_TYPE),
-            };
-            if off + size > msg.len() {
-                return Err(MACH_SEND_MSG_TOO_SMALL);
-            }
+        h.descs = count;
+        for d in h.descriptors(msg) {
+            let (off, ty) = d?;
             let disposition = msg[off + 10];
             if (ty == MACH_MSG_PORT_DESCRIPTOR || ty == MACH_MSG_OOL_PORTS_DESCRIPTOR)
                 && !is_send_disposition(disposition)
             {
                 return Err(MACH_SEND_INVALID_TYPE);
             }
-            descs.push((off, ty));
-            off += size;
         }
     }
-    Ok(SendHeader {
-        bits,
-        remote,
-        local,
-        id,
-        descs,
-    })
+    Ok(h)
 }
 
 /// The received type for a carried right.
@@ -182,12 +232,16 @@ impl Ipc {
         &mut self,
         space: SpaceId,
         msg: &[u8],
-        descs: &[(usize, u8)],
+        h: &SendHeader,
         kmsg: &mut KMsg,
         mem: &mut dyn UserMemory,
     ) -> Result<(), MachMsgReturn> {
         let mut ool_total: u64 = 0;
-        for &(off, ty) in descs {
+        kmsg.descs
+            .try_reserve_exact(h.descs as usize)
+            .map_err(|_| MACH_SEND_NO_BUFFER)?;
+        for d in h.descriptors(msg) {
+            let (off, ty) = d?;
             let body_off = off - MACH_MSG_HEADER_SIZE;
             let disposition = msg[off + 10];
             match ty {
@@ -272,54 +326,61 @@ impl Ipc {
     /// Queues a message on its destination (or hands it to the kernel, or
     /// destroys it when the destination is dead or the message would make a
     /// cycle of receive rights that nobody could ever receive).
-    pub(crate) fn deliver(&mut self, mut kmsg: KMsg) {
-        let Some(dest) = kmsg.dest.port_id() else {
-            self.garbage.push(kmsg);
-            self.collect_garbage();
-            return;
-        };
-        let receiver = self.ports.get(&dest).map(|p| p.receiver);
+    pub(crate) fn deliver(&mut self, kmsg: KMsg) {
+        let receiver = kmsg
+            .dest
+            .port_id()
+            .and_then(|dest| self.ports.get(&dest).map(|p| (dest, p.receiver)));
         match receiver {
-            None | Some(Receiver::Dead) => {
+            None | Some((_, Receiver::Dead)) => {
                 self.garbage.push(kmsg);
                 self.collect_garbage();
             }
-            Some(Receiver::Kernel(obj)) => self.kernel_messages.push((obj, kmsg)),
-            Some(_) => {
-                if self.is_circular(&kmsg, dest) {
+            Some((_, Receiver::Kernel(obj))) => self.kernel_messages.push((obj, kmsg)),
+            Some((dest, _)) => {
+                if kmsg.may_carry_receive() && !self.put_receive_rights_in_transit(&kmsg, dest) {
                     self.garbage.push(kmsg);
                     self.collect_garbage();
                     return;
                 }
-                let carried: Vec<PortId> = kmsg
-                    .rights()
-                    .filter(|r| r.kind == RightKind::Receive)
-                    .filter_map(|r| r.port_id())
-                    .collect();
-                for r in carried {
-                    if let Some(p) = self.ports.get_mut(&r) {
-                        p.receiver = Receiver::InTransit(Some(dest));
-                    }
-                }
-                let p = self.ports.get_mut(&dest).expect("port");
-                kmsg.seqno = p.seqno;
-                p.seqno = p.seqno.wrapping_add(1);
-                p.messages.push_back(kmsg);
-                let set = p.pset;
-                self.messages_sent += 1;
-                self.wake(WaitKey::Port(dest));
-                if let Some(s) = set {
-                    self.wake(WaitKey::Set(s));
-                }
+                self.enqueue(dest, kmsg);
             }
         }
+    }
+
+    /// Appends a message to the queue of the live port `dest` and wakes its
+    /// receivers.
+    fn enqueue(&mut self, dest: PortId, mut kmsg: KMsg) {
+        let p = self.ports.get_mut(&dest).expect("port");
+        kmsg.seqno = p.seqno;
+        p.seqno = p.seqno.wrapping_add(1);
+        p.messages.push_back(kmsg);
+        let set = p.pset;
+        self.messages_sent += 1;
+        self.wake(WaitKey::Port(dest));
+        if let Some(s) = set {
+            self.wake(WaitKey::Set(s));
+        }
+    }
+
+    /// Marks the receive rights `kmsg` carries as in transit to `dest`;
+    /// returns false (changing nothing) when that would make a cycle.
+    fn put_receive_rights_in_transit(&mut self, kmsg: &KMsg, dest: PortId) -> bool {
+        if self.is_circular(kmsg, dest) {
+            return false;
+        }
+        for r in kmsg.receive_rights() {
+            if let Some(p) = self.ports.get_mut(&r) {
+                p.receiver = Receiver::InTransit(Some(dest));
+            }
+        }
+        true
     }
 
     /// Would queuing `kmsg` on `dest` put a receive right inside its own queue
     /// (directly or through a chain of in-transit ports)?
     fn is_circular(&self, kmsg: &KMsg, dest: PortId) -> bool {
-        for r in kmsg.rights().filter(|r| r.kind == RightKind::Receive) {
-            let Some(carried) = r.port_id() else { continue };
+        for carried in kmsg.receive_rights() {
             let mut at = dest;
             let mut steps = 0;
             loop {
@@ -355,21 +416,28 @@ impl Ipc {
     }
 
     /// Writes a message into `space`'s terms: rights become names there,
-    /// out-of-line data is copied into fresh memory. Returns the bytes (header,
-    /// body, trailer) and MACH_MSG_SUCCESS or MACH_RCV_BODY_ERROR when some
-    /// right or region could not be placed (it reads as MACH_PORT_DEAD or 0).
+    /// out-of-line data is copied into fresh memory. Replaces the contents of
+    /// `out` with the bytes (header, body, trailer; an empty `out` gets one
+    /// allocation of exactly that size). Returns MACH_MSG_SUCCESS, or
+    /// MACH_RCV_HEADER_ERROR / MACH_RCV_BODY_ERROR when some right or region
+    /// could not be placed (it reads as MACH_PORT_DEAD or 0).
+    /// `local` is the receiver's name for the destination port when the
+    /// caller knows it (it received on that name), saving a lookup.
     pub(crate) fn copyout_kmsg(
         &mut self,
         space: SpaceId,
         kmsg: KMsg,
+        local: Option<Name>,
         mem: &mut dyn UserMemory,
-    ) -> (Vec<u8>, MachMsgReturn) {
+        out: &mut Vec<u8>,
+    ) -> MachMsgReturn {
         let mut status = MACH_MSG_SUCCESS;
         let dest = kmsg.dest;
-        let local = dest
-            .port_id()
-            .and_then(|p| self.spaces.get(&space).and_then(|s| s.name_of_port(p)))
-            .unwrap_or(0);
+        let local = dest.port_id().map_or(0, |p| {
+            local
+                .or_else(|| self.spaces.get(&space).and_then(|s| s.name_of_port(p)))
+                .unwrap_or(0)
+        });
         match dest.port {
             PortRef::Port(p) if dest.kind == RightKind::Send => self.release_send(p),
             PortRef::Port(p) => self.consume_send_once(p),
@@ -389,38 +457,62 @@ impl Ipc {
             bits |= MACH_MSGH_BITS_COMPLEX;
         }
         let size = kmsg.size();
-        let mut out = Vec::with_capacity(size + MACH_MSG_TRAILER_SIZE);
-        out.resize(MACH_MSG_HEADER_SIZE, 0);
-        wr32(&mut out, 0, bits);
-        wr32(&mut out, 4, size as u32);
-        wr32(&mut out, 8, remote);
-        wr32(&mut out, 12, local);
-        wr32(&mut out, 20, kmsg.id as u32);
+        let mut header = [0u8; MACH_MSG_HEADER_SIZE];
+        wr32(&mut header, 0, bits);
+        wr32(&mut header, 4, size as u32);
+        wr32(&mut header, 8, remote);
+        wr32(&mut header, 12, local);
+        wr32(&mut header, 20, kmsg.id as u32);
+        let mut trailer = [0u8; MACH_MSG_TRAILER_SIZE];
+        wr32(&mut trailer, 0, MACH_MSG_TRAILER_FORMAT_0);
+        wr32(&mut trailer, 4, MACH_MSG_TRAILER_SIZE as u32);
+        wr32(&mut trailer, 8, kmsg.seqno);
+        wr64(&mut trailer, 12, kmsg.sender);
+        out.clear();
+        if out.capacity() == 0 {
+            // The common case (msg_receive): one allocation of the exact size.
+            *out = Vec::with_capacity(size + MACH_MSG_TRAILER_SIZE);
+        } else {
+            out.reserve_exact(size + MACH_MSG_TRAILER_SIZE);
+        }
+        out.extend_from_slice(&header);
         out.extend_from_slice(&kmsg.body);
-        for (off, desc) in kmsg.descs {
+        if !kmsg.descs.is_empty() && self.copyout_descriptors(space, kmsg.descs, out, mem).is_err() {
+            status = MACH_RCV_BODY_ERROR;
+        }
+        out.extend_from_slice(&trailer);
+        self.collect_garbage();
+        status
+    }
+
+    /// Rewrites the descriptors of a message being received (in `out`, header
+    /// and body) in `space`'s terms. `Err` when some right or region could not
+    /// be placed (the rest are still placed).
+    fn copyout_descriptors(
+        &mut self,
+        space: SpaceId,
+        descs: Vec<(usize, KDesc)>,
+        out: &mut [u8],
+        mem: &mut dyn UserMemory,
+    ) -> Result<(), ()> {
+        let mut ok = true;
+        for (off, desc) in descs {
             let at = MACH_MSG_HEADER_SIZE + off;
             match desc {
                 KDesc::Port(r) => {
                     let name = self.copyout_right(space, r).unwrap_or_else(|_| {
-                        status = MACH_RCV_BODY_ERROR;
+                        ok = false;
                         MACH_PORT_DEAD
                     });
-                    wr32(&mut out, at, name);
+                    wr32(out, at, name);
                     out[at + 10] = received_type(r.kind);
                 }
                 KDesc::Ool(data) => {
-                    let addr = if data.is_empty() {
+                    let addr = copyout_region(&data, mem).unwrap_or_else(|_| {
+                        ok = false;
                         0
-                    } else {
-                        match mem.allocate(data.len() as u64) {
-                            Ok(a) if mem.write(a, &data).is_ok() => a,
-                            _ => {
-                                status = MACH_RCV_BODY_ERROR;
-                                0
-                            }
-                        }
-                    };
-                    wr64(&mut out, at, addr);
+                    });
+                    wr64(out, at, addr);
                     out[at + 8] = 0;
                 }
                 KDesc::OolPorts(rights) => {
@@ -429,35 +521,32 @@ impl Ipc {
                     for r in rights {
                         ty = received_type(r.kind);
                         let n = self.copyout_right(space, r).unwrap_or_else(|_| {
-                            status = MACH_RCV_BODY_ERROR;
+                            ok = false;
                             MACH_PORT_DEAD
                         });
                         names.extend_from_slice(&n.to_le_bytes());
                     }
-                    let addr = if names.is_empty() {
+                    let addr = copyout_region(&names, mem).unwrap_or_else(|_| {
+                        ok = false;
                         0
-                    } else {
-                        match mem.allocate(names.len() as u64) {
-                            Ok(a) if mem.write(a, &names).is_ok() => a,
-                            _ => {
-                                status = MACH_RCV_BODY_ERROR;
-                                0
-                            }
-                        }
-                    };
-                    wr64(&mut out, at, addr);
+                    });
+                    wr64(out, at, addr);
                     out[at + 8] = 0;
                     out[at + 10] = ty;
                 }
             }
         }
-        let mut trailer = [0u8; MACH_MSG_TRAILER_SIZE];
-        wr32(&mut trailer, 0, MACH_MSG_TRAILER_FORMAT_0);
-        wr32(&mut trailer, 4, MACH_MSG_TRAILER_SIZE as u32);
-        wr32(&mut trailer, 8, kmsg.seqno);
-        wr64(&mut trailer, 12, kmsg.sender);
-        out.extend_from_slice(&trailer);
-        self.collect_garbage();
-        (out, status)
+        if ok { Ok(()) } else { Err(()) }
     }
+}
+
+/// Copies out-of-line data into fresh memory of the receiver; returns its
+/// address (0 for no data).
+fn copyout_region(data: &[u8], mem: &mut dyn UserMemory) -> Result<u64, ()> {
+    if data.is_empty() {
+        return Ok(0);
+    }
+    let a = mem.allocate(data.len() as u64)?;
+    mem.write(a, data)?;
+    Ok(a)
 }

@@ -98,6 +98,9 @@ pub enum WaitKey {
 }
 
 /// Access to the memory of the task on whose behalf an operation runs.
+/// Failures carry no detail: the caller maps each to the Mach error its call
+/// documents.
+#[allow(clippy::result_unit_err)]
 pub trait UserMemory {
     /// Copies `buf.len()` bytes from user address `addr`.
     fn read(&mut self, addr: u64, buf: &mut [u8]) -> Result<(), ()>;
@@ -160,6 +163,19 @@ impl Ipc {
     /// Wait keys whose waiters should re-check, accumulated since the last call.
     pub fn take_wakeups(&mut self) -> Vec<WaitKey> {
         core::mem::take(&mut self.wakeups)
+    }
+
+    /// Calls `f` on each wait key accumulated since the last call, in order,
+    /// and forgets them. Unlike [`Self::take_wakeups`] this keeps the list's
+    /// capacity, so steady-state IPC does not allocate for wakeups.
+    pub fn drain_wakeups(&mut self, f: impl FnMut(WaitKey)) {
+        self.wakeups.drain(..).for_each(f);
+    }
+
+    /// Are there messages for kernel objects to serve
+    /// ([`Self::take_kernel_messages`])?
+    pub fn has_kernel_messages(&self) -> bool {
+        !self.kernel_messages.is_empty()
     }
 
     /// Messages addressed to kernel objects, accumulated since the last call.
@@ -225,7 +241,7 @@ impl Ipc {
         let Some(space) = self.spaces.remove(&id) else {
             return;
         };
-        let entries: Vec<(Name, space::Entry)> = space.names().map(|(n, e)| (n, e.clone())).collect();
+        let entries: Vec<(Name, space::Entry)> = space.names().map(|(n, e)| (n, *e)).collect();
         drop(space);
         for (name, e) in entries {
             self.terminate_entry(id, name, e);

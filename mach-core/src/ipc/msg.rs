@@ -5,10 +5,10 @@
 //! queued, they say what to wait for ([`WaitKey`]) and the kernel parks the
 //! thread, then calls again.
 
-use super::kmsg::{KMsg, parse_send, rd32};
+use super::kmsg::{KMsg, SendHeader, parse_send, rd32};
 use super::port::Receiver;
-use super::right::kind_of;
-use super::space::{Object, bits};
+use super::right::{copyin_allowed, kind_of};
+use super::space::{Entry, Object, bits};
 use super::{Ipc, KRight, Name, PortId, RightKind, SpaceId, UserMemory, WaitKey};
 use alloc::vec::Vec;
 use mach_abi::message::*;
@@ -32,64 +32,49 @@ pub enum ReceiveOutcome {
     TooLarge { needed: usize },
 }
 
+/// What [`Ipc::msg_receive_into`] did; a received message is in the
+/// caller's buffer.
+#[derive(Debug, PartialEq, Eq)]
+pub enum ReceiveStatus {
+    /// The buffer holds the message, trailer included; the status to return.
+    Message(MachMsgReturn),
+    /// Nothing queued: wait on the key and retry.
+    WouldBlock(WaitKey),
+    /// The next message needs `needed` bytes (with trailer); it stays queued.
+    TooLarge { needed: usize },
+}
+
 impl Ipc {
     /// Sends the message `msg` (exactly the bytes the task passed, `send_size`
     /// long) from `space`.
+    ///
+    /// The header's rights are checked first (changing nothing but names that
+    /// lazily turn dead), then room in the queue, and only then are they
+    /// taken, so a failure before that point leaves the space as it was.
     pub fn msg_send(
         &mut self,
         space: SpaceId,
         msg: &[u8],
         mem: &mut dyn UserMemory,
     ) -> Result<SendOutcome, MachMsgReturn> {
-        if !self.spaces.contains_key(&space) {
-            return Err(MACH_SEND_INVALID_DEST);
-        }
-        let h = parse_send(msg)?;
-        let dest_disp = mach_msgh_bits_remote(h.bits);
-        let reply_disp = mach_msgh_bits_local(h.bits);
-        if !mach_port_valid(h.remote) {
-            return Err(MACH_SEND_INVALID_DEST);
-        }
-        let same = h.remote == h.local;
-        if same && dest_disp == MACH_MSG_TYPE_MOVE_SEND_ONCE && reply_disp == MACH_MSG_TYPE_MOVE_SEND_ONCE {
-            return Err(MACH_SEND_INVALID_REPLY);
-        }
-        let extra = u32::from(same && dest_disp == MACH_MSG_TYPE_MOVE_SEND && reply_disp == MACH_MSG_TYPE_MOVE_SEND);
-        self.check_copyin(space, h.remote, dest_disp, extra)
-            .map_err(|_| MACH_SEND_INVALID_DEST)?;
-        let dest_port = self.dest_port(space, h.remote).ok_or(MACH_SEND_INVALID_DEST)?;
-        if mach_port_valid(h.local) {
-            self.check_copyin(space, h.local, reply_disp, extra)
-                .map_err(|_| MACH_SEND_INVALID_REPLY)?;
-        }
-        // Room in the queue is checked before anything is copied in.
-        let send_once = matches!(dest_disp, MACH_MSG_TYPE_MOVE_SEND_ONCE | MACH_MSG_TYPE_MAKE_SEND_ONCE);
-        let p = self.ports.get(&dest_port).ok_or(MACH_SEND_INVALID_DEST)?;
-        let kernel_port = matches!(p.receiver, Receiver::Kernel(_));
-        if !send_once && !kernel_port && !p.is_dead() && p.is_full() {
-            return Ok(SendOutcome::WouldBlock(WaitKey::Space(dest_port)));
-        }
-        let dest = self
-            .take_right(space, h.remote, dest_disp, kind_of(dest_disp))
-            .map_err(|_| MACH_SEND_INVALID_DEST)?;
-        let reply = if mach_port_valid(h.local) || reply_disp != 0 {
-            match self.take_right(space, h.local, reply_disp, kind_of(reply_disp)) {
-                Ok(r) => r,
-                Err(_) => {
-                    self.release_right(dest);
-                    return Err(MACH_SEND_INVALID_REPLY);
-                }
-            }
-        } else {
-            KRight::NULL
+        let h = match parse_send(msg) {
+            Ok(h) => h,
+            // A missing space is reported before a malformed message.
+            Err(_) if !self.spaces.contains_key(&space) => return Err(MACH_SEND_INVALID_DEST),
+            Err(e) => return Err(e),
         };
-        let mut body = Vec::new();
-        if body.try_reserve_exact(msg.len() - MACH_MSG_HEADER_SIZE).is_err() {
+        let checked = self.check_header(space, &h)?;
+        let dest_disp = mach_msgh_bits_remote(h.bits);
+        let send_once = matches!(dest_disp, MACH_MSG_TYPE_MOVE_SEND_ONCE | MACH_MSG_TYPE_MAKE_SEND_ONCE);
+        if !send_once && self.queue_full(checked.dest_port) {
+            return Ok(SendOutcome::WouldBlock(WaitKey::Space(checked.dest_port)));
+        }
+        let (dest, reply) = self.take_header_rights(space, &h, &checked)?;
+        let Some(body) = copy_body(msg) else {
             self.release_right(dest);
             self.release_right(reply);
             return Err(MACH_SEND_NO_BUFFER);
-        }
-        body.extend_from_slice(&msg[MACH_MSG_HEADER_SIZE..]);
+        };
         let mut kmsg = KMsg {
             complex: h.bits & MACH_MSGH_BITS_COMPLEX != 0,
             id: h.id,
@@ -100,7 +85,9 @@ impl Ipc {
             sender: space,
             seqno: 0,
         };
-        if let Err(e) = self.copyin_body(space, msg, &h.descs, &mut kmsg, mem) {
+        if h.descs != 0
+            && let Err(e) = self.copyin_body(space, msg, &h, &mut kmsg, mem)
+        {
             self.garbage.push(kmsg);
             self.collect_garbage();
             return Err(e);
@@ -110,14 +97,67 @@ impl Ipc {
         Ok(SendOutcome::Sent)
     }
 
-    /// The live port a send right named `name` in `space` denotes.
-    fn dest_port(&self, space: SpaceId, name: Name) -> Option<PortId> {
-        let e = self.spaces.get(&space)?.get(name)?;
-        if e.bits & bits::DEAD_NAME != 0 {
-            return None;
+    /// Checks that the header's rights can be copied in (without taking
+    /// them); returns what [`Self::take_header_rights`] needs.
+    fn check_header(&mut self, space: SpaceId, h: &SendHeader) -> Result<CheckedHeader, MachMsgReturn> {
+        let dest_disp = mach_msgh_bits_remote(h.bits);
+        let reply_disp = mach_msgh_bits_local(h.bits);
+        if !mach_port_valid(h.remote) {
+            return Err(MACH_SEND_INVALID_DEST);
         }
-        let p = e.port()?;
-        self.ports.get(&p).filter(|port| !port.is_dead()).map(|_| p)
+        let same = h.remote == h.local;
+        if same && dest_disp == MACH_MSG_TYPE_MOVE_SEND_ONCE && reply_disp == MACH_MSG_TYPE_MOVE_SEND_ONCE {
+            return Err(MACH_SEND_INVALID_REPLY);
+        }
+        let extra = header_extra_urefs(h);
+        let dest = self.lookup_entry(space, h.remote).ok_or(MACH_SEND_INVALID_DEST)?;
+        copyin_allowed(&dest, dest_disp, extra).map_err(|_| MACH_SEND_INVALID_DEST)?;
+        let dest_port = dest
+            .port()
+            .filter(|p| dest.bits & bits::DEAD_NAME == 0 && self.ports.get(p).is_some_and(|port| !port.is_dead()))
+            .ok_or(MACH_SEND_INVALID_DEST)?;
+        let mut reply = None;
+        if mach_port_valid(h.local) {
+            let e = self.lookup_entry(space, h.local).ok_or(MACH_SEND_INVALID_REPLY)?;
+            copyin_allowed(&e, reply_disp, extra).map_err(|_| MACH_SEND_INVALID_REPLY)?;
+            reply = Some(e);
+        }
+        Ok(CheckedHeader { dest_port, dest, reply })
+    }
+
+    /// Is the queue of the live port `dest` full for a message sent with a
+    /// send right? (Kernel ports take every message.)
+    fn queue_full(&self, dest: PortId) -> bool {
+        self.ports
+            .get(&dest)
+            .is_some_and(|p| !matches!(p.receiver, Receiver::Kernel(_)) && !p.is_dead() && p.is_full())
+    }
+
+    /// Takes the header's rights, which [`Self::check_header`] accepted.
+    fn take_header_rights(
+        &mut self,
+        space: SpaceId,
+        h: &SendHeader,
+        checked: &CheckedHeader,
+    ) -> Result<(KRight, KRight), MachMsgReturn> {
+        let dest_disp = mach_msgh_bits_remote(h.bits);
+        let reply_disp = mach_msgh_bits_local(h.bits);
+        let dest = self
+            .take_checked_right(space, h.remote, &checked.dest, dest_disp)
+            .map_err(|_| MACH_SEND_INVALID_DEST)?;
+        let reply = match checked.reply {
+            None if reply_disp == 0 => return Ok((dest, KRight::NULL)),
+            // Taking the destination may have changed the entry of the same name.
+            Some(e) if h.local != h.remote => self.take_checked_right(space, h.local, &e, reply_disp),
+            _ => self.take_right(space, h.local, reply_disp, kind_of(reply_disp)),
+        };
+        match reply {
+            Ok(reply) => Ok((dest, reply)),
+            Err(_) => {
+                self.release_right(dest);
+                Err(MACH_SEND_INVALID_REPLY)
+            }
+        }
     }
 
     /// Receives the next message for the receive right or port set `name`
@@ -132,47 +172,78 @@ impl Ipc {
         large: bool,
         mem: &mut dyn UserMemory,
     ) -> Result<ReceiveOutcome, MachMsgReturn> {
+        let mut bytes = Vec::new();
+        Ok(
+            match self.msg_receive_into(space, name, capacity, large, mem, &mut bytes)? {
+                ReceiveStatus::Message(status) => ReceiveOutcome::Message { bytes, status },
+                ReceiveStatus::WouldBlock(key) => ReceiveOutcome::WouldBlock(key),
+                ReceiveStatus::TooLarge { needed } => ReceiveOutcome::TooLarge { needed },
+            },
+        )
+    }
+
+    /// [`Self::msg_receive`] into the caller's buffer `out`, whose contents
+    /// are replaced by the message when one is received (and left alone
+    /// otherwise). A buffer reused from call to call keeps its capacity, so
+    /// receiving does not allocate once it is large enough.
+    pub fn msg_receive_into(
+        &mut self,
+        space: SpaceId,
+        name: Name,
+        capacity: usize,
+        large: bool,
+        mem: &mut dyn UserMemory,
+        out: &mut Vec<u8>,
+    ) -> Result<ReceiveStatus, MachMsgReturn> {
+        let (source, key) = self.receive_source(space, name)?;
+        let Some(port) = source else {
+            return Ok(ReceiveStatus::WouldBlock(key));
+        };
+        let p = self.ports.get_mut(&port).expect("port");
+        let needed = p.messages.front().map_or(0, |m| m.size()) + MACH_MSG_TRAILER_SIZE;
+        if needed > capacity && large {
+            return Ok(ReceiveStatus::TooLarge { needed });
+        }
+        let was_full = p.is_full();
+        let m = p.messages.pop_front().expect("message");
+        // Only a sender that found the queue full can be waiting for room.
+        if was_full {
+            self.wake(WaitKey::Space(port));
+        }
+        if needed > capacity {
+            self.garbage.push(m);
+            self.collect_garbage();
+            return Err(MACH_RCV_TOO_LARGE);
+        }
+        // Received on the port's own name: that is the receiver's name for it.
+        let local = matches!(key, WaitKey::Port(_)).then_some(name);
+        let status = self.copyout_kmsg(space, m, local, mem, out);
+        self.maybe_free_port(port);
+        Ok(ReceiveStatus::Message(status))
+    }
+
+    /// The port `name` (a receive right or a port set) would receive from
+    /// now: the first with a message queued, if any; and the key to wait on.
+    fn receive_source(&self, space: SpaceId, name: Name) -> Result<(Option<PortId>, WaitKey), MachMsgReturn> {
         let e = self
             .spaces
             .get(&space)
             .and_then(|s| s.get(name))
             .ok_or(MACH_RCV_INVALID_NAME)?;
-        let (candidates, key): (Vec<PortId>, WaitKey) = match e.object {
+        let has_message = |p: &PortId| self.ports.get(p).is_some_and(|port| !port.messages.is_empty());
+        match e.object {
             Object::Port(p) if e.bits & bits::RECEIVE != 0 => {
                 if self.ports.get(&p).is_some_and(|port| port.pset.is_some()) {
                     return Err(MACH_RCV_IN_SET);
                 }
-                (alloc::vec![p], WaitKey::Port(p))
+                Ok((Some(p).filter(has_message), WaitKey::Port(p)))
             }
-            Object::Set(s) => (
-                self.psets.get(&s).map(|set| set.members.clone()).unwrap_or_default(),
-                WaitKey::Set(s),
-            ),
-            _ => return Err(MACH_RCV_INVALID_NAME),
-        };
-        let Some(port) = candidates
-            .into_iter()
-            .find(|p| self.ports.get(p).is_some_and(|port| !port.messages.is_empty()))
-        else {
-            return Ok(ReceiveOutcome::WouldBlock(key));
-        };
-        let p = self.ports.get_mut(&port).expect("port");
-        let needed = p.messages.front().map_or(0, |m| m.size()) + MACH_MSG_TRAILER_SIZE;
-        if needed > capacity {
-            if large {
-                return Ok(ReceiveOutcome::TooLarge { needed });
+            Object::Set(s) => {
+                let members = self.psets.get(&s).map_or(&[][..], |set| &set.members[..]);
+                Ok((members.iter().copied().find(has_message), WaitKey::Set(s)))
             }
-            let m = p.messages.pop_front().expect("message");
-            self.wake(WaitKey::Space(port));
-            self.garbage.push(m);
-            self.collect_garbage();
-            return Err(MACH_RCV_TOO_LARGE);
+            _ => Err(MACH_RCV_INVALID_NAME),
         }
-        let m = p.messages.pop_front().expect("message");
-        self.wake(WaitKey::Space(port));
-        let (bytes, status) = self.copyout_kmsg(space, m, mem);
-        self.maybe_free_port(port);
-        Ok(ReceiveOutcome::Message { bytes, status })
     }
 
     /// Sends a message built by the kernel (a notification or a kernel
@@ -205,4 +276,34 @@ impl Ipc {
             None
         }
     }
+}
+
+/// What checking a header's rights found: the destination port, and the
+/// entries of the destination and reply names as checked.
+struct CheckedHeader {
+    dest_port: PortId,
+    dest: Entry,
+    reply: Option<Entry>,
+}
+
+/// User references a header needs beyond one when it names the same send
+/// right twice with MOVE_SEND.
+fn header_extra_urefs(h: &SendHeader) -> u32 {
+    u32::from(
+        h.remote == h.local
+            && mach_msgh_bits_remote(h.bits) == MACH_MSG_TYPE_MOVE_SEND
+            && mach_msgh_bits_local(h.bits) == MACH_MSG_TYPE_MOVE_SEND,
+    )
+}
+
+/// A copy of everything after the header (no allocation for a header-only
+/// message); `None` when memory runs out.
+fn copy_body(msg: &[u8]) -> Option<Vec<u8>> {
+    let bytes = &msg[MACH_MSG_HEADER_SIZE..];
+    let mut body = Vec::new();
+    if !bytes.is_empty() {
+        body.try_reserve_exact(bytes.len()).ok()?;
+        body.extend_from_slice(bytes);
+    }
+    Some(body)
 }

@@ -24,16 +24,45 @@ pub(crate) fn kind_of(disposition: u8) -> RightKind {
     }
 }
 
+/// Can `disposition` be applied to the (already dead-checked) entry `e`,
+/// with `extra_send_urefs` user references to spare?
+pub(crate) fn copyin_allowed(e: &Entry, disposition: u8, extra_send_urefs: u32) -> Result<(), KernReturn> {
+    let ok = match disposition {
+        MACH_MSG_TYPE_MOVE_RECEIVE | MACH_MSG_TYPE_MAKE_SEND | MACH_MSG_TYPE_MAKE_SEND_ONCE => {
+            e.bits & bits::RECEIVE != 0
+        }
+        MACH_MSG_TYPE_MOVE_SEND => e.bits & (bits::SEND | bits::DEAD_NAME) != 0 && e.urefs > extra_send_urefs,
+        MACH_MSG_TYPE_COPY_SEND => e.bits & (bits::SEND | bits::DEAD_NAME) != 0,
+        MACH_MSG_TYPE_MOVE_SEND_ONCE => e.bits & (bits::SEND_ONCE | bits::DEAD_NAME) != 0,
+        _ => false,
+    };
+    if ok { Ok(()) } else { Err(KERN_INVALID_RIGHT) }
+}
+
 impl Ipc {
+    /// Does `e` hold a send or send-once right for a port that has died (so
+    /// that it should read as a dead name)?
+    fn names_dead_port(&self, e: &Entry) -> bool {
+        e.bits & (bits::SEND | bits::SEND_ONCE) != 0
+            && e.port()
+                .is_some_and(|port| self.ports.get(&port).is_none_or(|p| p.is_dead()))
+    }
+
     /// Turns a name whose port has died into a dead name (lazily, as Mach does).
     pub(crate) fn check_dead(&mut self, space: SpaceId, name: Name) {
-        let Some(e) = self.spaces.get(&space).and_then(|s| s.get(name)) else {
+        let Some(&e) = self.spaces.get(&space).and_then(|s| s.get(name)) else {
             return;
         };
-        let Some(port) = e.port() else { return };
-        if e.bits & (bits::SEND | bits::SEND_ONCE) == 0 || !self.ports.get(&port).is_none_or(|p| p.is_dead()) {
-            return;
+        if self.names_dead_port(&e) {
+            self.make_dead_name(space, name, e);
         }
+    }
+
+    /// The dead-name conversion of [`Self::check_dead`], for an entry `e`
+    /// whose port is known to be dead.
+    #[cold]
+    fn make_dead_name(&mut self, space: SpaceId, name: Name, e: Entry) {
+        let Some(port) = e.port() else { return };
         let (was_send, urefs) = (e.bits & bits::SEND != 0, e.urefs);
         if let Some(p) = self.ports.get_mut(&port) {
             if was_send {
@@ -51,6 +80,17 @@ impl Ipc {
         e.dnrequest = None;
         s.update_index_dead(name, port);
         self.maybe_free_port(port);
+    }
+
+    /// The entry `name` denotes in `space` (a copy), once [`Self::check_dead`]
+    /// has run on it: one space lookup when the name's port is alive.
+    pub(crate) fn lookup_entry(&mut self, space: SpaceId, name: Name) -> Option<Entry> {
+        let e = *self.spaces.get(&space)?.get(name)?;
+        if !self.names_dead_port(&e) {
+            return Some(e);
+        }
+        self.make_dead_name(space, name, e);
+        self.spaces.get(&space)?.get(name).copied()
     }
 
     /// Checks that `disposition` can be applied to `name` in `space` without
@@ -71,25 +111,8 @@ impl Ipc {
                 Err(KERN_INVALID_RIGHT)
             };
         }
-        self.check_dead(space, name);
-        let e = self
-            .spaces
-            .get(&space)
-            .and_then(|s| s.get(name))
-            .ok_or(KERN_INVALID_NAME)?;
-        let ok = match disposition {
-            MACH_MSG_TYPE_MOVE_RECEIVE | MACH_MSG_TYPE_MAKE_SEND | MACH_MSG_TYPE_MAKE_SEND_ONCE => {
-                e.bits & bits::RECEIVE != 0
-            }
-            MACH_MSG_TYPE_MOVE_SEND => {
-                (e.bits & bits::SEND != 0 && e.urefs > extra_send_urefs)
-                    || (e.bits & bits::DEAD_NAME != 0 && e.urefs > extra_send_urefs)
-            }
-            MACH_MSG_TYPE_COPY_SEND => e.bits & (bits::SEND | bits::DEAD_NAME) != 0,
-            MACH_MSG_TYPE_MOVE_SEND_ONCE => e.bits & bits::SEND_ONCE != 0 || e.bits & bits::DEAD_NAME != 0,
-            _ => false,
-        };
-        if ok { Ok(()) } else { Err(KERN_INVALID_RIGHT) }
+        let e = self.lookup_entry(space, name).ok_or(KERN_INVALID_NAME)?;
+        copyin_allowed(&e, disposition, extra_send_urefs)
     }
 
     /// Takes a right out of `space` as `disposition` says.
@@ -177,13 +200,8 @@ impl Ipc {
                     self.ports.get_mut(&port).expect("port").srights += 1;
                 }
             }
-            MACH_MSG_TYPE_COPY_SEND => {
-                self.ports.get_mut(&port).expect("port").srights += 1;
-            }
-            MACH_MSG_TYPE_MAKE_SEND => {
-                let p = self.ports.get_mut(&port).expect("port");
-                p.srights += 1;
-                p.mscount += 1;
+            MACH_MSG_TYPE_COPY_SEND | MACH_MSG_TYPE_MAKE_SEND | MACH_MSG_TYPE_MAKE_SEND_ONCE => {
+                self.count_new_right(port, disposition);
             }
             MACH_MSG_TYPE_MOVE_SEND_ONCE => {
                 let request = e.dnrequest.take();
@@ -192,15 +210,54 @@ impl Ipc {
                     self.cancel_dnrequest(space, name, port, r, false);
                 }
             }
-            MACH_MSG_TYPE_MAKE_SEND_ONCE => {
-                self.ports.get_mut(&port).expect("port").sorights += 1;
-            }
             _ => return Err(KERN_INVALID_RIGHT),
         }
         Ok(KRight {
             port: PortRef::Port(port),
             kind,
         })
+    }
+
+    /// [`Self::take_right`] for a name whose entry `e` [`Self::lookup_entry`]
+    /// returned and [`copyin_allowed`] accepted, nothing having changed since:
+    /// copying or making a right leaves the entry alone and only counts the
+    /// new right on the port, so no space lookup is needed.
+    pub(crate) fn take_checked_right(
+        &mut self,
+        space: SpaceId,
+        name: Name,
+        e: &Entry,
+        disposition: u8,
+    ) -> Result<KRight, KernReturn> {
+        let kind = kind_of(disposition);
+        let copies = matches!(
+            disposition,
+            MACH_MSG_TYPE_COPY_SEND | MACH_MSG_TYPE_MAKE_SEND | MACH_MSG_TYPE_MAKE_SEND_ONCE
+        );
+        match e.port() {
+            Some(port) if copies && e.bits & bits::DEAD_NAME == 0 => {
+                self.count_new_right(port, disposition);
+                Ok(KRight {
+                    port: PortRef::Port(port),
+                    kind,
+                })
+            }
+            _ => self.take_right(space, name, disposition, kind),
+        }
+    }
+
+    /// Counts on `port` the right a COPY_SEND, MAKE_SEND or MAKE_SEND_ONCE
+    /// disposition makes.
+    fn count_new_right(&mut self, port: PortId, disposition: u8) {
+        let p = self.ports.get_mut(&port).expect("port");
+        match disposition {
+            MACH_MSG_TYPE_MAKE_SEND_ONCE => p.sorights += 1,
+            MACH_MSG_TYPE_MAKE_SEND => {
+                p.srights += 1;
+                p.mscount += 1;
+            }
+            _ => p.srights += 1,
+        }
     }
 
     /// Puts a carried right into `space`; returns its name there. When the

@@ -29,7 +29,7 @@ pub enum Object {
     Set(PsetId),
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Copy, Debug)]
 pub struct Entry {
     pub generation: u32,
     pub bits: u8,
@@ -65,16 +65,15 @@ pub const DEFAULT_NAME_LIMIT: usize = 16 * 1024;
 
 impl IpcSpace {
     pub fn new(limit: usize) -> Self {
-        let mut entries = Vec::new();
         // Index 0 is never used.
-        entries.push(Entry {
+        let entries = alloc::vec![Entry {
             generation: 0,
             bits: 0,
             urefs: 0,
             object: Object::None,
             dnrequest: None,
             in_use: false,
-        });
+        }];
         IpcSpace {
             entries,
             free: Vec::new(),
@@ -217,8 +216,10 @@ impl IpcSpace {
     pub fn free(&mut self, n: Name) -> Option<Entry> {
         let i = self.slot(n)?;
         let e = &mut self.entries[i as usize];
-        let old = e.clone();
+        let old = *e;
+        // Send-once entries are never in the reverse map.
         if let Object::Port(p) = old.object
+            && old.bits & bits::SEND_ONCE == 0
             && self.by_port.get(&p) == Some(&i)
         {
             self.by_port.remove(&p);

@@ -124,7 +124,7 @@ impl MsgBuilder {
 
     pub fn data(mut self, data: &[u8]) -> Self {
         self.bytes.extend_from_slice(data);
-        while self.bytes.len() % 4 != 0 {
+        while !self.bytes.len().is_multiple_of(4) {
             self.bytes.push(0);
         }
         self
