@@ -36,22 +36,16 @@ pub fn with<R>(f: impl FnOnce(&mut Ipc) -> R) -> R {
     let mut guard = IPC.lock();
     let ipc = guard.as_mut().expect("IPC not initialised");
     let r = f(ipc);
-    loop {
-        let msgs = ipc.take_kernel_messages();
-        if msgs.is_empty() {
-            break;
-        }
-        for (obj, kmsg) in msgs {
+    while ipc.has_kernel_messages() {
+        for (obj, kmsg) in ipc.take_kernel_messages() {
             super::kserver::serve(ipc, obj, kmsg);
         }
     }
-    let keys = ipc.take_wakeups();
-    drop(guard);
+    // Wait queues are locked after the IPC lock, never the other way round.
     let t = super::prof::start();
-    for k in keys {
-        wait::wake_all(k);
-    }
+    ipc.drain_wakeups(wait::wake_all);
     super::prof::end(6, t);
+    drop(guard);
     r
 }
 

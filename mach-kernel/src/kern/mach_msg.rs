@@ -17,7 +17,7 @@ use crate::arch::apic::TIMER_HZ;
 use crate::arch::usercopy::{copy_from_user, copy_to_user};
 use alloc::vec::Vec;
 use mach_abi::message::*;
-use mach_core::ipc::msg::{ReceiveOutcome, SendOutcome};
+use mach_core::ipc::msg::{ReceiveStatus, SendOutcome};
 
 /// Messages up to this size are copied in on the kernel stack.
 const SMALL_MSG: usize = 128;
@@ -94,7 +94,9 @@ fn send(task: &Task, msg: u64, option: u32, size: u32, timeout: u32) -> MachMsgR
 /// Checks that `[addr, addr + size)` is mapped writable for the task,
 /// without touching it.
 fn probe_writable(task: &Task, addr: u64, size: u32) -> bool {
-    let Some(end) = addr.checked_add(size as u64) else { return false };
+    let Some(end) = addr.checked_add(size as u64) else {
+        return false;
+    };
     if end > mach_abi::layout::USER_END {
         return false;
     }
@@ -120,27 +122,37 @@ fn receive(task: &Task, msg: u64, option: u32, size: u32, name: u32, timeout: u3
     }
     prof::end(2, t);
     let large = option & MACH_RCV_LARGE != 0;
+    // The message in the receiver's terms; one buffer for all retries.
+    let mut bytes = Vec::new();
     let until = (option & MACH_RCV_TIMEOUT != 0).then(|| deadline(timeout));
     loop {
         let t = prof::start();
-        let out = ipc::with(|ipc| ipc.msg_receive(task.id, name, size as usize, large, &mut TaskMemory { task }));
+        let out = ipc::with(|ipc| {
+            ipc.msg_receive_into(
+                task.id,
+                name,
+                size as usize,
+                large,
+                &mut TaskMemory { task },
+                &mut bytes,
+            )
+        });
         prof::end(3, t);
         match out {
-            Ok(ReceiveOutcome::Message { bytes, status }) => {
+            Ok(ReceiveStatus::Message(status)) => {
                 let t = prof::start();
                 if copy_to_user(msg, &bytes).is_err() {
                     return MACH_RCV_INVALID_DATA;
                 }
-                drop(bytes);
                 prof::end(4, t);
                 return status;
             }
-            Ok(ReceiveOutcome::TooLarge { needed }) => {
+            Ok(ReceiveStatus::TooLarge { needed }) => {
                 let _ = copy_to_user(msg + 4, &(needed as u32).to_le_bytes());
                 return MACH_RCV_TOO_LARGE;
             }
             Err(e) => return e,
-            Ok(ReceiveOutcome::WouldBlock(key)) => {
+            Ok(ReceiveStatus::WouldBlock(key)) => {
                 if option & MACH_RCV_TIMEOUT != 0 && timeout == 0 {
                     return MACH_RCV_TIMED_OUT;
                 }

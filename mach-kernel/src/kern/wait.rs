@@ -75,7 +75,9 @@ fn resume(thread: &Arc<Thread>, reason: WakeReason) {
 /// Wakes every thread waiting on `key`.
 pub fn wake_all(key: WaitKey) {
     let mut queues = QUEUES.lock();
-    let Some(q) = queues.as_mut().and_then(|m| m.get_mut(&key)) else { return };
+    let Some(q) = queues.as_mut().and_then(|m| m.get_mut(&key)) else {
+        return;
+    };
     while let Some(t) = q.pop() {
         let Some(w) = t.waiting.lock().take() else { continue };
         if w.deadline.is_some() {
