@@ -72,7 +72,12 @@ fn send(task: &Task, msg: u64, option: u32, size: u32, timeout: u32) -> MachMsgR
     let until = (option & MACH_SEND_TIMEOUT != 0).then(|| deadline(timeout));
     loop {
         let t = prof::start();
-        let out = ipc::with(|ipc| ipc.msg_send(task.id, buf, &mut TaskMemory { task }));
+        let out = ipc::with(|ipc| {
+            let t = prof::start();
+            let r = ipc.msg_send(task.id, buf, &mut TaskMemory { task });
+            prof::end(7, t);
+            r
+        });
         prof::end(1, t);
         match out {
             Ok(SendOutcome::Sent) => return MACH_MSG_SUCCESS,

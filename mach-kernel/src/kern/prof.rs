@@ -15,7 +15,7 @@ pub const PHASES: [&str; 8] = [
     "recv.copyout",
     "block",
     "with.wakeups",
-    "other",
+    "send.model",
 ];
 static TOTAL: [AtomicU64; 8] = [const { AtomicU64::new(0) }; 8];
 static COUNT: [AtomicU64; 8] = [const { AtomicU64::new(0) }; 8];
