@@ -34,6 +34,24 @@ fn put32(buf: &mut [u8], off: usize, v: u32) {
     buf[off..off + 4].copy_from_slice(&v.to_le_bytes());
 }
 
+/// A send-phase error (`MACH_SEND_*`): the request may have been destroyed
+/// after its reply right was made, in which case a send-once notification is
+/// on its way to the reply port.
+fn is_send_error(r: i32) -> bool {
+    (MACH_SEND_IN_PROGRESS..=MACH_SEND_INVALID_OPTIONS).contains(&r)
+}
+
+impl Rpc {
+    /// Swaps in a fresh reply port and destroys the old one, as MIG clients do
+    /// after a failed send, so a stray notification can never be taken for
+    /// the next call's reply.
+    fn replace_reply_port(&mut self) {
+        let old = self.reply;
+        self.reply = mach_reply_port();
+        let _ = mach_interfaces::mach_port::mach_port_destroy(self, mach_task_self(), old);
+    }
+}
+
 impl Transport for Rpc {
     fn call(&mut self, buf: &mut [u8], send_size: usize) -> Result<usize, i32> {
         if buf.len() < MACH_MSG_HEADER_SIZE || send_size > buf.len() {
@@ -55,6 +73,9 @@ impl Transport for Rpc {
             )
         };
         if r != MACH_MSG_SUCCESS {
+            if is_send_error(r) {
+                self.replace_reply_port();
+            }
             return Err(r);
         }
         let size = u32::from_le_bytes([buf[4], buf[5], buf[6], buf[7]]) as usize;

@@ -6,6 +6,7 @@
 //! arguments; its return value becomes the task's exit status.
 
 use core::arch::naked_asm;
+use core::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
 
 /// The program's arguments (`argv`), as UTF-8 strings (invalid ones read as "").
 #[derive(Clone, Copy)]
@@ -68,6 +69,10 @@ extern "C" fn _start() -> ! {
     naked_asm!("mov rdi, rsp", "and rsp, -16", "xor ebp, ebp", "call {}", "ud2", sym start_rust)
 }
 
+/// The program's name (argv[0]), for the panic report.
+static PROGRAM: AtomicPtr<u8> = AtomicPtr::new(core::ptr::null_mut());
+static PROGRAM_LEN: AtomicUsize = AtomicUsize::new(0);
+
 extern "C" fn start_rust(sp: *const u64) -> ! {
     // SAFETY: sp points at the start-up block the kernel built: argc, then argv.
     let args = unsafe {
@@ -76,6 +81,10 @@ extern "C" fn start_rust(sp: *const u64) -> ! {
             argv: sp.add(1) as *const *const u8,
         }
     };
+    if let Some(name) = args.get(0) {
+        PROGRAM.store(name.as_ptr() as *mut u8, Ordering::Relaxed);
+        PROGRAM_LEN.store(name.len(), Ordering::Relaxed);
+    }
     // SAFETY: mach_main is defined by the program through `entry!`.
     let status = unsafe { mach_main(args) };
     crate::trap::task_exit(status)
@@ -93,8 +102,21 @@ macro_rules! entry {
     };
 }
 
+fn program_name() -> &'static str {
+    let p = PROGRAM.load(Ordering::Relaxed);
+    let n = PROGRAM_LEN.load(Ordering::Relaxed);
+    if p.is_null() {
+        return "program";
+    }
+    // SAFETY: PROGRAM/PROGRAM_LEN describe argv[0], a UTF-8 string on the
+    // initial stack that lives as long as the task.
+    unsafe { core::str::from_utf8(core::slice::from_raw_parts(p, n)).unwrap_or("program") }
+}
+
+/// A panic ends the task with status 101 and is reported as a failed test, so
+/// a test program can never fail silently.
 #[panic_handler]
 fn panic(info: &core::panic::PanicInfo) -> ! {
-    crate::println!("user panic: {info}");
+    crate::println!("test {}_did_not_panic ... FAILED: {info}", program_name());
     crate::trap::task_exit(101)
 }
