@@ -15,6 +15,7 @@
 //! into a dead name the next time the space looks it up (as Mach does).
 
 pub mod audit;
+pub mod fastpath;
 pub mod calls;
 pub mod idmap;
 pub mod kimage;

@@ -57,6 +57,9 @@ impl Ipc {
         msg: &[u8],
         mem: &mut dyn UserMemory,
     ) -> Result<SendOutcome, MachMsgReturn> {
+        if let Some(r) = self.send_simple(space, msg) {
+            return r;
+        }
         let h = match parse_send(msg) {
             Ok(h) => h,
             // A missing space is reported before a malformed message.
