@@ -67,7 +67,11 @@ impl BootstrapServer for Names {
     }
 
     fn bootstrap_look_up(&mut self, _bp: u32, service: u64) -> Result<u32, i32> {
-        self.table[..self.used].iter().find(|(k, _)| *k == service).map(|&(_, n)| n).ok_or(BOOTSTRAP_UNKNOWN_SERVICE)
+        self.table[..self.used]
+            .iter()
+            .find(|(k, _)| *k == service)
+            .map(|&(_, n)| n)
+            .ok_or(BOOTSTRAP_UNKNOWN_SERVICE)
     }
 }
 
@@ -84,7 +88,10 @@ fn demo() {
     let Some(stack) = WORKER_STACK.take() else { return };
     match thread_create_running(worker, stack, 1_000_000) {
         Ok(id) => println!("bootstrap: started worker thread {id}"),
-        Err(kr) => println!("bootstrap: thread_create_running failed: {}", mach_user::abi::kern_return::name(kr)),
+        Err(kr) => println!(
+            "bootstrap: thread_create_running failed: {}",
+            mach_user::abi::kern_return::name(kr)
+        ),
     }
     while WORKER_RESULT.load(Ordering::Acquire) == 0 {
         swtch();
@@ -99,10 +106,19 @@ fn main(args: mach_user::start::Args) -> i32 {
         return 1;
     };
     demo();
-    let mut names = Names { rpc: Rpc::new(), task: mach_task_self(), table: [(0, 0); 64], used: 0 };
+    let mut names = Names {
+        rpc: Rpc::new(),
+        task: mach_task_self(),
+        table: [(0, 0); 64],
+        used: 0,
+    };
     // Exit when nobody holds a send right to the bootstrap port any more.
-    let notify = PolyPort { name: port, disposition: MACH_MSG_TYPE_MAKE_SEND_ONCE };
-    let kr = mach_port::mach_port_request_notification(&mut names.rpc, names.task, port, MACH_NOTIFY_NO_SENDERS, 0, notify);
+    let notify = PolyPort {
+        name: port,
+        disposition: MACH_MSG_TYPE_MAKE_SEND_ONCE,
+    };
+    let kr =
+        mach_port::mach_port_request_notification(&mut names.rpc, names.task, port, MACH_NOTIFY_NO_SENDERS, 0, notify);
     if kr.is_err() {
         println!("bootstrap: cannot request no-senders: {kr:?}");
         return 1;
@@ -126,7 +142,10 @@ fn main(args: mach_user::start::Args) -> i32 {
             _ => {}
         }
     }
-    println!("bootstrap: no task holds the bootstrap port any more; {} services were registered", names.used);
+    println!(
+        "bootstrap: no task holds the bootstrap port any more; {} services were registered",
+        names.used
+    );
     // Every other task is gone: the kernel's IPC state must be consistent.
     let host = mach_user::ipc::mach_host_self();
     match mach_user::rpc::host::host_ipc_audit(&mut names.rpc, host) {

@@ -16,7 +16,14 @@ impl<const N: usize> MsgBuf<N> {
 
     pub fn header(&self) -> MachMsgHeader {
         let w = |o: usize| u32::from_le_bytes([self.0[o], self.0[o + 1], self.0[o + 2], self.0[o + 3]]);
-        MachMsgHeader { bits: w(0), size: w(4), remote_port: w(8), local_port: w(12), voucher_port: w(16), id: w(20) as i32 }
+        MachMsgHeader {
+            bits: w(0),
+            size: w(4),
+            remote_port: w(8),
+            local_port: w(12),
+            voucher_port: w(16),
+            id: w(20) as i32,
+        }
     }
 
     pub fn set_header(&mut self, h: &MachMsgHeader) {
@@ -73,12 +80,26 @@ impl<const N: usize> Default for MsgBuf<N> {
 ///
 /// # Safety
 /// The kernel writes up to `rcv_size` bytes at `msg` when receiving.
-pub unsafe fn mach_msg_raw(msg: u64, option: u32, send_size: u32, rcv_size: u32, rcv_name: u32, timeout: u32) -> MachMsgReturn {
+pub unsafe fn mach_msg_raw(
+    msg: u64,
+    option: u32,
+    send_size: u32,
+    rcv_size: u32,
+    rcv_name: u32,
+    timeout: u32,
+) -> MachMsgReturn {
     // SAFETY: guaranteed by the caller.
     let (rax, _) = unsafe {
         raw_trap(
             traps::MACH_MSG_TRAP,
-            [msg, option as u64, send_size as u64, rcv_size as u64, rcv_name as u64, timeout as u64],
+            [
+                msg,
+                option as u64,
+                send_size as u64,
+                rcv_size as u64,
+                rcv_name as u64,
+                timeout as u64,
+            ],
         )
     };
     rax as MachMsgReturn
@@ -95,7 +116,16 @@ pub fn mach_msg<const N: usize>(
 ) -> MachMsgReturn {
     let rcv = if option & MACH_RCV_MSG != 0 { N as u32 } else { 0 };
     // SAFETY: the kernel writes at most `rcv` = N bytes into the buffer.
-    unsafe { mach_msg_raw(buf.as_mut_ptr() as u64, option, send_size.min(N as u32), rcv, rcv_name, timeout) }
+    unsafe {
+        mach_msg_raw(
+            buf.as_mut_ptr() as u64,
+            option,
+            send_size.min(N as u32),
+            rcv,
+            rcv_name,
+            timeout,
+        )
+    }
 }
 
 fn name_trap(n: i64) -> MachPortName {

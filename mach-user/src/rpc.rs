@@ -16,7 +16,9 @@ pub struct Rpc {
 impl Rpc {
     /// A transport with a fresh reply port.
     pub fn new() -> Self {
-        Rpc { reply: mach_reply_port() }
+        Rpc {
+            reply: mach_reply_port(),
+        }
     }
 
     pub fn reply_port(&self) -> MachPortName {

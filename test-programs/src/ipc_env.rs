@@ -19,7 +19,12 @@ pub type Buf = MsgBuf<4096>;
 
 impl Env {
     pub fn new() -> Self {
-        let mut e = Env { rpc: Rpc::new(), task: mach_task_self(), host: mach_host_self(), baseline: (0, 0, 0) };
+        let mut e = Env {
+            rpc: Rpc::new(),
+            task: mach_task_self(),
+            host: mach_host_self(),
+            baseline: (0, 0, 0),
+        };
         if let Ok(a) = host::host_ipc_audit(&mut e.rpc, e.host) {
             e.baseline = (a.ports, a.port_sets, a.messages);
         }
@@ -33,7 +38,10 @@ impl Env {
 
     /// Adds a send right under the receive right's own name.
     pub fn make_send(&mut self, name: u32) -> i32 {
-        let poly = mach_interfaces::PolyPort { name, disposition: MACH_MSG_TYPE_MAKE_SEND };
+        let poly = mach_interfaces::PolyPort {
+            name,
+            disposition: MACH_MSG_TYPE_MAKE_SEND,
+        };
         match mach_port::mach_port_insert_right(&mut self.rpc, self.task, name, poly) {
             Ok(()) => 0,
             Err(e) => e,
@@ -65,11 +73,16 @@ impl Env {
     /// the error-class tests compare).
     pub fn snapshot(&mut self) -> [(u32, u32, u32); 64] {
         let mut out = [(0, 0, 0); 64];
-        let Ok(r) = mach_port::mach_port_names(&mut self.rpc, self.task) else { return out };
+        let Ok(r) = mach_port::mach_port_names(&mut self.rpc, self.task) else {
+            return out;
+        };
         for i in 0..(r.names.count as usize).min(64) {
             // SAFETY: the kernel mapped `count` u32s at each address for us.
             let (n, t) = unsafe {
-                (*((r.names.address as *const u32).add(i)), *((r.types.address as *const u32).add(i)))
+                (
+                    *((r.names.address as *const u32).add(i)),
+                    *((r.types.address as *const u32).add(i)),
+                )
             };
             let refs = if t & MACH_PORT_TYPE_SEND != 0 {
                 self.refs(n, MACH_PORT_RIGHT_SEND).unwrap_or(0)
@@ -92,7 +105,14 @@ impl Default for Env {
 
 /// Writes a header into `buf`.
 pub fn header(buf: &mut Buf, bits: u32, size: u32, remote: u32, local: u32, id: i32) {
-    buf.set_header(&MachMsgHeader { bits, size, remote_port: remote, local_port: local, voucher_port: 0, id });
+    buf.set_header(&MachMsgHeader {
+        bits,
+        size,
+        remote_port: remote,
+        local_port: local,
+        voucher_port: 0,
+        id,
+    });
 }
 
 /// Sends a header-only message `dest`/`disp` with reply `reply`/`rdisp`.
@@ -103,7 +123,11 @@ pub fn send(buf: &mut Buf, dest: u32, disp: u8, reply: u32, rdisp: u8, id: i32, 
 
 /// Receives on `name` polling (timeout 0) unless `wait`.
 pub fn recv(buf: &mut Buf, name: u32, wait: bool) -> i32 {
-    let opt = if wait { MACH_RCV_MSG } else { MACH_RCV_MSG | MACH_RCV_TIMEOUT };
+    let opt = if wait {
+        MACH_RCV_MSG
+    } else {
+        MACH_RCV_MSG | MACH_RCV_TIMEOUT
+    };
     mach_msg(buf, opt, 0, name, 0)
 }
 

@@ -25,6 +25,16 @@ struct Counts {
     receive_holders: u32,
 }
 
+/// Adds one carried right to the recount.
+fn count_right(counts: &mut HashMap<PortId, Counts>, port: PortId, kind: RightKind) {
+    let c = counts.entry(port).or_default();
+    match kind {
+        RightKind::Send => c.send += 1,
+        RightKind::SendOnce => c.send_once += 1,
+        RightKind::Receive => c.receive_holders += 1,
+    }
+}
+
 impl Ipc {
     pub fn audit(&self) -> AuditReport {
         self.audit_with(&[])
@@ -36,12 +46,7 @@ impl Ipc {
         let mut counts: HashMap<PortId, Counts> = HashMap::new();
         for r in in_flight {
             let Some(p) = r.port_id() else { continue };
-            let c = counts.entry(p).or_default();
-            match r.kind {
-                RightKind::Send => c.send += 1,
-                RightKind::SendOnce => c.send_once += 1,
-                RightKind::Receive => c.receive_holders += 1,
-            }
+            count_right(&mut counts, p, r.kind);
         }
         let mut v = Vec::new();
         for (sid, space) in &self.spaces {
@@ -95,12 +100,7 @@ impl Ipc {
                 messages += 1;
                 for r in m.rights() {
                     let Some(p) = r.port_id() else { continue };
-                    let c = counts.entry(p).or_default();
-                    match r.kind {
-                        RightKind::Send => c.send += 1,
-                        RightKind::SendOnce => c.send_once += 1,
-                        RightKind::Receive => c.receive_holders += 1,
-                    }
+                    count_right(&mut counts, p, r.kind);
                 }
             }
             for r in [port.nsrequest, port.pdrequest].into_iter().flatten() {
@@ -117,12 +117,7 @@ impl Ipc {
         for (obj, m) in &self.kernel_messages {
             for r in m.rights() {
                 let Some(p) = r.port_id() else { continue };
-                let c = counts.entry(p).or_default();
-                match r.kind {
-                    RightKind::Send => c.send += 1,
-                    RightKind::SendOnce => c.send_once += 1,
-                    RightKind::Receive => c.receive_holders += 1,
-                }
+                count_right(&mut counts, p, r.kind);
             }
             let _ = obj;
         }

@@ -63,7 +63,11 @@ impl Ipc {
             return Some(Ok(SendOutcome::WouldBlock(WaitKey::Space(dest))));
         }
         // Everything checked: take the rights.
-        let kind = if send_once { RightKind::SendOnce } else { RightKind::Send };
+        let kind = if send_once {
+            RightKind::SendOnce
+        } else {
+            RightKind::Send
+        };
         match dest_disp {
             MACH_MSG_TYPE_MOVE_SEND_ONCE => {
                 self.spaces.get_mut(&space)?.free(remote);
@@ -79,14 +83,20 @@ impl Ipc {
         let reply = match reply_port {
             Some(r) => {
                 self.ports.get_mut(&r)?.sorights += 1;
-                KRight { port: PortRef::Port(r), kind: RightKind::SendOnce }
+                KRight {
+                    port: PortRef::Port(r),
+                    kind: RightKind::SendOnce,
+                }
             }
             None => KRight::NULL,
         };
         let kmsg = KMsg {
             complex: false,
             id,
-            dest: KRight { port: PortRef::Port(dest), kind },
+            dest: KRight {
+                port: PortRef::Port(dest),
+                kind,
+            },
             reply,
             body: Vec::new(),
             descs: Vec::new(),

@@ -15,8 +15,8 @@
 //! into a dead name the next time the space looks it up (as Mach does).
 
 pub mod audit;
-pub mod fastpath;
 pub mod calls;
+pub mod fastpath;
 pub mod idmap;
 pub mod kimage;
 pub mod kmsg;

@@ -42,6 +42,15 @@ pub struct Entry {
 }
 
 impl Entry {
+    const VACANT: Entry = Entry {
+        generation: 0,
+        bits: 0,
+        urefs: 0,
+        object: Object::None,
+        dnrequest: None,
+        in_use: false,
+    };
+
     pub fn port(&self) -> Option<PortId> {
         match self.object {
             Object::Port(p) => Some(p),
@@ -66,14 +75,7 @@ pub const DEFAULT_NAME_LIMIT: usize = 16 * 1024;
 impl IpcSpace {
     pub fn new(limit: usize) -> Self {
         // Index 0 is never used.
-        let entries = alloc::vec![Entry {
-            generation: 0,
-            bits: 0,
-            urefs: 0,
-            object: Object::None,
-            dnrequest: None,
-            in_use: false,
-        }];
+        let entries = alloc::vec![Entry::VACANT];
         IpcSpace {
             entries,
             free: Vec::new(),
@@ -99,30 +101,31 @@ impl IpcSpace {
                 if i > name::MAX_INDEX {
                     return Err(KERN_NO_SPACE);
                 }
-                self.entries.push(Entry {
-                    generation: 0,
-                    bits: 0,
-                    urefs: 0,
-                    object: Object::None,
-                    dnrequest: None,
-                    in_use: false,
-                });
+                self.entries.push(Entry::VACANT);
                 i
             }
         };
-        let e = &mut self.entries[index as usize];
-        e.bits = bits;
-        e.urefs = urefs;
-        e.object = object;
-        e.dnrequest = None;
-        e.in_use = true;
+        let generation = self.entries[index as usize].generation;
+        self.occupy(index, generation, bits, urefs, object);
+        Ok(name::make(index, generation))
+    }
+
+    /// Fills the vacant slot `index` with a right.
+    fn occupy(&mut self, index: u32, generation: u32, bits: u8, urefs: u32, object: Object) {
+        self.entries[index as usize] = Entry {
+            generation,
+            bits,
+            urefs,
+            object,
+            dnrequest: None,
+            in_use: true,
+        };
         self.live += 1;
         if let Object::Port(p) = object
             && bits & (bits::SEND | bits::RECEIVE) != 0
         {
             self.by_port.insert(p, index);
         }
-        Ok(name::make(index, e.generation))
     }
 
     /// Allocates the specific name `n` (mach_port_allocate_name).
@@ -136,33 +139,14 @@ impl IpcSpace {
         }
         while self.entries.len() <= index as usize {
             let i = self.entries.len() as u32;
-            self.entries.push(Entry {
-                generation: 0,
-                bits: 0,
-                urefs: 0,
-                object: Object::None,
-                dnrequest: None,
-                in_use: false,
-            });
+            self.entries.push(Entry::VACANT);
             self.free.push(i);
         }
         if self.entries[index as usize].in_use {
             return Err(KERN_NAME_EXISTS);
         }
         self.free.retain(|&i| i != index);
-        let e = &mut self.entries[index as usize];
-        e.generation = name::generation(n);
-        e.bits = bits;
-        e.urefs = urefs;
-        e.object = object;
-        e.dnrequest = None;
-        e.in_use = true;
-        self.live += 1;
-        if let Object::Port(p) = object
-            && bits & (bits::SEND | bits::RECEIVE) != 0
-        {
-            self.by_port.insert(p, index);
-        }
+        self.occupy(index, name::generation(n), bits, urefs, object);
         Ok(())
     }
 

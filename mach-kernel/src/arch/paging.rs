@@ -241,7 +241,11 @@ pub fn kernel_unmap(va: u64) -> Result<u64, MapError> {
     if !(KSTACK_REGION..KERNEL_VMA).contains(&va) {
         return Err(MapError::BadAddress);
     }
-    let root = KERNEL_PML4.load(Ordering::Acquire);
+    clear_leaf(KERNEL_PML4.load(Ordering::Acquire), va)
+}
+
+/// Removes the 4 KiB mapping of `va` under `root`; returns the frame it named.
+fn clear_leaf(root: u64, va: u64) -> Result<u64, MapError> {
     let pt = walk(root, va, false, 0, None)?;
     let e = read_entry(pt, index(va, 0));
     if e & PageFlags::PRESENT == 0 {
@@ -311,14 +315,7 @@ impl AddressSpace {
     /// Removes the mapping at `va` and returns its frame (now the caller's).
     pub fn unmap(&mut self, va: u64) -> Result<u64, MapError> {
         Self::check_user(va)?;
-        let pt = walk(self.pml4, va, false, 0, None)?;
-        let e = read_entry(pt, index(va, 0));
-        if e & PageFlags::PRESENT == 0 {
-            return Err(MapError::NotMapped);
-        }
-        write_entry(pt, index(va, 0), 0);
-        flush_page(va);
-        Ok(e & ADDR_MASK)
+        clear_leaf(self.pml4, va)
     }
 
     /// Physical address of the top-level table (what CR3 holds for this space).

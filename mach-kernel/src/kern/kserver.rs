@@ -47,23 +47,30 @@ impl Release for Ctx<'_> {
     }
 }
 
+/// Servers give back what they do not keep through their context.
+macro_rules! delegate_release {
+    ($server:ident) => {
+        impl Release for $server<'_> {
+            fn release_port(&mut self, name: u32, t: u8) {
+                self.ctx.release_port(name, t)
+            }
+            fn release_ool(&mut self, address: u64, size: u64) {
+                self.ctx.release_ool(address, size)
+            }
+            fn release_ool_ports(&mut self, address: u64, count: u32, t: u8) {
+                self.ctx.release_ool_ports(address, count, t)
+            }
+        }
+    };
+}
+
 /// A task port's server: port management in that task's space.
 struct TaskServer<'a> {
     ctx: Ctx<'a>,
     space: SpaceId,
 }
 
-impl Release for TaskServer<'_> {
-    fn release_port(&mut self, name: u32, t: u8) {
-        self.ctx.release_port(name, t)
-    }
-    fn release_ool(&mut self, address: u64, size: u64) {
-        self.ctx.release_ool(address, size)
-    }
-    fn release_ool_ports(&mut self, address: u64, count: u32, t: u8) {
-        self.ctx.release_ool_ports(address, count, t)
-    }
-}
+delegate_release!(TaskServer);
 
 fn words(v: &[u32]) -> Vec<u8> {
     v.iter().flat_map(|w| w.to_le_bytes()).collect()
@@ -165,17 +172,7 @@ struct HostPortServer<'a> {
     ctx: Ctx<'a>,
 }
 
-impl Release for HostPortServer<'_> {
-    fn release_port(&mut self, name: u32, t: u8) {
-        self.ctx.release_port(name, t)
-    }
-    fn release_ool(&mut self, address: u64, size: u64) {
-        self.ctx.release_ool(address, size)
-    }
-    fn release_ool_ports(&mut self, address: u64, count: u32, t: u8) {
-        self.ctx.release_ool_ports(address, count, t)
-    }
-}
+delegate_release!(HostPortServer);
 
 impl HostServer for HostPortServer<'_> {
     fn host_ipc_audit(&mut self, _host: u32) -> Result<HostIpcAuditReply, i32> {

@@ -17,17 +17,21 @@ mach_user::entry!(main);
 const PER_BATCH: u32 = 200;
 static SERVER_STACK: StaticStack<16384> = StaticStack::new();
 
-/// Serves null RPCs on `port` forever: replies to each request on its
-/// send-once reply right and waits for the next one in the same trap.
-pub extern "C" fn serve(port: u64) -> ! {
+/// Serves RPCs on `port`: replies to each request on its reply right
+/// (handing back a carried send right) and waits for the next one in the
+/// same trap, until a QUIT message arrives.
+fn serve_requests(port: u32) {
     let mut buf: MsgBuf<2048> = MsgBuf::new();
-    let mut kr = mach_msg(&mut buf, MACH_RCV_MSG, 0, port as u32, 0);
+    let mut kr = mach_msg(&mut buf, MACH_RCV_MSG, 0, port, 0);
     loop {
         if kr != MACH_MSG_SUCCESS {
-            kr = mach_msg(&mut buf, MACH_RCV_MSG, 0, port as u32, 0);
+            kr = mach_msg(&mut buf, MACH_RCV_MSG, 0, port, 0);
             continue;
         }
         let h = buf.header();
+        if h.id == QUIT {
+            return;
+        }
         let reply_type = mach_msgh_bits_remote(h.bits);
         let mut out = MachMsgHeader {
             bits: mach_msgh_bits(reply_type, 0),
@@ -37,17 +41,20 @@ pub extern "C" fn serve(port: u64) -> ! {
             voucher_port: 0,
             id: h.id + 100,
         };
-        let mut size = 24;
         if h.bits & MACH_MSGH_BITS_COMPLEX != 0 {
-            // Hand the carried send right back.
             out.bits |= MACH_MSGH_BITS_COMPLEX;
             buf.0[24 + 4 + 10] = MACH_MSG_TYPE_MOVE_SEND;
-            size = 24 + 4 + 12;
-            out.size = size;
+            out.size = 24 + 4 + 12;
         }
         buf.set_header(&out);
-        kr = mach_msg(&mut buf, MACH_SEND_MSG | MACH_RCV_MSG, size, port as u32, 0);
+        kr = mach_msg(&mut buf, MACH_SEND_MSG | MACH_RCV_MSG, out.size, port, 0);
     }
+}
+
+/// Thread entry for the local benchmark's server thread.
+pub extern "C" fn serve(port: u64) -> ! {
+    serve_requests(port as u32);
+    mach_user::trap::thread_exit()
 }
 
 /// One RPC: `size` bytes of request to `dest` (sent as `dest_disp`), reply on `reply`.
@@ -63,7 +70,14 @@ fn rpc(buf: &mut MsgBuf<2048>, dest: u32, dest_disp: u8, reply: u32, size: u32, 
         buf.0[38] = MACH_MSG_TYPE_MAKE_SEND;
         buf.0[39] = MACH_MSG_PORT_DESCRIPTOR;
     }
-    buf.set_header(&MachMsgHeader { bits, size, remote_port: dest, local_port: reply, voucher_port: 0, id: 500 });
+    buf.set_header(&MachMsgHeader {
+        bits,
+        size,
+        remote_port: dest,
+        local_port: reply,
+        voucher_port: 0,
+        id: 500,
+    });
     mach_msg(buf, MACH_SEND_MSG | MACH_RCV_MSG, size, reply, 0)
 }
 
@@ -73,44 +87,21 @@ const QUIT: i32 = 999;
 /// The `server` role: registers a port with the bootstrap task and serves
 /// null RPCs on it until a QUIT message arrives.
 fn server(args: &mach_user::start::Args) -> i32 {
-    let Some(bp) = mach_user::start::bootstrap_port(args) else { return 1 };
+    let Some(bp) = mach_user::start::bootstrap_port(args) else {
+        return 1;
+    };
     let port = mach_reply_port();
     let mut rpc = mach_user::rpc::Rpc::new();
-    let poly = mach_interfaces::PolyPort { name: port, disposition: MACH_MSG_TYPE_MAKE_SEND };
+    let poly = mach_interfaces::PolyPort {
+        name: port,
+        disposition: MACH_MSG_TYPE_MAKE_SEND,
+    };
     if mach_interfaces::bootstrap::bootstrap_register(&mut rpc, bp, SERVICE, poly).is_err() {
         println!("bench-ipc: cannot register");
         return 1;
     }
-    let mut buf: MsgBuf<2048> = MsgBuf::new();
-    let mut kr = mach_msg(&mut buf, MACH_RCV_MSG, 0, port, 0);
-    loop {
-        if kr != MACH_MSG_SUCCESS {
-            kr = mach_msg(&mut buf, MACH_RCV_MSG, 0, port, 0);
-            continue;
-        }
-        let h = buf.header();
-        if h.id == QUIT {
-            return 0;
-        }
-        let reply_type = mach_msgh_bits_remote(h.bits);
-        let mut out = MachMsgHeader {
-            bits: mach_msgh_bits(reply_type, 0),
-            size: 24,
-            remote_port: h.remote_port,
-            local_port: 0,
-            voucher_port: 0,
-            id: h.id + 100,
-        };
-        let mut size = 24;
-        if h.bits & MACH_MSGH_BITS_COMPLEX != 0 {
-            out.bits |= MACH_MSGH_BITS_COMPLEX;
-            buf.0[24 + 4 + 10] = MACH_MSG_TYPE_MOVE_SEND;
-            size = 24 + 4 + 12;
-            out.size = size;
-        }
-        buf.set_header(&out);
-        kr = mach_msg(&mut buf, MACH_SEND_MSG | MACH_RCV_MSG, size, port, 0);
-    }
+    serve_requests(port);
+    0
 }
 
 /// Looks the benchmark server up, retrying until it has registered.
@@ -135,7 +126,13 @@ fn main(args: mach_user::start::Args) -> i32 {
 
     println!("bench-ipc: guest instructions per operation (QEMU -icount shift=0)");
     // SAFETY: trap -1 is unassigned: the kernel returns KERN_INVALID_ARGUMENT at once.
-    report("mach.null_trap", measure(PER_BATCH, || unsafe { raw_trap(-1, [0; 6]); }), PER_BATCH);
+    report(
+        "mach.null_trap",
+        measure(PER_BATCH, || unsafe {
+            raw_trap(-1, [0; 6]);
+        }),
+        PER_BATCH,
+    );
 
     let port = mach_reply_port();
     let reply = mach_reply_port();
@@ -150,7 +147,13 @@ fn main(args: mach_user::start::Args) -> i32 {
         println!("bench-ipc: local RPC failed: {}", msg_return_name(ok));
         return 1;
     }
-    report("mach.null_rpc_local", measure(PER_BATCH, || { rpc(&mut buf, port, MACH_MSG_TYPE_MAKE_SEND, reply, 24, None); }), PER_BATCH);
+    report(
+        "mach.null_rpc_local",
+        measure(PER_BATCH, || {
+            rpc(&mut buf, port, MACH_MSG_TYPE_MAKE_SEND, reply, 24, None);
+        }),
+        PER_BATCH,
+    );
 
     let Some(remote) = find_server(&args) else {
         println!("bench-ipc: no server registered");
@@ -161,15 +164,43 @@ fn main(args: mach_user::start::Args) -> i32 {
         println!("bench-ipc: inter-task RPC failed: {}", msg_return_name(ok));
         return 1;
     }
-    report("mach.null_rpc", measure(PER_BATCH, || { rpc(&mut buf, remote, MACH_MSG_TYPE_COPY_SEND, reply, 24, None); }), PER_BATCH);
-    report("mach.rpc_1k", measure(PER_BATCH, || { rpc(&mut buf, remote, MACH_MSG_TYPE_COPY_SEND, reply, 24 + 1024, None); }), PER_BATCH);
+    report(
+        "mach.null_rpc",
+        measure(PER_BATCH, || {
+            rpc(&mut buf, remote, MACH_MSG_TYPE_COPY_SEND, reply, 24, None);
+        }),
+        PER_BATCH,
+    );
+    report(
+        "mach.rpc_1k",
+        measure(PER_BATCH, || {
+            rpc(&mut buf, remote, MACH_MSG_TYPE_COPY_SEND, reply, 24 + 1024, None);
+        }),
+        PER_BATCH,
+    );
     let carried = mach_reply_port();
     report(
         "mach.port_transfer",
-        measure(PER_BATCH, || { rpc(&mut buf, remote, MACH_MSG_TYPE_COPY_SEND, reply, 24 + 4 + 12, Some(carried)); }),
+        measure(PER_BATCH, || {
+            rpc(
+                &mut buf,
+                remote,
+                MACH_MSG_TYPE_COPY_SEND,
+                reply,
+                24 + 4 + 12,
+                Some(carried),
+            );
+        }),
         PER_BATCH,
     );
-    buf.set_header(&MachMsgHeader { bits: mach_msgh_bits(MACH_MSG_TYPE_COPY_SEND, 0), size: 24, remote_port: remote, local_port: 0, voucher_port: 0, id: QUIT });
+    buf.set_header(&MachMsgHeader {
+        bits: mach_msgh_bits(MACH_MSG_TYPE_COPY_SEND, 0),
+        size: 24,
+        remote_port: remote,
+        local_port: 0,
+        voucher_port: 0,
+        id: QUIT,
+    });
     mach_msg(&mut buf, MACH_SEND_MSG, 24, 0, 0);
     0
 }

@@ -37,7 +37,14 @@ fn leave_messages_in_flight() {
     let b = mach_reply_port();
     let mut m: MsgBuf<256> = MsgBuf::new();
     let data = [7u8; 5000];
-    m.set_header(&MachMsgHeader { bits: mach_msgh_bits(MACH_MSG_TYPE_MAKE_SEND, 0), size: 24, remote_port: b, local_port: 0, voucher_port: 0, id: 1 });
+    m.set_header(&MachMsgHeader {
+        bits: mach_msgh_bits(MACH_MSG_TYPE_MAKE_SEND, 0),
+        size: 24,
+        remote_port: b,
+        local_port: 0,
+        voucher_port: 0,
+        id: 1,
+    });
     mach_msg(&mut m, MACH_SEND_MSG, 24, 0, 0);
     m.put32(24, 3);
     m.put32(28, b);

@@ -75,11 +75,29 @@ fn pointer(r: &mut Rng, send: u64) -> u64 {
 
 fn size(r: &mut Rng) -> u32 {
     let random = r.below(200) as u32 * 4;
-    r.pick(&[0, 4, 23, 24, 28, 40, 44, 100, 4096, MACH_MSG_SIZE_MAX, MACH_MSG_SIZE_MAX + 4, u32::MAX, random])
+    r.pick(&[
+        0,
+        4,
+        23,
+        24,
+        28,
+        40,
+        44,
+        100,
+        4096,
+        MACH_MSG_SIZE_MAX,
+        MACH_MSG_SIZE_MAX + 4,
+        u32::MAX,
+        random,
+    ])
 }
 
 fn disposition(r: &mut Rng) -> u8 {
-    if r.below(4) == 0 { r.below(32) as u8 } else { 16 + r.below(6) as u8 }
+    if r.below(4) == 0 {
+        r.below(32) as u8
+    } else {
+        16 + r.below(6) as u8
+    }
 }
 
 fn fill_send(r: &mut Rng, p: &Pools, send: &mut [u8], send_addr: u64) {
@@ -103,7 +121,11 @@ fn fill_send(r: &mut Rng, p: &Pools, send: &mut [u8], send_addr: u64) {
         w(send, 24, count);
         let mut off = 28;
         for _ in 0..count.min(6) {
-            let ty = if r.below(5) == 0 { r.below(8) as u8 } else { r.below(3) as u8 };
+            let ty = if r.below(5) == 0 {
+                r.below(8) as u8
+            } else {
+                r.below(3) as u8
+            };
             if ty == MACH_MSG_PORT_DESCRIPTOR {
                 w(send, off, name(r, p));
                 w(send, off + 4, 0);
@@ -122,7 +144,11 @@ fn fill_send(r: &mut Rng, p: &Pools, send: &mut [u8], send_addr: u64) {
                 };
                 send[off..off + 8].copy_from_slice(&addr.to_le_bytes());
                 send[off + 8..off + 12].copy_from_slice(&[0, 0, disposition(r), ty]);
-                let n = if ty == MACH_MSG_OOL_PORTS_DESCRIPTOR { r.below(10) as u32 } else { size(r) };
+                let n = if ty == MACH_MSG_OOL_PORTS_DESCRIPTOR {
+                    r.below(10) as u32
+                } else {
+                    size(r)
+                };
                 w(send, off + 12, n);
                 off += 16;
             }
@@ -139,7 +165,12 @@ fn main(args: mach_user::start::Args) -> i32 {
     println!("test-fuzz: seed={seed}, {ITERATIONS} calls");
     let mut r = Rng(seed | 1);
     let mut e = Env::new();
-    let mut p = Pools { live: [0; 8], freed: [0; 8], set: 0, nfreed: 0 };
+    let mut p = Pools {
+        live: [0; 8],
+        freed: [0; 8],
+        set: 0,
+        nfreed: 0,
+    };
     for i in 0..8 {
         p.live[i] = e.port();
         if i % 2 == 0 {
@@ -158,8 +189,13 @@ fn main(args: mach_user::start::Args) -> i32 {
         // A message on the transport's reply port between calls is a kernel bug.
         {
             let mut b: mach_user::ipc::MsgBuf<1024> = mach_user::ipc::MsgBuf::new();
-            if mach_user::ipc::mach_msg(&mut b, MACH_RCV_MSG | MACH_RCV_TIMEOUT, 0, e.rpc.reply_port(), 0) == MACH_MSG_SUCCESS {
-                println!("test fuzz_no_stray_replies ... FAILED: seed {seed}: id {} before call {i} (op {prev_op})", b.header().id);
+            if mach_user::ipc::mach_msg(&mut b, MACH_RCV_MSG | MACH_RCV_TIMEOUT, 0, e.rpc.reply_port(), 0)
+                == MACH_MSG_SUCCESS
+            {
+                println!(
+                    "test fuzz_no_stray_replies ... FAILED: seed {seed}: id {} before call {i} (op {prev_op})",
+                    b.header().id
+                );
                 ok = false;
                 break;
             }
@@ -168,12 +204,20 @@ fn main(args: mach_user::start::Args) -> i32 {
         match op {
             0..=3 => {
                 fill_send(&mut r, &p, send, send_addr);
-                let addr = if r.below(6) == 0 { pointer(&mut r, send_addr) } else { send_addr };
+                let addr = if r.below(6) == 0 {
+                    pointer(&mut r, send_addr)
+                } else {
+                    send_addr
+                };
                 // SAFETY: send-only, never blocks; the kernel reads at most the given size.
                 unsafe { mach_msg_raw(addr, MACH_SEND_MSG | MACH_SEND_TIMEOUT, size(&mut r), 0, 0, 0) };
             }
             4..=5 => {
-                let addr = if r.below(4) == 0 { pointer(&mut r, recv_addr) } else { recv_addr };
+                let addr = if r.below(4) == 0 {
+                    pointer(&mut r, recv_addr)
+                } else {
+                    recv_addr
+                };
                 let opt = MACH_RCV_MSG | MACH_RCV_TIMEOUT | if r.below(2) == 0 { MACH_RCV_LARGE } else { 0 };
                 let rcv = (size(&mut r) as usize).min(BUF_SIZE) as u32;
                 let n = name(&mut r, &p);
@@ -187,7 +231,10 @@ fn main(args: mach_user::start::Args) -> i32 {
             }
             7 => {
                 let n = name(&mut r, &p);
-                let poly = PolyPort { name: name(&mut r, &p), disposition: disposition(&mut r) };
+                let poly = PolyPort {
+                    name: name(&mut r, &p),
+                    disposition: disposition(&mut r),
+                };
                 let _ = mp::mach_port_insert_right(&mut e.rpc, e.task, n, poly);
                 let _ = mp::mach_port_request_notification(&mut e.rpc, e.task, n, 64 + r.below(10) as i32, 0, poly);
             }
@@ -208,15 +255,27 @@ fn main(args: mach_user::start::Args) -> i32 {
         if (i + 1) % BATCH == 0 {
             // Anything waiting on the transport's reply port is a stray.
             let mut b: mach_user::ipc::MsgBuf<1024> = mach_user::ipc::MsgBuf::new();
-            while mach_user::ipc::mach_msg(&mut b, MACH_RCV_MSG | MACH_RCV_TIMEOUT, 0, e.rpc.reply_port(), 0) == MACH_MSG_SUCCESS {
+            while mach_user::ipc::mach_msg(&mut b, MACH_RCV_MSG | MACH_RCV_TIMEOUT, 0, e.rpc.reply_port(), 0)
+                == MACH_MSG_SUCCESS
+            {
                 let h = b.header();
-                println!("test-fuzz: stray message id {} size {} bits {:#x} on the reply port (sender {})", h.id, h.size, h.bits, b.trailer().sender_task());
+                println!(
+                    "test-fuzz: stray message id {} size {} bits {:#x} on the reply port (sender {})",
+                    h.id,
+                    h.size,
+                    h.bits,
+                    b.trailer().sender_task()
+                );
             }
             let v = e.violations();
             println!("test-fuzz: heartbeat after {} calls, audit {:?}", i + 1, v);
             if v != Ok(0) {
                 ok = false;
-                println!("test fuzz_ipc_audit_clean_seed_{seed} ... FAILED: after {} calls: {:?}", i + 1, v);
+                println!(
+                    "test fuzz_ipc_audit_clean_seed_{seed} ... FAILED: after {} calls: {:?}",
+                    i + 1,
+                    v
+                );
                 break;
             }
         }

@@ -41,12 +41,23 @@ fn rpc(e: &mut Env) -> bool {
     let p = e.port();
     let reply = e.port();
     // Request to p (made send right), reply right made send-once from `reply`.
-    header(&mut b, mach_msgh_bits(MACH_MSG_TYPE_MAKE_SEND, MACH_MSG_TYPE_MAKE_SEND_ONCE), 32, p, reply, 1000);
+    header(
+        &mut b,
+        mach_msgh_bits(MACH_MSG_TYPE_MAKE_SEND, MACH_MSG_TYPE_MAKE_SEND_ONCE),
+        32,
+        p,
+        reply,
+        1000,
+    );
     b.put64(24, 0x1122_3344_5566_7788);
     let kr = mach_msg(&mut b, MACH_SEND_MSG | MACH_RCV_MSG, 32, p, 0);
     let h = b.header();
     let mut ok = check_eq!("send_and_receive_in_one_call", kr, MACH_MSG_SUCCESS);
-    ok &= check_eq!("received_header_names_receive_right", (h.local_port, h.id, h.size), (p, 1000, 32));
+    ok &= check_eq!(
+        "received_header_names_receive_right",
+        (h.local_port, h.id, h.size),
+        (p, 1000, 32)
+    );
     ok &= check_eq!(
         "received_bits_are_received_types",
         (mach_msgh_bits_remote(h.bits), mach_msgh_bits_local(h.bits)),
@@ -54,13 +65,21 @@ fn rpc(e: &mut Env) -> bool {
     );
     ok &= check_eq!("inline_data_arrives", b.get64(24), 0x1122_3344_5566_7788);
     let t = b.trailer();
-    ok &= check_eq!("trailer_format", (t.trailer_type, t.trailer_size), (0, MACH_MSG_TRAILER_SIZE as u32));
+    ok &= check_eq!(
+        "trailer_format",
+        (t.trailer_type, t.trailer_size),
+        (0, MACH_MSG_TRAILER_SIZE as u32)
+    );
     ok &= check_eq!("trailer_names_sender_task", t.sender_task() != 0, true);
     // Reply on the send-once right; it is consumed.
     let so = h.remote_port;
     let kr = send(&mut b, so, MACH_MSG_TYPE_MOVE_SEND_ONCE, 0, 0, 1100, 0, 0);
     ok &= check_eq!("reply_on_send_once", kr, MACH_MSG_SUCCESS);
-    ok &= check_eq!("send_once_consumed", e.ptype(so), Err(mach_user::abi::kern_return::KERN_INVALID_NAME));
+    ok &= check_eq!(
+        "send_once_consumed",
+        e.ptype(so),
+        Err(mach_user::abi::kern_return::KERN_INVALID_NAME)
+    );
     let kr = recv(&mut b, reply, false);
     ok &= check_eq!("reply_arrives", (kr, b.header().id), (MACH_MSG_SUCCESS, 1100));
     // Forged notification: the trailer tells it apart from the kernel's.
@@ -83,9 +102,27 @@ fn limits(e: &mut Env) -> bool {
     ok &= check_eq!("fill_queue_to_limit", ok, true);
     let reply = e.port();
     let before = e.snapshot();
-    let kr = send(&mut b, p, MACH_MSG_TYPE_MAKE_SEND, reply, MACH_MSG_TYPE_MAKE_SEND, 9, MACH_SEND_TIMEOUT, 0);
+    let kr = send(
+        &mut b,
+        p,
+        MACH_MSG_TYPE_MAKE_SEND,
+        reply,
+        MACH_MSG_TYPE_MAKE_SEND,
+        9,
+        MACH_SEND_TIMEOUT,
+        0,
+    );
     ok &= check_eq!("full_queue_poll_times_out", kr, MACH_SEND_TIMED_OUT);
-    let kr = send(&mut b, p, MACH_MSG_TYPE_MAKE_SEND, reply, MACH_MSG_TYPE_MAKE_SEND, 9, MACH_SEND_TIMEOUT, 30);
+    let kr = send(
+        &mut b,
+        p,
+        MACH_MSG_TYPE_MAKE_SEND,
+        reply,
+        MACH_MSG_TYPE_MAKE_SEND,
+        9,
+        MACH_SEND_TIMEOUT,
+        30,
+    );
     ok &= check_eq!("full_queue_waits_then_times_out", kr, MACH_SEND_TIMED_OUT);
     let after = e.snapshot();
     if after != before {
@@ -124,10 +161,22 @@ extern "C" fn helper(_: u64) -> ! {
     let p = SHARED_PORT.load(Ordering::Acquire);
     let kr = send(&mut b, p, MACH_MSG_TYPE_MAKE_SEND, 0, 0, 2, 0, 0);
     HELPER_RESULT.store(if kr == MACH_MSG_SUCCESS { 1 } else { 100 }, Ordering::Release);
-    let reply = mp::mach_port_allocate(&mut mach_user::rpc::Rpc::new(), mach_user::ipc::mach_task_self(), MACH_PORT_RIGHT_RECEIVE).unwrap_or(0);
+    let reply = mp::mach_port_allocate(
+        &mut mach_user::rpc::Rpc::new(),
+        mach_user::ipc::mach_task_self(),
+        MACH_PORT_RIGHT_RECEIVE,
+    )
+    .unwrap_or(0);
     SHARED_PORT.store(reply, Ordering::Release);
     let kr = recv(&mut b, reply, true);
-    HELPER_RESULT.store(if kr == MACH_MSG_SUCCESS && b.header().id == 77 { 2 } else { 200 }, Ordering::Release);
+    HELPER_RESULT.store(
+        if kr == MACH_MSG_SUCCESS && b.header().id == 77 {
+            2
+        } else {
+            200
+        },
+        Ordering::Release,
+    );
     mach_user::trap::thread_exit()
 }
 
@@ -172,32 +221,87 @@ fn large(e: &mut Env) -> bool {
     let p = e.port();
     let notify = e.port();
     let carried = e.port();
-    let _ = mp::mach_port_request_notification(&mut e.rpc, e.task, carried, MACH_NOTIFY_NO_SENDERS, 1, PolyPort { name: notify, disposition: MACH_MSG_TYPE_MAKE_SEND_ONCE });
+    let _ = mp::mach_port_request_notification(
+        &mut e.rpc,
+        e.task,
+        carried,
+        MACH_NOTIFY_NO_SENDERS,
+        1,
+        PolyPort {
+            name: notify,
+            disposition: MACH_MSG_TYPE_MAKE_SEND_ONCE,
+        },
+    );
     b.put32(24, 1);
     let end = port_desc(&mut b, 28, carried, MACH_MSG_TYPE_MAKE_SEND) + 160;
-    header(&mut b, mach_msgh_bits(MACH_MSG_TYPE_MAKE_SEND, 0) | MACH_MSGH_BITS_COMPLEX, end as u32, p, 0, 5);
+    header(
+        &mut b,
+        mach_msgh_bits(MACH_MSG_TYPE_MAKE_SEND, 0) | MACH_MSGH_BITS_COMPLEX,
+        end as u32,
+        p,
+        0,
+        5,
+    );
     mach_msg(&mut b, MACH_SEND_MSG, end as u32, 0, 0);
     let mut small = Buf::new();
     // SAFETY: the kernel writes at most 64 bytes into `small`.
-    let kr = unsafe { mach_msg_raw(small.as_mut_ptr() as u64, MACH_RCV_MSG | MACH_RCV_LARGE | MACH_RCV_TIMEOUT, 0, 64, p, 0) };
+    let kr = unsafe {
+        mach_msg_raw(
+            small.as_mut_ptr() as u64,
+            MACH_RCV_MSG | MACH_RCV_LARGE | MACH_RCV_TIMEOUT,
+            0,
+            64,
+            p,
+            0,
+        )
+    };
     let needed = (end + MACH_MSG_TRAILER_SIZE) as u32;
-    let mut ok = check_eq!("rcv_large_reports_size", (kr, small.get32(4)), (MACH_RCV_TOO_LARGE, needed));
-    ok &= check_eq!("rcv_large_leaves_message_queued", recv(&mut b, p, false), MACH_MSG_SUCCESS);
+    let mut ok = check_eq!(
+        "rcv_large_reports_size",
+        (kr, small.get32(4)),
+        (MACH_RCV_TOO_LARGE, needed)
+    );
+    ok &= check_eq!(
+        "rcv_large_leaves_message_queued",
+        recv(&mut b, p, false),
+        MACH_MSG_SUCCESS
+    );
     let got = b.get32(28);
     let _ = e.dealloc(got);
     let _ = recv(&mut b, notify, false);
     // Without RCV_LARGE the message is destroyed and its rights released.
     b.put32(24, 1);
     port_desc(&mut b, 28, carried, MACH_MSG_TYPE_MAKE_SEND);
-    header(&mut b, mach_msgh_bits(MACH_MSG_TYPE_MAKE_SEND, 0) | MACH_MSGH_BITS_COMPLEX, end as u32, p, 0, 6);
+    header(
+        &mut b,
+        mach_msgh_bits(MACH_MSG_TYPE_MAKE_SEND, 0) | MACH_MSGH_BITS_COMPLEX,
+        end as u32,
+        p,
+        0,
+        6,
+    );
     mach_msg(&mut b, MACH_SEND_MSG, end as u32, 0, 0);
-    let _ = mp::mach_port_request_notification(&mut e.rpc, e.task, carried, MACH_NOTIFY_NO_SENDERS, 2, PolyPort { name: notify, disposition: MACH_MSG_TYPE_MAKE_SEND_ONCE });
+    let _ = mp::mach_port_request_notification(
+        &mut e.rpc,
+        e.task,
+        carried,
+        MACH_NOTIFY_NO_SENDERS,
+        2,
+        PolyPort {
+            name: notify,
+            disposition: MACH_MSG_TYPE_MAKE_SEND_ONCE,
+        },
+    );
     // SAFETY: as above.
     let kr = unsafe { mach_msg_raw(small.as_mut_ptr() as u64, MACH_RCV_MSG | MACH_RCV_TIMEOUT, 0, 64, p, 0) };
     ok &= check_eq!("too_small_buffer_destroys_message", kr, MACH_RCV_TOO_LARGE);
     ok &= check_eq!("destroyed_message_is_gone", recv(&mut b, p, false), MACH_RCV_TIMED_OUT);
     let kr = recv(&mut b, notify, false);
-    ok &= check_eq!("destroyed_message_released_its_rights", (kr, b.header().id), (MACH_MSG_SUCCESS, MACH_NOTIFY_NO_SENDERS));
+    ok &= check_eq!(
+        "destroyed_message_released_its_rights",
+        (kr, b.header().id),
+        (MACH_MSG_SUCCESS, MACH_NOTIFY_NO_SENDERS)
+    );
     for n in [p, notify, carried] {
         let _ = e.destroy(n);
     }
@@ -231,14 +335,37 @@ fn hostile_header(e: &mut Env) -> bool {
     }
     // SAFETY: the kernel must refuse these addresses without touching them.
     unsafe {
-        ok &= check_eq!("send_from_null", mach_msg_raw(0, MACH_SEND_MSG, 24, 0, 0, 0), MACH_SEND_INVALID_DATA);
-        ok &= check_eq!("send_from_kernel_address", mach_msg_raw(0xffff_ffff_8010_0000, MACH_SEND_MSG, 24, 0, 0, 0), MACH_SEND_INVALID_DATA);
-        ok &= check_eq!("send_from_unmapped", mach_msg_raw(0x5000_0000_0000, MACH_SEND_MSG, 24, 0, 0, 0), MACH_SEND_INVALID_DATA);
+        ok &= check_eq!(
+            "send_from_null",
+            mach_msg_raw(0, MACH_SEND_MSG, 24, 0, 0, 0),
+            MACH_SEND_INVALID_DATA
+        );
+        ok &= check_eq!(
+            "send_from_kernel_address",
+            mach_msg_raw(0xffff_ffff_8010_0000, MACH_SEND_MSG, 24, 0, 0, 0),
+            MACH_SEND_INVALID_DATA
+        );
+        ok &= check_eq!(
+            "send_from_unmapped",
+            mach_msg_raw(0x5000_0000_0000, MACH_SEND_MSG, 24, 0, 0, 0),
+            MACH_SEND_INVALID_DATA
+        );
     }
-    header(&mut b, mach_msgh_bits(MACH_MSG_TYPE_COPY_SEND, 0) | 0x2000_0000, 24, p, 0, 1);
+    header(
+        &mut b,
+        mach_msgh_bits(MACH_MSG_TYPE_COPY_SEND, 0) | 0x2000_0000,
+        24,
+        p,
+        0,
+        1,
+    );
     ok &= check_eq!("undefined_header_bits", raw_send(&mut b, 24), MACH_SEND_INVALID_HEADER);
     header(&mut b, mach_msgh_bits(MACH_MSG_TYPE_MOVE_RECEIVE, 0), 24, p, 0, 1);
-    ok &= check_eq!("receive_right_as_destination", raw_send(&mut b, 24), MACH_SEND_INVALID_HEADER);
+    ok &= check_eq!(
+        "receive_right_as_destination",
+        raw_send(&mut b, 24),
+        MACH_SEND_INVALID_HEADER
+    );
     for (name, dest) in [
         ("dest_null", MACH_PORT_NULL),
         ("dest_dead", MACH_PORT_DEAD),
@@ -250,12 +377,33 @@ fn hostile_header(e: &mut Env) -> bool {
         header(&mut b, mach_msgh_bits(MACH_MSG_TYPE_COPY_SEND, 0), 24, dest, 0, 1);
         ok &= check_eq!(name, raw_send(&mut b, 24), MACH_SEND_INVALID_DEST);
     }
-    header(&mut b, mach_msgh_bits(MACH_MSG_TYPE_COPY_SEND, MACH_MSG_TYPE_MAKE_SEND_ONCE), 24, p, 0x4321_0000, 1);
+    header(
+        &mut b,
+        mach_msgh_bits(MACH_MSG_TYPE_COPY_SEND, MACH_MSG_TYPE_MAKE_SEND_ONCE),
+        24,
+        p,
+        0x4321_0000,
+        1,
+    );
     ok &= check_eq!("reply_never_allocated", raw_send(&mut b, 24), MACH_SEND_INVALID_REPLY);
-    header(&mut b, mach_msgh_bits(MACH_MSG_TYPE_COPY_SEND, MACH_MSG_TYPE_MOVE_SEND_ONCE), 24, p, set, 1);
+    header(
+        &mut b,
+        mach_msgh_bits(MACH_MSG_TYPE_COPY_SEND, MACH_MSG_TYPE_MOVE_SEND_ONCE),
+        24,
+        p,
+        set,
+        1,
+    );
     ok &= check_eq!("reply_wrong_type", raw_send(&mut b, 24), MACH_SEND_INVALID_REPLY);
     // Destination and reply the same name, moved twice with one reference.
-    header(&mut b, mach_msgh_bits(MACH_MSG_TYPE_MOVE_SEND, MACH_MSG_TYPE_MOVE_SEND), 24, p, p, 1);
+    header(
+        &mut b,
+        mach_msgh_bits(MACH_MSG_TYPE_MOVE_SEND, MACH_MSG_TYPE_MOVE_SEND),
+        24,
+        p,
+        p,
+        1,
+    );
     ok &= check_eq!("move_send_twice_one_uref", raw_send(&mut b, 24), MACH_SEND_INVALID_DEST);
     ok &= check_eq!("header_errors_did_nothing", e.snapshot() == before, true);
     ok &= check_eq!("nothing_was_queued", recv(&mut b, p, false), MACH_RCV_TIMED_OUT);
@@ -275,7 +423,11 @@ fn hostile_body(e: &mut Env) -> bool {
     let mut ok = true;
     header(&mut b, bits, 24, p, 0, 1);
     ok &= check_eq!("complex_without_body", raw_send(&mut b, 24), MACH_SEND_MSG_TOO_SMALL);
-    for (name, count) in [("descriptor_count_past_end", 2u32), ("descriptor_count_huge", 0x4000_0000), ("descriptor_count_u32_max", u32::MAX)] {
+    for (name, count) in [
+        ("descriptor_count_past_end", 2u32),
+        ("descriptor_count_huge", 0x4000_0000),
+        ("descriptor_count_u32_max", u32::MAX),
+    ] {
         b.put32(24, count);
         port_desc(&mut b, 28, p, MACH_MSG_TYPE_COPY_SEND);
         header(&mut b, bits, 40, p, 0, 1);
@@ -284,29 +436,66 @@ fn hostile_body(e: &mut Env) -> bool {
     b.put32(24, 1);
     ool_desc(&mut b, 28, 0x40_0000, 16, false, MACH_MSG_OOL_DESCRIPTOR, 0);
     header(&mut b, bits, 36, p, 0, 1);
-    ok &= check_eq!("descriptor_runs_past_end", raw_send(&mut b, 36), MACH_SEND_MSG_TOO_SMALL);
+    ok &= check_eq!(
+        "descriptor_runs_past_end",
+        raw_send(&mut b, 36),
+        MACH_SEND_MSG_TOO_SMALL
+    );
     b.put32(24, 1);
     port_desc(&mut b, 28, p, MACH_MSG_TYPE_COPY_SEND);
     b.0[39] = 9;
     header(&mut b, bits, 40, p, 0, 1);
     ok &= check_eq!("descriptor_bad_type", raw_send(&mut b, 40), MACH_SEND_INVALID_TYPE);
     port_desc(&mut b, 28, p, 3);
-    ok &= check_eq!("descriptor_bad_disposition", raw_send(&mut b, 40), MACH_SEND_INVALID_TYPE);
+    ok &= check_eq!(
+        "descriptor_bad_disposition",
+        raw_send(&mut b, 40),
+        MACH_SEND_INVALID_TYPE
+    );
     ok &= check_eq!("structural_errors_did_nothing", e.snapshot() == before, true);
     // A bad right in the second descriptor destroys the message: the
     // destination reference moved in the header is gone, and so is the
     // send right the first descriptor made.
     let q = e.port();
     let notify = e.port();
-    let _ = mp::mach_port_request_notification(&mut e.rpc, e.task, q, MACH_NOTIFY_NO_SENDERS, 1, PolyPort { name: notify, disposition: MACH_MSG_TYPE_MAKE_SEND_ONCE });
+    let _ = mp::mach_port_request_notification(
+        &mut e.rpc,
+        e.task,
+        q,
+        MACH_NOTIFY_NO_SENDERS,
+        1,
+        PolyPort {
+            name: notify,
+            disposition: MACH_MSG_TYPE_MAKE_SEND_ONCE,
+        },
+    );
     b.put32(24, 2);
     let off = port_desc(&mut b, 28, q, MACH_MSG_TYPE_MAKE_SEND);
     let end = port_desc(&mut b, off, 0x4321_0000, MACH_MSG_TYPE_COPY_SEND);
-    header(&mut b, mach_msgh_bits(MACH_MSG_TYPE_MOVE_SEND, 0) | MACH_MSGH_BITS_COMPLEX, end as u32, p, 0, 1);
-    ok &= check_eq!("bad_right_in_body", raw_send(&mut b, end as u32), MACH_SEND_INVALID_RIGHT);
-    ok &= check_eq!("destroyed_message_consumed_moved_dest", e.refs(p, MACH_PORT_RIGHT_SEND), Ok(1));
+    header(
+        &mut b,
+        mach_msgh_bits(MACH_MSG_TYPE_MOVE_SEND, 0) | MACH_MSGH_BITS_COMPLEX,
+        end as u32,
+        p,
+        0,
+        1,
+    );
+    ok &= check_eq!(
+        "bad_right_in_body",
+        raw_send(&mut b, end as u32),
+        MACH_SEND_INVALID_RIGHT
+    );
+    ok &= check_eq!(
+        "destroyed_message_consumed_moved_dest",
+        e.refs(p, MACH_PORT_RIGHT_SEND),
+        Ok(1)
+    );
     let kr = recv(&mut b, notify, false);
-    ok &= check_eq!("destroyed_message_released_made_right", (kr, b.header().id), (MACH_MSG_SUCCESS, MACH_NOTIFY_NO_SENDERS));
+    ok &= check_eq!(
+        "destroyed_message_released_made_right",
+        (kr, b.header().id),
+        (MACH_MSG_SUCCESS, MACH_NOTIFY_NO_SENDERS)
+    );
     // OOL ranges that wrap or are unmapped.
     b.put32(24, 1);
     ool_desc(&mut b, 28, u64::MAX - 8, 64, false, MACH_MSG_OOL_DESCRIPTOR, 0);
@@ -332,11 +521,24 @@ fn hostile_buffers(e: &mut Env) -> bool {
     let mut ok = true;
     // SAFETY: the kernel must refuse these buffers without writing them.
     unsafe {
-        for (name, addr) in [("receive_into_null", 0u64), ("receive_into_kernel", 0xffff_ffff_8010_0000), ("receive_into_unmapped", 0x5000_0000_0000), ("receive_into_read_only", text)] {
-            ok &= check_eq!(name, mach_msg_raw(addr, MACH_RCV_MSG | MACH_RCV_TIMEOUT, 0, 256, p, 0), MACH_RCV_INVALID_DATA);
+        for (name, addr) in [
+            ("receive_into_null", 0u64),
+            ("receive_into_kernel", 0xffff_ffff_8010_0000),
+            ("receive_into_unmapped", 0x5000_0000_0000),
+            ("receive_into_read_only", text),
+        ] {
+            ok &= check_eq!(
+                name,
+                mach_msg_raw(addr, MACH_RCV_MSG | MACH_RCV_TIMEOUT, 0, 256, p, 0),
+                MACH_RCV_INVALID_DATA
+            );
         }
     }
-    ok &= check_eq!("bad_receive_buffer_loses_nothing", (recv(&mut b, p, false), b.header().id), (MACH_MSG_SUCCESS, 31));
+    ok &= check_eq!(
+        "bad_receive_buffer_loses_nothing",
+        (recv(&mut b, p, false), b.header().id),
+        (MACH_MSG_SUCCESS, 31)
+    );
     // No stale bytes: only the message and trailer are written.
     b.0.fill(0xaa);
     send(&mut b, p, MACH_MSG_TYPE_MAKE_SEND, 0, 0, 32, 0, 0);
@@ -356,23 +558,63 @@ fn transfer(e: &mut Env) -> bool {
     send(&mut b, q, MACH_MSG_TYPE_MAKE_SEND, 0, 0, 11, 0, 0);
     b.put32(24, 1);
     let end = port_desc(&mut b, 28, q, MACH_MSG_TYPE_MOVE_RECEIVE);
-    header(&mut b, mach_msgh_bits(MACH_MSG_TYPE_MAKE_SEND, 0) | MACH_MSGH_BITS_COMPLEX, end as u32, p, 0, 1);
-    let mut ok = check_eq!("send_receive_right", mach_msg(&mut b, MACH_SEND_MSG, end as u32, 0, 0), MACH_MSG_SUCCESS);
-    ok &= check_eq!("moved_receive_right_leaves_space", e.ptype(q), Err(mach_user::abi::kern_return::KERN_INVALID_NAME));
+    header(
+        &mut b,
+        mach_msgh_bits(MACH_MSG_TYPE_MAKE_SEND, 0) | MACH_MSGH_BITS_COMPLEX,
+        end as u32,
+        p,
+        0,
+        1,
+    );
+    let mut ok = check_eq!(
+        "send_receive_right",
+        mach_msg(&mut b, MACH_SEND_MSG, end as u32, 0, 0),
+        MACH_MSG_SUCCESS
+    );
+    ok &= check_eq!(
+        "moved_receive_right_leaves_space",
+        e.ptype(q),
+        Err(mach_user::abi::kern_return::KERN_INVALID_NAME)
+    );
     recv(&mut b, p, false);
     let nq = b.get32(28);
-    ok &= check_eq!("receive_right_arrives", (b.0[38], e.ptype(nq)), (MACH_MSG_TYPE_PORT_RECEIVE, Ok(MACH_PORT_TYPE_RECEIVE)));
-    ok &= check_eq!("queued_messages_move_with_it", (recv(&mut b, nq, false), b.header().id), (MACH_MSG_SUCCESS, 11));
+    ok &= check_eq!(
+        "receive_right_arrives",
+        (b.0[38], e.ptype(nq)),
+        (MACH_MSG_TYPE_PORT_RECEIVE, Ok(MACH_PORT_TYPE_RECEIVE))
+    );
+    ok &= check_eq!(
+        "queued_messages_move_with_it",
+        (recv(&mut b, nq, false), b.header().id),
+        (MACH_MSG_SUCCESS, 11)
+    );
     // Many copies of one send right merge, and urefs saturate instead of wrapping.
     e.make_send(nq);
-    let _ = mp::mach_port_mod_refs(&mut e.rpc, e.task, nq, MACH_PORT_RIGHT_SEND, (MACH_PORT_UREFS_MAX - 2) as i32);
+    let _ = mp::mach_port_mod_refs(
+        &mut e.rpc,
+        e.task,
+        nq,
+        MACH_PORT_RIGHT_SEND,
+        (MACH_PORT_UREFS_MAX - 2) as i32,
+    );
     for _ in 0..3 {
         b.put32(24, 1);
         let end = port_desc(&mut b, 28, nq, MACH_MSG_TYPE_MAKE_SEND);
-        header(&mut b, mach_msgh_bits(MACH_MSG_TYPE_MAKE_SEND, 0) | MACH_MSGH_BITS_COMPLEX, end as u32, p, 0, 1);
+        header(
+            &mut b,
+            mach_msgh_bits(MACH_MSG_TYPE_MAKE_SEND, 0) | MACH_MSGH_BITS_COMPLEX,
+            end as u32,
+            p,
+            0,
+            1,
+        );
         mach_msg(&mut b, MACH_SEND_MSG | MACH_RCV_MSG, end as u32, p, 0);
     }
-    ok &= check_eq!("urefs_saturate_on_receive", e.refs(nq, MACH_PORT_RIGHT_SEND), Ok(MACH_PORT_UREFS_MAX));
+    ok &= check_eq!(
+        "urefs_saturate_on_receive",
+        e.refs(nq, MACH_PORT_RIGHT_SEND),
+        Ok(MACH_PORT_UREFS_MAX)
+    );
     let _ = e.destroy(nq);
     let _ = e.destroy(p);
     ok & audit(e, "transfer_audit")
@@ -389,10 +631,31 @@ fn ool(e: &mut Env) -> bool {
         *x = (i * 7) as u8;
     }
     let mut ok = true;
-    for (name, start, size) in [("ool_size_1", 0usize, 1u32), ("ool_size_4095", 0, 4095), ("ool_size_4096", 0, 4096), ("ool_size_4097_unaligned", 3, 4097), ("ool_size_8192", 100, 8192)] {
+    for (name, start, size) in [
+        ("ool_size_1", 0usize, 1u32),
+        ("ool_size_4095", 0, 4095),
+        ("ool_size_4096", 0, 4096),
+        ("ool_size_4097_unaligned", 3, 4097),
+        ("ool_size_8192", 100, 8192),
+    ] {
         b.put32(24, 1);
-        let end = ool_desc(&mut b, 28, src.as_ptr() as u64 + start as u64, size, false, MACH_MSG_OOL_DESCRIPTOR, 0);
-        header(&mut b, mach_msgh_bits(MACH_MSG_TYPE_MAKE_SEND, 0) | MACH_MSGH_BITS_COMPLEX, end as u32, p, 0, 1);
+        let end = ool_desc(
+            &mut b,
+            28,
+            src.as_ptr() as u64 + start as u64,
+            size,
+            false,
+            MACH_MSG_OOL_DESCRIPTOR,
+            0,
+        );
+        header(
+            &mut b,
+            mach_msgh_bits(MACH_MSG_TYPE_MAKE_SEND, 0) | MACH_MSGH_BITS_COMPLEX,
+            end as u32,
+            p,
+            0,
+            1,
+        );
         mach_msg(&mut b, MACH_SEND_MSG, end as u32, 0, 0);
         // The sender changes its memory after sending: the receiver sees the send-time copy.
         src[start] ^= 0xff;
@@ -405,20 +668,46 @@ fn ool(e: &mut Env) -> bool {
     }
     b.put32(24, 1);
     let end = ool_desc(&mut b, 28, 0x1000, 0, false, MACH_MSG_OOL_DESCRIPTOR, 0);
-    header(&mut b, mach_msgh_bits(MACH_MSG_TYPE_MAKE_SEND, 0) | MACH_MSGH_BITS_COMPLEX, end as u32, p, 0, 1);
+    header(
+        &mut b,
+        mach_msgh_bits(MACH_MSG_TYPE_MAKE_SEND, 0) | MACH_MSGH_BITS_COMPLEX,
+        end as u32,
+        p,
+        0,
+        1,
+    );
     let kr = mach_msg(&mut b, MACH_SEND_MSG | MACH_RCV_MSG, end as u32, p, 0);
     ok &= check_eq!("ool_size_0", (kr, b.get64(28)), (MACH_MSG_SUCCESS, 0));
     // Out-of-line port array.
     let q = e.port();
     let names = [q, q, MACH_PORT_NULL];
     b.put32(24, 1);
-    let end = ool_desc(&mut b, 28, names.as_ptr() as u64, 3, false, MACH_MSG_OOL_PORTS_DESCRIPTOR, MACH_MSG_TYPE_MAKE_SEND);
-    header(&mut b, mach_msgh_bits(MACH_MSG_TYPE_MAKE_SEND, 0) | MACH_MSGH_BITS_COMPLEX, end as u32, p, 0, 1);
+    let end = ool_desc(
+        &mut b,
+        28,
+        names.as_ptr() as u64,
+        3,
+        false,
+        MACH_MSG_OOL_PORTS_DESCRIPTOR,
+        MACH_MSG_TYPE_MAKE_SEND,
+    );
+    header(
+        &mut b,
+        mach_msgh_bits(MACH_MSG_TYPE_MAKE_SEND, 0) | MACH_MSGH_BITS_COMPLEX,
+        end as u32,
+        p,
+        0,
+        1,
+    );
     let kr = mach_msg(&mut b, MACH_SEND_MSG | MACH_RCV_MSG, end as u32, p, 0);
     let arr = b.get64(28) as *const u32;
     // SAFETY: the kernel mapped three names at `arr`.
     let got = unsafe { [*arr, *arr.add(1), *arr.add(2)] };
-    ok &= check_eq!("ool_ports_arrive", (kr, got, b.0[38]), (MACH_MSG_SUCCESS, [q, q, MACH_PORT_NULL], MACH_MSG_TYPE_PORT_SEND));
+    ok &= check_eq!(
+        "ool_ports_arrive",
+        (kr, got, b.0[38]),
+        (MACH_MSG_SUCCESS, [q, q, MACH_PORT_NULL], MACH_MSG_TYPE_PORT_SEND)
+    );
     ok &= check_eq!("ool_ports_merge", e.refs(q, MACH_PORT_RIGHT_SEND), Ok(2));
     let _ = e.destroy(q);
     let _ = e.destroy(p);
@@ -427,27 +716,60 @@ fn ool(e: &mut Env) -> bool {
 
 fn cycles(e: &mut Env) -> bool {
     let mut b = Buf::new();
-    let base = mach_user::rpc::host::host_ipc_audit(&mut e.rpc, e.host).map(|a| a.ports).unwrap_or(0);
+    let base = mach_user::rpc::host::host_ipc_audit(&mut e.rpc, e.host)
+        .map(|a| a.ports)
+        .unwrap_or(0);
     // A receive right sent into its own queue.
     let p = e.port();
     b.put32(24, 1);
     let end = port_desc(&mut b, 28, p, MACH_MSG_TYPE_MOVE_RECEIVE);
-    header(&mut b, mach_msgh_bits(MACH_MSG_TYPE_MAKE_SEND, 0) | MACH_MSGH_BITS_COMPLEX, end as u32, p, 0, 1);
-    let mut ok = check_eq!("receive_right_to_itself", mach_msg(&mut b, MACH_SEND_MSG, end as u32, 0, 0), MACH_MSG_SUCCESS);
+    header(
+        &mut b,
+        mach_msgh_bits(MACH_MSG_TYPE_MAKE_SEND, 0) | MACH_MSGH_BITS_COMPLEX,
+        end as u32,
+        p,
+        0,
+        1,
+    );
+    let mut ok = check_eq!(
+        "receive_right_to_itself",
+        mach_msg(&mut b, MACH_SEND_MSG, end as u32, 0, 0),
+        MACH_MSG_SUCCESS
+    );
     // A -> B -> A.
     let a = e.port();
     let bp = e.port();
     e.make_send(bp);
     b.put32(24, 1);
     let end = port_desc(&mut b, 28, bp, MACH_MSG_TYPE_MOVE_RECEIVE);
-    header(&mut b, mach_msgh_bits(MACH_MSG_TYPE_MAKE_SEND, 0) | MACH_MSGH_BITS_COMPLEX, end as u32, a, 0, 1);
+    header(
+        &mut b,
+        mach_msgh_bits(MACH_MSG_TYPE_MAKE_SEND, 0) | MACH_MSGH_BITS_COMPLEX,
+        end as u32,
+        a,
+        0,
+        1,
+    );
     mach_msg(&mut b, MACH_SEND_MSG, end as u32, 0, 0);
     b.put32(24, 1);
     let end = port_desc(&mut b, 28, a, MACH_MSG_TYPE_MOVE_RECEIVE);
-    header(&mut b, mach_msgh_bits(MACH_MSG_TYPE_COPY_SEND, 0) | MACH_MSGH_BITS_COMPLEX, end as u32, bp, 0, 1);
-    ok &= check_eq!("receive_right_cycle", mach_msg(&mut b, MACH_SEND_MSG, end as u32, 0, 0), MACH_MSG_SUCCESS);
+    header(
+        &mut b,
+        mach_msgh_bits(MACH_MSG_TYPE_COPY_SEND, 0) | MACH_MSGH_BITS_COMPLEX,
+        end as u32,
+        bp,
+        0,
+        1,
+    );
+    ok &= check_eq!(
+        "receive_right_cycle",
+        mach_msg(&mut b, MACH_SEND_MSG, end as u32, 0, 0),
+        MACH_MSG_SUCCESS
+    );
     let _ = e.dealloc(bp);
-    let after = mach_user::rpc::host::host_ipc_audit(&mut e.rpc, e.host).map(|a| a.ports).unwrap_or(u32::MAX);
+    let after = mach_user::rpc::host::host_ipc_audit(&mut e.rpc, e.host)
+        .map(|a| a.ports)
+        .unwrap_or(u32::MAX);
     ok &= check_eq!("cycles_collected", after, base);
     ok & audit(e, "cycles_audit")
 }
