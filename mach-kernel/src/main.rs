@@ -87,7 +87,7 @@ pub fn boot_main(magic: u32, info_phys: u64) -> ! {
         Some("kernel_fault") => arch::selftest::kernel_page_fault(),
         _ => {}
     }
-    kern::ipc::init();
+    kern::ipc::init(heap);
     kern::bootstrap::start(&boot);
     kern::sched::run_idle(kern::bootstrap::on_idle)
 }

@@ -7,7 +7,7 @@
 //! declines (`None`) for anything else, including every error, so the
 //! general path stays the one place where unusual cases are decided.
 
-use super::kmsg::{KMsg, rd32};
+use super::kmsg::{KMSG_OVERHEAD, KMsg, rd32};
 use super::msg::SendOutcome;
 use super::port::Receiver;
 use super::space::bits;
@@ -62,7 +62,12 @@ impl Ipc {
         if !send_once && p.is_full() {
             return Some(Ok(SendOutcome::WouldBlock(WaitKey::Space(dest))));
         }
-        // Everything checked: take the rights.
+        // Everything checked; the message must fit the message-memory budget.
+        let charge = MACH_MSG_HEADER_SIZE as u64 + KMSG_OVERHEAD;
+        if !self.charge_message_memory(charge) {
+            return Some(Err(MACH_SEND_NO_BUFFER));
+        }
+        // Take the rights.
         let kind = if send_once {
             RightKind::SendOnce
         } else {
@@ -102,6 +107,7 @@ impl Ipc {
             descs: Vec::new(),
             sender: space,
             seqno: 0,
+            charge,
         };
         self.deliver(kmsg);
         Some(Ok(SendOutcome::Sent))

@@ -76,6 +76,7 @@ impl Ipc {
     /// Turns a message that arrived at a kernel port into a request image.
     /// The destination right is consumed here (the kernel received the message).
     pub fn kernel_request(&mut self, kmsg: KMsg) -> KernelRequest {
+        self.uncharge_message_memory(kmsg.charge);
         match kmsg.dest.port {
             PortRef::Port(p) if kmsg.dest.kind == RightKind::Send => self.release_send(p),
             PortRef::Port(p) => self.consume_send_once(p),
@@ -208,6 +209,7 @@ impl Ipc {
             descs,
             sender: KERNEL_SPACE,
             seqno: 0,
+            charge: 0,
         };
         if reply.port_id().is_none() {
             self.garbage.push(kmsg);

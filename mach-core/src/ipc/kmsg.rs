@@ -38,7 +38,13 @@ pub struct KMsg {
     pub descs: Vec<(usize, KDesc)>,
     pub sender: SpaceId,
     pub seqno: u32,
+    /// Kernel memory this message holds against the message-memory budget
+    /// (0 for messages the kernel builds itself).
+    pub charge: u64,
 }
+
+/// What a queued message costs beyond its bytes (the structure and its queue slot).
+pub const KMSG_OVERHEAD: u64 = 160;
 
 impl KMsg {
     /// Size of the message without trailer.
@@ -264,6 +270,10 @@ impl Ipc {
                         return Err(MACH_SEND_INVALID_MEMORY);
                     }
                     let mut data = Vec::new();
+                    if !self.charge_message_memory(size) {
+                        return Err(MACH_SEND_NO_BUFFER);
+                    }
+                    kmsg.charge += size;
                     data.try_reserve_exact(size as usize).map_err(|_| MACH_SEND_NO_BUFFER)?;
                     data.resize(size as usize, 0);
                     if size > 0 {
@@ -283,6 +293,10 @@ impl Ipc {
                     }
                     let bytes = count as usize * 4;
                     let mut names = Vec::new();
+                    if !self.charge_message_memory(bytes as u64) {
+                        return Err(MACH_SEND_NO_BUFFER);
+                    }
+                    kmsg.charge += bytes as u64;
                     names.try_reserve_exact(bytes).map_err(|_| MACH_SEND_NO_BUFFER)?;
                     names.resize(bytes, 0);
                     if bytes > 0 {
@@ -401,6 +415,7 @@ impl Ipc {
 
     /// Destroys a message and every right in it.
     pub(crate) fn destroy_kmsg_now(&mut self, kmsg: KMsg) {
+        self.uncharge_message_memory(kmsg.charge);
         let rights: Vec<KRight> = kmsg.rights().collect();
         drop(kmsg);
         for r in rights {
@@ -431,6 +446,7 @@ impl Ipc {
         mem: &mut dyn UserMemory,
         out: &mut Vec<u8>,
     ) -> MachMsgReturn {
+        self.uncharge_message_memory(kmsg.charge);
         let mut status = MACH_MSG_SUCCESS;
         let dest = kmsg.dest;
         let local = dest.port_id().map_or(0, |p| {

@@ -125,6 +125,11 @@ pub struct Ipc {
     garbage: Vec<KMsg>,
     /// Statistics.
     pub messages_sent: u64,
+    /// Kernel memory held by messages tasks sent that are still in flight,
+    /// and its limit: past it, sends fail with MACH_SEND_NO_BUFFER instead of
+    /// exhausting the kernel heap.
+    message_memory: u64,
+    message_memory_limit: u64,
 }
 
 impl Default for Ipc {
@@ -143,7 +148,34 @@ impl Ipc {
             kernel_messages: Vec::new(),
             garbage: Vec::new(),
             messages_sent: 0,
+            message_memory: 0,
+            message_memory_limit: u64::MAX,
         }
+    }
+
+    /// Caps the kernel memory that messages in flight may hold.
+    pub fn set_message_memory_limit(&mut self, bytes: u64) {
+        self.message_memory_limit = bytes;
+    }
+
+    /// Kernel memory held by messages in flight.
+    pub fn message_memory(&self) -> u64 {
+        self.message_memory
+    }
+
+    /// Takes `bytes` from the message-memory budget; false if that would pass the limit.
+    pub(crate) fn charge_message_memory(&mut self, bytes: u64) -> bool {
+        match self.message_memory.checked_add(bytes) {
+            Some(n) if n <= self.message_memory_limit => {
+                self.message_memory = n;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    pub(crate) fn uncharge_message_memory(&mut self, bytes: u64) {
+        self.message_memory = self.message_memory.saturating_sub(bytes);
     }
 
     /// Creates the IPC space of a new task.

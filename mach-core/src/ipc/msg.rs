@@ -5,7 +5,7 @@
 //! queued, they say what to wait for ([`WaitKey`]) and the kernel parks the
 //! thread, then calls again.
 
-use super::kmsg::{KMsg, SendHeader, parse_send, rd32};
+use super::kmsg::{KMSG_OVERHEAD, KMsg, SendHeader, parse_send, rd32};
 use super::port::Receiver;
 use super::right::{copyin_allowed, kind_of};
 use super::space::{Entry, Object, bits};
@@ -72,8 +72,20 @@ impl Ipc {
         if !send_once && self.queue_full(checked.dest_port) {
             return Ok(SendOutcome::WouldBlock(WaitKey::Space(checked.dest_port)));
         }
-        let (dest, reply) = self.take_header_rights(space, &h, &checked)?;
+        // The inline part must fit the message-memory budget before anything is taken.
+        let charge = msg.len() as u64 + KMSG_OVERHEAD;
+        if !self.charge_message_memory(charge) {
+            return Err(MACH_SEND_NO_BUFFER);
+        }
+        let (dest, reply) = match self.take_header_rights(space, &h, &checked) {
+            Ok(r) => r,
+            Err(e) => {
+                self.uncharge_message_memory(charge);
+                return Err(e);
+            }
+        };
         let Some(body) = copy_body(msg) else {
+            self.uncharge_message_memory(charge);
             self.release_right(dest);
             self.release_right(reply);
             return Err(MACH_SEND_NO_BUFFER);
@@ -87,6 +99,7 @@ impl Ipc {
             descs: Vec::new(),
             sender: space,
             seqno: 0,
+            charge,
         };
         if h.descs != 0
             && let Err(e) = self.copyin_body(space, msg, &h, &mut kmsg, mem)

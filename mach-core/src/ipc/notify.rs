@@ -26,6 +26,7 @@ impl Ipc {
             descs,
             sender: KERNEL_SPACE,
             seqno: 0,
+            charge: 0,
         };
         self.deliver(msg);
     }

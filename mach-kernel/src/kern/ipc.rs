@@ -22,9 +22,12 @@ static HOST_PORT: Mutex<Option<PortId>> = Mutex::new(None);
 /// Names one task may hold.
 pub const NAME_LIMIT: usize = 16 * 1024;
 
-/// Creates the IPC state and the host port.
-pub fn init() {
+/// Creates the IPC state and the host port. Messages in flight may hold at
+/// most a quarter of the kernel heap, so a task that floods queues gets
+/// MACH_SEND_NO_BUFFER while the rest of the kernel keeps its memory.
+pub fn init(heap_bytes: usize) {
     let mut ipc = Ipc::new();
+    ipc.set_message_memory_limit(heap_bytes as u64 / 4);
     let host = ipc.kobject_port_create(KObject::Host);
     *HOST_PORT.lock() = Some(host);
     *IPC.lock() = Some(ipc);

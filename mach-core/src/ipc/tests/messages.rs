@@ -345,3 +345,30 @@ fn truncations_and_corruptions_never_panic() {
     assert_eq!(w.ipc.object_counts(), (0, 0, 0));
     w.assert_audit();
 }
+
+#[test]
+fn message_memory_budget_refuses_instead_of_exhausting_the_heap() {
+    let (mut w, p, s) = pair();
+    w.ipc.set_message_memory_limit(3 * 4096);
+    w.ipc.port_set_qlimit(A, p, 16).unwrap();
+    let data = std::vec![5u8; 4000];
+    let addr = w.mem[B as usize].put(&data);
+    let msg = MsgBuilder::new(s, MACH_MSG_TYPE_COPY_SEND, 0, 0, 1).ool(addr, 4000, false).build();
+    let mut sent = 0;
+    let refused = loop {
+        match w.send(B, &msg) {
+            Ok(SendOutcome::Sent) => sent += 1,
+            other => break other,
+        }
+        assert!(sent < 16, "the budget never ran out");
+    };
+    assert_eq!(refused, Err(MACH_SEND_NO_BUFFER));
+    assert!(sent >= 1);
+    w.assert_audit();
+    for _ in 0..sent {
+        w.recv_ok(A, p);
+    }
+    assert_eq!(w.ipc.message_memory(), 0, "receiving gives the budget back");
+    assert_eq!(w.send(B, &msg), Ok(SendOutcome::Sent));
+    w.assert_audit();
+}
