@@ -25,6 +25,7 @@ pub mod elf;
 pub mod frame;
 pub mod ipc;
 pub mod user_stack;
+pub mod vm;
 
 /// Size of a page and of a physical frame, in bytes.
 pub const PAGE_SIZE: u64 = 4096;

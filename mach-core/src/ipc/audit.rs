@@ -162,7 +162,12 @@ impl Ipc {
             let _ = write!(s, "rights found for freed port {p}");
             v.push(s);
         }
-        let charged: u64 = self.ports.values().flat_map(|p| p.messages.iter()).map(|m| m.charge).sum::<u64>()
+        let charged: u64 = self
+            .ports
+            .values()
+            .flat_map(|p| p.messages.iter())
+            .map(|m| m.charge)
+            .sum::<u64>()
             + self.kernel_messages.iter().map(|(_, m)| m.charge).sum::<u64>();
         if charged != self.message_memory {
             v.push(alloc::format!(

@@ -353,7 +353,9 @@ fn message_memory_budget_refuses_instead_of_exhausting_the_heap() {
     w.ipc.port_set_qlimit(A, p, 16).unwrap();
     let data = std::vec![5u8; 4000];
     let addr = w.mem[B as usize].put(&data);
-    let msg = MsgBuilder::new(s, MACH_MSG_TYPE_COPY_SEND, 0, 0, 1).ool(addr, 4000, false).build();
+    let msg = MsgBuilder::new(s, MACH_MSG_TYPE_COPY_SEND, 0, 0, 1)
+        .ool(addr, 4000, false)
+        .build();
     let mut sent = 0;
     let refused = loop {
         match w.send(B, &msg) {

@@ -1,0 +1,11 @@
+//! Host tests of the VM model: types and rounding, map clipping and merging,
+//! objects and shadow chains, fault resolution with copy-on-write and fork, and
+//! a randomized operation sequence, all checked with [`super::invariants`].
+
+mod fault_tests;
+mod fork_tests;
+mod harness;
+mod map_tests;
+mod object_tests;
+mod random;
+mod types_tests;
