@@ -31,7 +31,7 @@ QEMU_FLAGS := -accel $(ACCEL) -cpu $(CPU) -m $(MEM) -smp 1 -boot d -serial stdio
 	-no-reboot -device isa-debug-exit,iobase=0xf4,iosize=0x04
 export QEMU_FLAGS
 
-.PHONY: all deps kernel user harness iso test-iso panic-isos one-iso bench-iso run test debug bench clean
+.PHONY: all deps kernel user harness iso test-iso panic-isos one-iso bench-iso run test debug bench profile clean
 
 all: iso test-iso
 
@@ -102,6 +102,16 @@ bench: bench-iso
 	@timeout 600 qemu-system-x86_64 $(QEMU_FLAGS) -icount shift=0 -cdrom build/mach-bench.iso </dev/null \
 		| tee build/bench.log | grep -E '^(bench |#   )'; \
 	grep -q '^bench ' build/bench.log
+
+# Where the instructions of 100 inter-task null RPCs go, function by function
+# (QEMU instruction trace; includes boot, so read the IPC functions).
+profile: kernel user
+	@mkdir -p build
+	sed 's|bench-ipc bench-ipc client|bench-ipc bench-ipc client trace|; s/ profile//' iso/grub-bench.cfg > build/grub-trace.cfg
+	$(MAKE) --no-print-directory one-iso ISO=build/mach-trace.iso CFG=build/grub-trace.cfg
+	timeout 300 qemu-system-x86_64 $(QEMU_FLAGS) -cdrom build/mach-trace.iso -d exec,nochain,in_asm -D build/trace.log </dev/null >/dev/null
+	python3 scripts/profile_trace.py build/trace.log $(KERNEL_ELF) $(USER_BIN)/bench-ipc 100 | head -60
+	rm -f build/trace.log
 
 clean:
 	cargo clean

@@ -123,6 +123,19 @@ fn main(args: mach_user::start::Args) -> i32 {
     if args.get(1) == Some("server") {
         return server(&args);
     }
+    if args.iter().any(|a| a == "trace") {
+        // A short fixed run for instruction tracing (QEMU -d exec): 100 null RPCs.
+        let reply = mach_reply_port();
+        let mut buf: MsgBuf<2048> = MsgBuf::new();
+        if let Some(remote) = find_server(&args) {
+            for _ in 0..100 {
+                rpc(&mut buf, remote, MACH_MSG_TYPE_COPY_SEND, reply, 24, None);
+            }
+            buf.set_header(&MachMsgHeader { bits: mach_msgh_bits(MACH_MSG_TYPE_COPY_SEND, 0), size: 24, remote_port: remote, local_port: 0, voucher_port: 0, id: QUIT });
+            mach_msg(&mut buf, MACH_SEND_MSG, 24, 0, 0);
+        }
+        return 0;
+    }
 
     println!("bench-ipc: guest instructions per operation (QEMU -icount shift=0)");
     // SAFETY: trap -1 is unassigned: the kernel returns KERN_INVALID_ARGUMENT at once.
