@@ -89,7 +89,7 @@ test: test-iso panic-isos harness
 
 debug: iso
 	@echo "QEMU is waiting for GDB. In another terminal run:"
-	@echo "  gdb $(KERNEL_ELF) -ex 'target remote :1234'"
+	@echo "  gdb $(KERNEL_ELF) -ex 'set architecture i386:x86-64' -ex 'target remote :1234'"
 	qemu-system-x86_64 $(QEMU_FLAGS) -cdrom build/mach.iso -s -S
 
 bench-iso: kernel user
