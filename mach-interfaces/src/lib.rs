@@ -111,3 +111,8 @@ pub mod bootstrap {
         k
     }
 }
+
+/// `vm` (4800): virtual memory calls on a task port (`interfaces/vm.defs`).
+pub mod vm {
+    include!(concat!(env!("OUT_DIR"), "/vm.rs"));
+}

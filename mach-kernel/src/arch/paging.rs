@@ -40,6 +40,9 @@ impl PageFlags {
     pub const USER: u64 = 1 << 2;
     pub const HUGE: u64 = 1 << 7;
     pub const NO_EXECUTE: u64 = 1 << 63;
+    /// Software bit: the page belongs to a VM object, not to the address
+    /// space, so tearing the space down must not free it.
+    pub const OBJECT_PAGE: u64 = 1 << 9;
 
     /// User page with the given permissions (read is implied).
     pub fn user(write: bool, execute: bool) -> Self {
@@ -312,6 +315,17 @@ impl AddressSpace {
         Ok(())
     }
 
+    /// Maps `pa` at `va`, replacing whatever was there (a fault upgrading or
+    /// replacing a page of a VM object).
+    pub fn enter(&mut self, va: u64, pa: u64, flags: PageFlags) -> Result<(), MapError> {
+        Self::check_user(va)?;
+        let t = PageFlags::PRESENT | PageFlags::WRITABLE | PageFlags::USER;
+        let pt = walk(self.pml4, va, true, t, None)?;
+        write_entry(pt, index(va, 0), (pa & ADDR_MASK) | flags.0);
+        flush_page(va);
+        Ok(())
+    }
+
     /// Removes the mapping at `va` and returns its frame (now the caller's).
     pub fn unmap(&mut self, va: u64) -> Result<u64, MapError> {
         Self::check_user(va)?;
@@ -335,7 +349,8 @@ fn free_tables(table: u64, level: u32, slots: usize) {
             // A level-1 table: its entries are the task's pages.
             for j in 0..512 {
                 let leaf = read_entry(next, j);
-                if leaf & PageFlags::PRESENT != 0 {
+                // Pages of VM objects are freed by their objects.
+                if leaf & PageFlags::PRESENT != 0 && leaf & PageFlags::OBJECT_PAGE == 0 {
                     mem::free_frame(leaf & ADDR_MASK);
                 }
             }
@@ -374,6 +389,19 @@ pub fn zero_frame(frame: u64) {
     // SAFETY: frames come from the frame allocator, which only hands out RAM
     // that is direct-mapped and not used by anything else.
     unsafe { core::ptr::write_bytes(phys_to_virt(frame & ADDR_MASK) as *mut u8, 0, PAGE_SIZE as usize) }
+}
+
+/// Copies a whole frame.
+pub fn copy_frame(from: u64, to: u64) {
+    // SAFETY: both frames are direct-mapped RAM; `to` was just allocated by the
+    // caller, so the two do not overlap and nobody else writes `to`.
+    unsafe {
+        core::ptr::copy_nonoverlapping(
+            phys_to_virt(from & ADDR_MASK) as *const u8,
+            phys_to_virt(to & ADDR_MASK) as *mut u8,
+            PAGE_SIZE as usize,
+        )
+    }
 }
 
 /// Copies `bytes` into a frame at `offset`; the range must fit in the page.

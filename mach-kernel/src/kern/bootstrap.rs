@@ -125,6 +125,15 @@ pub fn on_idle() {
             now
         );
     }
+    let f = super::vm::global_stats();
+    log::info!(
+        "vm: {} faults: {} zero-fill, {} copy-on-write, {} pager requests, {} soft",
+        f.faults,
+        f.zero_fill,
+        f.cow_copy,
+        f.pager_request,
+        f.soft
+    );
     let (used, free) = phys::heap_usage();
     log::info!("kernel heap: {used} bytes in use, {free} free");
     super::prof::report();

@@ -119,9 +119,13 @@ impl UserMemory for TaskMemory<'_> {
         copy_to_user(addr, buf).map_err(|_| ())
     }
     fn allocate(&mut self, size: u64) -> Result<u64, ()> {
-        self.task.allocate_anon(size).map_err(|_| ())
+        super::vm::allocate(self.task, 0, size, true).map_err(|_| ())
     }
     fn deallocate(&mut self, addr: u64, size: u64) -> Result<(), ()> {
-        self.task.deallocate(addr, size).map_err(|_| ())
+        if super::vm::in_range(addr, size) {
+            super::vm::deallocate(self.task, addr, size).map_err(|_| ())
+        } else {
+            self.task.deallocate_image(addr, size).map_err(|_| ())
+        }
     }
 }

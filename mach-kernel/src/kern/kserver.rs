@@ -16,6 +16,7 @@ use mach_core::ipc::kmsg::KMsg;
 use mach_core::ipc::{Ipc, KObject, KRight, PortRef, RightKind, SpaceId};
 use mach_interfaces::host::{self, HostInfoBasicReply, HostIpcAuditReply, HostServer};
 use mach_interfaces::mach_port::{self, MachPortNamesReply, MachPortServer};
+use mach_interfaces::vm::{self, TaskFaultCountsReply, VmRegionReply, VmServer};
 use mach_interfaces::{Dispatch, OolArray, PolyPort, Release};
 
 /// Largest reply any kernel subsystem produces, plus room.
@@ -167,6 +168,46 @@ impl MachPortServer for TaskServer<'_> {
     }
 }
 
+impl TaskServer<'_> {
+    fn task(&self) -> Result<alloc::sync::Arc<super::task::Task>, i32> {
+        super::task::lookup(self.space).ok_or(KERN_INVALID_TASK)
+    }
+}
+
+impl VmServer for TaskServer<'_> {
+    fn vm_allocate(&mut self, _task: u32, address: u64, size: u64, anywhere: u32) -> Result<u64, i32> {
+        super::vm::allocate(&*self.task()?, address, size, anywhere != 0)
+    }
+    fn vm_deallocate(&mut self, _task: u32, address: u64, size: u64) -> Result<(), i32> {
+        super::vm::deallocate(&*self.task()?, address, size)
+    }
+    fn vm_protect(&mut self, _task: u32, address: u64, size: u64, set_maximum: u32, prot: u32) -> Result<(), i32> {
+        super::vm::protect(&*self.task()?, address, size, set_maximum != 0, prot)
+    }
+    fn vm_inherit(&mut self, _task: u32, address: u64, size: u64, inheritance: u32) -> Result<(), i32> {
+        super::vm::inherit(&*self.task()?, address, size, inheritance)
+    }
+    fn vm_region(&mut self, _task: u32, address: u64) -> Result<VmRegionReply, i32> {
+        let r = super::vm::region(&*self.task()?, address).ok_or(KERN_INVALID_ADDRESS)?;
+        Ok(VmRegionReply {
+            start: r.start,
+            size: r.end - r.start,
+            protection: r.protection.bits(),
+            max_protection: r.max_protection.bits(),
+            inheritance: r.inheritance.raw(),
+        })
+    }
+    fn task_fault_counts(&mut self, _task: u32) -> Result<TaskFaultCountsReply, i32> {
+        let s = self.task()?.vm.lock().stats;
+        Ok(TaskFaultCountsReply {
+            zero_fill: s.zero_fill,
+            cow_copy: s.cow_copy,
+            pager_request: s.pager_request,
+            soft: s.soft,
+        })
+    }
+}
+
 /// The host port's server.
 struct HostPortServer<'a> {
     ctx: Ctx<'a>,
@@ -211,7 +252,10 @@ pub fn serve(ipc: &mut Ipc, obj: KObject, kmsg: KMsg) {
     let (dispatch, ctx) = match obj {
         KObject::Task(id) => {
             let mut s = TaskServer { ctx, space: id };
-            let d = mach_port::mach_port_server(&mut s, &image, &mut reply);
+            let d = match mach_port::mach_port_server(&mut s, &image, &mut reply) {
+                Dispatch::BadId(_) => vm::vm_server(&mut s, &image, &mut reply),
+                d => d,
+            };
             (d, s.ctx)
         }
         KObject::Host => {

@@ -14,4 +14,5 @@ pub mod sched;
 pub mod task;
 pub mod thread;
 pub mod trap;
+pub mod vm;
 pub mod wait;

@@ -6,7 +6,7 @@
 //! the last reference goes, which is after its last thread has left the CPU.
 
 use super::thread::{Thread, ThreadId};
-use crate::arch::paging::{AddressSpace, MapError, PAGE_SIZE, PageFlags};
+use crate::arch::paging::{AddressSpace, MapError, PAGE_SIZE};
 use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
@@ -15,10 +15,6 @@ use hashbrown::HashMap;
 use spin::Mutex;
 
 pub type TaskId = u64;
-
-/// Where kernel-chosen anonymous memory (received out-of-line data) goes.
-const ANON_BASE: u64 = 0x0000_1000_0000_0000;
-const ANON_END: u64 = 0x0000_2000_0000_0000;
 
 /// Threads one task may have at once.
 pub const MAX_THREADS_PER_TASK: usize = 64;
@@ -47,8 +43,8 @@ pub struct Task {
     space: Mutex<AddressSpace>,
     /// The space's top-level table, for switching to it without the lock.
     root: u64,
-    /// Next address for kernel-chosen anonymous memory (out-of-line data).
-    anon_next: AtomicU64,
+    /// The task's virtual memory map (the range `kern::vm` manages).
+    pub vm: Mutex<super::vm::TaskVm>,
     /// The task's kernel port and the name of its send right in its own space.
     pub port: AtomicU64,
     threads: Mutex<Vec<Arc<Thread>>>,
@@ -69,7 +65,7 @@ impl Task {
             name,
             space: Mutex::new(space),
             root,
-            anon_next: AtomicU64::new(ANON_BASE),
+            vm: Mutex::new(super::vm::TaskVm::new()),
             port: AtomicU64::new(0),
             threads: Mutex::new(Vec::new()),
             terminated: AtomicBool::new(false),
@@ -93,48 +89,9 @@ impl Task {
         f(&mut self.space.lock())
     }
 
-    /// Maps `size` bytes (rounded up to pages) of zeroed memory at an address
-    /// the kernel chooses.
-    pub fn allocate_anon(&self, size: u64) -> Result<u64, MapError> {
-        let size = size
-            .checked_next_multiple_of(PAGE_SIZE)
-            .ok_or(MapError::BadAddress)?
-            .max(PAGE_SIZE);
-        let start = self.anon_next.fetch_add(size + PAGE_SIZE, Ordering::Relaxed);
-        if start.checked_add(size).is_none_or(|end| end > ANON_END) {
-            return Err(MapError::OutOfMemory);
-        }
-        let mut space = self.space.lock();
-        let mut va = start;
-        while va < start + size {
-            let mapped = match crate::mem::alloc_frame() {
-                Some(frame) => {
-                    crate::arch::paging::zero_frame(frame);
-                    let r = space.map(va, frame, PageFlags::user(true, false));
-                    if r.is_err() {
-                        crate::mem::free_frame(frame);
-                    }
-                    r
-                }
-                None => Err(MapError::OutOfMemory),
-            };
-            if let Err(e) = mapped {
-                let mut undo = start;
-                while undo < va {
-                    if let Ok(f) = space.unmap(undo) {
-                        crate::mem::free_frame(f);
-                    }
-                    undo += PAGE_SIZE;
-                }
-                return Err(e);
-            }
-            va += PAGE_SIZE;
-        }
-        Ok(start)
-    }
-
-    /// Unmaps and frees every page in the whole pages covering `[addr, addr + size)`.
-    pub fn deallocate(&self, addr: u64, size: u64) -> Result<(), MapError> {
+    /// Unmaps and frees every page in the whole pages covering `[addr, addr + size)`
+    /// outside the VM-managed range (the program image and initial stack).
+    pub fn deallocate_image(&self, addr: u64, size: u64) -> Result<(), MapError> {
         let end = addr
             .checked_add(size)
             .and_then(|e| e.checked_next_multiple_of(PAGE_SIZE))
@@ -211,6 +168,7 @@ impl Task {
             tasks.remove(&self.id);
         }
         super::ipc::task_finished(self);
+        super::vm::task_destroyed(self);
         match exit {
             TaskExit::Exited(status) => log::info!("task {} '{}' exited with status {status}", self.id, self.name),
             TaskExit::Exception(_) => log::info!("task {} '{}' terminated by an exception", self.id, self.name),
@@ -245,6 +203,11 @@ fn describe(v: Option<u64>) -> alloc::string::String {
         Some(v) => alloc::format!("exception vector {v}"),
         None => String::from("an unhandled Unix system call"),
     }
+}
+
+/// The live task with this id.
+pub fn lookup(id: TaskId) -> Option<Arc<Task>> {
+    TASKS.lock().as_ref()?.get(&id).cloned()
 }
 
 /// Live tasks.

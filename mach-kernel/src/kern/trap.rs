@@ -28,9 +28,12 @@ pub fn handle_trap(frame: &mut TrapFrame) {
         }
         v if v == VECTOR_SPURIOUS as u64 => {}
         14 if !frame.is_user_mode() => match usercopy::fixup_for(frame.rip) {
+            // A user copy touched memory not yet faulted in: resolve it and retry.
+            Some(_) if resolve_user_fault(frame) => {}
             Some(fixup) => frame.rip = fixup,
             None => kernel_fault(frame),
         },
+        14 if resolve_user_fault(frame) => {}
         0..=31 if frame.is_user_mode() => user_exception(frame),
         0..=31 => kernel_fault(frame),
         v => {
@@ -51,6 +54,16 @@ pub fn handle_syscall(frame: &mut TrapFrame) {
         frame.rdx = v;
     }
     sched::exit_if_terminated();
+}
+
+/// Tries to resolve a page fault on a user address through the task's VM map.
+fn resolve_user_fault(frame: &TrapFrame) -> bool {
+    let addr = Cr2::read_raw();
+    let write = frame.error_code & 2 != 0;
+    let Some(task) = sched::current().task.clone() else {
+        return false;
+    };
+    super::vm::fault(&task, addr, write).is_ok()
 }
 
 /// Mach's exception type for a CPU exception vector (as in XNU's i386 trap code).
