@@ -67,6 +67,26 @@ fn leave_messages_in_flight() {
     mach_msg(&mut m, MACH_SEND_MSG, 68, 0, 0);
 }
 
+/// Touches VM memory it may not: a read-only page, or a deallocated one.
+fn vm_fault(kind: &str) {
+    use mach_user::rpc::{Rpc, vm};
+    let mut rpc = Rpc::new();
+    let task = mach_user::ipc::mach_task_self();
+    let a = vm::vm_allocate(&mut rpc, task, 0, 4096, 1).unwrap_or(0);
+    // SAFETY: `a` is a fresh writable page; the second access is the fault under test.
+    unsafe {
+        core::ptr::write_volatile(a as *mut u8, 1);
+        if kind == "vm_write_protected" {
+            let _ = vm::vm_protect(&mut rpc, task, a, 4096, 0, 1);
+            core::ptr::write_volatile(a as *mut u8, 2);
+        } else {
+            let _ = vm::vm_deallocate(&mut rpc, task, a, 4096);
+            let v = core::ptr::read_volatile(a as *const u8);
+            println!("read {v}");
+        }
+    }
+}
+
 fn main(args: mach_user::start::Args) -> i32 {
     let kind = args.get(1).unwrap_or("");
     let stack = SPINNER_STACK.take().expect("stack taken once");
@@ -95,6 +115,7 @@ fn main(args: mach_user::start::Args) -> i32 {
                 f();
             }
             "general_protection" => asm!("hlt"),
+            "vm_write_protected" | "vm_deallocated" => vm_fault(kind),
             "divide_error" => {
                 asm!("xor edx, edx", "xor eax, eax", "xor ecx, ecx", "div ecx", out("eax") _, out("edx") _, out("ecx") _)
             }

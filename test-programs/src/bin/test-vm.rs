@@ -1,0 +1,87 @@
+//! Virtual memory calls on the task port and demand-zero faults: allocation
+//! anywhere and fixed, regions, protection and maximum protection, partial
+//! deallocation, inheritance values, checked range arithmetic, and fault
+//! counts that match the pages touched.
+#![no_std]
+#![no_main]
+
+use mach_user::abi::kern_return::*;
+use mach_user::rpc::vm;
+use test_programs::check_eq;
+use test_programs::ipc_env::Env;
+
+mach_user::entry!(main);
+
+const PAGE: u64 = 4096;
+const READ: u32 = 1;
+const WRITE: u32 = 2;
+const EXECUTE: u32 = 4;
+
+fn zero_fills(e: &mut Env) -> u64 {
+    vm::task_fault_counts(&mut e.rpc, e.task).map_or(u64::MAX, |c| c.zero_fill)
+}
+
+fn main(_args: mach_user::start::Args) -> i32 {
+    let mut e = Env::new();
+    let mut ok = true;
+    let a = vm::vm_allocate(&mut e.rpc, e.task, 0, 3 * PAGE, 1);
+    ok &= check_eq!("vm_allocate_anywhere", a.map(|x| x % PAGE == 0 && x != 0), Ok(true));
+    let a = a.unwrap_or(0);
+    let r = vm::vm_region(&mut e.rpc, e.task, a).map(|r| (r.start, r.size, r.protection, r.inheritance));
+    ok &= check_eq!("vm_region_reports_allocation", r, Ok((a, 3 * PAGE, READ | WRITE, 1)));
+    let before = zero_fills(&mut e);
+    let p = a as *mut u64;
+    // SAFETY: three pages were just allocated at `a`.
+    let zeros = unsafe { (0..3).all(|i| core::ptr::read_volatile(p.add(i * 512)) == 0) };
+    ok &= check_eq!("fresh_memory_reads_zero", zeros, true);
+    ok &= check_eq!("one_zero_fill_fault_per_page", zero_fills(&mut e) - before, 3);
+    // SAFETY: as above.
+    let back = unsafe {
+        for i in 0..3 {
+            core::ptr::write_volatile(p.add(i * 512 + 7), 0x1234_0000 + i as u64);
+        }
+        (0..3).all(|i| core::ptr::read_volatile(p.add(i * 512 + 7)) == 0x1234_0000 + i as u64)
+    };
+    ok &= check_eq!("written_memory_reads_back", back, true);
+    ok &= check_eq!("no_more_faults_once_mapped", zero_fills(&mut e) - before, 3);
+
+    // Protection.
+    ok &= check_eq!("vm_protect_read_only", vm::vm_protect(&mut e.rpc, e.task, a, PAGE, 0, READ), Ok(()));
+    let r = vm::vm_region(&mut e.rpc, e.task, a).map(|r| (r.size, r.protection));
+    ok &= check_eq!("protect_splits_region", r, Ok((PAGE, READ)));
+    // SAFETY: the page is still mapped readable.
+    ok &= check_eq!("read_only_page_still_readable", unsafe { core::ptr::read_volatile(p.add(7)) }, 0x1234_0000);
+    ok &= check_eq!("vm_protect_lower_maximum", vm::vm_protect(&mut e.rpc, e.task, a, PAGE, 1, READ), Ok(()));
+    ok &= check_eq!("vm_protect_above_maximum", vm::vm_protect(&mut e.rpc, e.task, a, PAGE, 0, READ | WRITE), Err(KERN_PROTECTION_FAILURE));
+    ok &= check_eq!("vm_protect_bad_bits", vm::vm_protect(&mut e.rpc, e.task, a, PAGE, 0, 0x80), Err(KERN_INVALID_ARGUMENT));
+    ok &= check_eq!("vm_protect_execute", vm::vm_protect(&mut e.rpc, e.task, a + 2 * PAGE, PAGE, 0, READ | EXECUTE), Ok(()));
+
+    // Partial deallocation leaves a hole; deallocating a hole is fine.
+    ok &= check_eq!("vm_deallocate_middle_page", vm::vm_deallocate(&mut e.rpc, e.task, a + PAGE, PAGE), Ok(()));
+    let next = vm::vm_region(&mut e.rpc, e.task, a + PAGE).map(|r| r.start);
+    ok &= check_eq!("hole_after_deallocate", next, Ok(a + 2 * PAGE));
+    ok &= check_eq!("vm_deallocate_hole", vm::vm_deallocate(&mut e.rpc, e.task, a + PAGE, PAGE), Ok(()));
+    ok &= check_eq!("vm_allocate_fixed_in_hole", vm::vm_allocate(&mut e.rpc, e.task, a + PAGE, PAGE, 0), Ok(a + PAGE));
+    ok &= check_eq!("vm_allocate_fixed_taken", vm::vm_allocate(&mut e.rpc, e.task, a, PAGE, 0), Err(KERN_NO_SPACE));
+
+    // Range arithmetic.
+    ok &= check_eq!("vm_allocate_size_zero", vm::vm_allocate(&mut e.rpc, e.task, 0, 0, 1), Err(KERN_INVALID_ARGUMENT));
+    ok &= check_eq!("vm_deallocate_wraps", vm::vm_deallocate(&mut e.rpc, e.task, u64::MAX - PAGE + 1, 2 * PAGE), Err(KERN_INVALID_ARGUMENT));
+    ok &= check_eq!("vm_protect_wraps", vm::vm_protect(&mut e.rpc, e.task, u64::MAX - 10, 100, 0, READ), Err(KERN_INVALID_ARGUMENT));
+    ok &= check_eq!("vm_allocate_huge", vm::vm_allocate(&mut e.rpc, e.task, 0, 1 << 60, 1), Err(KERN_NO_SPACE));
+    ok &= check_eq!("vm_allocate_fixed_outside_map", vm::vm_allocate(&mut e.rpc, e.task, 0x40_0000, PAGE, 0), Err(KERN_INVALID_ADDRESS));
+    ok &= check_eq!("vm_inherit_bad_value", vm::vm_inherit(&mut e.rpc, e.task, a, PAGE, 9), Err(KERN_INVALID_ARGUMENT));
+    ok &= check_eq!("vm_inherit_share", vm::vm_inherit(&mut e.rpc, e.task, a, PAGE, 0), Ok(()));
+
+    // Memory is allocated lazily: a gigabyte costs only the pages touched.
+    let big = vm::vm_allocate(&mut e.rpc, e.task, 0, 1 << 30, 1).unwrap_or(0);
+    let before = zero_fills(&mut e);
+    for i in 0..10u64 {
+        // SAFETY: inside the gigabyte just allocated.
+        unsafe { core::ptr::write_volatile((big + i * (100 << 20)) as *mut u8, 1) };
+    }
+    ok &= check_eq!("gigabyte_allocation_is_lazy", (big != 0, zero_fills(&mut e) - before), (true, 10));
+    ok &= check_eq!("vm_deallocate_gigabyte", vm::vm_deallocate(&mut e.rpc, e.task, big, 1 << 30), Ok(()));
+    ok &= check_eq!("vm_audit", e.violations(), Ok(0));
+    if ok { 0 } else { 1 }
+}
