@@ -115,7 +115,8 @@ impl<T> core::ops::Index<&u64> for IdMap<T> {
     }
 }
 
-/// A hasher for small integer keys (task ids, wait keys): one multiply.
+/// A hasher for integer keys (task ids, wait keys, page offsets): one
+/// multiply and a fold.
 #[derive(Default, Clone, Copy)]
 pub struct IdHasher(u64);
 
@@ -129,7 +130,11 @@ impl Hasher for IdHasher {
         }
     }
     fn write_u64(&mut self, n: u64) {
-        self.0 = (self.0 ^ n).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        // Multiply, then fold the high half down: the table index comes from
+        // the low bits, and keys such as page offsets (multiples of 4096)
+        // would otherwise all land in the same bucket.
+        let x = (self.0 ^ n).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        self.0 = x ^ (x >> 32);
     }
     fn write_u32(&mut self, n: u32) {
         self.write_u64(n as u64);
@@ -144,6 +149,17 @@ pub type FastHashMap<K, V> = hashbrown::HashMap<K, V, BuildHasherDefault<IdHashe
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn page_offsets_spread_over_buckets() {
+        use core::hash::BuildHasher;
+        let b = BuildHasherDefault::<IdHasher>::default();
+        let mut low = alloc::collections::BTreeSet::new();
+        for i in 0..1024u64 {
+            low.insert(b.hash_one(i * 4096) & 1023);
+        }
+        assert!(low.len() > 512, "only {} of 1024 buckets used", low.len());
+    }
 
     #[test]
     fn stale_ids_miss() {

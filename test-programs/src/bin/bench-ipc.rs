@@ -123,6 +123,18 @@ fn main(args: mach_user::start::Args) -> i32 {
     if args.get(1) == Some("server") {
         return server(&args);
     }
+    if args.iter().any(|a| a == "tracevm") {
+        // A short fixed run for instruction tracing: 100 zero-fill faults.
+        let mut rpc = mach_user::rpc::Rpc::new();
+        let task = mach_user::ipc::mach_task_self();
+        if let Ok(base) = mach_user::rpc::vm::vm_allocate(&mut rpc, task, 0, 100 * 4096, 1) {
+            for i in 0..100u64 {
+                // SAFETY: inside the region just allocated.
+                unsafe { core::ptr::write_volatile((base + i * 4096) as *mut u8, 1) };
+            }
+        }
+        return 0;
+    }
     if args.iter().any(|a| a == "trace") {
         // A short fixed run for instruction tracing (QEMU -d exec): 100 null RPCs.
         let reply = mach_reply_port();
@@ -215,5 +227,7 @@ fn main(args: mach_user::start::Args) -> i32 {
         id: QUIT,
     });
     mach_msg(&mut buf, MACH_SEND_MSG, 24, 0, 0);
+    // The server has quit: nothing else runs while memory is measured.
+    test_programs::bench::zero_fill_fault();
     0
 }
