@@ -282,18 +282,6 @@ impl AddressSpace {
         Ok(())
     }
 
-    /// Maps the frame `pa` at user address `va`; the frame now belongs to this space.
-    pub fn map(&mut self, va: u64, pa: u64, flags: PageFlags) -> Result<(), MapError> {
-        Self::check_user(va)?;
-        let t = PageFlags::PRESENT | PageFlags::WRITABLE | PageFlags::USER;
-        let pt = walk(self.pml4, va, true, t, None)?;
-        if read_entry(pt, index(va, 0)) & PageFlags::PRESENT != 0 {
-            return Err(MapError::AlreadyMapped);
-        }
-        write_entry(pt, index(va, 0), (pa & ADDR_MASK) | flags.0);
-        Ok(())
-    }
-
     /// The frame mapped at `va` and its entry flags.
     pub fn translate(&self, va: u64) -> Option<(u64, PageFlags)> {
         Self::check_user(va & !(PAGE_SIZE - 1)).ok()?;

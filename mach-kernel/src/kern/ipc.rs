@@ -122,10 +122,6 @@ impl UserMemory for TaskMemory<'_> {
         super::vm::allocate(self.task, 0, size, true).map_err(|_| ())
     }
     fn deallocate(&mut self, addr: u64, size: u64) -> Result<(), ()> {
-        if super::vm::in_range(addr, size) {
-            super::vm::deallocate(self.task, addr, size).map_err(|_| ())
-        } else {
-            self.task.deallocate_image(addr, size).map_err(|_| ())
-        }
+        super::vm::deallocate(self.task, addr, size).map_err(|_| ())
     }
 }

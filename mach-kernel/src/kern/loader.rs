@@ -2,26 +2,28 @@
 //!
 //! The image is checked completely (`mach_core::elf`) before anything is
 //! allocated; its segments are copied into fresh frames (pages shared by two
-//! segments get the union of their permissions), a stack is mapped below
-//! `USER_STACK_TOP` and filled with the System V start-up layout (argc, argv,
-//! envp, auxv), and the first thread starts at the entry point.
-//!
-//! Pages are mapped eagerly for now; with the VM issue segments become
-//! copy-on-write mappings of memory objects.
+//! segments get the union of their permissions) that become the resident pages
+//! of VM objects mapped in the task's VM map; a stack is mapped below
+//! `USER_STACK_TOP` with the System V start-up layout (argc, argv, envp, auxv)
+//! already in its top pages, and the first thread starts at the entry point.
+//! Nothing is entered in the page tables here: the first touches fault the
+//! pages in.
 
 use super::sched;
 use super::task::{Expectation, Task};
 use super::thread::Thread;
 use crate::arch::cpu;
-use crate::arch::paging::{self, AddressSpace, MapError, PAGE_SIZE, PageFlags};
+use crate::arch::paging::{self, AddressSpace, MapError, PAGE_SIZE};
 use crate::arch::trapframe::TrapFrame;
 use crate::mem;
+use alloc::collections::BTreeMap;
 use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use mach_abi::layout::{USER_MIN, USER_STACK_SIZE, USER_STACK_TOP};
 use mach_core::elf::{ElfError, ElfFile, ElfType, LoadSegment};
 use mach_core::user_stack::{self, StackError};
+use mach_core::vm::VmProt;
 
 #[derive(Debug)]
 #[allow(dead_code)] // fields are shown through Debug in the boot log
@@ -68,15 +70,7 @@ pub fn load(
     }
     let stack_bottom = USER_STACK_TOP - USER_STACK_SIZE;
     let segments = elf.validate_for_user(USER_MIN, stack_bottom - PAGE_SIZE)?;
-    let mut space = AddressSpace::new()?;
-    for seg in segments.iter() {
-        load_segment(&mut space, &elf, seg)?;
-    }
-    let mut va = stack_bottom;
-    while va < USER_STACK_TOP {
-        map_zeroed(&mut space, va, PageFlags::user(true, false))?;
-        va += PAGE_SIZE;
-    }
+    let pages = build_image(&elf, &segments)?;
     let mut auxv = Vec::new();
     auxv.push((user_stack::AT_PAGESZ, PAGE_SIZE));
     auxv.push((user_stack::AT_ENTRY, elf.entry()));
@@ -86,8 +80,15 @@ pub fn load(
         auxv.push((user_stack::AT_PHENT, phent as u64));
         auxv.push((user_stack::AT_PHNUM, phnum as u64));
     }
+    let space = match AddressSpace::new() {
+        Ok(s) => s,
+        Err(e) => {
+            free_pages(&pages);
+            return Err(e.into());
+        }
+    };
     let task = Task::create(String::from(name), space, expectation);
-    let started = start_thread(&task, &elf, args, &auxv, more_args);
+    let started = map_image(&task, pages).and_then(|()| start_thread(&task, &elf, args, &auxv, more_args));
     if let Err(e) = started {
         task.terminate(super::task::TaskExit::Exited(-1));
         return Err(e);
@@ -113,7 +114,7 @@ fn start_thread(
         Some(random_bytes()),
         MAX_STACK_IMAGE,
     )?;
-    task.with_space(|space| write_user(space, image.initial_sp, &image.bytes))?;
+    map_stack(task, image.initial_sp, &image.bytes)?;
     let frame = TrapFrame::new_user(elf.entry(), image.initial_sp, 0);
     let thread = Thread::new_user(task.clone(), &frame).map_err(|_| LoadError::NoThread)?;
     task.add_thread(thread.clone()).map_err(|_| LoadError::NoThread)?;
@@ -126,60 +127,115 @@ fn phdr_address(seg: &LoadSegment, phoff: u64) -> Option<u64> {
     (phoff >= seg.file_offset && phoff < seg.file_offset + seg.filesz).then(|| seg.vaddr + (phoff - seg.file_offset))
 }
 
-/// Union of two sets of page permissions (writable if either is, executable if either is).
-fn merge(a: PageFlags, b: PageFlags) -> PageFlags {
-    let nx = PageFlags::NO_EXECUTE;
-    PageFlags(((a.0 | b.0) & !nx) | (a.0 & b.0 & nx))
+/// One page of the program image: its address, frame, and the union of the
+/// permissions of the segments that cover it.
+struct ImagePage {
+    va: u64,
+    frame: u64,
+    prot: VmProt,
 }
 
-fn map_zeroed(space: &mut AddressSpace, va: u64, flags: PageFlags) -> Result<u64, MapError> {
-    let frame = mem::alloc_frame().ok_or(MapError::OutOfMemory)?;
-    paging::zero_frame(frame);
-    if let Err(e) = space.map(va, frame, flags) {
-        mem::free_frame(frame);
-        return Err(e);
+fn free_pages(pages: &[ImagePage]) {
+    for p in pages {
+        mem::free_frame(p.frame);
     }
-    Ok(frame)
 }
 
-fn load_segment(space: &mut AddressSpace, elf: &ElfFile, seg: &LoadSegment) -> Result<(), LoadError> {
-    let flags = PageFlags::user(seg.flags.write, seg.flags.execute);
-    let bytes = elf.segment_bytes(seg);
-    let file_end = seg.vaddr + seg.filesz;
-    let mut page = seg.vaddr & !(PAGE_SIZE - 1);
-    let end = seg.vaddr + seg.memsz;
-    while page < end {
-        let frame = match space.translate(page) {
-            Some((frame, old)) => {
-                space.set_flags(page, merge(old, flags))?;
-                frame
-            }
-            None => map_zeroed(space, page, flags)?,
-        };
-        let lo = page.max(seg.vaddr);
-        let hi = (page + PAGE_SIZE).min(file_end);
-        if lo < hi {
-            let src = &bytes[(lo - seg.vaddr) as usize..(hi - seg.vaddr) as usize];
-            paging::write_frame(frame, (lo - page) as usize, src);
+/// Copies the segments into fresh frames, page by page (a page two segments
+/// share gets both their bytes and the union of their permissions).
+fn build_image(elf: &ElfFile, segments: &[LoadSegment]) -> Result<Vec<ImagePage>, LoadError> {
+    let mut pages: BTreeMap<u64, (u64, VmProt)> = BTreeMap::new();
+    let release = |pages: &BTreeMap<u64, (u64, VmProt)>| pages.values().for_each(|&(f, _)| mem::free_frame(f));
+    for seg in segments {
+        let mut prot = VmProt::READ;
+        if seg.flags.write {
+            prot = prot | VmProt::WRITE;
         }
+        if seg.flags.execute {
+            prot = prot | VmProt::EXECUTE;
+        }
+        let bytes = elf.segment_bytes(seg);
+        let file_end = seg.vaddr + seg.filesz;
+        let mut page = seg.vaddr & !(PAGE_SIZE - 1);
+        while page < seg.vaddr + seg.memsz {
+            let frame = match pages.get_mut(&page) {
+                Some((frame, p)) => {
+                    *p = *p | prot;
+                    *frame
+                }
+                None => {
+                    let Some(frame) = mem::alloc_frame() else {
+                        release(&pages);
+                        return Err(LoadError::Map(MapError::OutOfMemory));
+                    };
+                    paging::zero_frame(frame);
+                    pages.insert(page, (frame, prot));
+                    frame
+                }
+            };
+            let lo = page.max(seg.vaddr);
+            let hi = (page + PAGE_SIZE).min(file_end);
+            if lo < hi {
+                paging::write_frame(
+                    frame,
+                    (lo - page) as usize,
+                    &bytes[(lo - seg.vaddr) as usize..(hi - seg.vaddr) as usize],
+                );
+            }
+            page += PAGE_SIZE;
+        }
+    }
+    Ok(pages
+        .into_iter()
+        .map(|(va, (frame, prot))| ImagePage { va, frame, prot })
+        .collect())
+}
+
+/// Maps the image into the task's VM map: one object per run of contiguous
+/// pages with the same permissions, its pages already resident.
+fn map_image(task: &Task, pages: Vec<ImagePage>) -> Result<(), LoadError> {
+    let mut run: Vec<(u64, u64)> = Vec::new();
+    let mut i = 0;
+    while i < pages.len() {
+        let start = pages[i].va;
+        let prot = pages[i].prot;
+        run.clear();
+        while i < pages.len() && pages[i].prot == prot && pages[i].va == start + (run.len() as u64) * PAGE_SIZE {
+            run.push((pages[i].va - start, pages[i].frame));
+            i += 1;
+        }
+        if let Err(e) = super::vm::map_resident(task, start, run.len() as u64 * PAGE_SIZE, &run, prot) {
+            // Pages not yet handed to an object are still ours.
+            free_pages(&pages[i..]);
+            return Err(LoadError::Map(e));
+        }
+    }
+    Ok(())
+}
+
+/// Maps the initial stack with the start-up block `bytes` ending at its top.
+fn map_stack(task: &Task, initial_sp: u64, bytes: &[u8]) -> Result<(), LoadError> {
+    let bottom = USER_STACK_TOP - USER_STACK_SIZE;
+    let mut resident: Vec<(u64, u64)> = Vec::new();
+    let mut page = initial_sp & !(PAGE_SIZE - 1);
+    while page < USER_STACK_TOP {
+        let Some(frame) = mem::alloc_frame() else {
+            resident.iter().for_each(|&(_, f)| mem::free_frame(f));
+            return Err(LoadError::Map(MapError::OutOfMemory));
+        };
+        paging::zero_frame(frame);
+        let lo = page.max(initial_sp);
+        let hi = page + PAGE_SIZE;
+        let from = (lo - initial_sp) as usize;
+        let to = ((hi - initial_sp) as usize).min(bytes.len());
+        if from < to {
+            paging::write_frame(frame, (lo - page) as usize, &bytes[from..to]);
+        }
+        resident.push((page - bottom, frame));
         page += PAGE_SIZE;
     }
-    Ok(())
-}
-
-/// Copies `bytes` to user address `addr` of a space that is not running, page by page.
-fn write_user(space: &AddressSpace, addr: u64, bytes: &[u8]) -> Result<(), MapError> {
-    let mut done = 0usize;
-    while done < bytes.len() {
-        let va = addr + done as u64;
-        let page = va & !(PAGE_SIZE - 1);
-        let (frame, _) = space.translate(page).ok_or(MapError::NotMapped)?;
-        let offset = (va - page) as usize;
-        let n = (PAGE_SIZE as usize - offset).min(bytes.len() - done);
-        paging::write_frame(frame, offset, &bytes[done..done + n]);
-        done += n;
-    }
-    Ok(())
+    super::vm::map_resident(task, bottom, USER_STACK_SIZE, &resident, VmProt::READ | VmProt::WRITE)
+        .map_err(LoadError::Map)
 }
 
 /// AT_RANDOM bytes: not cryptographic, but different on every start.

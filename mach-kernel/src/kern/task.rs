@@ -6,7 +6,7 @@
 //! the last reference goes, which is after its last thread has left the CPU.
 
 use super::thread::{Thread, ThreadId};
-use crate::arch::paging::{AddressSpace, MapError, PAGE_SIZE};
+use crate::arch::paging::AddressSpace;
 use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
@@ -87,27 +87,6 @@ impl Task {
     /// Runs `f` on the task's address space.
     pub fn with_space<R>(&self, f: impl FnOnce(&mut AddressSpace) -> R) -> R {
         f(&mut self.space.lock())
-    }
-
-    /// Unmaps and frees every page in the whole pages covering `[addr, addr + size)`
-    /// outside the VM-managed range (the program image and initial stack).
-    pub fn deallocate_image(&self, addr: u64, size: u64) -> Result<(), MapError> {
-        let end = addr
-            .checked_add(size)
-            .and_then(|e| e.checked_next_multiple_of(PAGE_SIZE))
-            .ok_or(MapError::BadAddress)?;
-        if end > mach_abi::layout::USER_END {
-            return Err(MapError::BadAddress);
-        }
-        let mut space = self.space.lock();
-        let mut va = addr & !(PAGE_SIZE - 1);
-        while va < end {
-            if let Ok(f) = space.unmap(va) {
-                crate::mem::free_frame(f);
-            }
-            va += PAGE_SIZE;
-        }
-        Ok(())
     }
 
     pub fn is_terminated(&self) -> bool {

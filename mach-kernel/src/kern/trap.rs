@@ -63,7 +63,8 @@ fn resolve_user_fault(frame: &TrapFrame) -> bool {
     let Some(task) = sched::current().task.clone() else {
         return false;
     };
-    super::vm::fault(&task, addr, write).is_ok()
+    let exec = frame.error_code & 0x10 != 0;
+    super::vm::fault(&task, addr, write, exec).is_ok()
 }
 
 /// Mach's exception type for a CPU exception vector (as in XNU's i386 trap code).

@@ -1,9 +1,9 @@
 //! Virtual memory of tasks: the sparse maps and objects of `mach_core::vm`,
 //! carried out on page tables and frames.
 //!
-//! Each task has a `VmMap` over [`VM_MIN`, `VM_MAX`) (its program image and
-//! initial stack, mapped by the loader, lie outside it). Memory there is
-//! allocated lazily: `vm_allocate` only records an entry, and the first touch
+//! Each task has a `VmMap` over its whole user half: the loader maps the
+//! program image and initial stack as objects whose pages are already
+//! resident, and other memory is allocated lazily: `vm_allocate` only records an entry, and the first touch
 //! of a page faults into [`fault`], which follows the model's four steps and
 //! enters the page. Pages of VM objects are marked in the page tables so that
 //! tearing an address space down leaves them to the objects, which give them
@@ -13,15 +13,21 @@
 //! (task_create), external and default pagers, page-out.
 
 use super::task::Task;
-use crate::arch::paging::{self, PAGE_SIZE, PageFlags};
+use crate::arch::paging::{self, MapError, PAGE_SIZE, PageFlags};
 use crate::mem;
 use mach_abi::kern_return::*;
-use mach_core::vm::{FaultAction, FaultStats, Region, VmError, VmInherit, VmMap, VmObjects, VmProt, resolve_fault};
+use mach_core::vm::{
+    FaultAction, FaultStats, MapRequest, Region, VmError, VmInherit, VmMap, VmObjects, VmProt, resolve_fault,
+};
 use spin::Mutex;
 
-/// The part of every task's address space the VM map manages.
-pub const VM_MIN: u64 = 0x0000_1000_0000_0000;
-pub const VM_MAX: u64 = 0x0000_7000_0000_0000;
+/// The part of every task's address space the VM map manages: all of the
+/// user half but page zero.
+pub const VM_MIN: u64 = mach_abi::layout::USER_MIN;
+pub const VM_MAX: u64 = mach_abi::layout::USER_END;
+/// Where memory the kernel places (`vm_allocate` anywhere, received
+/// out-of-line data) starts, well above program images.
+pub const ANYWHERE_BASE: u64 = 0x0000_1000_0000_0000;
 
 static OBJECTS: Mutex<Option<VmObjects>> = Mutex::new(None);
 static FAULTS: Mutex<FaultStats> = Mutex::new(FaultStats {
@@ -70,7 +76,46 @@ fn page_flags(prot: VmProt) -> PageFlags {
 
 /// `vm_allocate`.
 pub fn allocate(task: &Task, addr: u64, size: u64, anywhere: bool) -> Result<u64, KernReturn> {
-    task.vm.lock().map.allocate(addr, size, anywhere).map_err(VmError::kr)
+    let hint = if anywhere { addr.max(ANYWHERE_BASE) } else { addr };
+    task.vm.lock().map.allocate(hint, size, anywhere).map_err(VmError::kr)
+}
+
+/// Maps `[start, start + size)` with protection `prot` to a new anonymous
+/// object whose pages at the given offsets are the given frames (a program
+/// image or an initial stack). On success the frames belong to the object;
+/// on error they are freed.
+pub fn map_resident(task: &Task, start: u64, size: u64, pages: &[(u64, u64)], prot: VmProt) -> Result<(), MapError> {
+    let mut vm = task.vm.lock();
+    let mut guard = OBJECTS.lock();
+    let objects = guard.get_or_insert_with(VmObjects::new);
+    let Ok(obj) = objects.create(size, None) else {
+        pages.iter().for_each(|&(_, f)| mem::free_frame(f));
+        return Err(MapError::OutOfMemory);
+    };
+    let inserted = pages
+        .iter()
+        .take_while(|&&(offset, frame)| objects.insert_page(obj, offset, frame).is_ok())
+        .count();
+    let req = MapRequest {
+        object: Some(obj),
+        offset: 0,
+        copy: false,
+        protection: prot,
+        max_protection: VmProt::ALL,
+        inheritance: VmInherit::Copy,
+    };
+    let mapped = inserted == pages.len() && vm.map.map_object(objects, start, size, false, req).is_ok();
+    // Drop the reference `create` gave us: if the map took its own the object
+    // lives on; otherwise it dies and gives back the pages it held.
+    let reclaim = objects.deallocate(obj).unwrap_or_default();
+    drop(guard);
+    drop(vm);
+    if mapped {
+        return Ok(());
+    }
+    reclaim.pages.iter().for_each(|&f| mem::free_frame(f));
+    pages[inserted..].iter().for_each(|&(_, f)| mem::free_frame(f));
+    Err(MapError::AlreadyMapped)
 }
 
 /// Removes the hardware mappings of `[start, end)` (pages stay with their objects).
@@ -138,15 +183,18 @@ pub fn region(task: &Task, addr: u64) -> Option<Region> {
 }
 
 /// Resolves a page fault at `addr` in `task`; `Ok` means the access can be retried.
-pub fn fault(task: &Task, addr: u64, write: bool) -> Result<(), VmError> {
+pub fn fault(task: &Task, addr: u64, write: bool, exec: bool) -> Result<(), VmError> {
     if !in_range(addr, 1) {
         return Err(VmError::InvalidAddress);
     }
-    let access = if write {
+    let mut access = if write {
         VmProt::READ | VmProt::WRITE
     } else {
         VmProt::READ
     };
+    if exec {
+        access = access | VmProt::EXECUTE;
+    }
     let page_va = addr & !(PAGE_SIZE - 1);
     let mut vm = task.vm.lock();
     let mut objects = OBJECTS.lock();
@@ -185,11 +233,18 @@ pub fn fault(task: &Task, addr: u64, write: bool) -> Result<(), VmError> {
         // No pagers yet: the memory cannot be had.
         FaultAction::AskPager { .. } => return Err(VmError::MemoryFailure),
     };
-    let prot = if writable {
+    let mut prot = if writable {
         VmProt::READ | VmProt::WRITE
     } else {
         VmProt::READ
     };
+    if vm
+        .map
+        .lookup(addr)
+        .is_some_and(|e| e.protection.contains(VmProt::EXECUTE))
+    {
+        prot = prot | VmProt::EXECUTE;
+    }
     task.with_space(|space| space.enter(page_va, frame, page_flags(prot)))
         .map_err(|_| VmError::ResourceShortage)?;
     vm.stats.record(kind);

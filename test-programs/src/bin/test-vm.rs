@@ -69,7 +69,12 @@ fn main(_args: mach_user::start::Args) -> i32 {
     ok &= check_eq!("vm_deallocate_wraps", vm::vm_deallocate(&mut e.rpc, e.task, u64::MAX - PAGE + 1, 2 * PAGE), Err(KERN_INVALID_ARGUMENT));
     ok &= check_eq!("vm_protect_wraps", vm::vm_protect(&mut e.rpc, e.task, u64::MAX - 10, 100, 0, READ), Err(KERN_INVALID_ARGUMENT));
     ok &= check_eq!("vm_allocate_huge", vm::vm_allocate(&mut e.rpc, e.task, 0, 1 << 60, 1), Err(KERN_NO_SPACE));
-    ok &= check_eq!("vm_allocate_fixed_outside_map", vm::vm_allocate(&mut e.rpc, e.task, 0x40_0000, PAGE, 0), Err(KERN_INVALID_ADDRESS));
+    ok &= check_eq!("vm_allocate_fixed_over_program", vm::vm_allocate(&mut e.rpc, e.task, 0x40_0000, PAGE, 0), Err(KERN_NO_SPACE));
+    ok &= check_eq!(
+        "vm_allocate_fixed_kernel_half",
+        vm::vm_allocate(&mut e.rpc, e.task, 0xffff_8000_0000_0000, PAGE, 0),
+        Err(KERN_INVALID_ADDRESS)
+    );
     ok &= check_eq!("vm_inherit_bad_value", vm::vm_inherit(&mut e.rpc, e.task, a, PAGE, 9), Err(KERN_INVALID_ARGUMENT));
     ok &= check_eq!("vm_inherit_share", vm::vm_inherit(&mut e.rpc, e.task, a, PAGE, 0), Ok(()));
 
