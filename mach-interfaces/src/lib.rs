@@ -116,3 +116,8 @@ pub mod bootstrap {
 pub mod vm {
     include!(concat!(env!("OUT_DIR"), "/vm.rs"));
 }
+
+/// `task` (3400): creating and ending tasks and starting threads (`interfaces/task.defs`).
+pub mod task {
+    include!(concat!(env!("OUT_DIR"), "/task.rs"));
+}

@@ -12,7 +12,8 @@ use super::thread::Thread;
 use super::wait;
 use crate::arch::usercopy::{copy_from_user, copy_to_user};
 use alloc::sync::Arc;
-use core::sync::atomic::Ordering;
+use alloc::vec::Vec;
+use core::sync::atomic::{AtomicBool, Ordering};
 use mach_core::ipc::{Ipc, KObject, Name, PortId, UserMemory};
 use spin::Mutex;
 
@@ -49,16 +50,37 @@ pub fn with<R>(f: impl FnOnce(&mut Ipc) -> R) -> R {
     ipc.drain_wakeups(wait::wake_all);
     super::prof::end(6, t);
     drop(guard);
+    if TERMINATIONS_PENDING.swap(false, Ordering::AcqRel) {
+        let pending = core::mem::take(&mut *TERMINATIONS.lock());
+        for task in pending {
+            task.terminate(super::task::TaskExit::Terminated);
+        }
+    }
     r
 }
 
 /// Gives a new task its IPC space and kernel port.
 pub fn task_created(task: &Arc<Task>) {
-    with(|ipc| {
-        ipc.space_create(task.id, NAME_LIMIT);
-        let port = ipc.kobject_port_create(KObject::Task(task.id));
-        task.port.store(port, Ordering::Relaxed);
-    });
+    with(|ipc| attach(ipc, task));
+}
+
+/// Gives a new task its IPC space and kernel port, with the IPC state in hand
+/// (a kernel server creating a task).
+pub fn attach(ipc: &mut Ipc, task: &Task) {
+    ipc.space_create(task.id, NAME_LIMIT);
+    let port = ipc.kobject_port_create(KObject::Task(task.id));
+    task.port.store(port, Ordering::Relaxed);
+}
+
+/// Tasks a kernel server was asked to terminate; ending a task needs the IPC
+/// lock, so it happens when the server's `with` lets go of it.
+static TERMINATIONS: Mutex<Vec<Arc<Task>>> = Mutex::new(Vec::new());
+static TERMINATIONS_PENDING: AtomicBool = AtomicBool::new(false);
+
+/// Ends `task` as soon as the IPC lock is free.
+pub fn terminate_later(task: Arc<Task>) {
+    TERMINATIONS.lock().push(task);
+    TERMINATIONS_PENDING.store(true, Ordering::Release);
 }
 
 /// Destroys a finished task's space and kernel port.

@@ -16,6 +16,7 @@ use mach_core::ipc::kmsg::KMsg;
 use mach_core::ipc::{Ipc, KObject, KRight, PortRef, RightKind, SpaceId};
 use mach_interfaces::host::{self, HostInfoBasicReply, HostIpcAuditReply, HostServer};
 use mach_interfaces::mach_port::{self, MachPortNamesReply, MachPortServer};
+use mach_interfaces::task::{self, TaskServer};
 use mach_interfaces::vm::{self, TaskFaultCountsReply, VmRegionReply, VmServer};
 use mach_interfaces::{Dispatch, OolArray, PolyPort, Release};
 
@@ -66,12 +67,12 @@ macro_rules! delegate_release {
 }
 
 /// A task port's server: port management in that task's space.
-struct TaskServer<'a> {
+struct TaskPortServer<'a> {
     ctx: Ctx<'a>,
     space: SpaceId,
 }
 
-delegate_release!(TaskServer);
+delegate_release!(TaskPortServer);
 
 fn words(v: &[u32]) -> Vec<u8> {
     v.iter().flat_map(|w| w.to_le_bytes()).collect()
@@ -86,7 +87,7 @@ fn move_disposition(kind: RightKind) -> u8 {
     }
 }
 
-impl MachPortServer for TaskServer<'_> {
+impl MachPortServer for TaskPortServer<'_> {
     fn mach_port_names(&mut self, _task: u32) -> Result<MachPortNamesReply, i32> {
         let list = self.ctx.ipc.port_names(self.space)?;
         let names: Vec<u32> = list.iter().map(|&(n, _)| n).collect();
@@ -168,13 +169,13 @@ impl MachPortServer for TaskServer<'_> {
     }
 }
 
-impl TaskServer<'_> {
+impl TaskPortServer<'_> {
     fn task(&self) -> Result<alloc::sync::Arc<super::task::Task>, i32> {
         super::task::lookup(self.space).ok_or(KERN_INVALID_TASK)
     }
 }
 
-impl VmServer for TaskServer<'_> {
+impl VmServer for TaskPortServer<'_> {
     fn vm_allocate(&mut self, _task: u32, address: u64, size: u64, anywhere: u32) -> Result<u64, i32> {
         super::vm::allocate(&*self.task()?, address, size, anywhere != 0)
     }
@@ -205,6 +206,45 @@ impl VmServer for TaskServer<'_> {
             pager_request: s.pager_request,
             soft: s.soft,
         })
+    }
+}
+
+impl TaskServer for TaskPortServer<'_> {
+    fn task_create(&mut self, _parent: u32, inherit_memory: u32) -> Result<u32, i32> {
+        let parent = self.task()?;
+        let space = crate::arch::paging::AddressSpace::new().map_err(|_| KERN_RESOURCE_SHORTAGE)?;
+        let name = alloc::format!("{}-child", parent.name);
+        let child = super::task::Task::create_in(self.ctx.ipc, name, space);
+        if inherit_memory != 0
+            && let Err(e) = super::vm::fork(&parent, &child)
+        {
+            super::ipc::terminate_later(child);
+            return Err(e);
+        }
+        let port = child.port.load(core::sync::atomic::Ordering::Relaxed);
+        let right = self.ctx.ipc.make_send_right(port).ok_or(KERN_RESOURCE_SHORTAGE)?;
+        Ok(self.ctx.out.right(right))
+    }
+    fn task_terminate(&mut self, _task: u32) -> Result<(), i32> {
+        super::ipc::terminate_later(self.task()?);
+        Ok(())
+    }
+    fn thread_create_running(&mut self, _task: u32, entry: u64, stack: u64, arg: u64) -> Result<u32, i32> {
+        if entry >= mach_abi::layout::USER_END || stack > mach_abi::layout::USER_END {
+            return Err(KERN_INVALID_ADDRESS);
+        }
+        let task = self.task()?;
+        let frame = crate::arch::trapframe::TrapFrame::new_user(entry, stack, arg);
+        let thread = super::thread::Thread::new_user(task.clone(), &frame).map_err(|_| KERN_RESOURCE_SHORTAGE)?;
+        let port = self.ctx.ipc.kobject_port_create(KObject::Thread(thread.id));
+        thread.port.store(port, core::sync::atomic::Ordering::Relaxed);
+        task.add_thread(thread.clone()).map_err(|_| {
+            self.ctx.ipc.kobject_port_destroy(port);
+            KERN_RESOURCE_SHORTAGE
+        })?;
+        let right = self.ctx.ipc.make_send_right(port).ok_or(KERN_RESOURCE_SHORTAGE)?;
+        super::sched::make_runnable(thread);
+        Ok(self.ctx.out.right(right))
     }
 }
 
@@ -251,9 +291,12 @@ pub fn serve(ipc: &mut Ipc, obj: KObject, kmsg: KMsg) {
     };
     let (dispatch, ctx) = match obj {
         KObject::Task(id) => {
-            let mut s = TaskServer { ctx, space: id };
+            let mut s = TaskPortServer { ctx, space: id };
             let d = match mach_port::mach_port_server(&mut s, &image, &mut reply) {
-                Dispatch::BadId(_) => vm::vm_server(&mut s, &image, &mut reply),
+                Dispatch::BadId(_) => match vm::vm_server(&mut s, &image, &mut reply) {
+                    Dispatch::BadId(_) => task::task_server(&mut s, &image, &mut reply),
+                    d => d,
+                },
                 d => d,
             };
             (d, s.ctx)

@@ -96,25 +96,10 @@ fn send(task: &Task, msg: u64, option: u32, size: u32, timeout: u32) -> MachMsgR
     }
 }
 
-/// Checks that `[addr, addr + size)` is mapped writable for the task,
-/// without touching it.
+/// Checks that `[addr, addr + size)` is writable memory of the task (in its
+/// VM map, faulted in or not), without touching it.
 fn probe_writable(task: &Task, addr: u64, size: u32) -> bool {
-    let Some(end) = addr.checked_add(size as u64) else {
-        return false;
-    };
-    if end > mach_abi::layout::USER_END {
-        return false;
-    }
-    task.with_space(|space| {
-        let mut page = addr & !0xfff;
-        while page < end {
-            if !space.translate(page).is_some_and(|(_, f)| f.is_user_writable()) {
-                return false;
-            }
-            page += 0x1000;
-        }
-        true
-    })
+    super::vm::writable(task, addr, size as u64)
 }
 
 fn receive(task: &Task, msg: u64, option: u32, size: u32, name: u32, timeout: u32) -> MachMsgReturn {

@@ -35,6 +35,8 @@ pub enum TaskExit {
     Exited(i32),
     /// An exception with no handler: (vector, or None for an unhandled Unix syscall).
     Exception(Option<u64>),
+    /// `task_terminate` on its port.
+    Terminated,
 }
 
 pub struct Task {
@@ -59,6 +61,19 @@ static LIVE_THREADS: AtomicUsize = AtomicUsize::new(0);
 impl Task {
     /// Registers a new task owning `space`; it has no threads yet.
     pub fn create(name: String, space: AddressSpace, expectation: Option<Expectation>) -> Arc<Task> {
+        let task = Self::new_registered(name, space, expectation);
+        super::ipc::task_created(&task);
+        task
+    }
+
+    /// `create` for a kernel server that already holds the IPC state.
+    pub fn create_in(ipc: &mut mach_core::ipc::Ipc, name: String, space: AddressSpace) -> Arc<Task> {
+        let task = Self::new_registered(name, space, None);
+        super::ipc::attach(ipc, &task);
+        task
+    }
+
+    fn new_registered(name: String, space: AddressSpace, expectation: Option<Expectation>) -> Arc<Task> {
         let root = space.root();
         let task = Arc::new(Task {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
@@ -75,7 +90,6 @@ impl Task {
             .lock()
             .get_or_insert_with(HashMap::new)
             .insert(task.id, task.clone());
-        super::ipc::task_created(&task);
         task
     }
 
@@ -150,6 +164,7 @@ impl Task {
         super::vm::task_destroyed(self);
         match exit {
             TaskExit::Exited(status) => log::info!("task {} '{}' exited with status {status}", self.id, self.name),
+            TaskExit::Terminated => log::info!("task {} '{}' terminated", self.id, self.name),
             TaskExit::Exception(_) => log::info!("task {} '{}' terminated by an exception", self.id, self.name),
         }
         if let Some(e) = &self.expectation {
@@ -170,6 +185,13 @@ fn report_expectation(e: &Expectation, exit: TaskExit) {
         TaskExit::Exited(s) => {
             crate::kprintln!(
                 "test {} ... FAILED: exited with status {s} instead of {}",
+                e.test_name,
+                describe(e.vector)
+            )
+        }
+        TaskExit::Terminated => {
+            crate::kprintln!(
+                "test {} ... FAILED: terminated instead of {}",
                 e.test_name,
                 describe(e.vector)
             )

@@ -170,6 +170,26 @@ pub fn protect(task: &Task, addr: u64, size: u64, set_max: bool, prot: u32) -> R
     Ok(())
 }
 
+/// Whether every page of `[addr, addr + size)` is mapped writable in the
+/// task's VM map (whether or not it has been faulted in yet).
+pub fn writable(task: &Task, addr: u64, size: u64) -> bool {
+    let Some(end) = addr.checked_add(size) else {
+        return false;
+    };
+    if !in_range(addr, size) {
+        return false;
+    }
+    let vm = task.vm.lock();
+    let mut at = addr;
+    while at < end {
+        match vm.map.lookup(at) {
+            Some(e) if e.protection.contains(VmProt::WRITE) => at = e.end,
+            _ => return false,
+        }
+    }
+    true
+}
+
 /// `vm_inherit`.
 pub fn inherit(task: &Task, addr: u64, size: u64, inheritance: u32) -> Result<(), KernReturn> {
     let inheritance = VmInherit::from_raw(inheritance).ok_or(KERN_INVALID_ARGUMENT)?;
@@ -249,6 +269,31 @@ pub fn fault(task: &Task, addr: u64, write: bool, exec: bool) -> Result<(), VmEr
         .map_err(|_| VmError::ResourceShortage)?;
     vm.stats.record(kind);
     FAULTS.lock().record(kind);
+    Ok(())
+}
+
+/// Builds `child`'s map from `parent`'s (task_create with inherit_memory):
+/// shared, copy-on-write or left out per each region's inheritance. The
+/// parent's mappings of regions that became copy-on-write lose write access.
+pub fn fork(parent: &Task, child: &Task) -> Result<(), KernReturn> {
+    let f = {
+        let mut vm = parent.vm.lock();
+        with_objects(|o| vm.map.fork(o)).map_err(VmError::kr)?
+    };
+    child.vm.lock().map = f.child;
+    parent.with_space(|space| {
+        for (start, end) in f.write_protect {
+            let mut va = start;
+            while va < end {
+                if let Some((_, flags)) = space.translate(va)
+                    && flags.0 & PageFlags::WRITABLE != 0
+                {
+                    let _ = space.set_flags(va, PageFlags(flags.0 & !PageFlags::WRITABLE));
+                }
+                va += PAGE_SIZE;
+            }
+        }
+    });
     Ok(())
 }
 

@@ -1,0 +1,108 @@
+//! task_create with inherited memory: copy-on-write isolation both ways, a
+//! shared region, threads started in the child, task death notifications,
+//! task_terminate, and fault counts.
+#![no_std]
+#![no_main]
+
+use mach_interfaces::PolyPort;
+use mach_user::abi::kern_return::*;
+use mach_user::abi::message::*;
+use mach_user::abi::port::*;
+use mach_user::ipc::{MsgBuf, mach_msg};
+use mach_user::rpc::{mach_port as mp, task, vm};
+use test_programs::check_eq;
+use test_programs::ipc_env::Env;
+
+mach_user::entry!(main);
+
+static mut X: u64 = 1;
+#[repr(C, align(16))]
+struct ChildStack([u8; 16384]);
+static mut CHILD_STACK: ChildStack = ChildStack([0; 16384]);
+static mut SHARED: u64 = 0;
+
+/// Runs in the child task: reports what it saw of X and of the shared page
+/// before and after writing them, then ends its task.
+extern "C" fn child_main(report_port: u64) -> ! {
+    // SAFETY: the child's own (copy-on-write) copy of the statics; SHARED
+    // holds the address of a page inherited shared.
+    unsafe {
+        let seen = core::ptr::read_volatile(&raw const X);
+        core::ptr::write_volatile(&raw mut X, 2);
+        let after = core::ptr::read_volatile(&raw const X);
+        let shared = core::ptr::read_volatile(&raw const SHARED) as *mut u64;
+        core::ptr::write_volatile(shared, 7);
+        let mut b: MsgBuf<128> = MsgBuf::new();
+        b.set_header(&MachMsgHeader {
+            bits: mach_msgh_bits(MACH_MSG_TYPE_COPY_SEND, 0),
+            size: 40,
+            remote_port: report_port as u32,
+            local_port: 0,
+            voucher_port: 0,
+            id: 77,
+        });
+        b.put64(24, seen);
+        b.put64(32, after);
+        mach_msg(&mut b, MACH_SEND_MSG, 40, 0, 0);
+    }
+    mach_user::trap::task_exit(0)
+}
+
+fn main(_args: mach_user::start::Args) -> i32 {
+    let mut e = Env::new();
+    let mut ok = true;
+    let report = e.port();
+    let notify = e.port();
+    // A page inherited shared: both tasks see each other's writes.
+    let page = vm::vm_allocate(&mut e.rpc, e.task, 0, 4096, 1).unwrap_or(0);
+    let _ = vm::vm_inherit(&mut e.rpc, e.task, page, 4096, 0);
+    // SAFETY: this thread is the only one touching these statics and the page.
+    unsafe {
+        core::ptr::write_volatile(page as *mut u64, 5);
+        core::ptr::write_volatile(&raw mut SHARED, page);
+        core::ptr::write_volatile(&raw mut X, 1);
+    }
+    let cow_before = vm::task_fault_counts(&mut e.rpc, e.task).map_or(0, |c| c.cow_copy);
+    let child = task::task_create(&mut e.rpc, e.task, 1);
+    ok &= check_eq!("task_create_inherit_memory", child.map(|_| ()), Ok(()));
+    let child = child.unwrap_or(0);
+    // The parent writes after the fork: its copy changes, the child's does not.
+    // SAFETY: as above.
+    unsafe { core::ptr::write_volatile(&raw mut X, 3) };
+    let cow_after = vm::task_fault_counts(&mut e.rpc, e.task).map_or(0, |c| c.cow_copy);
+    ok &= check_eq!("parent_write_after_fork_copies_page", cow_after > cow_before, true);
+    let so = PolyPort { name: notify, disposition: MACH_MSG_TYPE_MAKE_SEND_ONCE };
+    let _ = mp::mach_port_request_notification(&mut e.rpc, e.task, child, MACH_NOTIFY_DEAD_NAME, 0, so);
+    // Give the child a send right to our report port, then a thread.
+    let child_name = 0x10_00;
+    let poly = PolyPort { name: report, disposition: MACH_MSG_TYPE_MAKE_SEND };
+    ok &= check_eq!("insert_right_into_child", mp::mach_port_insert_right(&mut e.rpc, child, child_name, poly), Ok(()));
+    let stack_top = (&raw const CHILD_STACK as u64) + 16384 - 8;
+    let th = task::thread_create_running(&mut e.rpc, child, child_main as usize as u64, stack_top, child_name as u64);
+    ok &= check_eq!("thread_create_running_in_child", th.is_ok(), true);
+    let mut b: MsgBuf<256> = MsgBuf::new();
+    let kr = mach_msg(&mut b, MACH_RCV_MSG | MACH_RCV_TIMEOUT, 0, report, 5000);
+    ok &= check_eq!("child_reports", (kr, b.header().id), (MACH_MSG_SUCCESS, 77));
+    ok &= check_eq!("child_sees_memory_as_at_fork", b.get64(24), 1);
+    ok &= check_eq!("child_write_is_private_to_child", b.get64(32), 2);
+    // SAFETY: as above.
+    let (x, shared) = unsafe { (core::ptr::read_volatile(&raw const X), core::ptr::read_volatile(page as *const u64)) };
+    ok &= check_eq!("parent_keeps_its_own_copy", x, 3);
+    ok &= check_eq!("shared_region_sees_child_write", shared, 7);
+    let kr = mach_msg(&mut b, MACH_RCV_MSG | MACH_RCV_TIMEOUT, 0, notify, 5000);
+    ok &= check_eq!("child_death_sends_dead_name", (kr, b.header().id), (MACH_MSG_SUCCESS, MACH_NOTIFY_DEAD_NAME));
+    ok &= check_eq!("dead_child_port_is_dead_name", e.ptype(child), Ok(MACH_PORT_TYPE_DEAD_NAME));
+    let _ = e.dealloc(child);
+    if let Ok(t) = th {
+        let _ = e.dealloc(t);
+    }
+    // task_terminate on a task with no threads.
+    let empty = task::task_create(&mut e.rpc, e.task, 0).unwrap_or(0);
+    ok &= check_eq!("task_terminate", task::task_terminate(&mut e.rpc, empty), Ok(()));
+    ok &= check_eq!("terminated_task_port_is_dead", e.ptype(empty), Ok(MACH_PORT_TYPE_DEAD_NAME));
+    ok &= check_eq!("calls_on_dead_task_fail", task::task_terminate(&mut e.rpc, empty), Err(MACH_SEND_INVALID_DEST));
+    let _ = e.dealloc(empty);
+    ok &= check_eq!("thread_create_bad_entry", task::thread_create_running(&mut e.rpc, e.task, u64::MAX, 0, 0), Err(KERN_INVALID_ADDRESS));
+    ok &= check_eq!("fork_audit", e.violations(), Ok(0));
+    if ok { 0 } else { 1 }
+}
