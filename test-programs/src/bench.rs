@@ -80,3 +80,40 @@ pub fn zero_fill_fault() {
     println!("#   vm.zero_fill_fault: the kernel counted {} zero-fill faults for {} pages", after - before, BATCHES as u64 * PAGES);
     let _ = vm::vm_deallocate(&mut rpc, task, warm, PAGES * 4096);
 }
+
+/// Guest instructions per copy-on-write fault: a touched 200-page region is
+/// inherited by a child task (task_create with inherit_memory), then the
+/// parent writes every page again. Reports `vm.cow_fault`.
+pub fn cow_fault() {
+    use mach_user::rpc::{Rpc, task, vm};
+    const PAGES: u64 = 200;
+    let mut rpc = Rpc::new();
+    let me = mach_user::ipc::mach_task_self();
+    let touch = |start: u64| {
+        let t0 = tsc();
+        for i in 0..PAGES {
+            // SAFETY: inside a region allocated below.
+            unsafe { core::ptr::write_volatile((start + i * 4096) as *mut u8, 2) };
+        }
+        tsc() - t0
+    };
+    let mut v = [0u64; BATCHES];
+    let mut mapped = 0;
+    let before = vm::task_fault_counts(&mut rpc, me).map(|c| c.cow_copy).unwrap_or(0);
+    for (b, slot) in v.iter_mut().enumerate() {
+        let r = vm::vm_allocate(&mut rpc, me, 0, PAGES * 4096, 1).unwrap_or(0);
+        touch(r);
+        if b == 0 {
+            mapped = touch(r);
+        }
+        let child = task::task_create(&mut rpc, me, 1).unwrap_or(0);
+        *slot = touch(r).saturating_sub(mapped) / PAGES;
+        let _ = task::task_terminate(&mut rpc, child);
+        let _ = mach_user::rpc::mach_port::mach_port_deallocate(&mut rpc, me, child);
+        let _ = vm::vm_deallocate(&mut rpc, me, r, PAGES * 4096);
+    }
+    let after = vm::task_fault_counts(&mut rpc, me).map(|c| c.cow_copy).unwrap_or(0);
+    v.sort_unstable();
+    report("vm.cow_fault", (v[BATCHES / 2], v[0], v[BATCHES - 1]), PAGES as u32);
+    println!("#   vm.cow_fault: the kernel counted {} copy-on-write faults for {} pages", after - before, BATCHES as u64 * PAGES);
+}

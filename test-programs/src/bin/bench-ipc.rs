@@ -229,5 +229,6 @@ fn main(args: mach_user::start::Args) -> i32 {
     mach_msg(&mut buf, MACH_SEND_MSG, 24, 0, 0);
     // The server has quit: nothing else runs while memory is measured.
     test_programs::bench::zero_fill_fault();
+    test_programs::bench::cow_fault();
     0
 }
