@@ -121,3 +121,8 @@ pub mod vm {
 pub mod task {
     include!(concat!(env!("OUT_DIR"), "/task.rs"));
 }
+
+/// `exc` (2400): exceptions as messages (`interfaces/exc.defs`).
+pub mod exc {
+    include!(concat!(env!("OUT_DIR"), "/exc.rs"));
+}

@@ -148,7 +148,14 @@ impl Ipc {
     }
 
     /// Sends a kernel server's reply image on `reply` (a request's reply right).
-    pub fn kernel_reply(&mut self, reply: KRight, image: &[u8], mut parts: KernelReplyParts) {
+    pub fn kernel_reply(&mut self, reply: KRight, image: &[u8], parts: KernelReplyParts) {
+        self.kernel_send_image(reply, KRight::NULL, image, parts);
+    }
+
+    /// Sends a message the kernel built as an image (port names and
+    /// out-of-line addresses are handles into `parts`) to `dest`, with reply
+    /// right `reply`.
+    pub fn kernel_send_image(&mut self, dest: KRight, reply: KRight, image: &[u8], mut parts: KernelReplyParts) {
         let mut descs = Vec::new();
         let bits = rd32(image, 0);
         let complex = bits & MACH_MSGH_BITS_COMPLEX != 0;
@@ -203,15 +210,15 @@ impl Ipc {
         let kmsg = KMsg {
             complex,
             id: rd32(image, 20) as i32,
-            dest: reply,
-            reply: KRight::NULL,
+            dest,
+            reply,
             body,
             descs,
             sender: KERNEL_SPACE,
             seqno: 0,
             charge: 0,
         };
-        if reply.port_id().is_none() {
+        if dest.port_id().is_none() {
             self.garbage.push(kmsg);
             self.collect_garbage();
             return;

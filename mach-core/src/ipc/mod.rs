@@ -263,6 +263,44 @@ impl Ipc {
         })
     }
 
+    /// Keeps a carried send right in the kernel (a task's exception port);
+    /// returns its port. Counted in the port's `kernel_srights`.
+    pub fn kernel_hold_send(&mut self, right: KRight) -> Option<PortId> {
+        let p = right.port_id().filter(|_| right.kind == RightKind::Send)?;
+        self.ports.get_mut(&p)?.kernel_srights += 1;
+        Some(p)
+    }
+
+    /// Gives up a send right the kernel held.
+    pub fn kernel_release_send(&mut self, port: PortId) {
+        if let Some(p) = self.ports.get_mut(&port) {
+            p.kernel_srights = p.kernel_srights.saturating_sub(1);
+        }
+        self.release_send(port);
+        self.collect_garbage();
+    }
+
+    /// A new send right copied from one the kernel holds (to send a message
+    /// on it); `None` if the port has died.
+    pub fn copy_kernel_send(&mut self, port: PortId) -> Option<KRight> {
+        let p = self.ports.get_mut(&port)?;
+        if p.is_dead() {
+            return None;
+        }
+        p.srights += 1;
+        Some(KRight { port: PortRef::Port(port), kind: RightKind::Send })
+    }
+
+    /// A new send-once right made from a port's receive right (kernel ports).
+    pub fn make_send_once_right(&mut self, port: PortId) -> Option<KRight> {
+        let p = self.ports.get_mut(&port)?;
+        if p.is_dead() {
+            return None;
+        }
+        p.sorights += 1;
+        Some(KRight { port: PortRef::Port(port), kind: RightKind::SendOnce })
+    }
+
     /// Destroys a kernel object's port (its object is going away).
     pub fn kobject_port_destroy(&mut self, port: PortId) {
         self.destroy_receive(port, false);

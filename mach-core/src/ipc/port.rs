@@ -24,6 +24,8 @@ pub enum KObject {
     Task(u64),
     Thread(u64),
     Host,
+    /// The reply port of an exception message the kernel sent for a thread.
+    ExceptionReply(u64),
 }
 
 pub struct Port {

@@ -56,12 +56,6 @@ impl PageFlags {
         PageFlags(f)
     }
 
-    /// Present, user-accessible and writable.
-    pub fn is_user_writable(self) -> bool {
-        let need = Self::PRESENT | Self::USER | Self::WRITABLE;
-        self.0 & need == need
-    }
-
     fn kernel(write: bool, execute: bool) -> Self {
         let mut f = Self::PRESENT;
         if write {

@@ -86,7 +86,11 @@ pub fn terminate_later(task: Arc<Task>) {
 /// Destroys a finished task's space and kernel port.
 pub fn task_finished(task: &Task) {
     let port = task.port.swap(0, Ordering::Relaxed);
+    let exc = task.exception_port.swap(0, Ordering::AcqRel);
     with(|ipc| {
+        if exc != 0 {
+            ipc.kernel_release_send(exc);
+        }
         ipc.space_destroy(task.id);
         if port != 0 {
             ipc.kobject_port_destroy(port);

@@ -210,6 +210,26 @@ impl VmServer for TaskPortServer<'_> {
 }
 
 impl TaskServer for TaskPortServer<'_> {
+    fn task_set_exception_port(&mut self, _task: u32, port: PolyPort) -> Result<(), i32> {
+        let task = self.task()?;
+        let right = self.ctx.req.peek_right(port.name).ok_or(KERN_INVALID_CAPABILITY)?;
+        let new = match right.port {
+            PortRef::Null | PortRef::Dead => 0,
+            PortRef::Port(_) if right.kind == RightKind::Send => {
+                self.ctx.ipc.kernel_hold_send(right).ok_or(KERN_INVALID_CAPABILITY)?
+            }
+            PortRef::Port(_) => return Err(KERN_INVALID_CAPABILITY),
+        };
+        self.ctx.req.take_right(port.name);
+        if right.port == PortRef::Dead {
+            self.ctx.ipc.release_right(right);
+        }
+        let old = task.exception_port.swap(new, core::sync::atomic::Ordering::AcqRel);
+        if old != 0 {
+            self.ctx.ipc.kernel_release_send(old);
+        }
+        Ok(())
+    }
     fn task_create(&mut self, _parent: u32, inherit_memory: u32) -> Result<u32, i32> {
         let parent = self.task()?;
         let space = crate::arch::paging::AddressSpace::new().map_err(|_| KERN_RESOURCE_SHORTAGE)?;
@@ -279,6 +299,9 @@ impl HostServer for HostPortServer<'_> {
 
 /// Serves one message addressed to a kernel object and sends the reply.
 pub fn serve(ipc: &mut Ipc, obj: KObject, kmsg: KMsg) {
+    if let KObject::ExceptionReply(thread) = obj {
+        return super::exception::reply_arrived(ipc, thread, kmsg);
+    }
     let mut req = ipc.kernel_request(kmsg);
     let image = core::mem::take(&mut req.image);
     let reply_right = core::mem::replace(&mut req.reply, KRight::NULL);
@@ -306,6 +329,8 @@ pub fn serve(ipc: &mut Ipc, obj: KObject, kmsg: KMsg) {
             let d = host::host_server(&mut s, &image, &mut reply);
             (d, s.ctx)
         }
+        // Handled before the request is taken apart (see the top of `serve`).
+        KObject::ExceptionReply(_) => (Dispatch::NoReply, ctx),
         // No thread calls yet (thread_get_state and friends arrive with the VM issue).
         KObject::Thread(_) => match mach_interfaces::wire::read_header(&image) {
             Some(h) => (mach_interfaces::wire::bad_id(&h, &mut reply), ctx),

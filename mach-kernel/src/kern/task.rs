@@ -49,6 +49,8 @@ pub struct Task {
     pub vm: Mutex<super::vm::TaskVm>,
     /// The task's kernel port and the name of its send right in its own space.
     pub port: AtomicU64,
+    /// The port exceptions are sent to (a send right the kernel holds), or 0.
+    pub exception_port: AtomicU64,
     threads: Mutex<Vec<Arc<Thread>>>,
     terminated: AtomicBool,
     pub expectation: Option<Expectation>,
@@ -82,6 +84,7 @@ impl Task {
             root,
             vm: Mutex::new(super::vm::TaskVm::new()),
             port: AtomicU64::new(0),
+            exception_port: AtomicU64::new(0),
             threads: Mutex::new(Vec::new()),
             terminated: AtomicBool::new(false),
             expectation,

@@ -105,11 +105,15 @@ fn vector_name(vector: u64) -> &'static str {
     NAMES.get(vector as usize).copied().unwrap_or("reserved")
 }
 
-fn user_exception(frame: &TrapFrame) -> ! {
+fn user_exception(frame: &TrapFrame) {
     let exc = exception_type(frame.vector);
     let cr2 = if frame.vector == 14 { Cr2::read_raw() } else { 0 };
     let me = sched::current();
     let task = me.task.clone().expect("user exception on a kernel thread");
+    // A handler on the task's exception port may resume the thread.
+    if super::exception::raise(&task, &me, exc, frame.vector as i64, cr2 as i64) {
+        return;
+    }
     crate::kprintln!(
         "exception: task {} '{}' thread {}: {} ({}, vector {}) error=0x{:x} rip=0x{:x} cr2=0x{:x} rsp=0x{:x}: no handler, task terminated",
         task.id,
