@@ -126,3 +126,13 @@ pub mod task {
 pub mod exc {
     include!(concat!(env!("OUT_DIR"), "/exc.rs"));
 }
+
+/// `memory_object` (2200): kernel to pager (`interfaces/memory_object.defs`).
+pub mod memory_object {
+    include!(concat!(env!("OUT_DIR"), "/memory_object.rs"));
+}
+
+/// `memory_object_control` (2000): pager to kernel (`interfaces/memory_object_control.defs`).
+pub mod memory_object_control {
+    include!(concat!(env!("OUT_DIR"), "/memory_object_control.rs"));
+}

@@ -6,6 +6,7 @@ use mach_user::println;
 
 pub mod bench;
 pub mod ipc_env;
+pub mod pager;
 
 /// Reports one test result (`why` explains a failure); returns `passed`.
 pub fn report(name: &str, passed: bool, why: core::fmt::Arguments) -> bool {

@@ -96,6 +96,8 @@ pub enum WaitKey {
     Set(PsetId),
     /// The port's queue has room again (or the port died).
     Space(PortId),
+    /// A pager answered (or failed) for a page of a VM object: (object, page offset).
+    Memory(u64, u64),
 }
 
 /// Access to the memory of the task on whose behalf an operation runs.
@@ -269,6 +271,11 @@ impl Ipc {
         let p = right.port_id().filter(|_| right.kind == RightKind::Send)?;
         self.ports.get_mut(&p)?.kernel_srights += 1;
         Some(p)
+    }
+
+    /// Whether the port's receive right still exists.
+    pub fn port_is_alive(&self, port: PortId) -> bool {
+        self.ports.get(&port).is_some_and(|p| !p.is_dead())
     }
 
     /// Gives up a send right the kernel held.

@@ -26,6 +26,8 @@ pub enum KObject {
     Host,
     /// The reply port of an exception message the kernel sent for a thread.
     ExceptionReply(u64),
+    /// The control port of a pager-backed VM object (pagers answer on it).
+    MemoryControl(u64),
 }
 
 pub struct Port {

@@ -37,6 +37,15 @@ pub fn init(heap_bytes: usize) {
 /// Runs `f` on the IPC state, then serves kernel-object messages and wakes
 /// the threads whose wait keys fired.
 pub fn with<R>(f: impl FnOnce(&mut Ipc) -> R) -> R {
+    let r = with_locked(f);
+    if DEFERRED_PENDING.load(Ordering::Acquire) {
+        run_deferred();
+    }
+    r
+}
+
+/// `with` without the deferred work (which may itself call `with`).
+fn with_locked<R>(f: impl FnOnce(&mut Ipc) -> R) -> R {
     let mut guard = IPC.lock();
     let ipc = guard.as_mut().expect("IPC not initialised");
     let r = f(ipc);
@@ -50,13 +59,20 @@ pub fn with<R>(f: impl FnOnce(&mut Ipc) -> R) -> R {
     ipc.drain_wakeups(wait::wake_all);
     super::prof::end(6, t);
     drop(guard);
-    if TERMINATIONS_PENDING.swap(false, Ordering::AcqRel) {
-        let pending = core::mem::take(&mut *TERMINATIONS.lock());
-        for task in pending {
-            task.terminate(super::task::TaskExit::Terminated);
+    r
+}
+
+/// Does the work kernel servers deferred until the IPC lock was free.
+fn run_deferred() {
+    while DEFERRED_PENDING.swap(false, Ordering::AcqRel) {
+        let pending = core::mem::take(&mut *DEFERRED.lock());
+        for work in pending {
+            match work {
+                Deferred::Terminate(task) => task.terminate(super::task::TaskExit::Terminated),
+                Deferred::PagerGone(port) => with_locked(|ipc| super::pager::object_gone(ipc, port)),
+            }
         }
     }
-    r
 }
 
 /// Gives a new task its IPC space and kernel port.
@@ -72,15 +88,26 @@ pub fn attach(ipc: &mut Ipc, task: &Task) {
     task.port.store(port, Ordering::Relaxed);
 }
 
-/// Tasks a kernel server was asked to terminate; ending a task needs the IPC
-/// lock, so it happens when the server's `with` lets go of it.
-static TERMINATIONS: Mutex<Vec<Arc<Task>>> = Mutex::new(Vec::new());
-static TERMINATIONS_PENDING: AtomicBool = AtomicBool::new(false);
+/// Work that needs the IPC lock but was found while it was held (by a kernel
+/// server): done as soon as `with` lets go of it.
+pub enum Deferred {
+    /// End a task (`task_terminate`).
+    Terminate(Arc<Task>),
+    /// A pager-backed VM object died: let its pager go.
+    PagerGone(PortId),
+}
+
+static DEFERRED: Mutex<Vec<Deferred>> = Mutex::new(Vec::new());
+static DEFERRED_PENDING: AtomicBool = AtomicBool::new(false);
+
+pub fn defer(work: Deferred) {
+    DEFERRED.lock().push(work);
+    DEFERRED_PENDING.store(true, Ordering::Release);
+}
 
 /// Ends `task` as soon as the IPC lock is free.
 pub fn terminate_later(task: Arc<Task>) {
-    TERMINATIONS.lock().push(task);
-    TERMINATIONS_PENDING.store(true, Ordering::Release);
+    defer(Deferred::Terminate(task));
 }
 
 /// Destroys a finished task's space and kernel port.

@@ -14,6 +14,7 @@ use mach_abi::message::*;
 use mach_core::ipc::kimage::{KernelReplyParts, KernelRequest};
 use mach_core::ipc::kmsg::KMsg;
 use mach_core::ipc::{Ipc, KObject, KRight, PortRef, RightKind, SpaceId};
+use mach_core::vm::{VmInherit, VmProt};
 use mach_interfaces::host::{self, HostInfoBasicReply, HostIpcAuditReply, HostServer};
 use mach_interfaces::mach_port::{self, MachPortNamesReply, MachPortServer};
 use mach_interfaces::task::{self, TaskServer};
@@ -198,6 +199,41 @@ impl VmServer for TaskPortServer<'_> {
             inheritance: r.inheritance.raw(),
         })
     }
+    #[allow(clippy::too_many_arguments)]
+    fn vm_map(
+        &mut self,
+        _task: u32,
+        address: u64,
+        size: u64,
+        anywhere: u32,
+        object: u32,
+        offset: u64,
+        copy: u32,
+        protection: u32,
+        max_protection: u32,
+        inheritance: u32,
+    ) -> Result<u64, i32> {
+        let task = self.task()?;
+        let prot = VmProt::from_bits(protection).ok_or(KERN_INVALID_ARGUMENT)?;
+        let max = VmProt::from_bits(max_protection).ok_or(KERN_INVALID_ARGUMENT)?;
+        let inherit = VmInherit::from_raw(inheritance).ok_or(KERN_INVALID_ARGUMENT)?;
+        let right = self.ctx.req.peek_right(object).ok_or(KERN_INVALID_CAPABILITY)?;
+        let at = super::pager::map(
+            self.ctx.ipc,
+            &task,
+            address,
+            size,
+            anywhere != 0,
+            right,
+            offset,
+            copy != 0,
+            prot,
+            max,
+            inherit,
+        )?;
+        self.ctx.req.take_right(object);
+        Ok(at)
+    }
     fn task_fault_counts(&mut self, _task: u32) -> Result<TaskFaultCountsReply, i32> {
         let s = self.task()?.vm.lock().stats;
         Ok(TaskFaultCountsReply {
@@ -302,6 +338,9 @@ pub fn serve(ipc: &mut Ipc, obj: KObject, kmsg: KMsg) {
     if let KObject::ExceptionReply(thread) = obj {
         return super::exception::reply_arrived(ipc, thread, kmsg);
     }
+    if let KObject::MemoryControl(object) = obj {
+        return super::pager::control_message(ipc, object, kmsg);
+    }
     let mut req = ipc.kernel_request(kmsg);
     let image = core::mem::take(&mut req.image);
     let reply_right = core::mem::replace(&mut req.reply, KRight::NULL);
@@ -330,7 +369,7 @@ pub fn serve(ipc: &mut Ipc, obj: KObject, kmsg: KMsg) {
             (d, s.ctx)
         }
         // Handled before the request is taken apart (see the top of `serve`).
-        KObject::ExceptionReply(_) => (Dispatch::NoReply, ctx),
+        KObject::ExceptionReply(_) | KObject::MemoryControl(_) => (Dispatch::NoReply, ctx),
         // No thread calls yet (thread_get_state and friends arrive with the VM issue).
         KObject::Thread(_) => match mach_interfaces::wire::read_header(&image) {
             Some(h) => (mach_interfaces::wire::bad_id(&h, &mut reply), ctx),

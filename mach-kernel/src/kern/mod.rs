@@ -10,6 +10,7 @@ pub mod kserver;
 pub mod loader;
 pub mod mach_msg;
 pub mod mach_traps;
+pub mod pager;
 pub mod prof;
 pub mod sched;
 pub mod task;

@@ -17,6 +17,8 @@ use mach_abi::exception::{self, ExceptionType};
 use x86_64::registers::control::Cr2;
 
 pub fn handle_trap(frame: &mut TrapFrame) {
+    // Read CR2 before anything can block: another thread's fault would overwrite it.
+    let cr2 = if frame.vector == 14 { Cr2::read_raw() } else { 0 };
     match frame.vector {
         v if v == VECTOR_TIMER as u64 => {
             apic::eoi();
@@ -29,13 +31,13 @@ pub fn handle_trap(frame: &mut TrapFrame) {
         v if v == VECTOR_SPURIOUS as u64 => {}
         14 if !frame.is_user_mode() => match usercopy::fixup_for(frame.rip) {
             // A user copy touched memory not yet faulted in: resolve it and retry.
-            Some(_) if resolve_user_fault(frame) => {}
+            Some(_) if resolve_user_fault(frame, cr2) => {}
             Some(fixup) => frame.rip = fixup,
-            None => kernel_fault(frame),
+            None => kernel_fault(frame, cr2),
         },
-        14 if resolve_user_fault(frame) => {}
-        0..=31 if frame.is_user_mode() => user_exception(frame),
-        0..=31 => kernel_fault(frame),
+        14 if resolve_user_fault(frame, cr2) => {}
+        0..=31 if frame.is_user_mode() => user_exception(frame, cr2),
+        0..=31 => kernel_fault(frame, cr2),
         v => {
             apic::eoi();
             log::warn!("unexpected interrupt vector {v}");
@@ -57,14 +59,27 @@ pub fn handle_syscall(frame: &mut TrapFrame) {
 }
 
 /// Tries to resolve a page fault on a user address through the task's VM map.
-fn resolve_user_fault(frame: &TrapFrame) -> bool {
-    let addr = Cr2::read_raw();
+/// A page that must come from a pager is waited for only when the fault came
+/// from user mode (a kernel user-copy gives up and returns an error instead).
+fn resolve_user_fault(frame: &TrapFrame, addr: u64) -> bool {
     let write = frame.error_code & 2 != 0;
+    let exec = frame.error_code & 0x10 != 0;
     let Some(task) = sched::current().task.clone() else {
         return false;
     };
-    let exec = frame.error_code & 0x10 != 0;
-    super::vm::fault(&task, addr, write, exec).is_ok()
+    match super::vm::fault(&task, addr, write, exec) {
+        Ok(super::vm::FaultOutcome::Mapped) => true,
+        Ok(super::vm::FaultOutcome::NeedPager {
+            object,
+            pager,
+            offset,
+            access,
+        }) => {
+            drop(task);
+            frame.is_user_mode() && super::pager::wait_for_page(object, pager, offset, access)
+        }
+        Err(_) => false,
+    }
 }
 
 /// Mach's exception type for a CPU exception vector (as in XNU's i386 trap code).
@@ -105,9 +120,8 @@ fn vector_name(vector: u64) -> &'static str {
     NAMES.get(vector as usize).copied().unwrap_or("reserved")
 }
 
-fn user_exception(frame: &TrapFrame) {
+fn user_exception(frame: &TrapFrame, cr2: u64) {
     let exc = exception_type(frame.vector);
-    let cr2 = if frame.vector == 14 { Cr2::read_raw() } else { 0 };
     let me = sched::current();
     let task = me.task.clone().expect("user exception on a kernel thread");
     // A handler on the task's exception port may resume the thread.
@@ -150,8 +164,7 @@ fn unix_syscall_without_emulator(frame: &TrapFrame, number: i64) -> ! {
     sched::exit_current()
 }
 
-fn kernel_fault(frame: &TrapFrame) -> ! {
-    let cr2 = if frame.vector == 14 { Cr2::read_raw() } else { 0 };
+fn kernel_fault(frame: &TrapFrame, cr2: u64) -> ! {
     crate::panic::kernel_fault(
         format_args!(
             "kernel-mode exception {} (vector {}) error=0x{:x} cr2=0x{:x} rsp=0x{:x}",

@@ -59,7 +59,7 @@ impl Default for TaskVm {
     }
 }
 
-fn with_objects<R>(f: impl FnOnce(&mut VmObjects) -> R) -> R {
+pub(super) fn with_objects<R>(f: impl FnOnce(&mut VmObjects) -> R) -> R {
     let mut g = OBJECTS.lock();
     f(g.get_or_insert_with(VmObjects::new))
 }
@@ -138,10 +138,31 @@ pub fn deallocate(task: &Task, addr: u64, size: u64) -> Result<(), KernReturn> {
     for u in &d.unmapped {
         unmap_range(task, u.start, u.end);
     }
-    for p in d.reclaim.pages {
+    release(d.reclaim);
+    Ok(())
+}
+
+/// Frees the pages of dead objects and lets their pagers go.
+fn release(reclaim: mach_core::vm::Reclaim) {
+    for p in reclaim.pages {
         mem::free_frame(p);
     }
-    Ok(())
+    for pager in reclaim.pagers {
+        super::ipc::defer(super::ipc::Deferred::PagerGone(pager));
+    }
+}
+
+/// What a fault came to.
+pub enum FaultOutcome {
+    /// The page is mapped: retry the access.
+    Mapped,
+    /// The page must come from the pager behind `pager`.
+    NeedPager {
+        object: u64,
+        pager: u64,
+        offset: u64,
+        access: u32,
+    },
 }
 
 /// `vm_protect`.
@@ -203,7 +224,7 @@ pub fn region(task: &Task, addr: u64) -> Option<Region> {
 }
 
 /// Resolves a page fault at `addr` in `task`; `Ok` means the access can be retried.
-pub fn fault(task: &Task, addr: u64, write: bool, exec: bool) -> Result<(), VmError> {
+pub fn fault(task: &Task, addr: u64, write: bool, exec: bool) -> Result<FaultOutcome, VmError> {
     if !in_range(addr, 1) {
         return Err(VmError::InvalidAddress);
     }
@@ -250,8 +271,25 @@ pub fn fault(task: &Task, addr: u64, write: bool, exec: bool) -> Result<(), VmEr
             }
             (frame, then_map_writable)
         }
-        // No pagers yet: the memory cannot be had.
-        FaultAction::AskPager { .. } => return Err(VmError::MemoryFailure),
+        FaultAction::AskPager {
+            object,
+            pager,
+            offset,
+            desired_access,
+            ..
+        } => {
+            if super::pager::failed(object, offset) {
+                return Err(VmError::MemoryFailure);
+            }
+            vm.stats.record(kind);
+            FAULTS.lock().record(kind);
+            return Ok(FaultOutcome::NeedPager {
+                object,
+                pager,
+                offset,
+                access: desired_access.bits(),
+            });
+        }
     };
     let mut prot = if writable {
         VmProt::READ | VmProt::WRITE
@@ -269,7 +307,50 @@ pub fn fault(task: &Task, addr: u64, write: bool, exec: bool) -> Result<(), VmEr
         .map_err(|_| VmError::ResourceShortage)?;
     vm.stats.record(kind);
     FAULTS.lock().record(kind);
-    Ok(())
+    Ok(FaultOutcome::Mapped)
+}
+
+/// Maps `[offset, offset + size)` of the pager-backed object `object`.
+#[allow(clippy::too_many_arguments)]
+pub fn map_object(
+    task: &Task,
+    addr: u64,
+    size: u64,
+    anywhere: bool,
+    object: u64,
+    offset: u64,
+    copy: bool,
+    prot: VmProt,
+    max: VmProt,
+    inheritance: VmInherit,
+) -> Result<u64, KernReturn> {
+    let hint = if anywhere { addr.max(ANYWHERE_BASE) } else { addr };
+    let mut vm = task.vm.lock();
+    let req = MapRequest {
+        object: Some(object),
+        offset,
+        copy,
+        protection: prot,
+        max_protection: max,
+        inheritance,
+    };
+    with_objects(|o| vm.map.map_object(o, hint, size, anywhere, req)).map_err(VmError::kr)
+}
+
+/// Makes a page of `object` resident with `data` (zero-filled past its end);
+/// a page already resident is left alone (a duplicate supply never
+/// overwrites). Returns false if the offset is outside the object.
+pub fn supply_page(object: u64, offset: u64, data: &[u8]) -> bool {
+    let Some(frame) = mem::alloc_frame() else { return false };
+    paging::zero_frame(frame);
+    paging::write_frame(frame, 0, &data[..data.len().min(PAGE_SIZE as usize)]);
+    match with_objects(|o| o.insert_page(object, offset, frame)) {
+        Ok(()) => true,
+        Err(_) => {
+            mem::free_frame(frame);
+            false
+        }
+    }
 }
 
 /// Builds `child`'s map from `parent`'s (task_create with inherit_memory):
@@ -312,7 +393,5 @@ pub fn task_destroyed(task: &Task) {
     for u in &d.unmapped {
         unmap_range(task, u.start, u.end);
     }
-    for p in d.reclaim.pages {
-        mem::free_frame(p);
-    }
+    release(d.reclaim);
 }

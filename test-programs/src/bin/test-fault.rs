@@ -87,6 +87,54 @@ fn vm_fault(kind: &str) {
     }
 }
 
+static DYING_PAGER_STACK: StaticStack<16384> = StaticStack::new();
+
+/// A "pager" that takes the init and the first data request, then destroys
+/// its memory object port without answering.
+extern "C" fn dying_pager(port: u64) -> ! {
+    use mach_user::abi::message::MACH_RCV_MSG;
+    let mut b: mach_user::ipc::MsgBuf<512> = mach_user::ipc::MsgBuf::new();
+    for _ in 0..2 {
+        mach_user::ipc::mach_msg(&mut b, MACH_RCV_MSG, 0, port as u32, 0);
+    }
+    let mut rpc = mach_user::rpc::Rpc::new();
+    let _ = mach_user::rpc::mach_port::mach_port_destroy(&mut rpc, mach_user::ipc::mach_task_self(), port as u32);
+    loop {
+        mach_user::trap::swtch();
+    }
+}
+
+/// Touches pager-backed memory whose pager fails: it answers with an error,
+/// is already dead, or dies while the fault waits. The fault must end the task.
+fn pager_fault(kind: &str) {
+    use mach_user::rpc::{Rpc, mach_port, vm};
+    let mut rpc = Rpc::new();
+    let task = mach_user::ipc::mach_task_self();
+    let object = mach_user::ipc::mach_reply_port();
+    let poly = mach_interfaces::PolyPort { name: object, disposition: mach_user::abi::message::MACH_MSG_TYPE_MAKE_SEND };
+    let _ = mach_port::mach_port_insert_right(&mut rpc, task, object, poly);
+    match kind {
+        "pager_error" => {
+            test_programs::pager::start(object);
+        }
+        "pager_dies_mid_fault" => {
+            if let Some(stack) = DYING_PAGER_STACK.take() {
+                let _ = thread_create_running(dying_pager, stack, object as u64);
+            }
+        }
+        _ => {}
+    }
+    let mapped = vm::vm_map(&mut rpc, task, 0, 4 * 4096, 1, object, 0, 0, 3, 7, 1);
+    let at = mapped.unwrap_or(0);
+    if kind == "pager_dead" {
+        let _ = mach_port::mach_port_mod_refs(&mut rpc, task, object, 1, -1);
+    }
+    let page = if kind == "pager_error" { 3 } else { 0 };
+    // SAFETY: mapped above; the read is the fault under test.
+    let v = unsafe { core::ptr::read_volatile((at + page * 4096) as *const u8) };
+    println!("read {v}");
+}
+
 fn main(args: mach_user::start::Args) -> i32 {
     let kind = args.get(1).unwrap_or("");
     let stack = SPINNER_STACK.take().expect("stack taken once");
@@ -116,6 +164,7 @@ fn main(args: mach_user::start::Args) -> i32 {
             }
             "general_protection" => asm!("hlt"),
             "vm_write_protected" | "vm_deallocated" => vm_fault(kind),
+            "pager_error" | "pager_dead" | "pager_dies_mid_fault" => pager_fault(kind),
             "divide_error" => {
                 asm!("xor edx, edx", "xor eax, eax", "xor ecx, ecx", "div ecx", out("eax") _, out("edx") _, out("ecx") _)
             }

@@ -1,0 +1,271 @@
+//! External pagers: VM objects whose pages come from a user task that
+//! implements a memory object (the seed's "user-level page fault handlers").
+//!
+//! `vm_map` of a memory object port creates (or finds) the VM object for it,
+//! gives the pager a control port (`memory_object_init`) and maps the object.
+//! A fault on a page the object lacks sends `memory_object_data_request` once
+//! per page and blocks the thread; the pager answers on the control port with
+//! `memory_object_data_supply` (the data becomes resident; a duplicate never
+//! overwrites a resident page), `memory_object_data_unavailable` (zero fill)
+//! or `memory_object_data_error` (faults on the page fail). A thread waiting
+//! for a pager that has died gives up with a memory error; one waiting for a
+//! pager that never answers waits until its task is terminated.
+
+use super::ipc;
+use super::task::Task;
+use super::vm;
+use super::wait;
+use alloc::vec;
+use hashbrown::{HashMap, HashSet};
+use mach_abi::kern_return::*;
+use mach_core::ipc::kimage::{KernelReplyParts, KernelRequest};
+use mach_core::ipc::kmsg::KMsg;
+use mach_core::ipc::{Ipc, KObject, KRight, PortId, RightKind, WaitKey};
+use mach_core::vm::{VmInherit, VmProt};
+use mach_interfaces::memory_object as mo;
+use mach_interfaces::memory_object_control::{self as moc, MemoryObjectControlServer};
+use mach_interfaces::{OolArray, Release};
+use spin::Mutex;
+
+/// Size given to a pager-backed object (memory objects have no fixed size).
+const PAGER_OBJECT_SIZE: u64 = 1 << 40;
+const PAGE: u64 = 4096;
+
+struct PagerInfo {
+    object: u64,
+    control: PortId,
+}
+
+struct State {
+    /// By memory object port.
+    pagers: HashMap<PortId, PagerInfo>,
+    /// Data requests sent and not yet answered: (object, page offset).
+    pending: HashSet<(u64, u64)>,
+    /// Pages the pager said it cannot provide.
+    failed: HashSet<(u64, u64)>,
+}
+
+static STATE: Mutex<Option<State>> = Mutex::new(None);
+
+fn with_state<R>(f: impl FnOnce(&mut State) -> R) -> R {
+    let mut g = STATE.lock();
+    f(g.get_or_insert_with(|| State {
+        pagers: HashMap::new(),
+        pending: HashSet::new(),
+        failed: HashSet::new(),
+    }))
+}
+
+/// Whether the pager failed this page (faults on it end with a memory error).
+pub fn failed(object: u64, offset: u64) -> bool {
+    with_state(|s| s.failed.contains(&(object, offset)))
+}
+
+/// `vm_map` of the memory object behind the send right `right` (the caller
+/// releases it on error).
+#[allow(clippy::too_many_arguments)]
+pub fn map(
+    ipc: &mut Ipc,
+    task: &Task,
+    addr: u64,
+    size: u64,
+    anywhere: bool,
+    right: KRight,
+    offset: u64,
+    copy: bool,
+    prot: VmProt,
+    max: VmProt,
+    inheritance: VmInherit,
+) -> Result<u64, KernReturn> {
+    let port = right
+        .port_id()
+        .filter(|_| right.kind == RightKind::Send)
+        .ok_or(KERN_INVALID_CAPABILITY)?;
+    if let Some(object) = with_state(|s| s.pagers.get(&port).map(|p| p.object)) {
+        let at = vm::map_object(task, addr, size, anywhere, object, offset, copy, prot, max, inheritance)?;
+        ipc.release_right(right);
+        return Ok(at);
+    }
+    let object = vm::with_objects(|o| o.create(PAGER_OBJECT_SIZE, Some(port))).map_err(|e| e.kr())?;
+    let mapped = vm::map_object(task, addr, size, anywhere, object, offset, copy, prot, max, inheritance);
+    // The map holds the object now; drop the reference `create` gave us.
+    let reclaim = vm::with_objects(|o| o.deallocate(object)).unwrap_or_default();
+    let at = match mapped {
+        Ok(at) => at,
+        Err(e) => {
+            drop(reclaim);
+            return Err(e);
+        }
+    };
+    let held = ipc.kernel_hold_send(right).ok_or(KERN_INVALID_CAPABILITY)?;
+    let control = ipc.kobject_port_create(KObject::MemoryControl(object));
+    with_state(|s| s.pagers.insert(held, PagerInfo { object, control }));
+    send(ipc, port, control, |buf| {
+        mo::encode_memory_object_init_request(buf, 0, 1, PAGE)
+    });
+    Ok(at)
+}
+
+/// Sends a kernel-to-pager message with a send right to `control` as handle 1.
+fn send(ipc: &mut Ipc, pager: PortId, control: PortId, encode: impl FnOnce(&mut [u8]) -> Option<usize>) -> bool {
+    let mut buf = [0u8; 128];
+    let Some(n) = encode(&mut buf) else { return false };
+    let Some(dest) = ipc.copy_kernel_send(pager) else {
+        return false;
+    };
+    let Some(c) = ipc.make_send_right(control) else {
+        ipc.release_right(dest);
+        return false;
+    };
+    ipc.kernel_send_image(
+        dest,
+        KRight::NULL,
+        &buf[..n],
+        KernelReplyParts {
+            rights: vec![c],
+            ools: vec![],
+        },
+    );
+    true
+}
+
+/// A fault needs page `offset` of `object` from `pager`: asks for it (once)
+/// and waits for the answer. Returns false if the thread should give up.
+pub fn wait_for_page(object: u64, pager: PortId, offset: u64, access: u32) -> bool {
+    let first = with_state(|s| s.pending.insert((object, offset)));
+    if first {
+        let sent = ipc::with(|ipc| {
+            let Some(control) = with_state(|s| s.pagers.get(&pager).map(|p| p.control)) else {
+                return false;
+            };
+            send(ipc, pager, control, |buf| {
+                mo::encode_memory_object_data_request_request(buf, 0, 1, offset, PAGE, access)
+            })
+        });
+        if !sent {
+            with_state(|s| {
+                s.pending.remove(&(object, offset));
+                s.failed.insert((object, offset));
+            });
+            return false;
+        }
+    }
+    loop {
+        if !with_state(|s| s.pending.contains(&(object, offset))) {
+            return !failed(object, offset);
+        }
+        // Wake up now and then to notice a pager that died without answering.
+        let deadline = super::sched::ticks() + 100;
+        match wait::block(Some(WaitKey::Memory(object, offset)), Some(deadline)) {
+            super::thread::WakeReason::Interrupted => return false,
+            super::thread::WakeReason::Timeout => {
+                if !ipc::with(|ipc| ipc.port_is_alive(pager)) {
+                    with_state(|s| {
+                        s.pending.remove(&(object, offset));
+                        s.failed.insert((object, offset));
+                    });
+                    return false;
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// The pager's answers, on an object's control port.
+struct Control<'a> {
+    ipc: &'a mut Ipc,
+    req: KernelRequest,
+    object: u64,
+}
+
+impl Release for Control<'_> {
+    fn release_port(&mut self, name: u32, _t: u8) {
+        if let Some(r) = self.req.take_right(name) {
+            self.ipc.release_right(r);
+        }
+    }
+    fn release_ool(&mut self, address: u64, _size: u64) {
+        let _ = self.req.take_ool(address);
+    }
+    fn release_ool_ports(&mut self, address: u64, _c: u32, _t: u8) {
+        for r in self.req.take_ool_ports(address).unwrap_or_default() {
+            self.ipc.release_right(r);
+        }
+    }
+}
+
+fn answered(ipc: &mut Ipc, object: u64, offset: u64, failed: bool) {
+    with_state(|s| {
+        s.pending.remove(&(object, offset));
+        if failed {
+            s.failed.insert((object, offset));
+        }
+    });
+    let _ = ipc;
+    wait::wake_all(WaitKey::Memory(object, offset));
+}
+
+/// The pages of `[offset, offset + length)`, if the range is page-aligned and sane.
+fn pages(offset: u64, length: u64) -> Result<impl Iterator<Item = u64>, i32> {
+    if offset % PAGE != 0 || length == 0 || offset.checked_add(length).is_none_or(|e| e > PAGER_OBJECT_SIZE) {
+        return Err(KERN_INVALID_ARGUMENT);
+    }
+    Ok((0..length.div_ceil(PAGE)).map(move |i| offset + i * PAGE))
+}
+
+impl MemoryObjectControlServer for Control<'_> {
+    fn memory_object_data_supply(&mut self, _c: u32, offset: u64, data: OolArray, _lock: u32) -> Result<(), i32> {
+        let bytes = self.req.take_ool(data.address).unwrap_or_default();
+        for (i, page) in pages(offset, (bytes.len() as u64).max(1))?.enumerate() {
+            let from = i * PAGE as usize;
+            let chunk = bytes.get(from..(from + PAGE as usize).min(bytes.len())).unwrap_or(&[]);
+            vm::supply_page(self.object, page, chunk);
+            answered(self.ipc, self.object, page, false);
+        }
+        Ok(())
+    }
+    fn memory_object_data_unavailable(&mut self, _c: u32, offset: u64, length: u64) -> Result<(), i32> {
+        for page in pages(offset, length)? {
+            vm::supply_page(self.object, page, &[]);
+            answered(self.ipc, self.object, page, false);
+        }
+        Ok(())
+    }
+    fn memory_object_data_error(&mut self, _c: u32, offset: u64, length: u64, _error: i32) -> Result<(), i32> {
+        for page in pages(offset, length)? {
+            answered(self.ipc, self.object, page, true);
+        }
+        Ok(())
+    }
+}
+
+/// Serves a message on the control port of `object`.
+pub fn control_message(ipc: &mut Ipc, object: u64, kmsg: KMsg) {
+    let mut req = ipc.kernel_request(kmsg);
+    let image = core::mem::take(&mut req.image);
+    let reply = core::mem::replace(&mut req.reply, KRight::NULL);
+    let mut out = [0u8; 64];
+    let mut c = Control { ipc, req, object };
+    let _ = moc::memory_object_control_server(&mut c, &image, &mut out);
+    let Control { ipc, req, .. } = c;
+    ipc.kernel_request_done(req);
+    ipc.release_right(reply);
+}
+
+/// A pager-backed object died: tell the pager and let it go.
+pub fn object_gone(ipc: &mut Ipc, pager: PortId) {
+    let Some(info) = with_state(|s| {
+        let info = s.pagers.remove(&pager)?;
+        s.pending.retain(|&(o, _)| o != info.object);
+        s.failed.retain(|&(o, _)| o != info.object);
+        Some(info)
+    }) else {
+        return;
+    };
+    send(ipc, pager, info.control, |buf| {
+        mo::encode_memory_object_terminate_request(buf, 0, 1)
+    });
+    ipc.kobject_port_destroy(info.control);
+    ipc.kernel_release_send(pager);
+}

@@ -1,0 +1,100 @@
+//! A test memory manager: a thread that serves the `memory_object` interface
+//! on a port and answers data requests page by page (the value of each byte
+//! of page N is `0x40 + N`; page 2 is "unavailable", page 3 an error), and
+//! records every message it receives, in order, for the tests to check.
+
+use core::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use mach_interfaces::memory_object::{self as mo, MemoryObjectServer};
+use mach_interfaces::memory_object_control as moc;
+use mach_interfaces::{Dispatch, Release};
+use mach_user::abi::message::*;
+use mach_user::ipc::{MsgBuf, mach_msg, mach_task_self};
+use mach_user::rpc::{Rpc, mach_port as mp};
+use mach_user::thread::{StaticStack, thread_create_running};
+
+/// What the pager has received: (message id, offset).
+pub static LOG: [AtomicU64; 32] = [const { AtomicU64::new(0) }; 32];
+pub static LOG_LEN: AtomicUsize = AtomicUsize::new(0);
+static PORT: AtomicU32 = AtomicU32::new(0);
+static STACK: StaticStack<32768> = StaticStack::new();
+
+/// Log entries are `id << 40 | offset`.
+pub fn log_entry(i: usize) -> Option<(i32, u64)> {
+    if i >= LOG_LEN.load(Ordering::Acquire) {
+        return None;
+    }
+    let v = LOG[i].load(Ordering::Acquire);
+    Some(((v >> 40) as i32, v & ((1 << 40) - 1)))
+}
+
+fn record(id: i32, offset: u64) {
+    let i = LOG_LEN.load(Ordering::Acquire);
+    if i < LOG.len() {
+        LOG[i].store(((id as u64) << 40) | offset, Ordering::Release);
+        LOG_LEN.store(i + 1, Ordering::Release);
+    }
+}
+
+struct Pager {
+    rpc: Rpc,
+}
+
+impl Release for Pager {
+    fn release_port(&mut self, name: u32, _t: u8) {
+        let _ = mp::mach_port_deallocate(&mut self.rpc, mach_task_self(), name);
+    }
+    fn release_ool(&mut self, _a: u64, _s: u64) {}
+    fn release_ool_ports(&mut self, _a: u64, _c: u32, _t: u8) {}
+}
+
+impl MemoryObjectServer for Pager {
+    fn memory_object_init(&mut self, _mo: u32, control: u32, _page_size: u64) -> Result<(), i32> {
+        record(mo::MEMORY_OBJECT_INIT_ID, 0);
+        self.release_port(control, 0);
+        Ok(())
+    }
+    fn memory_object_data_request(&mut self, _mo: u32, control: u32, offset: u64, length: u64, _a: u32) -> Result<(), i32> {
+        record(mo::MEMORY_OBJECT_DATA_REQUEST_ID, offset);
+        let page = offset / 4096;
+        let r = match page {
+            2 => moc::memory_object_data_unavailable(&mut self.rpc, control, offset, length),
+            3 => moc::memory_object_data_error(&mut self.rpc, control, offset, length, 1),
+            _ => {
+                let data = [0x40 + page as u8; 4096];
+                moc::memory_object_data_supply(&mut self.rpc, control, offset, &data, 0)
+            }
+        };
+        self.release_port(control, 0);
+        r
+    }
+    fn memory_object_terminate(&mut self, _mo: u32, control: u32) -> Result<(), i32> {
+        record(mo::MEMORY_OBJECT_TERMINATE_ID, 0);
+        self.release_port(control, 0);
+        Ok(())
+    }
+}
+
+extern "C" fn serve(_: u64) -> ! {
+    let mut p = Pager { rpc: Rpc::new() };
+    let port = PORT.load(Ordering::Acquire);
+    let mut req: MsgBuf<512> = MsgBuf::new();
+    let mut reply: MsgBuf<512> = MsgBuf::new();
+    loop {
+        if mach_msg(&mut req, MACH_RCV_MSG, 0, port, 0) != MACH_MSG_SUCCESS {
+            continue;
+        }
+        let size = (req.header().size as usize + MACH_MSG_TRAILER_SIZE).min(512);
+        if let Dispatch::Reply(n) = mo::memory_object_server(&mut p, &req.0[..size], &mut reply.0) {
+            mach_msg(&mut reply, MACH_SEND_MSG | MACH_SEND_TIMEOUT, n as u32, 0, 0);
+        }
+    }
+}
+
+/// Starts the pager thread on receive right `port`.
+pub fn start(port: u32) -> bool {
+    PORT.store(port, Ordering::Release);
+    match STACK.take() {
+        Some(stack) => thread_create_running(serve, stack, 0).is_ok(),
+        None => false,
+    }
+}
