@@ -117,3 +117,79 @@ pub fn cow_fault() {
     report("vm.cow_fault", (v[BATCHES / 2], v[0], v[BATCHES - 1]), PAGES as u32);
     println!("#   vm.cow_fault: the kernel counted {} copy-on-write faults for {} pages", after - before, BATCHES as u64 * PAGES);
 }
+
+/// Guest instructions per external-pager fault: a region mapped from a memory
+/// object served by a pager thread of this task (`test_programs::pager`,
+/// which supplies each page with data_supply) is touched page by page; the
+/// figure covers the fault, data_request, the pager's receive and
+/// data_supply, and the retried access. Reports `vm.pager_fault`.
+pub fn pager_fault() {
+    use mach_user::rpc::{Rpc, mach_port as mp, vm};
+    const PAGES: u64 = 20;
+    let mut rpc = Rpc::new();
+    let me = mach_user::ipc::mach_task_self();
+    let object = mach_user::ipc::mach_reply_port();
+    let poly = mach_interfaces::PolyPort { name: object, disposition: mach_user::abi::message::MACH_MSG_TYPE_MAKE_SEND };
+    let _ = mp::mach_port_insert_right(&mut rpc, me, object, poly);
+    if !crate::pager::start(object) {
+        println!("bench: no pager thread");
+        return;
+    }
+    let mut v = [0u64; BATCHES];
+    for (b, slot) in v.iter_mut().enumerate() {
+        // Pages 0 and 1 of the test pager supply data; use a fresh mapping
+        // of offset 0 each batch (the object is terminated in between).
+        let at = vm::vm_map(&mut rpc, me, 0, PAGES * 4096, 1, object, 0, 0, 3, 7, 1).unwrap_or(0);
+        let _ = b;
+        let t0 = tsc();
+        // SAFETY: mapped above.
+        unsafe { core::ptr::read_volatile(at as *const u8) };
+        *slot = tsc() - t0;
+        let _ = vm::vm_deallocate(&mut rpc, me, at, PAGES * 4096);
+    }
+    v.sort_unstable();
+    report("vm.pager_fault", (v[BATCHES / 2], v[0], v[BATCHES - 1]), 1);
+}
+
+/// Guest instructions to send 1 MiB out of line and receive it (a physical
+/// copy in this version). Reports `vm.ool_1m_copy`.
+pub fn ool_1m() {
+    use mach_user::abi::message::*;
+    use mach_user::ipc::{MsgBuf, mach_msg, mach_reply_port};
+    use mach_user::rpc::{Rpc, vm};
+    let mut rpc = Rpc::new();
+    let me = mach_user::ipc::mach_task_self();
+    let src = vm::vm_allocate(&mut rpc, me, 0, 1 << 20, 1).unwrap_or(0);
+    for i in 0..256u64 {
+        // SAFETY: the region just allocated.
+        unsafe { core::ptr::write_volatile((src + i * 4096) as *mut u8, i as u8) };
+    }
+    let port = mach_reply_port();
+    let mut buf: MsgBuf<256> = MsgBuf::new();
+    let mut one = || {
+        buf.set_header(&MachMsgHeader {
+            bits: mach_msgh_bits(MACH_MSG_TYPE_MAKE_SEND, 0) | MACH_MSGH_BITS_COMPLEX,
+            size: 44,
+            remote_port: port,
+            local_port: 0,
+            voucher_port: 0,
+            id: 1,
+        });
+        buf.put32(24, 1);
+        buf.put64(28, src);
+        buf.0[36..40].copy_from_slice(&[0, 0, 0, MACH_MSG_OOL_DESCRIPTOR]);
+        buf.put32(40, 1 << 20);
+        mach_msg(&mut buf, MACH_SEND_MSG | MACH_RCV_MSG, 44, port, 0);
+        let got = buf.get64(28);
+        let _ = vm::vm_deallocate(&mut Rpc::new(), me, got, 1 << 20);
+    };
+    one();
+    let mut v = [0u64; BATCHES];
+    for slot in v.iter_mut() {
+        let t0 = tsc();
+        one();
+        *slot = tsc() - t0;
+    }
+    v.sort_unstable();
+    report("vm.ool_1m_copy", (v[BATCHES / 2], v[0], v[BATCHES - 1]), 1);
+}
