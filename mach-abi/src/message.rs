@@ -176,8 +176,13 @@ pub const MACH_SEND_INTERRUPT: MachMsgOption = 0x40;
 pub const MACH_RCV_TIMEOUT: MachMsgOption = 0x100;
 pub const MACH_RCV_INTERRUPT: MachMsgOption = 0x400;
 /// Options a user may pass.
-pub const MACH_MSG_OPTION_USER: MachMsgOption =
-    MACH_SEND_MSG | MACH_RCV_MSG | MACH_RCV_LARGE | MACH_SEND_TIMEOUT | MACH_SEND_INTERRUPT | MACH_RCV_TIMEOUT | MACH_RCV_INTERRUPT;
+pub const MACH_MSG_OPTION_USER: MachMsgOption = MACH_SEND_MSG
+    | MACH_RCV_MSG
+    | MACH_RCV_LARGE
+    | MACH_SEND_TIMEOUT
+    | MACH_SEND_INTERRUPT
+    | MACH_RCV_TIMEOUT
+    | MACH_RCV_INTERRUPT;
 /// Timeouts are in milliseconds; `MACH_MSG_TIMEOUT_NONE` with a timeout option polls.
 pub const MACH_MSG_TIMEOUT_NONE: u32 = 0;
 

@@ -136,3 +136,8 @@ pub mod memory_object {
 pub mod memory_object_control {
     include!(concat!(env!("OUT_DIR"), "/memory_object_control.rs"));
 }
+
+/// `thread` (3600): calls on thread ports (`interfaces/thread.defs`).
+pub mod thread {
+    include!(concat!(env!("OUT_DIR"), "/thread.rs"));
+}

@@ -103,6 +103,28 @@ impl Context {
     }
 }
 
+/// The user registers of a thread that is off the CPU: the frame saved at the
+/// top of its kernel stack when it last entered the kernel from user mode.
+///
+/// The caller guarantees the thread is not running (on this single-CPU kernel:
+/// it is not the current thread), so nothing writes the frame meanwhile.
+pub fn user_frame(kstack: &super::kstack::KernelStack) -> TrapFrame {
+    let at = kstack.top() - core::mem::size_of::<TrapFrame>() as u64;
+    // SAFETY: every user thread's kernel stack holds its user frame at the
+    // top (prepare_stack put it there; entries from user mode rewrite it), the
+    // stack is mapped while the KernelStack lives, and the thread is off the
+    // CPU (caller's guarantee), so this read races with nothing.
+    unsafe { core::ptr::read(at as *const TrapFrame) }
+}
+
+/// Replaces the user registers of a thread that is off the CPU (see [`user_frame`]).
+pub fn set_user_frame(kstack: &super::kstack::KernelStack, frame: &TrapFrame) {
+    let at = kstack.top() - core::mem::size_of::<TrapFrame>() as u64;
+    // SAFETY: as in user_frame; the thread is off the CPU, and it reads the
+    // frame only when it next returns to user mode.
+    unsafe { core::ptr::write(at as *mut TrapFrame, *frame) }
+}
+
 /// Saves the running context into `old` and resumes `new`; returns when
 /// something switches back to `old`.
 ///

@@ -70,6 +70,7 @@ fn run_deferred() {
             match work {
                 Deferred::Terminate(task) => task.terminate(super::task::TaskExit::Terminated),
                 Deferred::PagerGone(port) => with_locked(|ipc| super::pager::object_gone(ipc, port)),
+                Deferred::TerminateThread(thread) => super::task::terminate_thread(&thread),
             }
         }
     }
@@ -95,6 +96,8 @@ pub enum Deferred {
     Terminate(Arc<Task>),
     /// A pager-backed VM object died: let its pager go.
     PagerGone(PortId),
+    /// End one thread (`thread_terminate`).
+    TerminateThread(Arc<super::thread::Thread>),
 }
 
 static DEFERRED: Mutex<Vec<Deferred>> = Mutex::new(Vec::new());

@@ -180,6 +180,8 @@ fn reschedule(requeue: bool) {
                 // A terminated thread that never ran: free it here (one that ran
                 // is resumed so that it leaves the kernel cleanly).
                 Some(t) if t.is_terminated() && !t.has_run() => drop(t),
+                // A suspended thread waits off the run queues until resumed.
+                Some(t) if t.is_suspended() && !t.is_terminated() => t.park(),
                 Some(t) => break t,
                 None if cur_runnable && (requeue || cur.is_idle()) => break cur.clone(),
                 None => break s.idle.clone().expect("no idle thread"),

@@ -152,6 +152,9 @@ impl Task {
             if t.state() == super::thread::ThreadState::Blocked {
                 super::wait::interrupt(t);
             }
+            if t.unpark() {
+                super::sched::make_runnable(t.clone());
+            }
         }
         self.finish(exit);
     }
@@ -212,6 +215,32 @@ fn describe(v: Option<u64>) -> alloc::string::String {
 /// The live task with this id.
 pub fn lookup(id: TaskId) -> Option<Arc<Task>> {
     TASKS.lock().as_ref()?.get(&id).cloned()
+}
+
+/// Ends a thread that may be blocked, parked or runnable; its task ends with
+/// its last thread. (The current thread ends at its next kernel exit.)
+pub fn terminate_thread(thread: &Arc<Thread>) {
+    if !thread.mark_terminated() {
+        return;
+    }
+    if let Some(task) = thread.task.clone() {
+        task.remove_thread(thread.id, TaskExit::Exited(0));
+    }
+    if thread.state() == super::thread::ThreadState::Blocked {
+        super::wait::interrupt(thread);
+    }
+    if thread.unpark() {
+        super::sched::make_runnable(thread.clone());
+    }
+}
+
+/// The live thread with this id.
+pub fn find_thread(id: ThreadId) -> Option<Arc<Thread>> {
+    let tasks = TASKS.lock();
+    tasks
+        .as_ref()?
+        .values()
+        .find_map(|t| t.threads.lock().iter().find(|th| th.id == id).cloned())
 }
 
 /// Live tasks.

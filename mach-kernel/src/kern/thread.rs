@@ -55,6 +55,10 @@ pub struct Thread {
     pub waiting: spin::Mutex<Option<super::wait::Wait>>,
     /// The thread's kernel port.
     pub port: AtomicU64,
+    /// thread_suspend count; the scheduler parks a suspended thread.
+    suspend_count: core::sync::atomic::AtomicU32,
+    /// Taken off the run queue because it is suspended.
+    parked: AtomicBool,
     /// Where the thread resumes when it is off the CPU.
     pub context: Context,
     kstack: Option<KernelStack>,
@@ -80,6 +84,8 @@ impl Thread {
             wake_reason: AtomicU8::new(0),
             waiting: spin::Mutex::new(None),
             port: AtomicU64::new(0),
+            suspend_count: core::sync::atomic::AtomicU32::new(0),
+            parked: AtomicBool::new(false),
             context,
             kstack: Some(kstack),
         }))
@@ -97,6 +103,8 @@ impl Thread {
             wake_reason: AtomicU8::new(0),
             waiting: spin::Mutex::new(None),
             port: AtomicU64::new(0),
+            suspend_count: core::sync::atomic::AtomicU32::new(0),
+            parked: AtomicBool::new(false),
             context: Context::new_running(),
             kstack: None,
         })
@@ -140,6 +148,53 @@ impl Thread {
             2 => WakeReason::Timeout,
             3 => WakeReason::Interrupted,
             _ => WakeReason::None,
+        }
+    }
+
+    pub fn is_suspended(&self) -> bool {
+        self.suspend_count.load(Ordering::Acquire) > 0
+    }
+
+    pub fn suspend(&self) -> Result<(), ()> {
+        self.suspend_count
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_add(1))
+            .map(|_| ())
+            .map_err(|_| ())
+    }
+
+    /// Drops one suspension; returns true when the thread was parked and must
+    /// go back on a run queue.
+    pub fn resume(&self) -> Result<bool, ()> {
+        let prev = self
+            .suspend_count
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1))
+            .map_err(|_| ())?;
+        Ok(prev == 1 && self.parked.swap(false, Ordering::AcqRel))
+    }
+
+    /// The scheduler parks a suspended thread instead of running it.
+    pub fn park(&self) {
+        self.parked.store(true, Ordering::Release);
+    }
+
+    /// Takes the thread out of the parked state; true if it was parked.
+    pub fn unpark(&self) -> bool {
+        self.parked.swap(false, Ordering::AcqRel)
+    }
+
+    /// Its user registers; only for a thread that is not running.
+    pub fn user_state(&self) -> Option<crate::arch::trapframe::TrapFrame> {
+        self.kstack.as_ref().map(crate::arch::switch::user_frame)
+    }
+
+    /// Replaces its user registers; only for a thread that is not running.
+    pub fn set_user_state(&self, frame: &crate::arch::trapframe::TrapFrame) -> bool {
+        match &self.kstack {
+            Some(k) => {
+                crate::arch::switch::set_user_frame(k, frame);
+                true
+            }
+            None => false,
         }
     }
 
