@@ -236,7 +236,7 @@ impl VmMap {
 
     /// Chooses the range for a new mapping: first fit from the hint (then from
     /// `min`) when `anywhere`, else exactly `[trunc_page(addr), +round_page(size))`.
-    fn place(&self, addr: u64, size: u64, anywhere: bool) -> Result<(u64, u64), VmError> {
+    pub(super) fn place(&self, addr: u64, size: u64, anywhere: bool) -> Result<(u64, u64), VmError> {
         if size == 0 {
             return Err(VmError::InvalidArgument);
         }
@@ -321,7 +321,7 @@ impl VmMap {
         Ok(start)
     }
 
-    fn insert_entry(&mut self, start: u64, end: u64, object: Option<ObjectId>, offset: u64, nc: bool, r: &MapRequest) {
+    pub(super) fn insert_entry(&mut self, start: u64, end: u64, object: Option<ObjectId>, offset: u64, nc: bool, r: &MapRequest) {
         self.entries.insert(
             start,
             VmMapEntry {

@@ -21,6 +21,7 @@
 //! * All address arithmetic is checked; `addr + size` wrapping or rounding past
 //!   the top of the address space is `InvalidArgument`.
 
+pub mod copy;
 pub mod fault;
 pub mod fork;
 pub mod invariants;
@@ -32,6 +33,7 @@ pub mod types;
 #[cfg(test)]
 mod tests;
 
+pub use copy::{CopyEntry, CopyIn, VmCopy};
 pub use fault::{FaultAction, FaultKind, FaultStats, resolve_fault};
 pub use fork::Fork;
 pub use map::{DEFAULT_MAX_ENTRIES, Deallocation, MapRequest, Region, Unmapped, VmMap, VmMapEntry};

@@ -2,6 +2,7 @@
 //! objects and shadow chains, fault resolution with copy-on-write and fork, and
 //! a randomized operation sequence, all checked with [`super::invariants`].
 
+mod copy_tests;
 mod fault_tests;
 mod fork_tests;
 mod harness;

@@ -1,0 +1,161 @@
+//! `VmCopy`: a copy-on-write snapshot of a range of one address map, taken by
+//! [`VmMap::copyin`] and placed in another map (or the same one) by
+//! [`VmMap::copyout`]. This is how out-of-line message data of a page or more
+//! travels: the sender's pages become copy-on-write instead of being copied,
+//! and the receiver maps the same objects.
+//!
+//! A copy holds one reference to each object it names, exactly like a map
+//! entry; [`VmCopy::discard`] drops them (a message destroyed unreceived).
+//! Copy-on-write stays symmetric: the source entries and the copy's entries
+//! both get `needs_copy`, so whichever side writes first pushes a shadow, and a
+//! side left alone with an anonymous object (the sender deallocated its range)
+//! writes to it in place.
+
+use alloc::vec::Vec;
+
+use super::map::{MapRequest, VmMap, VmMapEntry};
+use super::object::{ObjectId, Reclaim, VmObjects};
+use super::types::{VmError, VmInherit, VmProt};
+
+/// One piece of a [`VmCopy`]: `size` bytes at `offset` from the copy's start,
+/// mapping `object` at `object_offset` (or fresh zero-fill memory when `None`).
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct CopyEntry {
+    pub offset: u64,
+    pub size: u64,
+    pub object: Option<ObjectId>,
+    pub object_offset: u64,
+}
+
+/// A page-granular snapshot of `size` bytes of address space.
+#[derive(Debug, PartialEq, Eq)]
+pub struct VmCopy {
+    size: u64,
+    entries: Vec<CopyEntry>,
+}
+
+/// The result of [`VmMap::copyin`].
+#[derive(Debug)]
+pub struct CopyIn {
+    pub copy: VmCopy,
+    /// Source ranges that just became copy-on-write: the kernel must remove
+    /// write permission from their hardware mappings (and flush the TLB).
+    pub write_protect: Vec<(u64, u64)>,
+}
+
+impl VmCopy {
+    /// Length in bytes (whole pages).
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// The pieces, in address order.
+    pub fn entries(&self) -> &[CopyEntry] {
+        &self.entries
+    }
+
+    /// Drops the copy's object references; returns what became free.
+    pub fn discard(self, objects: &mut VmObjects) -> Reclaim {
+        let mut out = Reclaim::default();
+        for e in self.entries {
+            if let Some(obj) = e.object
+                && let Ok(r) = objects.deallocate(obj)
+            {
+                out.merge(r);
+            }
+        }
+        out
+    }
+}
+
+impl VmMap {
+    /// Takes a copy-on-write snapshot of the pages covering `[addr, addr + size)`.
+    /// The range must be mapped without holes (`InvalidAddress`) and readable
+    /// (`ProtectionFailure`); `size == 0` is `InvalidArgument`. Untouched
+    /// anonymous entries get their object now so both sides see the same
+    /// (zero) pages. On error the map is unchanged but for clipping.
+    pub fn copyin(&mut self, objects: &mut VmObjects, addr: u64, size: u64) -> Result<CopyIn, VmError> {
+        let (start, end) = self.mapped_range(addr, size)?.ok_or(VmError::InvalidArgument)?;
+        let first = self.lookup(start).map_or(start, |e| e.start);
+        if self
+            .entries
+            .range(first..end)
+            .any(|(_, e)| !e.protection.contains(VmProt::READ))
+        {
+            return Err(VmError::ProtectionFailure);
+        }
+        self.check_room(self.clips_needed(start, end))?;
+        self.clip(objects, start)?;
+        self.clip(objects, end)?;
+        let mut copy = VmCopy {
+            size: end - start,
+            entries: Vec::new(),
+        };
+        let mut write_protect = Vec::new();
+        let mut result = Ok(());
+        for (_, e) in self.entries.range_mut(start..end) {
+            if let Err(err) = copy_entry(objects, e, start, &mut copy, &mut write_protect) {
+                result = Err(err);
+                break;
+            }
+        }
+        self.coalesce_and_release(objects, start, end);
+        if let Err(err) = result {
+            let _ = copy.discard(objects);
+            return Err(err);
+        }
+        Ok(CopyIn { copy, write_protect })
+    }
+
+    /// Maps `copy` anywhere at or above `hint` (first fit), read/write, max
+    /// all, inherit copy; returns the start address. On error the copy is
+    /// handed back untouched so the caller can discard it or try elsewhere.
+    pub fn copyout(&mut self, objects: &mut VmObjects, copy: VmCopy, hint: u64) -> Result<u64, (VmError, VmCopy)> {
+        let extra = copy.entries.len().saturating_sub(1);
+        let placed = self.check_room(extra).and_then(|_| self.place(hint, copy.size, true));
+        let (start, end) = match placed {
+            Ok(r) => r,
+            Err(e) => return Err((e, copy)),
+        };
+        let req = MapRequest {
+            object: None,
+            offset: 0,
+            copy: true,
+            protection: VmProt::READ | VmProt::WRITE,
+            max_protection: VmProt::ALL,
+            inheritance: VmInherit::Copy,
+        };
+        for e in copy.entries {
+            let at = start + e.offset;
+            self.insert_entry(at, at + e.size, e.object, e.object_offset, e.object.is_some(), &req);
+        }
+        self.coalesce_and_release(objects, start, end);
+        Ok(start)
+    }
+}
+
+fn copy_entry(
+    objects: &mut VmObjects,
+    e: &mut VmMapEntry,
+    base: u64,
+    copy: &mut VmCopy,
+    write_protect: &mut Vec<(u64, u64)>,
+) -> Result<(), VmError> {
+    if e.object.is_none() {
+        e.object = Some(objects.create(e.size(), None)?);
+        e.offset = 0;
+    }
+    let obj = e.object.ok_or(VmError::InvalidObject)?;
+    objects.reference(obj)?;
+    if !e.needs_copy && e.protection.contains(VmProt::WRITE) {
+        write_protect.push((e.start, e.end));
+    }
+    e.needs_copy = true;
+    copy.entries.push(CopyEntry {
+        offset: e.start - base,
+        size: e.size(),
+        object: Some(obj),
+        object_offset: e.offset,
+    });
+    Ok(())
+}

@@ -1,0 +1,145 @@
+//! Tests of `VmCopy`: snapshot semantics of copyin/copyout (out-of-line
+//! message data), moving a region (copyin then deallocate), discarding an
+//! unreceived copy, and the error cases.
+
+use super::harness::*;
+use crate::vm::*;
+use std::vec;
+use std::vec::Vec;
+
+/// Counts the copy's references as external so invariants hold mid-flight.
+fn hold(s: &mut Sim, c: &VmCopy) {
+    s.external.extend(c.entries().iter().filter_map(|e| e.object));
+}
+
+fn unhold(s: &mut Sim, c: &VmCopy) {
+    for o in c.entries().iter().filter_map(|e| e.object) {
+        let i = s.external.iter().position(|&x| x == o).unwrap();
+        s.external.swap_remove(i);
+    }
+}
+
+#[test]
+fn receiver_sees_send_time_snapshot() {
+    let mut s = Sim::new();
+    let (mut a, mut b) = (Sim::map(), Sim::map());
+    let src = a.allocate(0, 3 * P, true).unwrap();
+    s.write(&mut a, src, 1);
+    s.write(&mut a, src + 2 * P, 3);
+    let ci = a.copyin(&mut s.objects, src, 3 * P).unwrap();
+    assert_eq!(ci.write_protect, vec![(src, src + 3 * P)]);
+    assert_eq!(ci.copy.size(), 3 * P);
+    hold(&mut s, &ci.copy);
+    s.check(&[&a, &b]);
+    // The sender changes its memory after the send.
+    s.write(&mut a, src, 10);
+    s.write(&mut a, src + P, 20);
+    unhold(&mut s, &ci.copy);
+    let dst = b.copyout(&mut s.objects, ci.copy, 0).unwrap();
+    s.check(&[&a, &b]);
+    assert_eq!(s.read(&mut b, dst), 1);
+    assert_eq!(s.read(&mut b, dst + P), 0);
+    assert_eq!(s.read(&mut b, dst + 2 * P), 3);
+    // And the receiver's writes stay its own.
+    s.write(&mut b, dst + 2 * P, 30);
+    assert_eq!(s.read(&mut a, src + 2 * P), 3);
+    assert_eq!(s.read(&mut a, src), 10);
+    s.check(&[&a, &b]);
+    s.destroy(&mut a);
+    s.destroy(&mut b);
+    s.check_empty();
+}
+
+#[test]
+fn moved_region_is_written_in_place() {
+    let mut s = Sim::new();
+    let (mut a, mut b) = (Sim::map(), Sim::map());
+    let src = a.allocate(0, 2 * P, true).unwrap();
+    s.write(&mut a, src, 5);
+    let ci = a.copyin(&mut s.objects, src, 2 * P).unwrap();
+    s.dealloc(&mut a, src, 2 * P).unwrap();
+    let dst = b.copyout(&mut s.objects, ci.copy, 0).unwrap();
+    let before = s.stats.cow_copy;
+    s.write(&mut b, dst, 6);
+    assert_eq!(s.stats.cow_copy, before, "sole owner must not copy");
+    assert_eq!(s.read(&mut b, dst), 6);
+    s.check(&[&a, &b]);
+    s.destroy(&mut b);
+    s.check_empty();
+}
+
+#[test]
+fn unaligned_range_covers_whole_pages() {
+    let mut s = Sim::new();
+    let (mut a, mut b) = (Sim::map(), Sim::map());
+    let src = a.allocate(0, 4 * P, true).unwrap();
+    s.write(&mut a, src + P, 7);
+    s.write(&mut a, src + 2 * P, 8);
+    let ci = a.copyin(&mut s.objects, src + P + 100, P).unwrap();
+    assert_eq!(ci.copy.size(), 2 * P);
+    // Clipping left the rest of the sender's entry writable and uncopied.
+    assert!(!a.lookup(src).unwrap().needs_copy);
+    assert!(a.lookup(src + P).unwrap().needs_copy);
+    let dst = b.copyout(&mut s.objects, ci.copy, 0).unwrap();
+    assert_eq!(s.read(&mut b, dst), 7);
+    assert_eq!(s.read(&mut b, dst + P), 8);
+    s.check(&[&a, &b]);
+    s.destroy(&mut a);
+    s.destroy(&mut b);
+    s.check_empty();
+}
+
+#[test]
+fn discarded_copy_frees_everything() {
+    let mut s = Sim::new();
+    let mut a = Sim::map();
+    let src = a.allocate(0, 2 * P, true).unwrap();
+    s.write(&mut a, src, 1);
+    let ci = a.copyin(&mut s.objects, src, 2 * P).unwrap();
+    s.destroy(&mut a);
+    let r = ci.copy.discard(&mut s.objects);
+    s.reclaim(r);
+    s.check_empty();
+}
+
+#[test]
+fn copy_spanning_entries_and_copyout_full_map() {
+    let mut s = Sim::new();
+    let (mut a, mut b) = (Sim::map(), VmMap::with_max_entries(MIN, MIN + 3 * P, 8).unwrap());
+    let src = a.allocate(0, 4 * P, true).unwrap();
+    a.protect(&mut s.objects, src + P, P, false, VmProt::READ).unwrap();
+    s.write(&mut a, src, 1);
+    let ci = a.copyin(&mut s.objects, src, 4 * P).unwrap();
+    assert_eq!(ci.copy.entries().len(), 3);
+    // Only the writable parts need write protection.
+    let wp: Vec<(u64, u64)> = ci.write_protect.clone();
+    assert_eq!(wp, vec![(src, src + P), (src + 2 * P, src + 4 * P)]);
+    // Four pages do not fit in a three-page map: the copy comes back intact.
+    let (err, copy) = b.copyout(&mut s.objects, ci.copy, 0).unwrap_err();
+    assert_eq!(err, VmError::NoSpace);
+    let mut c = Sim::map();
+    let dst = c.copyout(&mut s.objects, copy, 0).unwrap();
+    assert_eq!(s.read(&mut c, dst), 1);
+    // The receiver's copy is writable even where the sender's was read-only.
+    s.write(&mut c, dst + P, 2);
+    s.check(&[&a, &b, &c]);
+    s.destroy(&mut a);
+    s.destroy(&mut c);
+    s.check_empty();
+}
+
+#[test]
+fn copyin_errors_leave_nothing_held() {
+    let mut s = Sim::new();
+    let mut a = Sim::map();
+    let src = a.allocate(0, 2 * P, true).unwrap();
+    s.dealloc(&mut a, src + P, P).unwrap();
+    assert_eq!(a.copyin(&mut s.objects, src, 2 * P).unwrap_err(), VmError::InvalidAddress);
+    assert_eq!(a.copyin(&mut s.objects, src, 0).unwrap_err(), VmError::InvalidArgument);
+    assert_eq!(a.copyin(&mut s.objects, u64::MAX - 10, 100).unwrap_err(), VmError::InvalidArgument);
+    a.protect(&mut s.objects, src, P, false, VmProt::NONE).unwrap();
+    assert_eq!(a.copyin(&mut s.objects, src, P).unwrap_err(), VmError::ProtectionFailure);
+    s.check(&[&a]);
+    s.destroy(&mut a);
+    s.check_empty();
+}
