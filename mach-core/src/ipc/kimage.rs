@@ -104,6 +104,13 @@ impl Ipc {
                     req.ools.push(Some(data));
                     wr64(&mut body, off, req.ools.len() as u64);
                 }
+                KDesc::OolCopy(copy) => {
+                    // Not made for kernel ports (see `copyin_body`); should one
+                    // arrive (a port moved to the kernel), its data reads as empty.
+                    self.released_copies.push(copy);
+                    req.ools.push(Some(Vec::new()));
+                    wr64(&mut body, off, req.ools.len() as u64);
+                }
                 KDesc::OolPorts(v) => {
                     let ty = v.first().map_or(MACH_MSG_TYPE_PORT_SEND, |r| received_type(r.kind));
                     req.ool_ports.push(Some(v));

@@ -22,6 +22,9 @@ use mach_abi::message::*;
 pub enum KDesc {
     Port(KRight),
     Ool(Vec<u8>),
+    /// Out-of-line memory carried as a virtual copy: a handle the
+    /// [`UserMemory`] that took it gave back (see `UserMemory::copyin_virtual`).
+    OolCopy(u64),
     OolPorts(Vec<KRight>),
 }
 
@@ -57,7 +60,7 @@ impl KMsg {
         let descs = self.descs.iter().flat_map(|(_, d)| match d {
             KDesc::Port(r) => core::slice::from_ref(r).iter().copied(),
             KDesc::OolPorts(v) => v.iter().copied(),
-            KDesc::Ool(_) => [].iter().copied(),
+            KDesc::Ool(_) | KDesc::OolCopy(_) => [].iter().copied(),
         });
         [self.dest, self.reply].into_iter().chain(descs)
     }
@@ -243,6 +246,12 @@ impl Ipc {
         mem: &mut dyn UserMemory,
     ) -> Result<(), MachMsgReturn> {
         let mut ool_total: u64 = 0;
+        // Kernel servers read out-of-line data as bytes: no virtual copies for them.
+        let to_kernel = kmsg
+            .dest
+            .port_id()
+            .and_then(|p| self.ports.get(&p))
+            .is_some_and(|p| matches!(p.receiver, Receiver::Kernel(_)));
         kmsg.descs
             .try_reserve_exact(h.descs as usize)
             .map_err(|_| MACH_SEND_NO_BUFFER)?;
@@ -268,6 +277,16 @@ impl Ipc {
                     }
                     if addr.checked_add(size).is_none() {
                         return Err(MACH_SEND_INVALID_MEMORY);
+                    }
+                    if size > 0 && !to_kernel {
+                        match mem.copyin_virtual(addr, size, dealloc) {
+                            Ok(Some(copy)) => {
+                                kmsg.descs.push((body_off, KDesc::OolCopy(copy)));
+                                continue;
+                            }
+                            Ok(None) => {}
+                            Err(()) => return Err(MACH_SEND_INVALID_MEMORY),
+                        }
                     }
                     let mut data = Vec::new();
                     if !self.charge_message_memory(size) {
@@ -417,6 +436,7 @@ impl Ipc {
     pub(crate) fn destroy_kmsg_now(&mut self, kmsg: KMsg) {
         self.uncharge_message_memory(kmsg.charge);
         let rights: Vec<KRight> = kmsg.rights().collect();
+        self.release_copies(&kmsg);
         drop(kmsg);
         for r in rights {
             let PortRef::Port(port) = r.port else {
@@ -525,6 +545,15 @@ impl Ipc {
                 }
                 KDesc::Ool(data) => {
                     let addr = copyout_region(&data, mem).unwrap_or_else(|_| {
+                        ok = false;
+                        0
+                    });
+                    wr64(out, at, addr);
+                    out[at + 8] = 0;
+                }
+                KDesc::OolCopy(copy) => {
+                    let addr = mem.copyout_virtual(copy).unwrap_or_else(|_| {
+                        self.released_copies.push(copy);
                         ok = false;
                         0
                     });

@@ -113,6 +113,19 @@ pub trait UserMemory {
     fn allocate(&mut self, size: u64) -> Result<u64, ()>;
     /// Releases the whole pages covering `[addr, addr + size)`.
     fn deallocate(&mut self, addr: u64, size: u64) -> Result<(), ()>;
+    /// Takes `[addr, addr + size)` as a virtual (copy-on-write) copy for a
+    /// message, deallocating it from the sender with `dealloc`; returns a
+    /// handle, or `None` to have the bytes copied instead. A handle is later
+    /// given to [`Self::copyout_virtual`] of the receiver or, when the message
+    /// dies unreceived, comes back from [`Ipc::take_released_copies`].
+    fn copyin_virtual(&mut self, _addr: u64, _size: u64, _dealloc: bool) -> Result<Option<u64>, ()> {
+        Ok(None)
+    }
+    /// Maps a virtual copy into this memory; returns the address of its first
+    /// byte. On error the handle still needs releasing (the caller does it).
+    fn copyout_virtual(&mut self, _copy: u64) -> Result<u64, ()> {
+        Err(())
+    }
 }
 
 pub struct Ipc {
@@ -132,6 +145,8 @@ pub struct Ipc {
     /// exhausting the kernel heap.
     message_memory: u64,
     message_memory_limit: u64,
+    /// Virtual copies of destroyed messages, for the kernel to release.
+    pub(crate) released_copies: Vec<u64>,
 }
 
 impl Default for Ipc {
@@ -152,6 +167,7 @@ impl Ipc {
             messages_sent: 0,
             message_memory: 0,
             message_memory_limit: u64::MAX,
+            released_copies: Vec::new(),
         }
     }
 
@@ -325,6 +341,25 @@ impl Ipc {
             self.terminate_entry(id, name, e);
         }
         self.collect_garbage();
+    }
+
+    /// Virtual copies (see [`UserMemory::copyin_virtual`]) of messages that
+    /// were destroyed or could not be received: the kernel releases them.
+    pub fn take_released_copies(&mut self) -> Vec<u64> {
+        core::mem::take(&mut self.released_copies)
+    }
+
+    /// True when [`Self::take_released_copies`] has something.
+    pub fn has_released_copies(&self) -> bool {
+        !self.released_copies.is_empty()
+    }
+
+    pub(crate) fn release_copies(&mut self, kmsg: &kmsg::KMsg) {
+        for (_, d) in &kmsg.descs {
+            if let kmsg::KDesc::OolCopy(c) = d {
+                self.released_copies.push(*c);
+            }
+        }
     }
 
     /// Destroys every queued message waiting to be destroyed.

@@ -14,6 +14,20 @@ pub struct FakeMemory {
     pub regions: BTreeMap<u64, Vec<u8>>,
     next: u64,
     pub deallocated: Vec<(u64, u64)>,
+    /// Take regions of a page or more as virtual copies (held in `COPIES`).
+    pub virtual_copies: bool,
+    /// Make `copyout_virtual` fail (no room in the receiver).
+    pub refuse_copies: bool,
+}
+
+std::thread_local! {
+    /// Virtual copies in flight, by handle (shared by all memories of a thread's test).
+    pub static COPIES: core::cell::RefCell<BTreeMap<u64, Vec<u8>>> = const { core::cell::RefCell::new(BTreeMap::new()) };
+    static NEXT_COPY: core::cell::Cell<u64> = const { core::cell::Cell::new(1) };
+}
+
+pub fn copies_in_flight() -> usize {
+    COPIES.with(|c| c.borrow().len())
 }
 
 impl FakeMemory {
@@ -22,6 +36,8 @@ impl FakeMemory {
             regions: BTreeMap::new(),
             next: 0x1000_0000,
             deallocated: Vec::new(),
+            virtual_copies: false,
+            refuse_copies: false,
         }
     }
 
@@ -60,6 +76,26 @@ impl UserMemory for FakeMemory {
     fn deallocate(&mut self, addr: u64, size: u64) -> Result<(), ()> {
         self.deallocated.push((addr, size));
         self.regions.remove(&addr).map(|_| ()).ok_or(())
+    }
+    fn copyin_virtual(&mut self, addr: u64, size: u64, dealloc: bool) -> Result<Option<u64>, ()> {
+        if !self.virtual_copies || size < 4096 {
+            return Ok(None);
+        }
+        let mut data = std::vec![0; size as usize];
+        self.read(addr, &mut data)?;
+        if dealloc {
+            self.deallocate(addr, size)?;
+        }
+        let h = NEXT_COPY.with(|n| n.replace(n.get() + 1));
+        COPIES.with(|c| c.borrow_mut().insert(h, data));
+        Ok(Some(h))
+    }
+    fn copyout_virtual(&mut self, copy: u64) -> Result<u64, ()> {
+        if self.refuse_copies {
+            return Err(());
+        }
+        let data = COPIES.with(|c| c.borrow_mut().remove(&copy)).ok_or(())?;
+        Ok(self.put(&data))
     }
 }
 

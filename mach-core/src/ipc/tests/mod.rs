@@ -4,3 +4,4 @@ mod harness;
 mod messages;
 mod notifications;
 mod rights;
+mod virtual_copy;
