@@ -125,6 +125,12 @@ pub fn on_idle() {
             now
         );
     }
+    let copies = super::vm_copy::in_flight();
+    if copies == 0 {
+        crate::kprintln!("test vm_copies_released ... ok");
+    } else {
+        crate::kprintln!("test vm_copies_released ... FAILED: {} out-of-line copies never released", copies);
+    }
     let f = super::vm::global_stats();
     log::info!(
         "vm: {} faults: {} zero-fill, {} copy-on-write, {} pager requests, {} soft",

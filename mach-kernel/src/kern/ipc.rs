@@ -54,6 +54,11 @@ fn with_locked<R>(f: impl FnOnce(&mut Ipc) -> R) -> R {
             super::kserver::serve(ipc, obj, kmsg);
         }
     }
+    if ipc.has_released_copies() {
+        for copy in ipc.take_released_copies() {
+            defer(Deferred::DiscardCopy(copy));
+        }
+    }
     // Wait queues are locked after the IPC lock, never the other way round.
     let t = super::prof::start();
     ipc.drain_wakeups(wait::wake_all);
@@ -71,6 +76,7 @@ fn run_deferred() {
                 Deferred::Terminate(task) => task.terminate(super::task::TaskExit::Terminated),
                 Deferred::PagerGone(port) => with_locked(|ipc| super::pager::object_gone(ipc, port)),
                 Deferred::TerminateThread(thread) => super::task::terminate_thread(&thread),
+                Deferred::DiscardCopy(copy) => super::vm_copy::discard(copy),
             }
         }
     }
@@ -98,6 +104,8 @@ pub enum Deferred {
     PagerGone(PortId),
     /// End one thread (`thread_terminate`).
     TerminateThread(Arc<super::thread::Thread>),
+    /// Drop the virtual copy of a message that died unreceived.
+    DiscardCopy(u64),
 }
 
 static DEFERRED: Mutex<Vec<Deferred>> = Mutex::new(Vec::new());
@@ -179,5 +187,11 @@ impl UserMemory for TaskMemory<'_> {
     }
     fn deallocate(&mut self, addr: u64, size: u64) -> Result<(), ()> {
         super::vm::deallocate(self.task, addr, size).map_err(|_| ())
+    }
+    fn copyin_virtual(&mut self, addr: u64, size: u64, dealloc: bool) -> Result<Option<u64>, ()> {
+        super::vm_copy::copyin(self.task, addr, size, dealloc)
+    }
+    fn copyout_virtual(&mut self, copy: u64) -> Result<u64, ()> {
+        super::vm_copy::copyout(self.task, copy)
     }
 }

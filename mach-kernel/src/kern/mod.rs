@@ -17,4 +17,5 @@ pub mod task;
 pub mod thread;
 pub mod trap;
 pub mod vm;
+pub mod vm_copy;
 pub mod wait;

@@ -143,7 +143,7 @@ pub fn deallocate(task: &Task, addr: u64, size: u64) -> Result<(), KernReturn> {
 }
 
 /// Frees the pages of dead objects and lets their pagers go.
-fn release(reclaim: mach_core::vm::Reclaim) {
+pub(super) fn release(reclaim: mach_core::vm::Reclaim) {
     for p in reclaim.pages {
         mem::free_frame(p);
     }
@@ -362,8 +362,15 @@ pub fn fork(parent: &Task, child: &Task) -> Result<(), KernReturn> {
         with_objects(|o| vm.map.fork(o)).map_err(VmError::kr)?
     };
     child.vm.lock().map = f.child;
-    parent.with_space(|space| {
-        for (start, end) in f.write_protect {
+    write_protect(parent, &f.write_protect);
+    Ok(())
+}
+
+/// Removes write access from `task`'s hardware mappings of `ranges` (regions
+/// that just became copy-on-write).
+pub(super) fn write_protect(task: &Task, ranges: &[(u64, u64)]) {
+    task.with_space(|space| {
+        for &(start, end) in ranges {
             let mut va = start;
             while va < end {
                 if let Some((_, flags)) = space.translate(va)
@@ -375,7 +382,6 @@ pub fn fork(parent: &Task, child: &Task) -> Result<(), KernReturn> {
             }
         }
     });
-    Ok(())
 }
 
 /// Faults counted since boot, all tasks.
