@@ -151,16 +151,33 @@ pub fn pager_fault() {
     report("vm.pager_fault", (v[BATCHES / 2], v[0], v[BATCHES - 1]), 1);
 }
 
-/// Guest instructions to send 1 MiB out of line and receive it (a physical
-/// copy in this version). Reports `vm.ool_1m_copy`.
-pub fn ool_1m() {
+/// Out-of-line transfers of 4 KiB, 64 KiB and 1 MiB, each as a physical copy
+/// (`MACH_MSG_PHYSICAL_COPY`: the bytes are copied into the kernel at send and
+/// out into fresh memory at receive) and as a copy-on-write virtual copy
+/// (`MACH_MSG_VIRTUAL_COPY`). Reports `vm.ool_{4k,64k,1m}_{copy,cow}`.
+pub fn ool_transfers() {
+    use mach_user::abi::message::{MACH_MSG_PHYSICAL_COPY, MACH_MSG_VIRTUAL_COPY};
+    for (size, physical, virtual_) in [
+        (4u64 << 10, "vm.ool_4k_copy", "vm.ool_4k_cow"),
+        (64 << 10, "vm.ool_64k_copy", "vm.ool_64k_cow"),
+        (1 << 20, "vm.ool_1m_copy", "vm.ool_1m_cow"),
+    ] {
+        ool_transfer(size, MACH_MSG_PHYSICAL_COPY, physical);
+        ool_transfer(size, MACH_MSG_VIRTUAL_COPY, virtual_);
+    }
+}
+
+/// Guest instructions to send `size` bytes out of line to a port of our own
+/// and receive them (one `mach_msg` with send and receive), plus the
+/// `vm_deallocate` of the received region.
+fn ool_transfer(size: u64, copy: u8, name: &str) {
     use mach_user::abi::message::*;
     use mach_user::ipc::{MsgBuf, mach_msg, mach_reply_port};
     use mach_user::rpc::{Rpc, vm};
     let mut rpc = Rpc::new();
     let me = mach_user::ipc::mach_task_self();
-    let src = vm::vm_allocate(&mut rpc, me, 0, 1 << 20, 1).unwrap_or(0);
-    for i in 0..256u64 {
+    let src = vm::vm_allocate(&mut rpc, me, 0, size, 1).unwrap_or(0);
+    for i in 0..size / 4096 {
         // SAFETY: the region just allocated.
         unsafe { core::ptr::write_volatile((src + i * 4096) as *mut u8, i as u8) };
     }
@@ -177,11 +194,11 @@ pub fn ool_1m() {
         });
         buf.put32(24, 1);
         buf.put64(28, src);
-        buf.0[36..40].copy_from_slice(&[0, 0, 0, MACH_MSG_OOL_DESCRIPTOR]);
-        buf.put32(40, 1 << 20);
+        buf.0[36..40].copy_from_slice(&[0, copy, 0, MACH_MSG_OOL_DESCRIPTOR]);
+        buf.put32(40, size as u32);
         mach_msg(&mut buf, MACH_SEND_MSG | MACH_RCV_MSG, 44, port, 0);
         let got = buf.get64(28);
-        let _ = vm::vm_deallocate(&mut Rpc::new(), me, got, 1 << 20);
+        let _ = vm::vm_deallocate(&mut rpc, me, got, size);
     };
     one();
     let mut v = [0u64; BATCHES];
@@ -191,5 +208,5 @@ pub fn ool_1m() {
         *slot = tsc() - t0;
     }
     v.sort_unstable();
-    report("vm.ool_1m_copy", (v[BATCHES / 2], v[0], v[BATCHES - 1]), 1);
+    report(name, (v[BATCHES / 2], v[0], v[BATCHES - 1]), 1);
 }

@@ -271,6 +271,9 @@ impl Ipc {
                     let addr = rd64(msg, off);
                     let size = rd32(msg, off + 12) as u64;
                     let dealloc = msg[off + 8] != 0;
+                    // As in Mach: MACH_MSG_PHYSICAL_COPY without deallocation
+                    // asks for the bytes to be copied during the send.
+                    let may_be_virtual = dealloc || msg[off + 9] != MACH_MSG_PHYSICAL_COPY;
                     ool_total = ool_total.saturating_add(size);
                     if ool_total > MACH_MSG_OOL_SIZE_MAX {
                         return Err(MACH_SEND_TOO_LARGE);
@@ -278,7 +281,7 @@ impl Ipc {
                     if addr.checked_add(size).is_none() {
                         return Err(MACH_SEND_INVALID_MEMORY);
                     }
-                    if size > 0 && !to_kernel {
+                    if size > 0 && may_be_virtual && !to_kernel {
                         match mem.copyin_virtual(addr, size, dealloc) {
                             Ok(Some(copy)) => {
                                 kmsg.descs.push((body_off, KDesc::OolCopy(copy)));

@@ -114,7 +114,8 @@ pub trait UserMemory {
     /// Releases the whole pages covering `[addr, addr + size)`.
     fn deallocate(&mut self, addr: u64, size: u64) -> Result<(), ()>;
     /// Takes `[addr, addr + size)` as a virtual (copy-on-write) copy for a
-    /// message, deallocating it from the sender with `dealloc`; returns a
+    /// message, deallocating it from the sender with `dealloc`. Asked only for
+    /// regions sent with `MACH_MSG_VIRTUAL_COPY` or the deallocate flag. Returns a
     /// handle, or `None` to have the bytes copied instead. A handle is later
     /// given to [`Self::copyout_virtual`] of the receiver or, when the message
     /// dies unreceived, comes back from [`Ipc::take_released_copies`].

@@ -230,7 +230,7 @@ fn main(args: mach_user::start::Args) -> i32 {
     // The server has quit: nothing else runs while memory is measured.
     test_programs::bench::zero_fill_fault();
     test_programs::bench::cow_fault();
-    test_programs::bench::ool_1m();
+    test_programs::bench::ool_transfers();
     test_programs::bench::pager_fault();
     0
 }

@@ -1,6 +1,7 @@
 //! Out-of-line memory in messages: regions of a page or more travel as
 //! copy-on-write virtual copies (no page is copied at send or receive; the
-//! first write on either side copies one page), the deallocate flag moves the
+//! first write on either side copies one page; MACH_MSG_PHYSICAL_COPY still
+//! copies during the send), the deallocate flag moves the
 //! region, unaligned regions keep their offset in the page, bad regions are
 //! refused; and the message-memory budget still stops floods of small
 //! (physically copied) regions while virtual copies only meet the queue limit.
@@ -38,11 +39,12 @@ fn cow_copies(e: &mut Env) -> u64 {
     vm::task_fault_counts(&mut e.rpc, e.task).map_or(u64::MAX, |c| c.cow_copy)
 }
 
-/// Sends one OOL region to `p` (which this task receives on); with
+/// Sends one OOL region (MACH_MSG_VIRTUAL_COPY) to `p` (which this task receives on); with
 /// MACH_RCV_MSG in `option` also receives it back. Returns mach_msg's result.
 fn send_ool(b: &mut Buf, p: u32, addr: u64, size: u32, dealloc: bool, option: u32) -> i32 {
     b.put32(24, 1);
     let end = ool_desc(b, 28, addr, size, dealloc, MACH_MSG_OOL_DESCRIPTOR, 0);
+    b.0[28 + 9] = MACH_MSG_VIRTUAL_COPY;
     header(b, mach_msgh_bits(MACH_MSG_TYPE_MAKE_SEND, 0) | MACH_MSGH_BITS_COMPLEX, end as u32, p, 0, 1);
     let rcv = if option & MACH_RCV_MSG != 0 { p } else { 0 };
     mach_msg(b, MACH_SEND_MSG | option, end as u32, rcv, 0)
@@ -103,6 +105,19 @@ fn snapshot(e: &mut Env) -> bool {
     let dst2 = b.get64(28);
     ok &= check_eq!("ool_cow_unaligned_offset_kept", dst2 % PAGE, 100);
     ok &= check_eq!("ool_cow_unaligned_data", same(dst2, keep + 100, 5 * PAGE), true);
+    // MACH_MSG_PHYSICAL_COPY copies during the send: later writes copy nothing.
+    b.put32(24, 1);
+    let end = ool_desc(&mut b, 28, src, size as u32, false, MACH_MSG_OOL_DESCRIPTOR, 0);
+    header(&mut b, mach_msgh_bits(MACH_MSG_TYPE_MAKE_SEND, 0) | MACH_MSGH_BITS_COMPLEX, end as u32, p, 0, 1);
+    let r = mach_msg(&mut b, MACH_SEND_MSG | MACH_RCV_MSG, end as u32, p, 0);
+    ok &= check_eq!("ool_physical_rpc", r, MACH_MSG_SUCCESS);
+    let dst3 = b.get64(28);
+    let before = cow_copies(e);
+    poke(src + 2 * PAGE, 0x77);
+    poke(dst3 + 2 * PAGE, 0x78);
+    ok &= check_eq!("ool_physical_no_cow_afterwards", cow_copies(e) - before, 0);
+    ok &= check_eq!("ool_physical_data", same(dst3 + 3 * PAGE, keep + 3 * PAGE, size - 3 * PAGE), true);
+    let _ = vm::vm_deallocate(&mut e.rpc, e.task, dst3, size);
     // A message destroyed unreceived gives its copy back (the kernel's
     // end-of-run `vm_copies_released` and `frames_reclaimed` check it).
     ok &= check_eq!("ool_cow_send_unreceived", send_ool(&mut b, p, src, size as u32, false, 0), MACH_MSG_SUCCESS);

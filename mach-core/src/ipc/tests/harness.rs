@@ -147,6 +147,14 @@ impl MsgBuilder {
         self
     }
 
+    /// An out-of-line region the kernel may carry as a virtual copy.
+    pub fn ool_virtual(mut self, addr: u64, size: u32, deallocate: bool) -> Self {
+        self = self.ool(addr, size, deallocate);
+        let n = self.bytes.len();
+        self.bytes[n - 7] = MACH_MSG_VIRTUAL_COPY;
+        self
+    }
+
     pub fn ool_ports(mut self, addr: u64, count: u32, disposition: u8) -> Self {
         self.complex();
         let mut d = [0u8; 16];

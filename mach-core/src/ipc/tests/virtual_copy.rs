@@ -18,7 +18,7 @@ fn setup(dealloc: bool) -> (World, u32, u64, std::vec::Vec<u8>) {
     let data: std::vec::Vec<u8> = (0..9000u32).map(|i| (i * 7) as u8).collect();
     let addr = w.mem[B as usize].put(&data);
     let msg = MsgBuilder::new(s, MACH_MSG_TYPE_COPY_SEND, 0, 0, 1)
-        .ool(addr, data.len() as u32, dealloc)
+        .ool_virtual(addr, data.len() as u32, dealloc)
         .build();
     w.send(B, &msg).unwrap();
     (w, p, addr, data)
@@ -44,7 +44,7 @@ fn small_regions_stay_physical() {
     let s = w.give_send(A, p, B);
     w.mem[B as usize].virtual_copies = true;
     let addr = w.mem[B as usize].put(&[5; 100]);
-    let msg = MsgBuilder::new(s, MACH_MSG_TYPE_COPY_SEND, 0, 0, 1).ool(addr, 100, false).build();
+    let msg = MsgBuilder::new(s, MACH_MSG_TYPE_COPY_SEND, 0, 0, 1).ool_virtual(addr, 100, false).build();
     w.send(B, &msg).unwrap();
     assert_eq!(copies_in_flight(), 0);
     let got = w.recv_ok(A, p);
@@ -77,5 +77,28 @@ fn failed_copyout_reports_body_error_and_releases() {
     assert_eq!(w.ipc.take_released_copies().len(), 1);
     assert_eq!(w.ipc.port_destroy(A, p), Ok(()));
     assert!(!w.ipc.has_released_copies());
+    w.assert_audit();
+}
+
+#[test]
+fn physical_copy_is_honoured_unless_deallocating() {
+    let mut w = World::new();
+    let p = w.port(A);
+    let s = w.give_send(A, p, B);
+    w.mem[B as usize].virtual_copies = true;
+    let addr = w.mem[B as usize].put(&[1; 8192]);
+    // MACH_MSG_PHYSICAL_COPY: the bytes are copied at send time.
+    let msg = MsgBuilder::new(s, MACH_MSG_TYPE_COPY_SEND, 0, 0, 1).ool(addr, 8192, false).build();
+    w.send(B, &msg).unwrap();
+    assert_eq!(copies_in_flight(), 0);
+    // With the deallocate flag the region moves, so a virtual copy is as good.
+    let msg = MsgBuilder::new(s, MACH_MSG_TYPE_COPY_SEND, 0, 0, 1).ool(addr, 8192, true).build();
+    w.send(B, &msg).unwrap();
+    assert_eq!(copies_in_flight(), 1);
+    for _ in 0..2 {
+        let got = w.recv_ok(A, p);
+        assert_eq!(w.mem[A as usize].region(ool_addr(&got)).unwrap(), &[1; 8192]);
+    }
+    assert_eq!(copies_in_flight(), 0);
     w.assert_audit();
 }
