@@ -106,18 +106,22 @@ fn snapshot(e: &mut Env) -> bool {
     ok &= check_eq!("ool_cow_unaligned_offset_kept", dst2 % PAGE, 100);
     ok &= check_eq!("ool_cow_unaligned_data", same(dst2, keep + 100, 5 * PAGE), true);
     // MACH_MSG_PHYSICAL_COPY copies during the send: later writes copy nothing.
+    // (A fresh region: `src` still shares pages with `dst`.)
+    let ph = vm::vm_allocate(&mut e.rpc, e.task, 0, size, 1).unwrap_or(0);
+    fill(ph, size, 7);
     b.put32(24, 1);
-    let end = ool_desc(&mut b, 28, src, size as u32, false, MACH_MSG_OOL_DESCRIPTOR, 0);
+    let end = ool_desc(&mut b, 28, ph, size as u32, false, MACH_MSG_OOL_DESCRIPTOR, 0);
     header(&mut b, mach_msgh_bits(MACH_MSG_TYPE_MAKE_SEND, 0) | MACH_MSGH_BITS_COMPLEX, end as u32, p, 0, 1);
     let r = mach_msg(&mut b, MACH_SEND_MSG | MACH_RCV_MSG, end as u32, p, 0);
     ok &= check_eq!("ool_physical_rpc", r, MACH_MSG_SUCCESS);
     let dst3 = b.get64(28);
     let before = cow_copies(e);
-    poke(src + 2 * PAGE, 0x77);
+    poke(ph + 2 * PAGE, 0x77);
     poke(dst3 + 2 * PAGE, 0x78);
     ok &= check_eq!("ool_physical_no_cow_afterwards", cow_copies(e) - before, 0);
     ok &= check_eq!("ool_physical_data", same(dst3 + 3 * PAGE, keep + 3 * PAGE, size - 3 * PAGE), true);
     let _ = vm::vm_deallocate(&mut e.rpc, e.task, dst3, size);
+    let _ = vm::vm_deallocate(&mut e.rpc, e.task, ph, size);
     // A message destroyed unreceived gives its copy back (the kernel's
     // end-of-run `vm_copies_released` and `frames_reclaimed` check it).
     ok &= check_eq!("ool_cow_send_unreceived", send_ool(&mut b, p, src, size as u32, false, 0), MACH_MSG_SUCCESS);
