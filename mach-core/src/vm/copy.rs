@@ -13,9 +13,9 @@
 
 use alloc::vec::Vec;
 
-use super::map::{MapRequest, VmMap, VmMapEntry};
+use super::map::{Deallocation, MapRequest, Unmapped, VmMap, VmMapEntry};
 use super::object::{ObjectId, Reclaim, VmObjects};
-use super::types::{VmError, VmInherit, VmProt};
+use super::types::{VmError, VmInherit, VmProt, page_aligned};
 
 /// One piece of a [`VmCopy`]: `size` bytes at `offset` from the copy's start,
 /// mapping `object` at `object_offset` (or fresh zero-fill memory when `None`).
@@ -52,6 +52,24 @@ impl VmCopy {
     /// The pieces, in address order.
     pub fn entries(&self) -> &[CopyEntry] {
         &self.entries
+    }
+
+    /// A copy of all of `object` (`size` bytes, whole pages), taking over the
+    /// caller's reference to it (`vm_write`'s data, built by the kernel).
+    pub fn from_object(objects: &VmObjects, object: ObjectId) -> Result<VmCopy, VmError> {
+        let size = objects.get(object).ok_or(VmError::InvalidObject)?.size();
+        if size == 0 || !page_aligned(size) {
+            return Err(VmError::InvalidArgument);
+        }
+        Ok(VmCopy {
+            size,
+            entries: alloc::vec![CopyEntry {
+                offset: 0,
+                size,
+                object: Some(object),
+                object_offset: 0,
+            }],
+        })
     }
 
     /// Drops the copy's object references; returns what became free.
@@ -131,6 +149,85 @@ impl VmMap {
         }
         self.coalesce_and_release(objects, start, end);
         Ok(start)
+    }
+
+    /// Replaces the contents of `[addr, addr + copy.size())` with `copy`
+    /// (`vm_write`, `vm_copy`): every page there must be mapped
+    /// (`InvalidAddress`) and writable (`ProtectionFailure`), and `addr` page
+    /// aligned (`InvalidArgument`). The destination keeps its entries'
+    /// protection and inheritance; their objects are replaced by copy-on-write
+    /// references to the copy's. The copy is consumed on success; on error it
+    /// is handed back and the map is unchanged but for clipping. The result
+    /// says which hardware mappings to remove and what became free.
+    pub fn copy_overwrite(
+        &mut self,
+        objects: &mut VmObjects,
+        copy: VmCopy,
+        addr: u64,
+    ) -> Result<Deallocation, (VmError, VmCopy)> {
+        match self.overwrite_checks(&copy, addr) {
+            Ok(()) => {}
+            Err(e) => return Err((e, copy)),
+        }
+        let end = addr + copy.size;
+        let cuts = core::iter::once(addr)
+            .chain(copy.entries.iter().map(|c| addr + c.offset))
+            .chain(core::iter::once(end));
+        for at in cuts {
+            if let Err(e) = self.clip(objects, at) {
+                return Err((e, copy));
+            }
+        }
+        let mut out = Deallocation::default();
+        let mut drops = Vec::new();
+        for (_, e) in self.entries.range_mut(addr..end) {
+            let rel = e.start - addr;
+            let Some(c) = copy.entries.iter().find(|c| c.offset <= rel && rel < c.offset + c.size) else {
+                continue;
+            };
+            out.unmapped.push(Unmapped {
+                start: e.start,
+                end: e.end,
+                object: e.object,
+                offset: e.offset,
+            });
+            drops.extend(e.object);
+            if let Some(obj) = c.object
+                && objects.reference(obj).is_ok()
+            {
+                e.object = Some(obj);
+                e.offset = c.object_offset + (rel - c.offset);
+                e.needs_copy = true;
+            } else {
+                e.object = None;
+                e.offset = 0;
+                e.needs_copy = false;
+            }
+        }
+        for o in drops {
+            if let Ok(r) = objects.deallocate(o) {
+                out.reclaim.merge(r);
+            }
+        }
+        out.reclaim.merge(copy.discard(objects));
+        self.coalesce_and_release(objects, addr, end);
+        Ok(out)
+    }
+
+    fn overwrite_checks(&self, copy: &VmCopy, addr: u64) -> Result<(), VmError> {
+        if !page_aligned(addr) {
+            return Err(VmError::InvalidArgument);
+        }
+        let (start, end) = self.mapped_range(addr, copy.size)?.ok_or(VmError::InvalidArgument)?;
+        let first = self.lookup(start).map_or(start, |e| e.start);
+        if self
+            .entries
+            .range(first..end)
+            .any(|(_, e)| !e.protection.contains(VmProt::WRITE))
+        {
+            return Err(VmError::ProtectionFailure);
+        }
+        self.check_room(copy.entries.len() + 2)
     }
 }
 

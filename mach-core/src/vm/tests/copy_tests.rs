@@ -143,3 +143,77 @@ fn copyin_errors_leave_nothing_held() {
     s.destroy(&mut a);
     s.check_empty();
 }
+
+#[test]
+fn overwrite_replaces_contents_and_keeps_attributes() {
+    let mut s = Sim::new();
+    let mut m = Sim::map();
+    let src = m.allocate(0, 2 * P, true).unwrap();
+    let dst = m.allocate(0, 4 * P, true).unwrap();
+    s.write(&mut m, src, 1);
+    s.write(&mut m, src + P, 2);
+    s.write(&mut m, dst + P, 9);
+    s.write(&mut m, dst + 3 * P, 8);
+    m.inherit(&mut s.objects, dst, 4 * P, VmInherit::Share).unwrap();
+    let ci = m.copyin(&mut s.objects, src, 2 * P).unwrap();
+    let d = m.copy_overwrite(&mut s.objects, ci.copy, dst + P).unwrap();
+    s.reclaim(d.reclaim.clone());
+    assert!(d.unmapped.iter().all(|u| u.start >= dst + P && u.end <= dst + 3 * P));
+    assert_eq!(s.read(&mut m, dst + P), 1);
+    assert_eq!(s.read(&mut m, dst + 2 * P), 2);
+    assert_eq!(s.read(&mut m, dst + 3 * P), 8, "outside the range untouched");
+    assert_eq!(m.lookup(dst + P).unwrap().inheritance, VmInherit::Share);
+    // Copy-on-write both ways.
+    s.write(&mut m, dst + P, 5);
+    assert_eq!(s.read(&mut m, src), 1);
+    s.write(&mut m, src + P, 6);
+    assert_eq!(s.read(&mut m, dst + 2 * P), 2);
+    s.check(&[&m]);
+    s.destroy(&mut m);
+    s.check_empty();
+}
+
+#[test]
+fn overwrite_errors_hand_the_copy_back() {
+    let mut s = Sim::new();
+    let mut m = Sim::map();
+    let src = m.allocate(0, 2 * P, true).unwrap();
+    let dst = m.allocate(0, 3 * P, true).unwrap();
+    s.write(&mut m, src, 4);
+    let mut copy = m.copyin(&mut s.objects, src, 2 * P).unwrap().copy;
+    m.protect(&mut s.objects, dst + P, P, false, VmProt::READ).unwrap();
+    for (at, want) in [
+        (dst + 1, VmError::InvalidArgument),
+        (dst, VmError::ProtectionFailure),
+        (dst + 2 * P, VmError::InvalidAddress),
+        (u64::MAX & !(P - 1), VmError::InvalidArgument),
+    ] {
+        let (err, back) = m.copy_overwrite(&mut s.objects, copy, at).unwrap_err();
+        assert_eq!(err, want, "at {at:#x}");
+        copy = back;
+    }
+    let r = copy.discard(&mut s.objects);
+    s.reclaim(r);
+    s.check(&[&m]);
+    s.destroy(&mut m);
+    s.check_empty();
+}
+
+#[test]
+fn copy_from_object_writes_new_pages() {
+    let mut s = Sim::new();
+    let mut m = Sim::map();
+    let dst = m.allocate(0, 2 * P, true).unwrap();
+    s.write(&mut m, dst, 3);
+    let obj = s.objects.create(2 * P, None).unwrap();
+    let f = s.frame(42);
+    s.objects.insert_page(obj, P, f).unwrap();
+    let copy = VmCopy::from_object(&s.objects, obj).unwrap();
+    let d = m.copy_overwrite(&mut s.objects, copy, dst).unwrap();
+    s.reclaim(d.reclaim);
+    assert_eq!(s.read(&mut m, dst), 0);
+    assert_eq!(s.read(&mut m, dst + P), 42);
+    s.check(&[&m]);
+    s.destroy(&mut m);
+    s.check_empty();
+}

@@ -49,7 +49,7 @@ fn run(seed: u64, steps: usize) {
     let mut next_pager = 1000;
     for step in 0..steps {
         let mi = r.below(maps.len() as u64) as usize;
-        let op = r.below(14);
+        let op = r.below(17);
         let (addr, size) = (r.addr(LO, HI), r.size());
         let m = &mut maps[mi];
         match op {
@@ -131,6 +131,27 @@ fn run(seed: u64, steps: usize) {
                 } else {
                     let rc = s.objects.deallocate(obj).unwrap();
                     s.reclaim(rc);
+                }
+            }
+            14 | 15 => {
+                // Out-of-line memory: a snapshot into another (or the same) map,
+                // placed anywhere (14) or over existing memory (15).
+                let Ok(ci) = m.copyin(&mut s.objects, addr, size) else {
+                    continue;
+                };
+                let mj = r.below(maps.len() as u64) as usize;
+                let at = r.addr(LO, HI) & !(P - 1);
+                let placed = if op == 14 {
+                    maps[mj].copyout(&mut s.objects, ci.copy, at).map(|_| Deallocation::default())
+                } else {
+                    maps[mj].copy_overwrite(&mut s.objects, ci.copy, at)
+                };
+                match placed {
+                    Ok(d) => s.reclaim(d.reclaim),
+                    Err((_, copy)) => {
+                        let rc = copy.discard(&mut s.objects);
+                        s.reclaim(rc);
+                    }
                 }
             }
             _ => {
