@@ -53,7 +53,13 @@ impl KernelRequest {
 pub struct KernelReplyParts {
     pub rights: Vec<KRight>,
     pub ools: Vec<Vec<u8>>,
+    /// Virtual copies (see `UserMemory::copyin_virtual`) for the reply.
+    pub copies: Vec<Option<u64>>,
 }
+
+/// Marks an out-of-line handle in a reply image as an index into
+/// [`KernelReplyParts::copies`] rather than `ools`.
+pub const OOL_COPY_HANDLE: u64 = 1 << 63;
 
 impl KernelReplyParts {
     /// Stores a right for the reply; returns its handle (0 for a null right).
@@ -69,6 +75,13 @@ impl KernelReplyParts {
     pub fn ool(&mut self, data: Vec<u8>) -> u64 {
         self.ools.push(data);
         self.ools.len() as u64
+    }
+
+    /// Stores a virtual copy for the reply (the receiver maps it); returns
+    /// its handle. A copy the reply does not carry is released.
+    pub fn ool_copy(&mut self, copy: u64) -> u64 {
+        self.copies.push(Some(copy));
+        self.copies.len() as u64 | OOL_COPY_HANDLE
     }
 }
 
@@ -198,22 +211,34 @@ impl Ipc {
                         off += MACH_MSG_PORT_DESCRIPTOR_SIZE;
                     }
                     MACH_MSG_OOL_DESCRIPTOR | MACH_MSG_OOL_VOLATILE_DESCRIPTOR => {
-                        let h = super::kmsg::rd64(&body, off) as usize;
-                        let data = h
-                            .checked_sub(1)
-                            .and_then(|i| parts.ools.get_mut(i))
-                            .map(core::mem::take);
-                        descs.push((off, KDesc::Ool(data.unwrap_or_default())));
+                        let raw = super::kmsg::rd64(&body, off);
+                        let copy = (raw & OOL_COPY_HANDLE != 0)
+                            .then(|| (raw & !OOL_COPY_HANDLE) as usize)
+                            .and_then(|h| h.checked_sub(1))
+                            .and_then(|i| parts.copies.get_mut(i))
+                            .and_then(Option::take);
+                        let desc = match copy {
+                            Some(c) => KDesc::OolCopy(c),
+                            None => {
+                                let data = (raw as usize)
+                                    .checked_sub(1)
+                                    .and_then(|i| parts.ools.get_mut(i))
+                                    .map(core::mem::take);
+                                KDesc::Ool(data.unwrap_or_default())
+                            }
+                        };
+                        descs.push((off, desc));
                         off += MACH_MSG_OOL_DESCRIPTOR_SIZE;
                     }
                     _ => break,
                 }
             }
         }
-        // Rights the reply did not carry go back.
+        // Rights and copies the reply did not carry go back.
         for r in parts.rights.drain(..) {
             self.release_right(r);
         }
+        self.released_copies.extend(parts.copies.into_iter().flatten());
         let kmsg = KMsg {
             complex,
             id: rd32(image, 20) as i32,

@@ -47,7 +47,7 @@ pub fn raise(task: &Arc<Task>, thread: &Arc<Thread>, exception: u32, code: i64, 
         let n = exc::encode_exception_raise_request(&mut buf, 0, 1, 2, exception as i32, code, subcode)?;
         let parts = KernelReplyParts {
             rights: vec![thread_right, task_right],
-            ools: vec![],
+            ..Default::default()
         };
         ipc.kernel_send_image(dest, reply, &buf[..n], parts);
         Some(rp)

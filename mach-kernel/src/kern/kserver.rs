@@ -235,6 +235,24 @@ impl VmServer for TaskPortServer<'_> {
         self.ctx.req.take_right(object);
         Ok(at)
     }
+    fn vm_read(&mut self, _task: u32, address: u64, size: u64) -> Result<OolArray, i32> {
+        let copy = super::vm_copy::read(&*self.task()?, address, size)?;
+        let count = u32::try_from(size).map_err(|_| KERN_INVALID_ARGUMENT)?;
+        Ok(OolArray {
+            address: self.ctx.out.ool_copy(copy),
+            count,
+        })
+    }
+    fn vm_write(&mut self, _task: u32, address: u64, data: OolArray) -> Result<(), i32> {
+        let bytes = self.ctx.req.take_ool(data.address).unwrap_or_default();
+        super::vm_copy::write(&*self.task()?, address, &bytes)
+    }
+    fn vm_copy(&mut self, _task: u32, source: u64, size: u64, dest: u64) -> Result<(), i32> {
+        super::vm_copy::copy(&*self.task()?, source, size, dest)
+    }
+    fn vm_wire(&mut self, _task: u32, address: u64, size: u64, access: u32) -> Result<(), i32> {
+        super::vm::wire(&*self.task()?, address, size, access)
+    }
     fn task_fault_counts(&mut self, _task: u32) -> Result<TaskFaultCountsReply, i32> {
         let s = self.task()?.vm.lock().stats;
         Ok(TaskFaultCountsReply {

@@ -123,7 +123,7 @@ fn send(ipc: &mut Ipc, pager: PortId, control: PortId, encode: impl FnOnce(&mut 
         &buf[..n],
         KernelReplyParts {
             rights: vec![c],
-            ools: vec![],
+            ..Default::default()
         },
     );
     true

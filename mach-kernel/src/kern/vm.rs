@@ -119,7 +119,7 @@ pub fn map_resident(task: &Task, start: u64, size: u64, pages: &[(u64, u64)], pr
 }
 
 /// Removes the hardware mappings of `[start, end)` (pages stay with their objects).
-fn unmap_range(task: &Task, start: u64, end: u64) {
+pub(super) fn unmap_range(task: &Task, start: u64, end: u64) {
     task.with_space(|space| {
         let mut va = start;
         while va < end {
@@ -382,6 +382,40 @@ pub(super) fn write_protect(task: &Task, ranges: &[(u64, u64)]) {
             }
         }
     });
+}
+
+/// `vm_wire`: wires (`access` not none: every page is brought in now with
+/// that access) or unwires the range. Pages a pager must supply cannot be
+/// brought in from a kernel server (it cannot wait): wiring them fails with
+/// KERN_FAILURE and is undone.
+pub fn wire(task: &Task, addr: u64, size: u64, access: u32) -> Result<(), KernReturn> {
+    let prot = VmProt::from_bits(access).ok_or(KERN_INVALID_ARGUMENT)?;
+    let wire = prot != VmProt::NONE;
+    {
+        let mut vm = task.vm.lock();
+        with_objects(|o| vm.map.wire(o, addr, size, wire)).map_err(VmError::kr)?;
+    }
+    let Some((start, end)) = mach_core::vm::page_range(addr, size).ok().flatten() else {
+        return Ok(());
+    };
+    if !wire {
+        return Ok(());
+    }
+    let mut va = start;
+    while va < end {
+        let err = match fault(task, va, prot.contains(VmProt::WRITE), false) {
+            Ok(FaultOutcome::Mapped) => None,
+            Ok(FaultOutcome::NeedPager { .. }) => Some(KERN_FAILURE),
+            Err(e) => Some(e.kr()),
+        };
+        if let Some(kr) = err {
+            let mut vm = task.vm.lock();
+            let _ = with_objects(|o| vm.map.wire(o, addr, size, false));
+            return Err(kr);
+        }
+        va += PAGE_SIZE;
+    }
+    Ok(())
 }
 
 /// Faults counted since boot, all tasks.

@@ -7,13 +7,20 @@
 //! Copies in flight live here under the handle the IPC model carries in the
 //! message; a message destroyed unreceived gives its handle back and the copy
 //! is discarded ([`discard`], run after the IPC lock is released).
+//!
+//! The same copies implement `vm_read` (a copy of the target task's range,
+//! carried by the reply), `vm_write` (a new object holding the request's
+//! bytes, laid over the destination) and `vm_copy` (a copy laid over another
+//! range of the same task).
 
 use super::task::Task;
 use super::vm::{self, ANYWHERE_BASE, with_objects};
-use crate::arch::paging::PAGE_SIZE;
+use crate::arch::paging::{self, PAGE_SIZE};
+use crate::mem;
 use alloc::collections::BTreeMap;
 use core::sync::atomic::{AtomicU64, Ordering};
-use mach_core::vm::VmCopy;
+use mach_abi::kern_return::*;
+use mach_core::vm::{VmCopy, VmError};
 use spin::Mutex;
 
 /// Regions at least this large travel as virtual copies.
@@ -46,10 +53,96 @@ pub fn copyin(task: &Task, addr: u64, size: u64, dealloc: bool) -> Result<Option
     if dealloc {
         let _ = vm::deallocate(task, addr, size);
     }
+    Ok(Some(keep(ci.copy, addr & (PAGE_SIZE - 1))))
+}
+
+fn keep(copy: VmCopy, page_offset: u64) -> u64 {
     let handle = NEXT.fetch_add(1, Ordering::Relaxed);
-    let page_offset = addr & (PAGE_SIZE - 1);
-    COPIES.lock().insert(handle, InFlight { copy: ci.copy, page_offset });
-    Ok(Some(handle))
+    COPIES.lock().insert(handle, InFlight { copy, page_offset });
+    handle
+}
+
+/// `vm_read`: a copy of the pages covering `[addr, addr + size)` of `task`,
+/// as a handle for the reply (the caller receives the bytes at `addr`'s
+/// offset within the first page).
+pub fn read(task: &Task, addr: u64, size: u64) -> Result<u64, KernReturn> {
+    if size == 0 {
+        return Err(KERN_INVALID_ARGUMENT);
+    }
+    let ci = {
+        let mut map = task.vm.lock();
+        with_objects(|o| map.map.copyin(o, addr, size)).map_err(VmError::kr)?
+    };
+    vm::write_protect(task, &ci.write_protect);
+    Ok(keep(ci.copy, addr & (PAGE_SIZE - 1)))
+}
+
+/// `vm_write`: lays whole pages of `data` over `task`'s memory at `addr`.
+pub fn write(task: &Task, addr: u64, data: &[u8]) -> Result<(), KernReturn> {
+    let len = data.len() as u64;
+    if len == 0 || !len.is_multiple_of(PAGE_SIZE) || !addr.is_multiple_of(PAGE_SIZE) {
+        return Err(KERN_INVALID_ARGUMENT);
+    }
+    let obj = with_objects(|o| o.create(len, None)).map_err(VmError::kr)?;
+    for (i, chunk) in data.chunks(PAGE_SIZE as usize).enumerate() {
+        let page = mem::alloc_frame().map(|f| {
+            paging::write_frame(f, 0, chunk);
+            f
+        });
+        let inserted = page.map(|f| (f, with_objects(|o| o.insert_page(obj, i as u64 * PAGE_SIZE, f))));
+        match inserted {
+            Some((_, Ok(()))) => {}
+            failed => {
+                if let Some((f, Err(_))) = failed {
+                    mem::free_frame(f);
+                }
+                vm::release(with_objects(|o| o.deallocate(obj)).unwrap_or_default());
+                return Err(KERN_RESOURCE_SHORTAGE);
+            }
+        }
+    }
+    let copy = match with_objects(|o| VmCopy::from_object(o, obj)) {
+        Ok(c) => c,
+        Err(e) => {
+            vm::release(with_objects(|o| o.deallocate(obj)).unwrap_or_default());
+            return Err(e.kr());
+        }
+    };
+    overwrite(task, copy, addr)
+}
+
+/// `vm_copy`: lays a copy of `[source, source + size)` over `[dest, dest + size)`.
+pub fn copy(task: &Task, source: u64, size: u64, dest: u64) -> Result<(), KernReturn> {
+    let aligned = |x: u64| x.is_multiple_of(PAGE_SIZE);
+    if size == 0 || !aligned(source) || !aligned(size) || !aligned(dest) {
+        return Err(KERN_INVALID_ARGUMENT);
+    }
+    let ci = {
+        let mut map = task.vm.lock();
+        with_objects(|o| map.map.copyin(o, source, size)).map_err(VmError::kr)?
+    };
+    vm::write_protect(task, &ci.write_protect);
+    overwrite(task, ci.copy, dest)
+}
+
+fn overwrite(task: &Task, copy: VmCopy, addr: u64) -> Result<(), KernReturn> {
+    let placed = {
+        let mut map = task.vm.lock();
+        with_objects(|o| map.map.copy_overwrite(o, copy, addr))
+    };
+    match placed {
+        Ok(d) => {
+            for u in &d.unmapped {
+                vm::unmap_range(task, u.start, u.end);
+            }
+            vm::release(d.reclaim);
+            Ok(())
+        }
+        Err((e, copy)) => {
+            vm::release(with_objects(|o| copy.discard(o)));
+            Err(e.kr())
+        }
+    }
 }
 
 /// Maps copy `handle` into `task`; returns the address of the first byte.
