@@ -9,7 +9,7 @@ mod common;
 
 use common::{REPLY_PORT, Released, Releases, Rng, ret_code, to_received};
 use mach_abi::message::*;
-use mach_interfaces::host::{self, HostInfoBasicReply, HostIpcAuditReply, HostServer, host_server};
+use mach_interfaces::host::{self, HostInfoBasicReply, HostIpcAuditReply, HostServer, HostVmStatisticsReply, host_server};
 use mach_interfaces::mach_port::{self, MachPortNamesReply, MachPortServer, mach_port_server};
 use mach_interfaces::notify::{self, NotifyServer, notify_server};
 use mach_interfaces::{Dispatch, OolArray, OolPorts, PolyPort, Release, wire};
@@ -71,6 +71,7 @@ impl HostServer for Count {
     counting! {
         host_ipc_audit(t: u32) -> HostIpcAuditReply;
         host_info_basic(t: u32) -> HostInfoBasicReply;
+        host_vm_statistics(t: u32) -> HostVmStatisticsReply;
     }
 }
 
@@ -472,7 +473,7 @@ fn unknown_ids_get_mig_bad_id() {
     let probes: [(Sub, &[i32]); 4] = [
         (Sub::MachPort, &[3199, 3202, 3209, 3216, 3300, 3304]),
         (Sub::Notify, &[64, 66, 73, 165, 170]),
-        (Sub::Host, &[200, 209, 212, 310]),
+        (Sub::Host, &[200, 209, 213, 310]),
         (Sub::Kinds, &[5002, 5004, 5008, 5012]),
     ];
     let extremes = [0, -1, i32::MIN, i32::MAX, i32::MAX - 99];

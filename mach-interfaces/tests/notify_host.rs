@@ -4,10 +4,10 @@
 mod common;
 
 use common::{Loopback, Released, Releases, ret_code, to_received};
-use mach_abi::kern_return::KERN_INVALID_HOST;
+use mach_abi::kern_return::{KERN_FAILURE, KERN_INVALID_HOST};
 use mach_abi::message::*;
 use mach_abi::port;
-use mach_interfaces::host::{self, HostInfoBasicReply, HostIpcAuditReply, HostServer, host_server};
+use mach_interfaces::host::{self, HostInfoBasicReply, HostIpcAuditReply, HostServer, HostVmStatisticsReply, host_server};
 use mach_interfaces::notify::{self, NotifyServer, notify_server};
 use mach_interfaces::{Dispatch, Release, wire};
 
@@ -211,6 +211,10 @@ impl HostServer for FakeHost {
             memory_frames: 0x1_0000_0002,
         };
         self.fail.map_or(Ok(out), Err)
+    }
+    fn host_vm_statistics(&mut self, host: u32) -> Result<HostVmStatisticsReply, i32> {
+        self.targets.push(host);
+        Err(KERN_FAILURE)
     }
 }
 

@@ -15,11 +15,11 @@ use mach_core::ipc::kimage::{KernelReplyParts, KernelRequest};
 use mach_core::ipc::kmsg::KMsg;
 use mach_core::ipc::{Ipc, KObject, KRight, PortRef, RightKind, SpaceId};
 use mach_core::vm::{VmInherit, VmProt};
-use mach_interfaces::host::{self, HostInfoBasicReply, HostIpcAuditReply, HostServer};
+use mach_interfaces::host::{self, HostInfoBasicReply, HostIpcAuditReply, HostServer, HostVmStatisticsReply};
 use mach_interfaces::mach_port::{self, MachPortNamesReply, MachPortServer};
 use mach_interfaces::task::{self, TaskServer};
 use mach_interfaces::thread::{ThreadGetStateReply, ThreadServer};
-use mach_interfaces::vm::{self, TaskFaultCountsReply, VmRegionReply, VmServer};
+use mach_interfaces::vm::{self, TaskFaultCountsReply, VmObjectChainReply, VmRegionReply, VmServer};
 use mach_interfaces::{Dispatch, OolArray, PolyPort, Release};
 
 /// Largest reply any kernel subsystem produces, plus room.
@@ -253,6 +253,10 @@ impl VmServer for TaskPortServer<'_> {
     fn vm_wire(&mut self, _task: u32, address: u64, size: u64, access: u32) -> Result<(), i32> {
         super::vm::wire(&*self.task()?, address, size, access)
     }
+    fn vm_object_chain(&mut self, _task: u32, address: u64) -> Result<VmObjectChainReply, i32> {
+        let (depth, resident_pages) = super::vm::chain_info(&*self.task()?, address).ok_or(KERN_INVALID_ADDRESS)?;
+        Ok(VmObjectChainReply { depth, resident_pages })
+    }
     fn task_fault_counts(&mut self, _task: u32) -> Result<TaskFaultCountsReply, i32> {
         let s = self.task()?.vm.lock().stats;
         Ok(TaskFaultCountsReply {
@@ -455,6 +459,21 @@ impl HostServer for HostPortServer<'_> {
             max_cpus: 1,
             avail_cpus: 1,
             memory_frames: crate::mem::usable_frames() as u64,
+        })
+    }
+    fn host_vm_statistics(&mut self, _host: u32) -> Result<HostVmStatisticsReply, i32> {
+        let (objects, resident_pages, max_chain_depth) = super::vm::object_stats();
+        let f = super::vm::global_stats();
+        Ok(HostVmStatisticsReply {
+            free_frames: crate::mem::free_frames() as u64,
+            objects,
+            resident_pages,
+            max_chain_depth,
+            faults: f.faults,
+            zero_fill: f.zero_fill,
+            cow_copy: f.cow_copy,
+            pager_request: f.pager_request,
+            soft: f.soft,
         })
     }
 }

@@ -418,6 +418,38 @@ pub fn wire(task: &Task, addr: u64, size: u64, access: u32) -> Result<(), KernRe
     Ok(())
 }
 
+/// The shadow chain behind `addr` in `task`: its length and resident pages.
+pub fn chain_info(task: &Task, addr: u64) -> Option<(u32, u64)> {
+    let vm = task.vm.lock();
+    let e = vm.map.lookup(addr)?;
+    let Some(mut id) = e.object else { return Some((0, 0)) };
+    with_objects(|o| {
+        let (mut depth, mut resident) = (0u32, 0u64);
+        loop {
+            let obj = o.get(id)?;
+            depth += 1;
+            resident += obj.resident_count() as u64;
+            match obj.shadow() {
+                Some((next, _)) if (depth as usize) <= o.len() => id = next,
+                _ => return Some((depth, resident)),
+            }
+        }
+    })
+}
+
+/// VM objects, their resident pages, and the longest shadow chain.
+pub fn object_stats() -> (u64, u64, u32) {
+    with_objects(|o| {
+        let mut resident = 0u64;
+        let mut depth = 0usize;
+        for (id, obj) in o.iter() {
+            resident += obj.resident_count() as u64;
+            depth = depth.max(o.chain_depth(id).unwrap_or(0));
+        }
+        (o.len() as u64, resident, depth as u32)
+    })
+}
+
 /// Faults counted since boot, all tasks.
 pub fn global_stats() -> FaultStats {
     *FAULTS.lock()

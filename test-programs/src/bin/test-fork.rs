@@ -103,6 +103,42 @@ fn main(_args: mach_user::start::Args) -> i32 {
     ok &= check_eq!("calls_on_dead_task_fail", task::task_terminate(&mut e.rpc, empty), Err(MACH_SEND_INVALID_DEST));
     let _ = e.dealloc(empty);
     ok &= check_eq!("thread_create_bad_entry", task::thread_create_running(&mut e.rpc, e.task, u64::MAX, 0, 0), Err(KERN_INVALID_ADDRESS));
+    ok &= generations(&mut e);
     ok &= check_eq!("fork_audit", e.violations(), Ok(0));
     if ok { 0 } else { 1 }
+}
+
+/// A thousand rounds of fork, write, child exit: each round's write pushes a
+/// shadow object in front of the region, and each child's exit must let the
+/// chain collapse again, so depth and resident pages stay bounded.
+fn generations(e: &mut Env) -> bool {
+    const PAGE: u64 = 4096;
+    const PAGES: u64 = 4;
+    let a = vm::vm_allocate(&mut e.rpc, e.task, 0, PAGES * PAGE, 1).unwrap_or(0);
+    let word = |i: u64| (a + (i % PAGES) * PAGE) as *mut u64;
+    for i in 0..PAGES {
+        // SAFETY: the region just allocated.
+        unsafe { core::ptr::write_volatile(word(i), i) };
+    }
+    let mut ok = true;
+    let mut worst = (0, 0);
+    for round in 0..1000u64 {
+        let Ok(child) = task::task_create(&mut e.rpc, e.task, 1) else {
+            return check_eq!("generations_task_create", round, 1000);
+        };
+        // SAFETY: as above; the write copies the page away from the child.
+        unsafe { core::ptr::write_volatile(word(round), round) };
+        ok &= task::task_terminate(&mut e.rpc, child).is_ok();
+        let _ = e.dealloc(child);
+        let (d, r) = vm::vm_object_chain(&mut e.rpc, e.task, a).map_or((99, 99), |c| (c.depth, c.resident_pages));
+        worst = (worst.0.max(d), worst.1.max(r));
+    }
+    ok = check_eq!("generations_all_rounds", ok, true);
+    ok &= check_eq!("generations_chain_depth_bounded", worst.0 <= 2, true);
+    ok &= check_eq!("generations_resident_pages_bounded", worst.1 <= 2 * PAGES, true);
+    // SAFETY: as above.
+    let last = (996..1000).all(|i| unsafe { core::ptr::read_volatile(word(i)) } == i);
+    ok &= check_eq!("generations_data_intact", last, true);
+    let _ = vm::vm_deallocate(&mut e.rpc, e.task, a, PAGES * PAGE);
+    ok
 }

@@ -87,6 +87,18 @@ fn main(_args: mach_user::start::Args) -> i32 {
     }
     ok &= check_eq!("gigabyte_allocation_is_lazy", (big != 0, zero_fills(&mut e) - before), (true, 10));
     ok &= check_eq!("vm_deallocate_gigabyte", vm::vm_deallocate(&mut e.rpc, e.task, big, 1 << 30), Ok(()));
+    // Statistics: the host's view and the shadow chain behind a page.
+    let s = mach_user::rpc::host::host_vm_statistics(&mut e.rpc, e.host);
+    let sane = s.map(|s| s.free_frames > 0 && s.objects > 0 && s.resident_pages > 0 && s.faults >= s.zero_fill + s.soft);
+    ok &= check_eq!("host_vm_statistics", sane, Ok(true));
+    let c = vm::vm_object_chain(&mut e.rpc, e.task, a).map(|c| (c.depth, c.resident_pages > 0));
+    ok &= check_eq!("vm_object_chain_touched", c, Ok((1, true)));
+    let fresh = vm::vm_allocate(&mut e.rpc, e.task, 0, PAGE, 1).unwrap_or(0);
+    let c = vm::vm_object_chain(&mut e.rpc, e.task, fresh).map(|c| (c.depth, c.resident_pages));
+    ok &= check_eq!("vm_object_chain_untouched", c, Ok((0, 0)));
+    let c = vm::vm_object_chain(&mut e.rpc, e.task, 0x1000).map(|c| c.depth);
+    ok &= check_eq!("vm_object_chain_unmapped", c, Err(KERN_INVALID_ADDRESS));
+    let _ = vm::vm_deallocate(&mut e.rpc, e.task, fresh, PAGE);
     ok &= check_eq!("vm_audit", e.violations(), Ok(0));
     if ok { 0 } else { 1 }
 }

@@ -139,7 +139,8 @@ fn the_projects_interfaces_have_the_mach_ids() {
         ids(&h),
         [
             ("host_ipc_audit".to_string(), 210),
-            ("host_info_basic".to_string(), 211)
+            ("host_info_basic".to_string(), 211),
+            ("host_vm_statistics".to_string(), 212)
         ]
     );
 }
