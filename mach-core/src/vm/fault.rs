@@ -18,8 +18,9 @@ pub enum FaultAction {
     Map { page: PageId, writable: bool },
     /// Copy-on-write: copy `from` into a new page, insert it in `into_object` at
     /// `offset`, and map it (writable if `then_map_writable`). The kernel also
-    /// removes every existing hardware mapping of `from` (another task sharing
-    /// `into_object` may have it mapped read-only and must now see the copy).
+    /// removes every hardware mapping of `from` made through `into_object`
+    /// (another task sharing `into_object` may have it mapped read-only and
+    /// must now see the copy).
     CopyPage {
         from: PageId,
         into_object: ObjectId,

@@ -243,6 +243,11 @@ pub fn find_thread(id: ThreadId) -> Option<Arc<Thread>> {
         .find_map(|t| t.threads.lock().iter().find(|th| th.id == id).cloned())
 }
 
+/// Every live task.
+pub fn all() -> alloc::vec::Vec<Arc<Task>> {
+    TASKS.lock().as_ref().map_or_else(alloc::vec::Vec::new, |t| t.values().cloned().collect())
+}
+
 /// Live tasks.
 pub fn task_count() -> usize {
     TASKS.lock().as_ref().map_or(0, |t| t.len())

@@ -238,9 +238,10 @@ pub fn fault(task: &Task, addr: u64, write: bool, exec: bool) -> Result<FaultOut
     }
     let page_va = addr & !(PAGE_SIZE - 1);
     let mut vm = task.vm.lock();
-    let mut objects = OBJECTS.lock();
-    let objects = objects.get_or_insert_with(VmObjects::new);
+    let mut objects_guard = OBJECTS.lock();
+    let objects = objects_guard.get_or_insert_with(VmObjects::new);
     let action = resolve_fault(&mut vm.map, objects, addr, access)?;
+    let mut stale = None;
     let kind = action.kind();
     let (frame, writable) = match action {
         FaultAction::Map { page, writable } => (page, writable),
@@ -268,6 +269,14 @@ pub fn fault(task: &Task, addr: u64, write: bool, exec: bool) -> Result<FaultOut
             if let Err(e) = objects.insert_page(into_object, offset, frame) {
                 mem::free_frame(frame);
                 return Err(e);
+            }
+            // Others mapping `into_object` (or a shadow of it) may have `from`
+            // mapped read-only: they must now see the copy instead.
+            if objects
+                .get(into_object)
+                .is_some_and(|o| o.ref_count() > 1 || !o.shadowers().is_empty())
+            {
+                stale = Some((into_object, offset, from));
             }
             (frame, then_map_writable)
         }
@@ -307,7 +316,53 @@ pub fn fault(task: &Task, addr: u64, write: bool, exec: bool) -> Result<FaultOut
         .map_err(|_| VmError::ResourceShortage)?;
     vm.stats.record(kind);
     FAULTS.lock().record(kind);
+    drop(objects_guard);
+    drop(vm);
+    if let Some((object, offset, from)) = stale {
+        unmap_hidden_page(object, offset, from);
+    }
     Ok(FaultOutcome::Mapped)
+}
+
+/// Removes every mapping of `from` made through `object` at `offset` (in any
+/// task, through any shadow of `object`): `object` now has its own copy of
+/// that page, which the next access will find. Mach does this with the
+/// pmap's physical-to-virtual lists; here the maps are scanned, which costs
+/// a walk over every task's entries but only for copies into shared objects.
+fn unmap_hidden_page(object: u64, offset: u64, from: u64) {
+    for task in super::task::all() {
+        let vas: alloc::vec::Vec<u64> = {
+            let vm = task.vm.lock();
+            with_objects(|o| vm.map.entries().filter_map(|e| va_through(o, e, object, offset)).collect())
+        };
+        if vas.is_empty() {
+            continue;
+        }
+        task.with_space(|space| {
+            for va in vas {
+                if space.translate(va).is_some_and(|(pa, _)| pa == from) {
+                    let _ = space.unmap(va);
+                }
+            }
+        });
+    }
+}
+
+/// The address at which entry `e` shows page `offset` of `object`, if
+/// `object` is in the entry's shadow chain and the page inside the entry.
+fn va_through(o: &VmObjects, e: &mach_core::vm::VmMapEntry, object: u64, offset: u64) -> Option<u64> {
+    let mut id = e.object?;
+    let mut delta = 0u64;
+    for _ in 0..=o.len() {
+        if id == object {
+            let at = offset.checked_sub(delta)?.checked_sub(e.offset)?;
+            return (at < e.size()).then(|| e.start + at);
+        }
+        let (next, shift) = o.get(id)?.shadow()?;
+        delta = delta.checked_add(shift)?;
+        id = next;
+    }
+    None
 }
 
 /// Maps `[offset, offset + size)` of the pager-backed object `object`.

@@ -48,6 +48,72 @@ extern "C" fn child_main(report_port: u64) -> ! {
     mach_user::trap::task_exit(0)
 }
 
+static mut SHARED2: u64 = 0;
+
+/// Runs in a child task: writes 7 to the page at SHARED2, reports, and ends.
+extern "C" fn writer_main(report_port: u64) -> ! {
+    // SAFETY: SHARED2 holds the address of a page the child inherited shared.
+    unsafe {
+        let page = core::ptr::read_volatile(&raw const SHARED2) as *mut u64;
+        core::ptr::write_volatile(page, 7);
+        let mut b: MsgBuf<64> = MsgBuf::new();
+        b.set_header(&MachMsgHeader {
+            bits: mach_msgh_bits(MACH_MSG_TYPE_COPY_SEND, 0),
+            size: 24,
+            remote_port: report_port as u32,
+            local_port: 0,
+            voucher_port: 0,
+            id: 78,
+        });
+        mach_msg(&mut b, MACH_SEND_MSG, 24, 0, 0);
+    }
+    mach_user::trap::task_exit(0)
+}
+
+/// A region shared with a child after it was already copy-on-write shared
+/// with another task: the parent has the old page mapped read-only through
+/// the shared shadow object when the child's write copies it into that
+/// object; the parent must then see the child's write, not its stale mapping.
+fn shared_after_copy(e: &mut Env) -> bool {
+    let report = e.port();
+    let page = vm::vm_allocate(&mut e.rpc, e.task, 0, 4096, 1).unwrap_or(0);
+    // SAFETY: this thread is the only one touching the page and SHARED2 here.
+    unsafe {
+        core::ptr::write_volatile(page as *mut u64, 5);
+        core::ptr::write_volatile(&raw mut SHARED2, page);
+    }
+    let witness = task::task_create(&mut e.rpc, e.task, 1).unwrap_or(0);
+    let _ = vm::vm_inherit(&mut e.rpc, e.task, page, 4096, 0);
+    let child = task::task_create(&mut e.rpc, e.task, 1).unwrap_or(0);
+    // SAFETY: as above; this read maps the old page read-only.
+    let before = unsafe { core::ptr::read_volatile(page as *const u64) };
+    let name = 0x10_00;
+    let poly = PolyPort { name: report, disposition: MACH_MSG_TYPE_MAKE_SEND };
+    let _ = mp::mach_port_insert_right(&mut e.rpc, child, name, poly);
+    let stack_top = (&raw const CHILD_STACK as u64) + 16384 - 8;
+    let th = task::thread_create_running(&mut e.rpc, child, writer_main as usize as u64, stack_top, name as u64);
+    let mut b: MsgBuf<64> = MsgBuf::new();
+    let kr = mach_msg(&mut b, MACH_RCV_MSG | MACH_RCV_TIMEOUT, 0, report, 5000);
+    let mut ok = check_eq!("shared_after_copy_child_wrote", (before, kr, b.header().id), (5, MACH_MSG_SUCCESS, 78));
+    // SAFETY: as above.
+    let seen = unsafe { core::ptr::read_volatile(page as *const u64) };
+    ok &= check_eq!("shared_after_copy_parent_sees_child_write", seen, 7);
+    let w = vm::vm_read(&mut e.rpc, witness, page, 8).map_or(0, |d| d.address);
+    // SAFETY: vm_read mapped the witness's copy at `w`.
+    ok &= check_eq!("shared_after_copy_witness_keeps_old", unsafe { core::ptr::read_volatile(w as *const u64) }, 5);
+    for t in [witness, child] {
+        let _ = task::task_terminate(&mut e.rpc, t);
+        let _ = e.dealloc(t);
+    }
+    if let Ok(t) = th {
+        let _ = e.dealloc(t);
+    }
+    let _ = e.destroy(report);
+    let _ = vm::vm_deallocate(&mut e.rpc, e.task, w, 8);
+    let _ = vm::vm_deallocate(&mut e.rpc, e.task, page, 4096);
+    ok
+}
+
 fn main(_args: mach_user::start::Args) -> i32 {
     let mut e = Env::new();
     let mut ok = true;
@@ -103,6 +169,7 @@ fn main(_args: mach_user::start::Args) -> i32 {
     ok &= check_eq!("calls_on_dead_task_fail", task::task_terminate(&mut e.rpc, empty), Err(MACH_SEND_INVALID_DEST));
     let _ = e.dealloc(empty);
     ok &= check_eq!("thread_create_bad_entry", task::thread_create_running(&mut e.rpc, e.task, u64::MAX, 0, 0), Err(KERN_INVALID_ADDRESS));
+    ok &= shared_after_copy(&mut e);
     ok &= generations(&mut e);
     ok &= check_eq!("fork_audit", e.violations(), Ok(0));
     if ok { 0 } else { 1 }
