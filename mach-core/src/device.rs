@@ -82,7 +82,7 @@ pub fn check_io(
     recnum: u64,
     bytes: u64,
 ) -> Result<IoRange, DeviceError> {
-    if record_size == 0 || bytes == 0 || bytes % u64::from(record_size) != 0 || bytes > u64::from(max_bytes) {
+    if record_size == 0 || bytes == 0 || !bytes.is_multiple_of(u64::from(record_size)) || bytes > u64::from(max_bytes) {
         return Err(DeviceError::InvalidSize);
     }
     if recnum >= records {
