@@ -71,6 +71,7 @@ impl HostServer for Count {
     counting! {
         host_ipc_audit(t: u32) -> HostIpcAuditReply;
         host_info_basic(t: u32) -> HostInfoBasicReply;
+        host_get_io_master(t: u32) -> u32;
     }
 }
 

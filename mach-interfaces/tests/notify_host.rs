@@ -212,6 +212,10 @@ impl HostServer for FakeHost {
         };
         self.fail.map_or(Ok(out), Err)
     }
+    fn host_get_io_master(&mut self, host: u32) -> Result<u32, i32> {
+        self.targets.push(host);
+        self.fail.map_or(Ok(0), Err)
+    }
 }
 
 impl Release for FakeHost {
