@@ -37,7 +37,7 @@ QEMU_FLAGS := -accel $(ACCEL) -cpu $(CPU) -m $(MEM) -smp 1 -boot d -serial stdio
 	-drive file=$(DISK_IMG),format=raw,if=ide,index=0,media=disk
 export QEMU_FLAGS
 
-.PHONY: all deps disk kernel user harness iso test-iso panic-isos one-iso bench-iso run test debug bench profile clean
+.PHONY: all deps disk kernel user harness iso test-iso panic-isos nodisk-iso one-iso bench-iso run test debug bench profile clean
 
 all: iso test-iso
 
@@ -88,13 +88,20 @@ panic-isos: kernel user
 		$(MAKE) --no-print-directory one-iso ISO=build/mach-$$t.iso CFG=build/grub-$$t.cfg; \
 	done
 
+# test-device alone, for a boot without the disk (scripts/test.sh).
+nodisk-iso: kernel user
+	@mkdir -p build
+	awk '!/^[ \t]*module2/ || /bootstrap/' iso/grub-test.cfg \
+		| sed 's|^\([ \t]*\)boot$$|\1module2 /boot/test-device test-device nodisk\n\1boot|' > build/grub-nodisk.cfg
+	$(MAKE) --no-print-directory one-iso ISO=build/mach-nodisk.iso CFG=build/grub-nodisk.cfg
+
 one-iso:
 	$(call make_iso,$(ISO),$(CFG))
 
 run: iso harness disk
 	qemu-system-x86_64 $(QEMU_FLAGS) -cdrom build/mach.iso | $(HARNESS) symbolize --kernel $(KERNEL_ELF)
 
-test: test-iso panic-isos harness disk
+test: test-iso panic-isos nodisk-iso harness disk
 	scripts/test.sh $(KERNEL_ELF) build/mach-test.iso $(HARNESS) "$(T)"
 
 debug: iso disk

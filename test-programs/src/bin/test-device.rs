@@ -5,6 +5,9 @@
 //! record), every malformed request refused with its D_* code and without
 //! changing the disk, a device opened read-only refusing writes, a closed
 //! device refusing everything, and the data still there after reopening.
+//!
+//! With the argument `nodisk` (a boot without the disk, see `scripts/test.sh`)
+//! it checks that opening `hd0` gives D_NO_SUCH_DEVICE.
 #![no_std]
 #![no_main]
 
@@ -52,12 +55,18 @@ fn read_check(e: &mut Env, dev: u32, recnum: u64, bytes: u32, seed: u8) -> Resul
     Ok(same)
 }
 
-fn main(_args: mach_user::start::Args) -> i32 {
+fn main(args: mach_user::start::Args) -> i32 {
     let mut e = Env::new();
     let mut ok = true;
     let master = host::host_get_io_master(&mut e.rpc, e.host);
     ok &= check_eq!("device_master_port", master.is_ok(), true);
     let master = master.unwrap_or(0);
+    if args.get(1) == Some("nodisk") {
+        let r = device::device_open(&mut e.rpc, master, D_READ | D_WRITE, DEVICE_NAME_HD0);
+        ok &= check_eq!("device_open_without_disk", r, Err(D_NO_SUCH_DEVICE));
+        ok &= check_eq!("device_nodisk_audit", e.violations(), Ok(0));
+        return if ok { 0 } else { 1 };
+    }
     let rw = D_READ | D_WRITE;
     let nope = device::device_open(&mut e.rpc, master, rw, device_name(b"hd9"));
     ok &= check_eq!("device_open_unknown_name", nope, Err(D_NO_SUCH_DEVICE));
