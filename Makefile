@@ -21,17 +21,23 @@ USER_DIR := target/user
 KERNEL_ELF := $(KERNEL_DIR)/$(TARGET)/release/mach-kernel
 USER_BIN := $(USER_DIR)/$(TARGET)/release
 HARNESS := target/debug/harness
-USER_PROGRAMS := bootstrap test-traps test-preempt test-fault test-ports test-msg test-fuzz test-vm test-fork test-exc test-pager test-thread test-ool test-vmcopy bench-ipc
+USER_PROGRAMS := bootstrap test-traps test-preempt test-fault test-ports test-msg test-fuzz test-vm test-fork test-exc test-pager test-thread test-ool test-vmcopy test-device bench-ipc
 
 KERNEL_RUSTFLAGS := -C link-arg=-T$(ROOT)/mach-kernel/linker.ld -C relocation-model=static \
 	-C code-model=kernel -C force-frame-pointers=yes
 USER_RUSTFLAGS := -C link-arg=-T$(ROOT)/mach-user/user.ld -C relocation-model=static
 
+# The disk the kernel sees as hd0 (IDE primary master; the ISO boots from the
+# secondary channel). `make disk` makes it anew, zeroed, before every QEMU run.
+DISK_IMG := build/paging.img
+DISK_SIZE := 4M
+
 QEMU_FLAGS := -accel $(ACCEL) -cpu $(CPU) -m $(MEM) -smp 1 -boot d -serial stdio -display none \
-	-no-reboot -device isa-debug-exit,iobase=0xf4,iosize=0x04
+	-no-reboot -device isa-debug-exit,iobase=0xf4,iosize=0x04 \
+	-drive file=$(DISK_IMG),format=raw,if=ide,index=0,media=disk
 export QEMU_FLAGS
 
-.PHONY: all deps kernel user harness iso test-iso panic-isos one-iso bench-iso run test debug bench profile clean
+.PHONY: all deps disk kernel user harness iso test-iso panic-isos nodisk-iso one-iso bench-iso run test debug bench profile clean
 
 all: iso test-iso
 
@@ -48,6 +54,10 @@ user: deps
 
 harness:
 	cargo build -p harness
+
+disk:
+	@mkdir -p build
+	rm -f $(DISK_IMG) && truncate -s $(DISK_SIZE) $(DISK_IMG)
 
 # $(1) = output ISO, $(2) = grub.cfg
 define make_iso
@@ -78,16 +88,23 @@ panic-isos: kernel user
 		$(MAKE) --no-print-directory one-iso ISO=build/mach-$$t.iso CFG=build/grub-$$t.cfg; \
 	done
 
+# test-device alone, for a boot without the disk (scripts/test.sh).
+nodisk-iso: kernel user
+	@mkdir -p build
+	awk '!/^[ \t]*module2/ || /bootstrap/' iso/grub-test.cfg \
+		| sed 's|^\([ \t]*\)boot$$|\1module2 /boot/test-device test-device nodisk\n\1boot|' > build/grub-nodisk.cfg
+	$(MAKE) --no-print-directory one-iso ISO=build/mach-nodisk.iso CFG=build/grub-nodisk.cfg
+
 one-iso:
 	$(call make_iso,$(ISO),$(CFG))
 
-run: iso harness
+run: iso harness disk
 	qemu-system-x86_64 $(QEMU_FLAGS) -cdrom build/mach.iso | $(HARNESS) symbolize --kernel $(KERNEL_ELF)
 
-test: test-iso panic-isos harness
+test: test-iso panic-isos nodisk-iso harness disk
 	scripts/test.sh $(KERNEL_ELF) build/mach-test.iso $(HARNESS) "$(T)"
 
-debug: iso
+debug: iso disk
 	@echo "QEMU is waiting for GDB. In another terminal run:"
 	@echo "  gdb $(KERNEL_ELF) -ex 'set architecture i386:x86-64' -ex 'target remote :1234'"
 	qemu-system-x86_64 $(QEMU_FLAGS) -cdrom build/mach.iso -s -S
@@ -98,14 +115,14 @@ bench-iso: kernel user
 
 # Guest instructions per operation: QEMU counts one nanosecond per guest
 # instruction and the TSC follows it. Prints `bench NAME VALUE UNIT` lines.
-bench: bench-iso
+bench: bench-iso disk
 	@timeout 600 qemu-system-x86_64 $(QEMU_FLAGS) -icount shift=0 -cdrom build/mach-bench.iso </dev/null \
 		| tee build/bench.log | grep -E '^(bench |#   )'; \
 	grep -q '^bench ' build/bench.log
 
 # Where the instructions of 100 inter-task null RPCs go, function by function
 # (QEMU instruction trace; includes boot, so read the IPC functions).
-profile: kernel user
+profile: kernel user disk
 	@mkdir -p build
 	sed 's|bench-ipc bench-ipc client|bench-ipc bench-ipc client trace|; s/ profile//' iso/grub-bench.cfg > build/grub-trace.cfg
 	$(MAKE) --no-print-directory one-iso ISO=build/mach-trace.iso CFG=build/grub-trace.cfg

@@ -35,6 +35,23 @@ for t in panic kernel_fault; do
     fi
 done
 
+echo "== no disk"
+# A boot without the IDE disk: the kernel must find no hd0, and device_open
+# must say D_NO_SUCH_DEVICE (test-device nodisk).
+if [ -z "$filter" ] || [[ "test-device" == *"$filter"* ]]; then
+    out=build/nodisk.log
+    nodisk_flags=$(sed -E 's/-drive [^ ]+//' <<< "${QEMU_FLAGS}")
+    timeout 60 ${QEMU:-qemu-system-x86_64} ${nodisk_flags} -cdrom build/mach-nodisk.iso </dev/null > "$out"
+    code=$?
+    if [ "$code" = 33 ] && grep -q '^test device_open_without_disk ... ok' "$out" && ! grep -q 'FAILED' "$out"; then
+        echo "test device_nodisk ... ok"
+        echo "test result: ok. 1 passed; 0 failed; 0 ignored (device_nodisk)" >> "$log"
+    else
+        echo "test device_nodisk ... FAILED: exit $code, see $out"; cat "$out"
+        echo "test result: FAILED. 0 passed; 1 failed; 0 ignored (device_nodisk)" >> "$log"
+    fi
+fi
+
 echo "== in-QEMU tests"
 exec "$harness" test --kernel "$kernel" --timeout "${TEST_TIMEOUT:-300}" \
     --log build/test-serial.log --host-log "$log" -- \

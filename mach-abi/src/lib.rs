@@ -9,6 +9,7 @@
 #![no_std]
 #![forbid(unsafe_code)]
 
+pub mod device;
 pub mod exception;
 pub mod kern_return;
 pub mod layout;

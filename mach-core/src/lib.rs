@@ -6,7 +6,8 @@
 //! * [`frame`] — the physical frame allocator (a bitmap over 4 KiB frames),
 //! * [`elf`] — ELF64 x86_64 parsing for the program loader and for symbolisation,
 //! * [`user_stack`] — the System V initial user stack image (argc/argv/envp/auxv),
-//! * [`cmdline`] — parsing of the kernel and module command lines.
+//! * [`cmdline`] — parsing of the kernel and module command lines,
+//! * [`device`] — device-interface request checks and open state.
 //!
 //! Everything here treats its input as untrusted: no function panics on any input,
 //! all arithmetic on input-derived values is checked, and failures are reported as
@@ -21,6 +22,7 @@ extern crate std;
 extern crate alloc;
 
 pub mod cmdline;
+pub mod device;
 pub mod elf;
 pub mod frame;
 pub mod ipc;

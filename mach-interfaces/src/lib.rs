@@ -141,3 +141,8 @@ pub mod memory_object_control {
 pub mod thread {
     include!(concat!(env!("OUT_DIR"), "/thread.rs"));
 }
+
+/// `device` (2800): the Mach device interface on the device master port and device ports (`interfaces/device.defs`).
+pub mod device {
+    include!(concat!(env!("OUT_DIR"), "/device.rs"));
+}

@@ -72,6 +72,7 @@ impl HostServer for Count {
         host_ipc_audit(t: u32) -> HostIpcAuditReply;
         host_info_basic(t: u32) -> HostInfoBasicReply;
         host_vm_statistics(t: u32) -> HostVmStatisticsReply;
+        host_get_io_master(t: u32) -> u32;
     }
 }
 

@@ -88,6 +88,7 @@ pub fn boot_main(magic: u32, info_phys: u64) -> ! {
         _ => {}
     }
     kern::ipc::init(heap);
+    kern::device::probe();
     kern::bootstrap::start(&boot);
     kern::sched::run_idle(kern::bootstrap::on_idle)
 }

@@ -12,7 +12,7 @@ pub enum Receiver {
     Space(SpaceId),
     /// Carried in a message queued on the given port (or being built: `None`).
     InTransit(Option<PortId>),
-    /// Implemented by the kernel (task, thread and host ports).
+    /// Implemented by the kernel (task, thread, host and device ports).
     Kernel(KObject),
     /// The receive right was destroyed.
     Dead,
@@ -28,6 +28,10 @@ pub enum KObject {
     ExceptionReply(u64),
     /// The control port of a pager-backed VM object (pagers answer on it).
     MemoryControl(u64),
+    /// The device master port (`device_open` is sent to it).
+    DeviceMaster,
+    /// A device's port (the index of a device of `kern::device`).
+    Device(u64),
 }
 
 pub struct Port {

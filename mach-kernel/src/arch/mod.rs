@@ -6,6 +6,7 @@
 //! context switch as `switch_context`, user memory as `copy_from_user`.
 
 pub mod apic;
+pub mod ata;
 pub mod backtrace;
 pub mod boot;
 pub mod cpu;

@@ -6,7 +6,8 @@
 //!
 //! A task port serves the `mach_port` subsystem on that task's IPC space (so
 //! whoever holds a task's port can manage its names); the host port serves
-//! the `host` subsystem.
+//! the `host` subsystem; the device master port and device ports serve the
+//! `device` subsystem (implemented in `kern::device`).
 
 use alloc::vec::Vec;
 use mach_abi::kern_return::*;
@@ -27,12 +28,12 @@ const REPLY_MAX: usize = 512;
 
 /// What a server works with: the IPC state, the request's rights and
 /// memory, and what it puts in its reply.
-struct Ctx<'a> {
-    ipc: &'a mut Ipc,
+pub(super) struct Ctx<'a> {
+    pub(super) ipc: &'a mut Ipc,
     /// The request's reply right, held aside until the reply goes out.
-    reply: KRight,
-    req: KernelRequest,
-    out: KernelReplyParts,
+    pub(super) reply: KRight,
+    pub(super) req: KernelRequest,
+    pub(super) out: KernelReplyParts,
 }
 
 impl Release for Ctx<'_> {
@@ -476,6 +477,10 @@ impl HostServer for HostPortServer<'_> {
             soft: f.soft,
         })
     }
+    fn host_get_io_master(&mut self, _host: u32) -> Result<u32, i32> {
+        let right = super::device::master_send_right(self.ctx.ipc).ok_or(KERN_RESOURCE_SHORTAGE)?;
+        Ok(self.ctx.out.right(right))
+    }
 }
 
 /// Serves one message addressed to a kernel object and sends the reply.
@@ -511,6 +516,11 @@ pub fn serve(ipc: &mut Ipc, obj: KObject, kmsg: KMsg) {
         KObject::Host => {
             let mut s = HostPortServer { ctx };
             let d = host::host_server(&mut s, &image, &mut reply);
+            (d, s.ctx)
+        }
+        KObject::DeviceMaster | KObject::Device(_) => {
+            let mut s = super::device::DevicePortServer { ctx, obj };
+            let d = mach_interfaces::device::device_server(&mut s, &image, &mut reply);
             (d, s.ctx)
         }
         // Handled before the request is taken apart (see the top of `serve`).

@@ -4,6 +4,7 @@
 //! No `unsafe` here: everything that touches the CPU goes through `crate::arch`.
 
 pub mod bootstrap;
+pub mod device;
 pub mod exception;
 pub mod ipc;
 pub mod kserver;

@@ -140,9 +140,21 @@ fn the_projects_interfaces_have_the_mach_ids() {
         [
             ("host_ipc_audit".to_string(), 210),
             ("host_info_basic".to_string(), 211),
-            ("host_vm_statistics".to_string(), 212)
+            ("host_vm_statistics".to_string(), 212),
+            ("host_get_io_master".to_string(), 205)
         ]
     );
+
+    let d = real("device.defs");
+    assert_eq!((d.subsystem.as_str(), d.base), ("device", 2800));
+    let want = [
+        ("device_open", 2800),
+        ("device_close", 2801),
+        ("device_write", 2802),
+        ("device_read", 2804),
+        ("device_get_status", 2807),
+    ];
+    assert_eq!(ids(&d), want.map(|(n, i)| (n.to_string(), i)));
 }
 
 #[test]
