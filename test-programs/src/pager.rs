@@ -2,14 +2,16 @@
 //! on a port and answers data requests page by page (the value of each byte
 //! of page N is `0x40 + N`; page 2 is "unavailable", page 3 an error), and
 //! records every message it receives, in order, for the tests to check.
+//! Pages the kernel returns (page-out) are kept and supplied again on the
+//! next request for them.
 
-use core::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use mach_interfaces::memory_object::{self as mo, MemoryObjectServer};
 use mach_interfaces::memory_object_control as moc;
 use mach_interfaces::{Dispatch, Release};
 use mach_user::abi::message::*;
 use mach_user::ipc::{MsgBuf, mach_msg, mach_task_self};
-use mach_user::rpc::{Rpc, mach_port as mp};
+use mach_user::rpc::{Rpc, mach_port as mp, vm};
 use mach_user::thread::{StaticStack, thread_create_running};
 
 /// What the pager has received: (message id, offset).
@@ -35,6 +37,22 @@ fn record(id: i32, offset: u64) {
     }
 }
 
+/// Pages returned by the kernel (the first `KEPT` pages of the object).
+const KEPT: usize = 8;
+static mut RETURNED: [[u8; 4096]; KEPT] = [[0; 4096]; KEPT];
+pub static HAVE: [AtomicBool; KEPT] = [const { AtomicBool::new(false) }; KEPT];
+/// Dirty flags of the last data_return per page.
+pub static RETURNED_DIRTY: [AtomicBool; KEPT] = [const { AtomicBool::new(false) }; KEPT];
+
+/// The first byte of returned page `page`, if the kernel returned it.
+pub fn returned_byte(page: usize) -> Option<u8> {
+    if !HAVE.get(page)?.load(Ordering::Acquire) {
+        return None;
+    }
+    // SAFETY: only the pager thread writes RETURNED, and it sets HAVE after.
+    Some(unsafe { (*(&raw const RETURNED))[page][0] })
+}
+
 struct Pager {
     rpc: Rpc,
 }
@@ -56,6 +74,13 @@ impl MemoryObjectServer for Pager {
     fn memory_object_data_request(&mut self, _mo: u32, control: u32, offset: u64, length: u64, _a: u32) -> Result<(), i32> {
         record(mo::MEMORY_OBJECT_DATA_REQUEST_ID, offset);
         let page = offset / 4096;
+        if (page as usize) < KEPT && HAVE[page as usize].load(Ordering::Acquire) {
+            // SAFETY: only this thread touches RETURNED.
+            let data = unsafe { &(*(&raw const RETURNED))[page as usize] };
+            let r = moc::memory_object_data_supply(&mut self.rpc, control, offset, data, 0);
+            self.release_port(control, 0);
+            return r;
+        }
         let r = match page {
             2 => moc::memory_object_data_unavailable(&mut self.rpc, control, offset, length),
             3 => moc::memory_object_data_error(&mut self.rpc, control, offset, length, 1),
@@ -66,6 +91,31 @@ impl MemoryObjectServer for Pager {
         };
         self.release_port(control, 0);
         r
+    }
+    fn memory_object_data_return(
+        &mut self,
+        _mo: u32,
+        control: u32,
+        offset: u64,
+        data: mach_interfaces::OolArray,
+        dirty: u32,
+        _kernel_copy: u32,
+    ) -> Result<(), i32> {
+        record(mo::MEMORY_OBJECT_DATA_RETURN_ID, offset);
+        let page = (offset / 4096) as usize;
+        if page < KEPT && data.count as usize >= 4096 && offset % 4096 == 0 {
+            // SAFETY: the kernel mapped `count` bytes at `address` for us;
+            // only this thread touches RETURNED.
+            unsafe {
+                let src = core::slice::from_raw_parts(data.address as *const u8, 4096);
+                (*(&raw mut RETURNED))[page].copy_from_slice(src);
+            }
+            RETURNED_DIRTY[page].store(dirty != 0, Ordering::Release);
+            HAVE[page].store(true, Ordering::Release);
+        }
+        let _ = vm::vm_deallocate(&mut self.rpc, mach_task_self(), data.address, u64::from(data.count));
+        self.release_port(control, 0);
+        Ok(())
     }
     fn memory_object_terminate(&mut self, _mo: u32, control: u32) -> Result<(), i32> {
         record(mo::MEMORY_OBJECT_TERMINATE_ID, 0);

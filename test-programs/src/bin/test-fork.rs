@@ -91,7 +91,7 @@ fn shared_after_copy(e: &mut Env) -> bool {
     let poly = PolyPort { name: report, disposition: MACH_MSG_TYPE_MAKE_SEND };
     let _ = mp::mach_port_insert_right(&mut e.rpc, child, name, poly);
     let stack_top = (&raw const CHILD_STACK as u64) + 16384 - 8;
-    let th = task::thread_create_running(&mut e.rpc, child, writer_main as usize as u64, stack_top, name as u64);
+    let th = task::thread_create_running(&mut e.rpc, child, writer_main as *const () as usize as u64, stack_top, name as u64);
     let mut b: MsgBuf<64> = MsgBuf::new();
     let kr = mach_msg(&mut b, MACH_RCV_MSG | MACH_RCV_TIMEOUT, 0, report, 5000);
     let mut ok = check_eq!("shared_after_copy_child_wrote", (before, kr, b.header().id), (5, MACH_MSG_SUCCESS, 78));
@@ -144,7 +144,7 @@ fn main(_args: mach_user::start::Args) -> i32 {
     let poly = PolyPort { name: report, disposition: MACH_MSG_TYPE_MAKE_SEND };
     ok &= check_eq!("insert_right_into_child", mp::mach_port_insert_right(&mut e.rpc, child, child_name, poly), Ok(()));
     let stack_top = (&raw const CHILD_STACK as u64) + 16384 - 8;
-    let th = task::thread_create_running(&mut e.rpc, child, child_main as usize as u64, stack_top, child_name as u64);
+    let th = task::thread_create_running(&mut e.rpc, child, child_main as *const () as usize as u64, stack_top, child_name as u64);
     ok &= check_eq!("thread_create_running_in_child", th.is_ok(), true);
     let mut b: MsgBuf<256> = MsgBuf::new();
     let kr = mach_msg(&mut b, MACH_RCV_MSG | MACH_RCV_TIMEOUT, 0, report, 5000);

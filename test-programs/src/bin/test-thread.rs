@@ -41,7 +41,7 @@ fn main(_args: mach_user::start::Args) -> i32 {
     let mut e = Env::new();
     let mut ok = true;
     let top_a = &raw const STACK_A as u64 + 16384 - 8;
-    let worker = task::thread_create_running(&mut e.rpc, e.task, spin as usize as u64, top_a, 0).unwrap_or(0);
+    let worker = task::thread_create_running(&mut e.rpc, e.task, spin as *const () as usize as u64, top_a, 0).unwrap_or(0);
     settle();
     ok &= check_eq!("worker_runs", COUNTER.load(Ordering::Relaxed) > 0, true);
     ok &= check_eq!("thread_resume_not_suspended", thread::thread_resume(&mut e.rpc, worker), Err(KERN_FAILURE));
@@ -57,7 +57,7 @@ fn main(_args: mach_user::start::Args) -> i32 {
     ok &= check_eq!("thread_get_state_of_caller", thread::thread_get_state(&mut e.rpc, self_port).map(|_| ()), Err(KERN_INVALID_ARGUMENT));
     if let Ok(s) = st {
         let r = thread::thread_set_state(
-            &mut e.rpc, worker, landing as usize as u64, s.rsp & !15, s.rflags, 0, 0, 0, 0, 0, 77, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+            &mut e.rpc, worker, landing as *const () as usize as u64, s.rsp & !15, s.rflags, 0, 0, 0, 0, 0, 77, 0, 0, 0, 0, 0, 0, 0, 0, 0,
         );
         ok &= check_eq!("thread_set_state", r, Ok(()));
     }
@@ -73,7 +73,7 @@ fn main(_args: mach_user::start::Args) -> i32 {
     ok &= check_eq!("resumed_thread_runs_new_state", LANDED.load(Ordering::Acquire), 77);
     // thread_terminate ends a spinning thread.
     let top_b = &raw const STACK_B as u64 + 16384 - 8;
-    let victim = task::thread_create_running(&mut e.rpc, e.task, spin as usize as u64, top_b, 0).unwrap_or(0);
+    let victim = task::thread_create_running(&mut e.rpc, e.task, spin as *const () as usize as u64, top_b, 0).unwrap_or(0);
     settle();
     ok &= check_eq!("thread_terminate", thread::thread_terminate(&mut e.rpc, victim), Ok(()));
     settle();
