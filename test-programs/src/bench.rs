@@ -149,6 +149,39 @@ pub fn pager_fault() {
     }
     v.sort_unstable();
     report("vm.pager_fault", (v[BATCHES / 2], v[0], v[BATCHES - 1]), 1);
+    pageout_pagein(&mut rpc, me, object);
+}
+
+/// Guest instructions for a written page of a pager-backed object to go out
+/// and come back: `host_vm_pageout` of one page (unmap, `data_return` with
+/// the data to the pager thread, frame freed), then a read that faults, asks
+/// with `data_request` and gets the returned data supplied. The pager is the
+/// test pager in this task (not yet the default pager and its disk).
+/// Reports `vm.pageout_pagein`.
+fn pageout_pagein(rpc: &mut mach_user::rpc::Rpc, me: u32, object: u32) {
+    use mach_user::rpc::{host, vm};
+    let hp = mach_user::ipc::mach_host_self();
+    let at = vm::vm_map(rpc, me, 0, 4096, 1, object, 0, 0, 3, 7, 1).unwrap_or(0);
+    // SAFETY: mapped above; the write makes the page dirty.
+    unsafe { core::ptr::write_volatile(at as *mut u8, 0x77) };
+    let mut v = [0u64; BATCHES];
+    let mut intact = true;
+    for slot in v.iter_mut() {
+        let t0 = tsc();
+        let _ = host::host_vm_pageout(rpc, hp, 1);
+        // SAFETY: as above.
+        intact &= unsafe { core::ptr::read_volatile(at as *const u8) } == 0x77;
+        *slot = tsc() - t0;
+        // Dirty it again for the next round.
+        // SAFETY: as above.
+        unsafe { core::ptr::write_volatile(at as *mut u8, 0x77) };
+    }
+    v.sort_unstable();
+    if !intact {
+        println!("bench: vm.pageout_pagein lost data");
+    }
+    report("vm.pageout_pagein", (v[BATCHES / 2], v[0], v[BATCHES - 1]), 1);
+    let _ = vm::vm_deallocate(rpc, me, at, 4096);
 }
 
 /// Out-of-line transfers of 4 KiB, 64 KiB and 1 MiB, each as a physical copy

@@ -44,13 +44,13 @@ pub static HAVE: [AtomicBool; KEPT] = [const { AtomicBool::new(false) }; KEPT];
 /// Dirty flags of the last data_return per page.
 pub static RETURNED_DIRTY: [AtomicBool; KEPT] = [const { AtomicBool::new(false) }; KEPT];
 
-/// The first byte of returned page `page`, if the kernel returned it.
-pub fn returned_byte(page: usize) -> Option<u8> {
-    if !HAVE.get(page)?.load(Ordering::Acquire) {
+/// Byte `at` of returned page `page`, if the kernel returned it.
+pub fn returned_byte(page: usize, at: usize) -> Option<u8> {
+    if !HAVE.get(page)?.load(Ordering::Acquire) || at >= 4096 {
         return None;
     }
     // SAFETY: only the pager thread writes RETURNED, and it sets HAVE after.
-    Some(unsafe { (*(&raw const RETURNED))[page][0] })
+    Some(unsafe { (*(&raw const RETURNED))[page][at] })
 }
 
 struct Pager {
@@ -138,6 +138,11 @@ extern "C" fn serve(_: u64) -> ! {
             mach_msg(&mut reply, MACH_SEND_MSG | MACH_SEND_TIMEOUT, n as u32, 0, 0);
         }
     }
+}
+
+/// The memory object port the pager serves.
+pub fn object_port() -> u32 {
+    PORT.load(Ordering::Acquire)
 }
 
 /// Starts the pager thread on receive right `port`.

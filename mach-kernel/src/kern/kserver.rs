@@ -475,7 +475,15 @@ impl HostServer for HostPortServer<'_> {
             cow_copy: f.cow_copy,
             pager_request: f.pager_request,
             soft: f.soft,
+            pageouts: super::vm::pageouts(),
         })
+    }
+    fn host_vm_pageout(&mut self, _host: u32, pages: u32) -> Result<u32, i32> {
+        let ipc = &mut *self.ctx.ipc;
+        let n = super::pageout::reclaim_with(pages as usize, &mut |object, pager, offset, data| {
+            super::pager::data_return(ipc, object, pager, offset, data, true);
+        });
+        Ok(n as u32)
     }
     fn host_get_io_master(&mut self, _host: u32) -> Result<u32, i32> {
         let right = super::device::master_send_right(self.ctx.ipc).ok_or(KERN_RESOURCE_SHORTAGE)?;

@@ -11,6 +11,7 @@ pub mod kserver;
 pub mod loader;
 pub mod mach_msg;
 pub mod mach_traps;
+pub mod pageout;
 pub mod pager;
 pub mod prof;
 pub mod sched;

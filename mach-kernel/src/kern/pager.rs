@@ -16,6 +16,7 @@ use super::task::Task;
 use super::vm;
 use super::wait;
 use alloc::vec;
+use alloc::vec::Vec;
 use hashbrown::{HashMap, HashSet};
 use mach_abi::kern_return::*;
 use mach_core::ipc::kimage::{KernelReplyParts, KernelRequest};
@@ -128,6 +129,45 @@ fn send(ipc: &mut Ipc, pager: PortId, control: PortId, encode: impl FnOnce(&mut 
     );
     true
 }
+
+/// Page-out: hands page `offset` of `object` back to its pager with
+/// `memory_object_data_return` (the kernel has already dropped its copy).
+pub fn data_return(ipc: &mut Ipc, object: u64, pager: PortId, offset: u64, data: Vec<u8>, dirty: bool) -> bool {
+    let Some(control) = with_state(|s| s.pagers.get(&pager).map(|p| p.control)) else {
+        return false;
+    };
+    let mut buf = [0u8; 128];
+    let Some(n) = mo::encode_memory_object_data_return_request(&mut buf, 0, 1, offset, &data, u32::from(dirty), 0)
+    else {
+        return false;
+    };
+    // The out-of-line address is a handle into the message's parts (see kimage).
+    if mach_interfaces::wire::put_u64(&mut buf, RETURN_DATA_DESCRIPTOR, 1).is_none() {
+        return false;
+    }
+    let Some(dest) = ipc.copy_kernel_send(pager) else {
+        return false;
+    };
+    let Some(c) = ipc.make_send_right(control) else {
+        ipc.release_right(dest);
+        return false;
+    };
+    let _ = object;
+    ipc.kernel_send_image(
+        dest,
+        KRight::NULL,
+        &buf[..n],
+        KernelReplyParts {
+            rights: vec![c],
+            ools: vec![data],
+            ..Default::default()
+        },
+    );
+    true
+}
+
+/// Offset of the data descriptor in a `memory_object_data_return` request.
+const RETURN_DATA_DESCRIPTOR: usize = 40;
 
 /// A fault needs page `offset` of `object` from `pager`: asks for it (once)
 /// and waits for the answer. Returns false if the thread should give up.

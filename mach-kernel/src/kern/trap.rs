@@ -67,6 +67,11 @@ fn resolve_user_fault(frame: &TrapFrame, addr: u64) -> bool {
     let Some(task) = sched::current().task.clone() else {
         return false;
     };
+    // Short of memory: page something out first (only from user mode, where
+    // this thread holds no kernel locks).
+    if frame.is_user_mode() && crate::mem::free_frames() < super::pageout::LOW_WATER {
+        super::pageout::reclaim(super::pageout::BATCH);
+    }
     match super::vm::fault(&task, addr, write, exec) {
         Ok(super::vm::FaultOutcome::Mapped) => true,
         Ok(super::vm::FaultOutcome::NeedPager {

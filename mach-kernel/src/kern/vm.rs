@@ -492,6 +492,18 @@ pub fn chain_info(task: &Task, addr: u64) -> Option<(u32, u64)> {
     })
 }
 
+static PAGEOUTS: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
+
+/// Counts one page taken from memory by page-out.
+pub fn count_pageout() {
+    PAGEOUTS.fetch_add(1, core::sync::atomic::Ordering::Relaxed);
+}
+
+/// Pages paged out since boot.
+pub fn pageouts() -> u64 {
+    PAGEOUTS.load(core::sync::atomic::Ordering::Relaxed)
+}
+
 /// VM objects, their resident pages, and the longest shadow chain.
 pub fn object_stats() -> (u64, u64, u32) {
     with_objects(|o| {

@@ -1,8 +1,10 @@
 //! An external pager (a thread of this task serving `memory_object`) backs a
 //! vm_map'ed region: the kernel sends memory_object_init, then one
 //! data_request per page on first touch, makes supplied data resident,
-//! zero-fills "unavailable" pages, never asks twice for a resident page, and
-//! sends memory_object_terminate when the last mapping goes.
+//! zero-fills "unavailable" pages, never asks twice for a resident page,
+//! pages out (written pages go back with data_return, clean ones are dropped)
+//! and asks again on the next touch, and sends memory_object_terminate when
+//! the last mapping goes.
 #![no_std]
 #![no_main]
 
@@ -54,11 +56,12 @@ fn main(_args: mach_user::start::Args) -> i32 {
         core::ptr::read_volatile((at + 8) as *const u8)
     };
     ok &= check_eq!("pager_backed_page_is_writable", w, 9);
+    ok &= pageout(&mut e, at);
     // The last mapping goes: the pager hears memory_object_terminate.
     ok &= check_eq!("vm_deallocate_pager_region", vm::vm_deallocate(&mut e.rpc, e.task, at, 3 * 4096), Ok(()));
     let mut terminated = false;
     for _ in 0..1000 {
-        if log_entry(4) == Some((mo::MEMORY_OBJECT_TERMINATE_ID, 0)) {
+        if (0..32).any(|i| log_entry(i) == Some((mo::MEMORY_OBJECT_TERMINATE_ID, 0))) {
             terminated = true;
             break;
         }
@@ -71,4 +74,59 @@ fn main(_args: mach_user::start::Args) -> i32 {
     ok &= check_eq!("vm_map_prot_above_max", bad, Err(KERN_INVALID_ARGUMENT));
     ok &= check_eq!("pager_audit", e.violations(), Ok(0));
     if ok { 0 } else { 1 }
+}
+
+/// Forced page-out of the three pages: page 0 (written) comes back to the
+/// pager with data_return, pages 1 and 2 (only read) are dropped; touching
+/// them again asks the pager, which supplies what it was given.
+fn pageout(e: &mut Env, at: u64) -> bool {
+    use mach_user::rpc::host;
+    let before = host::host_vm_statistics(&mut e.rpc, e.host).map_or(0, |s| s.pageouts);
+    let log_before = pager::LOG_LEN.load(core::sync::atomic::Ordering::Acquire);
+    let n = host::host_vm_pageout(&mut e.rpc, e.host, 1000);
+    let mut ok = check_eq!("host_vm_pageout_runs", n.map(|n| n >= 3), Ok(true));
+    let after = host::host_vm_statistics(&mut e.rpc, e.host).map_or(0, |s| s.pageouts);
+    ok &= check_eq!("pageouts_counted", after - before >= 3, true);
+    // The pager thread receives the data_return asynchronously.
+    let mut returned = None;
+    for _ in 0..1000 {
+        returned = pager::returned_byte(0, 8);
+        if returned.is_some() {
+            break;
+        }
+        mach_user::trap::swtch();
+    }
+    ok &= check_eq!("dirty_page_returned_with_its_data", returned, Some(9));
+    let returns: u32 = (log_before..32)
+        .filter_map(log_entry)
+        .filter(|&(id, _)| id == mo::MEMORY_OBJECT_DATA_RETURN_ID)
+        .map(|(_, off)| 1 << (off / 4096))
+        .sum();
+    ok &= check_eq!("only_the_written_page_returned", returns, 1);
+    let faults_before = vm::task_fault_counts(&mut e.rpc, e.task).map_or(0, |c| c.pager_request);
+    // SAFETY: the three pages are still mapped from the memory object.
+    let (b0, b8, b1) = unsafe {
+        (
+            core::ptr::read_volatile(at as *const u8),
+            core::ptr::read_volatile((at + 8) as *const u8),
+            core::ptr::read_volatile((at + 4096) as *const u8),
+        )
+    };
+    ok &= check_eq!("paged_in_again_intact", (b0, b8, b1), (0x40, 9, 0x41));
+    let faults = vm::task_fault_counts(&mut e.rpc, e.task).map_or(0, |c| c.pager_request) - faults_before;
+    ok &= check_eq!("page_in_asks_the_pager", faults, 2);
+    // A copy-on-write view of the object pins its pages: a pager could
+    // otherwise change what the copy saw by supplying different data.
+    let object = pager::object_port();
+    let copy = vm::vm_map(&mut e.rpc, e.task, 0, 2 * 4096, 1, object, 0, 1, 3, 7, 1).unwrap_or(0);
+    // SAFETY: two pages just mapped copy-on-write from the object.
+    let seen = unsafe { core::ptr::read_volatile((copy + 4096) as *const u8) };
+    let before = vm::task_fault_counts(&mut e.rpc, e.task).map_or(0, |c| c.pager_request);
+    let _ = host::host_vm_pageout(&mut e.rpc, e.host, 1000);
+    // SAFETY: as above, and the original mapping at `at`.
+    let again = unsafe { (core::ptr::read_volatile((copy + 4096) as *const u8), core::ptr::read_volatile((at + 4096) as *const u8)) };
+    let asked = vm::task_fault_counts(&mut e.rpc, e.task).map_or(0, |c| c.pager_request) - before;
+    ok &= check_eq!("copied_object_keeps_its_pages", (seen, again, asked), (0x41, (0x41, 0x41), 0));
+    let _ = vm::vm_deallocate(&mut e.rpc, e.task, copy, 2 * 4096);
+    ok
 }
