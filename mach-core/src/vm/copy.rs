@@ -185,12 +185,7 @@ impl VmMap {
             let Some(c) = copy.entries.iter().find(|c| c.offset <= rel && rel < c.offset + c.size) else {
                 continue;
             };
-            out.unmapped.push(Unmapped {
-                start: e.start,
-                end: e.end,
-                object: e.object,
-                offset: e.offset,
-            });
+            out.unmapped.push(Unmapped::of(e));
             drops.extend(e.object);
             if let Some(obj) = c.object
                 && objects.reference(obj).is_ok()

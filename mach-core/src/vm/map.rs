@@ -71,6 +71,18 @@ pub struct Unmapped {
     pub offset: u64,
 }
 
+impl Unmapped {
+    /// What removing entry `e` leaves to unmap.
+    pub fn of(e: &VmMapEntry) -> Unmapped {
+        Unmapped {
+            start: e.start,
+            end: e.end,
+            object: e.object,
+            offset: e.offset,
+        }
+    }
+}
+
 /// Result of removing mappings: unmap `unmapped` in hardware (and flush the
 /// TLB), then release what is in `reclaim`.
 #[derive(Clone, Default, PartialEq, Eq, Debug)]
@@ -454,12 +466,7 @@ impl VmMap {
         let mut drops = Vec::new();
         for k in keys {
             if let Some(e) = self.entries.remove(&k) {
-                out.unmapped.push(Unmapped {
-                    start: e.start,
-                    end: e.end,
-                    object: e.object,
-                    offset: e.offset,
-                });
+                out.unmapped.push(Unmapped::of(&e));
                 drops.extend(e.object);
             }
         }

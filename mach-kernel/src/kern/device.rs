@@ -70,17 +70,7 @@ pub(super) struct DevicePortServer<'a> {
     pub(super) obj: KObject,
 }
 
-impl Release for DevicePortServer<'_> {
-    fn release_port(&mut self, name: u32, t: u8) {
-        self.ctx.release_port(name, t)
-    }
-    fn release_ool(&mut self, address: u64, size: u64) {
-        self.ctx.release_ool(address, size)
-    }
-    fn release_ool_ports(&mut self, address: u64, count: u32, t: u8) {
-        self.ctx.release_ool_ports(address, count, t)
-    }
-}
+super::kserver::delegate_release!(DevicePortServer);
 
 fn io_error(e: ata::AtaError) -> i32 {
     log::warn!("device: hd0: {e:?}");

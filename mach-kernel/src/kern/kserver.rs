@@ -68,6 +68,7 @@ macro_rules! delegate_release {
         }
     };
 }
+pub(super) use delegate_release;
 
 /// A task port's server: port management in that task's space.
 struct TaskPortServer<'a> {
@@ -480,8 +481,8 @@ impl HostServer for HostPortServer<'_> {
     }
     fn host_vm_pageout(&mut self, _host: u32, pages: u32) -> Result<u32, i32> {
         let ipc = &mut *self.ctx.ipc;
-        let n = super::pageout::reclaim_with(pages as usize, &mut |object, pager, offset, data| {
-            super::pager::data_return(ipc, object, pager, offset, data, true);
+        let n = super::pageout::reclaim_with(pages as usize, &mut |pager, offset, data| {
+            super::pager::data_return(ipc, pager, offset, data, true);
         });
         Ok(n as u32)
     }

@@ -34,14 +34,14 @@ const DIRTY: u64 = 1 << 6;
 /// Pages out up to `max` pages of pager-backed objects; returns how many.
 /// Takes the IPC lock to send each `data_return`: not for callers holding it.
 pub fn reclaim(max: usize) -> usize {
-    reclaim_with(max, &mut |object, pager, offset, data| {
-        super::ipc::with(|ipc| super::pager::data_return(ipc, object, pager, offset, data, true));
+    reclaim_with(max, &mut |pager, offset, data| {
+        super::ipc::with(|ipc| super::pager::data_return(ipc, pager, offset, data, true));
     })
 }
 
-/// [`reclaim`] with `send(object, pager, offset, data)` sending each
+/// [`reclaim`] with `send(pager, offset, data)` sending each
 /// `data_return` (a kernel server passes its IPC state).
-pub fn reclaim_with(max: usize, send: &mut dyn FnMut(u64, u64, u64, Vec<u8>)) -> usize {
+pub fn reclaim_with(max: usize, send: &mut dyn FnMut(u64, u64, Vec<u8>)) -> usize {
     let mut done = 0;
     for (object, pager) in candidates() {
         if done >= max {
@@ -64,7 +64,7 @@ pub fn reclaim_with(max: usize, send: &mut dyn FnMut(u64, u64, u64, Vec<u8>)) ->
                 let mut data = vec![0u8; PAGE_SIZE as usize];
                 let page: &mut [u8; PAGE_SIZE as usize] = (&mut data[..]).try_into().expect("one page");
                 paging::read_frame(frame, page);
-                send(object, pager, offset, data);
+                send(pager, offset, data);
             }
             mem::free_frame(frame);
             vm::count_pageout();

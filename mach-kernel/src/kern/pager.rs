@@ -111,6 +111,12 @@ pub fn map(
 fn send(ipc: &mut Ipc, pager: PortId, control: PortId, encode: impl FnOnce(&mut [u8]) -> Option<usize>) -> bool {
     let mut buf = [0u8; 128];
     let Some(n) = encode(&mut buf) else { return false };
+    deliver(ipc, pager, control, &buf[..n], Vec::new())
+}
+
+/// Sends the request `image` to `pager` with a send right to `control` as
+/// port handle 1 and `ools` as out-of-line handles 1, 2, ...
+fn deliver(ipc: &mut Ipc, pager: PortId, control: PortId, image: &[u8], ools: Vec<Vec<u8>>) -> bool {
     let Some(dest) = ipc.copy_kernel_send(pager) else {
         return false;
     };
@@ -118,21 +124,18 @@ fn send(ipc: &mut Ipc, pager: PortId, control: PortId, encode: impl FnOnce(&mut 
         ipc.release_right(dest);
         return false;
     };
-    ipc.kernel_send_image(
-        dest,
-        KRight::NULL,
-        &buf[..n],
-        KernelReplyParts {
-            rights: vec![c],
-            ..Default::default()
-        },
-    );
+    let parts = KernelReplyParts {
+        rights: vec![c],
+        ools,
+        ..Default::default()
+    };
+    ipc.kernel_send_image(dest, KRight::NULL, image, parts);
     true
 }
 
-/// Page-out: hands page `offset` of `object` back to its pager with
+/// Page-out: hands page `offset` of the object behind `pager` back to it with
 /// `memory_object_data_return` (the kernel has already dropped its copy).
-pub fn data_return(ipc: &mut Ipc, object: u64, pager: PortId, offset: u64, data: Vec<u8>, dirty: bool) -> bool {
+pub fn data_return(ipc: &mut Ipc, pager: PortId, offset: u64, data: Vec<u8>, dirty: bool) -> bool {
     let Some(control) = with_state(|s| s.pagers.get(&pager).map(|p| p.control)) else {
         return false;
     };
@@ -145,25 +148,7 @@ pub fn data_return(ipc: &mut Ipc, object: u64, pager: PortId, offset: u64, data:
     if mach_interfaces::wire::put_u64(&mut buf, RETURN_DATA_DESCRIPTOR, 1).is_none() {
         return false;
     }
-    let Some(dest) = ipc.copy_kernel_send(pager) else {
-        return false;
-    };
-    let Some(c) = ipc.make_send_right(control) else {
-        ipc.release_right(dest);
-        return false;
-    };
-    let _ = object;
-    ipc.kernel_send_image(
-        dest,
-        KRight::NULL,
-        &buf[..n],
-        KernelReplyParts {
-            rights: vec![c],
-            ools: vec![data],
-            ..Default::default()
-        },
-    );
-    true
+    deliver(ipc, pager, control, &buf[..n], vec![data])
 }
 
 /// Offset of the data descriptor in a `memory_object_data_return` request.

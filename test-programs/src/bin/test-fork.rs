@@ -32,20 +32,27 @@ extern "C" fn child_main(report_port: u64) -> ! {
         let after = core::ptr::read_volatile(&raw const X);
         let shared = core::ptr::read_volatile(&raw const SHARED) as *mut u64;
         core::ptr::write_volatile(shared, 7);
-        let mut b: MsgBuf<128> = MsgBuf::new();
-        b.set_header(&MachMsgHeader {
-            bits: mach_msgh_bits(MACH_MSG_TYPE_COPY_SEND, 0),
-            size: 40,
-            remote_port: report_port as u32,
-            local_port: 0,
-            voucher_port: 0,
-            id: 77,
-        });
-        b.put64(24, seen);
-        b.put64(32, after);
-        mach_msg(&mut b, MACH_SEND_MSG, 40, 0, 0);
+        report_to(report_port as u32, 77, &[seen, after]);
     }
     mach_user::trap::task_exit(0)
+}
+
+/// Sends message `id` with up to two words of data to `port`.
+fn report_to(port: u32, id: i32, words: &[u64]) {
+    let size = 24 + 8 * words.len().min(2) as u32;
+    let mut b: MsgBuf<128> = MsgBuf::new();
+    b.set_header(&MachMsgHeader {
+        bits: mach_msgh_bits(MACH_MSG_TYPE_COPY_SEND, 0),
+        size,
+        remote_port: port,
+        local_port: 0,
+        voucher_port: 0,
+        id,
+    });
+    for (i, &w) in words.iter().take(2).enumerate() {
+        b.put64(24 + 8 * i, w);
+    }
+    mach_msg(&mut b, MACH_SEND_MSG, size, 0, 0);
 }
 
 static mut SHARED2: u64 = 0;
@@ -56,17 +63,8 @@ extern "C" fn writer_main(report_port: u64) -> ! {
     unsafe {
         let page = core::ptr::read_volatile(&raw const SHARED2) as *mut u64;
         core::ptr::write_volatile(page, 7);
-        let mut b: MsgBuf<64> = MsgBuf::new();
-        b.set_header(&MachMsgHeader {
-            bits: mach_msgh_bits(MACH_MSG_TYPE_COPY_SEND, 0),
-            size: 24,
-            remote_port: report_port as u32,
-            local_port: 0,
-            voucher_port: 0,
-            id: 78,
-        });
-        mach_msg(&mut b, MACH_SEND_MSG, 24, 0, 0);
     }
+    report_to(report_port as u32, 78, &[]);
     mach_user::trap::task_exit(0)
 }
 
