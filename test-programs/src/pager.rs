@@ -103,7 +103,7 @@ impl MemoryObjectServer for Pager {
     ) -> Result<(), i32> {
         record(mo::MEMORY_OBJECT_DATA_RETURN_ID, offset);
         let page = (offset / 4096) as usize;
-        if page < KEPT && data.count as usize >= 4096 && offset % 4096 == 0 {
+        if page < KEPT && data.count as usize >= 4096 && offset.is_multiple_of(4096) {
             // SAFETY: the kernel mapped `count` bytes at `address` for us;
             // only this thread touches RETURNED.
             unsafe {

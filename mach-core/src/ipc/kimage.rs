@@ -213,7 +213,7 @@ impl Ipc {
                     MACH_MSG_OOL_DESCRIPTOR | MACH_MSG_OOL_VOLATILE_DESCRIPTOR => {
                         let raw = super::kmsg::rd64(&body, off);
                         let copy = (raw & OOL_COPY_HANDLE != 0)
-                            .then(|| (raw & !OOL_COPY_HANDLE) as usize)
+                            .then_some((raw & !OOL_COPY_HANDLE) as usize)
                             .and_then(|h| h.checked_sub(1))
                             .and_then(|i| parts.copies.get_mut(i))
                             .and_then(Option::take);

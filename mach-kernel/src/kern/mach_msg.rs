@@ -49,7 +49,7 @@ fn send(task: &Task, msg: u64, option: u32, size: u32, timeout: u32) -> MachMsgR
     if size > MACH_MSG_SIZE_MAX {
         return MACH_SEND_TOO_LARGE;
     }
-    if (size as usize) < MACH_MSG_HEADER_SIZE || size % 4 != 0 {
+    if (size as usize) < MACH_MSG_HEADER_SIZE || !size.is_multiple_of(4) {
         return MACH_SEND_MSG_TOO_SMALL;
     }
     let t = prof::start();

@@ -55,8 +55,8 @@ pub fn dispatch(number: i64, frame: &TrapFrame) -> TrapResult {
                     .unwrap_or(0)
             })
         }) as KernReturn),
-        traps::TASK_SELF_TRAP => TrapResult::kr(with_task(|t| super::ipc::task_self(t)) as KernReturn),
-        traps::HOST_SELF_TRAP => TrapResult::kr(with_task(|t| super::ipc::host_self(t)) as KernReturn),
+        traps::TASK_SELF_TRAP => TrapResult::kr(with_task(super::ipc::task_self) as KernReturn),
+        traps::HOST_SELF_TRAP => TrapResult::kr(with_task(super::ipc::host_self) as KernReturn),
         traps::THREAD_SELF_TRAP => {
             let me = sched::current();
             let name = me.task.as_ref().map_or(0, |t| super::ipc::thread_self(t, &me));

@@ -20,6 +20,7 @@ use super::task;
 use super::vm::{self, with_objects};
 use crate::arch::paging::{self, PAGE_SIZE};
 use crate::mem;
+use alloc::sync::Arc;
 use alloc::vec;
 use alloc::vec::Vec;
 
@@ -84,10 +85,17 @@ fn candidates() -> Vec<(u64, u64)> {
     })
 }
 
-/// Where `object` is mapped: (task, entry start, entry end, offset of the
-/// entry's start in the object). `None` when some reference to it is not a
+/// One mapping of an object: `[start, end)` of `task` shows the object from `offset`.
+struct Mapping {
+    task: Arc<task::Task>,
+    start: u64,
+    end: u64,
+    offset: u64,
+}
+
+/// Where `object` is mapped. `None` when some reference to it is not a
 /// plain mapping (copy-on-write, wired, or a copy in flight).
-fn mappings_if_evictable(object: u64) -> Option<Vec<(alloc::sync::Arc<task::Task>, u64, u64, u64)>> {
+fn mappings_if_evictable(object: u64) -> Option<Vec<Mapping>> {
     let mut out = Vec::new();
     for t in task::all() {
         let vm = t.vm.lock();
@@ -95,7 +103,12 @@ fn mappings_if_evictable(object: u64) -> Option<Vec<(alloc::sync::Arc<task::Task
             if e.needs_copy || e.wired_count > 0 {
                 return None;
             }
-            out.push((t.clone(), e.start, e.end, e.offset));
+            out.push(Mapping {
+                task: t.clone(),
+                start: e.start,
+                end: e.end,
+                offset: e.offset,
+            });
         }
     }
     let refs = with_objects(|o| o.get(object).map(|obj| obj.ref_count() as usize))?;
@@ -104,13 +117,13 @@ fn mappings_if_evictable(object: u64) -> Option<Vec<(alloc::sync::Arc<task::Task
 
 /// Unmaps page `offset` (frame `frame`) wherever it is mapped; returns
 /// whether any mapping had written it.
-fn unmap_everywhere(mappings: &[(alloc::sync::Arc<task::Task>, u64, u64, u64)], offset: u64, frame: u64) -> bool {
+fn unmap_everywhere(mappings: &[Mapping], offset: u64, frame: u64) -> bool {
     let mut dirty = false;
-    for (t, start, end, base) in mappings {
-        let Some(va) = offset.checked_sub(*base).map(|d| start + d).filter(|va| va < end) else {
+    for m in mappings {
+        let Some(va) = offset.checked_sub(m.offset).map(|d| m.start + d).filter(|&va| va < m.end) else {
             continue;
         };
-        t.with_space(|space| {
+        m.task.with_space(|space| {
             if let Some((pa, flags)) = space.translate(va)
                 && pa == frame
             {

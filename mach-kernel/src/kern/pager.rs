@@ -233,7 +233,7 @@ fn answered(ipc: &mut Ipc, object: u64, offset: u64, failed: bool) {
 
 /// The pages of `[offset, offset + length)`, if the range is page-aligned and sane.
 fn pages(offset: u64, length: u64) -> Result<impl Iterator<Item = u64>, i32> {
-    if offset % PAGE != 0 || length == 0 || offset.checked_add(length).is_none_or(|e| e > PAGER_OBJECT_SIZE) {
+    if !offset.is_multiple_of(PAGE) || length == 0 || offset.checked_add(length).is_none_or(|e| e > PAGER_OBJECT_SIZE) {
         return Err(KERN_INVALID_ARGUMENT);
     }
     Ok((0..length.div_ceil(PAGE)).map(move |i| offset + i * PAGE))

@@ -85,10 +85,7 @@ pub fn write(task: &Task, addr: u64, data: &[u8]) -> Result<(), KernReturn> {
     }
     let obj = with_objects(|o| o.create(len, None)).map_err(VmError::kr)?;
     for (i, chunk) in data.chunks(PAGE_SIZE as usize).enumerate() {
-        let page = mem::alloc_frame().map(|f| {
-            paging::write_frame(f, 0, chunk);
-            f
-        });
+        let page = mem::alloc_frame().inspect(|&f| paging::write_frame(f, 0, chunk));
         let inserted = page.map(|f| (f, with_objects(|o| o.insert_page(obj, i as u64 * PAGE_SIZE, f))));
         match inserted {
             Some((_, Ok(()))) => {}

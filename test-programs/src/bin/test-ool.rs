@@ -86,7 +86,7 @@ fn snapshot(e: &mut Env) -> bool {
     let mut ok = check_eq!("ool_cow_send", send_ool(&mut b, p, src, size as u32, false, 0), MACH_MSG_SUCCESS);
     ok &= check_eq!("ool_cow_receive", recv(&mut b, p, false), MACH_MSG_SUCCESS);
     let dst = b.get64(28);
-    ok &= check_eq!("ool_cow_fresh_address", dst != src && dst % PAGE == 0, true);
+    ok &= check_eq!("ool_cow_fresh_address", dst != src && dst.is_multiple_of(PAGE), true);
     ok &= check_eq!("ool_cow_data_received", same(dst, keep, size), true);
     ok &= check_eq!("ool_cow_no_copy_to_transfer", cow_copies(e) - before, 0);
     // The sender writes one page: one copy, and the receiver keeps the old data.

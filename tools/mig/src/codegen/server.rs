@@ -116,6 +116,8 @@ fn input_tuple_type(inputs: &[Arg]) -> String {
 
 fn emit_request_decoder(c: &mut Code, r: &Routine, req: &Layout<'_>) {
     let up = upper(&r.name);
+    // The inputs come back as one tuple, however many a routine has.
+    c.line("#[allow(clippy::type_complexity)]");
     c.open(&format!(
         "fn mig_decode_{}_request(hdr: &{HDR}, request: &[u8]) -> Option<{}> {{",
         r.name,
