@@ -9,7 +9,9 @@ mod common;
 
 use common::{REPLY_PORT, Released, Releases, Rng, ret_code, to_received};
 use mach_abi::message::*;
-use mach_interfaces::host::{self, HostInfoBasicReply, HostIpcAuditReply, HostServer, HostVmStatisticsReply, host_server};
+use mach_interfaces::host::{
+    self, HostInfoBasicReply, HostIpcAuditReply, HostServer, HostVmStatisticsReply, host_server,
+};
 use mach_interfaces::mach_port::{self, MachPortNamesReply, MachPortServer, mach_port_server};
 use mach_interfaces::notify::{self, NotifyServer, notify_server};
 use mach_interfaces::{Dispatch, OolArray, OolPorts, PolyPort, Release, wire};

@@ -7,7 +7,9 @@ use common::{Loopback, Released, Releases, ret_code, to_received};
 use mach_abi::kern_return::{KERN_FAILURE, KERN_INVALID_HOST};
 use mach_abi::message::*;
 use mach_abi::port;
-use mach_interfaces::host::{self, HostInfoBasicReply, HostIpcAuditReply, HostServer, HostVmStatisticsReply, host_server};
+use mach_interfaces::host::{
+    self, HostInfoBasicReply, HostIpcAuditReply, HostServer, HostVmStatisticsReply, host_server,
+};
 use mach_interfaces::notify::{self, NotifyServer, notify_server};
 use mach_interfaces::{Dispatch, Release, wire};
 

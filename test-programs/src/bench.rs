@@ -76,8 +76,16 @@ pub fn zero_fill_fault() {
     }
     let after = vm::task_fault_counts(&mut rpc, task).map(|c| c.zero_fill).unwrap_or(0);
     v.sort_unstable();
-    report("vm.zero_fill_fault", (v[BATCHES / 2], v[0], v[BATCHES - 1]), PAGES as u32);
-    println!("#   vm.zero_fill_fault: the kernel counted {} zero-fill faults for {} pages", after - before, BATCHES as u64 * PAGES);
+    report(
+        "vm.zero_fill_fault",
+        (v[BATCHES / 2], v[0], v[BATCHES - 1]),
+        PAGES as u32,
+    );
+    println!(
+        "#   vm.zero_fill_fault: the kernel counted {} zero-fill faults for {} pages",
+        after - before,
+        BATCHES as u64 * PAGES
+    );
     let _ = vm::vm_deallocate(&mut rpc, task, warm, PAGES * 4096);
 }
 
@@ -115,7 +123,11 @@ pub fn cow_fault() {
     let after = vm::task_fault_counts(&mut rpc, me).map(|c| c.cow_copy).unwrap_or(0);
     v.sort_unstable();
     report("vm.cow_fault", (v[BATCHES / 2], v[0], v[BATCHES - 1]), PAGES as u32);
-    println!("#   vm.cow_fault: the kernel counted {} copy-on-write faults for {} pages", after - before, BATCHES as u64 * PAGES);
+    println!(
+        "#   vm.cow_fault: the kernel counted {} copy-on-write faults for {} pages",
+        after - before,
+        BATCHES as u64 * PAGES
+    );
 }
 
 /// Guest instructions per external-pager fault: a region mapped from a memory
@@ -129,7 +141,10 @@ pub fn pager_fault() {
     let mut rpc = Rpc::new();
     let me = mach_user::ipc::mach_task_self();
     let object = mach_user::ipc::mach_reply_port();
-    let poly = mach_interfaces::PolyPort { name: object, disposition: mach_user::abi::message::MACH_MSG_TYPE_MAKE_SEND };
+    let poly = mach_interfaces::PolyPort {
+        name: object,
+        disposition: mach_user::abi::message::MACH_MSG_TYPE_MAKE_SEND,
+    };
     let _ = mp::mach_port_insert_right(&mut rpc, me, object, poly);
     if !crate::pager::start(object) {
         println!("bench: no pager thread");

@@ -71,7 +71,14 @@ impl MemoryObjectServer for Pager {
         self.release_port(control, 0);
         Ok(())
     }
-    fn memory_object_data_request(&mut self, _mo: u32, control: u32, offset: u64, length: u64, _a: u32) -> Result<(), i32> {
+    fn memory_object_data_request(
+        &mut self,
+        _mo: u32,
+        control: u32,
+        offset: u64,
+        length: u64,
+        _a: u32,
+    ) -> Result<(), i32> {
         record(mo::MEMORY_OBJECT_DATA_REQUEST_ID, offset);
         let page = offset / 4096;
         if (page as usize) < KEPT && HAVE[page as usize].load(Ordering::Acquire) {

@@ -312,7 +312,10 @@ impl Ipc {
             return None;
         }
         p.srights += 1;
-        Some(KRight { port: PortRef::Port(port), kind: RightKind::Send })
+        Some(KRight {
+            port: PortRef::Port(port),
+            kind: RightKind::Send,
+        })
     }
 
     /// A new send-once right made from a port's receive right (kernel ports).
@@ -322,7 +325,10 @@ impl Ipc {
             return None;
         }
         p.sorights += 1;
-        Some(KRight { port: PortRef::Port(port), kind: RightKind::SendOnce })
+        Some(KRight {
+            port: PortRef::Port(port),
+            kind: RightKind::SendOnce,
+        })
     }
 
     /// Destroys a kernel object's port (its object is going away).

@@ -333,7 +333,15 @@ impl VmMap {
         Ok(start)
     }
 
-    pub(super) fn insert_entry(&mut self, start: u64, end: u64, object: Option<ObjectId>, offset: u64, nc: bool, r: &MapRequest) {
+    pub(super) fn insert_entry(
+        &mut self,
+        start: u64,
+        end: u64,
+        object: Option<ObjectId>,
+        offset: u64,
+        nc: bool,
+        r: &MapRequest,
+    ) {
         self.entries.insert(
             start,
             VmMapEntry {

@@ -129,7 +129,10 @@ pub fn on_idle() {
     if copies == 0 {
         crate::kprintln!("test vm_copies_released ... ok");
     } else {
-        crate::kprintln!("test vm_copies_released ... FAILED: {} out-of-line copies never released", copies);
+        crate::kprintln!(
+            "test vm_copies_released ... FAILED: {} out-of-line copies never released",
+            copies
+        );
     }
     let f = super::vm::global_stats();
     log::info!(

@@ -53,7 +53,12 @@ pub fn reclaim_with(max: usize, send: &mut dyn FnMut(u64, u64, Vec<u8>)) -> usiz
         };
         let pages: Vec<(u64, u64, bool)> = with_objects(|o| {
             o.get(object)
-                .map(|obj| obj.resident().map(|(off, p)| (off, p.page, p.dirty)).take(max - done).collect())
+                .map(|obj| {
+                    obj.resident()
+                        .map(|(off, p)| (off, p.page, p.dirty))
+                        .take(max - done)
+                        .collect()
+                })
                 .unwrap_or_default()
         });
         for (offset, frame, model_dirty) in pages {
@@ -120,7 +125,11 @@ fn mappings_if_evictable(object: u64) -> Option<Vec<Mapping>> {
 fn unmap_everywhere(mappings: &[Mapping], offset: u64, frame: u64) -> bool {
     let mut dirty = false;
     for m in mappings {
-        let Some(va) = offset.checked_sub(m.offset).map(|d| m.start + d).filter(|&va| va < m.end) else {
+        let Some(va) = offset
+            .checked_sub(m.offset)
+            .map(|d| m.start + d)
+            .filter(|&va| va < m.end)
+        else {
             continue;
         };
         m.task.with_space(|space| {

@@ -245,7 +245,10 @@ pub fn find_thread(id: ThreadId) -> Option<Arc<Thread>> {
 
 /// Every live task.
 pub fn all() -> alloc::vec::Vec<Arc<Task>> {
-    TASKS.lock().as_ref().map_or_else(alloc::vec::Vec::new, |t| t.values().cloned().collect())
+    TASKS
+        .lock()
+        .as_ref()
+        .map_or_else(alloc::vec::Vec::new, |t| t.values().cloned().collect())
 }
 
 /// Live tasks.

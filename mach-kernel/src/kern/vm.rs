@@ -333,7 +333,12 @@ fn unmap_hidden_page(object: u64, offset: u64, from: u64) {
     for task in super::task::all() {
         let vas: alloc::vec::Vec<u64> = {
             let vm = task.vm.lock();
-            with_objects(|o| vm.map.entries().filter_map(|e| va_through(o, e, object, offset)).collect())
+            with_objects(|o| {
+                vm.map
+                    .entries()
+                    .filter_map(|e| va_through(o, e, object, offset))
+                    .collect()
+            })
         };
         if vas.is_empty() {
             continue;

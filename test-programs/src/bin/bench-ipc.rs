@@ -143,7 +143,14 @@ fn main(args: mach_user::start::Args) -> i32 {
             for _ in 0..100 {
                 rpc(&mut buf, remote, MACH_MSG_TYPE_COPY_SEND, reply, 24, None);
             }
-            buf.set_header(&MachMsgHeader { bits: mach_msgh_bits(MACH_MSG_TYPE_COPY_SEND, 0), size: 24, remote_port: remote, local_port: 0, voucher_port: 0, id: QUIT });
+            buf.set_header(&MachMsgHeader {
+                bits: mach_msgh_bits(MACH_MSG_TYPE_COPY_SEND, 0),
+                size: 24,
+                remote_port: remote,
+                local_port: 0,
+                voucher_port: 0,
+                id: QUIT,
+            });
             mach_msg(&mut buf, MACH_SEND_MSG, 24, 0, 0);
         }
         return 0;

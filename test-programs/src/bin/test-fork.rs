@@ -86,19 +86,36 @@ fn shared_after_copy(e: &mut Env) -> bool {
     // SAFETY: as above; this read maps the old page read-only.
     let before = unsafe { core::ptr::read_volatile(page as *const u64) };
     let name = 0x10_00;
-    let poly = PolyPort { name: report, disposition: MACH_MSG_TYPE_MAKE_SEND };
+    let poly = PolyPort {
+        name: report,
+        disposition: MACH_MSG_TYPE_MAKE_SEND,
+    };
     let _ = mp::mach_port_insert_right(&mut e.rpc, child, name, poly);
     let stack_top = (&raw const CHILD_STACK as u64) + 16384 - 8;
-    let th = task::thread_create_running(&mut e.rpc, child, writer_main as *const () as usize as u64, stack_top, name as u64);
+    let th = task::thread_create_running(
+        &mut e.rpc,
+        child,
+        writer_main as *const () as usize as u64,
+        stack_top,
+        name as u64,
+    );
     let mut b: MsgBuf<64> = MsgBuf::new();
     let kr = mach_msg(&mut b, MACH_RCV_MSG | MACH_RCV_TIMEOUT, 0, report, 5000);
-    let mut ok = check_eq!("shared_after_copy_child_wrote", (before, kr, b.header().id), (5, MACH_MSG_SUCCESS, 78));
+    let mut ok = check_eq!(
+        "shared_after_copy_child_wrote",
+        (before, kr, b.header().id),
+        (5, MACH_MSG_SUCCESS, 78)
+    );
     // SAFETY: as above.
     let seen = unsafe { core::ptr::read_volatile(page as *const u64) };
     ok &= check_eq!("shared_after_copy_parent_sees_child_write", seen, 7);
     let w = vm::vm_read(&mut e.rpc, witness, page, 8).map_or(0, |d| d.address);
     // SAFETY: vm_read mapped the witness's copy at `w`.
-    ok &= check_eq!("shared_after_copy_witness_keeps_old", unsafe { core::ptr::read_volatile(w as *const u64) }, 5);
+    ok &= check_eq!(
+        "shared_after_copy_witness_keeps_old",
+        unsafe { core::ptr::read_volatile(w as *const u64) },
+        5
+    );
     for t in [witness, child] {
         let _ = task::task_terminate(&mut e.rpc, t);
         let _ = e.dealloc(t);
@@ -135,14 +152,30 @@ fn main(_args: mach_user::start::Args) -> i32 {
     unsafe { core::ptr::write_volatile(&raw mut X, 3) };
     let cow_after = vm::task_fault_counts(&mut e.rpc, e.task).map_or(0, |c| c.cow_copy);
     ok &= check_eq!("parent_write_after_fork_copies_page", cow_after > cow_before, true);
-    let so = PolyPort { name: notify, disposition: MACH_MSG_TYPE_MAKE_SEND_ONCE };
+    let so = PolyPort {
+        name: notify,
+        disposition: MACH_MSG_TYPE_MAKE_SEND_ONCE,
+    };
     let _ = mp::mach_port_request_notification(&mut e.rpc, e.task, child, MACH_NOTIFY_DEAD_NAME, 0, so);
     // Give the child a send right to our report port, then a thread.
     let child_name = 0x10_00;
-    let poly = PolyPort { name: report, disposition: MACH_MSG_TYPE_MAKE_SEND };
-    ok &= check_eq!("insert_right_into_child", mp::mach_port_insert_right(&mut e.rpc, child, child_name, poly), Ok(()));
+    let poly = PolyPort {
+        name: report,
+        disposition: MACH_MSG_TYPE_MAKE_SEND,
+    };
+    ok &= check_eq!(
+        "insert_right_into_child",
+        mp::mach_port_insert_right(&mut e.rpc, child, child_name, poly),
+        Ok(())
+    );
     let stack_top = (&raw const CHILD_STACK as u64) + 16384 - 8;
-    let th = task::thread_create_running(&mut e.rpc, child, child_main as *const () as usize as u64, stack_top, child_name as u64);
+    let th = task::thread_create_running(
+        &mut e.rpc,
+        child,
+        child_main as *const () as usize as u64,
+        stack_top,
+        child_name as u64,
+    );
     ok &= check_eq!("thread_create_running_in_child", th.is_ok(), true);
     let mut b: MsgBuf<256> = MsgBuf::new();
     let kr = mach_msg(&mut b, MACH_RCV_MSG | MACH_RCV_TIMEOUT, 0, report, 5000);
@@ -150,12 +183,25 @@ fn main(_args: mach_user::start::Args) -> i32 {
     ok &= check_eq!("child_sees_memory_as_at_fork", b.get64(24), 1);
     ok &= check_eq!("child_write_is_private_to_child", b.get64(32), 2);
     // SAFETY: as above.
-    let (x, shared) = unsafe { (core::ptr::read_volatile(&raw const X), core::ptr::read_volatile(page as *const u64)) };
+    let (x, shared) = unsafe {
+        (
+            core::ptr::read_volatile(&raw const X),
+            core::ptr::read_volatile(page as *const u64),
+        )
+    };
     ok &= check_eq!("parent_keeps_its_own_copy", x, 3);
     ok &= check_eq!("shared_region_sees_child_write", shared, 7);
     let kr = mach_msg(&mut b, MACH_RCV_MSG | MACH_RCV_TIMEOUT, 0, notify, 5000);
-    ok &= check_eq!("child_death_sends_dead_name", (kr, b.header().id), (MACH_MSG_SUCCESS, MACH_NOTIFY_DEAD_NAME));
-    ok &= check_eq!("dead_child_port_is_dead_name", e.ptype(child), Ok(MACH_PORT_TYPE_DEAD_NAME));
+    ok &= check_eq!(
+        "child_death_sends_dead_name",
+        (kr, b.header().id),
+        (MACH_MSG_SUCCESS, MACH_NOTIFY_DEAD_NAME)
+    );
+    ok &= check_eq!(
+        "dead_child_port_is_dead_name",
+        e.ptype(child),
+        Ok(MACH_PORT_TYPE_DEAD_NAME)
+    );
     let _ = e.dealloc(child);
     if let Ok(t) = th {
         let _ = e.dealloc(t);
@@ -163,10 +209,22 @@ fn main(_args: mach_user::start::Args) -> i32 {
     // task_terminate on a task with no threads.
     let empty = task::task_create(&mut e.rpc, e.task, 0).unwrap_or(0);
     ok &= check_eq!("task_terminate", task::task_terminate(&mut e.rpc, empty), Ok(()));
-    ok &= check_eq!("terminated_task_port_is_dead", e.ptype(empty), Ok(MACH_PORT_TYPE_DEAD_NAME));
-    ok &= check_eq!("calls_on_dead_task_fail", task::task_terminate(&mut e.rpc, empty), Err(MACH_SEND_INVALID_DEST));
+    ok &= check_eq!(
+        "terminated_task_port_is_dead",
+        e.ptype(empty),
+        Ok(MACH_PORT_TYPE_DEAD_NAME)
+    );
+    ok &= check_eq!(
+        "calls_on_dead_task_fail",
+        task::task_terminate(&mut e.rpc, empty),
+        Err(MACH_SEND_INVALID_DEST)
+    );
     let _ = e.dealloc(empty);
-    ok &= check_eq!("thread_create_bad_entry", task::thread_create_running(&mut e.rpc, e.task, u64::MAX, 0, 0), Err(KERN_INVALID_ADDRESS));
+    ok &= check_eq!(
+        "thread_create_bad_entry",
+        task::thread_create_running(&mut e.rpc, e.task, u64::MAX, 0, 0),
+        Err(KERN_INVALID_ADDRESS)
+    );
     ok &= shared_after_copy(&mut e);
     ok &= generations(&mut e);
     ok &= check_eq!("fork_audit", e.violations(), Ok(0));

@@ -45,7 +45,14 @@ fn send_ool(b: &mut Buf, p: u32, addr: u64, size: u32, dealloc: bool, option: u3
     b.put32(24, 1);
     let end = ool_desc(b, 28, addr, size, dealloc, MACH_MSG_OOL_DESCRIPTOR, 0);
     b.0[28 + 9] = MACH_MSG_VIRTUAL_COPY;
-    header(b, mach_msgh_bits(MACH_MSG_TYPE_MAKE_SEND, 0) | MACH_MSGH_BITS_COMPLEX, end as u32, p, 0, 1);
+    header(
+        b,
+        mach_msgh_bits(MACH_MSG_TYPE_MAKE_SEND, 0) | MACH_MSGH_BITS_COMPLEX,
+        end as u32,
+        p,
+        0,
+        1,
+    );
     let rcv = if option & MACH_RCV_MSG != 0 { p } else { 0 };
     mach_msg(b, MACH_SEND_MSG | option, end as u32, rcv, 0)
 }
@@ -60,7 +67,10 @@ fn fill(addr: u64, len: u64, seed: u8) {
 
 fn same(a: u64, b: u64, len: u64) -> bool {
     // SAFETY: both ranges are mapped readable for `len` bytes (checked by callers).
-    unsafe { core::slice::from_raw_parts(a as *const u8, len as usize) == core::slice::from_raw_parts(b as *const u8, len as usize) }
+    unsafe {
+        core::slice::from_raw_parts(a as *const u8, len as usize)
+            == core::slice::from_raw_parts(b as *const u8, len as usize)
+    }
 }
 
 fn poke(addr: u64, v: u8) {
@@ -83,7 +93,11 @@ fn snapshot(e: &mut Env) -> bool {
     fill(src, size, 1);
     fill(keep, size, 1);
     let before = cow_copies(e);
-    let mut ok = check_eq!("ool_cow_send", send_ool(&mut b, p, src, size as u32, false, 0), MACH_MSG_SUCCESS);
+    let mut ok = check_eq!(
+        "ool_cow_send",
+        send_ool(&mut b, p, src, size as u32, false, 0),
+        MACH_MSG_SUCCESS
+    );
     ok &= check_eq!("ool_cow_receive", recv(&mut b, p, false), MACH_MSG_SUCCESS);
     let dst = b.get64(28);
     ok &= check_eq!("ool_cow_fresh_address", dst != src && dst.is_multiple_of(PAGE), true);
@@ -111,7 +125,14 @@ fn snapshot(e: &mut Env) -> bool {
     fill(ph, size, 7);
     b.put32(24, 1);
     let end = ool_desc(&mut b, 28, ph, size as u32, false, MACH_MSG_OOL_DESCRIPTOR, 0);
-    header(&mut b, mach_msgh_bits(MACH_MSG_TYPE_MAKE_SEND, 0) | MACH_MSGH_BITS_COMPLEX, end as u32, p, 0, 1);
+    header(
+        &mut b,
+        mach_msgh_bits(MACH_MSG_TYPE_MAKE_SEND, 0) | MACH_MSGH_BITS_COMPLEX,
+        end as u32,
+        p,
+        0,
+        1,
+    );
     let r = mach_msg(&mut b, MACH_SEND_MSG | MACH_RCV_MSG, end as u32, p, 0);
     ok &= check_eq!("ool_physical_rpc", r, MACH_MSG_SUCCESS);
     let dst3 = b.get64(28);
@@ -119,12 +140,20 @@ fn snapshot(e: &mut Env) -> bool {
     poke(ph + 2 * PAGE, 0x77);
     poke(dst3 + 2 * PAGE, 0x78);
     ok &= check_eq!("ool_physical_no_cow_afterwards", cow_copies(e) - before, 0);
-    ok &= check_eq!("ool_physical_data", same(dst3 + 3 * PAGE, keep + 3 * PAGE, size - 3 * PAGE), true);
+    ok &= check_eq!(
+        "ool_physical_data",
+        same(dst3 + 3 * PAGE, keep + 3 * PAGE, size - 3 * PAGE),
+        true
+    );
     let _ = vm::vm_deallocate(&mut e.rpc, e.task, dst3, size);
     let _ = vm::vm_deallocate(&mut e.rpc, e.task, ph, size);
     // A message destroyed unreceived gives its copy back (the kernel's
     // end-of-run `vm_copies_released` and `frames_reclaimed` check it).
-    ok &= check_eq!("ool_cow_send_unreceived", send_ool(&mut b, p, src, size as u32, false, 0), MACH_MSG_SUCCESS);
+    ok &= check_eq!(
+        "ool_cow_send_unreceived",
+        send_ool(&mut b, p, src, size as u32, false, 0),
+        MACH_MSG_SUCCESS
+    );
     let _ = e.destroy(p);
     for (a, s) in [(src, size), (keep, size), (dst, size), (dst2 - 100, 6 * PAGE)] {
         let _ = vm::vm_deallocate(&mut e.rpc, e.task, a, s);
@@ -145,7 +174,11 @@ fn moved(e: &mut Env) -> bool {
     let _ = vm::vm_inherit(&mut e.rpc, e.task, src, size, 0);
     fill(src, size, 3);
     fill(keep, size, 3);
-    let mut ok = check_eq!("ool_move_send", send_ool(&mut b, p, src, size as u32, true, 0), MACH_MSG_SUCCESS);
+    let mut ok = check_eq!(
+        "ool_move_send",
+        send_ool(&mut b, p, src, size as u32, true, 0),
+        MACH_MSG_SUCCESS
+    );
     let gone = vm::vm_region(&mut e.rpc, e.task, src).map(|r| r.start != src);
     ok &= check_eq!("ool_move_sender_region_gone", gone, Ok(true));
     ok &= check_eq!("ool_move_receive", recv(&mut b, p, false), MACH_MSG_SUCCESS);
@@ -175,7 +208,11 @@ fn bad_regions(e: &mut Env) -> bool {
     let kept = vm::vm_region(&mut e.rpc, e.task, a).map(|r| r.start);
     ok &= check_eq!("ool_cow_refused_region_kept", kept, Ok(a));
     let _ = vm::vm_protect(&mut e.rpc, e.task, a, PAGE, 0, 0);
-    ok &= check_eq!("ool_cow_unreadable_refused", send_ool(&mut b, p, a, PAGE as u32, false, 0), MACH_SEND_INVALID_MEMORY);
+    ok &= check_eq!(
+        "ool_cow_unreadable_refused",
+        send_ool(&mut b, p, a, PAGE as u32, false, 0),
+        MACH_SEND_INVALID_MEMORY
+    );
     ok &= check_eq!(
         "ool_cow_kernel_half_refused",
         send_ool(&mut b, p, 0xffff_8000_0000_0000, PAGE as u32, false, 0),
@@ -210,9 +247,24 @@ fn flood_physical(e: &mut Env) -> bool {
             b.put32(24, 64);
             let mut end = 28;
             for _ in 0..64 {
-                end = ool_desc(&mut b, end, SMALL.as_ptr() as u64, 4000, false, MACH_MSG_OOL_DESCRIPTOR, 0);
+                end = ool_desc(
+                    &mut b,
+                    end,
+                    SMALL.as_ptr() as u64,
+                    4000,
+                    false,
+                    MACH_MSG_OOL_DESCRIPTOR,
+                    0,
+                );
             }
-            header(&mut b, mach_msgh_bits(MACH_MSG_TYPE_MAKE_SEND, 0) | MACH_MSGH_BITS_COMPLEX, end as u32, p, 0, 1);
+            header(
+                &mut b,
+                mach_msgh_bits(MACH_MSG_TYPE_MAKE_SEND, 0) | MACH_MSGH_BITS_COMPLEX,
+                end as u32,
+                p,
+                0,
+                1,
+            );
             last = mach_msg(&mut b, MACH_SEND_MSG | MACH_SEND_TIMEOUT, end as u32, 0, 0);
             if last != MACH_MSG_SUCCESS {
                 break 'outer;
@@ -234,8 +286,23 @@ fn flood_physical(e: &mut Env) -> bool {
     ok &= check_eq!("flooded_messages_all_received", got, sent);
     let p = ports[0];
     b.put32(24, 1);
-    let end = ool_desc(&mut b, 28, SMALL.as_ptr() as u64, 4000, false, MACH_MSG_OOL_DESCRIPTOR, 0);
-    header(&mut b, mach_msgh_bits(MACH_MSG_TYPE_MAKE_SEND, 0) | MACH_MSGH_BITS_COMPLEX, end as u32, p, 0, 1);
+    let end = ool_desc(
+        &mut b,
+        28,
+        SMALL.as_ptr() as u64,
+        4000,
+        false,
+        MACH_MSG_OOL_DESCRIPTOR,
+        0,
+    );
+    header(
+        &mut b,
+        mach_msgh_bits(MACH_MSG_TYPE_MAKE_SEND, 0) | MACH_MSGH_BITS_COMPLEX,
+        end as u32,
+        p,
+        0,
+        1,
+    );
     let kr = mach_msg(&mut b, MACH_SEND_MSG | MACH_RCV_MSG, end as u32, p, 0);
     ok &= check_eq!("budget_recovers_after_receiving", kr, MACH_MSG_SUCCESS);
     for p in ports.into_iter().filter(|&p| p != 0) {
@@ -259,7 +326,11 @@ fn flood_virtual(e: &mut Env) -> bool {
         last = send_ool(&mut b, p, big, 1 << 20, false, MACH_SEND_TIMEOUT);
         sent += u32::from(last == MACH_MSG_SUCCESS);
     }
-    let mut ok = check_eq!("virtual_flood_stops_at_queue_limit", (last, sent), (MACH_SEND_TIMED_OUT, MACH_PORT_QLIMIT_MAX));
+    let mut ok = check_eq!(
+        "virtual_flood_stops_at_queue_limit",
+        (last, sent),
+        (MACH_SEND_TIMED_OUT, MACH_PORT_QLIMIT_MAX)
+    );
     let mut intact = 0;
     while recv(&mut b, p, false) == MACH_MSG_SUCCESS {
         let a = b.get64(28);

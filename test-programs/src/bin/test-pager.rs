@@ -58,7 +58,11 @@ fn main(_args: mach_user::start::Args) -> i32 {
     ok &= check_eq!("pager_backed_page_is_writable", w, 9);
     ok &= pageout(&mut e, at);
     // The last mapping goes: the pager hears memory_object_terminate.
-    ok &= check_eq!("vm_deallocate_pager_region", vm::vm_deallocate(&mut e.rpc, e.task, at, 3 * 4096), Ok(()));
+    ok &= check_eq!(
+        "vm_deallocate_pager_region",
+        vm::vm_deallocate(&mut e.rpc, e.task, at, 3 * 4096),
+        Ok(())
+    );
     let mut terminated = false;
     for _ in 0..1000 {
         if (0..32).any(|i| log_entry(i) == Some((mo::MEMORY_OBJECT_TERMINATE_ID, 0))) {
@@ -124,9 +128,18 @@ fn pageout(e: &mut Env, at: u64) -> bool {
     let before = vm::task_fault_counts(&mut e.rpc, e.task).map_or(0, |c| c.pager_request);
     let _ = host::host_vm_pageout(&mut e.rpc, e.host, 1000);
     // SAFETY: as above, and the original mapping at `at`.
-    let again = unsafe { (core::ptr::read_volatile((copy + 4096) as *const u8), core::ptr::read_volatile((at + 4096) as *const u8)) };
+    let again = unsafe {
+        (
+            core::ptr::read_volatile((copy + 4096) as *const u8),
+            core::ptr::read_volatile((at + 4096) as *const u8),
+        )
+    };
     let asked = vm::task_fault_counts(&mut e.rpc, e.task).map_or(0, |c| c.pager_request) - before;
-    ok &= check_eq!("copied_object_keeps_its_pages", (seen, again, asked), (0x41, (0x41, 0x41), 0));
+    ok &= check_eq!(
+        "copied_object_keeps_its_pages",
+        (seen, again, asked),
+        (0x41, (0x41, 0x41), 0)
+    );
     let _ = vm::vm_deallocate(&mut e.rpc, e.task, copy, 2 * 4096);
     ok
 }

@@ -41,10 +41,15 @@ fn main(_args: mach_user::start::Args) -> i32 {
     let mut e = Env::new();
     let mut ok = true;
     let top_a = &raw const STACK_A as u64 + 16384 - 8;
-    let worker = task::thread_create_running(&mut e.rpc, e.task, spin as *const () as usize as u64, top_a, 0).unwrap_or(0);
+    let worker =
+        task::thread_create_running(&mut e.rpc, e.task, spin as *const () as usize as u64, top_a, 0).unwrap_or(0);
     settle();
     ok &= check_eq!("worker_runs", COUNTER.load(Ordering::Relaxed) > 0, true);
-    ok &= check_eq!("thread_resume_not_suspended", thread::thread_resume(&mut e.rpc, worker), Err(KERN_FAILURE));
+    ok &= check_eq!(
+        "thread_resume_not_suspended",
+        thread::thread_resume(&mut e.rpc, worker),
+        Err(KERN_FAILURE)
+    );
     ok &= check_eq!("thread_suspend", thread::thread_suspend(&mut e.rpc, worker), Ok(()));
     settle();
     let c1 = COUNTER.load(Ordering::Relaxed);
@@ -54,14 +59,58 @@ fn main(_args: mach_user::start::Args) -> i32 {
     let in_stack = st.as_ref().is_ok_and(|s| s.rsp <= top_a && s.rsp > top_a - 16384);
     ok &= check_eq!("thread_get_state_sees_its_stack", in_stack, true);
     let self_port = mach_user::ipc::mach_thread_self();
-    ok &= check_eq!("thread_get_state_of_caller", thread::thread_get_state(&mut e.rpc, self_port).map(|_| ()), Err(KERN_INVALID_ARGUMENT));
+    ok &= check_eq!(
+        "thread_get_state_of_caller",
+        thread::thread_get_state(&mut e.rpc, self_port).map(|_| ()),
+        Err(KERN_INVALID_ARGUMENT)
+    );
     if let Ok(s) = st {
         let r = thread::thread_set_state(
-            &mut e.rpc, worker, landing as *const () as usize as u64, s.rsp & !15, s.rflags, 0, 0, 0, 0, 0, 77, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+            &mut e.rpc,
+            worker,
+            landing as *const () as usize as u64,
+            s.rsp & !15,
+            s.rflags,
+            0,
+            0,
+            0,
+            0,
+            0,
+            77,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
         );
         ok &= check_eq!("thread_set_state", r, Ok(()));
     }
-    let bad = thread::thread_set_state(&mut e.rpc, worker, u64::MAX, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+    let bad = thread::thread_set_state(
+        &mut e.rpc,
+        worker,
+        u64::MAX,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+    );
     ok &= check_eq!("thread_set_state_kernel_rip", bad, Err(KERN_INVALID_ADDRESS));
     ok &= check_eq!("thread_resume", thread::thread_resume(&mut e.rpc, worker), Ok(()));
     for _ in 0..1000 {
@@ -73,14 +122,19 @@ fn main(_args: mach_user::start::Args) -> i32 {
     ok &= check_eq!("resumed_thread_runs_new_state", LANDED.load(Ordering::Acquire), 77);
     // thread_terminate ends a spinning thread.
     let top_b = &raw const STACK_B as u64 + 16384 - 8;
-    let victim = task::thread_create_running(&mut e.rpc, e.task, spin as *const () as usize as u64, top_b, 0).unwrap_or(0);
+    let victim =
+        task::thread_create_running(&mut e.rpc, e.task, spin as *const () as usize as u64, top_b, 0).unwrap_or(0);
     settle();
     ok &= check_eq!("thread_terminate", thread::thread_terminate(&mut e.rpc, victim), Ok(()));
     settle();
     let c2 = COUNTER.load(Ordering::Relaxed);
     settle();
     ok &= check_eq!("terminated_thread_stops", COUNTER.load(Ordering::Relaxed), c2);
-    ok &= check_eq!("dead_thread_port", e.ptype(victim), Ok(mach_user::abi::port::MACH_PORT_TYPE_DEAD_NAME));
+    ok &= check_eq!(
+        "dead_thread_port",
+        e.ptype(victim),
+        Ok(mach_user::abi::port::MACH_PORT_TYPE_DEAD_NAME)
+    );
     ok &= check_eq!("thread_audit", e.violations(), Ok(0));
     if ok { 0 } else { 1 }
 }

@@ -46,37 +46,105 @@ fn main(_args: mach_user::start::Args) -> i32 {
     ok &= check_eq!("no_more_faults_once_mapped", zero_fills(&mut e) - before, 3);
 
     // Protection.
-    ok &= check_eq!("vm_protect_read_only", vm::vm_protect(&mut e.rpc, e.task, a, PAGE, 0, READ), Ok(()));
+    ok &= check_eq!(
+        "vm_protect_read_only",
+        vm::vm_protect(&mut e.rpc, e.task, a, PAGE, 0, READ),
+        Ok(())
+    );
     let r = vm::vm_region(&mut e.rpc, e.task, a).map(|r| (r.size, r.protection));
     ok &= check_eq!("protect_splits_region", r, Ok((PAGE, READ)));
     // SAFETY: the page is still mapped readable.
-    ok &= check_eq!("read_only_page_still_readable", unsafe { core::ptr::read_volatile(p.add(7)) }, 0x1234_0000);
-    ok &= check_eq!("vm_protect_lower_maximum", vm::vm_protect(&mut e.rpc, e.task, a, PAGE, 1, READ), Ok(()));
-    ok &= check_eq!("vm_protect_above_maximum", vm::vm_protect(&mut e.rpc, e.task, a, PAGE, 0, READ | WRITE), Err(KERN_PROTECTION_FAILURE));
-    ok &= check_eq!("vm_protect_bad_bits", vm::vm_protect(&mut e.rpc, e.task, a, PAGE, 0, 0x80), Err(KERN_INVALID_ARGUMENT));
-    ok &= check_eq!("vm_protect_execute", vm::vm_protect(&mut e.rpc, e.task, a + 2 * PAGE, PAGE, 0, READ | EXECUTE), Ok(()));
+    ok &= check_eq!(
+        "read_only_page_still_readable",
+        unsafe { core::ptr::read_volatile(p.add(7)) },
+        0x1234_0000
+    );
+    ok &= check_eq!(
+        "vm_protect_lower_maximum",
+        vm::vm_protect(&mut e.rpc, e.task, a, PAGE, 1, READ),
+        Ok(())
+    );
+    ok &= check_eq!(
+        "vm_protect_above_maximum",
+        vm::vm_protect(&mut e.rpc, e.task, a, PAGE, 0, READ | WRITE),
+        Err(KERN_PROTECTION_FAILURE)
+    );
+    ok &= check_eq!(
+        "vm_protect_bad_bits",
+        vm::vm_protect(&mut e.rpc, e.task, a, PAGE, 0, 0x80),
+        Err(KERN_INVALID_ARGUMENT)
+    );
+    ok &= check_eq!(
+        "vm_protect_execute",
+        vm::vm_protect(&mut e.rpc, e.task, a + 2 * PAGE, PAGE, 0, READ | EXECUTE),
+        Ok(())
+    );
 
     // Partial deallocation leaves a hole; deallocating a hole is fine.
-    ok &= check_eq!("vm_deallocate_middle_page", vm::vm_deallocate(&mut e.rpc, e.task, a + PAGE, PAGE), Ok(()));
+    ok &= check_eq!(
+        "vm_deallocate_middle_page",
+        vm::vm_deallocate(&mut e.rpc, e.task, a + PAGE, PAGE),
+        Ok(())
+    );
     let next = vm::vm_region(&mut e.rpc, e.task, a + PAGE).map(|r| r.start);
     ok &= check_eq!("hole_after_deallocate", next, Ok(a + 2 * PAGE));
-    ok &= check_eq!("vm_deallocate_hole", vm::vm_deallocate(&mut e.rpc, e.task, a + PAGE, PAGE), Ok(()));
-    ok &= check_eq!("vm_allocate_fixed_in_hole", vm::vm_allocate(&mut e.rpc, e.task, a + PAGE, PAGE, 0), Ok(a + PAGE));
-    ok &= check_eq!("vm_allocate_fixed_taken", vm::vm_allocate(&mut e.rpc, e.task, a, PAGE, 0), Err(KERN_NO_SPACE));
+    ok &= check_eq!(
+        "vm_deallocate_hole",
+        vm::vm_deallocate(&mut e.rpc, e.task, a + PAGE, PAGE),
+        Ok(())
+    );
+    ok &= check_eq!(
+        "vm_allocate_fixed_in_hole",
+        vm::vm_allocate(&mut e.rpc, e.task, a + PAGE, PAGE, 0),
+        Ok(a + PAGE)
+    );
+    ok &= check_eq!(
+        "vm_allocate_fixed_taken",
+        vm::vm_allocate(&mut e.rpc, e.task, a, PAGE, 0),
+        Err(KERN_NO_SPACE)
+    );
 
     // Range arithmetic.
-    ok &= check_eq!("vm_allocate_size_zero", vm::vm_allocate(&mut e.rpc, e.task, 0, 0, 1), Err(KERN_INVALID_ARGUMENT));
-    ok &= check_eq!("vm_deallocate_wraps", vm::vm_deallocate(&mut e.rpc, e.task, u64::MAX - PAGE + 1, 2 * PAGE), Err(KERN_INVALID_ARGUMENT));
-    ok &= check_eq!("vm_protect_wraps", vm::vm_protect(&mut e.rpc, e.task, u64::MAX - 10, 100, 0, READ), Err(KERN_INVALID_ARGUMENT));
-    ok &= check_eq!("vm_allocate_huge", vm::vm_allocate(&mut e.rpc, e.task, 0, 1 << 60, 1), Err(KERN_NO_SPACE));
-    ok &= check_eq!("vm_allocate_fixed_over_program", vm::vm_allocate(&mut e.rpc, e.task, 0x40_0000, PAGE, 0), Err(KERN_NO_SPACE));
+    ok &= check_eq!(
+        "vm_allocate_size_zero",
+        vm::vm_allocate(&mut e.rpc, e.task, 0, 0, 1),
+        Err(KERN_INVALID_ARGUMENT)
+    );
+    ok &= check_eq!(
+        "vm_deallocate_wraps",
+        vm::vm_deallocate(&mut e.rpc, e.task, u64::MAX - PAGE + 1, 2 * PAGE),
+        Err(KERN_INVALID_ARGUMENT)
+    );
+    ok &= check_eq!(
+        "vm_protect_wraps",
+        vm::vm_protect(&mut e.rpc, e.task, u64::MAX - 10, 100, 0, READ),
+        Err(KERN_INVALID_ARGUMENT)
+    );
+    ok &= check_eq!(
+        "vm_allocate_huge",
+        vm::vm_allocate(&mut e.rpc, e.task, 0, 1 << 60, 1),
+        Err(KERN_NO_SPACE)
+    );
+    ok &= check_eq!(
+        "vm_allocate_fixed_over_program",
+        vm::vm_allocate(&mut e.rpc, e.task, 0x40_0000, PAGE, 0),
+        Err(KERN_NO_SPACE)
+    );
     ok &= check_eq!(
         "vm_allocate_fixed_kernel_half",
         vm::vm_allocate(&mut e.rpc, e.task, 0xffff_8000_0000_0000, PAGE, 0),
         Err(KERN_INVALID_ADDRESS)
     );
-    ok &= check_eq!("vm_inherit_bad_value", vm::vm_inherit(&mut e.rpc, e.task, a, PAGE, 9), Err(KERN_INVALID_ARGUMENT));
-    ok &= check_eq!("vm_inherit_share", vm::vm_inherit(&mut e.rpc, e.task, a, PAGE, 0), Ok(()));
+    ok &= check_eq!(
+        "vm_inherit_bad_value",
+        vm::vm_inherit(&mut e.rpc, e.task, a, PAGE, 9),
+        Err(KERN_INVALID_ARGUMENT)
+    );
+    ok &= check_eq!(
+        "vm_inherit_share",
+        vm::vm_inherit(&mut e.rpc, e.task, a, PAGE, 0),
+        Ok(())
+    );
 
     // Memory is allocated lazily: a gigabyte costs only the pages touched.
     let big = vm::vm_allocate(&mut e.rpc, e.task, 0, 1 << 30, 1).unwrap_or(0);
@@ -85,11 +153,20 @@ fn main(_args: mach_user::start::Args) -> i32 {
         // SAFETY: inside the gigabyte just allocated.
         unsafe { core::ptr::write_volatile((big + i * (100 << 20)) as *mut u8, 1) };
     }
-    ok &= check_eq!("gigabyte_allocation_is_lazy", (big != 0, zero_fills(&mut e) - before), (true, 10));
-    ok &= check_eq!("vm_deallocate_gigabyte", vm::vm_deallocate(&mut e.rpc, e.task, big, 1 << 30), Ok(()));
+    ok &= check_eq!(
+        "gigabyte_allocation_is_lazy",
+        (big != 0, zero_fills(&mut e) - before),
+        (true, 10)
+    );
+    ok &= check_eq!(
+        "vm_deallocate_gigabyte",
+        vm::vm_deallocate(&mut e.rpc, e.task, big, 1 << 30),
+        Ok(())
+    );
     // Statistics: the host's view and the shadow chain behind a page.
     let s = mach_user::rpc::host::host_vm_statistics(&mut e.rpc, e.host);
-    let sane = s.map(|s| s.free_frames > 0 && s.objects > 0 && s.resident_pages > 0 && s.faults >= s.zero_fill + s.soft);
+    let sane =
+        s.map(|s| s.free_frames > 0 && s.objects > 0 && s.resident_pages > 0 && s.faults >= s.zero_fill + s.soft);
     ok &= check_eq!("host_vm_statistics", sane, Ok(true));
     let c = vm::vm_object_chain(&mut e.rpc, e.task, a).map(|c| (c.depth, c.resident_pages > 0));
     ok &= check_eq!("vm_object_chain_touched", c, Ok((1, true)));

@@ -62,9 +62,21 @@ fn read(e: &mut Env) -> bool {
     ok &= check_eq!("vm_read_copies_nothing", cow_copies(e) - before, 0);
     poke(a + PAGE, 0xff);
     ok &= check_eq!("vm_read_snapshot", bytes(d + PAGE - 300, 1)[0], 10 + 16);
-    ok &= check_eq!("vm_read_size_zero", vm::vm_read(&mut e.rpc, t, a, 0).map(|_| ()), Err(KERN_INVALID_ARGUMENT));
-    ok &= check_eq!("vm_read_wraps", vm::vm_read(&mut e.rpc, t, u64::MAX - 5, 100).map(|_| ()), Err(KERN_INVALID_ARGUMENT));
-    ok &= check_eq!("vm_read_unmapped", vm::vm_read(&mut e.rpc, t, 0x1000, PAGE).map(|_| ()), Err(KERN_INVALID_ADDRESS));
+    ok &= check_eq!(
+        "vm_read_size_zero",
+        vm::vm_read(&mut e.rpc, t, a, 0).map(|_| ()),
+        Err(KERN_INVALID_ARGUMENT)
+    );
+    ok &= check_eq!(
+        "vm_read_wraps",
+        vm::vm_read(&mut e.rpc, t, u64::MAX - 5, 100).map(|_| ()),
+        Err(KERN_INVALID_ARGUMENT)
+    );
+    ok &= check_eq!(
+        "vm_read_unmapped",
+        vm::vm_read(&mut e.rpc, t, 0x1000, PAGE).map(|_| ()),
+        Err(KERN_INVALID_ADDRESS)
+    );
     let _ = vm::vm_protect(&mut e.rpc, t, a + 7 * PAGE, PAGE, 0, 0);
     ok &= check_eq!(
         "vm_read_unreadable",
@@ -85,16 +97,36 @@ fn write(e: &mut Env) -> bool {
     let _ = vm::vm_inherit(&mut e.rpc, t, a, 4 * PAGE, 0);
     let mut ok = check_eq!("vm_write_ok", vm::vm_write(&mut e.rpc, t, a + PAGE, &PAGES), Ok(()));
     ok &= check_eq!("vm_write_data", bytes(a + PAGE, 2 * PAGE) == &PAGES[..], true);
-    ok &= check_eq!("vm_write_neighbours_kept", (bytes(a, 1)[0], bytes(a + 3 * PAGE, 1)[0]), (1, 1 + 48));
+    ok &= check_eq!(
+        "vm_write_neighbours_kept",
+        (bytes(a, 1)[0], bytes(a + 3 * PAGE, 1)[0]),
+        (1, 1 + 48)
+    );
     let inh = vm::vm_region(&mut e.rpc, t, a + PAGE).map(|r| r.inheritance);
     ok &= check_eq!("vm_write_keeps_inheritance", inh, Ok(0));
     poke(a + PAGE, 7);
     ok &= check_eq!("vm_write_then_writable", bytes(a + PAGE, 1)[0], 7);
-    ok &= check_eq!("vm_write_unaligned", vm::vm_write(&mut e.rpc, t, a + 1, &PAGES), Err(KERN_INVALID_ARGUMENT));
-    ok &= check_eq!("vm_write_partial_page", vm::vm_write(&mut e.rpc, t, a, &PAGES[..100]), Err(KERN_INVALID_ARGUMENT));
-    ok &= check_eq!("vm_write_past_end", vm::vm_write(&mut e.rpc, t, a + 3 * PAGE, &PAGES), Err(KERN_INVALID_ADDRESS));
+    ok &= check_eq!(
+        "vm_write_unaligned",
+        vm::vm_write(&mut e.rpc, t, a + 1, &PAGES),
+        Err(KERN_INVALID_ARGUMENT)
+    );
+    ok &= check_eq!(
+        "vm_write_partial_page",
+        vm::vm_write(&mut e.rpc, t, a, &PAGES[..100]),
+        Err(KERN_INVALID_ARGUMENT)
+    );
+    ok &= check_eq!(
+        "vm_write_past_end",
+        vm::vm_write(&mut e.rpc, t, a + 3 * PAGE, &PAGES),
+        Err(KERN_INVALID_ADDRESS)
+    );
     let _ = vm::vm_protect(&mut e.rpc, t, a, PAGE, 0, READ);
-    ok &= check_eq!("vm_write_read_only", vm::vm_write(&mut e.rpc, t, a, &PAGES), Err(KERN_PROTECTION_FAILURE));
+    ok &= check_eq!(
+        "vm_write_read_only",
+        vm::vm_write(&mut e.rpc, t, a, &PAGES),
+        Err(KERN_PROTECTION_FAILURE)
+    );
     ok &= check_eq!("vm_write_refused_leaves_data", bytes(a, 1)[0], 1);
     ok &= check_eq!(
         "vm_write_kernel_half",
@@ -111,18 +143,46 @@ fn copy(e: &mut Env) -> bool {
     fill(a, 4 * PAGE, 40);
     fill(a + 4 * PAGE, 4 * PAGE, 90);
     let before = cow_copies(e);
-    let mut ok = check_eq!("vm_copy_ok", vm::vm_copy(&mut e.rpc, t, a, 3 * PAGE, a + 5 * PAGE), Ok(()));
-    ok &= check_eq!("vm_copy_data", bytes(a + 5 * PAGE, 3 * PAGE) == bytes(a, 3 * PAGE), true);
+    let mut ok = check_eq!(
+        "vm_copy_ok",
+        vm::vm_copy(&mut e.rpc, t, a, 3 * PAGE, a + 5 * PAGE),
+        Ok(())
+    );
+    ok &= check_eq!(
+        "vm_copy_data",
+        bytes(a + 5 * PAGE, 3 * PAGE) == bytes(a, 3 * PAGE),
+        true
+    );
     ok &= check_eq!("vm_copy_page_before_untouched", bytes(a + 4 * PAGE, 1)[0], 90);
     ok &= check_eq!("vm_copy_copies_nothing_yet", cow_copies(e) - before, 0);
     poke(a + 6 * PAGE, 1);
-    ok &= check_eq!("vm_copy_destination_write_copies", (cow_copies(e) - before, bytes(a + PAGE, 1)[0]), (1, 56));
+    ok &= check_eq!(
+        "vm_copy_destination_write_copies",
+        (cow_copies(e) - before, bytes(a + PAGE, 1)[0]),
+        (1, 56)
+    );
     poke(a + 2 * PAGE, 2);
     ok &= check_eq!("vm_copy_source_write_isolated", bytes(a + 7 * PAGE, 1)[0], 72);
-    ok &= check_eq!("vm_copy_unaligned", vm::vm_copy(&mut e.rpc, t, a + 8, PAGE, a + 4 * PAGE), Err(KERN_INVALID_ARGUMENT));
-    ok &= check_eq!("vm_copy_size_zero", vm::vm_copy(&mut e.rpc, t, a, 0, a + 4 * PAGE), Err(KERN_INVALID_ARGUMENT));
-    ok &= check_eq!("vm_copy_into_hole", vm::vm_copy(&mut e.rpc, t, a, 2 * PAGE, a + 7 * PAGE), Err(KERN_INVALID_ADDRESS));
-    ok &= check_eq!("vm_copy_from_hole", vm::vm_copy(&mut e.rpc, t, a + 7 * PAGE, 2 * PAGE, a), Err(KERN_INVALID_ADDRESS));
+    ok &= check_eq!(
+        "vm_copy_unaligned",
+        vm::vm_copy(&mut e.rpc, t, a + 8, PAGE, a + 4 * PAGE),
+        Err(KERN_INVALID_ARGUMENT)
+    );
+    ok &= check_eq!(
+        "vm_copy_size_zero",
+        vm::vm_copy(&mut e.rpc, t, a, 0, a + 4 * PAGE),
+        Err(KERN_INVALID_ARGUMENT)
+    );
+    ok &= check_eq!(
+        "vm_copy_into_hole",
+        vm::vm_copy(&mut e.rpc, t, a, 2 * PAGE, a + 7 * PAGE),
+        Err(KERN_INVALID_ADDRESS)
+    );
+    ok &= check_eq!(
+        "vm_copy_from_hole",
+        vm::vm_copy(&mut e.rpc, t, a + 7 * PAGE, 2 * PAGE, a),
+        Err(KERN_INVALID_ADDRESS)
+    );
     let _ = vm::vm_deallocate(&mut e.rpc, t, a, 8 * PAGE);
     ok
 }
@@ -132,17 +192,41 @@ fn wire(e: &mut Env) -> bool {
     let a = vm::vm_allocate(&mut e.rpc, t, 0, 4 * PAGE, 1).unwrap_or(0);
     let zf = |e: &mut Env| vm::task_fault_counts(&mut e.rpc, e.task).map_or(u64::MAX, |c| c.zero_fill);
     let before = zf(e);
-    let mut ok = check_eq!("vm_wire_ok", vm::vm_wire(&mut e.rpc, t, a, 4 * PAGE, READ | WRITE), Ok(()));
+    let mut ok = check_eq!(
+        "vm_wire_ok",
+        vm::vm_wire(&mut e.rpc, t, a, 4 * PAGE, READ | WRITE),
+        Ok(())
+    );
     ok &= check_eq!("vm_wire_brings_pages_in", zf(e) - before, 4);
     poke(a + 3 * PAGE, 1);
     ok &= check_eq!("vm_wire_no_fault_on_touch", zf(e) - before, 4);
     ok &= check_eq!("vm_unwire_ok", vm::vm_wire(&mut e.rpc, t, a, 4 * PAGE, 0), Ok(()));
-    ok &= check_eq!("vm_unwire_not_wired", vm::vm_wire(&mut e.rpc, t, a, PAGE, 0), Err(KERN_INVALID_ARGUMENT));
-    ok &= check_eq!("vm_wire_bad_access", vm::vm_wire(&mut e.rpc, t, a, PAGE, 0x80), Err(KERN_INVALID_ARGUMENT));
-    ok &= check_eq!("vm_wire_hole", vm::vm_wire(&mut e.rpc, t, 0x1000, PAGE, READ), Err(KERN_INVALID_ADDRESS));
+    ok &= check_eq!(
+        "vm_unwire_not_wired",
+        vm::vm_wire(&mut e.rpc, t, a, PAGE, 0),
+        Err(KERN_INVALID_ARGUMENT)
+    );
+    ok &= check_eq!(
+        "vm_wire_bad_access",
+        vm::vm_wire(&mut e.rpc, t, a, PAGE, 0x80),
+        Err(KERN_INVALID_ARGUMENT)
+    );
+    ok &= check_eq!(
+        "vm_wire_hole",
+        vm::vm_wire(&mut e.rpc, t, 0x1000, PAGE, READ),
+        Err(KERN_INVALID_ADDRESS)
+    );
     let _ = vm::vm_protect(&mut e.rpc, t, a, PAGE, 0, READ);
-    ok &= check_eq!("vm_wire_write_on_read_only", vm::vm_wire(&mut e.rpc, t, a, PAGE, WRITE), Err(KERN_PROTECTION_FAILURE));
-    ok &= check_eq!("vm_wire_failure_undone", vm::vm_wire(&mut e.rpc, t, a, PAGE, 0), Err(KERN_INVALID_ARGUMENT));
+    ok &= check_eq!(
+        "vm_wire_write_on_read_only",
+        vm::vm_wire(&mut e.rpc, t, a, PAGE, WRITE),
+        Err(KERN_PROTECTION_FAILURE)
+    );
+    ok &= check_eq!(
+        "vm_wire_failure_undone",
+        vm::vm_wire(&mut e.rpc, t, a, PAGE, 0),
+        Err(KERN_INVALID_ARGUMENT)
+    );
     let _ = vm::vm_deallocate(&mut e.rpc, t, a, 4 * PAGE);
     ok
 }
@@ -159,9 +243,17 @@ fn cross_task(e: &mut Env) -> bool {
     ok &= check_eq!("vm_read_child_sees_fork_time_data", bytes(r, 1)[0], 20);
     ok &= check_eq!("vm_write_child", vm::vm_write(&mut e.rpc, child, a, &PAGES), Ok(()));
     let r2 = vm::vm_read(&mut e.rpc, child, a, PAGE).map_or(0, |d| d.address);
-    ok &= check_eq!("vm_read_child_after_write", bytes(r2, PAGE) == &PAGES[..PAGE as usize], true);
+    ok &= check_eq!(
+        "vm_read_child_after_write",
+        bytes(r2, PAGE) == &PAGES[..PAGE as usize],
+        true
+    );
     ok &= check_eq!("parent_unaffected_by_child_write", bytes(a, 1)[0], 99);
-    ok &= check_eq!("vm_copy_child", vm::vm_copy(&mut e.rpc, child, a, PAGE, a + PAGE), Ok(()));
+    ok &= check_eq!(
+        "vm_copy_child",
+        vm::vm_copy(&mut e.rpc, child, a, PAGE, a + PAGE),
+        Ok(())
+    );
     let r3 = vm::vm_read(&mut e.rpc, child, a + PAGE, PAGE).map_or(0, |d| d.address);
     ok &= check_eq!("vm_copy_child_data", bytes(r3, 1)[0], 0x5a);
     ok &= check_eq!("task_terminate_child", task::task_terminate(&mut e.rpc, child), Ok(()));

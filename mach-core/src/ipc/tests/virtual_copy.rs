@@ -28,7 +28,10 @@ fn setup(dealloc: bool) -> (World, u32, u64, std::vec::Vec<u8>) {
 fn virtual_copy_is_mapped_by_the_receiver() {
     let (mut w, p, addr, data) = setup(true);
     assert_eq!(copies_in_flight(), 1);
-    assert!(w.mem[B as usize].region(addr).is_none(), "deallocate flag moved the region");
+    assert!(
+        w.mem[B as usize].region(addr).is_none(),
+        "deallocate flag moved the region"
+    );
     let got = w.recv_ok(A, p);
     assert_eq!(w.mem[A as usize].region(ool_addr(&got)).unwrap(), &data);
     assert_eq!(word(&got, 40), data.len() as u32, "size field kept");
@@ -44,7 +47,9 @@ fn small_regions_stay_physical() {
     let s = w.give_send(A, p, B);
     w.mem[B as usize].virtual_copies = true;
     let addr = w.mem[B as usize].put(&[5; 100]);
-    let msg = MsgBuilder::new(s, MACH_MSG_TYPE_COPY_SEND, 0, 0, 1).ool_virtual(addr, 100, false).build();
+    let msg = MsgBuilder::new(s, MACH_MSG_TYPE_COPY_SEND, 0, 0, 1)
+        .ool_virtual(addr, 100, false)
+        .build();
     w.send(B, &msg).unwrap();
     assert_eq!(copies_in_flight(), 0);
     let got = w.recv_ok(A, p);
@@ -54,7 +59,10 @@ fn small_regions_stay_physical() {
 #[test]
 fn destroyed_message_releases_its_copy() {
     let (mut w, p, addr, _) = setup(false);
-    assert!(w.mem[B as usize].region(addr).is_some(), "no deallocate flag: the sender keeps it");
+    assert!(
+        w.mem[B as usize].region(addr).is_some(),
+        "no deallocate flag: the sender keeps it"
+    );
     w.ipc.port_destroy(A, p).unwrap();
     let released = w.ipc.take_released_copies();
     assert_eq!(released.len(), 1);
@@ -88,11 +96,15 @@ fn physical_copy_is_honoured_unless_deallocating() {
     w.mem[B as usize].virtual_copies = true;
     let addr = w.mem[B as usize].put(&[1; 8192]);
     // MACH_MSG_PHYSICAL_COPY: the bytes are copied at send time.
-    let msg = MsgBuilder::new(s, MACH_MSG_TYPE_COPY_SEND, 0, 0, 1).ool(addr, 8192, false).build();
+    let msg = MsgBuilder::new(s, MACH_MSG_TYPE_COPY_SEND, 0, 0, 1)
+        .ool(addr, 8192, false)
+        .build();
     w.send(B, &msg).unwrap();
     assert_eq!(copies_in_flight(), 0);
     // With the deallocate flag the region moves, so a virtual copy is as good.
-    let msg = MsgBuilder::new(s, MACH_MSG_TYPE_COPY_SEND, 0, 0, 1).ool(addr, 8192, true).build();
+    let msg = MsgBuilder::new(s, MACH_MSG_TYPE_COPY_SEND, 0, 0, 1)
+        .ool(addr, 8192, true)
+        .build();
     w.send(B, &msg).unwrap();
     assert_eq!(copies_in_flight(), 1);
     for _ in 0..2 {

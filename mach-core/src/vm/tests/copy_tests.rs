@@ -134,11 +134,20 @@ fn copyin_errors_leave_nothing_held() {
     let mut a = Sim::map();
     let src = a.allocate(0, 2 * P, true).unwrap();
     s.dealloc(&mut a, src + P, P).unwrap();
-    assert_eq!(a.copyin(&mut s.objects, src, 2 * P).unwrap_err(), VmError::InvalidAddress);
+    assert_eq!(
+        a.copyin(&mut s.objects, src, 2 * P).unwrap_err(),
+        VmError::InvalidAddress
+    );
     assert_eq!(a.copyin(&mut s.objects, src, 0).unwrap_err(), VmError::InvalidArgument);
-    assert_eq!(a.copyin(&mut s.objects, u64::MAX - 10, 100).unwrap_err(), VmError::InvalidArgument);
+    assert_eq!(
+        a.copyin(&mut s.objects, u64::MAX - 10, 100).unwrap_err(),
+        VmError::InvalidArgument
+    );
     a.protect(&mut s.objects, src, P, false, VmProt::NONE).unwrap();
-    assert_eq!(a.copyin(&mut s.objects, src, P).unwrap_err(), VmError::ProtectionFailure);
+    assert_eq!(
+        a.copyin(&mut s.objects, src, P).unwrap_err(),
+        VmError::ProtectionFailure
+    );
     s.check(&[&a]);
     s.destroy(&mut a);
     s.check_empty();

@@ -142,7 +142,9 @@ fn run(seed: u64, steps: usize) {
                 let mj = r.below(maps.len() as u64) as usize;
                 let at = r.addr(LO, HI) & !(P - 1);
                 let placed = if op == 14 {
-                    maps[mj].copyout(&mut s.objects, ci.copy, at).map(|_| Deallocation::default())
+                    maps[mj]
+                        .copyout(&mut s.objects, ci.copy, at)
+                        .map(|_| Deallocation::default())
                 } else {
                     maps[mj].copy_overwrite(&mut s.objects, ci.copy, at)
                 };
