@@ -253,6 +253,20 @@ impl Ipc {
         })
     }
 
+    /// Creates a port whose receive right the kernel is about to send in a
+    /// message (a new memory object for the default pager); returns the port
+    /// and that right.
+    pub fn port_create_for_transfer(&mut self) -> (PortId, KRight) {
+        let port = self.new_port(Receiver::InTransit(None));
+        (
+            port,
+            KRight {
+                port: PortRef::Port(port),
+                kind: RightKind::Receive,
+            },
+        )
+    }
+
     /// Creates a port whose receiver is the kernel object `obj`.
     pub fn kobject_port_create(&mut self, obj: KObject) -> PortId {
         self.new_port(Receiver::Kernel(obj))

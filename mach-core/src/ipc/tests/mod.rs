@@ -3,5 +3,6 @@
 mod harness;
 mod messages;
 mod notifications;
+mod kernel_send;
 mod rights;
 mod virtual_copy;
