@@ -222,6 +222,10 @@ impl HostServer for FakeHost {
         self.targets.push(host);
         Err(KERN_FAILURE)
     }
+    fn vm_set_default_memory_manager(&mut self, host: u32, _manager: u32) -> Result<(), i32> {
+        self.targets.push(host);
+        Err(KERN_FAILURE)
+    }
     fn host_get_io_master(&mut self, host: u32) -> Result<u32, i32> {
         self.targets.push(host);
         self.fail.map_or(Ok(0), Err)

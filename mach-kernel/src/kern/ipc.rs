@@ -67,6 +67,11 @@ fn with_locked<R>(f: impl FnOnce(&mut Ipc) -> R) -> R {
     r
 }
 
+/// Whether the IPC lock is held (on this single CPU: by the running thread).
+pub fn locked() -> bool {
+    IPC.is_locked()
+}
+
 /// Does the work kernel servers deferred until the IPC lock was free.
 fn run_deferred() {
     while DEFERRED_PENDING.swap(false, Ordering::AcqRel) {

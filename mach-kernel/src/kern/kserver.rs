@@ -480,11 +480,14 @@ impl HostServer for HostPortServer<'_> {
         })
     }
     fn host_vm_pageout(&mut self, _host: u32, pages: u32) -> Result<u32, i32> {
-        let ipc = &mut *self.ctx.ipc;
-        let n = super::pageout::reclaim_with(pages as usize, &mut |pager, offset, data| {
-            super::pager::data_return(ipc, pager, offset, data, true);
-        });
+        let n = super::pageout::reclaim_with(pages as usize, &mut super::pageout::Locked(self.ctx.ipc));
         Ok(n as u32)
+    }
+    fn vm_set_default_memory_manager(&mut self, _host: u32, manager: u32) -> Result<(), i32> {
+        let right = self.ctx.req.peek_right(manager).ok_or(KERN_INVALID_CAPABILITY)?;
+        super::pager::set_default_pager(self.ctx.ipc, right)?;
+        let _ = self.ctx.req.take_right(manager);
+        Ok(())
     }
     fn host_get_io_master(&mut self, _host: u32) -> Result<u32, i32> {
         let right = super::device::master_send_right(self.ctx.ipc).ok_or(KERN_RESOURCE_SHORTAGE)?;

@@ -10,8 +10,14 @@
 //! Only pages nobody depends on in place are taken: an object with shadows,
 //! with copy-on-write mappings of it (`needs_copy`), with references from
 //! copies in flight or wired mappings keeps its pages, so a pager that
-//! re-supplies different data can never change what a copy saw. Anonymous
-//! memory is not paged out yet: it needs the default pager.
+//! re-supplies different data can never change what a copy saw.
+//!
+//! Anonymous memory goes to the default pager (registered with
+//! `vm_set_default_memory_manager`): the first page-out of an anonymous
+//! object gives it a memory object there (`memory_object_create`), after
+//! which its missing pages are asked for like any pager's (never-written
+//! ones come back as `data_unavailable`, zero-filled). Its pages are always
+//! written out: the default pager has no other copy.
 //!
 //! [`reclaim`] runs when free memory falls below [`LOW_WATER`] (checked on
 //! each fault that needs a frame) and on `host_vm_pageout`.
@@ -32,24 +38,71 @@ pub const BATCH: usize = 32;
 /// PTE bit the CPU sets on a write.
 const DIRTY: u64 = 1 << 6;
 
-/// Pages out up to `max` pages of pager-backed objects; returns how many.
-/// Takes the IPC lock to send each `data_return`: not for callers holding it.
-pub fn reclaim(max: usize) -> usize {
-    reclaim_with(max, &mut |pager, offset, data| {
-        super::ipc::with(|ipc| super::pager::data_return(ipc, pager, offset, data, true));
-    })
+/// What page-out needs from the IPC side.
+pub trait PageoutIo {
+    /// Whether anonymous memory can go to a default pager.
+    fn have_default_pager(&mut self) -> bool;
+    /// Gives anonymous `object` (`size` bytes) a default-pager memory object;
+    /// returns its port.
+    fn attach_default_pager(&mut self, object: u64, size: u64) -> Option<u64>;
+    /// Sends `memory_object_data_return` of page `offset` to `pager`.
+    fn data_return(&mut self, pager: u64, offset: u64, data: Vec<u8>);
 }
 
-/// [`reclaim`] with `send(pager, offset, data)` sending each
-/// `data_return` (a kernel server passes its IPC state).
-pub fn reclaim_with(max: usize, send: &mut dyn FnMut(u64, u64, Vec<u8>)) -> usize {
+/// [`PageoutIo`] for callers that do not hold the IPC lock.
+struct Unlocked;
+
+impl PageoutIo for Unlocked {
+    fn have_default_pager(&mut self) -> bool {
+        super::ipc::with(|ipc| super::pager::have_default_pager(ipc))
+    }
+    fn attach_default_pager(&mut self, object: u64, size: u64) -> Option<u64> {
+        super::ipc::with(|ipc| super::pager::attach_default_pager(ipc, object, size))
+    }
+    fn data_return(&mut self, pager: u64, offset: u64, data: Vec<u8>) {
+        super::ipc::with(|ipc| super::pager::data_return(ipc, pager, offset, data, true));
+    }
+}
+
+/// [`PageoutIo`] for a kernel server, which runs with the IPC state in hand.
+pub struct Locked<'a>(pub &'a mut mach_core::ipc::Ipc);
+
+impl PageoutIo for Locked<'_> {
+    fn have_default_pager(&mut self) -> bool {
+        super::pager::have_default_pager(self.0)
+    }
+    fn attach_default_pager(&mut self, object: u64, size: u64) -> Option<u64> {
+        super::pager::attach_default_pager(self.0, object, size)
+    }
+    fn data_return(&mut self, pager: u64, offset: u64, data: Vec<u8>) {
+        super::pager::data_return(self.0, pager, offset, data, true);
+    }
+}
+
+/// Pages out up to `max` pages; returns how many.
+/// Takes the IPC lock for each message: not for callers holding it.
+pub fn reclaim(max: usize) -> usize {
+    reclaim_with(max, &mut Unlocked)
+}
+
+/// [`reclaim`] through `io` (a kernel server passes its IPC state).
+pub fn reclaim_with(max: usize, io: &mut dyn PageoutIo) -> usize {
     let mut done = 0;
-    for (object, pager) in candidates() {
+    let anonymous = io.have_default_pager();
+    for (object, pager, size) in candidates(anonymous) {
         if done >= max {
             break;
         }
         let Some(mappings) = mappings_if_evictable(object) else {
             continue;
+        };
+        // Anonymous memory exists nowhere else: every page must be written out.
+        let (pager, all_dirty) = match pager {
+            Some(p) => (p, false),
+            None => match io.attach_default_pager(object, size) {
+                Some(p) => (p, true),
+                None => continue,
+            },
         };
         let pages: Vec<(u64, u64, bool)> = with_objects(|o| {
             o.get(object)
@@ -62,7 +115,7 @@ pub fn reclaim_with(max: usize, send: &mut dyn FnMut(u64, u64, Vec<u8>)) -> usiz
                 .unwrap_or_default()
         });
         for (offset, frame, model_dirty) in pages {
-            let dirty = unmap_everywhere(&mappings, offset, frame) | model_dirty;
+            let dirty = unmap_everywhere(&mappings, offset, frame) | model_dirty | all_dirty;
             if with_objects(|o| o.remove_page(object, offset)).ok().flatten().is_none() {
                 continue;
             }
@@ -70,7 +123,7 @@ pub fn reclaim_with(max: usize, send: &mut dyn FnMut(u64, u64, Vec<u8>)) -> usiz
                 let mut data = vec![0u8; PAGE_SIZE as usize];
                 let page: &mut [u8; PAGE_SIZE as usize] = (&mut data[..]).try_into().expect("one page");
                 paging::read_frame(frame, page);
-                send(pager, offset, data);
+                io.data_return(pager, offset, data);
             }
             mem::free_frame(frame);
             vm::count_pageout();
@@ -80,12 +133,15 @@ pub fn reclaim_with(max: usize, send: &mut dyn FnMut(u64, u64, Vec<u8>)) -> usiz
     done
 }
 
-/// Pager-backed objects with resident pages and no shadows.
-fn candidates() -> Vec<(u64, u64)> {
+/// Objects with resident pages and no shadows: those with a pager, and with
+/// `anonymous` also those without one (for the default pager): (object,
+/// pager, size).
+fn candidates(anonymous: bool) -> Vec<(u64, Option<u64>, u64)> {
     with_objects(|o| {
         o.iter()
             .filter(|(_, obj)| obj.resident_count() > 0 && obj.shadowers().is_empty())
-            .filter_map(|(id, obj)| Some((id, obj.pager()?)))
+            .filter(|(_, obj)| anonymous || obj.pager().is_some())
+            .map(|(id, obj)| (id, obj.pager(), obj.size()))
             .collect()
     })
 }

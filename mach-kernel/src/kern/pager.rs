@@ -23,6 +23,7 @@ use mach_core::ipc::kimage::{KernelReplyParts, KernelRequest};
 use mach_core::ipc::kmsg::KMsg;
 use mach_core::ipc::{Ipc, KObject, KRight, PortId, RightKind, WaitKey};
 use mach_core::vm::{VmInherit, VmProt};
+use mach_interfaces::default_pager as dp;
 use mach_interfaces::memory_object as mo;
 use mach_interfaces::memory_object_control::{self as moc, MemoryObjectControlServer};
 use mach_interfaces::{OolArray, Release};
@@ -55,6 +56,60 @@ fn with_state<R>(f: impl FnOnce(&mut State) -> R) -> R {
         pending: HashSet::new(),
         failed: HashSet::new(),
     }))
+}
+
+/// The default memory manager's port (a send right the kernel holds).
+static DEFAULT_PAGER: Mutex<Option<PortId>> = Mutex::new(None);
+
+/// `vm_set_default_memory_manager`: keeps the send right `right`, replacing
+/// (and releasing) an earlier registration.
+pub fn set_default_pager(ipc: &mut Ipc, right: KRight) -> Result<(), KernReturn> {
+    let port = ipc.kernel_hold_send(right).ok_or(KERN_INVALID_CAPABILITY)?;
+    if let Some(old) = DEFAULT_PAGER.lock().replace(port) {
+        ipc.kernel_release_send(old);
+    }
+    Ok(())
+}
+
+/// Whether a live default pager is registered.
+pub fn have_default_pager(ipc: &Ipc) -> bool {
+    DEFAULT_PAGER.lock().is_some_and(|p| ipc.port_is_alive(p))
+}
+
+/// Gives the anonymous `object` (of `size` bytes) a memory object served by
+/// the default pager: a new port whose receive right goes to the default
+/// pager with `memory_object_create`, and a control port. Returns the new
+/// object port (the kernel keeps a send right to it), or `None` without a
+/// live default pager.
+pub fn attach_default_pager(ipc: &mut Ipc, object: u64, size: u64) -> Option<PortId> {
+    let default = (*DEFAULT_PAGER.lock()).filter(|&p| ipc.port_is_alive(p))?;
+    let (port, receive) = ipc.port_create_for_transfer();
+    let Some(held) = ipc.make_send_right(port).and_then(|r| ipc.kernel_hold_send(r)) else {
+        ipc.release_right(receive);
+        return None;
+    };
+    if vm::with_objects(|o| o.set_pager(object, port)).is_err() {
+        ipc.kernel_release_send(held);
+        ipc.release_right(receive);
+        return None;
+    }
+    let control = ipc.kobject_port_create(KObject::MemoryControl(object));
+    with_state(|s| s.pagers.insert(held, PagerInfo { object, control }));
+    let mut buf = [0u8; 128];
+    let sent = dp::encode_memory_object_create_request(&mut buf, 0, 1, size, 2, PAGE).and_then(|n| {
+        let dest = ipc.copy_kernel_send(default)?;
+        let c = ipc.make_send_right(control)?;
+        let parts = KernelReplyParts {
+            rights: vec![receive, c],
+            ..Default::default()
+        };
+        ipc.kernel_send_image(dest, KRight::NULL, &buf[..n], parts);
+        Some(())
+    });
+    if sent.is_none() {
+        log::warn!("pager: memory_object_create to the default pager failed");
+    }
+    Some(held)
 }
 
 /// Whether the pager failed this page (faults on it end with a memory error).

@@ -59,8 +59,8 @@ pub fn handle_syscall(frame: &mut TrapFrame) {
 }
 
 /// Tries to resolve a page fault on a user address through the task's VM map.
-/// A page that must come from a pager is waited for only when the fault came
-/// from user mode (a kernel user-copy gives up and returns an error instead).
+/// A page that must come from a pager is waited for, also in a kernel copy
+/// of user memory unless that runs under the IPC lock.
 fn resolve_user_fault(frame: &TrapFrame, addr: u64) -> bool {
     let write = frame.error_code & 2 != 0;
     let exec = frame.error_code & 0x10 != 0;
@@ -81,7 +81,11 @@ fn resolve_user_fault(frame: &TrapFrame, addr: u64) -> bool {
             access,
         }) => {
             drop(task);
-            frame.is_user_mode() && super::pager::wait_for_page(object, pager, offset, access)
+            // A kernel copy of user memory may wait for the pager as well,
+            // unless it runs under the IPC lock (the pager's answer needs it):
+            // such copies (out-of-line data copied physically) fail instead.
+            (frame.is_user_mode() || !super::ipc::locked())
+                && super::pager::wait_for_page(object, pager, offset, access)
         }
         Err(_) => false,
     }

@@ -119,6 +119,9 @@ fn pageout(e: &mut Env, at: u64) -> bool {
     ok &= check_eq!("paged_in_again_intact", (b0, b8, b1), (0x40, 9, 0x41));
     let faults = vm::task_fault_counts(&mut e.rpc, e.task).map_or(0, |c| c.pager_request) - faults_before;
     ok &= check_eq!("page_in_asks_the_pager", faults, 2);
+    // The kernel's own copy of a message from a paged-out page waits for the
+    // pager like a user access would.
+    ok &= kernel_copy_waits(e, at);
     // A copy-on-write view of the object pins its pages: a pager could
     // otherwise change what the copy saw by supplying different data.
     let object = pager::object_port();
@@ -141,5 +144,39 @@ fn pageout(e: &mut Env, at: u64) -> bool {
         (0x41, (0x41, 0x41), 0)
     );
     let _ = vm::vm_deallocate(&mut e.rpc, e.task, copy, 2 * 4096);
+    ok
+}
+
+/// Writes a message into the first page of the region, pages it out, and
+/// sends the message from there: mach_msg's copy-in faults on the missing
+/// page in the kernel, waits for the pager, and sends the right bytes.
+fn kernel_copy_waits(e: &mut Env, at: u64) -> bool {
+    use mach_user::abi::message::*;
+    use mach_user::ipc::{MsgBuf, mach_msg, mach_msg_raw};
+    use mach_user::rpc::host;
+    let p = e.port();
+    let h = MachMsgHeader {
+        bits: mach_msgh_bits(MACH_MSG_TYPE_MAKE_SEND, 0),
+        size: 32,
+        remote_port: p,
+        local_port: 0,
+        voucher_port: 0,
+        id: 99,
+    };
+    // SAFETY: the first page of the region is mapped read/write.
+    unsafe {
+        core::ptr::write_volatile(at as *mut MachMsgHeader, h);
+        core::ptr::write_volatile((at + 24) as *mut u64, 0x1234_5678);
+    }
+    let _ = host::host_vm_pageout(&mut e.rpc, e.host, 1000);
+    let before = vm::task_fault_counts(&mut e.rpc, e.task).map_or(0, |c| c.pager_request);
+    // SAFETY: `at` holds a 32-byte message (paged out just now).
+    let kr = unsafe { mach_msg_raw(at, MACH_SEND_MSG, 32, 0, 0, 0) };
+    let asked = vm::task_fault_counts(&mut e.rpc, e.task).map_or(0, |c| c.pager_request) - before;
+    let mut ok = check_eq!("kernel_copy_from_paged_out_page", (kr, asked), (MACH_MSG_SUCCESS, 1));
+    let mut b: MsgBuf<64> = MsgBuf::new();
+    let kr = mach_msg(&mut b, MACH_RCV_MSG | MACH_RCV_TIMEOUT, 0, p, 0);
+    ok &= check_eq!("kernel_copy_sent_the_paged_in_bytes", (kr, b.header().id, b.get64(24)), (MACH_MSG_SUCCESS, 99, 0x1234_5678));
+    let _ = e.destroy(p);
     ok
 }

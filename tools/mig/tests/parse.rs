@@ -142,7 +142,8 @@ fn the_projects_interfaces_have_the_mach_ids() {
             ("host_info_basic".to_string(), 211),
             ("host_vm_statistics".to_string(), 212),
             ("host_vm_pageout".to_string(), 213),
-            ("host_get_io_master".to_string(), 205)
+            ("host_get_io_master".to_string(), 205),
+            ("vm_set_default_memory_manager".to_string(), 214)
         ]
     );
 
