@@ -137,6 +137,16 @@ pub mod memory_object_control {
     include!(concat!(env!("OUT_DIR"), "/memory_object_control.rs"));
 }
 
+/// `default_pager` (2250): the default pager's service port: `memory_object_create`
+/// from the kernel, object creation and statistics for user tasks (`interfaces/default_pager.defs`).
+pub mod default_pager {
+    include!(concat!(env!("OUT_DIR"), "/default_pager.rs"));
+
+    /// The bootstrap service the default pager registers its service port
+    /// under: `default_pager` (service keys keep eight bytes: `default_`).
+    pub const DEFAULT_PAGER_SERVICE: u64 = crate::bootstrap::service_key(b"default_pager");
+}
+
 /// `thread` (3600): calls on thread ports (`interfaces/thread.defs`).
 pub mod thread {
     include!(concat!(env!("OUT_DIR"), "/thread.rs"));
