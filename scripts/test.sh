@@ -9,7 +9,7 @@ mkdir -p build
 log=build/host-tests.log
 
 echo "== host unit tests"
-cargo test -p mach-abi -p mach-core -p harness -p mig -p mach-interfaces ${filter:+-- "$filter"} 2>&1 | tee "$log"
+cargo test -p mach-abi -p mach-core -p default-pager-core -p harness -p mig -p mach-interfaces ${filter:+-- "$filter"} 2>&1 | tee "$log"
 rc=${PIPESTATUS[0]}
 if [ "$rc" -ne 0 ] && ! grep -q '^test result: FAILED' "$log"; then
     # cargo test failed before reporting (a build error): count it as a failure.

@@ -22,7 +22,6 @@ extern crate std;
 extern crate alloc;
 
 pub mod cmdline;
-pub mod default_pager;
 pub mod device;
 pub mod elf;
 pub mod frame;

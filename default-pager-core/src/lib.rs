@@ -1,4 +1,5 @@
-//! The default pager's bookkeeping, as data: which disk block holds which page
+//! The default pager's bookkeeping, as data (its own crate because
+//! `mach-core` needs an allocator and user programs have none): which disk block holds which page
 //! of which memory object, which blocks are free, and which pages were lost.
 //! The `default-pager` task owns one [`DiskMap`] and does the I/O; this module
 //! owns only the decisions, so it is tested on the host.
@@ -21,6 +22,8 @@
 //!   `memory_object_data_error`, never zeroes in place of data) until a later
 //!   return stores it. Pages already on disk are rewritten in place, so they
 //!   never fail for lack of space, and other pages are never touched.
+#![no_std]
+#![forbid(unsafe_code)]
 
 /// Bytes in a page and in a disk block.
 pub const PAGE_SIZE: u64 = 4096;
