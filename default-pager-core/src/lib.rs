@@ -52,6 +52,8 @@ pub enum DpError {
     OutOfRange,
     /// No live object has that slot or port.
     NoSuchObject,
+    /// `attach` on a map that has a disk already.
+    AlreadyAttached,
 }
 
 /// What the disk has for one page.
@@ -96,7 +98,9 @@ pub struct ObjectId(pub usize);
 
 /// Disk blocks and objects of the default pager.
 pub struct DiskMap<'a> {
+    /// The storage; blocks `..n` are the disk's.
     owners: &'a mut [u64],
+    n: usize,
     objects: &'a mut [ObjectEntry],
     free: usize,
     /// Where the next free-block search starts.
@@ -112,11 +116,11 @@ impl<'a> DiskMap<'a> {
     /// A map of `blocks` free blocks (at most `owners.len()`) and no objects.
     pub fn new(owners: &'a mut [u64], objects: &'a mut [ObjectEntry], blocks: u64) -> Self {
         let n = usize::try_from(blocks).unwrap_or(usize::MAX).min(owners.len());
-        let owners = &mut owners[..n];
         owners.fill(0);
         objects.fill(ObjectEntry::EMPTY);
         DiskMap {
             owners,
+            n,
             objects,
             free: n,
             hint: 0,
@@ -124,8 +128,19 @@ impl<'a> DiskMap<'a> {
         }
     }
 
+    /// Gives the map a disk of `blocks` blocks (at most the storage's) when it
+    /// has none yet (the pager opens its disk on first use).
+    pub fn attach(&mut self, blocks: u64) -> Result<u64, DpError> {
+        if self.n != 0 {
+            return Err(DpError::AlreadyAttached);
+        }
+        self.n = usize::try_from(blocks).unwrap_or(usize::MAX).min(self.owners.len());
+        self.free = self.n;
+        Ok(self.n as u64)
+    }
+
     pub fn total_blocks(&self) -> u64 {
-        self.owners.len() as u64
+        self.n as u64
     }
 
     pub fn free_blocks(&self) -> u64 {
@@ -174,7 +189,7 @@ impl<'a> DiskMap<'a> {
     pub fn destroy(&mut self, id: ObjectId) -> Result<u64, DpError> {
         self.object(id)?;
         let mut freed = 0;
-        for o in self.owners.iter_mut() {
+        for o in self.owners[..self.n].iter_mut() {
             if *o != 0 && (*o >> 32) as usize == id.0 + 1 {
                 *o = 0;
                 freed += 1;
@@ -204,7 +219,7 @@ impl<'a> DiskMap<'a> {
 
     fn block_of(&self, id: ObjectId, page: u64) -> Option<usize> {
         let want = owner(id.0, page);
-        self.owners.iter().position(|&o| o == want)
+        self.owners[..self.n].iter().position(|&o| o == want)
     }
 
     /// What the disk has for page `page` of object `id`.
@@ -230,7 +245,7 @@ impl<'a> DiskMap<'a> {
         if let Some(b) = self.block_of(id, page) {
             return Ok(b as u64);
         }
-        let n = self.owners.len();
+        let n = self.n;
         let found = (0..n).map(|i| (self.hint + i) % n).find(|&b| self.owners[b] == 0);
         let Some(b) = found else {
             self.mark_lost(id, page);
@@ -443,6 +458,19 @@ mod tests {
         assert_eq!(m.check_range(id, u64::MAX - 4095, PAGE_SIZE), Err(DpError::OutOfRange));
         assert_eq!(m.check_range(ObjectId(1), 0, PAGE_SIZE), Err(DpError::NoSuchObject));
         assert_eq!(m.check_range(ObjectId(99), 0, PAGE_SIZE), Err(DpError::NoSuchObject));
+    }
+
+    #[test]
+    fn attach_gives_a_disk_once() {
+        let (mut b, mut o) = ([0u64; 8], [ObjectEntry::EMPTY; 2]);
+        let mut m = DiskMap::new(&mut b, &mut o, 0);
+        let id = m.create(1, 2 * PAGE_SIZE).unwrap();
+        assert_eq!(m.store(id, 0), Err(DpError::NoSpace));
+        assert_eq!(m.attach(100), Ok(8));
+        assert_eq!((m.total_blocks(), m.free_blocks()), (8, 8));
+        assert!(m.store(id, 1).is_ok());
+        assert_eq!(m.attach(4), Err(DpError::AlreadyAttached));
+        assert_eq!(m.free_blocks(), 7);
     }
 
     #[test]

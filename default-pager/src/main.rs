@@ -9,7 +9,9 @@
 //! `default_pager_object_create` and `vm_map` them (`interfaces/default_pager.defs`).
 //!
 //! This module owns start-up and the receive loop: the disk (opened through
-//! the device interface, `device_get_status` for its size), the reserved
+//! the device interface, `device_get_status` for its size, on the first
+//! request to the service port: the pager holds `hd0` open only once it has
+//! work, so a boot whose tasks never use it leaves the disk to them), the reserved
 //! memory, the port set holding the service port and every object port, the
 //! registration with the bootstrap name service under `default_pager`, and the
 //! end of the task. [`server`] answers the requests; the block bookkeeping is
@@ -109,7 +111,7 @@ fn wire_reserved(rpc: &mut Rpc, task: u32) -> Result<u64, i32> {
 }
 
 /// Opens `hd0` read-write; returns its port and size in blocks.
-fn open_disk(rpc: &mut Rpc) -> Result<(u32, u64), &'static str> {
+pub fn open_disk(rpc: &mut Rpc) -> Result<(u32, u64), &'static str> {
     let master = host::host_get_io_master(rpc, mach_host_self()).map_err(|_| "no device master port")?;
     let dev = device::device_open(rpc, master, D_READ | D_WRITE, DEVICE_NAME_HD0).map_err(|_| "cannot open hd0")?;
     let _ = mach_port::mach_port_deallocate(rpc, mach_task_self(), master);
@@ -136,19 +138,12 @@ fn main(args: mach_user::start::Args) -> i32 {
     let mut rpc = Rpc::new();
     let task = mach_task_self();
     let bp = mach_user::start::bootstrap_port(&args);
-    let (dev, blocks) = match open_disk(&mut rpc) {
-        Ok(d) => d,
-        Err(why) => {
-            println!("default_pager: {why}; not started");
-            return 1;
-        }
-    };
     let Some(res) = take_reserved() else { return 1 };
     match wire_reserved(&mut rpc, task) {
         Ok(n) => println!("default_pager: {} KiB wired", n / 1024),
         Err(kr) => println!("default_pager: cannot wire its memory ({kr}); running unwired"),
     }
-    let map = DiskMap::new(&mut res.owners, &mut res.objects, blocks);
+    let map = DiskMap::new(&mut res.owners, &mut res.objects, 0);
     let set = mach_port::mach_port_allocate(&mut rpc, task, MACH_PORT_RIGHT_PORT_SET);
     let service = mach_port::mach_port_allocate(&mut rpc, task, MACH_PORT_RIGHT_RECEIVE);
     let (Ok(set), Ok(service)) = (set, service) else {
@@ -173,12 +168,8 @@ fn main(args: mach_user::start::Args) -> i32 {
         println!("default_pager: cannot register with the bootstrap service: {registered:?}");
         return 1;
     }
-    println!(
-        "default_pager: serving {} of hd0's {} blocks of 4 KiB",
-        map.total_blocks(),
-        blocks
-    );
-    let mut pager = Pager::new(rpc, set, service, dev, map);
+    println!("default_pager: registered as default_pager");
+    let mut pager = Pager::new(rpc, set, service, map);
     serve(&mut pager);
     println!(
         "default_pager: no senders left on the service port; exiting ({} objects, {} of {} blocks in use, {} requests refused, {} pages lost)",
@@ -207,6 +198,9 @@ fn serve(pager: &mut Pager) {
             }
             pager.no_senders(h.local_port);
             continue;
+        }
+        if h.local_port == pager.service {
+            pager.ensure_disk();
         }
         let size = (h.size as usize + MACH_MSG_TRAILER_SIZE).min(req.0.len());
         let mut d = memory_object_server(pager, &req.0[..size], &mut reply.0);

@@ -25,7 +25,7 @@
 //! Answers to control ports are sent with a zero send timeout, so a task
 //! that passes a full port of its own as "control" cannot stall the pager.
 
-use crate::add_port;
+use crate::{add_port, open_disk};
 use default_pager_core::{DiskMap, DpError, ObjectId, PAGE_SIZE, PageState, RECORDS_PER_BLOCK};
 use mach_interfaces::default_pager::{DefaultPagerInfoReply, DefaultPagerServer};
 use mach_interfaces::memory_object::MemoryObjectServer;
@@ -36,6 +36,7 @@ use mach_user::abi::kern_return::*;
 use mach_user::abi::message::*;
 use mach_user::abi::port::MACH_PORT_RIGHT_RECEIVE;
 use mach_user::ipc::{MsgBuf, mach_msg, mach_task_self};
+use mach_user::println;
 use mach_user::rpc::{Rpc, device, mach_port, vm};
 
 /// Most pages one `data_request` may ask for.
@@ -76,22 +77,46 @@ pub struct Pager {
     pub set: u32,
     /// The service port registered as `default_pager`.
     pub service: u32,
-    dev: u32,
+    /// `hd0`, once opened.
+    dev: Option<u32>,
     pub map: DiskMap<'static>,
     /// Requests dropped as malformed or misdirected.
     pub rejected: u32,
 }
 
 impl Pager {
-    pub fn new(rpc: Rpc, set: u32, service: u32, dev: u32, map: DiskMap<'static>) -> Self {
+    pub fn new(rpc: Rpc, set: u32, service: u32, map: DiskMap<'static>) -> Self {
         Pager {
             rpc,
             task: mach_task_self(),
             set,
             service,
-            dev,
+            dev: None,
             map,
             rejected: 0,
+        }
+    }
+
+    /// Opens the disk if it is not open yet (tried once).
+    pub fn ensure_disk(&mut self) {
+        if self.dev.is_some() {
+            return;
+        }
+        match open_disk(&mut self.rpc) {
+            Ok((dev, blocks)) => {
+                let _ = self.map.attach(blocks);
+                self.dev = Some(dev);
+                println!(
+                    "default_pager: paging to hd0: {} blocks of 4 KiB ({} usable)",
+                    blocks,
+                    self.map.total_blocks()
+                );
+            }
+            Err(why) => {
+                // Without a disk every store fails: returned pages are lost (data_error later).
+                self.dev = Some(0);
+                println!("default_pager: {why}; no page can be stored");
+            }
         }
     }
 
@@ -131,7 +156,13 @@ impl Pager {
         let offset = page * PAGE_SIZE;
         let _ = match self.map.lookup(id, page) {
             Ok(PageState::OnDisk(block)) => {
-                match device::device_read(&mut self.rpc, self.dev, 0, block * RECORDS_PER_BLOCK, PAGE_SIZE as u32) {
+                match device::device_read(
+                    &mut self.rpc,
+                    self.dev.unwrap_or(0),
+                    0,
+                    block * RECORDS_PER_BLOCK,
+                    PAGE_SIZE as u32,
+                ) {
                     Ok(data) if u64::from(data.count) == PAGE_SIZE => {
                         // SAFETY: the kernel mapped `count` bytes at `address` for us.
                         let bytes =
@@ -160,7 +191,13 @@ impl Pager {
             // Disk full: the map now counts the page as lost.
             return;
         };
-        let w = device::device_write(&mut self.rpc, self.dev, 0, block * RECORDS_PER_BLOCK, bytes);
+        let w = device::device_write(
+            &mut self.rpc,
+            self.dev.unwrap_or(0),
+            0,
+            block * RECORDS_PER_BLOCK,
+            bytes,
+        );
         if w != Ok(PAGE_SIZE as u32) {
             self.map.write_failed(id, page);
         }
