@@ -52,6 +52,26 @@ if [ -z "$filter" ] || [[ "test-device" == *"$filter"* ]]; then
     fi
 fi
 
+echo "== default pager"
+# The default pager and test-dpager in a boot of their own, on a fresh disk
+# (test-device in the main boot must be hd0's only opener): every `test`
+# line of that boot is counted here.
+if [ -z "$filter" ] || [[ "test-dpager" == *"$filter"* ]]; then
+    out=build/dpager.log
+    rm -f "${DISK_IMG:-build/paging.img}" && truncate -s 4M "${DISK_IMG:-build/paging.img}"
+    timeout 300 ${QEMU:-qemu-system-x86_64} ${QEMU_FLAGS} -cdrom build/mach-dpager.iso </dev/null > "$out"
+    code=$?
+    passed=$(grep -c '^test .* \.\.\. ok' "$out")
+    failed=$(grep -c '^test .* \.\.\. FAILED' "$out")
+    grep '^test ' "$out"
+    if [ "$code" != 33 ] || ! grep -q '^test dpager_audit ... ok' "$out" || ! grep -q '^mach: all tasks finished' "$out"; then
+        echo "test dpager_boot ... FAILED: exit $code, see $out"; cat "$out"
+        failed=$((failed + 1))
+    fi
+    echo "test result: $([ "$failed" = 0 ] && echo ok || echo FAILED). $passed passed; $failed failed; 0 ignored (dpager boot)" >> "$log"
+    rm -f "${DISK_IMG:-build/paging.img}" && truncate -s 4M "${DISK_IMG:-build/paging.img}"
+fi
+
 echo "== in-QEMU tests"
 exec "$harness" test --kernel "$kernel" --timeout "${TEST_TIMEOUT:-300}" \
     --log build/test-serial.log --host-log "$log" -- \
