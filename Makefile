@@ -21,7 +21,7 @@ USER_DIR := target/user
 KERNEL_ELF := $(KERNEL_DIR)/$(TARGET)/release/mach-kernel
 USER_BIN := $(USER_DIR)/$(TARGET)/release
 HARNESS := target/debug/harness
-USER_PROGRAMS := bootstrap test-traps test-preempt test-fault test-ports test-msg test-fuzz test-vm test-fork test-exc test-pager test-thread test-ool test-vmcopy test-device bench-ipc
+USER_PROGRAMS := bootstrap default-pager test-traps test-preempt test-fault test-ports test-msg test-fuzz test-vm test-fork test-exc test-pager test-thread test-ool test-vmcopy test-device test-dpager bench-ipc
 
 KERNEL_RUSTFLAGS := -C link-arg=-T$(ROOT)/mach-kernel/linker.ld -C relocation-model=static \
 	-C code-model=kernel -C force-frame-pointers=yes
@@ -37,7 +37,7 @@ QEMU_FLAGS := -accel $(ACCEL) -cpu $(CPU) -m $(MEM) -smp 1 -boot d -serial stdio
 	-drive file=$(DISK_IMG),format=raw,if=ide,index=0,media=disk
 export QEMU_FLAGS
 
-.PHONY: all deps disk kernel user harness iso test-iso panic-isos nodisk-iso one-iso bench-iso run test debug bench profile clean
+.PHONY: all deps disk kernel user harness iso test-iso panic-isos nodisk-iso dpager-iso one-iso bench-iso run test debug bench profile clean
 
 all: iso test-iso
 
@@ -50,7 +50,7 @@ kernel: deps
 
 user: deps
 	RUSTFLAGS="$(USER_RUSTFLAGS)" CARGO_TARGET_DIR=$(USER_DIR) \
-		cargo build -p bootstrap -p test-programs --target $(TARGET) --release
+		cargo build -p bootstrap -p default-pager -p test-programs --target $(TARGET) --release
 
 harness:
 	cargo build -p harness
@@ -76,7 +76,7 @@ iso: kernel user
 test-iso: kernel user
 	@mkdir -p build
 	@if [ -n "$(T)" ]; then \
-		awk -v t="$(T)" '!/^[ \t]*module2/ || /bootstrap/ || index($$0, t)' iso/grub-test.cfg > build/grub-test.cfg; \
+		awk -v t="$(T)" '!/^[ \t]*module2/ || /bootstrap/ || /default-pager/ || index($$0, t)' iso/grub-test.cfg > build/grub-test.cfg; \
 	else cp iso/grub-test.cfg build/grub-test.cfg; fi
 	$(call make_iso,build/mach-test.iso,build/grub-test.cfg)
 
@@ -95,13 +95,21 @@ nodisk-iso: kernel user
 		| sed 's|^\([ \t]*\)boot$$|\1module2 /boot/test-device test-device nodisk\n\1boot|' > build/grub-nodisk.cfg
 	$(MAKE) --no-print-directory one-iso ISO=build/mach-nodisk.iso CFG=build/grub-nodisk.cfg
 
+# The default pager and test-dpager alone on a fresh disk (scripts/test.sh):
+# test-device must be hd0's only opener, so they cannot share a boot.
+dpager-iso: kernel user
+	@mkdir -p build
+	awk '!/^[ \t]*module2/ || /bootstrap/ || /default-pager/' iso/grub-test.cfg \
+		| sed 's|^\([ \t]*\)boot$$|\1module2 /boot/test-dpager test-dpager\n\1boot|' > build/grub-dpager.cfg
+	$(MAKE) --no-print-directory one-iso ISO=build/mach-dpager.iso CFG=build/grub-dpager.cfg
+
 one-iso:
 	$(call make_iso,$(ISO),$(CFG))
 
 run: iso harness disk
 	qemu-system-x86_64 $(QEMU_FLAGS) -cdrom build/mach.iso | $(HARNESS) symbolize --kernel $(KERNEL_ELF)
 
-test: test-iso panic-isos nodisk-iso harness disk
+test: test-iso panic-isos nodisk-iso dpager-iso harness disk
 	scripts/test.sh $(KERNEL_ELF) build/mach-test.iso $(HARNESS) "$(T)"
 
 debug: iso disk

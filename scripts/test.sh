@@ -9,7 +9,7 @@ mkdir -p build
 log=build/host-tests.log
 
 echo "== host unit tests"
-cargo test -p mach-abi -p mach-core -p harness -p mig -p mach-interfaces ${filter:+-- "$filter"} 2>&1 | tee "$log"
+cargo test -p mach-abi -p mach-core -p default-pager-core -p harness -p mig -p mach-interfaces ${filter:+-- "$filter"} 2>&1 | tee "$log"
 rc=${PIPESTATUS[0]}
 if [ "$rc" -ne 0 ] && ! grep -q '^test result: FAILED' "$log"; then
     # cargo test failed before reporting (a build error): count it as a failure.
@@ -50,6 +50,26 @@ if [ -z "$filter" ] || [[ "test-device" == *"$filter"* ]]; then
         echo "test device_nodisk ... FAILED: exit $code, see $out"; cat "$out"
         echo "test result: FAILED. 0 passed; 1 failed; 0 ignored (device_nodisk)" >> "$log"
     fi
+fi
+
+echo "== default pager"
+# The default pager and test-dpager in a boot of their own, on a fresh disk
+# (test-device in the main boot must be hd0's only opener): every `test`
+# line of that boot is counted here.
+if [ -z "$filter" ] || [[ "test-dpager" == *"$filter"* ]]; then
+    out=build/dpager.log
+    rm -f "${DISK_IMG:-build/paging.img}" && truncate -s 4M "${DISK_IMG:-build/paging.img}"
+    timeout 300 ${QEMU:-qemu-system-x86_64} ${QEMU_FLAGS} -cdrom build/mach-dpager.iso </dev/null > "$out"
+    code=$?
+    passed=$(grep -c '^test .* \.\.\. ok' "$out")
+    failed=$(grep -c '^test .* \.\.\. FAILED' "$out")
+    grep '^test ' "$out"
+    if [ "$code" != 33 ] || ! grep -q '^test dpager_audit ... ok' "$out" || ! grep -q '^mach: all tasks finished' "$out"; then
+        echo "test dpager_boot ... FAILED: exit $code, see $out"; cat "$out"
+        failed=$((failed + 1))
+    fi
+    echo "test result: $([ "$failed" = 0 ] && echo ok || echo FAILED). $passed passed; $failed failed; 0 ignored (dpager boot)" >> "$log"
+    rm -f "${DISK_IMG:-build/paging.img}" && truncate -s 4M "${DISK_IMG:-build/paging.img}"
 fi
 
 echo "== in-QEMU tests"

@@ -1,0 +1,221 @@
+//! The default pager: a user task that backs memory objects on the disk `hd0`.
+//!
+//! Role (Mach 3): the kernel hands it new temporary objects with
+//! `memory_object_create` and, once its page-out daemon exists, pages them out
+//! with `memory_object_data_return`; page-ins come back through
+//! `memory_object_data_request`, answered with `memory_object_data_supply`
+//! (pages on disk) or `memory_object_data_unavailable` (pages never written:
+//! the kernel zero-fills). User tasks get objects of their own with
+//! `default_pager_object_create` and `vm_map` them (`interfaces/default_pager.defs`).
+//!
+//! This module owns start-up and the receive loop: the disk (opened through
+//! the device interface, `device_get_status` for its size, on the first
+//! request to the service port: the pager holds `hd0` open only once it has
+//! work, so a boot whose tasks never use it leaves the disk to them), the reserved
+//! memory, the port set holding the service port and every object port, the
+//! registration with the bootstrap name service under `default_pager`, and the
+//! end of the task. [`server`] answers the requests; the block bookkeeping is
+//! `default_pager_core` (host-tested).
+//!
+//! # Reserved memory
+//!
+//! Page-out must never wait for memory the pager itself would fault in. At
+//! start, before it serves anything, the pager wires (`vm_wire`, which faults
+//! every page in and keeps it resident) its whole program image — text,
+//! rodata, data and bss, which hold the disk map and the object table as
+//! statics of fixed size ([`MAX_BLOCKS`], [`MAX_OBJECTS`]) — and the top
+//! [`STACK_WIRED`] bytes of its stack, where the message buffers live. After
+//! that the pager allocates no memory of its own. What remains outside its
+//! control: the out-of-line memory that `device_read` replies and
+//! `data_return` requests carry is mapped by the kernel, so the kernel must
+//! keep a reserve for those transfers (not done yet: its page-out daemon is
+//! being written).
+//!
+//! # Lifetime
+//!
+//! The pager drops its send right to the bootstrap port once registered, so
+//! the bootstrap task still ends when the last other task has gone; the
+//! bootstrap task then exits, its send right to the service port goes, and the
+//! no-senders notification on the service port ends the pager. (Mach's default
+//! pager never exits; this one must, for `make test` to end.) Objects still
+//! alive then go with the task.
+#![no_std]
+#![no_main]
+
+mod server;
+
+use core::sync::atomic::{AtomicBool, Ordering};
+use default_pager_core::{DiskMap, ObjectEntry, RECORDS_PER_BLOCK};
+use mach_interfaces::default_pager::{DEFAULT_PAGER_SERVICE, default_pager_server};
+use mach_interfaces::memory_object::memory_object_server;
+use mach_interfaces::{Dispatch, PolyPort, bootstrap, wire};
+use mach_user::abi::device::{D_READ, D_WRITE, DEV_GET_RECORDS, DEVICE_NAME_HD0, DEVICE_RECORD_SIZE};
+use mach_user::abi::layout::USER_STACK_TOP;
+use mach_user::abi::message::*;
+use mach_user::abi::port::{MACH_NOTIFY_NO_SENDERS, MACH_PORT_RIGHT_PORT_SET, MACH_PORT_RIGHT_RECEIVE};
+use mach_user::ipc::{MsgBuf, mach_host_self, mach_msg, mach_task_self};
+use mach_user::println;
+use mach_user::rpc::{Rpc, device, host, mach_port, vm};
+use server::Pager;
+
+mach_user::entry!(main);
+
+/// Disk blocks (pages) the pager can manage: 64 MiB of disk.
+pub const MAX_BLOCKS: usize = 16384;
+/// Objects served at once.
+pub const MAX_OBJECTS: usize = 64;
+/// Bytes of the main stack wired at start.
+pub const STACK_WIRED: u64 = 64 * 1024;
+/// The program image lies below this address (`vm_allocate` starts there).
+const IMAGE_END: u64 = 0x1000_0000_0000;
+/// Where user programs are linked (`mach-user/user.ld`).
+const IMAGE_START: u64 = 0x40_0000;
+
+/// The pager's state of fixed size, in bss (wired at start).
+struct Reserved {
+    owners: [u64; MAX_BLOCKS],
+    objects: [ObjectEntry; MAX_OBJECTS],
+}
+
+static mut RESERVED: Reserved = Reserved {
+    owners: [0; MAX_BLOCKS],
+    objects: [ObjectEntry::EMPTY; MAX_OBJECTS],
+};
+static RESERVED_TAKEN: AtomicBool = AtomicBool::new(false);
+
+/// The reserved state, the first time; `None` afterwards.
+fn take_reserved() -> Option<&'static mut Reserved> {
+    if RESERVED_TAKEN.swap(true, Ordering::AcqRel) {
+        return None;
+    }
+    // SAFETY: RESERVED_TAKEN was false, so no other reference to RESERVED
+    // exists and none will be made.
+    Some(unsafe { &mut *(&raw mut RESERVED) })
+}
+
+/// Wires the program image and the top of the stack; returns the bytes wired.
+fn wire_reserved(rpc: &mut Rpc, task: u32) -> Result<u64, i32> {
+    let mut wired = 0;
+    let mut at = IMAGE_START;
+    while at < IMAGE_END {
+        let Ok(r) = vm::vm_region(rpc, task, at) else { break };
+        if r.start >= IMAGE_END || r.size == 0 {
+            break;
+        }
+        vm::vm_wire(rpc, task, r.start, r.size, r.protection)?;
+        wired += r.size;
+        at = r.start + r.size;
+    }
+    vm::vm_wire(rpc, task, USER_STACK_TOP - STACK_WIRED, STACK_WIRED, 3)?;
+    Ok(wired + STACK_WIRED)
+}
+
+/// Opens `hd0` read-write; returns its port and size in blocks.
+pub fn open_disk(rpc: &mut Rpc) -> Result<(u32, u64), &'static str> {
+    let master = host::host_get_io_master(rpc, mach_host_self()).map_err(|_| "no device master port")?;
+    let dev = device::device_open(rpc, master, D_READ | D_WRITE, DEVICE_NAME_HD0).map_err(|_| "cannot open hd0")?;
+    let _ = mach_port::mach_port_deallocate(rpc, mach_task_self(), master);
+    let recs = device::device_get_status(rpc, dev, DEV_GET_RECORDS).map_err(|_| "cannot get the size of hd0")?;
+    if recs.status_1 != u64::from(DEVICE_RECORD_SIZE) {
+        return Err("hd0 records are not 512 bytes");
+    }
+    Ok((dev, recs.status_0 / RECORDS_PER_BLOCK))
+}
+
+/// Moves receive right `port` into `set` and asks for no-senders on it (sync
+/// 1: it fires once the send rights made from now on are all gone).
+pub fn add_port(rpc: &mut Rpc, set: u32, port: u32) -> Result<(), i32> {
+    let task = mach_task_self();
+    mach_port::mach_port_move_member(rpc, task, port, set)?;
+    let notify = PolyPort {
+        name: port,
+        disposition: MACH_MSG_TYPE_MAKE_SEND_ONCE,
+    };
+    mach_port::mach_port_request_notification(rpc, task, port, MACH_NOTIFY_NO_SENDERS, 1, notify).map(|_| ())
+}
+
+fn main(args: mach_user::start::Args) -> i32 {
+    let mut rpc = Rpc::new();
+    let task = mach_task_self();
+    let bp = mach_user::start::bootstrap_port(&args);
+    let Some(res) = take_reserved() else { return 1 };
+    match wire_reserved(&mut rpc, task) {
+        Ok(n) => println!("default_pager: {} KiB wired", n / 1024),
+        Err(kr) => println!("default_pager: cannot wire its memory ({kr}); running unwired"),
+    }
+    let map = DiskMap::new(&mut res.owners, &mut res.objects, 0);
+    let set = mach_port::mach_port_allocate(&mut rpc, task, MACH_PORT_RIGHT_PORT_SET);
+    let service = mach_port::mach_port_allocate(&mut rpc, task, MACH_PORT_RIGHT_RECEIVE);
+    let (Ok(set), Ok(service)) = (set, service) else {
+        println!("default_pager: cannot allocate its ports");
+        return 1;
+    };
+    if let Err(kr) = add_port(&mut rpc, set, service) {
+        println!("default_pager: cannot watch its service port: {kr}");
+        return 1;
+    }
+    let registered = bp.map(|bp| {
+        let poly = PolyPort {
+            name: service,
+            disposition: MACH_MSG_TYPE_MAKE_SEND,
+        };
+        let r = bootstrap::bootstrap_register(&mut rpc, bp, DEFAULT_PAGER_SERVICE, poly);
+        // Holding the bootstrap port would keep the bootstrap task alive.
+        let _ = mach_port::mach_port_deallocate(&mut rpc, task, bp);
+        r
+    });
+    if registered != Some(Ok(())) {
+        println!("default_pager: cannot register with the bootstrap service: {registered:?}");
+        return 1;
+    }
+    println!("default_pager: registered as default_pager");
+    let mut pager = Pager::new(rpc, set, service, map);
+    serve(&mut pager);
+    println!(
+        "default_pager: no senders left on the service port; exiting ({} objects, {} of {} blocks in use, {} requests refused, {} pages lost)",
+        pager.map.live_objects(),
+        pager.map.total_blocks() - pager.map.free_blocks(),
+        pager.map.total_blocks(),
+        pager.rejected,
+        pager.map.lost_pages()
+    );
+    0
+}
+
+/// Serves the service port and every object port until the service port has
+/// no senders left.
+fn serve(pager: &mut Pager) {
+    let mut req: MsgBuf<1024> = MsgBuf::new();
+    let mut reply: MsgBuf<1024> = MsgBuf::new();
+    loop {
+        if mach_msg(&mut req, MACH_RCV_MSG, 0, pager.set, 0) != MACH_MSG_SUCCESS {
+            continue;
+        }
+        let h = req.header();
+        if h.id == MACH_NOTIFY_NO_SENDERS && req.trailer().sender_task() == 0 {
+            if h.local_port == pager.service {
+                return;
+            }
+            pager.no_senders(h.local_port);
+            continue;
+        }
+        if h.local_port == pager.service {
+            pager.ensure_disk();
+        }
+        let size = (h.size as usize + MACH_MSG_TRAILER_SIZE).min(req.0.len());
+        let mut d = memory_object_server(pager, &req.0[..size], &mut reply.0);
+        if let Dispatch::BadId(_) = d {
+            d = default_pager_server(pager, &req.0[..size], &mut reply.0);
+        }
+        if let Dispatch::BadId(_) = d {
+            // Nobody's message: drop what it carried.
+            pager.rejected += 1;
+            wire::release_descriptors(pager, &req.0[..size]);
+        }
+        if let Dispatch::Reply(n) | Dispatch::BadId(n) = d
+            && n > 0
+        {
+            let _ = mach_msg(&mut reply, MACH_SEND_MSG | MACH_SEND_TIMEOUT, n as u32, 0, 0);
+        }
+    }
+}
