@@ -21,7 +21,7 @@ USER_DIR := target/user
 KERNEL_ELF := $(KERNEL_DIR)/$(TARGET)/release/mach-kernel
 USER_BIN := $(USER_DIR)/$(TARGET)/release
 HARNESS := target/debug/harness
-USER_PROGRAMS := bootstrap default-pager test-traps test-preempt test-fault test-ports test-msg test-fuzz test-vm test-fork test-exc test-pager test-thread test-ool test-vmcopy test-device test-dpager bench-ipc
+USER_PROGRAMS := bootstrap default-pager test-traps test-preempt test-fault test-ports test-msg test-fuzz test-vm test-fork test-exc test-pager test-thread test-ool test-vmcopy test-device test-dpager test-bigmem bench-ipc
 
 KERNEL_RUSTFLAGS := -C link-arg=-T$(ROOT)/mach-kernel/linker.ld -C relocation-model=static \
 	-C code-model=kernel -C force-frame-pointers=yes
@@ -37,7 +37,7 @@ QEMU_FLAGS := -accel $(ACCEL) -cpu $(CPU) -m $(MEM) -smp 1 -boot d -serial stdio
 	-drive file=$(DISK_IMG),format=raw,if=ide,index=0,media=disk
 export QEMU_FLAGS
 
-.PHONY: all deps disk kernel user harness iso test-iso panic-isos nodisk-iso dpager-iso one-iso bench-iso run test debug bench profile clean
+.PHONY: all deps disk kernel user harness iso test-iso panic-isos nodisk-iso dpager-iso one-iso lowmem-iso bench-iso run test debug bench profile clean
 
 all: iso test-iso
 
@@ -95,6 +95,15 @@ nodisk-iso: kernel user
 		| sed 's|^\([ \t]*\)boot$$|\1module2 /boot/test-device test-device nodisk\n\1boot|' > build/grub-nodisk.cfg
 	$(MAKE) --no-print-directory one-iso ISO=build/mach-nodisk.iso CFG=build/grub-nodisk.cfg
 
+# A workload larger than memory (scripts/test.sh boots it with little memory
+# and a fresh disk): the default pager, registered with the kernel, and
+# test-bigmem.
+lowmem-iso: kernel user
+	@mkdir -p build
+	awk '!/^[ \t]*module2/ || /bootstrap/' iso/grub-test.cfg \
+		| sed 's|^\([ \t]*\)boot$$|\1module2 /boot/default-pager default-pager register\n\1module2 /boot/test-bigmem test-bigmem\n\1boot|' > build/grub-lowmem.cfg
+	$(MAKE) --no-print-directory one-iso ISO=build/mach-lowmem.iso CFG=build/grub-lowmem.cfg
+
 # The default pager and test-dpager alone on a fresh disk (scripts/test.sh):
 # test-device must be hd0's only opener, so they cannot share a boot.
 dpager-iso: kernel user
@@ -109,7 +118,7 @@ one-iso:
 run: iso harness disk
 	qemu-system-x86_64 $(QEMU_FLAGS) -cdrom build/mach.iso | $(HARNESS) symbolize --kernel $(KERNEL_ELF)
 
-test: test-iso panic-isos nodisk-iso dpager-iso harness disk
+test: test-iso panic-isos nodisk-iso dpager-iso lowmem-iso harness disk
 	scripts/test.sh $(KERNEL_ELF) build/mach-test.iso $(HARNESS) "$(T)"
 
 debug: iso disk

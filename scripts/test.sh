@@ -72,6 +72,28 @@ if [ -z "$filter" ] || [[ "test-dpager" == *"$filter"* ]]; then
     rm -f "${DISK_IMG:-build/paging.img}" && truncate -s 4M "${DISK_IMG:-build/paging.img}"
 fi
 
+echo "== larger than memory"
+# test-bigmem writes more anonymous memory than the machine has (QEMU with
+# ${LOWMEM:-40M}) and reads it back, through the default pager and a fresh
+# 64 MiB disk; every `test` line of that boot is counted here.
+if [ -z "$filter" ] || [[ "test-bigmem" == *"$filter"* ]]; then
+    out=build/lowmem.log
+    disk=build/lowmem.img
+    rm -f "$disk" && truncate -s 64M "$disk"
+    lowmem_flags=$(sed -E "s/-m [^ ]+/-m ${LOWMEM:-40M}/; s|file=[^,]+|file=$disk|" <<< "${QEMU_FLAGS}")
+    timeout 900 ${QEMU:-qemu-system-x86_64} ${lowmem_flags} -cdrom build/mach-lowmem.iso </dev/null > "$out"
+    code=$?
+    passed=$(grep -c '^test .* \.\.\. ok' "$out")
+    failed=$(grep -c '^test .* \.\.\. FAILED' "$out")
+    grep -E '^(test |bigmem: )' "$out"
+    if [ "$code" != 33 ] || ! grep -q '^test bigmem_audit ... ok' "$out" || ! grep -q '^mach: all tasks finished' "$out"; then
+        echo "test lowmem_boot ... FAILED: exit $code, see $out"; tail -40 "$out"
+        failed=$((failed + 1))
+    fi
+    echo "test result: $([ "$failed" = 0 ] && echo ok || echo FAILED). $passed passed; $failed failed; 0 ignored (lowmem boot)" >> "$log"
+    rm -f "$disk"
+fi
+
 echo "== in-QEMU tests"
 exec "$harness" test --kernel "$kernel" --timeout "${TEST_TIMEOUT:-300}" \
     --log build/test-serial.log --host-log "$log" -- \

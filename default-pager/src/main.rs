@@ -169,6 +169,12 @@ fn main(args: mach_user::start::Args) -> i32 {
         return 1;
     }
     println!("default_pager: registered as default_pager");
+    if args.iter().any(|a| a == "register") {
+        match become_default_memory_manager(&mut rpc, task, service) {
+            Ok(()) => println!("default_pager: the kernel's default memory manager"),
+            Err(kr) => println!("default_pager: vm_set_default_memory_manager failed: {kr}"),
+        }
+    }
     let mut pager = Pager::new(rpc, set, service, map);
     serve(&mut pager);
     println!(
@@ -180,6 +186,21 @@ fn main(args: mach_user::start::Args) -> i32 {
         pager.map.lost_pages()
     );
     0
+}
+
+/// `vm_set_default_memory_manager` with a send right to `service` (made for
+/// the call and given up after, so that the kernel's right and the
+/// bootstrap service's are the only senders). The kernel then pages
+/// anonymous memory out to this task and never pages out this task's own.
+fn become_default_memory_manager(rpc: &mut Rpc, task: u32, service: u32) -> Result<(), i32> {
+    let poly = PolyPort {
+        name: service,
+        disposition: MACH_MSG_TYPE_MAKE_SEND,
+    };
+    mach_port::mach_port_insert_right(rpc, task, service, poly)?;
+    let r = mach_user::rpc::host::vm_set_default_memory_manager(rpc, mach_user::ipc::mach_host_self(), service);
+    let _ = mach_port::mach_port_deallocate(rpc, task, service);
+    r
 }
 
 /// Serves the service port and every object port until the service port has

@@ -485,7 +485,7 @@ impl HostServer for HostPortServer<'_> {
     }
     fn vm_set_default_memory_manager(&mut self, _host: u32, manager: u32) -> Result<(), i32> {
         let right = self.ctx.req.peek_right(manager).ok_or(KERN_INVALID_CAPABILITY)?;
-        super::pager::set_default_pager(self.ctx.ipc, right)?;
+        super::pager::set_default_pager(self.ctx.ipc, self.ctx.req.sender, right)?;
         let _ = self.ctx.req.take_right(manager);
         Ok(())
     }

@@ -159,6 +159,9 @@ struct Mapping {
 fn mappings_if_evictable(object: u64) -> Option<Vec<Mapping>> {
     let mut out = Vec::new();
     for t in task::all() {
+        if super::pager::is_default_pager_task(t.id) && vm_maps(&t, object) {
+            return None;
+        }
         let vm = t.vm.lock();
         for e in vm.map.entries().filter(|e| e.object == Some(object)) {
             if e.needs_copy || e.wired_count > 0 {
@@ -174,6 +177,11 @@ fn mappings_if_evictable(object: u64) -> Option<Vec<Mapping>> {
     }
     let refs = with_objects(|o| o.get(object).map(|obj| obj.ref_count() as usize))?;
     (refs == out.len()).then_some(out)
+}
+
+/// Whether `t` maps `object` directly.
+fn vm_maps(t: &task::Task, object: u64) -> bool {
+    t.vm.lock().map.entries().any(|e| e.object == Some(object))
 }
 
 /// Unmaps page `offset` (frame `frame`) wherever it is mapped; returns

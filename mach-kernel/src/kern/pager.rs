@@ -61,14 +61,30 @@ fn with_state<R>(f: impl FnOnce(&mut State) -> R) -> R {
 /// The default memory manager's port (a send right the kernel holds).
 static DEFAULT_PAGER: Mutex<Option<PortId>> = Mutex::new(None);
 
-/// `vm_set_default_memory_manager`: keeps the send right `right`, replacing
-/// (and releasing) an earlier registration.
-pub fn set_default_pager(ipc: &mut Ipc, right: KRight) -> Result<(), KernReturn> {
-    let port = ipc.kernel_hold_send(right).ok_or(KERN_INVALID_CAPABILITY)?;
-    if let Some(old) = DEFAULT_PAGER.lock().replace(port) {
+/// The default pager's task: its memory is never paged out (it would have
+/// to page itself in).
+static DEFAULT_PAGER_TASK: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
+
+/// `vm_set_default_memory_manager` from `task`: keeps the send right
+/// `right`, replacing (and releasing) an earlier registration; a null right
+/// unregisters.
+pub fn set_default_pager(ipc: &mut Ipc, task: u64, right: KRight) -> Result<(), KernReturn> {
+    let new = if right.port_id().is_none() {
+        None
+    } else {
+        Some(ipc.kernel_hold_send(right).ok_or(KERN_INVALID_CAPABILITY)?)
+    };
+    let old = core::mem::replace(&mut *DEFAULT_PAGER.lock(), new);
+    if let Some(old) = old {
         ipc.kernel_release_send(old);
     }
+    DEFAULT_PAGER_TASK.store(if new.is_some() { task } else { 0 }, core::sync::atomic::Ordering::Relaxed);
     Ok(())
+}
+
+/// Whether `task` is the default pager's (exempt from page-out).
+pub fn is_default_pager_task(task: u64) -> bool {
+    task != 0 && DEFAULT_PAGER_TASK.load(core::sync::atomic::Ordering::Relaxed) == task
 }
 
 /// Whether a live default pager is registered.
