@@ -18,6 +18,13 @@ use mach_user::thread::{StaticStack, thread_create_running};
 pub static LOG: [AtomicU64; 32] = [const { AtomicU64::new(0) }; 32];
 pub static LOG_LEN: AtomicUsize = AtomicUsize::new(0);
 static PORT: AtomicU32 = AtomicU32::new(0);
+/// A send right to the control port of the object last initialised.
+static CONTROL: AtomicU32 = AtomicU32::new(0);
+
+/// The control port of the object last initialised (0 before any).
+pub fn control_port() -> u32 {
+    CONTROL.load(Ordering::Acquire)
+}
 static STACK: StaticStack<32768> = StaticStack::new();
 
 /// Log entries are `id << 40 | offset`.
@@ -68,6 +75,19 @@ impl Release for Pager {
 impl MemoryObjectServer for Pager {
     fn memory_object_init(&mut self, _mo: u32, control: u32, _page_size: u64) -> Result<(), i32> {
         record(mo::MEMORY_OBJECT_INIT_ID, 0);
+        // Keep this right to the control port for tests that send requests
+        // (lock_request) on it; give up an older one.
+        let old = CONTROL.swap(control, Ordering::AcqRel);
+        if old != 0 {
+            self.release_port(old, 0);
+        }
+        let _ = moc::memory_object_ready(&mut self.rpc, control, 0, 1);
+        Ok(())
+    }
+    fn memory_object_lock_completed(&mut self, reply_to: u32, control: u32, offset: u64, _l: u64) -> Result<(), i32> {
+        // Completions go to the requester's own port, never here.
+        record(mo::MEMORY_OBJECT_LOCK_COMPLETED_ID, offset);
+        self.release_port(reply_to, 0);
         self.release_port(control, 0);
         Ok(())
     }

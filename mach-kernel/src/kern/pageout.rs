@@ -45,8 +45,9 @@ pub trait PageoutIo {
     /// Gives anonymous `object` (`size` bytes) a default-pager memory object;
     /// returns its port.
     fn attach_default_pager(&mut self, object: u64, size: u64) -> Option<u64>;
-    /// Sends `memory_object_data_return` of page `offset` to `pager`.
-    fn data_return(&mut self, pager: u64, offset: u64, data: Vec<u8>);
+    /// Sends `memory_object_data_return` of page `offset` to `pager`
+    /// (`kept`: the kernel keeps its copy).
+    fn data_return(&mut self, pager: u64, offset: u64, data: Vec<u8>, kept: bool);
 }
 
 /// [`PageoutIo`] for callers that do not hold the IPC lock.
@@ -59,8 +60,8 @@ impl PageoutIo for Unlocked {
     fn attach_default_pager(&mut self, object: u64, size: u64) -> Option<u64> {
         super::ipc::with(|ipc| super::pager::attach_default_pager(ipc, object, size))
     }
-    fn data_return(&mut self, pager: u64, offset: u64, data: Vec<u8>) {
-        super::ipc::with(|ipc| super::pager::data_return(ipc, pager, offset, data, true));
+    fn data_return(&mut self, pager: u64, offset: u64, data: Vec<u8>, kept: bool) {
+        super::ipc::with(|ipc| super::pager::data_return(ipc, pager, offset, data, true, kept));
     }
 }
 
@@ -74,8 +75,8 @@ impl PageoutIo for Locked<'_> {
     fn attach_default_pager(&mut self, object: u64, size: u64) -> Option<u64> {
         super::pager::attach_default_pager(self.0, object, size)
     }
-    fn data_return(&mut self, pager: u64, offset: u64, data: Vec<u8>) {
-        super::pager::data_return(self.0, pager, offset, data, true);
+    fn data_return(&mut self, pager: u64, offset: u64, data: Vec<u8>, kept: bool) {
+        super::pager::data_return(self.0, pager, offset, data, true, kept);
     }
 }
 
@@ -120,10 +121,7 @@ pub fn reclaim_with(max: usize, io: &mut dyn PageoutIo) -> usize {
                 continue;
             }
             if dirty {
-                let mut data = vec![0u8; PAGE_SIZE as usize];
-                let page: &mut [u8; PAGE_SIZE as usize] = (&mut data[..]).try_into().expect("one page");
-                paging::read_frame(frame, page);
-                io.data_return(pager, offset, data);
+                io.data_return(pager, offset, frame_bytes(frame), false);
             }
             mem::free_frame(frame);
             vm::count_pageout();
@@ -131,6 +129,50 @@ pub fn reclaim_with(max: usize, io: &mut dyn PageoutIo) -> usize {
         }
     }
     done
+}
+
+/// A copy of a frame's bytes.
+fn frame_bytes(frame: u64) -> Vec<u8> {
+    let mut data = vec![0u8; PAGE_SIZE as usize];
+    let page: &mut [u8; PAGE_SIZE as usize] = (&mut data[..]).try_into().expect("one page");
+    paging::read_frame(frame, page);
+    data
+}
+
+/// `memory_object_lock_request`'s work on the pages of `object` resident in
+/// `range`: return them (`should_return` 1: those written since supplied,
+/// 2: all) and, with `flush`, drop them. Pages a copy depends on (see the
+/// module doc) are returned but not flushed.
+pub fn clean(io: &mut dyn PageoutIo, object: u64, pager: u64, range: core::ops::Range<u64>, should_return: u32, flush: bool) {
+    let (maps, evictable) = mappings(object);
+    let flush = flush && evictable;
+    let pages: Vec<(u64, u64, bool)> = with_objects(|o| {
+        o.get(object)
+            .map(|obj| {
+                obj.resident()
+                    .filter(|(off, _)| range.contains(off))
+                    .map(|(off, p)| (off, p.page, p.dirty))
+                    .collect()
+            })
+            .unwrap_or_default()
+    });
+    for (offset, frame, model_dirty) in pages {
+        let dirty = if flush {
+            unmap_everywhere(&maps, offset, frame)
+        } else {
+            clear_dirty(&maps, offset, frame)
+        } | model_dirty;
+        if should_return == 2 || (should_return == 1 && dirty) {
+            io.data_return(pager, offset, frame_bytes(frame), !flush);
+        }
+        if flush {
+            if with_objects(|o| o.remove_page(object, offset)).ok().flatten().is_some() {
+                mem::free_frame(frame);
+            }
+        } else {
+            let _ = with_objects(|o| o.set_dirty(object, offset, false));
+        }
+    }
 }
 
 /// Objects with resident pages and no shadows: those with a pager, and with
@@ -157,16 +199,21 @@ struct Mapping {
 /// Where `object` is mapped. `None` when some reference to it is not a
 /// plain mapping (copy-on-write, wired, or a copy in flight).
 fn mappings_if_evictable(object: u64) -> Option<Vec<Mapping>> {
+    let (maps, evictable) = mappings(object);
+    evictable.then_some(maps)
+}
+
+/// Every direct mapping of `object`, and whether its pages may leave memory:
+/// no copy-on-write, wired or default-pager mapping of it, and no reference
+/// from elsewhere (a copy in flight, a shadow).
+fn mappings(object: u64) -> (Vec<Mapping>, bool) {
     let mut out = Vec::new();
+    let mut evictable = true;
     for t in task::all() {
-        if super::pager::is_default_pager_task(t.id) && vm_maps(&t, object) {
-            return None;
-        }
+        let privileged = super::pager::is_default_pager_task(t.id);
         let vm = t.vm.lock();
         for e in vm.map.entries().filter(|e| e.object == Some(object)) {
-            if e.needs_copy || e.wired_count > 0 {
-                return None;
-            }
+            evictable &= !(e.needs_copy || e.wired_count > 0 || privileged);
             out.push(Mapping {
                 task: t.clone(),
                 start: e.start,
@@ -175,13 +222,30 @@ fn mappings_if_evictable(object: u64) -> Option<Vec<Mapping>> {
             });
         }
     }
-    let refs = with_objects(|o| o.get(object).map(|obj| obj.ref_count() as usize))?;
-    (refs == out.len()).then_some(out)
+    let refs = with_objects(|o| o.get(object).map(|obj| (obj.ref_count() as usize, obj.shadowers().is_empty())));
+    evictable &= refs.is_some_and(|(n, unshadowed)| n == out.len() && unshadowed);
+    (out, evictable)
 }
 
-/// Whether `t` maps `object` directly.
-fn vm_maps(t: &task::Task, object: u64) -> bool {
-    t.vm.lock().map.entries().any(|e| e.object == Some(object))
+/// Clears the written bit of every mapping of page `offset` (frame `frame`);
+/// returns whether any was set.
+fn clear_dirty(mappings: &[Mapping], offset: u64, frame: u64) -> bool {
+    let mut dirty = false;
+    for m in mappings {
+        let Some(va) = offset.checked_sub(m.offset).map(|d| m.start + d).filter(|&va| va < m.end) else {
+            continue;
+        };
+        m.task.with_space(|space| {
+            if let Some((pa, flags)) = space.translate(va)
+                && pa == frame
+                && flags.0 & DIRTY != 0
+            {
+                dirty = true;
+                let _ = space.set_flags(va, crate::arch::paging::PageFlags(flags.0 & !DIRTY));
+            }
+        });
+    }
+    dirty
 }
 
 /// Unmaps page `offset` (frame `frame`) wherever it is mapped; returns

@@ -36,6 +36,9 @@ const PAGE: u64 = 4096;
 struct PagerInfo {
     object: u64,
     control: PortId,
+    /// From memory_object_ready / change_attributes (recorded only).
+    may_cache: bool,
+    copy_strategy: u32,
 }
 
 struct State {
@@ -110,7 +113,12 @@ pub fn attach_default_pager(ipc: &mut Ipc, object: u64, size: u64) -> Option<Por
         return None;
     }
     let control = ipc.kobject_port_create(KObject::MemoryControl(object));
-    with_state(|s| s.pagers.insert(held, PagerInfo { object, control }));
+    with_state(|s| s.pagers.insert(held, PagerInfo {
+            object,
+            control,
+            may_cache: false,
+            copy_strategy: 0,
+        }));
     let mut buf = [0u8; 128];
     let sent = dp::encode_memory_object_create_request(&mut buf, 0, 1, size, 2, PAGE).and_then(|n| {
         let dest = ipc.copy_kernel_send(default)?;
@@ -171,7 +179,12 @@ pub fn map(
     };
     let held = ipc.kernel_hold_send(right).ok_or(KERN_INVALID_CAPABILITY)?;
     let control = ipc.kobject_port_create(KObject::MemoryControl(object));
-    with_state(|s| s.pagers.insert(held, PagerInfo { object, control }));
+    with_state(|s| s.pagers.insert(held, PagerInfo {
+            object,
+            control,
+            may_cache: false,
+            copy_strategy: 0,
+        }));
     send(ipc, port, control, |buf| {
         mo::encode_memory_object_init_request(buf, 0, 1, PAGE)
     });
@@ -204,14 +217,15 @@ fn deliver(ipc: &mut Ipc, pager: PortId, control: PortId, image: &[u8], ools: Ve
     true
 }
 
-/// Page-out: hands page `offset` of the object behind `pager` back to it with
-/// `memory_object_data_return` (the kernel has already dropped its copy).
-pub fn data_return(ipc: &mut Ipc, pager: PortId, offset: u64, data: Vec<u8>, dirty: bool) -> bool {
+/// Hands page `offset` of the object behind `pager` back to it with
+/// `memory_object_data_return`: at page-out (the kernel has dropped its
+/// copy) or for a lock_request without flush (`kept`: it still has it).
+pub fn data_return(ipc: &mut Ipc, pager: PortId, offset: u64, data: Vec<u8>, dirty: bool, kept: bool) -> bool {
     let Some(control) = with_state(|s| s.pagers.get(&pager).map(|p| p.control)) else {
         return false;
     };
     let mut buf = [0u8; 128];
-    let Some(n) = mo::encode_memory_object_data_return_request(&mut buf, 0, 1, offset, &data, u32::from(dirty), 0)
+    let Some(n) = mo::encode_memory_object_data_return_request(&mut buf, 0, 1, offset, &data, u32::from(dirty), u32::from(kept))
     else {
         return false;
     };
@@ -310,7 +324,73 @@ fn pages(offset: u64, length: u64) -> Result<impl Iterator<Item = u64>, i32> {
     Ok((0..length.div_ceil(PAGE)).map(move |i| offset + i * PAGE))
 }
 
+impl Control<'_> {
+    /// Sends memory_object_lock_completed to the send-once right behind
+    /// handle `reply_to` (nothing for a null one).
+    fn completed(&mut self, reply_to: u32, offset: u64, length: u64) {
+        let Some(reply) = self.req.take_right(reply_to).filter(|r| r.port_id().is_some()) else {
+            return;
+        };
+        let control = with_state(|s| s.pagers.values().find(|p| p.object == self.object).map(|p| p.control));
+        let mut buf = [0u8; 128];
+        let parts = control.and_then(|c| self.ipc.make_send_right(c)).map(|c| KernelReplyParts {
+            rights: vec![c],
+            ..Default::default()
+        });
+        match (parts, mo::encode_memory_object_lock_completed_request(&mut buf, 0, 1, offset, length)) {
+            (Some(parts), Some(n)) => self.ipc.kernel_send_image(reply, KRight::NULL, &buf[..n], parts),
+            (parts, _) => {
+                for r in parts.map(|p| p.rights).unwrap_or_default() {
+                    self.ipc.release_right(r);
+                }
+                self.ipc.release_right(reply);
+            }
+        }
+    }
+
+    fn set_attributes(&mut self, may_cache: u32, copy_strategy: u32) {
+        with_state(|s| {
+            if let Some(p) = s.pagers.values_mut().find(|p| p.object == self.object) {
+                p.may_cache = may_cache != 0;
+                p.copy_strategy = copy_strategy;
+            }
+        });
+    }
+}
+
 impl MemoryObjectControlServer for Control<'_> {
+    #[allow(clippy::too_many_arguments)]
+    fn memory_object_lock_request(
+        &mut self,
+        _c: u32,
+        offset: u64,
+        size: u64,
+        should_return: u32,
+        should_flush: u32,
+        lock_value: u32,
+        reply_to: u32,
+    ) -> Result<(), i32> {
+        if lock_value != 0 || should_return > 2 {
+            return Err(KERN_INVALID_ARGUMENT);
+        }
+        let range = pages(offset, size)?;
+        let pager = vm::with_objects(|o| o.get(self.object).and_then(|x| x.pager())).ok_or(KERN_INVALID_ARGUMENT)?;
+        let last = offset + size;
+        let mut io = super::pageout::Locked(self.ipc);
+        super::pageout::clean(&mut io, self.object, pager, offset..last, should_return, should_flush != 0);
+        drop(range);
+        self.completed(reply_to, offset, size);
+        Ok(())
+    }
+    fn memory_object_ready(&mut self, _c: u32, may_cache: u32, copy_strategy: u32) -> Result<(), i32> {
+        self.set_attributes(may_cache, copy_strategy);
+        Ok(())
+    }
+    fn memory_object_change_attributes(&mut self, _c: u32, may_cache: u32, copy: u32, reply_to: u32) -> Result<(), i32> {
+        self.set_attributes(may_cache, copy);
+        self.completed(reply_to, 0, 0);
+        Ok(())
+    }
     fn memory_object_data_supply(&mut self, _c: u32, offset: u64, data: OolArray, _lock: u32) -> Result<(), i32> {
         let bytes = self.req.take_ool(data.address).unwrap_or_default();
         for (i, page) in pages(offset, (bytes.len() as u64).max(1))?.enumerate() {

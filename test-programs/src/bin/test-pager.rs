@@ -122,6 +122,7 @@ fn pageout(e: &mut Env, at: u64) -> bool {
     // The kernel's own copy of a message from a paged-out page waits for the
     // pager like a user access would.
     ok &= kernel_copy_waits(e, at);
+    ok &= lock_request(e, at);
     // A copy-on-write view of the object pins its pages: a pager could
     // otherwise change what the copy saw by supplying different data.
     let object = pager::object_port();
@@ -178,5 +179,63 @@ fn kernel_copy_waits(e: &mut Env, at: u64) -> bool {
     let kr = mach_msg(&mut b, MACH_RCV_MSG | MACH_RCV_TIMEOUT, 0, p, 0);
     ok &= check_eq!("kernel_copy_sent_the_paged_in_bytes", (kr, b.header().id, b.get64(24)), (MACH_MSG_SUCCESS, 99, 0x1234_5678));
     let _ = e.destroy(p);
+    ok
+}
+
+/// memory_object_lock_request from the pager's side: return the written
+/// page without flushing (it stays resident), then flush everything (the
+/// next touch asks the pager, which has the returned data); each request
+/// ends with lock_completed on the reply port, and bad requests change nothing.
+fn lock_request(e: &mut Env, at: u64) -> bool {
+    use mach_interfaces::memory_object_control as moc;
+    use mach_user::abi::message::*;
+    use mach_user::ipc::{MsgBuf, mach_msg};
+    let control = pager::control_port();
+    let reply = e.port();
+    let mut b: MsgBuf<128> = MsgBuf::new();
+    let mut completed = |b: &mut MsgBuf<128>| {
+        let kr = mach_msg(b, MACH_RCV_MSG | MACH_RCV_TIMEOUT, 0, reply, 5000);
+        (kr, b.header().id, b.get64(40))
+    };
+    // SAFETY: page 1 of the region is mapped read/write.
+    unsafe { core::ptr::write_volatile((at + 4096 + 16) as *mut u8, 0x77) };
+    let log_before = pager::LOG_LEN.load(core::sync::atomic::Ordering::Acquire);
+    let r = moc::memory_object_lock_request(&mut e.rpc, control, 0, 3 * 4096, 1, 0, 0, reply);
+    let mut ok = check_eq!("lock_request_return_dirty", r, Ok(()));
+    let want = (MACH_MSG_SUCCESS, mo::MEMORY_OBJECT_LOCK_COMPLETED_ID, 0);
+    ok &= check_eq!("lock_completed_arrives", completed(&mut b), want);
+    let mut returned = None;
+    for _ in 0..1000 {
+        returned = (log_before..32)
+            .filter_map(log_entry)
+            .find(|&(id, _)| id == mo::MEMORY_OBJECT_DATA_RETURN_ID)
+            .map(|(_, off)| (off, pager::returned_byte(1, 16)));
+        if returned.is_some() {
+            break;
+        }
+        mach_user::trap::swtch();
+    }
+    ok &= check_eq!("lock_request_returns_the_written_page", returned, Some((4096, Some(0x77))));
+    let before = vm::task_fault_counts(&mut e.rpc, e.task).map_or(0, |c| c.pager_request);
+    // SAFETY: as above.
+    let still = unsafe { core::ptr::read_volatile((at + 4096 + 16) as *const u8) };
+    let asked = vm::task_fault_counts(&mut e.rpc, e.task).map_or(0, |c| c.pager_request) - before;
+    ok &= check_eq!("returned_without_flush_stays_resident", (still, asked), (0x77, 0));
+    let r = moc::memory_object_lock_request(&mut e.rpc, control, 0, 3 * 4096, 0, 1, 0, reply);
+    ok &= check_eq!("lock_request_flush", (r, completed(&mut b)), (Ok(()), want));
+    let before = vm::task_fault_counts(&mut e.rpc, e.task).map_or(0, |c| c.pager_request);
+    // SAFETY: as above.
+    let again = unsafe { core::ptr::read_volatile((at + 4096 + 16) as *const u8) };
+    let asked = vm::task_fault_counts(&mut e.rpc, e.task).map_or(0, |c| c.pager_request) - before;
+    ok &= check_eq!("flushed_page_comes_back_from_the_pager", (again, asked), (0x77, 1));
+    // A page lock, a bad return mode or an unaligned range: refused; the
+    // unused send-once reply right dies, which sends a send-once notification
+    // instead of a completion.
+    for (name, off, ret, lock) in [("lock_value_refused", 0, 0, 2), ("bad_return_mode", 0, 3, 0), ("unaligned_range", 5, 0, 0)] {
+        let _ = moc::memory_object_lock_request(&mut e.rpc, control, off, 4096, ret, 1, lock, reply);
+        let kr = mach_msg(&mut b, MACH_RCV_MSG | MACH_RCV_TIMEOUT, 0, reply, 5000);
+        ok &= check_eq!(name, (kr, b.header().id), (MACH_MSG_SUCCESS, mach_user::abi::port::MACH_NOTIFY_SEND_ONCE));
+    }
+    let _ = e.destroy(reply);
     ok
 }
