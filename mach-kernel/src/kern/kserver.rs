@@ -477,6 +477,8 @@ impl HostServer for HostPortServer<'_> {
             pager_request: f.pager_request,
             soft: f.soft,
             pageouts: super::vm::pageouts(),
+            default_pageins: super::vm::default_pageins(),
+            reactivations: super::vm::reactivations(),
         })
     }
     fn host_vm_pageout(&mut self, _host: u32, pages: u32) -> Result<u32, i32> {

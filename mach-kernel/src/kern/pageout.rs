@@ -35,7 +35,8 @@ pub const LOW_WATER: usize = 256;
 /// Pages taken per low-memory reclaim.
 pub const BATCH: usize = 32;
 
-/// PTE bit the CPU sets on a write.
+/// PTE bits the CPU sets on an access and on a write.
+const ACCESSED: u64 = 1 << 5;
 const DIRTY: u64 = 1 << 6;
 
 /// What page-out needs from the IPC side.
@@ -87,45 +88,51 @@ pub fn reclaim(max: usize) -> usize {
 }
 
 /// [`reclaim`] through `io` (a kernel server passes its IPC state).
+///
+/// Second chance: a first pass clears the referenced bits of the pages it
+/// meets and keeps those that had one (a reactivation); a second pass, if
+/// still needed, takes pages not referenced since.
 pub fn reclaim_with(max: usize, io: &mut dyn PageoutIo) -> usize {
     let mut done = 0;
     let anonymous = io.have_default_pager();
-    for (object, pager, size) in candidates(anonymous) {
-        if done >= max {
-            break;
-        }
-        let Some(mappings) = mappings_if_evictable(object) else {
-            continue;
-        };
-        // Anonymous memory exists nowhere else: every page must be written out.
-        let (pager, all_dirty) = match pager {
-            Some(p) => (p, false),
-            None => match io.attach_default_pager(object, size) {
-                Some(p) => (p, true),
-                None => continue,
-            },
-        };
-        let pages: Vec<(u64, u64, bool)> = with_objects(|o| {
-            o.get(object)
-                .map(|obj| {
-                    obj.resident()
-                        .map(|(off, p)| (off, p.page, p.dirty))
-                        .take(max - done)
-                        .collect()
-                })
-                .unwrap_or_default()
-        });
-        for (offset, frame, model_dirty) in pages {
-            let dirty = unmap_everywhere(&mappings, offset, frame) | model_dirty | all_dirty;
-            if with_objects(|o| o.remove_page(object, offset)).ok().flatten().is_none() {
+    for pass in 0..2 {
+        for (object, pager, size) in candidates(anonymous) {
+            if done >= max {
+                return done;
+            }
+            let Some(mappings) = mappings_if_evictable(object) else {
                 continue;
+            };
+            let pages: Vec<(u64, u64, bool)> = with_objects(|o| {
+                o.get(object)
+                    .map(|obj| obj.resident().map(|(off, p)| (off, p.page, p.dirty)).collect())
+                    .unwrap_or_default()
+            });
+            // Anonymous memory exists nowhere else: every page must be written out.
+            let mut target = pager.map(|p| (p, false));
+            for (offset, frame, model_dirty) in pages {
+                if done >= max {
+                    break;
+                }
+                if pass == 0 && take_referenced(&mappings, offset, frame) {
+                    vm::count_reactivation();
+                    continue;
+                }
+                if target.is_none() {
+                    target = io.attach_default_pager(object, size).map(|p| (p, true));
+                }
+                let Some((pager, all_dirty)) = target else { break };
+                let dirty = unmap_everywhere(&mappings, offset, frame) | model_dirty | all_dirty;
+                if with_objects(|o| o.remove_page(object, offset)).ok().flatten().is_none() {
+                    continue;
+                }
+                if dirty {
+                    io.data_return(pager, offset, frame_bytes(frame), false);
+                }
+                mem::free_frame(frame);
+                vm::count_pageout();
+                done += 1;
             }
-            if dirty {
-                io.data_return(pager, offset, frame_bytes(frame), false);
-            }
-            mem::free_frame(frame);
-            vm::count_pageout();
-            done += 1;
         }
     }
     done
@@ -227,10 +234,20 @@ fn mappings(object: u64) -> (Vec<Mapping>, bool) {
     (out, evictable)
 }
 
+/// Clears the referenced bit of every mapping of page `offset` (frame
+/// `frame`); returns whether any was set.
+fn take_referenced(mappings: &[Mapping], offset: u64, frame: u64) -> bool {
+    take_bit(mappings, offset, frame, ACCESSED)
+}
+
 /// Clears the written bit of every mapping of page `offset` (frame `frame`);
 /// returns whether any was set.
 fn clear_dirty(mappings: &[Mapping], offset: u64, frame: u64) -> bool {
-    let mut dirty = false;
+    take_bit(mappings, offset, frame, DIRTY)
+}
+
+fn take_bit(mappings: &[Mapping], offset: u64, frame: u64, bit: u64) -> bool {
+    let mut was = false;
     for m in mappings {
         let Some(va) = offset.checked_sub(m.offset).map(|d| m.start + d).filter(|&va| va < m.end) else {
             continue;
@@ -238,14 +255,14 @@ fn clear_dirty(mappings: &[Mapping], offset: u64, frame: u64) -> bool {
         m.task.with_space(|space| {
             if let Some((pa, flags)) = space.translate(va)
                 && pa == frame
-                && flags.0 & DIRTY != 0
+                && flags.0 & bit != 0
             {
-                dirty = true;
-                let _ = space.set_flags(va, crate::arch::paging::PageFlags(flags.0 & !DIRTY));
+                was = true;
+                let _ = space.set_flags(va, crate::arch::paging::PageFlags(flags.0 & !bit));
             }
         });
     }
-    dirty
+    was
 }
 
 /// Unmaps page `offset` (frame `frame`) wherever it is mapped; returns

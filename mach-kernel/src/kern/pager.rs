@@ -36,6 +36,8 @@ const PAGE: u64 = 4096;
 struct PagerInfo {
     object: u64,
     control: PortId,
+    /// Made by the kernel at the default pager (`memory_object_create`).
+    default: bool,
     /// From memory_object_ready / change_attributes (recorded only).
     may_cache: bool,
     copy_strategy: u32,
@@ -85,6 +87,11 @@ pub fn set_default_pager(ipc: &mut Ipc, task: u64, right: KRight) -> Result<(), 
     Ok(())
 }
 
+/// Whether `pager` is a memory object the kernel made at the default pager.
+pub fn is_default_object(pager: PortId) -> bool {
+    with_state(|s| s.pagers.get(&pager).is_some_and(|p| p.default))
+}
+
 /// Whether `task` is the default pager's (exempt from page-out).
 pub fn is_default_pager_task(task: u64) -> bool {
     task != 0 && DEFAULT_PAGER_TASK.load(core::sync::atomic::Ordering::Relaxed) == task
@@ -116,6 +123,7 @@ pub fn attach_default_pager(ipc: &mut Ipc, object: u64, size: u64) -> Option<Por
     with_state(|s| s.pagers.insert(held, PagerInfo {
             object,
             control,
+            default: true,
             may_cache: false,
             copy_strategy: 0,
         }));
@@ -182,6 +190,7 @@ pub fn map(
     with_state(|s| s.pagers.insert(held, PagerInfo {
             object,
             control,
+            default: false,
             may_cache: false,
             copy_strategy: 0,
         }));

@@ -290,6 +290,9 @@ pub fn fault(task: &Task, addr: u64, write: bool, exec: bool) -> Result<FaultOut
             if super::pager::failed(object, offset) {
                 return Err(VmError::MemoryFailure);
             }
+            if super::pager::is_default_object(pager) {
+                DEFAULT_PAGEINS.fetch_add(1, core::sync::atomic::Ordering::Relaxed);
+            }
             vm.stats.record(kind);
             FAULTS.lock().record(kind);
             return Ok(FaultOutcome::NeedPager {
@@ -507,6 +510,25 @@ pub fn count_pageout() {
 /// Pages paged out since boot.
 pub fn pageouts() -> u64 {
     PAGEOUTS.load(core::sync::atomic::Ordering::Relaxed)
+}
+
+static REACTIVATIONS: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
+static DEFAULT_PAGEINS: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
+
+/// Counts a page page-out passed over because it had been used since the
+/// last look (a reactivation, in Mach's terms).
+pub fn count_reactivation() {
+    REACTIVATIONS.fetch_add(1, core::sync::atomic::Ordering::Relaxed);
+}
+
+/// Reactivations since boot.
+pub fn reactivations() -> u64 {
+    REACTIVATIONS.load(core::sync::atomic::Ordering::Relaxed)
+}
+
+/// Page-ins asked of the default pager since boot.
+pub fn default_pageins() -> u64 {
+    DEFAULT_PAGEINS.load(core::sync::atomic::Ordering::Relaxed)
 }
 
 /// VM objects, their resident pages, and the longest shadow chain.

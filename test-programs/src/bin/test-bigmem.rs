@@ -41,7 +41,7 @@ fn main(_args: mach_user::start::Args) -> i32 {
         let out = s1.pageouts - s0.pageouts;
         ok &= check_eq!("bigmem_paged_out", out > 0, true);
         println!(
-            "bigmem: {} pages ({} MiB) on {} frames: {} zero-fill, {} copy-on-write, {} page-ins from the pager, {} soft faults; {} pages paged out",
+            "bigmem: {} pages ({} MiB) on {} frames; this task's faults: {} zero-fill, {} copy-on-write, {} pager requests, {} soft; all tasks: {} paged out, {} paged in from the default pager, {} reactivations",
             pages,
             size >> 20,
             frames,
@@ -49,7 +49,9 @@ fn main(_args: mach_user::start::Args) -> i32 {
             t.cow_copy,
             t.pager_request,
             t.soft,
-            out
+            out,
+            s1.default_pageins - s0.default_pageins,
+            s1.reactivations - s0.reactivations
         );
     } else {
         ok &= check_eq!("bigmem_statistics", false, true);
