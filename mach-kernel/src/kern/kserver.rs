@@ -15,7 +15,7 @@ use mach_abi::message::*;
 use mach_core::ipc::kimage::{KernelReplyParts, KernelRequest};
 use mach_core::ipc::kmsg::KMsg;
 use mach_core::ipc::{Ipc, KObject, KRight, PortRef, RightKind, SpaceId};
-use mach_core::vm::{VmInherit, VmProt};
+use mach_core::vm::{VmError, VmInherit, VmProt};
 use mach_interfaces::host::{self, HostInfoBasicReply, HostIpcAuditReply, HostServer, HostVmStatisticsReply};
 use mach_interfaces::mach_port::{self, MachPortNamesReply, MachPortServer};
 use mach_interfaces::task::{self, TaskServer};
@@ -254,6 +254,20 @@ impl VmServer for TaskPortServer<'_> {
     }
     fn vm_wire(&mut self, _task: u32, address: u64, size: u64, access: u32) -> Result<(), i32> {
         super::vm::wire(&*self.task()?, address, size, access)
+    }
+    fn vm_msync(&mut self, _task: u32, address: u64, size: u64, flags: u32) -> Result<(), i32> {
+        const ASYNC: u32 = 1;
+        const SYNC: u32 = 2;
+        const INVALIDATE: u32 = 4;
+        if flags & !(ASYNC | SYNC | INVALIDATE) != 0 || flags & (ASYNC | SYNC) == ASYNC | SYNC {
+            return Err(KERN_INVALID_ARGUMENT);
+        }
+        let task = self.task()?;
+        let mut io = super::pageout::Locked(self.ctx.ipc);
+        super::pageout::msync(&mut io, &task, address, size, flags & INVALIDATE != 0).map_err(|e| match e {
+            VmError::MemoryFailure => KERN_FAILURE,
+            e => e.kr(),
+        })
     }
     fn vm_object_chain(&mut self, _task: u32, address: u64) -> Result<VmObjectChainReply, i32> {
         let (depth, resident_pages) = super::vm::chain_info(&*self.task()?, address).ok_or(KERN_INVALID_ADDRESS)?;

@@ -29,6 +29,7 @@ use crate::mem;
 use alloc::sync::Arc;
 use alloc::vec;
 use alloc::vec::Vec;
+use mach_core::vm::VmError;
 
 /// Below this many free frames a fault first pages something out.
 pub const LOW_WATER: usize = 256;
@@ -287,4 +288,41 @@ fn unmap_everywhere(mappings: &[Mapping], offset: u64, frame: u64) -> bool {
         });
     }
     dirty
+}
+
+/// `vm_msync` of `[addr, addr + size)` in `task`: writes back (and with
+/// `invalidate` drops) the resident pages of every object mapped there.
+pub fn msync(io: &mut dyn PageoutIo, task: &task::Task, addr: u64, size: u64, invalidate: bool) -> Result<(), VmError> {
+    let (start, end) = mach_core::vm::page_range(addr, size)?.ok_or(VmError::InvalidArgument)?;
+    // (object, object range) for each piece of the address range.
+    let mut pieces = Vec::new();
+    {
+        let vm = task.vm.lock();
+        let mut at = start;
+        while at < end {
+            let e = vm.map.lookup(at).ok_or(VmError::InvalidAddress)?;
+            let to = e.end.min(end);
+            if let Some(obj) = e.object {
+                let from = e.offset + (at - e.start);
+                pieces.push((obj, from..from + (to - at)));
+            }
+            at = to;
+        }
+    }
+    for (object, range) in pieces {
+        let pager = with_objects(|o| o.get(object).map(|x| x.pager())).ok_or(VmError::InvalidObject)?;
+        let (pager, all) = match pager {
+            Some(p) => (p, false),
+            None if !io.have_default_pager() => return Err(VmError::MemoryFailure),
+            None => {
+                if !mappings(object).1 {
+                    continue;
+                }
+                let size = with_objects(|o| o.get(object).map(|x| x.size())).unwrap_or(0);
+                (io.attach_default_pager(object, size).ok_or(VmError::MemoryFailure)?, true)
+            }
+        };
+        clean(io, object, pager, range, if all { 2 } else { 1 }, invalidate);
+    }
+    Ok(())
 }

@@ -57,7 +57,27 @@ fn main(_args: mach_user::start::Args) -> i32 {
         ok &= check_eq!("bigmem_statistics", false, true);
     }
     ok &= check_eq!("bigmem_deallocate", vm::vm_deallocate(&mut e.rpc, e.task, a, size), Ok(()));
+    ok &= msync(&mut e);
     let _ = host::vm_set_default_memory_manager(&mut e.rpc, e.host, 0);
     ok &= check_eq!("bigmem_audit", e.violations(), Ok(0));
     if ok { 0 } else { 1 }
+}
+
+/// vm_msync with VM_SYNC_INVALIDATE sends a region of anonymous memory to
+/// the default pager and drops it; reading it back pages it in from disk.
+fn msync(e: &mut Env) -> bool {
+    let a = vm::vm_allocate(&mut e.rpc, e.task, 0, 4 * PAGE, 1).unwrap_or(0);
+    for i in 0..4 {
+        // SAFETY: the region just allocated.
+        unsafe { core::ptr::write_volatile((a + i * PAGE) as *mut u64, 0xabc0 + i) };
+    }
+    let before = host::host_vm_statistics(&mut e.rpc, e.host).map_or(0, |s| s.default_pageins);
+    let r = vm::vm_msync(&mut e.rpc, e.task, a, 4 * PAGE, 2 | 4);
+    let mut ok = check_eq!("vm_msync_invalidate_anonymous", r, Ok(()));
+    // SAFETY: as above.
+    let back = (0..4).all(|i| unsafe { core::ptr::read_volatile((a + i * PAGE) as *const u64) } == 0xabc0 + i);
+    let pageins = host::host_vm_statistics(&mut e.rpc, e.host).map_or(0, |s| s.default_pageins) - before;
+    ok &= check_eq!("vm_msync_pages_back_from_disk", (back, pageins), (true, 4));
+    let _ = vm::vm_deallocate(&mut e.rpc, e.task, a, 4 * PAGE);
+    ok
 }

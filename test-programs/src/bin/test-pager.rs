@@ -123,6 +123,7 @@ fn pageout(e: &mut Env, at: u64) -> bool {
     // pager like a user access would.
     ok &= kernel_copy_waits(e, at);
     ok &= lock_request(e, at);
+    ok &= msync(e, at);
     // A copy-on-write view of the object pins its pages: a pager could
     // otherwise change what the copy saw by supplying different data.
     let object = pager::object_port();
@@ -237,5 +238,30 @@ fn lock_request(e: &mut Env, at: u64) -> bool {
         ok &= check_eq!(name, (kr, b.header().id), (MACH_MSG_SUCCESS, mach_user::abi::port::MACH_NOTIFY_SEND_ONCE));
     }
     let _ = e.destroy(reply);
+    ok
+}
+
+/// vm_msync on pager-backed memory: SYNCHRONOUS returns the written page and
+/// keeps it; INVALIDATE drops the pages, and the next touch asks the pager.
+fn msync(e: &mut Env, at: u64) -> bool {
+    // SAFETY: page 2 of the region is mapped read/write.
+    unsafe { core::ptr::write_volatile((at + 2 * 4096 + 40) as *mut u8, 0x66) };
+    let r = vm::vm_msync(&mut e.rpc, e.task, at, 3 * 4096, 2);
+    let mut ok = check_eq!("vm_msync_sync", r, Ok(()));
+    let mut returned = None;
+    for _ in 0..1000 {
+        returned = pager::returned_byte(2, 40);
+        if returned == Some(0x66) {
+            break;
+        }
+        mach_user::trap::swtch();
+    }
+    ok &= check_eq!("vm_msync_returns_written_page", returned, Some(0x66));
+    let r = vm::vm_msync(&mut e.rpc, e.task, at, 3 * 4096, 2 | 4);
+    let before = vm::task_fault_counts(&mut e.rpc, e.task).map_or(0, |c| c.pager_request);
+    // SAFETY: as above.
+    let back = unsafe { core::ptr::read_volatile((at + 2 * 4096 + 40) as *const u8) };
+    let asked = vm::task_fault_counts(&mut e.rpc, e.task).map_or(0, |c| c.pager_request) - before;
+    ok &= check_eq!("vm_msync_invalidate", (r, back, asked), (Ok(()), 0x66, 1));
     ok
 }

@@ -45,6 +45,7 @@ fn main(_args: mach_user::start::Args) -> i32 {
     ok &= copy(&mut e);
     ok &= wire(&mut e);
     ok &= cross_task(&mut e);
+    ok &= msync(&mut e);
     ok &= check_eq!("vmcopy_audit", e.violations(), Ok(0));
     if ok { 0 } else { 1 }
 }
@@ -263,6 +264,20 @@ fn cross_task(e: &mut Env) -> bool {
     for x in [r, r2, r3] {
         let _ = vm::vm_deallocate(&mut e.rpc, t, x, 2 * PAGE);
     }
+    let _ = vm::vm_deallocate(&mut e.rpc, t, a, 2 * PAGE);
+    ok
+}
+
+/// vm_msync without a default pager: anonymous memory has nowhere to go.
+fn msync(e: &mut Env) -> bool {
+    let t = e.task;
+    let a = vm::vm_allocate(&mut e.rpc, t, 0, 2 * PAGE, 1).unwrap_or(0);
+    poke(a, 1);
+    let mut ok = check_eq!("vm_msync_no_default_pager", vm::vm_msync(&mut e.rpc, t, a, 2 * PAGE, 2), Err(KERN_FAILURE));
+    ok &= check_eq!("vm_msync_bad_flags", vm::vm_msync(&mut e.rpc, t, a, PAGE, 3), Err(KERN_INVALID_ARGUMENT));
+    ok &= check_eq!("vm_msync_hole", vm::vm_msync(&mut e.rpc, t, 0x1000, PAGE, 2), Err(KERN_INVALID_ADDRESS));
+    ok &= check_eq!("vm_msync_wraps", vm::vm_msync(&mut e.rpc, t, u64::MAX - 5, 100, 2), Err(KERN_INVALID_ARGUMENT));
+    ok &= check_eq!("vm_msync_data_kept", bytes(a, 1)[0], 1);
     let _ = vm::vm_deallocate(&mut e.rpc, t, a, 2 * PAGE);
     ok
 }
