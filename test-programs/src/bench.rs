@@ -168,34 +168,30 @@ pub fn pager_fault() {
 }
 
 /// Guest instructions for a written page of a pager-backed object to go out
-/// and come back: `host_vm_pageout` of one page (unmap, `data_return` with
-/// the data to the pager thread, frame freed), then a read that faults, asks
-/// with `data_request` and gets the returned data supplied. The pager is the
-/// test pager in this task (not yet the default pager and its disk).
-/// Reports `vm.pageout_pagein`.
+/// and come back: `vm_msync(SYNCHRONOUS | INVALIDATE)` of the page (unmap,
+/// `data_return` with the data to the pager thread, frame freed), then a
+/// read that faults, asks with `data_request` and gets the returned data
+/// supplied. The pager is the test pager in this task. Reports
+/// `vm.pageout_pagein_external`.
 fn pageout_pagein(rpc: &mut mach_user::rpc::Rpc, me: u32, object: u32) {
-    use mach_user::rpc::{host, vm};
-    let hp = mach_user::ipc::mach_host_self();
+    use mach_user::rpc::vm;
     let at = vm::vm_map(rpc, me, 0, 4096, 1, object, 0, 0, 3, 7, 1).unwrap_or(0);
-    // SAFETY: mapped above; the write makes the page dirty.
-    unsafe { core::ptr::write_volatile(at as *mut u8, 0x77) };
     let mut v = [0u64; BATCHES];
     let mut intact = true;
-    for slot in v.iter_mut() {
+    for (i, slot) in v.iter_mut().enumerate() {
+        // SAFETY: mapped above; the write makes the page dirty.
+        unsafe { core::ptr::write_volatile(at as *mut u8, i as u8) };
         let t0 = tsc();
-        let _ = host::host_vm_pageout(rpc, hp, 1);
+        let r = vm::vm_msync(rpc, me, at, 4096, 2 | 4);
         // SAFETY: as above.
-        intact &= unsafe { core::ptr::read_volatile(at as *const u8) } == 0x77;
+        intact &= r.is_ok() && unsafe { core::ptr::read_volatile(at as *const u8) } == i as u8;
         *slot = tsc() - t0;
-        // Dirty it again for the next round.
-        // SAFETY: as above.
-        unsafe { core::ptr::write_volatile(at as *mut u8, 0x77) };
     }
     v.sort_unstable();
     if !intact {
-        println!("bench: vm.pageout_pagein lost data");
+        println!("bench: vm.pageout_pagein_external lost data");
     }
-    report("vm.pageout_pagein", (v[BATCHES / 2], v[0], v[BATCHES - 1]), 1);
+    report("vm.pageout_pagein_external", (v[BATCHES / 2], v[0], v[BATCHES - 1]), 1);
     let _ = vm::vm_deallocate(rpc, me, at, 4096);
 }
 
@@ -257,4 +253,36 @@ fn ool_transfer(size: u64, copy: u8, name: &str) {
     }
     v.sort_unstable();
     report(name, (v[BATCHES / 2], v[0], v[BATCHES - 1]), 1);
+}
+
+/// Guest instructions for a written page of anonymous memory to go to the
+/// default pager's disk and come back: `vm_msync(SYNCHRONOUS | INVALIDATE)`
+/// of the page (unmap, `data_return` to the default pager, which writes 8
+/// records to the IDE disk with `device_write`; frame freed), then a read
+/// that faults, sends `data_request`, and gets the page the default pager
+/// read back with `device_read`. Needs the default pager registered.
+/// Reports `vm.pageout_pagein`.
+pub fn default_pageout_pagein() {
+    use mach_user::rpc::{Rpc, vm};
+    let mut rpc = Rpc::new();
+    let me = mach_user::ipc::mach_task_self();
+    let at = vm::vm_allocate(&mut rpc, me, 0, 4096, 1).unwrap_or(0);
+    let mut v = [0u64; BATCHES];
+    let mut intact = true;
+    for (i, slot) in v.iter_mut().enumerate() {
+        // SAFETY: the page just allocated; the write makes it dirty.
+        unsafe { core::ptr::write_volatile(at as *mut u64, i as u64) };
+        let t0 = tsc();
+        let r = vm::vm_msync(&mut rpc, me, at, 4096, 2 | 4);
+        // SAFETY: as above.
+        intact &= r.is_ok() && unsafe { core::ptr::read_volatile(at as *const u64) } == i as u64;
+        *slot = tsc() - t0;
+    }
+    v.sort_unstable();
+    if !intact {
+        println!("bench: vm.pageout_pagein failed or lost data (is the default pager registered?)");
+        return;
+    }
+    report("vm.pageout_pagein", (v[BATCHES / 2], v[0], v[BATCHES - 1]), 1);
+    let _ = vm::vm_deallocate(&mut rpc, me, at, 4096);
 }

@@ -81,7 +81,6 @@ impl MemoryObjectServer for Pager {
         if old != 0 {
             self.release_port(old, 0);
         }
-        let _ = moc::memory_object_ready(&mut self.rpc, control, 0, 1);
         Ok(())
     }
     fn memory_object_lock_completed(&mut self, reply_to: u32, control: u32, offset: u64, _l: u64) -> Result<(), i32> {

@@ -237,6 +237,13 @@ fn lock_request(e: &mut Env, at: u64) -> bool {
         let kr = mach_msg(&mut b, MACH_RCV_MSG | MACH_RCV_TIMEOUT, 0, reply, 5000);
         ok &= check_eq!(name, (kr, b.header().id), (MACH_MSG_SUCCESS, mach_user::abi::port::MACH_NOTIFY_SEND_ONCE));
     }
+    // ready and change_attributes are taken (recorded; change_attributes
+    // completes on the reply right).
+    let r = moc::memory_object_ready(&mut e.rpc, control, 1, 2);
+    ok &= check_eq!("memory_object_ready_sent", r, Ok(()));
+    let r = moc::memory_object_change_attributes(&mut e.rpc, control, 0, 1, reply);
+    let got = mach_msg(&mut b, MACH_RCV_MSG | MACH_RCV_TIMEOUT, 0, reply, 5000);
+    ok &= check_eq!("change_attributes_completes", (r, got, b.header().id), (Ok(()), MACH_MSG_SUCCESS, want.1));
     let _ = e.destroy(reply);
     ok
 }
