@@ -108,6 +108,9 @@ pub fn start(boot: &BootInfo) {
 
 /// Called by the idle loop: once all tasks are gone, audits frames and ends the run.
 pub fn on_idle() {
+    if STARTED.load(Ordering::Acquire) && task::task_count() == 1 {
+        super::pager::release_default_pager_if_alone();
+    }
     if !STARTED.load(Ordering::Acquire) || task::task_count() != 0 || task::thread_count() != 0 {
         return;
     }

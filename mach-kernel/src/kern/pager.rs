@@ -72,8 +72,14 @@ static DEFAULT_PAGER_TASK: core::sync::atomic::AtomicU64 = core::sync::atomic::A
 
 /// `vm_set_default_memory_manager` from `task`: keeps the send right
 /// `right`, replacing (and releasing) an earlier registration; a null right
-/// unregisters.
+/// unregisters. While a default pager is alive only its own task may change
+/// the registration (KERN_NO_ACCESS): there is no host_priv port yet, and
+/// whoever holds this role sees every task's paged-out memory.
 pub fn set_default_pager(ipc: &mut Ipc, task: u64, right: KRight) -> Result<(), KernReturn> {
+    let current = *DEFAULT_PAGER.lock();
+    if current.is_some_and(|p| ipc.port_is_alive(p)) && !is_default_pager_task(task) {
+        return Err(KERN_NO_ACCESS);
+    }
     let new = if right.port_id().is_none() {
         None
     } else {
@@ -90,6 +96,23 @@ pub fn set_default_pager(ipc: &mut Ipc, task: u64, right: KRight) -> Result<(), 
 /// Whether `pager` is a memory object the kernel made at the default pager.
 pub fn is_default_object(pager: PortId) -> bool {
     with_state(|s| s.pagers.get(&pager).is_some_and(|p| p.default))
+}
+
+/// Lets the default pager go once it is the last task: the kernel's send
+/// right to its service port is released, so it hears no-senders and exits.
+pub fn release_default_pager_if_alone() {
+    let alone = {
+        let tasks = super::task::all();
+        tasks.len() == 1 && is_default_pager_task(tasks[0].id)
+    };
+    if alone && DEFAULT_PAGER.lock().is_some() {
+        ipc::with(|ipc| {
+            if let Some(p) = DEFAULT_PAGER.lock().take() {
+                ipc.kernel_release_send(p);
+            }
+        });
+        DEFAULT_PAGER_TASK.store(0, core::sync::atomic::Ordering::Relaxed);
+    }
 }
 
 /// Whether `task` is the default pager's (exempt from page-out).

@@ -240,8 +240,5 @@ fn main(args: mach_user::start::Args) -> i32 {
     test_programs::bench::ool_transfers();
     test_programs::bench::pager_fault();
     test_programs::bench::default_pageout_pagein();
-    // Let the default pager go, so the run can end.
-    let mut rpc = mach_user::rpc::Rpc::new();
-    let _ = mach_user::rpc::host::vm_set_default_memory_manager(&mut rpc, mach_user::ipc::mach_host_self(), 0);
     0
 }
