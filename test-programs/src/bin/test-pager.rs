@@ -56,6 +56,7 @@ fn main(_args: mach_user::start::Args) -> i32 {
         core::ptr::read_volatile((at + 8) as *const u8)
     };
     ok &= check_eq!("pager_backed_page_is_writable", w, 9);
+    ok &= concurrent_faults(&mut e, object);
     ok &= pageout(&mut e, at);
     // The last mapping goes: the pager hears memory_object_terminate.
     ok &= check_eq!(
@@ -270,5 +271,57 @@ fn msync(e: &mut Env, at: u64) -> bool {
     let back = unsafe { core::ptr::read_volatile((at + 2 * 4096 + 40) as *const u8) };
     let asked = vm::task_fault_counts(&mut e.rpc, e.task).map_or(0, |c| c.pager_request) - before;
     ok &= check_eq!("vm_msync_invalidate", (r, back, asked), (Ok(()), 0x66, 1));
+    ok
+}
+
+const FAULTERS: usize = 4;
+static FAULT_AT: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
+static SEEN: [core::sync::atomic::AtomicU32; FAULTERS] = [const { core::sync::atomic::AtomicU32::new(0) }; FAULTERS];
+static STACKS: [mach_user::thread::StaticStack<16384>; FAULTERS] = [const { mach_user::thread::StaticStack::new() }; FAULTERS];
+
+/// Thread `i` reads the first byte of page `i / 2` of the region at FAULT_AT
+/// (two threads per page) and records it (+1, so 0 means "not yet").
+extern "C" fn faulter(i: u64) -> ! {
+    use core::sync::atomic::Ordering;
+    let at = FAULT_AT.load(Ordering::Acquire) + (i / 2) * 4096;
+    // SAFETY: the region is mapped from the memory object.
+    let v = unsafe { core::ptr::read_volatile(at as *const u8) };
+    SEEN[i as usize].store(u32::from(v) + 1, Ordering::Release);
+    mach_user::trap::thread_exit()
+}
+
+/// Four threads fault at once, two on each of two pages of a fresh mapping
+/// at offset 4 pages: every thread sees its page's data and the pager gets
+/// exactly one data_request per page.
+fn concurrent_faults(e: &mut Env, object: u32) -> bool {
+    use core::sync::atomic::Ordering;
+    let at = vm::vm_map(&mut e.rpc, e.task, 0, 2 * 4096, 1, object, 4 * 4096, 0, 3, 7, 1).unwrap_or(0);
+    FAULT_AT.store(at, Ordering::Release);
+    let log_before = pager::LOG_LEN.load(Ordering::Acquire);
+    let mut started = 0;
+    for (i, stack) in STACKS.iter().enumerate() {
+        if let Some(s) = stack.take()
+            && mach_user::thread::thread_create_running(faulter, s, i as u64).is_ok()
+        {
+            started += 1;
+        }
+    }
+    let mut ok = check_eq!("concurrent_faulters_start", started, FAULTERS);
+    for _ in 0..10_000 {
+        if SEEN.iter().all(|s| s.load(Ordering::Acquire) != 0) {
+            break;
+        }
+        mach_user::trap::swtch();
+    }
+    let seen: [u32; FAULTERS] = core::array::from_fn(|i| SEEN[i].load(Ordering::Acquire));
+    ok &= check_eq!("concurrent_faults_see_their_pages", seen, [0x45, 0x45, 0x46, 0x46]);
+    let requests: [u64; 2] = core::array::from_fn(|p| {
+        (log_before..32)
+            .filter_map(log_entry)
+            .filter(|&(id, off)| id == mo::MEMORY_OBJECT_DATA_REQUEST_ID && off == (4 + p as u64) * 4096)
+            .count() as u64
+    });
+    ok &= check_eq!("one_request_per_page_however_many_fault", requests, [1, 1]);
+    let _ = vm::vm_deallocate(&mut e.rpc, e.task, at, 2 * 4096);
     ok
 }
