@@ -204,10 +204,10 @@ impl<'a> DiskMap<'a> {
     /// returns its first page and page count.
     pub fn check_range(&self, id: ObjectId, offset: u64, length: u64) -> Result<(u64, u64), DpError> {
         let o = self.object(id)?;
-        if offset % PAGE_SIZE != 0 {
+        if !offset.is_multiple_of(PAGE_SIZE) {
             return Err(DpError::Unaligned);
         }
-        if length == 0 || length % PAGE_SIZE != 0 {
+        if length == 0 || !length.is_multiple_of(PAGE_SIZE) {
             return Err(DpError::BadLength);
         }
         let (first, count) = (offset / PAGE_SIZE, length / PAGE_SIZE);

@@ -313,7 +313,13 @@ impl MemoryObjectServer for Pager {
 
     /// This pager never sends memory_object_lock_request, so a completion
     /// is misdirected: refused and counted.
-    fn memory_object_lock_completed(&mut self, _reply_to: u32, control: u32, _offset: u64, _length: u64) -> Result<(), i32> {
+    fn memory_object_lock_completed(
+        &mut self,
+        _reply_to: u32,
+        control: u32,
+        _offset: u64,
+        _length: u64,
+    ) -> Result<(), i32> {
         self.release_port(control, MACH_MSG_TYPE_PORT_SEND);
         self.reject()
     }

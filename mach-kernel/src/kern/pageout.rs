@@ -151,7 +151,14 @@ fn frame_bytes(frame: u64) -> Vec<u8> {
 /// `range`: return them (`should_return` 1: those written since supplied,
 /// 2: all) and, with `flush`, drop them. Pages a copy depends on (see the
 /// module doc) are returned but not flushed.
-pub fn clean(io: &mut dyn PageoutIo, object: u64, pager: u64, range: core::ops::Range<u64>, should_return: u32, flush: bool) {
+pub fn clean(
+    io: &mut dyn PageoutIo,
+    object: u64,
+    pager: u64,
+    range: core::ops::Range<u64>,
+    should_return: u32,
+    flush: bool,
+) {
     let (maps, evictable) = mappings(object);
     let flush = flush && evictable;
     let pages: Vec<(u64, u64, bool)> = with_objects(|o| {
@@ -230,7 +237,10 @@ fn mappings(object: u64) -> (Vec<Mapping>, bool) {
             });
         }
     }
-    let refs = with_objects(|o| o.get(object).map(|obj| (obj.ref_count() as usize, obj.shadowers().is_empty())));
+    let refs = with_objects(|o| {
+        o.get(object)
+            .map(|obj| (obj.ref_count() as usize, obj.shadowers().is_empty()))
+    });
     evictable &= refs.is_some_and(|(n, unshadowed)| n == out.len() && unshadowed);
     (out, evictable)
 }
@@ -250,7 +260,11 @@ fn clear_dirty(mappings: &[Mapping], offset: u64, frame: u64) -> bool {
 fn take_bit(mappings: &[Mapping], offset: u64, frame: u64, bit: u64) -> bool {
     let mut was = false;
     for m in mappings {
-        let Some(va) = offset.checked_sub(m.offset).map(|d| m.start + d).filter(|&va| va < m.end) else {
+        let Some(va) = offset
+            .checked_sub(m.offset)
+            .map(|d| m.start + d)
+            .filter(|&va| va < m.end)
+        else {
             continue;
         };
         m.task.with_space(|space| {
@@ -319,7 +333,10 @@ pub fn msync(io: &mut dyn PageoutIo, task: &task::Task, addr: u64, size: u64, in
                     continue;
                 }
                 let size = with_objects(|o| o.get(object).map(|x| x.size())).unwrap_or(0);
-                (io.attach_default_pager(object, size).ok_or(VmError::MemoryFailure)?, true)
+                (
+                    io.attach_default_pager(object, size).ok_or(VmError::MemoryFailure)?,
+                    true,
+                )
             }
         };
         clean(io, object, pager, range, if all { 2 } else { 1 }, invalidate);

@@ -89,7 +89,10 @@ pub fn set_default_pager(ipc: &mut Ipc, task: u64, right: KRight) -> Result<(), 
     if let Some(old) = old {
         ipc.kernel_release_send(old);
     }
-    DEFAULT_PAGER_TASK.store(if new.is_some() { task } else { 0 }, core::sync::atomic::Ordering::Relaxed);
+    DEFAULT_PAGER_TASK.store(
+        if new.is_some() { task } else { 0 },
+        core::sync::atomic::Ordering::Relaxed,
+    );
     Ok(())
 }
 
@@ -143,13 +146,18 @@ pub fn attach_default_pager(ipc: &mut Ipc, object: u64, size: u64) -> Option<Por
         return None;
     }
     let control = ipc.kobject_port_create(KObject::MemoryControl(object));
-    with_state(|s| s.pagers.insert(held, PagerInfo {
-            object,
-            control,
-            default: true,
-            may_cache: false,
-            copy_strategy: 0,
-        }));
+    with_state(|s| {
+        s.pagers.insert(
+            held,
+            PagerInfo {
+                object,
+                control,
+                default: true,
+                may_cache: false,
+                copy_strategy: 0,
+            },
+        )
+    });
     let mut buf = [0u8; 128];
     let sent = dp::encode_memory_object_create_request(&mut buf, 0, 1, size, 2, PAGE).and_then(|n| {
         let dest = ipc.copy_kernel_send(default)?;
@@ -210,13 +218,18 @@ pub fn map(
     };
     let held = ipc.kernel_hold_send(right).ok_or(KERN_INVALID_CAPABILITY)?;
     let control = ipc.kobject_port_create(KObject::MemoryControl(object));
-    with_state(|s| s.pagers.insert(held, PagerInfo {
-            object,
-            control,
-            default: false,
-            may_cache: false,
-            copy_strategy: 0,
-        }));
+    with_state(|s| {
+        s.pagers.insert(
+            held,
+            PagerInfo {
+                object,
+                control,
+                default: false,
+                may_cache: false,
+                copy_strategy: 0,
+            },
+        )
+    });
     send(ipc, port, control, |buf| {
         mo::encode_memory_object_init_request(buf, 0, 1, PAGE)
     });
@@ -257,7 +270,8 @@ pub fn data_return(ipc: &mut Ipc, pager: PortId, offset: u64, data: Vec<u8>, dir
         return false;
     };
     let mut buf = [0u8; 128];
-    let Some(n) = mo::encode_memory_object_data_return_request(&mut buf, 0, 1, offset, &data, u32::from(dirty), u32::from(kept))
+    let Some(n) =
+        mo::encode_memory_object_data_return_request(&mut buf, 0, 1, offset, &data, u32::from(dirty), u32::from(kept))
     else {
         return false;
     };
@@ -365,11 +379,16 @@ impl Control<'_> {
         };
         let control = with_state(|s| s.pagers.values().find(|p| p.object == self.object).map(|p| p.control));
         let mut buf = [0u8; 128];
-        let parts = control.and_then(|c| self.ipc.make_send_right(c)).map(|c| KernelReplyParts {
-            rights: vec![c],
-            ..Default::default()
-        });
-        match (parts, mo::encode_memory_object_lock_completed_request(&mut buf, 0, 1, offset, length)) {
+        let parts = control
+            .and_then(|c| self.ipc.make_send_right(c))
+            .map(|c| KernelReplyParts {
+                rights: vec![c],
+                ..Default::default()
+            });
+        match (
+            parts,
+            mo::encode_memory_object_lock_completed_request(&mut buf, 0, 1, offset, length),
+        ) {
             (Some(parts), Some(n)) => self.ipc.kernel_send_image(reply, KRight::NULL, &buf[..n], parts),
             (parts, _) => {
                 for r in parts.map(|p| p.rights).unwrap_or_default() {
@@ -409,7 +428,14 @@ impl MemoryObjectControlServer for Control<'_> {
         let pager = vm::with_objects(|o| o.get(self.object).and_then(|x| x.pager())).ok_or(KERN_INVALID_ARGUMENT)?;
         let last = offset + size;
         let mut io = super::pageout::Locked(self.ipc);
-        super::pageout::clean(&mut io, self.object, pager, offset..last, should_return, should_flush != 0);
+        super::pageout::clean(
+            &mut io,
+            self.object,
+            pager,
+            offset..last,
+            should_return,
+            should_flush != 0,
+        );
         drop(range);
         self.completed(reply_to, offset, size);
         Ok(())
@@ -418,7 +444,13 @@ impl MemoryObjectControlServer for Control<'_> {
         self.set_attributes(may_cache, copy_strategy);
         Ok(())
     }
-    fn memory_object_change_attributes(&mut self, _c: u32, may_cache: u32, copy: u32, reply_to: u32) -> Result<(), i32> {
+    fn memory_object_change_attributes(
+        &mut self,
+        _c: u32,
+        may_cache: u32,
+        copy: u32,
+        reply_to: u32,
+    ) -> Result<(), i32> {
         self.set_attributes(may_cache, copy);
         self.completed(reply_to, 0, 0);
         Ok(())

@@ -56,11 +56,19 @@ fn main(_args: mach_user::start::Args) -> i32 {
     } else {
         ok &= check_eq!("bigmem_statistics", false, true);
     }
-    ok &= check_eq!("bigmem_deallocate", vm::vm_deallocate(&mut e.rpc, e.task, a, size), Ok(()));
+    ok &= check_eq!(
+        "bigmem_deallocate",
+        vm::vm_deallocate(&mut e.rpc, e.task, a, size),
+        Ok(())
+    );
     ok &= msync(&mut e);
     // Only the default pager's own task may change the registration.
     let r = host::vm_set_default_memory_manager(&mut e.rpc, e.host, 0);
-    ok &= check_eq!("default_pager_registration_protected", r, Err(mach_user::abi::kern_return::KERN_NO_ACCESS));
+    ok &= check_eq!(
+        "default_pager_registration_protected",
+        r,
+        Err(mach_user::abi::kern_return::KERN_NO_ACCESS)
+    );
     ok &= check_eq!("bigmem_audit", e.violations(), Ok(0));
     if ok { 0 } else { 1 }
 }

@@ -231,6 +231,25 @@ fn bad_regions(e: &mut Env) -> bool {
 
 static SMALL: [u8; 4000] = [9; 4000];
 
+/// Builds in `b` a message to `p` carrying `count` copies of SMALL out of
+/// line (copied physically: under a page); returns its size.
+fn small_ool_message(b: &mut Buf, p: u32, count: u32) -> usize {
+    b.put32(24, count);
+    let mut end = 28;
+    for _ in 0..count {
+        end = ool_desc(b, end, SMALL.as_ptr() as u64, 4000, false, MACH_MSG_OOL_DESCRIPTOR, 0);
+    }
+    header(
+        b,
+        mach_msgh_bits(MACH_MSG_TYPE_MAKE_SEND, 0) | MACH_MSGH_BITS_COMPLEX,
+        end as u32,
+        p,
+        0,
+        1,
+    );
+    end
+}
+
 /// Small regions are copied into kernel memory: flooding queues with them
 /// hits the message-memory budget (MACH_SEND_NO_BUFFER) long before the
 /// kernel heap runs out, and receiving gives the memory back.
@@ -244,27 +263,7 @@ fn flood_physical(e: &mut Env) -> bool {
         *slot = p;
         let _ = mp::mach_port_set_qlimit(&mut e.rpc, e.task, p, MACH_PORT_QLIMIT_MAX);
         for _ in 0..MACH_PORT_QLIMIT_MAX {
-            b.put32(24, 64);
-            let mut end = 28;
-            for _ in 0..64 {
-                end = ool_desc(
-                    &mut b,
-                    end,
-                    SMALL.as_ptr() as u64,
-                    4000,
-                    false,
-                    MACH_MSG_OOL_DESCRIPTOR,
-                    0,
-                );
-            }
-            header(
-                &mut b,
-                mach_msgh_bits(MACH_MSG_TYPE_MAKE_SEND, 0) | MACH_MSGH_BITS_COMPLEX,
-                end as u32,
-                p,
-                0,
-                1,
-            );
+            let end = small_ool_message(&mut b, p, 64);
             last = mach_msg(&mut b, MACH_SEND_MSG | MACH_SEND_TIMEOUT, end as u32, 0, 0);
             if last != MACH_MSG_SUCCESS {
                 break 'outer;
@@ -285,24 +284,7 @@ fn flood_physical(e: &mut Env) -> bool {
     }
     ok &= check_eq!("flooded_messages_all_received", got, sent);
     let p = ports[0];
-    b.put32(24, 1);
-    let end = ool_desc(
-        &mut b,
-        28,
-        SMALL.as_ptr() as u64,
-        4000,
-        false,
-        MACH_MSG_OOL_DESCRIPTOR,
-        0,
-    );
-    header(
-        &mut b,
-        mach_msgh_bits(MACH_MSG_TYPE_MAKE_SEND, 0) | MACH_MSGH_BITS_COMPLEX,
-        end as u32,
-        p,
-        0,
-        1,
-    );
+    let end = small_ool_message(&mut b, p, 1);
     let kr = mach_msg(&mut b, MACH_SEND_MSG | MACH_RCV_MSG, end as u32, p, 0);
     ok &= check_eq!("budget_recovers_after_receiving", kr, MACH_MSG_SUCCESS);
     for p in ports.into_iter().filter(|&p| p != 0) {

@@ -179,7 +179,11 @@ fn kernel_copy_waits(e: &mut Env, at: u64) -> bool {
     let mut ok = check_eq!("kernel_copy_from_paged_out_page", (kr, asked), (MACH_MSG_SUCCESS, 1));
     let mut b: MsgBuf<64> = MsgBuf::new();
     let kr = mach_msg(&mut b, MACH_RCV_MSG | MACH_RCV_TIMEOUT, 0, p, 0);
-    ok &= check_eq!("kernel_copy_sent_the_paged_in_bytes", (kr, b.header().id, b.get64(24)), (MACH_MSG_SUCCESS, 99, 0x1234_5678));
+    ok &= check_eq!(
+        "kernel_copy_sent_the_paged_in_bytes",
+        (kr, b.header().id, b.get64(24)),
+        (MACH_MSG_SUCCESS, 99, 0x1234_5678)
+    );
     let _ = e.destroy(p);
     ok
 }
@@ -195,7 +199,7 @@ fn lock_request(e: &mut Env, at: u64) -> bool {
     let control = pager::control_port();
     let reply = e.port();
     let mut b: MsgBuf<128> = MsgBuf::new();
-    let mut completed = |b: &mut MsgBuf<128>| {
+    let completed = |b: &mut MsgBuf<128>| {
         let kr = mach_msg(b, MACH_RCV_MSG | MACH_RCV_TIMEOUT, 0, reply, 5000);
         (kr, b.header().id, b.get64(40))
     };
@@ -217,7 +221,11 @@ fn lock_request(e: &mut Env, at: u64) -> bool {
         }
         mach_user::trap::swtch();
     }
-    ok &= check_eq!("lock_request_returns_the_written_page", returned, Some((4096, Some(0x77))));
+    ok &= check_eq!(
+        "lock_request_returns_the_written_page",
+        returned,
+        Some((4096, Some(0x77)))
+    );
     let before = vm::task_fault_counts(&mut e.rpc, e.task).map_or(0, |c| c.pager_request);
     // SAFETY: as above.
     let still = unsafe { core::ptr::read_volatile((at + 4096 + 16) as *const u8) };
@@ -233,10 +241,18 @@ fn lock_request(e: &mut Env, at: u64) -> bool {
     // A page lock, a bad return mode or an unaligned range: refused; the
     // unused send-once reply right dies, which sends a send-once notification
     // instead of a completion.
-    for (name, off, ret, lock) in [("lock_value_refused", 0, 0, 2), ("bad_return_mode", 0, 3, 0), ("unaligned_range", 5, 0, 0)] {
+    for (name, off, ret, lock) in [
+        ("lock_value_refused", 0, 0, 2),
+        ("bad_return_mode", 0, 3, 0),
+        ("unaligned_range", 5, 0, 0),
+    ] {
         let _ = moc::memory_object_lock_request(&mut e.rpc, control, off, 4096, ret, 1, lock, reply);
         let kr = mach_msg(&mut b, MACH_RCV_MSG | MACH_RCV_TIMEOUT, 0, reply, 5000);
-        ok &= check_eq!(name, (kr, b.header().id), (MACH_MSG_SUCCESS, mach_user::abi::port::MACH_NOTIFY_SEND_ONCE));
+        ok &= check_eq!(
+            name,
+            (kr, b.header().id),
+            (MACH_MSG_SUCCESS, mach_user::abi::port::MACH_NOTIFY_SEND_ONCE)
+        );
     }
     // ready and change_attributes are taken (recorded; change_attributes
     // completes on the reply right).
@@ -244,7 +260,11 @@ fn lock_request(e: &mut Env, at: u64) -> bool {
     ok &= check_eq!("memory_object_ready_sent", r, Ok(()));
     let r = moc::memory_object_change_attributes(&mut e.rpc, control, 0, 1, reply);
     let got = mach_msg(&mut b, MACH_RCV_MSG | MACH_RCV_TIMEOUT, 0, reply, 5000);
-    ok &= check_eq!("change_attributes_completes", (r, got, b.header().id), (Ok(()), MACH_MSG_SUCCESS, want.1));
+    ok &= check_eq!(
+        "change_attributes_completes",
+        (r, got, b.header().id),
+        (Ok(()), MACH_MSG_SUCCESS, want.1)
+    );
     let _ = e.destroy(reply);
     ok
 }
@@ -277,7 +297,8 @@ fn msync(e: &mut Env, at: u64) -> bool {
 const FAULTERS: usize = 4;
 static FAULT_AT: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
 static SEEN: [core::sync::atomic::AtomicU32; FAULTERS] = [const { core::sync::atomic::AtomicU32::new(0) }; FAULTERS];
-static STACKS: [mach_user::thread::StaticStack<16384>; FAULTERS] = [const { mach_user::thread::StaticStack::new() }; FAULTERS];
+static STACKS: [mach_user::thread::StaticStack<16384>; FAULTERS] =
+    [const { mach_user::thread::StaticStack::new() }; FAULTERS];
 
 /// Thread `i` reads the first byte of page `i / 2` of the region at FAULT_AT
 /// (two threads per page) and records it (+1, so 0 means "not yet").

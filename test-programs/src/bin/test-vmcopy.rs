@@ -273,10 +273,26 @@ fn msync(e: &mut Env) -> bool {
     let t = e.task;
     let a = vm::vm_allocate(&mut e.rpc, t, 0, 2 * PAGE, 1).unwrap_or(0);
     poke(a, 1);
-    let mut ok = check_eq!("vm_msync_no_default_pager", vm::vm_msync(&mut e.rpc, t, a, 2 * PAGE, 2), Err(KERN_FAILURE));
-    ok &= check_eq!("vm_msync_bad_flags", vm::vm_msync(&mut e.rpc, t, a, PAGE, 3), Err(KERN_INVALID_ARGUMENT));
-    ok &= check_eq!("vm_msync_hole", vm::vm_msync(&mut e.rpc, t, 0x1000, PAGE, 2), Err(KERN_INVALID_ADDRESS));
-    ok &= check_eq!("vm_msync_wraps", vm::vm_msync(&mut e.rpc, t, u64::MAX - 5, 100, 2), Err(KERN_INVALID_ARGUMENT));
+    let mut ok = check_eq!(
+        "vm_msync_no_default_pager",
+        vm::vm_msync(&mut e.rpc, t, a, 2 * PAGE, 2),
+        Err(KERN_FAILURE)
+    );
+    ok &= check_eq!(
+        "vm_msync_bad_flags",
+        vm::vm_msync(&mut e.rpc, t, a, PAGE, 3),
+        Err(KERN_INVALID_ARGUMENT)
+    );
+    ok &= check_eq!(
+        "vm_msync_hole",
+        vm::vm_msync(&mut e.rpc, t, 0x1000, PAGE, 2),
+        Err(KERN_INVALID_ADDRESS)
+    );
+    ok &= check_eq!(
+        "vm_msync_wraps",
+        vm::vm_msync(&mut e.rpc, t, u64::MAX - 5, 100, 2),
+        Err(KERN_INVALID_ARGUMENT)
+    );
     ok &= check_eq!("vm_msync_data_kept", bytes(a, 1)[0], 1);
     let _ = vm::vm_deallocate(&mut e.rpc, t, a, 2 * PAGE);
     ok

@@ -15,7 +15,11 @@ fn receive_right_created_for_transfer_arrives() {
     let p = w.port(A);
     let dest_port = w.ipc.port_extract_right(A, p, MACH_MSG_TYPE_MAKE_SEND as u32).unwrap();
     let (port, recv) = w.ipc.port_create_for_transfer();
-    let held = w.ipc.make_send_right(port).and_then(|r| w.ipc.kernel_hold_send(r)).unwrap();
+    let held = w
+        .ipc
+        .make_send_right(port)
+        .and_then(|r| w.ipc.kernel_hold_send(r))
+        .unwrap();
     // A complex message with one port descriptor moving the receive right (handle 1).
     let mut image = vec![0u8; 24 + 4 + 12];
     let bits = mach_msgh_bits(MACH_MSG_TYPE_MOVE_SEND, 0) | MACH_MSGH_BITS_COMPLEX;

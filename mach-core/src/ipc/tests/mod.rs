@@ -1,8 +1,8 @@
 //! Host tests of the IPC model.
 
 mod harness;
+mod kernel_send;
 mod messages;
 mod notifications;
-mod kernel_send;
 mod rights;
 mod virtual_copy;
