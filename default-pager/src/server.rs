@@ -311,6 +311,20 @@ impl MemoryObjectServer for Pager {
         Ok(())
     }
 
+    /// This pager never locks pages, so an unlock request is misdirected:
+    /// refused and counted.
+    fn memory_object_data_unlock(
+        &mut self,
+        _mo: u32,
+        control: u32,
+        _offset: u64,
+        _length: u64,
+        _access: u32,
+    ) -> Result<(), i32> {
+        self.release_port(control, MACH_MSG_TYPE_PORT_SEND);
+        self.reject()
+    }
+
     /// This pager never sends memory_object_lock_request, so a completion
     /// is misdirected: refused and counted.
     fn memory_object_lock_completed(

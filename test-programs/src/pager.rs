@@ -83,6 +83,20 @@ impl MemoryObjectServer for Pager {
         }
         Ok(())
     }
+    fn memory_object_data_unlock(
+        &mut self,
+        _mo: u32,
+        control: u32,
+        offset: u64,
+        length: u64,
+        _a: u32,
+    ) -> Result<(), i32> {
+        record(mo::MEMORY_OBJECT_DATA_UNLOCK_ID, offset);
+        // Lift the lock at once.
+        let r = moc::memory_object_lock_request(&mut self.rpc, control, offset, length, 0, 0, 0, 0);
+        self.release_port(control, 0);
+        r
+    }
     fn memory_object_lock_completed(&mut self, reply_to: u32, control: u32, offset: u64, _l: u64) -> Result<(), i32> {
         // Completions go to the requester's own port, never here.
         record(mo::MEMORY_OBJECT_LOCK_COMPLETED_ID, offset);

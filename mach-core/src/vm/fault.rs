@@ -42,6 +42,15 @@ pub enum FaultAction {
         length: u64,
         desired_access: VmProt,
     },
+    /// The page at `offset` of `object` is locked against the access: send
+    /// `memory_object_data_unlock(pager, offset, length, desired_access)`;
+    /// the fault is retried once the pager's lock_request lifts the lock.
+    AskUnlock {
+        object: ObjectId,
+        pager: u64,
+        offset: u64,
+        desired_access: VmProt,
+    },
 }
 
 /// The kind of work a fault needed, for statistics.
@@ -60,7 +69,7 @@ impl FaultAction {
             FaultAction::Map { .. } => FaultKind::Soft,
             FaultAction::CopyPage { .. } => FaultKind::CowCopy,
             FaultAction::ZeroFill { .. } => FaultKind::ZeroFill,
-            FaultAction::AskPager { .. } => FaultKind::PagerRequest,
+            FaultAction::AskPager { .. } | FaultAction::AskUnlock { .. } => FaultKind::PagerRequest,
         }
     }
 }
@@ -125,14 +134,37 @@ pub fn resolve_fault(
         .ok_or(VmError::MemoryFailure)?;
     let may_write = entry.protection.contains(VmProt::WRITE) && !entry.needs_copy;
     // (2) Look the page up through the shadow chain.
-    let action = match objects.lookup_page(top, offset)? {
-        Lookup::Found { page, in_top: true, .. } => {
+    let lookup = objects.lookup_page(top, offset)?;
+    if let Lookup::Found { object, in_top, .. } = lookup {
+        // A pager's lock on the page: a copy only reads it.
+        let needed = if in_top { access } else { VmProt::READ };
+        let (lock, found_offset) = objects.found_lock(top, offset, object);
+        if lock & needed != VmProt::NONE {
+            let pager = objects
+                .get(object)
+                .and_then(|o| o.pager())
+                .ok_or(VmError::MemoryFailure)?;
+            return Ok(FaultAction::AskUnlock {
+                object,
+                pager,
+                offset: found_offset,
+                desired_access: needed,
+            });
+        }
+    }
+    let action = match lookup {
+        Lookup::Found {
+            page,
+            in_top: true,
+            object,
+        } => {
             if write {
                 objects.set_dirty(top, offset, true)?;
             }
+            let (lock, _) = objects.found_lock(top, offset, object);
             FaultAction::Map {
                 page,
-                writable: may_write,
+                writable: may_write && !lock.contains(VmProt::WRITE),
             }
         }
         // (3) A write to a page of a lower object: copy it into the top object.

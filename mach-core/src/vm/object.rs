@@ -14,7 +14,7 @@
 
 use alloc::vec::Vec;
 
-use super::types::{PAGE_SIZE, VmError, page_aligned};
+use super::types::{PAGE_SIZE, VmError, VmProt, page_aligned};
 use crate::ipc::idmap::{FastHashMap, IdMap};
 
 /// Name of a VM object in a [`VmObjects`] arena (never 0).
@@ -38,6 +38,9 @@ pub struct ResidentPage {
     pub page: PageId,
     /// Modified since it was supplied (must be returned to the pager before reuse).
     pub dirty: bool,
+    /// Accesses the pager prohibits until it unlocks the page
+    /// (`memory_object_lock_request`'s lock value; pager-backed objects only).
+    pub lock: VmProt,
 }
 
 /// One VM object: a range of pages, some resident, backed by a pager, by the
@@ -327,7 +330,14 @@ impl VmObjects {
         if o.resident.contains_key(&offset) {
             return Err(VmError::MemoryPresent);
         }
-        o.resident.insert(offset, ResidentPage { page, dirty: false });
+        o.resident.insert(
+            offset,
+            ResidentPage {
+                page,
+                dirty: false,
+                lock: VmProt::NONE,
+            },
+        );
         Ok(())
     }
 
@@ -337,6 +347,46 @@ impl VmObjects {
         let o = self.obj_mut(id)?;
         Self::check_page_offset(o, offset)?;
         Ok(o.resident.remove(&offset))
+    }
+
+    /// Sets the accesses prohibited on the page resident at `offset` of the
+    /// pager-backed object `id` (`InvalidArgument` for anonymous objects or a
+    /// page not resident).
+    pub fn set_lock(&mut self, id: ObjectId, offset: u64, lock: VmProt) -> Result<(), VmError> {
+        let o = self.obj_mut(id)?;
+        Self::check_page_offset(o, offset)?;
+        if o.pager.is_none() {
+            return Err(VmError::InvalidArgument);
+        }
+        o.resident.get_mut(&offset).ok_or(VmError::InvalidArgument)?.lock = lock;
+        Ok(())
+    }
+
+    /// The lock on the page that [`Self::lookup_page`] found in `found` for
+    /// `offset` of `top`, and the page's offset in `found` (`NONE` for
+    /// anonymous objects, which never lock).
+    pub fn found_lock(&self, top: ObjectId, offset: u64, found: ObjectId) -> (VmProt, u64) {
+        if self.get(found).is_none_or(|o| o.pager.is_none()) {
+            return (VmProt::NONE, 0);
+        }
+        let mut off = offset & !(PAGE_SIZE - 1);
+        let mut cur = top;
+        for _ in 0..=self.objects.len() {
+            let Some(o) = self.get(cur) else {
+                return (VmProt::NONE, 0);
+            };
+            if cur == found {
+                return (o.resident.get(&off).map_or(VmProt::NONE, |r| r.lock), off);
+            }
+            match o.shadow {
+                Some((s, so)) => {
+                    off = off.saturating_add(so);
+                    cur = s;
+                }
+                None => return (VmProt::NONE, 0),
+            }
+        }
+        (VmProt::NONE, 0)
     }
 
     /// Sets or clears the dirty flag of the page resident at `offset`.

@@ -29,7 +29,7 @@ use crate::mem;
 use alloc::sync::Arc;
 use alloc::vec;
 use alloc::vec::Vec;
-use mach_core::vm::VmError;
+use mach_core::vm::{VmError, VmProt};
 
 /// Below this many free frames a fault first pages something out.
 pub const LOW_WATER: usize = 256;
@@ -186,6 +186,35 @@ pub fn clean(
             }
         } else {
             let _ = with_objects(|o| o.set_dirty(object, offset, false));
+        }
+    }
+}
+
+/// Sets the pager's lock `lock` on the pages of `object` resident in
+/// `range`, and takes the locked access away from their mappings (a write
+/// lock write-protects, a read lock unmaps); the next such access faults and
+/// asks the pager to unlock (`memory_object_data_unlock`).
+pub fn lock(object: u64, range: core::ops::Range<u64>, lock: VmProt) {
+    let offsets: Vec<(u64, u64)> = with_objects(|o| {
+        o.get(object)
+            .map(|obj| {
+                obj.resident()
+                    .filter(|(off, _)| range.contains(off))
+                    .map(|(off, p)| (off, p.page))
+                    .collect()
+            })
+            .unwrap_or_default()
+    });
+    if offsets.is_empty() {
+        return;
+    }
+    let (maps, _) = mappings(object);
+    for (offset, frame) in offsets {
+        let _ = with_objects(|o| o.set_lock(object, offset, lock));
+        if lock.contains(VmProt::READ) {
+            unmap_everywhere(&maps, offset, frame);
+        } else if lock.contains(VmProt::WRITE) {
+            take_bit(&maps, offset, frame, crate::arch::paging::PageFlags::WRITABLE);
         }
     }
 }

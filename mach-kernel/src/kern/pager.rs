@@ -287,7 +287,7 @@ const RETURN_DATA_DESCRIPTOR: usize = 40;
 
 /// A fault needs page `offset` of `object` from `pager`: asks for it (once)
 /// and waits for the answer. Returns false if the thread should give up.
-pub fn wait_for_page(object: u64, pager: PortId, offset: u64, access: u32) -> bool {
+pub fn wait_for_page(object: u64, pager: PortId, offset: u64, access: u32, unlock: bool) -> bool {
     let first = with_state(|s| s.pending.insert((object, offset)));
     if first {
         let sent = ipc::with(|ipc| {
@@ -295,7 +295,11 @@ pub fn wait_for_page(object: u64, pager: PortId, offset: u64, access: u32) -> bo
                 return false;
             };
             send(ipc, pager, control, |buf| {
-                mo::encode_memory_object_data_request_request(buf, 0, 1, offset, PAGE, access)
+                if unlock {
+                    mo::encode_memory_object_data_unlock_request(buf, 0, 1, offset, PAGE, access)
+                } else {
+                    mo::encode_memory_object_data_request_request(buf, 0, 1, offset, PAGE, access)
+                }
             })
         });
         if !sent {
@@ -421,10 +425,11 @@ impl MemoryObjectControlServer for Control<'_> {
         lock_value: u32,
         reply_to: u32,
     ) -> Result<(), i32> {
-        if lock_value != 0 || should_return > 2 {
+        let lock = VmProt::from_bits(lock_value).ok_or(KERN_INVALID_ARGUMENT)?;
+        if should_return > 2 {
             return Err(KERN_INVALID_ARGUMENT);
         }
-        let range = pages(offset, size)?;
+        let range: Vec<u64> = pages(offset, size)?.collect();
         let pager = vm::with_objects(|o| o.get(self.object).and_then(|x| x.pager())).ok_or(KERN_INVALID_ARGUMENT)?;
         let last = offset + size;
         let mut io = super::pageout::Locked(self.ipc);
@@ -436,7 +441,13 @@ impl MemoryObjectControlServer for Control<'_> {
             should_return,
             should_flush != 0,
         );
-        drop(range);
+        super::pageout::lock(self.object, offset..last, lock);
+        // Faults waiting for an unlock look again.
+        for page in range {
+            if with_state(|s| s.pending.contains(&(self.object, page))) {
+                answered(self.ipc, self.object, page, false);
+            }
+        }
         self.completed(reply_to, offset, size);
         Ok(())
     }
@@ -455,12 +466,15 @@ impl MemoryObjectControlServer for Control<'_> {
         self.completed(reply_to, 0, 0);
         Ok(())
     }
-    fn memory_object_data_supply(&mut self, _c: u32, offset: u64, data: OolArray, _lock: u32) -> Result<(), i32> {
+    fn memory_object_data_supply(&mut self, _c: u32, offset: u64, data: OolArray, lock: u32) -> Result<(), i32> {
+        let lock = VmProt::from_bits(lock).ok_or(KERN_INVALID_ARGUMENT)?;
         let bytes = self.req.take_ool(data.address).unwrap_or_default();
         for (i, page) in pages(offset, (bytes.len() as u64).max(1))?.enumerate() {
             let from = i * PAGE as usize;
             let chunk = bytes.get(from..(from + PAGE as usize).min(bytes.len())).unwrap_or(&[]);
-            vm::supply_page(self.object, page, chunk);
+            if vm::supply_page(self.object, page, chunk) && lock != VmProt::NONE {
+                let _ = vm::with_objects(|o| o.set_lock(self.object, page, lock));
+            }
             answered(self.ipc, self.object, page, false);
         }
         Ok(())

@@ -79,13 +79,14 @@ fn resolve_user_fault(frame: &TrapFrame, addr: u64) -> bool {
             pager,
             offset,
             access,
+            unlock,
         }) => {
             drop(task);
             // A kernel copy of user memory may wait for the pager as well,
             // unless it runs under the IPC lock (the pager's answer needs it):
             // such copies (out-of-line data copied physically) fail instead.
             (frame.is_user_mode() || !super::ipc::locked())
-                && super::pager::wait_for_page(object, pager, offset, access)
+                && super::pager::wait_for_page(object, pager, offset, access, unlock)
         }
         Err(_) => false,
     }

@@ -156,12 +156,14 @@ pub(super) fn release(reclaim: mach_core::vm::Reclaim) {
 pub enum FaultOutcome {
     /// The page is mapped: retry the access.
     Mapped,
-    /// The page must come from the pager behind `pager`.
+    /// The page must come from the pager behind `pager` (with `unlock`: it is
+    /// resident but the pager locked it against this access).
     NeedPager {
         object: u64,
         pager: u64,
         offset: u64,
         access: u32,
+        unlock: bool,
     },
 }
 
@@ -280,6 +282,22 @@ pub fn fault(task: &Task, addr: u64, write: bool, exec: bool) -> Result<FaultOut
             }
             (frame, then_map_writable)
         }
+        FaultAction::AskUnlock {
+            object,
+            pager,
+            offset,
+            desired_access,
+        } => {
+            vm.stats.record(kind);
+            FAULTS.lock().record(kind);
+            return Ok(FaultOutcome::NeedPager {
+                object,
+                pager,
+                offset,
+                access: desired_access.bits(),
+                unlock: true,
+            });
+        }
         FaultAction::AskPager {
             object,
             pager,
@@ -300,6 +318,7 @@ pub fn fault(task: &Task, addr: u64, write: bool, exec: bool) -> Result<FaultOut
                 pager,
                 offset,
                 access: desired_access.bits(),
+                unlock: false,
             });
         }
     };

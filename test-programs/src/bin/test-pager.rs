@@ -238,11 +238,11 @@ fn lock_request(e: &mut Env, at: u64) -> bool {
     let again = unsafe { core::ptr::read_volatile((at + 4096 + 16) as *const u8) };
     let asked = vm::task_fault_counts(&mut e.rpc, e.task).map_or(0, |c| c.pager_request) - before;
     ok &= check_eq!("flushed_page_comes_back_from_the_pager", (again, asked), (0x77, 1));
-    // A page lock, a bad return mode or an unaligned range: refused; the
+    // A lock value that is no protection, a bad return mode or an unaligned range: refused; the
     // unused send-once reply right dies, which sends a send-once notification
     // instead of a completion.
     for (name, off, ret, lock) in [
-        ("lock_value_refused", 0, 0, 2),
+        ("bad_lock_value", 0, 0, 0x80),
         ("bad_return_mode", 0, 3, 0),
         ("unaligned_range", 5, 0, 0),
     ] {
@@ -254,6 +254,29 @@ fn lock_request(e: &mut Env, at: u64) -> bool {
             (MACH_MSG_SUCCESS, mach_user::abi::port::MACH_NOTIFY_SEND_ONCE)
         );
     }
+    // A write lock: reads go on, a write asks the pager to unlock
+    // (data_unlock), which it does, and the write goes through.
+    let r = moc::memory_object_lock_request(&mut e.rpc, control, 4096, 4096, 0, 0, 2, 0);
+    ok &= check_eq!("lock_request_write_lock", r, Ok(()));
+    let log_before = pager::LOG_LEN.load(core::sync::atomic::Ordering::Acquire);
+    // SAFETY: page 1 of the region is mapped read/write (locked by the pager).
+    let read = unsafe { core::ptr::read_volatile((at + 4096 + 16) as *const u8) };
+    let unlocks_after_read = (log_before..32)
+        .filter_map(log_entry)
+        .filter(|&(id, _)| id == mo::MEMORY_OBJECT_DATA_UNLOCK_ID)
+        .count();
+    ok &= check_eq!("write_locked_page_reads", (read, unlocks_after_read), (0x77, 0));
+    // SAFETY: as above.
+    let written = unsafe {
+        core::ptr::write_volatile((at + 4096 + 16) as *mut u8, 0x78);
+        core::ptr::read_volatile((at + 4096 + 16) as *const u8)
+    };
+    let unlocks: u64 = (log_before..32)
+        .filter_map(log_entry)
+        .filter(|&(id, _)| id == mo::MEMORY_OBJECT_DATA_UNLOCK_ID)
+        .map(|(_, off)| off)
+        .sum();
+    ok &= check_eq!("write_asks_the_pager_to_unlock", (written, unlocks), (0x78, 4096));
     // ready and change_attributes are taken (recorded; change_attributes
     // completes on the reply right).
     let r = moc::memory_object_ready(&mut e.rpc, control, 1, 2);

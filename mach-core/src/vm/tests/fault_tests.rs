@@ -169,3 +169,75 @@ fn stats_count_kinds() {
     s.destroy(&mut m);
     s.check_empty();
 }
+
+#[test]
+fn pager_page_locks() {
+    let mut s = Sim::new();
+    let mut m = Sim::map();
+    let obj = s.objects.create(4 * P, Some(60)).unwrap();
+    s.external.push(obj);
+    let req = MapRequest {
+        object: Some(obj),
+        offset: P,
+        copy: false,
+        protection: VmProt::DEFAULT,
+        max_protection: VmProt::ALL,
+        inheritance: VmInherit::Share,
+    };
+    let a = m.map_object(&mut s.objects, 0, 2 * P, true, req).unwrap();
+    let f = s.frame(7);
+    s.objects.insert_page(obj, P, f).unwrap();
+    // Anonymous objects cannot be locked; a missing page neither.
+    let anon = s.objects.create(P, None).unwrap();
+    assert_eq!(
+        s.objects.set_lock(anon, 0, VmProt::WRITE),
+        Err(VmError::InvalidArgument)
+    );
+    assert_eq!(
+        s.objects.set_lock(obj, 2 * P, VmProt::WRITE),
+        Err(VmError::InvalidArgument)
+    );
+    let r = s.objects.deallocate(anon).unwrap();
+    s.reclaim(r);
+    // Locked against writes: reads map read-only, a write asks for an unlock.
+    s.objects.set_lock(obj, P, VmProt::WRITE).unwrap();
+    assert_eq!(
+        resolve_fault(&mut m, &mut s.objects, a, VmProt::READ),
+        Ok(FaultAction::Map {
+            page: f,
+            writable: false
+        })
+    );
+    assert_eq!(
+        resolve_fault(&mut m, &mut s.objects, a, VmProt::WRITE),
+        Ok(FaultAction::AskUnlock {
+            object: obj,
+            pager: 60,
+            offset: P,
+            desired_access: VmProt::WRITE
+        })
+    );
+    // A private copy may still copy a write-locked page (it only reads it)...
+    let creq = MapRequest {
+        copy: true,
+        inheritance: VmInherit::Copy,
+        ..req
+    };
+    let c = m.map_object(&mut s.objects, 0, P, true, creq).unwrap();
+    s.write(&mut m, c, 9);
+    assert_eq!(s.read(&mut m, a), 7);
+    // ...but not a read-locked one.
+    s.objects.set_lock(obj, P, VmProt::READ | VmProt::WRITE).unwrap();
+    let c2 = m.map_object(&mut s.objects, 0, P, true, creq).unwrap();
+    assert!(matches!(
+        resolve_fault(&mut m, &mut s.objects, c2, VmProt::WRITE),
+        Ok(FaultAction::AskUnlock { offset, desired_access: VmProt::READ, .. }) if offset == P
+    ));
+    // Unlocked (the harness's pager unlocks at once): the write goes through.
+    s.write(&mut m, a, 8);
+    assert_eq!(s.read(&mut m, a), 8);
+    s.check(&[&m]);
+    s.destroy(&mut m);
+    s.release(obj);
+    s.check_empty();
+}

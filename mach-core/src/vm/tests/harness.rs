@@ -99,6 +99,10 @@ impl Sim {
                     let f = self.frame(v);
                     self.objects.insert_page(object, offset, f).unwrap();
                 }
+                // The fake pager unlocks at once.
+                FaultAction::AskUnlock { object, offset, .. } => {
+                    self.objects.set_lock(object, offset, VmProt::NONE).unwrap();
+                }
             }
         }
         panic!("fault did not converge");
