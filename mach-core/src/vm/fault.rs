@@ -82,6 +82,12 @@ pub struct FaultStats {
     pub zero_fill: u64,
     pub cow_copy: u64,
     pub pager_request: u64,
+    /// Of `pager_request`, those asked of the default pager.
+    pub default_pagein: u64,
+    /// Pages taken out of memory by page-out.
+    pub pageout: u64,
+    /// Pages page-out passed over because they had been used since its last look.
+    pub reactivation: u64,
 }
 
 impl FaultStats {

@@ -280,6 +280,9 @@ impl VmServer for TaskPortServer<'_> {
             cow_copy: s.cow_copy,
             pager_request: s.pager_request,
             soft: s.soft,
+            default_pagein: s.default_pagein,
+            pageout: s.pageout,
+            reactivation: s.reactivation,
         })
     }
 }
@@ -490,9 +493,9 @@ impl HostServer for HostPortServer<'_> {
             cow_copy: f.cow_copy,
             pager_request: f.pager_request,
             soft: f.soft,
-            pageouts: super::vm::pageouts(),
-            default_pageins: super::vm::default_pageins(),
-            reactivations: super::vm::reactivations(),
+            pageouts: f.pageout,
+            default_pageins: f.default_pagein,
+            reactivations: f.reactivation,
         })
     }
     fn host_vm_pageout(&mut self, _host: u32, pages: u32) -> Result<u32, i32> {

@@ -115,8 +115,9 @@ pub fn reclaim_with(max: usize, io: &mut dyn PageoutIo) -> usize {
                 if done >= max {
                     break;
                 }
+                let owner = mappings.first().map(|m| &*m.task);
                 if pass == 0 && take_referenced(&mappings, offset, frame) {
-                    vm::count_reactivation();
+                    vm::count_reactivation(owner);
                     continue;
                 }
                 if target.is_none() {
@@ -131,7 +132,7 @@ pub fn reclaim_with(max: usize, io: &mut dyn PageoutIo) -> usize {
                     io.data_return(pager, offset, frame_bytes(frame), false);
                 }
                 mem::free_frame(frame);
-                vm::count_pageout();
+                vm::count_pageout(owner);
                 done += 1;
             }
         }

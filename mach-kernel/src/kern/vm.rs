@@ -36,6 +36,9 @@ static FAULTS: Mutex<FaultStats> = Mutex::new(FaultStats {
     zero_fill: 0,
     cow_copy: 0,
     pager_request: 0,
+    default_pagein: 0,
+    pageout: 0,
+    reactivation: 0,
 });
 
 /// A task's map and fault counts.
@@ -152,6 +155,19 @@ pub(super) fn release(reclaim: mach_core::vm::Reclaim) {
     }
 }
 
+/// Frames kept for the default pager: other tasks' faults fail with a
+/// resource shortage rather than take the last of them, so the pager can
+/// always take in the pages it is sent and page them out.
+pub const DEFAULT_PAGER_RESERVE: usize = 64;
+
+/// A frame for `task`'s memory, unless only the default pager's reserve is left.
+fn alloc_user_frame(task: &Task) -> Option<u64> {
+    if mem::free_frames() <= DEFAULT_PAGER_RESERVE && !super::pager::is_default_pager_task(task.id) {
+        return None;
+    }
+    mem::alloc_frame()
+}
+
 /// What a fault came to.
 pub enum FaultOutcome {
     /// The page is mapped: retry the access.
@@ -252,7 +268,7 @@ pub fn fault(task: &Task, addr: u64, write: bool, exec: bool) -> Result<FaultOut
             offset,
             writable,
         } => {
-            let frame = mem::alloc_frame().ok_or(VmError::ResourceShortage)?;
+            let frame = alloc_user_frame(task).ok_or(VmError::ResourceShortage)?;
             paging::zero_frame(frame);
             if let Err(e) = objects.insert_page(object, offset, frame) {
                 mem::free_frame(frame);
@@ -266,7 +282,7 @@ pub fn fault(task: &Task, addr: u64, write: bool, exec: bool) -> Result<FaultOut
             offset,
             then_map_writable,
         } => {
-            let frame = mem::alloc_frame().ok_or(VmError::ResourceShortage)?;
+            let frame = alloc_user_frame(task).ok_or(VmError::ResourceShortage)?;
             paging::copy_frame(from, frame);
             if let Err(e) = objects.insert_page(into_object, offset, frame) {
                 mem::free_frame(frame);
@@ -308,8 +324,10 @@ pub fn fault(task: &Task, addr: u64, write: bool, exec: bool) -> Result<FaultOut
             if super::pager::failed(object, offset) {
                 return Err(VmError::MemoryFailure);
             }
-            if super::pager::is_default_object(pager) {
-                DEFAULT_PAGEINS.fetch_add(1, core::sync::atomic::Ordering::Relaxed);
+            let default = super::pager::is_default_object(pager);
+            if default {
+                vm.stats.default_pagein += 1;
+                FAULTS.lock().default_pagein += 1;
             }
             vm.stats.record(kind);
             FAULTS.lock().record(kind);
@@ -519,35 +537,22 @@ pub fn chain_info(task: &Task, addr: u64) -> Option<(u32, u64)> {
     })
 }
 
-static PAGEOUTS: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
-
-/// Counts one page taken from memory by page-out.
-pub fn count_pageout() {
-    PAGEOUTS.fetch_add(1, core::sync::atomic::Ordering::Relaxed);
+/// Counts one page taken from memory by page-out, for `owner` (the task
+/// that mapped it) and globally.
+pub fn count_pageout(owner: Option<&Task>) {
+    if let Some(t) = owner {
+        t.vm.lock().stats.pageout += 1;
+    }
+    FAULTS.lock().pageout += 1;
 }
 
-/// Pages paged out since boot.
-pub fn pageouts() -> u64 {
-    PAGEOUTS.load(core::sync::atomic::Ordering::Relaxed)
-}
-
-static REACTIVATIONS: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
-static DEFAULT_PAGEINS: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
-
-/// Counts a page page-out passed over because it had been used since the
+/// Counts a page page-out passed over because it had been used since its
 /// last look (a reactivation, in Mach's terms).
-pub fn count_reactivation() {
-    REACTIVATIONS.fetch_add(1, core::sync::atomic::Ordering::Relaxed);
-}
-
-/// Reactivations since boot.
-pub fn reactivations() -> u64 {
-    REACTIVATIONS.load(core::sync::atomic::Ordering::Relaxed)
-}
-
-/// Page-ins asked of the default pager since boot.
-pub fn default_pageins() -> u64 {
-    DEFAULT_PAGEINS.load(core::sync::atomic::Ordering::Relaxed)
+pub fn count_reactivation(owner: Option<&Task>) {
+    if let Some(t) = owner {
+        t.vm.lock().stats.reactivation += 1;
+    }
+    FAULTS.lock().reactivation += 1;
 }
 
 /// VM objects, their resident pages, and the longest shadow chain.

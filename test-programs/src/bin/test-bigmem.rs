@@ -40,15 +40,23 @@ fn main(_args: mach_user::start::Args) -> i32 {
     if let (Some(s0), Some(s1), Some(t)) = (s0, s1, t) {
         let out = s1.pageouts - s0.pageouts;
         ok &= check_eq!("bigmem_paged_out", out > 0, true);
+        ok &= check_eq!(
+            "bigmem_task_counts",
+            (t.pageout > 0, t.default_pagein > 0),
+            (true, true)
+        );
         println!(
-            "bigmem: {} pages ({} MiB) on {} frames; this task's faults: {} zero-fill, {} copy-on-write, {} pager requests, {} soft; all tasks: {} paged out, {} paged in from the default pager, {} reactivations",
+            "bigmem: {} pages ({} MiB) on {} frames; this task: {} zero-fill, {} copy-on-write, {} pager requests ({} from the default pager), {} soft, {} paged out, {} reactivations; all tasks: {} paged out, {} paged in from the default pager, {} reactivations",
             pages,
             size >> 20,
             frames,
             t.zero_fill,
             t.cow_copy,
             t.pager_request,
+            t.default_pagein,
             t.soft,
+            t.pageout,
+            t.reactivation,
             out,
             s1.default_pageins - s0.default_pageins,
             s1.reactivations - s0.reactivations
