@@ -77,6 +77,16 @@ fn main(_args: mach_user::start::Args) -> i32 {
     ok &= check_eq!("vm_map_null_object", bad, Err(KERN_INVALID_CAPABILITY));
     let bad = vm::vm_map(&mut e.rpc, e.task, 0, 4096, 1, object, 0, 0, 7, 3, 1);
     ok &= check_eq!("vm_map_prot_above_max", bad, Err(KERN_INVALID_ARGUMENT));
+    // Unaligned sizes and offsets (XNU "PhysPuppet"): the size rounds up to
+    // whole pages, an unaligned offset is refused, and nothing leaks.
+    let odd = vm::vm_map(&mut e.rpc, e.task, 0, 4097, 1, object, 0, 0, 3, 7, 1);
+    let region = odd.and_then(|a| vm::vm_region(&mut e.rpc, e.task, a).map(|r| (r.start == a, r.size)));
+    ok &= check_eq!("vm_map_unaligned_size_rounds_up", region, Ok((true, 2 * 4096)));
+    if let Ok(a) = odd {
+        ok &= check_eq!("vm_deallocate_unaligned_size", vm::vm_deallocate(&mut e.rpc, e.task, a, 4097), Ok(()));
+    }
+    let bad = vm::vm_map(&mut e.rpc, e.task, 0, 4096, 1, object, 100, 0, 3, 7, 1);
+    ok &= check_eq!("vm_map_unaligned_offset", bad, Err(KERN_INVALID_ARGUMENT));
     ok &= check_eq!("pager_audit", e.violations(), Ok(0));
     if ok { 0 } else { 1 }
 }
