@@ -238,8 +238,9 @@ impl VmServer for TaskPortServer<'_> {
         Ok(at)
     }
     fn vm_read(&mut self, _task: u32, address: u64, size: u64) -> Result<OolArray, i32> {
-        let copy = super::vm_copy::read(&*self.task()?, address, size)?;
+        // The reply's count is 32 bits: check before a copy exists to leak.
         let count = u32::try_from(size).map_err(|_| KERN_INVALID_ARGUMENT)?;
+        let copy = super::vm_copy::read(&*self.task()?, address, size)?;
         Ok(OolArray {
             address: self.ctx.out.ool_copy(copy),
             count,

@@ -73,6 +73,15 @@ fn read(e: &mut Env) -> bool {
         vm::vm_read(&mut e.rpc, t, u64::MAX - 5, 100).map(|_| ()),
         Err(KERN_INVALID_ARGUMENT)
     );
+    // More than the reply's 32-bit count can say: refused, and no copy is
+    // left behind (the kernel's end-of-run vm_copies_released checks that).
+    let huge = vm::vm_allocate(&mut e.rpc, t, 0, 5 << 30, 1).unwrap_or(0);
+    ok &= check_eq!(
+        "vm_read_over_4gib",
+        vm::vm_read(&mut e.rpc, t, huge, 5 << 30).map(|_| ()),
+        Err(KERN_INVALID_ARGUMENT)
+    );
+    let _ = vm::vm_deallocate(&mut e.rpc, t, huge, 5 << 30);
     ok &= check_eq!(
         "vm_read_unmapped",
         vm::vm_read(&mut e.rpc, t, 0x1000, PAGE).map(|_| ()),
