@@ -159,18 +159,26 @@ pub fn attach_default_pager(ipc: &mut Ipc, object: u64, size: u64) -> Option<Por
         )
     });
     let mut buf = [0u8; 128];
-    let sent = dp::encode_memory_object_create_request(&mut buf, 0, 1, size, 2, PAGE).and_then(|n| {
-        let dest = ipc.copy_kernel_send(default)?;
-        let c = ipc.make_send_right(control)?;
-        let parts = KernelReplyParts {
-            rights: vec![receive, c],
-            ..Default::default()
-        };
-        ipc.kernel_send_image(dest, KRight::NULL, &buf[..n], parts);
-        Some(())
-    });
-    if sent.is_none() {
-        log::warn!("pager: memory_object_create to the default pager failed");
+    let n = dp::encode_memory_object_create_request(&mut buf, 0, 1, size, 2, PAGE);
+    let dest = ipc.copy_kernel_send(default);
+    let c = ipc.make_send_right(control);
+    match (n, dest, c) {
+        (Some(n), Some(dest), Some(c)) => {
+            let parts = KernelReplyParts {
+                rights: vec![receive, c],
+                ..Default::default()
+            };
+            ipc.kernel_send_image(dest, KRight::NULL, &buf[..n], parts);
+        }
+        (_, dest, c) => {
+            // The default pager died meanwhile: the new object port dies too,
+            // so the object's page requests fail (its pager is gone).
+            log::warn!("pager: memory_object_create to the default pager failed");
+            for r in [dest, c].into_iter().flatten() {
+                ipc.release_right(r);
+            }
+            ipc.release_right(receive);
+        }
     }
     Some(held)
 }
