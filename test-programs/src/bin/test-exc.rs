@@ -37,7 +37,15 @@ impl Release for Handler {
 }
 
 impl ExcServer for Handler {
-    fn exception_raise(&mut self, _port: u32, thread: u32, task: u32, exception: i32, code: i64, subcode: i64) -> Result<(), i32> {
+    fn exception_raise(
+        &mut self,
+        _port: u32,
+        thread: u32,
+        task: u32,
+        exception: i32,
+        code: i64,
+        subcode: i64,
+    ) -> Result<(), i32> {
         SEEN_EXCEPTION.store(exception as i64, Ordering::Release);
         SEEN_CODE.store(code, Ordering::Release);
         SEEN_SUBCODE.store(subcode, Ordering::Release);
@@ -70,8 +78,15 @@ fn main(_args: mach_user::start::Args) -> i32 {
     let mut ok = true;
     let port = e.port();
     EXC_PORT.store(port, Ordering::Release);
-    let poly = PolyPort { name: port, disposition: MACH_MSG_TYPE_MAKE_SEND };
-    ok &= check_eq!("task_set_exception_port", task::task_set_exception_port(&mut e.rpc, e.task, poly), Ok(()));
+    let poly = PolyPort {
+        name: port,
+        disposition: MACH_MSG_TYPE_MAKE_SEND,
+    };
+    ok &= check_eq!(
+        "task_set_exception_port",
+        task::task_set_exception_port(&mut e.rpc, e.task, poly),
+        Ok(())
+    );
     let page = vm::vm_allocate(&mut e.rpc, e.task, 0, 4096, 1).unwrap_or(0);
     // SAFETY: a fresh page of ours.
     unsafe { core::ptr::write_volatile(page as *mut u64, 42) };
@@ -82,14 +97,44 @@ fn main(_args: mach_user::start::Args) -> i32 {
     // SAFETY: the page is ours; the write is the fault under test.
     unsafe { core::ptr::write_volatile(page as *mut u64, 43) };
     // SAFETY: as above.
-    ok &= check_eq!("faulting_write_retried_after_handler", unsafe { core::ptr::read_volatile(page as *const u64) }, 43);
-    ok &= check_eq!("exception_type_is_bad_access", SEEN_EXCEPTION.load(Ordering::Acquire), EXC_BAD_ACCESS as i64);
-    ok &= check_eq!("exception_code_is_page_fault_vector", SEEN_CODE.load(Ordering::Acquire), 14);
-    ok &= check_eq!("exception_subcode_is_address", SEEN_SUBCODE.load(Ordering::Acquire) as u64, page);
-    let none = PolyPort { name: 0, disposition: MACH_MSG_TYPE_COPY_SEND };
-    ok &= check_eq!("clear_exception_port", task::task_set_exception_port(&mut e.rpc, e.task, none), Ok(()));
-    let bad = PolyPort { name: port, disposition: MACH_MSG_TYPE_MAKE_SEND_ONCE };
-    ok &= check_eq!("exception_port_must_be_send_right", task::task_set_exception_port(&mut e.rpc, e.task, bad), Err(mach_user::abi::kern_return::KERN_INVALID_CAPABILITY));
+    ok &= check_eq!(
+        "faulting_write_retried_after_handler",
+        unsafe { core::ptr::read_volatile(page as *const u64) },
+        43
+    );
+    ok &= check_eq!(
+        "exception_type_is_bad_access",
+        SEEN_EXCEPTION.load(Ordering::Acquire),
+        EXC_BAD_ACCESS as i64
+    );
+    ok &= check_eq!(
+        "exception_code_is_page_fault_vector",
+        SEEN_CODE.load(Ordering::Acquire),
+        14
+    );
+    ok &= check_eq!(
+        "exception_subcode_is_address",
+        SEEN_SUBCODE.load(Ordering::Acquire) as u64,
+        page
+    );
+    let none = PolyPort {
+        name: 0,
+        disposition: MACH_MSG_TYPE_COPY_SEND,
+    };
+    ok &= check_eq!(
+        "clear_exception_port",
+        task::task_set_exception_port(&mut e.rpc, e.task, none),
+        Ok(())
+    );
+    let bad = PolyPort {
+        name: port,
+        disposition: MACH_MSG_TYPE_MAKE_SEND_ONCE,
+    };
+    ok &= check_eq!(
+        "exception_port_must_be_send_right",
+        task::task_set_exception_port(&mut e.rpc, e.task, bad),
+        Err(mach_user::abi::kern_return::KERN_INVALID_CAPABILITY)
+    );
     ok &= check_eq!("exc_audit", e.violations(), Ok(0));
     if ok { 0 } else { 1 }
 }

@@ -111,7 +111,10 @@ fn pager_fault(kind: &str) {
     let mut rpc = Rpc::new();
     let task = mach_user::ipc::mach_task_self();
     let object = mach_user::ipc::mach_reply_port();
-    let poly = mach_interfaces::PolyPort { name: object, disposition: mach_user::abi::message::MACH_MSG_TYPE_MAKE_SEND };
+    let poly = mach_interfaces::PolyPort {
+        name: object,
+        disposition: mach_user::abi::message::MACH_MSG_TYPE_MAKE_SEND,
+    };
     let _ = mach_port::mach_port_insert_right(&mut rpc, task, object, poly);
     match kind {
         "pager_error" => {

@@ -83,7 +83,11 @@ fn main(_args: mach_user::start::Args) -> i32 {
     let region = odd.and_then(|a| vm::vm_region(&mut e.rpc, e.task, a).map(|r| (r.start == a, r.size)));
     ok &= check_eq!("vm_map_unaligned_size_rounds_up", region, Ok((true, 2 * 4096)));
     if let Ok(a) = odd {
-        ok &= check_eq!("vm_deallocate_unaligned_size", vm::vm_deallocate(&mut e.rpc, e.task, a, 4097), Ok(()));
+        ok &= check_eq!(
+            "vm_deallocate_unaligned_size",
+            vm::vm_deallocate(&mut e.rpc, e.task, a, 4097),
+            Ok(())
+        );
     }
     let bad = vm::vm_map(&mut e.rpc, e.task, 0, 4096, 1, object, 100, 0, 3, 7, 1);
     ok &= check_eq!("vm_map_unaligned_offset", bad, Err(KERN_INVALID_ARGUMENT));

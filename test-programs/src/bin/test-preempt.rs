@@ -36,7 +36,7 @@ fn main(_args: mach_user::start::Args) -> i32 {
     let id = thread_create_running(second, stack, 0);
     let mut ok = check_eq!("thread_create_running", id.is_ok(), true);
     let threads_during = boot_info(BootInfoKind::Threads).unwrap_or(0);
-        // Other tasks start and end threads meanwhile, so only a lower bound holds.
+    // Other tasks start and end threads meanwhile, so only a lower bound holds.
     ok &= check_eq!("thread_count_includes_both_threads", threads_during >= 2, true);
     let switches_before = boot_info(BootInfoKind::ContextSwitches).unwrap_or(0);
     while !SECOND_DONE.load(Ordering::Acquire) {

@@ -183,15 +183,9 @@ mod tests {
     #[test]
     fn skip_drops_prefix_and_keeps_later_insertions() {
         let line = b"bt#0 0x1001 bt#1 0x1002";
-        assert_eq!(
-            annotate_from(line, 12, fake),
-            b"bt#1 0x1002 <f+0x2>".to_vec()
-        );
+        assert_eq!(annotate_from(line, 12, fake), b"bt#1 0x1002 <f+0x2>".to_vec());
         // A token ending exactly at the flush point is still annotated.
-        assert_eq!(
-            annotate_from(line, 11, fake),
-            b" <f+0x1> bt#1 0x1002 <f+0x2>".to_vec()
-        );
+        assert_eq!(annotate_from(line, 11, fake), b" <f+0x1> bt#1 0x1002 <f+0x2>".to_vec());
         assert_eq!(annotate_from(line, 99, fake), Vec::<u8>::new());
     }
 

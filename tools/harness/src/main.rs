@@ -97,10 +97,7 @@ impl fmt::Display for ArgError {
 impl std::error::Error for ArgError {}
 
 fn main() -> ExitCode {
-    let args: Option<Vec<String>> = std::env::args_os()
-        .skip(1)
-        .map(|a| a.into_string().ok())
-        .collect();
+    let args: Option<Vec<String>> = std::env::args_os().skip(1).map(|a| a.into_string().ok()).collect();
     let cmd = args.ok_or(ArgError::NotUnicode).and_then(parse_args);
     match cmd {
         Ok(Cmd::Help) => {
@@ -115,15 +112,13 @@ fn main() -> ExitCode {
                 ExitCode::from(2)
             }
         },
-        Ok(Cmd::Symbolize { kernel, addrs }) if addrs.is_empty() => {
-            match symbolize::filter_stdin(&kernel) {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(e) => {
-                    eprintln!("harness: {e}");
-                    ExitCode::from(1)
-                }
+        Ok(Cmd::Symbolize { kernel, addrs }) if addrs.is_empty() => match symbolize::filter_stdin(&kernel) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("harness: {e}");
+                ExitCode::from(1)
             }
-        }
+        },
         Ok(Cmd::Symbolize { kernel, addrs }) => {
             if symbolize::print_addrs(&kernel, &addrs) {
                 ExitCode::SUCCESS
@@ -151,8 +146,7 @@ fn parse_args(args: Vec<String>) -> Result<Cmd, ArgError> {
 }
 
 fn parse_test(mut it: impl Iterator<Item = String>) -> Result<Cmd, ArgError> {
-    let (mut kernel, mut timeout, mut log, mut host_log, mut filter) =
-        (None, None, None, None, None);
+    let (mut kernel, mut timeout, mut log, mut host_log, mut filter) = (None, None, None, None, None);
     let mut command = None;
     while let Some(arg) = it.next() {
         if arg == "--" {
@@ -169,9 +163,7 @@ fn parse_test(mut it: impl Iterator<Item = String>) -> Result<Cmd, ArgError> {
             _ => return Err(ArgError::UnknownOption(name.to_owned())),
         }
     }
-    let command = command
-        .filter(|c| !c.is_empty())
-        .ok_or(ArgError::NoEmulator)?;
+    let command = command.filter(|c| !c.is_empty()).ok_or(ArgError::NoEmulator)?;
     Ok(Cmd::Test(TestArgs {
         kernel: kernel.ok_or(ArgError::Required("--kernel"))?,
         timeout: timeout.ok_or(ArgError::Required("--timeout"))?,
@@ -206,10 +198,7 @@ const OPTIONS: [&str; 5] = ["--kernel", "--timeout", "--log", "--host-log", "--f
 
 /// Splits `--name value` or `--name=value`, taking the value from `rest` in
 /// the first form. Returns the canonical option name.
-fn option(
-    arg: &str,
-    rest: &mut impl Iterator<Item = String>,
-) -> Result<(&'static str, String), ArgError> {
+fn option(arg: &str, rest: &mut impl Iterator<Item = String>) -> Result<(&'static str, String), ArgError> {
     let (name, inline) = match arg.split_once('=') {
         Some((n, v)) => (n, Some(v.to_owned())),
         None => (arg, None),
@@ -301,10 +290,7 @@ mod tests {
     #[test]
     fn test_command_errors() {
         assert_eq!(parse(&[]), Err(ArgError::NoSubcommand));
-        assert_eq!(
-            parse(&["run"]),
-            Err(ArgError::UnknownSubcommand("run".into()))
-        );
+        assert_eq!(parse(&["run"]), Err(ArgError::UnknownSubcommand("run".into())));
         assert_eq!(
             parse(&["test", "--kernel", "k", "--timeout", "1"]),
             Err(ArgError::NoEmulator)
@@ -341,10 +327,7 @@ mod tests {
             parse(&["test", "--verbose"]),
             Err(ArgError::UnknownOption("--verbose".into()))
         );
-        assert_eq!(
-            parse(&["test", "qemu"]),
-            Err(ArgError::Unexpected("qemu".into()))
-        );
+        assert_eq!(parse(&["test", "qemu"]), Err(ArgError::Unexpected("qemu".into())));
     }
 
     #[test]
@@ -363,10 +346,7 @@ mod tests {
                 addrs: vec![0xffff_ffff_8010_0000, 0x1f]
             })
         );
-        assert_eq!(
-            parse(&["symbolize", "1"]),
-            Err(ArgError::Required("--kernel"))
-        );
+        assert_eq!(parse(&["symbolize", "1"]), Err(ArgError::Required("--kernel")));
         assert_eq!(
             parse(&["symbolize", "--kernel", "k", "0xzz"]),
             Err(ArgError::BadAddress("0xzz".into()))

@@ -14,13 +14,8 @@ pub const EXIT_PANIC: i32 = 35;
 /// What a guest output line means to the harness.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LineKind<'a> {
-    TestOk {
-        name: &'a str,
-    },
-    TestFailed {
-        name: &'a str,
-        reason: Option<&'a str>,
-    },
+    TestOk { name: &'a str },
+    TestFailed { name: &'a str, reason: Option<&'a str> },
     KernelPanic,
     FirstUserInstruction,
     AllTasksFinished,
@@ -43,9 +38,7 @@ pub fn classify(line: &str) -> LineKind<'_> {
 
 /// Parses `test NAME ... ok` and `test NAME ... FAILED[: reason]`.
 fn classify_test(text: &str) -> Option<LineKind<'_>> {
-    let (name, tail) = text
-        .strip_prefix("test ")?
-        .split_once(char::is_whitespace)?;
+    let (name, tail) = text.strip_prefix("test ")?.split_once(char::is_whitespace)?;
     if name.is_empty() {
         return None;
     }
@@ -81,9 +74,7 @@ pub fn parse_host_log(text: &str) -> Counts {
 
 fn parse_result_line(line: &str) -> Option<Counts> {
     let rest = line.trim().strip_prefix("test result: ")?;
-    let rest = rest
-        .strip_prefix("ok.")
-        .or_else(|| rest.strip_prefix("FAILED."))?;
+    let rest = rest.strip_prefix("ok.").or_else(|| rest.strip_prefix("FAILED."))?;
     let mut parts = rest.split(';').map(str::trim);
     let passed = parts.next()?.strip_suffix(" passed")?.parse().ok()?;
     let failed = parts.next()?.strip_suffix(" failed")?.parse().ok()?;
@@ -131,9 +122,9 @@ impl Report {
     pub fn observe(&mut self, line: &str, elapsed: Duration) {
         match classify(line) {
             LineKind::TestOk { name } if self.counts(name) => self.passed += 1,
-            LineKind::TestFailed { name, reason } if self.counts(name) => self
-                .failed_tests
-                .push((name.to_owned(), reason.map(str::to_owned))),
+            LineKind::TestFailed { name, reason } if self.counts(name) => {
+                self.failed_tests.push((name.to_owned(), reason.map(str::to_owned)))
+            }
             LineKind::KernelPanic => self.fail_run("kernel panic".into()),
             LineKind::FirstUserInstruction => {
                 self.first_user.get_or_insert(elapsed);
@@ -221,10 +212,7 @@ mod tests {
 
     #[test]
     fn classifies_test_lines() {
-        assert_eq!(
-            classify("test ipc_send ... ok"),
-            LineKind::TestOk { name: "ipc_send" }
-        );
+        assert_eq!(classify("test ipc_send ... ok"), LineKind::TestOk { name: "ipc_send" });
         assert_eq!(
             classify("test vm_map ... FAILED"),
             LineKind::TestFailed {
@@ -239,10 +227,7 @@ mod tests {
                 reason: Some("expected 3, got 4")
             }
         );
-        assert_eq!(
-            classify("  test a ... ok  "),
-            LineKind::TestOk { name: "a" }
-        );
+        assert_eq!(classify("  test a ... ok  "), LineKind::TestOk { name: "a" });
     }
 
     #[test]
@@ -263,18 +248,9 @@ mod tests {
 
     #[test]
     fn classifies_markers() {
-        assert_eq!(
-            classify("KERNEL PANIC at src/x.rs:3: boom"),
-            LineKind::KernelPanic
-        );
-        assert_eq!(
-            classify("mach: first user instruction"),
-            LineKind::FirstUserInstruction
-        );
-        assert_eq!(
-            classify("mach: all tasks finished"),
-            LineKind::AllTasksFinished
-        );
+        assert_eq!(classify("KERNEL PANIC at src/x.rs:3: boom"), LineKind::KernelPanic);
+        assert_eq!(classify("mach: first user instruction"), LineKind::FirstUserInstruction);
+        assert_eq!(classify("mach: all tasks finished"), LineKind::AllTasksFinished);
         assert_eq!(classify("a KERNEL PANIC later"), LineKind::Other);
     }
 
@@ -287,13 +263,7 @@ mod tests {
                    test result: FAILED. 5 passed; 2 failed; 1 ignored\n\
                    test result: ok. 0 passed; 0 failed; 0 ignored\n\
                    test result: bogus. 9 passed; 9 failed\n";
-        assert_eq!(
-            parse_host_log(log),
-            Counts {
-                passed: 8,
-                failed: 2
-            }
-        );
+        assert_eq!(parse_host_log(log), Counts { passed: 8, failed: 2 });
         assert_eq!(parse_host_log(""), Counts::default());
     }
 
@@ -304,10 +274,7 @@ mod tests {
             exit_failure(Outcome::Exited(33), false).as_deref(),
             Some("run did not complete")
         );
-        assert_eq!(
-            exit_failure(Outcome::Exited(35), true).as_deref(),
-            Some("kernel panic")
-        );
+        assert_eq!(exit_failure(Outcome::Exited(35), true).as_deref(), Some("kernel panic"));
         assert_eq!(
             exit_failure(Outcome::Exited(0), true).as_deref(),
             Some("triple fault or reset")
@@ -354,25 +321,13 @@ mod tests {
         r.observe("KERNEL PANIC again", T);
         r.finish(Outcome::Exited(35));
         assert!(!r.success());
-        assert_eq!(
-            r.totals(),
-            Counts {
-                passed: 1,
-                failed: 1
-            }
-        );
+        assert_eq!(r.totals(), Counts { passed: 1, failed: 1 });
         assert!(r.summary().contains(&"FAILED: kernel panic".to_owned()));
     }
 
     #[test]
     fn failed_tests_and_run_failures_add_up() {
-        let mut r = Report::new(
-            None,
-            Some(Counts {
-                passed: 10,
-                failed: 1,
-            }),
-        );
+        let mut r = Report::new(None, Some(Counts { passed: 10, failed: 1 }));
         r.observe("test a ... ok", T);
         r.observe("test b ... FAILED: bad value", T);
         r.observe("test c ... FAILED", T);
@@ -395,34 +350,16 @@ mod tests {
         r.observe("test vm_map ... FAILED", T);
         r.observe("mach: all tasks finished", T);
         r.finish(Outcome::Exited(33));
-        assert_eq!(
-            r.totals(),
-            Counts {
-                passed: 1,
-                failed: 0
-            }
-        );
+        assert_eq!(r.totals(), Counts { passed: 1, failed: 0 });
         assert!(r.success());
     }
 
     #[test]
     fn no_guest_pass_is_not_success() {
-        let mut r = Report::new(
-            None,
-            Some(Counts {
-                passed: 4,
-                failed: 0,
-            }),
-        );
+        let mut r = Report::new(None, Some(Counts { passed: 4, failed: 0 }));
         r.observe("mach: all tasks finished", T);
         r.finish(Outcome::Exited(33));
-        assert_eq!(
-            r.totals(),
-            Counts {
-                passed: 4,
-                failed: 0
-            }
-        );
+        assert_eq!(r.totals(), Counts { passed: 4, failed: 0 });
         assert!(!r.success());
     }
 }

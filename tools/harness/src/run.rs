@@ -30,10 +30,7 @@ pub enum Outcome {
 #[derive(Debug)]
 pub enum RunError {
     EmptyCommand,
-    Spawn {
-        program: String,
-        source: std::io::Error,
-    },
+    Spawn { program: String, source: std::io::Error },
     Wait(std::io::Error),
     Kill(std::io::Error),
 }
@@ -86,9 +83,7 @@ pub fn run(
         })?;
     let (tx, rx) = mpsc::channel();
     if let Some(out) = child.stdout.take() {
-        spawn_reader(out, tx.clone(), move |line| {
-            Msg::Stdout(line, start.elapsed())
-        });
+        spawn_reader(out, tx.clone(), move |line| Msg::Stdout(line, start.elapsed()));
     }
     if let Some(err) = child.stderr.take() {
         spawn_reader(err, tx.clone(), Msg::Stderr);
@@ -189,11 +184,7 @@ fn signal_of(_status: ExitStatus) -> Option<i32> {
 
 /// Reads `source` line by line on a new thread, sending each line (wrapped
 /// by `wrap`) until EOF, a read error or the receiver going away.
-fn spawn_reader<R: Read + Send + 'static>(
-    source: R,
-    tx: Sender<Msg>,
-    wrap: impl Fn(String) -> Msg + Send + 'static,
-) {
+fn spawn_reader<R: Read + Send + 'static>(source: R, tx: Sender<Msg>, wrap: impl Fn(String) -> Msg + Send + 'static) {
     thread::spawn(move || {
         let mut reader = BufReader::new(source);
         let mut buf = Vec::new();
@@ -251,11 +242,9 @@ mod tests {
     #[test]
     fn collects_lines_and_exit_code() {
         let mut lines = Vec::new();
-        let outcome = run(
-            &sh("printf 'a\\r\\nb\\nc'; exit 7"),
-            Duration::from_secs(10),
-            |l, _| lines.push(l.to_owned()),
-        )
+        let outcome = run(&sh("printf 'a\\r\\nb\\nc'; exit 7"), Duration::from_secs(10), |l, _| {
+            lines.push(l.to_owned())
+        })
         .expect("run");
         assert_eq!(outcome, Outcome::Exited(7));
         assert_eq!(lines, ["a", "b", "c"]);
@@ -264,20 +253,14 @@ mod tests {
     #[test]
     fn times_out_and_kills() {
         let began = Instant::now();
-        let outcome =
-            run(&sh("exec sleep 10"), Duration::from_millis(200), |_, _| {}).expect("run");
+        let outcome = run(&sh("exec sleep 10"), Duration::from_millis(200), |_, _| {}).expect("run");
         assert_eq!(outcome, Outcome::TimedOut(Duration::from_millis(200)));
         assert!(began.elapsed() < Duration::from_secs(5));
     }
 
     #[test]
     fn missing_program_is_spawn_error() {
-        let err = run(
-            &["/nonexistent/qemu".into()],
-            Duration::from_secs(1),
-            |_, _| {},
-        )
-        .expect_err("spawn");
+        let err = run(&["/nonexistent/qemu".into()], Duration::from_secs(1), |_, _| {}).expect_err("spawn");
         assert!(matches!(err, RunError::Spawn { .. }), "{err:?}");
         assert!(matches!(
             run(&[], Duration::from_secs(1), |_, _| {}),

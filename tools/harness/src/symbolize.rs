@@ -60,11 +60,7 @@ pub fn filter_stdin(kernel: &Path) -> io::Result<()> {
 }
 
 /// Copies `input` to `out`, annotating backtrace lines with `resolve`.
-pub fn filter<R, W>(
-    input: R,
-    out: &mut W,
-    resolve: impl Fn(u64) -> Option<String>,
-) -> io::Result<()>
+pub fn filter<R, W>(input: R, out: &mut W, resolve: impl Fn(u64) -> Option<String>) -> io::Result<()>
 where
     R: Read + Send + 'static,
     W: Write,
@@ -156,10 +152,7 @@ fn flushable(partial: &[u8]) -> usize {
         if let Some(p) = partial.windows(needle.len()).rposition(|w| w == needle) {
             cut = cut.min(p);
         }
-        if let Some(k) = (1..needle.len())
-            .rev()
-            .find(|&k| partial.ends_with(&needle[..k]))
-        {
+        if let Some(k) = (1..needle.len()).rev().find(|&k| partial.ends_with(&needle[..k])) {
             cut = cut.min(partial.len() - k);
         }
     }
@@ -185,8 +178,7 @@ mod tests {
         let out = run_filter(b"hello\r\n  bt#0 0x0000000000001010\r\nrip=0x1001\nbt#1 0x1002");
         assert_eq!(
             out,
-            b"hello\r\n  bt#0 0x0000000000001010 <f+0x10>\r\nrip=0x1001\nbt#1 0x1002 <f+0x2>"
-                .to_vec()
+            b"hello\r\n  bt#0 0x0000000000001010 <f+0x10>\r\nrip=0x1001\nbt#1 0x1002 <f+0x2>".to_vec()
         );
     }
 

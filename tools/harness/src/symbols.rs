@@ -22,15 +22,9 @@ pub struct Symbol {
 #[derive(Debug)]
 pub enum SymbolError {
     /// The file could not be read.
-    Io {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Io { path: PathBuf, source: std::io::Error },
     /// The file is not an object file we can parse.
-    Parse {
-        path: PathBuf,
-        source: object::read::Error,
-    },
+    Parse { path: PathBuf, source: object::read::Error },
     /// The file parsed but holds no code symbols (stripped binary?).
     NoSymbols { path: PathBuf },
 }
@@ -89,9 +83,7 @@ impl SymbolTable {
             source,
         })?;
         if symbols.is_empty() {
-            return Err(SymbolError::NoSymbols {
-                path: path.to_owned(),
-            });
+            return Err(SymbolError::NoSymbols { path: path.to_owned() });
         }
         Ok(Self::from_symbols(symbols))
     }
@@ -105,10 +97,7 @@ impl SymbolTable {
     pub fn lookup(&self, addr: u64) -> Option<(&Symbol, u64)> {
         let end = self.symbols.partition_point(|s| s.addr <= addr);
         let start_addr = self.symbols.get(end.checked_sub(1)?)?.addr;
-        let group = self.symbols[..end]
-            .iter()
-            .rev()
-            .take_while(|s| s.addr == start_addr);
+        let group = self.symbols[..end].iter().rev().take_while(|s| s.addr == start_addr);
         let mut fallback = None;
         for sym in group {
             let offset = addr - sym.addr;
@@ -183,11 +172,7 @@ mod tests {
             sym(0x1000, 0x100, "first"),
             sym(0x2000, 0x10, "second"),
             sym(0x2000, 0, "second_alias"),
-            sym(
-                0x4000,
-                0x20,
-                "_ZN4mach4core5sched6switch17h0123456789abcdefE",
-            ),
+            sym(0x4000, 0x20, "_ZN4mach4core5sched6switch17h0123456789abcdefE"),
         ])
     }
 
@@ -196,10 +181,7 @@ mod tests {
         let t = table();
         let (s, off) = t.lookup(0x1042).expect("found");
         assert_eq!((s.name.as_str(), off), ("first", 0x42));
-        assert_eq!(
-            t.lookup(0x1000).map(|(s, o)| (s.addr, o)),
-            Some((0x1000, 0))
-        );
+        assert_eq!(t.lookup(0x1000).map(|(s, o)| (s.addr, o)), Some((0x1000, 0)));
     }
 
     #[test]
@@ -217,10 +199,7 @@ mod tests {
     #[test]
     fn sized_symbol_preferred_over_alias_at_same_address() {
         let t = table();
-        assert_eq!(
-            t.lookup(0x2004).map(|(s, _)| s.name.as_str()),
-            Some("second")
-        );
+        assert_eq!(t.lookup(0x2004).map(|(s, _)| s.name.as_str()), Some("second"));
         // Past the sized one, the size-0 alias still covers the address.
         assert_eq!(
             t.lookup(0x2010).map(|(s, o)| (s.name.as_str(), o)),
@@ -240,10 +219,7 @@ mod tests {
     #[test]
     fn describe_demangles_and_drops_hash() {
         let t = table();
-        assert_eq!(
-            t.describe(0x4011).as_deref(),
-            Some("mach::core::sched::switch+0x11")
-        );
+        assert_eq!(t.describe(0x4011).as_deref(), Some("mach::core::sched::switch+0x11"));
         assert_eq!(t.describe(0x1000).as_deref(), Some("first+0x0"));
         assert_eq!(t.describe(0x10), None);
     }

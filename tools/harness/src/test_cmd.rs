@@ -55,10 +55,7 @@ impl Log {
         if let Some(file) = &mut self.file
             && let Err(e) = writeln!(file, "{line}")
         {
-            eprintln!(
-                "harness: warning: cannot write {}: {e}",
-                self.path.display()
-            );
+            eprintln!("harness: warning: cannot write {}: {e}", self.path.display());
             self.file = None;
         }
     }

@@ -47,15 +47,9 @@ fn temp_path(name: &str) -> PathBuf {
 
 #[test]
 fn passing_run() {
-    let out = fake_qemu(
-        &[],
-        r#"echo "test a ... ok"; echo "mach: all tasks finished"; exit 33"#,
-    );
+    let out = fake_qemu(&[], r#"echo "test a ... ok"; echo "mach: all tasks finished"; exit 33"#);
     let text = stdout(&out);
-    assert!(
-        text.starts_with("test a ... ok\nmach: all tasks finished\n"),
-        "{text}"
-    );
+    assert!(text.starts_with("test a ... ok\nmach: all tasks finished\n"), "{text}");
     assert_eq!(last_line(&out), "1 passed, 0 failed");
     assert_eq!(out.status.code(), Some(0));
     // The unreadable kernel is reported once, and does not stop the run.
@@ -79,16 +73,8 @@ fn timeout_kills_emulator() {
         ],
         b"",
     );
-    assert!(
-        began.elapsed() < Duration::from_secs(6),
-        "took {:?}",
-        began.elapsed()
-    );
-    assert!(
-        stdout(&out).contains("FAILED: timeout after 1 s"),
-        "{}",
-        stdout(&out)
-    );
+    assert!(began.elapsed() < Duration::from_secs(6), "took {:?}", began.elapsed());
+    assert!(stdout(&out).contains("FAILED: timeout after 1 s"), "{}", stdout(&out));
     assert_eq!(last_line(&out), "0 passed, 1 failed");
     assert_eq!(out.status.code(), Some(1));
 }
@@ -131,10 +117,7 @@ fn failed_tests_are_listed() {
         r#"echo "test a ... ok"; echo "test b ... FAILED: wrong port"; echo "test c ... FAILED"; echo "mach: all tasks finished"; exit 33"#,
     );
     let text = stdout(&out);
-    assert!(
-        text.contains("FAILED: test b: wrong port\nFAILED: test c\n"),
-        "{text}"
-    );
+    assert!(text.contains("FAILED: test b: wrong port\nFAILED: test c\n"), "{text}");
     assert_eq!(last_line(&out), "1 passed, 2 failed");
     assert_eq!(out.status.code(), Some(1));
 }
@@ -198,14 +181,8 @@ fn crlf_binary_boot_time_and_log_file() {
         .lines()
         .find(|l| l.starts_with("boot: first user instruction after "))
         .expect("boot line");
-    assert!(
-        boot.ends_with(" ms (wall clock, from QEMU start)"),
-        "{boot}"
-    );
-    assert!(
-        logged.starts_with("mach: first user instruction\n"),
-        "{logged}"
-    );
+    assert!(boot.ends_with(" ms (wall clock, from QEMU start)"), "{boot}");
+    assert!(logged.starts_with("mach: first user instruction\n"), "{logged}");
     assert!(logged.ends_with("1 passed, 0 failed\n"), "{logged}");
     assert!(String::from_utf8_lossy(&out.stderr).contains("qemu: note\n"));
     assert_eq!(out.status.code(), Some(0));
@@ -221,25 +198,13 @@ fn no_guest_tests_is_failure() {
 
 #[test]
 fn usage_errors_exit_2() {
-    for args in [
-        &["test", "--kernel", "k", "--timeout", "1"][..],
-        &["frobnicate"],
-        &[],
-    ] {
+    for args in [&["test", "--kernel", "k", "--timeout", "1"][..], &["frobnicate"], &[]] {
         let out = harness(args, b"");
         assert_eq!(out.status.code(), Some(2), "{args:?}");
         assert!(String::from_utf8_lossy(&out.stderr).contains("usage:"));
     }
     let out = harness(
-        &[
-            "test",
-            "--kernel",
-            "k",
-            "--timeout",
-            "1",
-            "--",
-            "/nonexistent/qemu",
-        ],
+        &["test", "--kernel", "k", "--timeout", "1", "--", "/nonexistent/qemu"],
         b"",
     );
     assert_eq!(out.status.code(), Some(2));
@@ -280,10 +245,7 @@ fn symbolize_real_elf() {
     let at = addr + 4;
     let want = format!("<{name}+0x4>");
 
-    let out = harness(
-        &["symbolize", "--kernel", HARNESS, &format!("{at:#x}")],
-        b"",
-    );
+    let out = harness(&["symbolize", "--kernel", HARNESS, &format!("{at:#x}")], b"");
     assert_eq!(stdout(&out), format!("{at:#018x} {want}\n"));
     assert_eq!(out.status.code(), Some(0));
 
@@ -293,31 +255,16 @@ fn symbolize_real_elf() {
         stdout(&out),
         format!("x\n  bt#0 {at:#018x} {want}\nKERNEL PANIC rip={at:#018x} {want} boom\n")
     );
-    assert!(
-        out.stderr.is_empty(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
 }
 
 #[test]
 fn test_mode_symbolises_backtraces() {
     let (addr, name) = own_symbol();
-    let script = format!(
-        r#"echo "test a ... ok"; echo "  bt#0 {addr:#018x}"; echo "mach: all tasks finished"; exit 33"#
-    );
+    let script =
+        format!(r#"echo "test a ... ok"; echo "  bt#0 {addr:#018x}"; echo "mach: all tasks finished"; exit 33"#);
     let out = harness(
-        &[
-            "test",
-            "--kernel",
-            HARNESS,
-            "--timeout",
-            "5",
-            "--",
-            "sh",
-            "-c",
-            &script,
-        ],
+        &["test", "--kernel", HARNESS, "--timeout", "5", "--", "sh", "-c", &script],
         b"",
     );
     assert!(
@@ -330,10 +277,7 @@ fn test_mode_symbolises_backtraces() {
 
 #[test]
 fn symbolize_unknown_kernel_addr_mode_fails() {
-    let out = harness(
-        &["symbolize", "--kernel", "/nonexistent/kernel", "0x10"],
-        b"",
-    );
+    let out = harness(&["symbolize", "--kernel", "/nonexistent/kernel", "0x10"], b"");
     assert_eq!(stdout(&out), "0x0000000000000010\n");
     assert_eq!(out.status.code(), Some(1));
 }
