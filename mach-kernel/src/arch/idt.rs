@@ -50,21 +50,10 @@ isr_common:
     testb $3, 24(%rsp)
     jz 1f
     swapgs
-1:  push %rax
-    push %rbx
-    push %rcx
-    push %rdx
-    push %rsi
-    push %rdi
-    push %rbp
-    push %r8
-    push %r9
-    push %r10
-    push %r11
-    push %r12
-    push %r13
-    push %r14
-    push %r15
+1:
+    "#,
+    super::trapframe::push_registers!(),
+    r#"
     mov %rsp, %rdi
     cld
     call trap_dispatch
@@ -72,21 +61,9 @@ isr_common:
 
     .global trap_return
 trap_return:
-    pop %r15
-    pop %r14
-    pop %r13
-    pop %r12
-    pop %r11
-    pop %r10
-    pop %r9
-    pop %r8
-    pop %rbp
-    pop %rdi
-    pop %rsi
-    pop %rdx
-    pop %rcx
-    pop %rbx
-    pop %rax
+    "#,
+    super::trapframe::pop_registers!(),
+    r#"
     add $16, %rsp
     testb $3, 8(%rsp)
     jz 2f

@@ -35,42 +35,18 @@ syscall_entry:
     push %rcx
     pushq $0
     pushq $256
-    push %rax
-    push %rbx
-    push %rcx
-    push %rdx
-    push %rsi
-    push %rdi
-    push %rbp
-    push %r8
-    push %r9
-    push %r10
-    push %r11
-    push %r12
-    push %r13
-    push %r14
-    push %r15
+    "#,
+    super::trapframe::push_registers!(),
+    r#"
     mov %rsp, %rdi
     cld
     call syscall_dispatch
     test %al, %al
     jz trap_return
     /* sysret path: the frame still returns to plain user code. */
-    pop %r15
-    pop %r14
-    pop %r13
-    pop %r12
-    pop %r11
-    pop %r10
-    pop %r9
-    pop %r8
-    pop %rbp
-    pop %rdi
-    pop %rsi
-    pop %rdx
-    pop %rcx
-    pop %rbx
-    pop %rax
+    "#,
+    super::trapframe::pop_registers!(),
+    r#"
     add $16, %rsp
     pop %rcx
     add $8, %rsp

@@ -2,12 +2,32 @@
 //! (interrupt, exception or `syscall`) and for kernel-mode interrupts.
 //!
 //! Its layout is fixed by the entry code in `idt.rs` and `syscall.rs`: general
-//! registers pushed by software, then the vector and error code, then what the
+//! registers pushed by software ([`push_registers`], shared by both), then the vector and error code, then what the
 //! CPU pushes for an interrupt (`rip, cs, rflags, rsp, ss`). The `syscall` path
 //! builds the same hardware part by hand (vector 256) so that every return goes through one
 //! exit path (`trap_return`, ending in `iretq`).
 
 use super::gdt::{USER_CS, USER_DS};
+
+/// The entry code's pushes of the general registers, in the order that
+/// builds [`TrapFrame`] (r15 ends up at the lowest address); shared by the
+/// interrupt and `syscall` entry paths.
+macro_rules! push_registers {
+    () => {
+        "push %rax; push %rbx; push %rcx; push %rdx; push %rsi; push %rdi; push %rbp; \
+         push %r8; push %r9; push %r10; push %r11; push %r12; push %r13; push %r14; push %r15"
+    };
+}
+pub(crate) use push_registers;
+
+/// The exit code's pops matching [`push_registers`].
+macro_rules! pop_registers {
+    () => {
+        "pop %r15; pop %r14; pop %r13; pop %r12; pop %r11; pop %r10; pop %r9; pop %r8; \
+         pop %rbp; pop %rdi; pop %rsi; pop %rdx; pop %rcx; pop %rbx; pop %rax"
+    };
+}
+pub(crate) use pop_registers;
 
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default)]
