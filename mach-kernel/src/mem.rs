@@ -7,6 +7,7 @@
 use crate::arch::phys;
 use mach_core::PAGE_SIZE;
 use mach_core::frame::{FrameAllocator, PhysRange};
+use core::sync::atomic::{AtomicUsize, Ordering};
 use spin::Mutex;
 
 /// Physical memory above this is ignored (the bitmap is sized for it).
@@ -52,7 +53,9 @@ pub fn init(usable: &[PhysRange], reserved: &[PhysRange], max_phys: u64) {
         end: at + bytes,
     };
     let bitmap = phys::claim_bitmap(at, words);
-    *FRAMES.lock() = Some(FrameAllocator::new(bitmap, usable, &all[..=n]));
+    let f = FrameAllocator::new(bitmap, usable, &all[..=n]);
+    FREE.store(f.free_count(), Ordering::Relaxed);
+    *FRAMES.lock() = Some(f);
 }
 
 /// Gives the kernel heap a contiguous run of frames: an eighth of memory,
@@ -62,27 +65,49 @@ pub fn init_heap() -> usize {
     let phys = FRAMES
         .lock()
         .as_mut()
-        .and_then(|f| f.alloc_contiguous(frames, 1))
+        .and_then(|f| {
+            let run = f.alloc_contiguous(frames, 1);
+            FREE.store(f.free_count(), Ordering::Relaxed);
+            run
+        })
         .expect("no room for the kernel heap");
     let size = frames * PAGE_SIZE as usize;
     phys::init_heap(phys, size);
     size
 }
 
+/// Free frames, mirrored outside the lock so that the fault path can check
+/// for memory pressure without taking it.
+static FREE: AtomicUsize = AtomicUsize::new(0);
+
 /// One free frame (not zeroed), or `None` when memory is exhausted.
 pub fn alloc_frame() -> Option<u64> {
-    FRAMES.lock().as_mut()?.alloc()
+    alloc_frame_keeping(0)
+}
+
+/// One free frame, unless that would leave `reserve` or fewer free.
+pub fn alloc_frame_keeping(reserve: usize) -> Option<u64> {
+    let mut g = FRAMES.lock();
+    let f = g.as_mut()?;
+    if f.free_count() <= reserve {
+        return None;
+    }
+    let frame = f.alloc();
+    FREE.store(f.free_count(), Ordering::Relaxed);
+    frame
 }
 
 /// Returns a frame. Freeing a frame twice is a kernel bug and panics.
 pub fn free_frame(frame: u64) {
     if let Some(f) = FRAMES.lock().as_mut() {
         f.free(frame).expect("freeing a frame that is not allocated");
+        FREE.store(f.free_count(), Ordering::Relaxed);
     }
 }
 
+/// Free frames now (no lock taken).
 pub fn free_frames() -> usize {
-    FRAMES.lock().as_ref().map_or(0, |f| f.free_count())
+    FREE.load(Ordering::Relaxed)
 }
 
 pub fn usable_frames() -> usize {

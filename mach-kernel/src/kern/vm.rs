@@ -162,10 +162,11 @@ pub const DEFAULT_PAGER_RESERVE: usize = 64;
 
 /// A frame for `task`'s memory, unless only the default pager's reserve is left.
 fn alloc_user_frame(task: &Task) -> Option<u64> {
-    if mem::free_frames() <= DEFAULT_PAGER_RESERVE && !super::pager::is_default_pager_task(task.id) {
-        return None;
+    if super::pager::is_default_pager_task(task.id) {
+        mem::alloc_frame()
+    } else {
+        mem::alloc_frame_keeping(DEFAULT_PAGER_RESERVE)
     }
-    mem::alloc_frame()
 }
 
 /// What a fault came to.
