@@ -5,9 +5,9 @@
 //! carves the kernel heap out of it at boot.
 
 use crate::arch::phys;
+use core::sync::atomic::{AtomicUsize, Ordering};
 use mach_core::PAGE_SIZE;
 use mach_core::frame::{FrameAllocator, PhysRange};
-use core::sync::atomic::{AtomicUsize, Ordering};
 use spin::Mutex;
 
 /// Physical memory above this is ignored (the bitmap is sized for it).

@@ -386,17 +386,13 @@ pub fn copy_frame(from: u64, to: u64) {
     }
 }
 
-/// Copies a whole frame out into `buf` (a page-out).
-pub fn read_frame(frame: u64, buf: &mut [u8; PAGE_SIZE as usize]) {
-    // SAFETY: frames are direct-mapped RAM; `buf` is exactly one page and
-    // cannot overlap the direct map's view of a frame the caller owns.
-    unsafe {
-        core::ptr::copy_nonoverlapping(
-            phys_to_virt(frame & ADDR_MASK) as *const u8,
-            buf.as_mut_ptr(),
-            PAGE_SIZE as usize,
-        )
-    }
+/// Copies the start of a frame (up to a page) into `buf` (a page-out).
+pub fn read_frame(frame: u64, buf: &mut [u8]) {
+    let len = buf.len().min(PAGE_SIZE as usize);
+    // SAFETY: frames are direct-mapped RAM and `len` stays inside the page;
+    // `buf` is kernel heap or stack memory, which cannot overlap the direct
+    // map's view of a frame the caller owns.
+    unsafe { core::ptr::copy_nonoverlapping(phys_to_virt(frame & ADDR_MASK) as *const u8, buf.as_mut_ptr(), len) }
 }
 
 /// Copies `bytes` into a frame at `offset`; the range must fit in the page.

@@ -143,8 +143,7 @@ pub fn reclaim_with(max: usize, io: &mut dyn PageoutIo) -> usize {
 /// A copy of a frame's bytes.
 fn frame_bytes(frame: u64) -> Vec<u8> {
     let mut data = vec![0u8; PAGE_SIZE as usize];
-    let page: &mut [u8; PAGE_SIZE as usize] = (&mut data[..]).try_into().expect("one page");
-    paging::read_frame(frame, page);
+    paging::read_frame(frame, &mut data);
     data
 }
 
