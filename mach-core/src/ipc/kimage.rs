@@ -85,6 +85,32 @@ impl KernelReplyParts {
     }
 }
 
+/// Numbers the out-of-line memory descriptors of a message image the kernel
+/// encoded with client stubs (which write buffer addresses) as handles 1, 2,
+/// ... in order, so that they name `KernelReplyParts::ools` in that order.
+/// Returns how many there were.
+pub fn number_ool_handles(image: &mut [u8]) -> usize {
+    if rd32(image, 0) & MACH_MSGH_BITS_COMPLEX == 0 {
+        return 0;
+    }
+    let count = rd32(image, MACH_MSG_HEADER_SIZE) as usize;
+    let mut off = MACH_MSG_HEADER_SIZE + MACH_MSG_BODY_SIZE;
+    let mut n = 0;
+    for _ in 0..count {
+        match image.get(off + MACH_MSG_DESCRIPTOR_TYPE_OFFSET).copied() {
+            Some(MACH_MSG_PORT_DESCRIPTOR) => off += MACH_MSG_PORT_DESCRIPTOR_SIZE,
+            Some(MACH_MSG_OOL_DESCRIPTOR | MACH_MSG_OOL_VOLATILE_DESCRIPTOR) => {
+                n += 1;
+                wr64(image, off, n as u64);
+                off += MACH_MSG_OOL_DESCRIPTOR_SIZE;
+            }
+            Some(MACH_MSG_OOL_PORTS_DESCRIPTOR) => off += MACH_MSG_OOL_DESCRIPTOR_SIZE,
+            _ => break,
+        }
+    }
+    n
+}
+
 impl Ipc {
     /// Turns a message that arrived at a kernel port into a request image.
     /// The destination right is consumed here (the kernel received the message).

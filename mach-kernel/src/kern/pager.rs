@@ -283,15 +283,12 @@ pub fn data_return(ipc: &mut Ipc, pager: PortId, offset: u64, data: Vec<u8>, dir
     else {
         return false;
     };
-    // The out-of-line address is a handle into the message's parts (see kimage).
-    if mach_interfaces::wire::put_u64(&mut buf, RETURN_DATA_DESCRIPTOR, 1).is_none() {
+    // The out-of-line address becomes handle 1 into the message's parts.
+    if mach_core::ipc::kimage::number_ool_handles(&mut buf[..n]) != 1 {
         return false;
     }
     deliver(ipc, pager, control, &buf[..n], vec![data])
 }
-
-/// Offset of the data descriptor in a `memory_object_data_return` request.
-const RETURN_DATA_DESCRIPTOR: usize = 40;
 
 /// A fault needs page `offset` of `object` from `pager`: asks for it (once)
 /// and waits for the answer. Returns false if the thread should give up.

@@ -48,3 +48,26 @@ fn receive_right_created_for_transfer_arrives() {
     w.ipc.kernel_release_send(held);
     w.assert_audit();
 }
+
+#[test]
+fn ool_descriptors_are_numbered_as_handles() {
+    use crate::ipc::kimage::number_ool_handles;
+    // A port descriptor, two out-of-line regions, truncated garbage after.
+    let msg = MsgBuilder::new(5, MACH_MSG_TYPE_COPY_SEND, 0, 0, 1)
+        .port(6, MACH_MSG_TYPE_COPY_SEND)
+        .ool(0xdead_0000, 10, false)
+        .ool(0xbeef_0000, 20, true)
+        .build();
+    let mut image = msg.clone();
+    assert_eq!(number_ool_handles(&mut image), 2);
+    assert_eq!(word(&image, 40), 1);
+    assert_eq!(word(&image, 56), 2);
+    // Everything else is untouched.
+    assert_eq!(image[..40], msg[..40]);
+    // A simple message has none; descriptors cut off by the end are left alone.
+    let mut simple = MsgBuilder::new(5, MACH_MSG_TYPE_COPY_SEND, 0, 0, 1).build();
+    assert_eq!(number_ool_handles(&mut simple), 0);
+    let mut cut = msg[..44].to_vec();
+    assert_eq!(number_ool_handles(&mut cut), 0);
+    assert_eq!(cut, msg[..44]);
+}
