@@ -27,79 +27,45 @@ impl Ipc {
 
     /// `mach_port_allocate`.
     pub fn port_allocate(&mut self, space: SpaceId, right: MachPortRight) -> Result<Name, KernReturn> {
-        self.space_has(space)?;
-        match right {
-            MACH_PORT_RIGHT_RECEIVE => {
-                let port = self.new_port(Receiver::Space(space));
-                let s = self.spaces.get_mut(&space).expect("space");
-                match s.alloc(bits::RECEIVE, 0, Object::Port(port)) {
-                    Ok(n) => Ok(n),
-                    Err(e) => {
-                        self.ports.remove(&port);
-                        Err(e)
-                    }
-                }
-            }
-            MACH_PORT_RIGHT_PORT_SET => {
-                let set = self.new_pset(space);
-                let s = self.spaces.get_mut(&space).expect("space");
-                match s.alloc(bits::PORT_SET, 0, Object::Set(set)) {
-                    Ok(n) => Ok(n),
-                    Err(e) => {
-                        self.psets.remove(&set);
-                        Err(e)
-                    }
-                }
-            }
-            MACH_PORT_RIGHT_DEAD_NAME => {
-                self.spaces
-                    .get_mut(&space)
-                    .expect("space")
-                    .alloc(bits::DEAD_NAME, 1, Object::None)
-            }
-            _ => Err(KERN_INVALID_VALUE),
-        }
+        self.allocate_right(space, right, None)
     }
 
     /// `mach_port_allocate_name`.
     pub fn port_allocate_name(&mut self, space: SpaceId, right: MachPortRight, name: Name) -> Result<(), KernReturn> {
-        self.space_has(space)?;
         if !mach_port_valid(name) {
+            self.space_has(space)?;
             return Err(KERN_INVALID_VALUE);
         }
-        match right {
-            MACH_PORT_RIGHT_RECEIVE => {
-                let port = self.new_port(Receiver::Space(space));
-                let r =
-                    self.spaces
-                        .get_mut(&space)
-                        .expect("space")
-                        .alloc_named(name, bits::RECEIVE, 0, Object::Port(port));
-                if r.is_err() {
+        self.allocate_right(space, right, Some(name)).map(|_| ())
+    }
+
+    /// A new receive right, port set or dead name in `space`, under `name` or
+    /// a fresh name; the port or set is undone if no name can be had.
+    fn allocate_right(&mut self, space: SpaceId, right: MachPortRight, name: Option<Name>) -> Result<Name, KernReturn> {
+        self.space_has(space)?;
+        let (bits, urefs, object) = match right {
+            MACH_PORT_RIGHT_RECEIVE => (bits::RECEIVE, 0, Object::Port(self.new_port(Receiver::Space(space)))),
+            MACH_PORT_RIGHT_PORT_SET => (bits::PORT_SET, 0, Object::Set(self.new_pset(space))),
+            MACH_PORT_RIGHT_DEAD_NAME => (bits::DEAD_NAME, 1, Object::None),
+            _ => return Err(KERN_INVALID_VALUE),
+        };
+        let s = self.spaces.get_mut(&space).ok_or(KERN_INVALID_TASK)?;
+        let r = match name {
+            None => s.alloc(bits, urefs, object),
+            Some(n) => s.alloc_named(n, bits, urefs, object).map(|_| n),
+        };
+        if r.is_err() {
+            match object {
+                Object::Port(port) => {
                     self.ports.remove(&port);
                 }
-                r
-            }
-            MACH_PORT_RIGHT_PORT_SET => {
-                let set = self.new_pset(space);
-                let r =
-                    self.spaces
-                        .get_mut(&space)
-                        .expect("space")
-                        .alloc_named(name, bits::PORT_SET, 0, Object::Set(set));
-                if r.is_err() {
+                Object::Set(set) => {
                     self.psets.remove(&set);
                 }
-                r
+                _ => {}
             }
-            MACH_PORT_RIGHT_DEAD_NAME => {
-                self.spaces
-                    .get_mut(&space)
-                    .expect("space")
-                    .alloc_named(name, bits::DEAD_NAME, 1, Object::None)
-            }
-            _ => Err(KERN_INVALID_VALUE),
         }
+        r
     }
 
     /// Looks a name up (turning it into a dead name if its port died).
