@@ -141,11 +141,13 @@ bench: bench-iso disk
 # (QEMU instruction trace; includes boot, so read the IPC functions).
 profile: kernel user disk
 	@mkdir -p build
-	sed 's|bench-ipc bench-ipc client|bench-ipc bench-ipc client trace|; s/ profile//' iso/grub-bench.cfg > build/grub-trace.cfg
-	$(MAKE) --no-print-directory one-iso ISO=build/mach-trace.iso CFG=build/grub-trace.cfg
-	timeout 300 qemu-system-x86_64 $(QEMU_FLAGS) -cdrom build/mach-trace.iso -d exec,nochain,in_asm -D build/trace.log </dev/null >/dev/null
-	python3 scripts/profile_trace.py build/trace.log $(KERNEL_ELF) $(USER_BIN)/bench-ipc 100 | head -60
-	rm -f build/trace.log
+	for n in 100 300; do \
+		sed "s|bench-ipc bench-ipc client|bench-ipc bench-ipc client trace$$n|; s/ profile//" iso/grub-bench.cfg > build/grub-trace.cfg; \
+		$(MAKE) --no-print-directory one-iso ISO=build/mach-trace.iso CFG=build/grub-trace.cfg >/dev/null || exit 1; \
+		timeout 300 qemu-system-x86_64 $(QEMU_FLAGS) -cdrom build/mach-trace.iso -d exec,nochain,in_asm -D build/trace$$n.log </dev/null >/dev/null; \
+	done; true
+	python3 scripts/profile_trace.py $(KERNEL_ELF) $(USER_BIN)/bench-ipc build/trace100.log 100 build/trace300.log 300 | head -60
+	rm -f build/trace100.log* build/trace300.log*
 
 clean:
 	cargo clean

@@ -6,18 +6,162 @@
 //! message, with one lookup per name and no intermediate structures, and
 //! declines (`None`) for anything else, including every error, so the
 //! general path stays the one place where unusual cases are decided.
+//!
+//! [`Ipc::msg_send_handoff`] goes one step further, as Mach's
+//! `ipc_mqueue_send` does: when a thread is already blocked receiving on the
+//! destination (the server waiting for a request, the client waiting for its
+//! reply), the message never enters the queue. It is copied out into the
+//! receiver's space at once, into a buffer the kernel gives that thread, and
+//! the kernel can switch straight to it.
 
 use super::kmsg::{KMSG_OVERHEAD, KMsg, rd32};
 use super::msg::SendOutcome;
 use super::port::Receiver;
 use super::space::bits;
-use super::{Ipc, KRight, PortRef, RightKind, SpaceId, WaitKey};
+use super::{Ipc, KRight, Name, PortId, PortRef, RightKind, SpaceId, UserMemory, WaitKey};
 use alloc::vec::Vec;
 use mach_abi::message::*;
+
+/// A header-only message taken from its sender, not yet delivered.
+enum Simple {
+    /// The rights are taken; the message is ready for the port.
+    Ready(KMsg, PortId),
+    /// The port's queue is full; nothing was taken.
+    QueueFull(PortId),
+}
+
+/// A thread blocked in a receive, as the kernel registered it: the space and
+/// name it receives on and how many bytes its buffer holds (trailer included).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BlockedReceiver {
+    pub space: SpaceId,
+    pub name: Name,
+    pub capacity: usize,
+}
+
+/// What [`Ipc::msg_send_handoff`] did.
+#[derive(Debug, PartialEq, Eq)]
+pub enum HandoffSend<T> {
+    /// Queued (or handed to the kernel, or destroyed as a dead letter).
+    Sent,
+    /// The destination queue is full; nothing was done.
+    WouldBlock(WaitKey),
+    /// Received by the blocked thread `to`: the message in its terms is in
+    /// the buffer, and `status` is what its receive returns.
+    HandedOff { to: T, status: MachMsgReturn },
+}
+
+/// Memory for the copy-out of a handed-off message: header-only messages
+/// carry no out-of-line data, so it is never touched.
+struct NoMemory;
+
+impl UserMemory for NoMemory {
+    fn read(&mut self, _: u64, _: &mut [u8]) -> Result<(), ()> {
+        Err(())
+    }
+    fn write(&mut self, _: u64, _: &[u8]) -> Result<(), ()> {
+        Err(())
+    }
+    fn allocate(&mut self, _: u64) -> Result<u64, ()> {
+        Err(())
+    }
+    fn deallocate(&mut self, _: u64, _: u64) -> Result<(), ()> {
+        Err(())
+    }
+}
 
 impl Ipc {
     /// Sends a header-only message if it qualifies; `None` means "use the general path".
     pub(crate) fn send_simple(&mut self, space: SpaceId, msg: &[u8]) -> Option<Result<SendOutcome, MachMsgReturn>> {
+        Some(match self.copyin_simple(space, msg)? {
+            Ok(Simple::Ready(kmsg, _)) => {
+                self.deliver(kmsg);
+                Ok(SendOutcome::Sent)
+            }
+            Ok(Simple::QueueFull(dest)) => Ok(SendOutcome::WouldBlock(WaitKey::Space(dest))),
+            Err(e) => Err(e),
+        })
+    }
+
+    /// Sends a header-only message like [`Self::msg_send`], but hands it
+    /// straight to a thread blocked receiving on the destination when there is
+    /// one. `take` is asked for such a thread: given the key receivers of the
+    /// destination wait on, the space that holds its receive right and the
+    /// bytes the message needs, it returns a thread registered on that key in
+    /// that space with room enough, and takes it off its wait. The message in
+    /// that thread's terms, trailer included, replaces the contents of `out`.
+    ///
+    /// `None` means the message does not qualify (it is not header-only, or
+    /// something about it is unusual, including every error): use
+    /// [`Self::msg_send`], which decides those cases.
+    pub fn msg_send_handoff<T>(
+        &mut self,
+        space: SpaceId,
+        msg: &[u8],
+        out: &mut Vec<u8>,
+        take: impl FnOnce(WaitKey, SpaceId, usize) -> Option<(T, BlockedReceiver)>,
+    ) -> Option<Result<HandoffSend<T>, MachMsgReturn>> {
+        let (kmsg, dest) = match self.copyin_simple(space, msg)? {
+            Ok(Simple::Ready(kmsg, dest)) => (kmsg, dest),
+            Ok(Simple::QueueFull(dest)) => return Some(Ok(HandoffSend::WouldBlock(WaitKey::Space(dest)))),
+            Err(e) => return Some(Err(e)),
+        };
+        let needed = kmsg.size() + MACH_MSG_TRAILER_SIZE;
+        let target = self.ports.get(&dest).and_then(|p| match p.receiver {
+            Receiver::Space(rs) if p.messages.is_empty() => {
+                let key = p.pset.map_or(WaitKey::Port(dest), WaitKey::Set);
+                Some((rs, key))
+            }
+            _ => None,
+        });
+        let Some((rspace, key)) = target else {
+            self.deliver(kmsg);
+            return Some(Ok(HandoffSend::Sent));
+        };
+        let Some((to, receiver)) = take(key, rspace, needed) else {
+            self.deliver(kmsg);
+            return Some(Ok(HandoffSend::Sent));
+        };
+        Some(Ok(HandoffSend::HandedOff {
+            to,
+            status: self.handoff_copyout(kmsg, dest, key, receiver, out),
+        }))
+    }
+
+    /// Gives `kmsg`, addressed to `dest`, to the blocked `receiver` (found on
+    /// `key`): numbered as if queued, then copied out into its space.
+    fn handoff_copyout(
+        &mut self,
+        mut kmsg: KMsg,
+        dest: PortId,
+        key: WaitKey,
+        receiver: BlockedReceiver,
+        out: &mut Vec<u8>,
+    ) -> MachMsgReturn {
+        if let Some(p) = self.ports.get_mut(&dest) {
+            kmsg.seqno = p.seqno;
+            p.seqno = p.seqno.wrapping_add(1);
+        }
+        self.messages_sent += 1;
+        // Received on the port's own name: the receiver's name for it, if
+        // that name still denotes the receive right (it is looked up otherwise).
+        let local = match key {
+            WaitKey::Port(_) => self
+                .spaces
+                .get(&receiver.space)
+                .and_then(|s| s.get(receiver.name))
+                .filter(|e| e.bits & bits::RECEIVE != 0 && e.port() == Some(dest))
+                .map(|_| receiver.name),
+            _ => None,
+        };
+        let status = self.copyout_kmsg(receiver.space, kmsg, local, &mut NoMemory, out);
+        self.maybe_free_port(dest);
+        status
+    }
+
+    /// Takes the rights of a header-only message if it qualifies; `None`
+    /// means "use the general path" (nothing was changed).
+    fn copyin_simple(&mut self, space: SpaceId, msg: &[u8]) -> Option<Result<Simple, MachMsgReturn>> {
         if msg.len() != MACH_MSG_HEADER_SIZE {
             return None;
         }
@@ -60,7 +204,7 @@ impl Ipc {
         }
         let send_once = dest_disp == MACH_MSG_TYPE_MOVE_SEND_ONCE;
         if !send_once && p.is_full() {
-            return Some(Ok(SendOutcome::WouldBlock(WaitKey::Space(dest))));
+            return Some(Ok(Simple::QueueFull(dest)));
         }
         // Everything checked; the message must fit the message-memory budget.
         let charge = MACH_MSG_HEADER_SIZE as u64 + KMSG_OVERHEAD;
@@ -109,7 +253,6 @@ impl Ipc {
             seqno: 0,
             charge,
         };
-        self.deliver(kmsg);
-        Some(Ok(SendOutcome::Sent))
+        Some(Ok(Simple::Ready(kmsg, dest)))
     }
 }

@@ -25,6 +25,7 @@ pub mod name;
 pub mod notify;
 pub mod port;
 pub mod right;
+pub mod rpc;
 pub mod space;
 
 #[cfg(test)]

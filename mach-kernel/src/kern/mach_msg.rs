@@ -11,12 +11,16 @@ use super::ipc::{self, TaskMemory};
 use super::prof;
 use super::sched;
 use super::task::Task;
-use super::thread::WakeReason;
+use super::thread::{Thread, WakeReason};
 use super::wait;
 use crate::arch::apic::TIMER_HZ;
 use crate::arch::usercopy::{copy_from_user, copy_to_user};
+use alloc::sync::Arc;
 use alloc::vec::Vec;
+use core::sync::atomic::Ordering;
 use mach_abi::message::*;
+use mach_core::ipc::WaitKey;
+use mach_core::ipc::fastpath::{BlockedReceiver, HandoffSend};
 use mach_core::ipc::msg::{ReceiveStatus, SendOutcome};
 
 /// Messages up to this size are copied in on the kernel stack.
@@ -29,23 +33,88 @@ fn deadline(ms: u32) -> u64 {
 }
 
 pub fn mach_msg(msg: u64, option: u32, send_size: u32, rcv_size: u32, rcv_name: u32, timeout: u32) -> MachMsgReturn {
-    let Some(task) = sched::current().task.clone() else {
+    let me = sched::current();
+    let Some(task) = me.task.as_ref() else {
         return MACH_SEND_INVALID_DEST;
     };
+    if option == MACH_SEND_MSG | MACH_RCV_MSG
+        && send_size as usize == MACH_MSG_HEADER_SIZE
+        && let Some(r) = rpc_fast(&me, task, msg, rcv_size, rcv_name)
+    {
+        return r;
+    }
+    // A receiver this call's send handed its message to: it runs as soon as
+    // this thread blocks in its receive, or is made runnable on the way out.
+    let mut handoff = None;
     let mut r = MACH_MSG_SUCCESS;
     if option & MACH_SEND_MSG != 0 {
-        r = send(&task, msg, option, send_size, timeout);
-        if r != MACH_MSG_SUCCESS {
-            return r;
-        }
+        r = send(&me, task, msg, option, send_size, timeout, &mut handoff);
     }
-    if option & MACH_RCV_MSG != 0 {
-        r = receive(&task, msg, option, rcv_size, rcv_name, timeout);
+    if r == MACH_MSG_SUCCESS && option & MACH_RCV_MSG != 0 {
+        r = receive(&me, task, msg, option, rcv_size, rcv_name, timeout, &mut handoff);
+    }
+    if let Some(t) = handoff {
+        sched::wake(t);
     }
     r
 }
 
-fn send(task: &Task, msg: u64, option: u32, size: u32, timeout: u32) -> MachMsgReturn {
+/// The RPC fast path (see `mach_core::ipc::rpc`): a header-only request or
+/// reply handed to the thread blocked on its destination, then a switch
+/// straight to that thread while this one waits for its own message. `None`
+/// when the call does not qualify (nothing was done): the general path runs.
+fn rpc_fast(me: &Thread, task: &Task, msg: u64, rcv_size: u32, rcv_name: u32) -> Option<MachMsgReturn> {
+    let mut header = [0u8; MACH_MSG_HEADER_SIZE];
+    copy_from_user(&mut header, msg).ok()?;
+    if (rcv_size as usize) < MACH_MSG_HEADER_SIZE + MACH_MSG_TRAILER_SIZE || !probe_writable(task, msg, rcv_size) {
+        return None;
+    }
+    let mut out = core::mem::take(&mut *me.msgbuf.lock());
+    let sent = ipc::with(|ipc| ipc.msg_rpc_fast(task.id, &header, rcv_name, &mut out, wait::take_receiver));
+    let Some(h) = sent else {
+        put_buffer(me, out);
+        return None;
+    };
+    core::mem::swap(&mut *h.to.msgbuf.lock(), &mut out);
+    h.to.handoff_status.store(h.status, Ordering::Relaxed);
+    put_buffer(me, out);
+    let receiver = BlockedReceiver {
+        space: task.id,
+        name: rcv_name,
+        capacity: rcv_size as usize,
+    };
+    Some(match wait::block_receive(h.key, None, receiver, Some(h.to)) {
+        WakeReason::Handoff => {
+            let bytes = me.msgbuf.lock();
+            copy_out(msg, &bytes, me.handoff_status.load(Ordering::Relaxed))
+        }
+        WakeReason::Interrupted => MACH_RCV_INTERRUPTED,
+        // Something changed on the port (a message queued, the right
+        // moved): the general receive sorts it out.
+        _ => receive(me, task, msg, MACH_RCV_MSG, rcv_size, rcv_name, 0, &mut None),
+    })
+}
+
+/// A receive buffer larger than this is not kept for the next call.
+const KEEP_BUFFER: usize = 4096;
+
+/// Gives the thread's receive buffer back after use.
+fn put_buffer(me: &Thread, mut bytes: Vec<u8>) {
+    if bytes.capacity() > KEEP_BUFFER {
+        bytes = Vec::new();
+    }
+    *me.msgbuf.lock() = bytes;
+}
+
+fn send(
+    me: &Thread,
+    task: &Task,
+    msg: u64,
+    option: u32,
+    size: u32,
+    timeout: u32,
+    handoff: &mut Option<Arc<Thread>>,
+) -> MachMsgReturn {
     if size > MACH_MSG_SIZE_MAX {
         return MACH_SEND_TOO_LARGE;
     }
@@ -72,17 +141,12 @@ fn send(task: &Task, msg: u64, option: u32, size: u32, timeout: u32) -> MachMsgR
     let until = (option & MACH_SEND_TIMEOUT != 0).then(|| deadline(timeout));
     loop {
         let t = prof::start();
-        let out = ipc::with(|ipc| {
-            let t = prof::start();
-            let r = ipc.msg_send(task.id, buf, &mut TaskMemory { task });
-            prof::end(7, t);
-            r
-        });
+        let out = send_once(me, task, buf, handoff);
         prof::end(1, t);
         match out {
-            Ok(SendOutcome::Sent) => return MACH_MSG_SUCCESS,
+            Ok(None) => return MACH_MSG_SUCCESS,
             Err(e) => return e,
-            Ok(SendOutcome::WouldBlock(key)) => {
+            Ok(Some(key)) => {
                 if option & MACH_SEND_TIMEOUT != 0 && timeout == 0 {
                     return MACH_SEND_TIMED_OUT;
                 }
@@ -96,13 +160,65 @@ fn send(task: &Task, msg: u64, option: u32, size: u32, timeout: u32) -> MachMsgR
     }
 }
 
+/// One attempt at sending `buf`: `Ok(None)` when sent (to a receiver now in
+/// `handoff`, or queued), `Ok(Some(key))` when the queue is full.
+fn send_once(
+    me: &Thread,
+    task: &Task,
+    buf: &[u8],
+    handoff: &mut Option<Arc<Thread>>,
+) -> Result<Option<WaitKey>, MachMsgReturn> {
+    if buf.len() == MACH_MSG_HEADER_SIZE {
+        let mut out = core::mem::take(&mut *me.msgbuf.lock());
+        let r = ipc::with(|ipc| ipc.msg_send_handoff(task.id, buf, &mut out, wait::take_receiver));
+        let r = match r {
+            Some(Ok(HandoffSend::HandedOff { to, status })) => {
+                // The receiver's message is in `out`: it becomes its buffer.
+                core::mem::swap(&mut *to.msgbuf.lock(), &mut out);
+                to.handoff_status.store(status, Ordering::Relaxed);
+                *handoff = Some(to);
+                Some(Ok(None))
+            }
+            Some(Ok(HandoffSend::Sent)) => Some(Ok(None)),
+            Some(Ok(HandoffSend::WouldBlock(key))) => Some(Ok(Some(key))),
+            Some(Err(e)) => Some(Err(e)),
+            None => None,
+        };
+        put_buffer(me, out);
+        if let Some(r) = r {
+            return r;
+        }
+    }
+    let out = ipc::with(|ipc| {
+        let t = prof::start();
+        let r = ipc.msg_send(task.id, buf, &mut TaskMemory { task });
+        prof::end(7, t);
+        r
+    });
+    match out {
+        Ok(SendOutcome::Sent) => Ok(None),
+        Ok(SendOutcome::WouldBlock(key)) => Ok(Some(key)),
+        Err(e) => Err(e),
+    }
+}
+
 /// Checks that `[addr, addr + size)` is writable memory of the task (in its
 /// VM map, faulted in or not), without touching it.
 fn probe_writable(task: &Task, addr: u64, size: u32) -> bool {
     super::vm::writable(task, addr, size as u64)
 }
 
-fn receive(task: &Task, msg: u64, option: u32, size: u32, name: u32, timeout: u32) -> MachMsgReturn {
+#[allow(clippy::too_many_arguments)]
+fn receive(
+    me: &Thread,
+    task: &Task,
+    msg: u64,
+    option: u32,
+    size: u32,
+    name: u32,
+    timeout: u32,
+    handoff: &mut Option<Arc<Thread>>,
+) -> MachMsgReturn {
     if (size as usize) < MACH_MSG_HEADER_SIZE {
         return MACH_RCV_TOO_LARGE;
     }
@@ -112,11 +228,11 @@ fn receive(task: &Task, msg: u64, option: u32, size: u32, name: u32, timeout: u3
     }
     prof::end(2, t);
     let large = option & MACH_RCV_LARGE != 0;
-    // The message in the receiver's terms; one buffer for all retries.
-    let mut bytes = Vec::new();
     let until = (option & MACH_RCV_TIMEOUT != 0).then(|| deadline(timeout));
     loop {
         let t = prof::start();
+        // The message in the receiver's terms goes to the thread's buffer.
+        let mut bytes = core::mem::take(&mut *me.msgbuf.lock());
         let out = ipc::with(|ipc| {
             ipc.msg_receive_into(
                 task.id,
@@ -128,33 +244,52 @@ fn receive(task: &Task, msg: u64, option: u32, size: u32, name: u32, timeout: u3
             )
         });
         prof::end(3, t);
-        match out {
+        let r = match out {
             Ok(ReceiveStatus::Message(status)) => {
                 let t = prof::start();
-                if copy_to_user(msg, &bytes).is_err() {
-                    return MACH_RCV_INVALID_DATA;
-                }
+                let r = copy_out(msg, &bytes, status);
                 prof::end(4, t);
-                return status;
+                r
             }
             Ok(ReceiveStatus::TooLarge { needed }) => {
                 let _ = copy_to_user(msg + 4, &(needed as u32).to_le_bytes());
-                return MACH_RCV_TOO_LARGE;
+                MACH_RCV_TOO_LARGE
             }
-            Err(e) => return e,
+            Err(e) => e,
             Ok(ReceiveStatus::WouldBlock(key)) => {
+                put_buffer(me, bytes);
                 if option & MACH_RCV_TIMEOUT != 0 && timeout == 0 {
                     return MACH_RCV_TIMED_OUT;
                 }
                 let t = prof::start();
-                let r = wait::block(Some(key), until);
+                let receiver = BlockedReceiver {
+                    space: task.id,
+                    name,
+                    capacity: size as usize,
+                };
+                let r = wait::block_receive(key, until, receiver, handoff.take());
                 prof::end(5, t);
                 match r {
+                    WakeReason::Handoff => {
+                        let bytes = me.msgbuf.lock();
+                        return copy_out(msg, &bytes, me.handoff_status.load(Ordering::Relaxed));
+                    }
                     WakeReason::Timeout => return MACH_RCV_TIMED_OUT,
                     WakeReason::Interrupted => return MACH_RCV_INTERRUPTED,
-                    _ => {}
+                    _ => continue,
                 }
             }
-        }
+        };
+        put_buffer(me, bytes);
+        return r;
+    }
+}
+
+/// Copies a received message to the user's buffer; returns the receive's status.
+fn copy_out(msg: u64, bytes: &[u8], status: MachMsgReturn) -> MachMsgReturn {
+    if copy_to_user(msg, bytes).is_err() {
+        MACH_RCV_INVALID_DATA
+    } else {
+        status
     }
 }

@@ -55,6 +55,11 @@ impl RunQueue {
     fn is_empty(&self) -> bool {
         self.mask == 0
     }
+
+    /// The highest priority with a runnable thread.
+    fn top_priority(&self) -> Option<u8> {
+        (self.mask != 0).then(|| 31 - self.mask.leading_zeros() as u8)
+    }
 }
 
 struct CpuSched {
@@ -134,6 +139,15 @@ pub fn block_current() {
     reschedule(false);
 }
 
+/// [`block_current`], giving the CPU to `target`, a blocked thread just
+/// handed a message (Mach's handoff scheduling: the receiver runs at once,
+/// without a trip through the run queue). A suspended target, or one that a
+/// runnable thread of higher priority would preempt, is made runnable
+/// instead, and the best thread runs.
+pub fn block_current_handoff(target: Arc<Thread>) {
+    reschedule_to(false, Some(target));
+}
+
 /// Makes a blocked thread runnable again.
 pub fn wake(thread: Arc<Thread>) {
     if thread.state() == ThreadState::Blocked {
@@ -165,6 +179,12 @@ pub fn runq_empty() -> bool {
 /// (if still runnable) goes to the back of its priority's queue; without it, the
 /// current thread leaves the CPU for good (it ended, or something else holds it).
 fn reschedule(requeue: bool) {
+    reschedule_to(requeue, None);
+}
+
+/// [`reschedule`], running `handoff` (a blocked thread being woken) next if
+/// nothing more urgent is runnable.
+fn reschedule_to(requeue: bool, handoff: Option<Arc<Thread>>) {
     let cpu = cpu::cpu_id();
     let (old, new): (*const switch::Context, *const switch::Context);
     {
@@ -175,16 +195,32 @@ fn reschedule(requeue: bool) {
         if requeue && cur_runnable && !cur.is_idle() {
             s.runq.push(cur.clone());
         }
-        let next = loop {
-            match s.runq.pop() {
-                // A terminated thread that never ran: free it here (one that ran
-                // is resumed so that it leaves the kernel cleanly).
-                Some(t) if t.is_terminated() && !t.has_run() => drop(t),
-                // A suspended thread waits off the run queues until resumed.
-                Some(t) if t.is_suspended() && !t.is_terminated() => t.park(),
-                Some(t) => break t,
-                None if cur_runnable && (requeue || cur.is_idle()) => break cur.clone(),
-                None => break s.idle.clone().expect("no idle thread"),
+        let direct = handoff.and_then(|t| {
+            if t.state() != ThreadState::Blocked {
+                return None;
+            }
+            t.set_state(ThreadState::Runnable);
+            if t.is_suspended() || t.is_terminated() || s.runq.top_priority() > Some(t.priority) {
+                s.runq.push(t);
+                None
+            } else {
+                Some(t)
+            }
+        });
+        let next = if let Some(t) = direct {
+            t
+        } else {
+            loop {
+                match s.runq.pop() {
+                    // A terminated thread that never ran: free it here (one that ran
+                    // is resumed so that it leaves the kernel cleanly).
+                    Some(t) if t.is_terminated() && !t.has_run() => drop(t),
+                    // A suspended thread waits off the run queues until resumed.
+                    Some(t) if t.is_suspended() && !t.is_terminated() => t.park(),
+                    Some(t) => break t,
+                    None if cur_runnable && (requeue || cur.is_idle()) => break cur.clone(),
+                    None => break s.idle.clone().expect("no idle thread"),
+                }
             }
         };
         if Arc::ptr_eq(&next, &cur) {

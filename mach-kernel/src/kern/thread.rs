@@ -7,7 +7,8 @@ use crate::arch::kstack::KernelStack;
 use crate::arch::switch::Context;
 use crate::arch::trapframe::TrapFrame;
 use alloc::sync::Arc;
-use core::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
+use alloc::vec::Vec;
+use core::sync::atomic::{AtomicBool, AtomicI32, AtomicU8, AtomicU64, Ordering};
 
 pub type ThreadId = u64;
 
@@ -35,6 +36,9 @@ pub enum WakeReason {
     Timeout = 2,
     /// It was aborted (its task is ending).
     Interrupted = 3,
+    /// It was receiving, and a sender handed it a message: the message is in
+    /// its `msgbuf`, and `handoff_status` is what its receive returns.
+    Handoff = 4,
 }
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
@@ -55,6 +59,12 @@ pub struct Thread {
     pub waiting: spin::Mutex<Option<super::wait::Wait>>,
     /// The thread's kernel port.
     pub port: AtomicU64,
+    /// The message the thread is receiving, in its own terms: filled by its
+    /// receive or, while it is blocked, by a sender handing it a message.
+    /// Kept from call to call so receiving does not allocate.
+    pub msgbuf: spin::Mutex<Vec<u8>>,
+    /// The status of a handed-off receive (see `WakeReason::Handoff`).
+    pub handoff_status: AtomicI32,
     /// thread_suspend count; the scheduler parks a suspended thread.
     suspend_count: core::sync::atomic::AtomicU32,
     /// Taken off the run queue because it is suspended.
@@ -84,6 +94,8 @@ impl Thread {
             wake_reason: AtomicU8::new(0),
             waiting: spin::Mutex::new(None),
             port: AtomicU64::new(0),
+            msgbuf: spin::Mutex::new(Vec::new()),
+            handoff_status: AtomicI32::new(0),
             suspend_count: core::sync::atomic::AtomicU32::new(0),
             parked: AtomicBool::new(false),
             context,
@@ -103,6 +115,8 @@ impl Thread {
             wake_reason: AtomicU8::new(0),
             waiting: spin::Mutex::new(None),
             port: AtomicU64::new(0),
+            msgbuf: spin::Mutex::new(Vec::new()),
+            handoff_status: AtomicI32::new(0),
             suspend_count: core::sync::atomic::AtomicU32::new(0),
             parked: AtomicBool::new(false),
             context: Context::new_running(),
@@ -147,6 +161,7 @@ impl Thread {
             1 => WakeReason::Event,
             2 => WakeReason::Timeout,
             3 => WakeReason::Interrupted,
+            4 => WakeReason::Handoff,
             _ => WakeReason::None,
         }
     }

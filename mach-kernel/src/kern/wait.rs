@@ -2,13 +2,16 @@
 //! arrived, a queue has room, a port changed) or a deadline.
 //!
 //! A blocked thread is on at most one queue and remembers which (`Thread::waiting`),
-//! so it can be taken off when it is woken, times out or is aborted.
+//! so it can be taken off when it is woken, times out or is aborted. A thread
+//! blocked in a receive also records where it receives, so that a sender can
+//! hand it a message directly ([`take_receiver`]) and switch to it.
 
 use super::sched;
 use super::thread::{Thread, ThreadState, WakeReason};
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use mach_core::ipc::WaitKey;
+use mach_core::ipc::fastpath::BlockedReceiver;
 use mach_core::ipc::idmap::FastHashMap;
 use spin::Mutex;
 
@@ -18,6 +21,8 @@ pub struct Wait {
     pub key: Option<WaitKey>,
     /// Tick at which the wait times out.
     pub deadline: Option<u64>,
+    /// For a receive: where the thread receives and how much room it has.
+    pub receiver: Option<BlockedReceiver>,
 }
 
 /// Waiters by key. A key's vector keeps its capacity when emptied, so
@@ -28,11 +33,39 @@ static SLEEPERS: Mutex<Vec<(u64, Arc<Thread>)>> = Mutex::new(Vec::new());
 /// Blocks the running thread on `key` until woken or until tick `deadline`.
 /// Returns why it resumed.
 pub fn block(key: Option<WaitKey>, deadline: Option<u64>) -> WakeReason {
+    block_for(key, deadline, None, None)
+}
+
+/// Blocks the running thread in a receive on `key` (see [`block`]); a sender
+/// may hand it a message meanwhile (`WakeReason::Handoff`). With `handoff`,
+/// a thread just given a message, the CPU goes straight to that thread.
+pub fn block_receive(
+    key: WaitKey,
+    deadline: Option<u64>,
+    receiver: BlockedReceiver,
+    handoff: Option<Arc<Thread>>,
+) -> WakeReason {
+    block_for(Some(key), deadline, Some(receiver), handoff)
+}
+
+fn block_for(
+    key: Option<WaitKey>,
+    deadline: Option<u64>,
+    receiver: Option<BlockedReceiver>,
+    handoff: Option<Arc<Thread>>,
+) -> WakeReason {
     let me = sched::current();
     if me.is_terminated() {
+        if let Some(t) = handoff {
+            sched::wake(t);
+        }
         return WakeReason::Interrupted;
     }
-    *me.waiting.lock() = Some(Wait { key, deadline });
+    *me.waiting.lock() = Some(Wait {
+        key,
+        deadline,
+        receiver,
+    });
     if let Some(k) = key {
         QUEUES
             .lock()
@@ -47,10 +80,15 @@ pub fn block(key: Option<WaitKey>, deadline: Option<u64>) -> WakeReason {
     me.set_wake_reason(WakeReason::None);
     me.set_state(ThreadState::Blocked);
     drop(me);
-    sched::block_current();
+    match handoff {
+        Some(t) => sched::block_current_handoff(t),
+        None => sched::block_current(),
+    }
     let me = sched::current();
     let reason = me.take_wake_reason();
-    if me.is_terminated() {
+    // A handed-off message is received even by a thread about to end: its
+    // rights are already in the space.
+    if me.is_terminated() && reason != WakeReason::Handoff {
         WakeReason::Interrupted
     } else {
         reason
@@ -70,6 +108,30 @@ fn resume(thread: &Arc<Thread>, reason: WakeReason) {
     }
     thread.set_wake_reason(reason);
     sched::wake(thread.clone());
+}
+
+/// Takes off its wait the first thread blocked receiving on `key` in `space`
+/// with room for `needed` bytes, for a sender to hand it a message. The
+/// thread is left `Blocked` with `WakeReason::Handoff`: the caller fills its
+/// `msgbuf` and then wakes it or blocks handing off to it.
+pub fn take_receiver(key: WaitKey, space: u64, needed: usize) -> Option<(Arc<Thread>, BlockedReceiver)> {
+    let mut queues = QUEUES.lock();
+    let q = queues.as_mut()?.get_mut(&key)?;
+    let first = q.first()?;
+    let mut waiting = first.waiting.lock();
+    let receiver = waiting
+        .as_ref()?
+        .receiver
+        .filter(|r| r.space == space && r.capacity >= needed && !first.is_suspended())?;
+    let w = waiting.take()?;
+    drop(waiting);
+    let t = q.remove(0);
+    drop(queues);
+    if w.deadline.is_some() {
+        SLEEPERS.lock().retain(|(_, s)| !Arc::ptr_eq(s, &t));
+    }
+    t.set_wake_reason(WakeReason::Handoff);
+    Some((t, receiver))
 }
 
 /// Wakes every thread waiting on `key`.

@@ -135,12 +135,14 @@ fn main(args: mach_user::start::Args) -> i32 {
         }
         return 0;
     }
-    if args.iter().any(|a| a == "trace") {
-        // A short fixed run for instruction tracing (QEMU -d exec): 100 null RPCs.
+    if let Some(runs) = args.iter().find_map(|a| a.strip_prefix("trace")) {
+        // A short fixed run for instruction tracing (QEMU -d exec): `traceN`
+        // makes N null RPCs (100 for a bare `trace`).
+        let runs: u32 = runs.parse().unwrap_or(100);
         let reply = mach_reply_port();
         let mut buf: MsgBuf<2048> = MsgBuf::new();
         if let Some(remote) = find_server(&args) {
-            for _ in 0..100 {
+            for _ in 0..runs {
                 rpc(&mut buf, remote, MACH_MSG_TYPE_COPY_SEND, reply, 24, None);
             }
             buf.set_header(&MachMsgHeader {

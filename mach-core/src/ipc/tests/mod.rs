@@ -1,5 +1,6 @@
 //! Host tests of the IPC model.
 
+mod handoff;
 mod harness;
 mod kernel_send;
 mod messages;
