@@ -39,6 +39,7 @@ struct Checked {
     dest: u64,
     reply: Option<u64>,
     send_once: bool,
+    make_send: bool,
     id: i32,
     rcv_key: WaitKey,
 }
@@ -69,10 +70,14 @@ impl Ipc {
         let seqno = {
             let p = self.ports.get_mut(&c.dest).expect("checked port");
             // The receipt consumes the right the message carried: a copied
-            // send right would be made and released at once, a moved
-            // send-once right is used up.
+            // or made send right would be made and released at once (a made
+            // one still counts in the make-send count), a moved send-once
+            // right is used up.
             if c.send_once {
                 p.sorights = p.sorights.saturating_sub(1);
+            }
+            if c.make_send {
+                p.mscount = p.mscount.wrapping_add(1);
             }
             let seqno = p.seqno;
             p.seqno = p.seqno.wrapping_add(1);
@@ -135,9 +140,10 @@ impl Ipc {
         let s = self.spaces.get(&space)?;
         let de = s.get(remote)?;
         let dest = de.port()?;
-        let send_once = match dest_disp {
-            MACH_MSG_TYPE_COPY_SEND if de.bits & bits::SEND != 0 => false,
-            MACH_MSG_TYPE_MOVE_SEND_ONCE if de.bits & bits::SEND_ONCE != 0 && de.dnrequest.is_none() => true,
+        let (send_once, make_send) = match dest_disp {
+            MACH_MSG_TYPE_COPY_SEND if de.bits & bits::SEND != 0 => (false, false),
+            MACH_MSG_TYPE_MAKE_SEND if de.bits & bits::RECEIVE != 0 => (false, true),
+            MACH_MSG_TYPE_MOVE_SEND_ONCE if de.bits & bits::SEND_ONCE != 0 && de.dnrequest.is_none() => (true, false),
             _ => return None,
         };
         let reply = match (local, reply_disp) {
@@ -153,9 +159,12 @@ impl Ipc {
         };
         // The destination: a live port of a task, nothing queued (a queued
         // message must be received first), room for a message, and the
-        // message-memory budget not exhausted.
+        // message-memory budget not exhausted. A send right made for the
+        // message and released at its receipt must not be the port's last
+        // (that would be a no-senders notification).
         let p = self.ports.get(&dest)?;
         if !matches!(p.receiver, Receiver::Space(_))
+            || (make_send && p.srights == 0 && p.nsrequest.is_some())
             || !p.messages.is_empty()
             || (!send_once && p.is_full())
             || self.message_memory + (MACH_MSG_HEADER_SIZE as u64 + KMSG_OVERHEAD) > self.message_memory_limit
@@ -193,6 +202,7 @@ impl Ipc {
             dest,
             reply,
             send_once,
+            make_send,
             id,
             rcv_key,
         })

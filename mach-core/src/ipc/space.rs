@@ -6,7 +6,7 @@
 //! port to the entry holding its send/receive rights, so that a right arriving
 //! in a message merges into the name the task already has for that port.
 
-use super::idmap::FastHashMap;
+use super::idmap::FastMap;
 use super::name;
 use super::{Name, PortId, PsetId};
 use alloc::vec::Vec;
@@ -63,7 +63,7 @@ pub struct IpcSpace {
     entries: Vec<Entry>,
     free: Vec<u32>,
     /// Port -> index of the entry holding its send and/or receive right.
-    by_port: FastHashMap<PortId, u32>,
+    by_port: FastMap<PortId, u32>,
     /// Most entries this space may hold.
     limit: usize,
     live: usize,
@@ -79,7 +79,7 @@ impl IpcSpace {
         IpcSpace {
             entries,
             free: Vec::new(),
-            by_port: FastHashMap::default(),
+            by_port: FastMap::new(),
             limit,
             live: 0,
         }

@@ -66,7 +66,7 @@ pub fn mach_msg(msg: u64, option: u32, send_size: u32, rcv_size: u32, rcv_name: 
 fn rpc_fast(me: &Thread, task: &Task, msg: u64, rcv_size: u32, rcv_name: u32) -> Option<MachMsgReturn> {
     let mut header = [0u8; MACH_MSG_HEADER_SIZE];
     copy_from_user(&mut header, msg).ok()?;
-    if (rcv_size as usize) < MACH_MSG_HEADER_SIZE + MACH_MSG_TRAILER_SIZE || !probe_writable(task, msg, rcv_size) {
+    if (rcv_size as usize) < MACH_MSG_HEADER_SIZE + MACH_MSG_TRAILER_SIZE || !probe_writable(me, task, msg, rcv_size) {
         return None;
     }
     let mut out = core::mem::take(&mut *me.msgbuf.lock());
@@ -203,9 +203,18 @@ fn send_once(
 }
 
 /// Checks that `[addr, addr + size)` is writable memory of the task (in its
-/// VM map, faulted in or not), without touching it.
-fn probe_writable(task: &Task, addr: u64, size: u32) -> bool {
-    super::vm::writable(task, addr, size as u64)
+/// VM map, faulted in or not), without touching it. The answer for the
+/// thread's last buffer is remembered until the task's map changes.
+fn probe_writable(me: &Thread, task: &Task, addr: u64, size: u32) -> bool {
+    let version = task.vm.version();
+    if *me.probed.lock() == (addr, size, version) {
+        return true;
+    }
+    let ok = super::vm::writable(task, addr, size as u64);
+    if ok {
+        *me.probed.lock() = (addr, size, version);
+    }
+    ok
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -223,7 +232,7 @@ fn receive(
         return MACH_RCV_TOO_LARGE;
     }
     let t = prof::start();
-    if !probe_writable(task, msg, size) {
+    if !probe_writable(me, task, msg, size) {
         return MACH_RCV_INVALID_DATA;
     }
     prof::end(2, t);

@@ -46,7 +46,7 @@ pub struct Task {
     /// The space's top-level table, for switching to it without the lock.
     root: u64,
     /// The task's virtual memory map (the range `kern::vm` manages).
-    pub vm: Mutex<super::vm::TaskVm>,
+    pub vm: super::vm::VmLock,
     /// The task's kernel port and the name of its send right in its own space.
     pub port: AtomicU64,
     /// The port exceptions are sent to (a send right the kernel holds), or 0.
@@ -82,7 +82,7 @@ impl Task {
             name,
             space: Mutex::new(space),
             root,
-            vm: Mutex::new(super::vm::TaskVm::new()),
+            vm: super::vm::VmLock::new(super::vm::TaskVm::new()),
             port: AtomicU64::new(0),
             exception_port: AtomicU64::new(0),
             threads: Mutex::new(Vec::new()),

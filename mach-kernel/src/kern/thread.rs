@@ -65,6 +65,9 @@ pub struct Thread {
     pub msgbuf: spin::Mutex<Vec<u8>>,
     /// The status of a handed-off receive (see `WakeReason::Handoff`).
     pub handoff_status: AtomicI32,
+    /// The last receive buffer found writable, `(address, size, map
+    /// version)`: the check is skipped while the task's map is unchanged.
+    pub probed: spin::Mutex<(u64, u32, u64)>,
     /// thread_suspend count; the scheduler parks a suspended thread.
     suspend_count: core::sync::atomic::AtomicU32,
     /// Taken off the run queue because it is suspended.
@@ -96,6 +99,7 @@ impl Thread {
             port: AtomicU64::new(0),
             msgbuf: spin::Mutex::new(Vec::new()),
             handoff_status: AtomicI32::new(0),
+            probed: spin::Mutex::new((0, 0, u64::MAX)),
             suspend_count: core::sync::atomic::AtomicU32::new(0),
             parked: AtomicBool::new(false),
             context,
@@ -117,6 +121,7 @@ impl Thread {
             port: AtomicU64::new(0),
             msgbuf: spin::Mutex::new(Vec::new()),
             handoff_status: AtomicI32::new(0),
+            probed: spin::Mutex::new((0, 0, u64::MAX)),
             suspend_count: core::sync::atomic::AtomicU32::new(0),
             parked: AtomicBool::new(false),
             context: Context::new_running(),

@@ -15,6 +15,7 @@
 use super::task::Task;
 use crate::arch::paging::{self, MapError, PAGE_SIZE, PageFlags};
 use crate::mem;
+use core::sync::atomic::{AtomicU64, Ordering};
 use mach_abi::kern_return::*;
 use mach_core::vm::{
     FaultAction, FaultStats, MapRequest, Region, VmError, VmInherit, VmMap, VmObjects, VmProt, resolve_fault,
@@ -40,6 +41,56 @@ static FAULTS: Mutex<FaultStats> = Mutex::new(FaultStats {
     pageout: 0,
     reactivation: 0,
 });
+
+/// A task's [`TaskVm`] behind its lock, with a version that changes whenever
+/// the map may have changed: every mutable use through the guard counts as a
+/// change. Checks of the map (such as the receive-buffer probe of `mach_msg`)
+/// can be remembered for as long as the version stays the same.
+pub struct VmLock {
+    inner: Mutex<TaskVm>,
+    version: AtomicU64,
+}
+
+impl VmLock {
+    pub fn new(vm: TaskVm) -> Self {
+        VmLock {
+            inner: Mutex::new(vm),
+            version: AtomicU64::new(0),
+        }
+    }
+
+    pub fn lock(&self) -> VmGuard<'_> {
+        VmGuard {
+            guard: self.inner.lock(),
+            version: &self.version,
+        }
+    }
+
+    /// The current version (see the type's documentation).
+    pub fn version(&self) -> u64 {
+        self.version.load(Ordering::Acquire)
+    }
+}
+
+/// The locked [`TaskVm`]; mutable access bumps the version.
+pub struct VmGuard<'a> {
+    guard: spin::MutexGuard<'a, TaskVm>,
+    version: &'a AtomicU64,
+}
+
+impl core::ops::Deref for VmGuard<'_> {
+    type Target = TaskVm;
+    fn deref(&self) -> &TaskVm {
+        &self.guard
+    }
+}
+
+impl core::ops::DerefMut for VmGuard<'_> {
+    fn deref_mut(&mut self) -> &mut TaskVm {
+        self.version.fetch_add(1, Ordering::AcqRel);
+        &mut self.guard
+    }
+}
 
 /// A task's map and fault counts.
 pub struct TaskVm {

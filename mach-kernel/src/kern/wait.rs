@@ -12,7 +12,7 @@ use alloc::sync::Arc;
 use alloc::vec::Vec;
 use mach_core::ipc::WaitKey;
 use mach_core::ipc::fastpath::BlockedReceiver;
-use mach_core::ipc::idmap::FastHashMap;
+use mach_core::ipc::idmap::FastMap;
 use spin::Mutex;
 
 /// What a blocked thread waits for.
@@ -27,7 +27,7 @@ pub struct Wait {
 
 /// Waiters by key. A key's vector keeps its capacity when emptied, so
 /// blocking and waking do not allocate once a key has been used.
-static QUEUES: Mutex<Option<FastHashMap<WaitKey, Vec<Arc<Thread>>>>> = Mutex::new(None);
+static QUEUES: Mutex<FastMap<WaitKey, Vec<Arc<Thread>>>> = Mutex::new(FastMap::new());
 static SLEEPERS: Mutex<Vec<(u64, Arc<Thread>)>> = Mutex::new(Vec::new());
 
 /// Blocks the running thread on `key` until woken or until tick `deadline`.
@@ -67,12 +67,7 @@ fn block_for(
         receiver,
     });
     if let Some(k) = key {
-        QUEUES
-            .lock()
-            .get_or_insert_with(FastHashMap::default)
-            .entry(k)
-            .or_default()
-            .push(me.clone());
+        QUEUES.lock().get_or_insert_with(k, Vec::new).push(me.clone());
     }
     if let Some(d) = deadline {
         SLEEPERS.lock().push((d, me.clone()));
@@ -99,7 +94,7 @@ fn block_for(
 fn resume(thread: &Arc<Thread>, reason: WakeReason) {
     let Some(w) = thread.waiting.lock().take() else { return };
     if let Some(k) = w.key
-        && let Some(q) = QUEUES.lock().as_mut().and_then(|m| m.get_mut(&k))
+        && let Some(q) = QUEUES.lock().get_mut(&k)
     {
         q.retain(|t| !Arc::ptr_eq(t, thread));
     }
@@ -116,7 +111,7 @@ fn resume(thread: &Arc<Thread>, reason: WakeReason) {
 /// `msgbuf` and then wakes it or blocks handing off to it.
 pub fn take_receiver(key: WaitKey, space: u64, needed: usize) -> Option<(Arc<Thread>, BlockedReceiver)> {
     let mut queues = QUEUES.lock();
-    let q = queues.as_mut()?.get_mut(&key)?;
+    let q = queues.get_mut(&key)?;
     let first = q.first()?;
     let mut waiting = first.waiting.lock();
     let receiver = waiting
@@ -137,7 +132,7 @@ pub fn take_receiver(key: WaitKey, space: u64, needed: usize) -> Option<(Arc<Thr
 /// Wakes every thread waiting on `key`.
 pub fn wake_all(key: WaitKey) {
     let mut queues = QUEUES.lock();
-    let Some(q) = queues.as_mut().and_then(|m| m.get_mut(&key)) else {
+    let Some(q) = queues.get_mut(&key) else {
         return;
     };
     while let Some(t) = q.pop() {
@@ -178,7 +173,7 @@ pub fn interrupt(thread: &Arc<Thread>) {
 pub fn cancel(thread: &Arc<Thread>) {
     let Some(w) = thread.waiting.lock().take() else { return };
     if let Some(k) = w.key
-        && let Some(q) = QUEUES.lock().as_mut().and_then(|m| m.get_mut(&k))
+        && let Some(q) = QUEUES.lock().get_mut(&k)
     {
         q.retain(|t| !Arc::ptr_eq(t, thread));
     }

@@ -311,3 +311,45 @@ fn rpc_fast_path_through_port_sets() {
     assert!(rpc_fast(&mut w, A, &rep, p, blocked(B, reply)).0.is_none());
     w.assert_audit();
 }
+
+#[test]
+fn rpc_fast_path_with_a_made_send_right() {
+    // Client and server in one space: the request makes a send right from
+    // the service port's receive right.
+    let mut w1 = World::new();
+    let p = w1.port(A);
+    let reply = w1.port(A);
+    let req = MsgBuilder::new(p, MACH_MSG_TYPE_MAKE_SEND, reply, MACH_MSG_TYPE_MAKE_SEND_ONCE, 5).build();
+    w1.send(A, &req).unwrap();
+    let general = w1.recv_ok(A, p);
+
+    let mut w2 = World::new();
+    assert_eq!((w2.port(A), w2.port(A)), (p, reply));
+    let (res, fast) = rpc_fast(&mut w2, A, &req, reply, blocked(A, p));
+    assert!(res.is_some());
+    assert_eq!(fast, general);
+    assert_eq!(mach_msgh_bits_local(word(&fast, 0)), MACH_MSG_TYPE_PORT_SEND);
+    assert_eq!(w1.snapshot(A), w2.snapshot(A));
+    w2.assert_audit();
+
+    // With a no-senders request and no send right left, the made right's
+    // release at receipt is a notification: the general path's business.
+    let mut w3 = World::new();
+    assert_eq!((w3.port(A), w3.port(A)), (p, reply));
+    let notify = w3.port(B);
+    let so = w3
+        .ipc
+        .port_extract_right(B, notify, MACH_MSG_TYPE_MAKE_SEND_ONCE as u32)
+        .unwrap();
+    // sync 1: armed, not fired, since no send right was ever made.
+    w3.ipc
+        .port_request_notification(A, p, MACH_NOTIFY_NO_SENDERS, 1, so)
+        .unwrap();
+    let before = w3.snapshot(A);
+    assert!(rpc_fast(&mut w3, A, &req, reply, blocked(A, p)).0.is_none());
+    assert_eq!(w3.snapshot(A), before);
+    w3.send(A, &req).unwrap();
+    w3.recv_ok(A, p);
+    assert_eq!(id_of(&w3.recv_ok(B, notify)), MACH_NOTIFY_NO_SENDERS);
+    w3.assert_audit();
+}
