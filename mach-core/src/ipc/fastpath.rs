@@ -22,6 +22,10 @@ use super::{Ipc, KRight, Name, PortId, PortRef, RightKind, SpaceId, UserMemory, 
 use alloc::vec::Vec;
 use mach_abi::message::*;
 
+/// The size of a handed-off message in the receiver's terms: a bare header
+/// and the trailer.
+pub const HANDOFF_SIZE: usize = MACH_MSG_HEADER_SIZE + MACH_MSG_TRAILER_SIZE;
+
 /// A header-only message taken from its sender, not yet delivered.
 enum Simple {
     /// The rights are taken; the message is ready for the port.

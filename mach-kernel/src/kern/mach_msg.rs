@@ -20,7 +20,7 @@ use alloc::vec::Vec;
 use core::sync::atomic::Ordering;
 use mach_abi::message::*;
 use mach_core::ipc::WaitKey;
-use mach_core::ipc::fastpath::{BlockedReceiver, HandoffSend};
+use mach_core::ipc::fastpath::{BlockedReceiver, HANDOFF_SIZE, HandoffSend};
 use mach_core::ipc::msg::{ReceiveStatus, SendOutcome};
 
 /// Messages up to this size are copied in on the kernel stack.
@@ -63,36 +63,34 @@ pub fn mach_msg(msg: u64, option: u32, send_size: u32, rcv_size: u32, rcv_name: 
 /// reply handed to the thread blocked on its destination, then a switch
 /// straight to that thread while this one waits for its own message. `None`
 /// when the call does not qualify (nothing was done): the general path runs.
-fn rpc_fast(me: &Thread, task: &Task, msg: u64, rcv_size: u32, rcv_name: u32) -> Option<MachMsgReturn> {
+fn rpc_fast(me: &Arc<Thread>, task: &Task, msg: u64, rcv_size: u32, rcv_name: u32) -> Option<MachMsgReturn> {
     let mut header = [0u8; MACH_MSG_HEADER_SIZE];
     copy_from_user(&mut header, msg).ok()?;
-    if (rcv_size as usize) < MACH_MSG_HEADER_SIZE + MACH_MSG_TRAILER_SIZE || !probe_writable(me, task, msg, rcv_size) {
+    if (rcv_size as usize) < HANDOFF_SIZE || !probe_writable(me, task, msg, rcv_size) {
         return None;
     }
-    let mut out = core::mem::take(&mut *me.msgbuf.lock());
-    let sent = ipc::with(|ipc| ipc.msg_rpc_fast(task.id, &header, rcv_name, &mut out, wait::take_receiver));
-    let Some(h) = sent else {
-        put_buffer(me, out);
-        return None;
-    };
-    core::mem::swap(&mut *h.to.msgbuf.lock(), &mut out);
+    let mut out = [0u8; HANDOFF_SIZE];
+    let h = ipc::with(|ipc| ipc.msg_rpc_fast(task.id, &header, rcv_name, &mut out, wait::take_receiver))?;
+    *h.to.handoff_msg.lock() = out;
     h.to.handoff_status.store(h.status, Ordering::Relaxed);
-    put_buffer(me, out);
     let receiver = BlockedReceiver {
         space: task.id,
         name: rcv_name,
         capacity: rcv_size as usize,
     };
-    Some(match wait::block_receive(h.key, None, receiver, Some(h.to)) {
-        WakeReason::Handoff => {
-            let bytes = me.msgbuf.lock();
-            copy_out(msg, &bytes, me.handoff_status.load(Ordering::Relaxed))
-        }
+    Some(match wait::block_receive(me, h.key, None, receiver, Some(h.to)) {
+        WakeReason::Handoff => take_handoff(me, msg),
         WakeReason::Interrupted => MACH_RCV_INTERRUPTED,
         // Something changed on the port (a message queued, the right
         // moved): the general receive sorts it out.
         _ => receive(me, task, msg, MACH_RCV_MSG, rcv_size, rcv_name, 0, &mut None),
     })
+}
+
+/// Copies the message handed to this thread to its receive buffer.
+fn take_handoff(me: &Thread, msg: u64) -> MachMsgReturn {
+    let bytes = *me.handoff_msg.lock();
+    copy_out(msg, &bytes, me.handoff_status.load(Ordering::Relaxed))
 }
 
 /// A receive buffer larger than this is not kept for the next call.
@@ -107,7 +105,7 @@ fn put_buffer(me: &Thread, mut bytes: Vec<u8>) {
 }
 
 fn send(
-    me: &Thread,
+    me: &Arc<Thread>,
     task: &Task,
     msg: u64,
     option: u32,
@@ -173,8 +171,8 @@ fn send_once(
         let r = ipc::with(|ipc| ipc.msg_send_handoff(task.id, buf, &mut out, wait::take_receiver));
         let r = match r {
             Some(Ok(HandoffSend::HandedOff { to, status })) => {
-                // The receiver's message is in `out`: it becomes its buffer.
-                core::mem::swap(&mut *to.msgbuf.lock(), &mut out);
+                // A header-only message: exactly HANDOFF_SIZE bytes.
+                to.handoff_msg.lock().copy_from_slice(&out[..HANDOFF_SIZE]);
                 to.handoff_status.store(status, Ordering::Relaxed);
                 *handoff = Some(to);
                 Some(Ok(None))
@@ -219,7 +217,7 @@ fn probe_writable(me: &Thread, task: &Task, addr: u64, size: u32) -> bool {
 
 #[allow(clippy::too_many_arguments)]
 fn receive(
-    me: &Thread,
+    me: &Arc<Thread>,
     task: &Task,
     msg: u64,
     option: u32,
@@ -276,13 +274,10 @@ fn receive(
                     name,
                     capacity: size as usize,
                 };
-                let r = wait::block_receive(key, until, receiver, handoff.take());
+                let r = wait::block_receive(me, key, until, receiver, handoff.take());
                 prof::end(5, t);
                 match r {
-                    WakeReason::Handoff => {
-                        let bytes = me.msgbuf.lock();
-                        return copy_out(msg, &bytes, me.handoff_status.load(Ordering::Relaxed));
-                    }
+                    WakeReason::Handoff => return take_handoff(me, msg),
                     WakeReason::Timeout => return MACH_RCV_TIMED_OUT,
                     WakeReason::Interrupted => return MACH_RCV_INTERRUPTED,
                     _ => continue,

@@ -159,14 +159,26 @@ pub fn wake(thread: Arc<Thread>) {
 /// Ends the running thread if its task is being terminated. Called where a
 /// thread is about to leave the kernel, with nothing of its own on the stack.
 pub fn exit_if_terminated() {
-    if current().is_terminated() {
+    let terminated = CPUS[cpu::cpu_id()]
+        .lock()
+        .current
+        .as_ref()
+        .is_some_and(|t| t.is_terminated());
+    if terminated {
         exit_current();
     }
 }
 
+/// Set while a CPU's zombie slot holds a thread (checked without its lock).
+static ZOMBIES: [AtomicBool; cpu::MAX_CPUS] = [const { AtomicBool::new(false) }; cpu::MAX_CPUS];
+
 /// Frees the thread parked by the last exit on this CPU.
 pub fn reap() {
-    let z = CPUS[cpu::cpu_id()].lock().zombie.take();
+    let cpu = cpu::cpu_id();
+    if !ZOMBIES[cpu].swap(false, Ordering::AcqRel) {
+        return;
+    }
+    let z = CPUS[cpu].lock().zombie.take();
     drop(z);
 }
 
@@ -234,7 +246,8 @@ fn reschedule_to(requeue: bool, handoff: Option<Arc<Thread>>) {
         if let Some(top) = next.kernel_stack_top() {
             cpu::set_kernel_stack(top);
         }
-        if !next.is_idle() && !FIRST_USER_SEEN.swap(true, Ordering::Relaxed) {
+        if !FIRST_USER_SEEN.load(Ordering::Relaxed) && !next.is_idle() && !FIRST_USER_SEEN.swap(true, Ordering::Relaxed)
+        {
             crate::kprintln!(
                 "mach: first user instruction (thread {}, tsc {})",
                 next.id,
@@ -247,6 +260,7 @@ fn reschedule_to(requeue: bool, handoff: Option<Arc<Thread>>) {
         if exiting {
             // Keep the dying thread alive until the switch away from it is done.
             s.zombie = Some(cur);
+            ZOMBIES[cpu].store(true, Ordering::Release);
         } else {
             // Still owned by the run queue, the idle slot or a wait queue.
             drop(cur);

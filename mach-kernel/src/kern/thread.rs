@@ -9,6 +9,7 @@ use crate::arch::trapframe::TrapFrame;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicBool, AtomicI32, AtomicU8, AtomicU64, Ordering};
+use mach_core::ipc::fastpath::HANDOFF_SIZE;
 
 pub type ThreadId = u64;
 
@@ -37,7 +38,7 @@ pub enum WakeReason {
     /// It was aborted (its task is ending).
     Interrupted = 3,
     /// It was receiving, and a sender handed it a message: the message is in
-    /// its `msgbuf`, and `handoff_status` is what its receive returns.
+    /// its `handoff_msg`, and `handoff_status` is what its receive returns.
     Handoff = 4,
 }
 
@@ -59,11 +60,12 @@ pub struct Thread {
     pub waiting: spin::Mutex<Option<super::wait::Wait>>,
     /// The thread's kernel port.
     pub port: AtomicU64,
-    /// The message the thread is receiving, in its own terms: filled by its
-    /// receive or, while it is blocked, by a sender handing it a message.
-    /// Kept from call to call so receiving does not allocate.
+    /// The message the thread is receiving, in its own terms. Kept from call
+    /// to call so receiving does not allocate.
     pub msgbuf: spin::Mutex<Vec<u8>>,
-    /// The status of a handed-off receive (see `WakeReason::Handoff`).
+    /// A message handed to the thread while it was blocked receiving, and
+    /// the status its receive returns (see `WakeReason::Handoff`).
+    pub handoff_msg: spin::Mutex<[u8; HANDOFF_SIZE]>,
     pub handoff_status: AtomicI32,
     /// The last receive buffer found writable, `(address, size, map
     /// version)`: the check is skipped while the task's map is unchanged.
@@ -98,6 +100,7 @@ impl Thread {
             waiting: spin::Mutex::new(None),
             port: AtomicU64::new(0),
             msgbuf: spin::Mutex::new(Vec::new()),
+            handoff_msg: spin::Mutex::new([0; HANDOFF_SIZE]),
             handoff_status: AtomicI32::new(0),
             probed: spin::Mutex::new((0, 0, u64::MAX)),
             suspend_count: core::sync::atomic::AtomicU32::new(0),
@@ -120,6 +123,7 @@ impl Thread {
             waiting: spin::Mutex::new(None),
             port: AtomicU64::new(0),
             msgbuf: spin::Mutex::new(Vec::new()),
+            handoff_msg: spin::Mutex::new([0; HANDOFF_SIZE]),
             handoff_status: AtomicI32::new(0),
             probed: spin::Mutex::new((0, 0, u64::MAX)),
             suspend_count: core::sync::atomic::AtomicU32::new(0),

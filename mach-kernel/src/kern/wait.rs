@@ -33,28 +33,30 @@ static SLEEPERS: Mutex<Vec<(u64, Arc<Thread>)>> = Mutex::new(Vec::new());
 /// Blocks the running thread on `key` until woken or until tick `deadline`.
 /// Returns why it resumed.
 pub fn block(key: Option<WaitKey>, deadline: Option<u64>) -> WakeReason {
-    block_for(key, deadline, None, None)
+    block_for(&sched::current(), key, deadline, None, None)
 }
 
 /// Blocks the running thread in a receive on `key` (see [`block`]); a sender
 /// may hand it a message meanwhile (`WakeReason::Handoff`). With `handoff`,
 /// a thread just given a message, the CPU goes straight to that thread.
 pub fn block_receive(
+    me: &Arc<Thread>,
     key: WaitKey,
     deadline: Option<u64>,
     receiver: BlockedReceiver,
     handoff: Option<Arc<Thread>>,
 ) -> WakeReason {
-    block_for(Some(key), deadline, Some(receiver), handoff)
+    block_for(me, Some(key), deadline, Some(receiver), handoff)
 }
 
+/// Blocks `me`, the running thread.
 fn block_for(
+    me: &Arc<Thread>,
     key: Option<WaitKey>,
     deadline: Option<u64>,
     receiver: Option<BlockedReceiver>,
     handoff: Option<Arc<Thread>>,
 ) -> WakeReason {
-    let me = sched::current();
     if me.is_terminated() {
         if let Some(t) = handoff {
             sched::wake(t);
@@ -74,12 +76,10 @@ fn block_for(
     }
     me.set_wake_reason(WakeReason::None);
     me.set_state(ThreadState::Blocked);
-    drop(me);
     match handoff {
         Some(t) => sched::block_current_handoff(t),
         None => sched::block_current(),
     }
-    let me = sched::current();
     let reason = me.take_wake_reason();
     // A handed-off message is received even by a thread about to end: its
     // rights are already in the space.

@@ -4,7 +4,7 @@
 
 use super::harness::*;
 use crate::ipc::WaitKey;
-use crate::ipc::fastpath::{BlockedReceiver, HandoffSend};
+use crate::ipc::fastpath::{BlockedReceiver, HANDOFF_SIZE, HandoffSend};
 use crate::ipc::rpc::RpcHandoff;
 use mach_abi::message::*;
 use mach_abi::port::*;
@@ -190,11 +190,11 @@ fn rpc_fast(
     rcv: u32,
     r: Option<BlockedReceiver>,
 ) -> (Option<RpcHandoff<u32>>, Vec<u8>) {
-    let mut out = Vec::new();
+    let mut out = [0u8; HANDOFF_SIZE];
     let res = w.ipc.msg_rpc_fast(space, msg, rcv, &mut out, |_, rs, needed| {
         r.filter(|r| r.space == rs && r.capacity >= needed).map(|r| (9u32, r))
     });
-    (res, out)
+    (res, out.to_vec())
 }
 
 fn blocked(space: u64, name: u32) -> Option<BlockedReceiver> {
