@@ -222,6 +222,9 @@ impl Ipc {
     /// and forgets them. Unlike [`Self::take_wakeups`] this keeps the list's
     /// capacity, so steady-state IPC does not allocate for wakeups.
     pub fn drain_wakeups(&mut self, f: impl FnMut(WaitKey)) {
+        if self.wakeups.is_empty() {
+            return;
+        }
         self.wakeups.drain(..).for_each(f);
     }
 

@@ -90,6 +90,7 @@ impl IpcSpace {
     }
 
     /// Allocates a fresh entry; returns its name.
+    #[inline]
     pub fn alloc(&mut self, bits: u8, urefs: u32, object: Object) -> Result<Name, KernReturn> {
         if self.live >= self.limit {
             return Err(KERN_NO_SPACE);
@@ -111,6 +112,7 @@ impl IpcSpace {
     }
 
     /// Fills the vacant slot `index` with a right.
+    #[inline]
     fn occupy(&mut self, index: u32, generation: u32, bits: u8, urefs: u32, object: Object) {
         self.entries[index as usize] = Entry {
             generation,
@@ -150,16 +152,19 @@ impl IpcSpace {
         Ok(())
     }
 
+    #[inline]
     fn slot(&self, n: Name) -> Option<u32> {
         let index = name::index(n);
         let e = self.entries.get(index as usize)?;
         (index != 0 && e.in_use && e.generation == name::generation(n)).then_some(index)
     }
 
+    #[inline]
     pub fn get(&self, n: Name) -> Option<&Entry> {
         self.slot(n).map(|i| &self.entries[i as usize])
     }
 
+    #[inline]
     pub fn get_mut(&mut self, n: Name) -> Option<&mut Entry> {
         self.slot(n).map(|i| &mut self.entries[i as usize])
     }
@@ -197,6 +202,7 @@ impl IpcSpace {
     }
 
     /// Frees the entry named `n`; returns what it held.
+    #[inline]
     pub fn free(&mut self, n: Name) -> Option<Entry> {
         let i = self.slot(n)?;
         let e = &mut self.entries[i as usize];

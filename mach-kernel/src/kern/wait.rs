@@ -120,7 +120,8 @@ pub fn take_receiver(key: WaitKey, space: u64, needed: usize) -> Option<(Arc<Thr
         .filter(|r| r.space == space && r.capacity >= needed && !first.is_suspended())?;
     let w = waiting.take()?;
     drop(waiting);
-    let t = q.remove(0);
+    // The longest waiter; usually the only one.
+    let t = if q.len() == 1 { q.pop()? } else { q.remove(0) };
     drop(queues);
     if w.deadline.is_some() {
         SLEEPERS.lock().retain(|(_, s)| !Arc::ptr_eq(s, &t));
