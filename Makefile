@@ -146,7 +146,7 @@ profile: kernel user disk
 		$(MAKE) --no-print-directory one-iso ISO=build/mach-trace.iso CFG=build/grub-trace.cfg >/dev/null || exit 1; \
 		timeout 300 qemu-system-x86_64 $(QEMU_FLAGS) -cdrom build/mach-trace.iso -d exec,nochain,in_asm -D build/trace$$n.log </dev/null >/dev/null; \
 	done; true
-	python3 scripts/profile_trace.py $(KERNEL_ELF) $(USER_BIN)/bench-ipc build/trace100.log 100 build/trace300.log 300 | head -60
+	python3 scripts/profile_trace.py $(KERNEL_ELF) $(USER_BIN)/bench-ipc build/trace100.log 100 build/trace300.log 300 | head -$(if $(DETAIL),400,60)
 	rm -f build/trace100.log* build/trace300.log*
 
 clean:
