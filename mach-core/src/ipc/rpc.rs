@@ -23,8 +23,8 @@ use super::{Ipc, KRight, Name, PortRef, RightKind, SpaceId, WaitKey};
 use mach_abi::message::*;
 
 /// What the fast path did: the request went to the blocked thread `to`, whose
-/// receive returns `status` with the message in the buffer; the caller now
-/// waits on `key` for its own message.
+/// receive returns `status` with the message the caller was given; the
+/// caller now waits on `key` for its own message.
 #[derive(Debug, PartialEq, Eq)]
 pub struct RpcHandoff<T> {
     pub to: T,
@@ -129,21 +129,37 @@ impl Ipc {
         let seqno = p.seqno;
         p.seqno = p.seqno.wrapping_add(1);
         self.messages_sent += 1;
-        let (reply_name, status) = match reply {
-            Some(r) => self.make_reply_right(receiver.space, r),
-            None => (MACH_PORT_NULL, MACH_MSG_SUCCESS),
+        // The receiver's side, with one lookup of its space: the reply right
+        // gets a new send-once name, and the port's name is the one it
+        // receives on if that still denotes the receive right (looked up
+        // otherwise: port sets).
+        if let Some(r) = reply
+            && let Some(p) = self.ports.get_mut(&r)
+        {
+            p.sorights += 1;
+        }
+        let mut reply_name = Ok(MACH_PORT_NULL);
+        let mut local = 0;
+        if let Some(rs) = self.spaces.get_mut(&receiver.space) {
+            if let Some(r) = reply {
+                reply_name = rs.alloc(bits::SEND_ONCE, 1, Object::Port(r)).map_err(|_| r);
+            }
+            let direct = matches!(key, WaitKey::Port(_))
+                && rs
+                    .get(receiver.name)
+                    .is_some_and(|e| e.bits & bits::RECEIVE != 0 && e.port() == Some(dest));
+            local = if direct {
+                receiver.name
+            } else {
+                rs.name_of_port(dest).unwrap_or(0)
+            };
+        } else if let Some(r) = reply {
+            reply_name = Err(r);
+        }
+        let (reply_name, status) = match reply_name {
+            Ok(name) => (name, MACH_MSG_SUCCESS),
+            Err(r) => self.reply_right_failed(receiver.space, r),
         };
-        // The receiver's name for the port: the name it receives on, if that
-        // still denotes the receive right; looked up otherwise (port sets).
-        let rs = self.spaces.get(&receiver.space);
-        let local = match key {
-            WaitKey::Port(_) => rs
-                .and_then(|s| s.get(receiver.name))
-                .filter(|e| e.bits & bits::RECEIVE != 0 && e.port() == Some(dest))
-                .map(|_| receiver.name),
-            _ => None,
-        };
-        let local = local.or_else(|| rs.and_then(|s| s.name_of_port(dest))).unwrap_or(0);
         let reply_type = if reply.is_some() {
             MACH_MSG_TYPE_PORT_SEND_ONCE
         } else {
@@ -170,20 +186,11 @@ impl Ipc {
         })
     }
 
-    /// Makes a send-once right to the live port `reply` and places it in
-    /// `space`: its name, and the receive status (a header error, and a dead
-    /// name, when the space has no room).
-    fn make_reply_right(&mut self, space: SpaceId, reply: u64) -> (Name, MachMsgReturn) {
-        if let Some(p) = self.ports.get_mut(&reply) {
-            p.sorights += 1;
-        }
-        if let Some(s) = self.spaces.get_mut(&space)
-            && let Ok(name) = s.alloc(bits::SEND_ONCE, 1, Object::Port(reply))
-        {
-            return (name, MACH_MSG_SUCCESS);
-        }
-        // No room: the general copy-out fails the same way and releases the
-        // right (a send-once notification).
+    /// The receiver's space had no room for the reply right (counted in the
+    /// port already): the general copy-out fails the same way and releases
+    /// the right (a send-once notification). The name and receive status.
+    #[cold]
+    fn reply_right_failed(&mut self, space: SpaceId, reply: u64) -> (Name, MachMsgReturn) {
         let right = KRight {
             port: PortRef::Port(reply),
             kind: RightKind::SendOnce,

@@ -89,8 +89,11 @@ fn rpc_fast(me: &Arc<Thread>, task: &Task, msg: u64, rcv_size: u32, rcv_name: u3
 
 /// Copies the message handed to this thread to its receive buffer.
 fn take_handoff(me: &Thread, msg: u64) -> MachMsgReturn {
-    let bytes = *me.handoff_msg.lock();
-    copy_out(msg, &bytes, me.handoff_status.load(Ordering::Relaxed))
+    // Only a sender handing this thread a message writes the array, and only
+    // while the thread is blocked receiving, so holding the lock across the
+    // copy (which may fault the buffer in) keeps nobody waiting.
+    let bytes = me.handoff_msg.lock();
+    copy_out(msg, &bytes[..], me.handoff_status.load(Ordering::Relaxed))
 }
 
 /// A receive buffer larger than this is not kept for the next call.

@@ -194,7 +194,8 @@ fn rpc_fast(
     let res = w.ipc.msg_rpc_fast(space, msg, rcv, &mut out, |_, rs, needed| {
         r.filter(|r| r.space == rs && r.capacity >= needed).map(|r| (9u32, r))
     });
-    (res, out.to_vec())
+    let out = if res.is_some() { out.to_vec() } else { Vec::new() };
+    (res, out)
 }
 
 fn blocked(space: u64, name: u32) -> Option<BlockedReceiver> {
