@@ -271,6 +271,14 @@ impl<K: Copy + Eq + core::hash::Hash, V> FastMap<K, V> {
         }
     }
 
+    /// Keeps only the entries for which `keep` holds.
+    pub fn retain(&mut self, mut keep: impl FnMut(&K, &V) -> bool) {
+        let gone: Vec<K> = self.iter().filter(|(k, v)| !keep(k, v)).map(|(k, _)| *k).collect();
+        for k in gone {
+            self.remove(&k);
+        }
+    }
+
     pub fn remove(&mut self, k: &K) -> Option<V> {
         let mut hole = self.find(k)?;
         let (_, v) = self.slots[hole].take().expect("found slot");
@@ -349,6 +357,13 @@ mod tests {
         }
         *m.get_or_insert_with(1_000_000, || 7) += 1;
         assert_eq!(m.get(&1_000_000), Some(&8));
+        m.retain(|k, _| k % 2 == 0);
+        r.retain(|k, _| k % 2 == 0);
+        r.insert(1_000_000, 8);
+        assert_eq!(m.len(), r.len());
+        for k in 0..100_000u64 {
+            assert_eq!(m.get(&k), r.get(&k));
+        }
     }
 
     #[test]

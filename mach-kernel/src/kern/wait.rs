@@ -10,6 +10,7 @@ use super::sched;
 use super::thread::{Thread, ThreadState, WakeReason};
 use alloc::sync::Arc;
 use alloc::vec::Vec;
+use core::sync::atomic::{AtomicUsize, Ordering};
 use mach_core::ipc::WaitKey;
 use mach_core::ipc::fastpath::BlockedReceiver;
 use mach_core::ipc::idmap::FastMap;
@@ -28,6 +29,11 @@ pub struct Wait {
 /// Waiters by key. A key's vector keeps its capacity when emptied, so
 /// blocking and waking do not allocate once a key has been used.
 static QUEUES: Mutex<FastMap<WaitKey, Vec<Arc<Thread>>>> = Mutex::new(FastMap::new());
+/// Size of the table at which its empty queues are dropped.
+static SWEEP_AT: AtomicUsize = AtomicUsize::new(SWEEP_MIN);
+const SWEEP_MIN: usize = 1024;
+/// How often (in timer ticks) the table's size is checked.
+const SWEEP_TICKS: u64 = 64;
 static SLEEPERS: Mutex<Vec<(u64, Arc<Thread>)>> = Mutex::new(Vec::new());
 
 /// Blocks the running thread on `key` until woken or until tick `deadline`.
@@ -90,6 +96,16 @@ fn block_for(
     }
 }
 
+/// Drops the empty queues (keys of ports long gone, which would otherwise
+/// stay in the table for ever); the next sweep comes when the table has
+/// doubled. Run from the timer tick, off the IPC path.
+#[cold]
+#[inline(never)]
+fn sweep(queues: &mut FastMap<WaitKey, Vec<Arc<Thread>>>) {
+    queues.retain(|_, q| !q.is_empty());
+    SWEEP_AT.store((queues.len() * 2).max(SWEEP_MIN), Ordering::Relaxed);
+}
+
 /// Takes `thread` off its queues and makes it runnable with `reason`.
 fn resume(thread: &Arc<Thread>, reason: WakeReason) {
     let Some(w) = thread.waiting.lock().take() else { return };
@@ -148,6 +164,12 @@ pub fn wake_all(key: WaitKey) {
 
 /// Wakes threads whose deadline is at or before `now`.
 pub fn expire(now: u64) {
+    if now.is_multiple_of(SWEEP_TICKS) {
+        let mut queues = QUEUES.lock();
+        if queues.len() >= SWEEP_AT.load(Ordering::Relaxed) {
+            sweep(&mut queues);
+        }
+    }
     let due: Vec<Arc<Thread>> = {
         let mut s = SLEEPERS.lock();
         if s.is_empty() {
