@@ -228,6 +228,12 @@ impl Ipc {
         self.wakeups.drain(..).for_each(f);
     }
 
+    /// Is there anything for the kernel to do after an operation: kernel
+    /// messages to serve, released copies to drop, or wakeups to deliver?
+    pub fn has_follow_up(&self) -> bool {
+        !self.kernel_messages.is_empty() || !self.released_copies.is_empty() || !self.wakeups.is_empty()
+    }
+
     /// Are there messages for kernel objects to serve
     /// ([`Self::take_kernel_messages`])?
     pub fn has_kernel_messages(&self) -> bool {

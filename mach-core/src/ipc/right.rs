@@ -479,6 +479,8 @@ impl Ipc {
                             p.pset = None;
                         }
                     }
+                    // Threads receiving on the set must find out it is gone.
+                    self.wake(WaitKey::Set(set));
                 }
             }
             Object::Port(port) => {

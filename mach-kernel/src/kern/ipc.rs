@@ -49,6 +49,19 @@ fn with_locked<R>(f: impl FnOnce(&mut Ipc) -> R) -> R {
     let mut guard = IPC.lock();
     let ipc = guard.as_mut().expect("IPC not initialised");
     let r = f(ipc);
+    if ipc.has_follow_up() {
+        follow_up(ipc);
+    }
+    drop(guard);
+    r
+}
+
+/// Serves the kernel-object messages an operation produced, hands the
+/// virtual copies of destroyed messages to the deferred work and wakes the
+/// threads whose wait keys fired (wait queues are locked after the IPC lock,
+/// never the other way round).
+#[inline(never)]
+fn follow_up(ipc: &mut Ipc) {
     while ipc.has_kernel_messages() {
         for (obj, kmsg) in ipc.take_kernel_messages() {
             super::kserver::serve(ipc, obj, kmsg);
@@ -59,12 +72,9 @@ fn with_locked<R>(f: impl FnOnce(&mut Ipc) -> R) -> R {
             defer(Deferred::DiscardCopy(copy));
         }
     }
-    // Wait queues are locked after the IPC lock, never the other way round.
     let t = super::prof::start();
     ipc.drain_wakeups(wait::wake_all);
     super::prof::end(6, t);
-    drop(guard);
-    r
 }
 
 /// Whether the IPC lock is held (on this single CPU: by the running thread).

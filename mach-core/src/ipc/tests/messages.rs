@@ -374,3 +374,22 @@ fn message_memory_budget_refuses_instead_of_exhausting_the_heap() {
     assert_eq!(w.send(B, &msg), Ok(SendOutcome::Sent));
     w.assert_audit();
 }
+
+#[test]
+fn destroying_a_port_set_wakes_its_receivers() {
+    let mut w = World::new();
+    let p = w.port(A);
+    let set = w.ipc.port_allocate(A, MACH_PORT_RIGHT_PORT_SET).unwrap();
+    w.ipc.port_move_member(A, p, set).unwrap();
+    let key = match w.recv(A, set) {
+        Ok(ReceiveOutcome::WouldBlock(k)) => k,
+        other => panic!("expected to wait, got {other:?}"),
+    };
+    assert!(matches!(key, WaitKey::Set(_)));
+    w.ipc.take_wakeups();
+    w.ipc.port_destroy(A, set).unwrap();
+    assert!(w.ipc.take_wakeups().contains(&key));
+    // The woken receiver's retry fails: the name is gone.
+    assert_eq!(w.recv(A, set), Err(MACH_RCV_INVALID_NAME));
+    w.assert_audit();
+}
