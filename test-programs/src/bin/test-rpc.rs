@@ -725,10 +725,9 @@ fn dead_ports(e: &mut Env) -> bool {
     send(&mut b, c, MACH_MSG_TYPE_MAKE_SEND, 0, 0, 91, 0, 0);
     wait_until(|| ld(&W.count) == 1);
     ok &= check_eq!("set_receiver_gets_other_member", (ldi(&W.id), ld(&W.local)), (91, c));
-    // KERNEL BUG (fails): destroying a port set does not wake the threads
-    // blocked receiving on it (terminate_entry frees the set without a wake
-    // of WaitKey::Set). The worker stays blocked for good, even when a
-    // former member gets a message; it is terminated so the rest can run.
+    // Destroying the set wakes the thread blocked on it (it once stayed
+    // blocked for good); if it ever does not, it is terminated so the rest
+    // can run.
     let _ = e.destroy(set);
     wait_until(|| ld(&W.done) == 1);
     ok &= check_eq!("blocked_receiver_set_destroyed", ldi(&W.kr), MACH_RCV_INVALID_NAME);
