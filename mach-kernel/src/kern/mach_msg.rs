@@ -32,14 +32,22 @@ fn deadline(ms: u32) -> u64 {
     sched::ticks() + ticks
 }
 
-pub fn mach_msg(msg: u64, option: u32, send_size: u32, rcv_size: u32, rcv_name: u32, timeout: u32) -> MachMsgReturn {
-    let me = sched::current();
+/// `mach_msg` for `me`, the running thread.
+pub fn mach_msg(
+    me: &Arc<Thread>,
+    msg: u64,
+    option: u32,
+    send_size: u32,
+    rcv_size: u32,
+    rcv_name: u32,
+    timeout: u32,
+) -> MachMsgReturn {
     let Some(task) = me.task.as_ref() else {
         return MACH_SEND_INVALID_DEST;
     };
     if option == MACH_SEND_MSG | MACH_RCV_MSG
         && send_size as usize == MACH_MSG_HEADER_SIZE
-        && let Some(r) = rpc_fast(&me, task, msg, rcv_size, rcv_name)
+        && let Some(r) = rpc_fast(me, task, msg, rcv_size, rcv_name)
     {
         return r;
     }
@@ -48,10 +56,10 @@ pub fn mach_msg(msg: u64, option: u32, send_size: u32, rcv_size: u32, rcv_name: 
     let mut handoff = None;
     let mut r = MACH_MSG_SUCCESS;
     if option & MACH_SEND_MSG != 0 {
-        r = send(&me, task, msg, option, send_size, timeout, &mut handoff);
+        r = send(me, task, msg, option, send_size, timeout, &mut handoff);
     }
     if r == MACH_MSG_SUCCESS && option & MACH_RCV_MSG != 0 {
-        r = receive(&me, task, msg, option, rcv_size, rcv_name, timeout, &mut handoff);
+        r = receive(me, task, msg, option, rcv_size, rcv_name, timeout, &mut handoff);
     }
     if let Some(t) = handoff {
         sched::wake(t);
@@ -208,12 +216,18 @@ fn send_once(
 /// thread's last buffer is remembered until the task's map changes.
 fn probe_writable(me: &Thread, task: &Task, addr: u64, size: u32) -> bool {
     let version = task.vm.version();
-    if *me.probed.lock() == (addr, size, version) {
+    let [a, s, v] = &me.probed;
+    if a.load(Ordering::Relaxed) == addr
+        && s.load(Ordering::Relaxed) == size as u64
+        && v.load(Ordering::Relaxed) == version
+    {
         return true;
     }
     let ok = super::vm::writable(task, addr, size as u64);
     if ok {
-        *me.probed.lock() = (addr, size, version);
+        a.store(addr, Ordering::Relaxed);
+        s.store(size as u64, Ordering::Relaxed);
+        v.store(version, Ordering::Relaxed);
     }
     ok
 }

@@ -8,6 +8,7 @@ use super::task::TaskExit;
 use super::thread::Thread;
 use crate::arch::trapframe::TrapFrame;
 use crate::arch::usercopy::copy_from_user;
+use alloc::sync::Arc;
 use alloc::vec::Vec;
 use mach_abi::kern_return::*;
 use mach_abi::layout::USER_END;
@@ -31,6 +32,19 @@ impl TrapResult {
     }
 }
 
+/// `mach_msg_trap` for `me`, the running thread.
+pub fn mach_msg_trap(me: &Arc<Thread>, frame: &TrapFrame) -> KernReturn {
+    super::mach_msg::mach_msg(
+        me,
+        frame.arg(0),
+        frame.arg(1) as u32,
+        frame.arg(2) as u32,
+        frame.arg(3) as u32,
+        frame.arg(4) as u32,
+        frame.arg(5) as u32,
+    )
+}
+
 pub fn dispatch(number: i64, frame: &TrapFrame) -> TrapResult {
     match number {
         traps::SWTCH | traps::SWTCH_PRI => TrapResult::kr(sched::yield_now() as KernReturn),
@@ -41,14 +55,7 @@ pub fn dispatch(number: i64, frame: &TrapFrame) -> TrapResult {
             Ok(id) => TrapResult::value(id),
             Err(kr) => TrapResult::kr(kr),
         },
-        traps::MACH_MSG_TRAP => TrapResult::kr(super::mach_msg::mach_msg(
-            frame.arg(0),
-            frame.arg(1) as u32,
-            frame.arg(2) as u32,
-            frame.arg(3) as u32,
-            frame.arg(4) as u32,
-            frame.arg(5) as u32,
-        )),
+        traps::MACH_MSG_TRAP => TrapResult::kr(mach_msg_trap(&sched::current(), frame)),
         traps::MACH_REPLY_PORT => TrapResult::kr(with_task(|t| {
             super::ipc::with(|ipc| {
                 ipc.port_allocate(t.id, mach_abi::port::MACH_PORT_RIGHT_RECEIVE)

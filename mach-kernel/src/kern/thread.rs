@@ -69,7 +69,7 @@ pub struct Thread {
     pub handoff_status: AtomicI32,
     /// The last receive buffer found writable, `(address, size, map
     /// version)`: the check is skipped while the task's map is unchanged.
-    pub probed: spin::Mutex<(u64, u32, u64)>,
+    pub probed: [AtomicU64; 3],
     /// thread_suspend count; the scheduler parks a suspended thread.
     suspend_count: core::sync::atomic::AtomicU32,
     /// Taken off the run queue because it is suspended.
@@ -102,7 +102,7 @@ impl Thread {
             msgbuf: spin::Mutex::new(Vec::new()),
             handoff_msg: spin::Mutex::new([0; HANDOFF_SIZE]),
             handoff_status: AtomicI32::new(0),
-            probed: spin::Mutex::new((0, 0, u64::MAX)),
+            probed: [AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(u64::MAX)],
             suspend_count: core::sync::atomic::AtomicU32::new(0),
             parked: AtomicBool::new(false),
             context,
@@ -125,7 +125,7 @@ impl Thread {
             msgbuf: spin::Mutex::new(Vec::new()),
             handoff_msg: spin::Mutex::new([0; HANDOFF_SIZE]),
             handoff_status: AtomicI32::new(0),
-            probed: spin::Mutex::new((0, 0, u64::MAX)),
+            probed: [AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(u64::MAX)],
             suspend_count: core::sync::atomic::AtomicU32::new(0),
             parked: AtomicBool::new(false),
             context: Context::new_running(),

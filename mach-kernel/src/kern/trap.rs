@@ -50,6 +50,18 @@ pub fn handle_syscall(frame: &mut TrapFrame) {
     if number >= 0 {
         unix_syscall_without_emulator(frame, number);
     }
+    if number == mach_abi::traps::MACH_MSG_TRAP {
+        // The IPC trap, with the running thread looked up once.
+        let me = sched::current();
+        let kr = mach_traps::mach_msg_trap(&me, frame);
+        frame.rax = kr as i64 as u64;
+        let terminated = me.is_terminated();
+        drop(me);
+        if terminated {
+            sched::exit_current();
+        }
+        return;
+    }
     let r = mach_traps::dispatch(number, frame);
     frame.rax = r.kr as i64 as u64;
     if let Some(v) = r.rdx {
