@@ -21,3 +21,4 @@ pub mod trap;
 pub mod vm;
 pub mod vm_copy;
 pub mod wait;
+pub mod waitq;

@@ -8,12 +8,12 @@
 
 use super::sched;
 use super::thread::{Thread, ThreadState, WakeReason};
+use super::waitq::Queues;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicUsize, Ordering};
 use mach_core::ipc::WaitKey;
 use mach_core::ipc::fastpath::BlockedReceiver;
-use mach_core::ipc::idmap::FastMap;
 use spin::Mutex;
 
 /// What a blocked thread waits for.
@@ -26,10 +26,10 @@ pub struct Wait {
     pub receiver: Option<BlockedReceiver>,
 }
 
-/// Waiters by key. A key's vector keeps its capacity when emptied, so
-/// blocking and waking do not allocate once a key has been used.
-static QUEUES: Mutex<FastMap<WaitKey, Vec<Arc<Thread>>>> = Mutex::new(FastMap::new());
-/// Size of the table at which its empty queues are dropped.
+/// Waiters by key (see `waitq`). A key's vector keeps its capacity when
+/// emptied, so blocking and waking do not allocate once a key has been used.
+static QUEUES: Mutex<Queues> = Mutex::new(Queues::new());
+/// Size of the hash part of the table at which its empty queues are dropped.
 static SWEEP_AT: AtomicUsize = AtomicUsize::new(SWEEP_MIN);
 const SWEEP_MIN: usize = 1024;
 /// How often (in timer ticks) the table's size is checked.
@@ -75,7 +75,7 @@ fn block_for(
         receiver,
     });
     if let Some(k) = key {
-        QUEUES.lock().get_or_insert_with(k, Vec::new).push(me.clone());
+        QUEUES.lock().get_or_insert(k).push(me.clone());
     }
     if let Some(d) = deadline {
         SLEEPERS.lock().push((d, me.clone()));
@@ -96,14 +96,14 @@ fn block_for(
     }
 }
 
-/// Drops the empty queues (keys of ports long gone, which would otherwise
-/// stay in the table for ever); the next sweep comes when the table has
-/// doubled. Run from the timer tick, off the IPC path.
+/// Drops the empty queues of the table's hash part (keys long gone, which
+/// would otherwise stay for ever); the next sweep comes when it has doubled.
+/// Run from the timer tick, off the IPC path.
 #[cold]
 #[inline(never)]
-fn sweep(queues: &mut FastMap<WaitKey, Vec<Arc<Thread>>>) {
-    queues.retain(|_, q| !q.is_empty());
-    SWEEP_AT.store((queues.len() * 2).max(SWEEP_MIN), Ordering::Relaxed);
+fn sweep(queues: &mut Queues) {
+    queues.sweep();
+    SWEEP_AT.store((queues.other_len() * 2).max(SWEEP_MIN), Ordering::Relaxed);
 }
 
 /// Takes `thread` off its queues and makes it runnable with `reason`.
@@ -153,20 +153,26 @@ pub fn wake_all(key: WaitKey) {
         return;
     };
     while let Some(t) = q.pop() {
-        let Some(w) = t.waiting.lock().take() else { continue };
-        if w.deadline.is_some() {
-            SLEEPERS.lock().retain(|(_, s)| !Arc::ptr_eq(s, &t));
-        }
-        t.set_wake_reason(WakeReason::Event);
-        sched::wake(t);
+        wake_one(t, WakeReason::Event);
     }
+}
+
+/// Makes `t`, just taken off its wait queue (whose lock the caller may
+/// hold), runnable with `reason`, unless something else already resumed it.
+pub(super) fn wake_one(t: Arc<Thread>, reason: WakeReason) {
+    let Some(w) = t.waiting.lock().take() else { return };
+    if w.deadline.is_some() {
+        SLEEPERS.lock().retain(|(_, s)| !Arc::ptr_eq(s, &t));
+    }
+    t.set_wake_reason(reason);
+    sched::wake(t);
 }
 
 /// Wakes threads whose deadline is at or before `now`.
 pub fn expire(now: u64) {
     if now.is_multiple_of(SWEEP_TICKS) {
         let mut queues = QUEUES.lock();
-        if queues.len() >= SWEEP_AT.load(Ordering::Relaxed) {
+        if queues.other_len() >= SWEEP_AT.load(Ordering::Relaxed) {
             sweep(&mut queues);
         }
     }
