@@ -49,7 +49,7 @@ impl Ipc {
             count_right(&mut counts, p, r.kind);
         }
         let mut v = Vec::new();
-        for (sid, space) in &self.spaces {
+        for (sid, space) in self.spaces.iter() {
             for (name, e) in space.names() {
                 if e.urefs > mach_abi::port::MACH_PORT_UREFS_MAX {
                     v.push(alloc::format!(

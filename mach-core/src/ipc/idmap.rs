@@ -315,6 +315,105 @@ impl<'a, K, V> IntoIterator for &'a FastMap<K, V> {
     }
 }
 
+/// Values keyed by ids that are handed out in sequence and mostly few alive
+/// at a time (task ids, for the IPC spaces, which every message looks up
+/// twice): the live value of `id` sits in slot `id % DIRECT` of a table when
+/// that slot is free, and in a [`FastMap`] otherwise. A lookup is usually an
+/// index and a compare.
+pub struct DirectMap<V> {
+    direct: Vec<Option<(u64, V)>>,
+    other: FastMap<u64, V>,
+}
+
+const DIRECT: usize = 256;
+
+impl<V> Default for DirectMap<V> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<V> DirectMap<V> {
+    pub const fn new() -> Self {
+        DirectMap {
+            direct: Vec::new(),
+            other: FastMap::new(),
+        }
+    }
+
+    fn slot(id: u64) -> usize {
+        id as usize % DIRECT
+    }
+
+    #[inline]
+    pub fn get(&self, id: &u64) -> Option<&V> {
+        match self.direct.get(Self::slot(*id)) {
+            Some(Some((k, v))) if k == id => Some(v),
+            _ => self.other.get(id),
+        }
+    }
+
+    #[inline]
+    pub fn get_mut(&mut self, id: &u64) -> Option<&mut V> {
+        let slot = Self::slot(*id);
+        if matches!(self.direct.get(slot), Some(Some((k, _))) if k == id) {
+            return self.direct[slot].as_mut().map(|(_, v)| v);
+        }
+        self.other.get_mut(id)
+    }
+
+    pub fn contains_key(&self, id: &u64) -> bool {
+        self.get(id).is_some()
+    }
+
+    /// Stores `v` under `id`; returns the value it replaced.
+    pub fn insert(&mut self, id: u64, v: V) -> Option<V> {
+        if let Some(old) = self.get_mut(&id) {
+            return Some(core::mem::replace(old, v));
+        }
+        if self.direct.is_empty() {
+            self.direct.resize_with(DIRECT, || None);
+        }
+        let slot = &mut self.direct[Self::slot(id)];
+        if slot.is_none() {
+            *slot = Some((id, v));
+            return None;
+        }
+        self.other.insert(id, v)
+    }
+
+    pub fn remove(&mut self, id: &u64) -> Option<V> {
+        let slot = Self::slot(*id);
+        if matches!(self.direct.get(slot), Some(Some((k, _))) if k == id) {
+            return self.direct[slot].take().map(|(_, v)| v);
+        }
+        self.other.remove(id)
+    }
+
+    pub fn len(&self) -> usize {
+        self.direct.iter().flatten().count() + self.other.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&u64, &V)> + '_ {
+        self.direct
+            .iter()
+            .flatten()
+            .map(|(k, v)| (k, v))
+            .chain(self.other.iter())
+    }
+}
+
+impl<V> core::ops::Index<&u64> for DirectMap<V> {
+    type Output = V;
+    fn index(&self, id: &u64) -> &V {
+        self.get(id).expect("DirectMap: no such id")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -364,6 +463,30 @@ mod tests {
         for k in 0..100_000u64 {
             assert_eq!(m.get(&k), r.get(&k));
         }
+    }
+
+    #[test]
+    fn direct_map_agrees_with_a_btree_map() {
+        let mut m = DirectMap::new();
+        let mut r = alloc::collections::BTreeMap::new();
+        let mut x = 99u64;
+        for step in 0..20_000u32 {
+            x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            // Ids that share slots (multiples of 256 apart) and ids that do not.
+            let k = (x >> 40) % 50 * if step % 3 == 0 { 256 } else { 7 };
+            if x & (1 << 20) != 0 {
+                assert_eq!(m.insert(k, step), r.insert(k, step));
+            } else {
+                assert_eq!(m.remove(&k), r.remove(&k));
+            }
+            assert_eq!(m.len(), r.len());
+        }
+        for k in 0..20_000u64 {
+            assert_eq!(m.get(&k), r.get(&k));
+        }
+        let mut seen: alloc::vec::Vec<_> = m.iter().map(|(k, v)| (*k, *v)).collect();
+        seen.sort();
+        assert_eq!(seen, r.into_iter().collect::<alloc::vec::Vec<_>>());
     }
 
     #[test]

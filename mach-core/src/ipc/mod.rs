@@ -32,7 +32,7 @@ pub mod space;
 mod tests;
 
 use alloc::vec::Vec;
-use idmap::{FastMap, IdMap};
+use idmap::{DirectMap, IdMap};
 use kmsg::KMsg;
 use port::{Port, PortSet};
 use space::IpcSpace;
@@ -133,7 +133,7 @@ pub trait UserMemory {
 pub struct Ipc {
     pub(crate) ports: IdMap<Port>,
     pub(crate) psets: IdMap<PortSet>,
-    pub(crate) spaces: FastMap<SpaceId, IpcSpace>,
+    pub(crate) spaces: DirectMap<IpcSpace>,
     wakeups: Vec<WaitKey>,
     /// Messages sent to kernel-owned ports, for the kernel to serve.
     kernel_messages: Vec<(KObject, KMsg)>,
@@ -162,7 +162,7 @@ impl Ipc {
         Ipc {
             ports: IdMap::new(),
             psets: IdMap::new(),
-            spaces: FastMap::new(),
+            spaces: DirectMap::new(),
             wakeups: Vec::new(),
             kernel_messages: Vec::new(),
             garbage: Vec::new(),
