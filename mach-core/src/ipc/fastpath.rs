@@ -40,7 +40,7 @@ enum Simple {
 pub struct BlockedReceiver {
     pub space: SpaceId,
     pub name: Name,
-    pub capacity: usize,
+    pub capacity: u32,
 }
 
 /// What [`Ipc::msg_send_handoff`] did.

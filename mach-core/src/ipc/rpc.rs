@@ -117,7 +117,7 @@ impl Ipc {
         // made and released at once (a made one still counts in the
         // make-send count), a moved send-once right is used up.
         if send_once {
-            s.free(remote);
+            s.free_send_once(remote);
         }
         let p = self.ports.get_mut(&dest).expect("checked port");
         if send_once {

@@ -201,6 +201,25 @@ impl IpcSpace {
         }
     }
 
+    /// Frees the entry `n`, known to hold just a send-once right with no
+    /// dead-name request (never in the reverse map): [`Self::free`] without
+    /// handing back the old entry.
+    #[inline]
+    pub fn free_send_once(&mut self, n: Name) {
+        let Some(i) = self.slot(n) else { return };
+        let e = &mut self.entries[i as usize];
+        debug_assert!(e.bits == bits::SEND_ONCE && e.dnrequest.is_none());
+        let generation = e.generation + 1;
+        *e = Entry {
+            generation,
+            ..Entry::VACANT
+        };
+        self.live -= 1;
+        if generation < name::GEN_LIMIT {
+            self.free.push(i);
+        }
+    }
+
     /// Frees the entry named `n`; returns what it held.
     #[inline]
     pub fn free(&mut self, n: Name) -> Option<Entry> {

@@ -84,7 +84,7 @@ fn rpc_fast(me: &Arc<Thread>, task: &Task, msg: u64, rcv_size: u32, rcv_name: u3
     let receiver = BlockedReceiver {
         space: task.id,
         name: rcv_name,
-        capacity: rcv_size as usize,
+        capacity: rcv_size,
     };
     Some(match wait::block_receive(me, h.key, None, receiver, Some(h.to)) {
         WakeReason::Handoff => take_handoff(me, msg),
@@ -289,7 +289,7 @@ fn receive(
                 let receiver = BlockedReceiver {
                     space: task.id,
                     name,
-                    capacity: size as usize,
+                    capacity: size,
                 };
                 let r = wait::block_receive(me, key, until, receiver, handoff.take());
                 prof::end(5, t);

@@ -133,7 +133,7 @@ pub fn take_receiver(key: WaitKey, space: u64, needed: usize) -> Option<(Arc<Thr
     let receiver = waiting
         .as_ref()?
         .receiver
-        .filter(|r| r.space == space && r.capacity >= needed && !first.is_suspended())?;
+        .filter(|r| r.space == space && r.capacity as usize >= needed && !first.is_suspended())?;
     let w = waiting.take()?;
     drop(waiting);
     // The longest waiter; usually the only one.

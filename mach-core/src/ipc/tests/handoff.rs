@@ -38,7 +38,8 @@ fn handoff(
     let mut asked = None;
     let res = w.ipc.msg_send_handoff(space, msg, &mut out, |key, rs, needed| {
         asked = Some((key, rs, needed));
-        r.filter(|r| r.space == rs && r.capacity >= needed).map(|r| (7u32, r))
+        r.filter(|r| r.space == rs && r.capacity as usize >= needed)
+            .map(|r| (7u32, r))
     });
     (res, out, asked)
 }
@@ -113,7 +114,7 @@ fn no_receiver_or_no_room_queues_the_message() {
     let small = BlockedReceiver {
         space: A,
         name: p,
-        capacity: MACH_MSG_HEADER_SIZE,
+        capacity: MACH_MSG_HEADER_SIZE as u32,
     };
     let (res, _, _) = handoff(&mut w, B, &request(s, reply), Some(small));
     assert_eq!(res, Some(Ok(HandoffSend::Sent)));
@@ -192,7 +193,8 @@ fn rpc_fast(
 ) -> (Option<RpcHandoff<u32>>, Vec<u8>) {
     let mut out = [0u8; HANDOFF_SIZE];
     let res = w.ipc.msg_rpc_fast(space, msg, rcv, &mut out, |_, rs, needed| {
-        r.filter(|r| r.space == rs && r.capacity >= needed).map(|r| (9u32, r))
+        r.filter(|r| r.space == rs && r.capacity as usize >= needed)
+            .map(|r| (9u32, r))
     });
     let out = if res.is_some() { out.to_vec() } else { Vec::new() };
     (res, out)
@@ -249,7 +251,7 @@ fn rpc_fast_path_declines_without_changing_anything() {
     let small = Some(BlockedReceiver {
         space: A,
         name: p,
-        capacity: MACH_MSG_HEADER_SIZE,
+        capacity: MACH_MSG_HEADER_SIZE as u32,
     });
     assert!(rpc_fast(&mut w, B, &request(s, reply), reply, small).0.is_none());
     // A receive name that is not a receive right, or not a name at all.
