@@ -77,6 +77,8 @@ pub struct Thread {
     /// Where the thread resumes when it is off the CPU.
     pub context: Context,
     kstack: Option<KernelStack>,
+    /// Top of `kstack` (0 for idle threads), kept for the context switch.
+    kstack_top: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -106,6 +108,7 @@ impl Thread {
             suspend_count: core::sync::atomic::AtomicU32::new(0),
             parked: AtomicBool::new(false),
             context,
+            kstack_top: kstack.top(),
             kstack: Some(kstack),
         }))
     }
@@ -130,6 +133,7 @@ impl Thread {
             parked: AtomicBool::new(false),
             context: Context::new_running(),
             kstack: None,
+            kstack_top: 0,
         })
     }
 
@@ -228,6 +232,6 @@ impl Thread {
 
     /// Top of the kernel stack used on entry from user mode.
     pub fn kernel_stack_top(&self) -> Option<u64> {
-        self.kstack.as_ref().map(|k| k.top())
+        (self.kstack_top != 0).then_some(self.kstack_top)
     }
 }
