@@ -78,7 +78,11 @@ fn rpc_fast(me: &Arc<Thread>, task: &Task, msg: u64, rcv_size: u32, rcv_name: u3
         return None;
     }
     let mut out = [0u8; HANDOFF_SIZE];
-    let h = ipc::with(|ipc| ipc.msg_rpc_fast(task.id, &header, rcv_name, &mut out, wait::take_receiver))?;
+    let h = ipc::with(|ipc| {
+        ipc.msg_rpc_fast(task.id, &header, rcv_name, &mut out, |k, s, n| {
+            wait::take_receiver(k, s, n)
+        })
+    })?;
     *h.to.handoff_msg.lock() = out;
     h.to.handoff_status.store(h.status, Ordering::Relaxed);
     let receiver = BlockedReceiver {
