@@ -345,7 +345,7 @@ impl<V> DirectMap<V> {
         id as usize % DIRECT
     }
 
-    #[inline]
+    #[inline(always)]
     pub fn get(&self, id: &u64) -> Option<&V> {
         match self.direct.get(Self::slot(*id)) {
             Some(Some((k, v))) if k == id => Some(v),
@@ -353,7 +353,7 @@ impl<V> DirectMap<V> {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     pub fn get_mut(&mut self, id: &u64) -> Option<&mut V> {
         let slot = Self::slot(*id);
         if matches!(self.direct.get(slot), Some(Some((k, _))) if k == id) {
