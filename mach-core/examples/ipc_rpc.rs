@@ -4,23 +4,7 @@
 use mach_abi::message::*;
 use mach_abi::port::MACH_PORT_RIGHT_RECEIVE;
 use mach_core::ipc::msg::{ReceiveOutcome, ReceiveStatus};
-use mach_core::ipc::{Ipc, UserMemory};
-
-struct NoMemory;
-impl UserMemory for NoMemory {
-    fn read(&mut self, _: u64, _: &mut [u8]) -> Result<(), ()> {
-        Err(())
-    }
-    fn write(&mut self, _: u64, _: &[u8]) -> Result<(), ()> {
-        Err(())
-    }
-    fn allocate(&mut self, _: u64) -> Result<u64, ()> {
-        Err(())
-    }
-    fn deallocate(&mut self, _: u64, _: u64) -> Result<(), ()> {
-        Err(())
-    }
-}
+use mach_core::ipc::{Ipc, NoMemory};
 
 fn header(bits: u32, remote: u32, local: u32, id: i32) -> [u8; 24] {
     let mut h = [0u8; 24];

@@ -18,7 +18,7 @@ use super::kmsg::{KMSG_OVERHEAD, KMsg, rd32};
 use super::msg::SendOutcome;
 use super::port::Receiver;
 use super::space::bits;
-use super::{Ipc, KRight, Name, PortId, PortRef, RightKind, SpaceId, UserMemory, WaitKey};
+use super::{Ipc, KRight, Name, NoMemory, PortId, PortRef, RightKind, SpaceId, WaitKey};
 use alloc::vec::Vec;
 use mach_abi::message::*;
 
@@ -53,25 +53,6 @@ pub enum HandoffSend<T> {
     /// Received by the blocked thread `to`: the message in its terms is in
     /// the buffer, and `status` is what its receive returns.
     HandedOff { to: T, status: MachMsgReturn },
-}
-
-/// Memory for the copy-out of a handed-off message: header-only messages
-/// carry no out-of-line data, so it is never touched.
-struct NoMemory;
-
-impl UserMemory for NoMemory {
-    fn read(&mut self, _: u64, _: &mut [u8]) -> Result<(), ()> {
-        Err(())
-    }
-    fn write(&mut self, _: u64, _: &[u8]) -> Result<(), ()> {
-        Err(())
-    }
-    fn allocate(&mut self, _: u64) -> Result<u64, ()> {
-        Err(())
-    }
-    fn deallocate(&mut self, _: u64, _: u64) -> Result<(), ()> {
-        Err(())
-    }
 }
 
 impl Ipc {

@@ -130,6 +130,25 @@ pub trait UserMemory {
     }
 }
 
+/// Memory that refuses every access: for operations that cannot touch user
+/// memory (a header-only message has no out-of-line data) and host tools.
+pub struct NoMemory;
+
+impl UserMemory for NoMemory {
+    fn read(&mut self, _: u64, _: &mut [u8]) -> Result<(), ()> {
+        Err(())
+    }
+    fn write(&mut self, _: u64, _: &[u8]) -> Result<(), ()> {
+        Err(())
+    }
+    fn allocate(&mut self, _: u64) -> Result<u64, ()> {
+        Err(())
+    }
+    fn deallocate(&mut self, _: u64, _: u64) -> Result<(), ()> {
+        Err(())
+    }
+}
+
 pub struct Ipc {
     pub(crate) ports: IdMap<Port>,
     pub(crate) psets: IdMap<PortSet>,
