@@ -39,6 +39,8 @@ pub struct Entry {
     /// Send-once right to notify when this name's port dies (dead-name request).
     pub dnrequest: Option<PortId>,
     pub in_use: bool,
+    /// For a vacant slot on the free list: the next one (0 ends the list).
+    next_free: u32,
 }
 
 impl Entry {
@@ -49,6 +51,7 @@ impl Entry {
         object: Object::None,
         dnrequest: None,
         in_use: false,
+        next_free: 0,
     };
 
     pub fn port(&self) -> Option<PortId> {
@@ -61,7 +64,9 @@ impl Entry {
 
 pub struct IpcSpace {
     entries: Vec<Entry>,
-    free: Vec<u32>,
+    /// The first vacant slot to reuse (0: none); the rest are linked through
+    /// `Entry::next_free`, most recently freed first.
+    free_head: u32,
     /// Port -> index of the entry holding its send and/or receive right.
     by_port: FastMap<PortId, u32>,
     /// Most entries this space may hold.
@@ -78,7 +83,7 @@ impl IpcSpace {
         let entries = alloc::vec![Entry::VACANT];
         IpcSpace {
             entries,
-            free: Vec::new(),
+            free_head: 0,
             by_port: FastMap::new(),
             limit,
             live: 0,
@@ -95,14 +100,17 @@ impl IpcSpace {
         if self.live >= self.limit {
             return Err(KERN_NO_SPACE);
         }
-        let index = match self.free.pop() {
-            Some(i) => i,
-            None => {
+        let index = match self.free_head {
+            0 => {
                 let i = self.entries.len() as u32;
                 if i > name::MAX_INDEX {
                     return Err(KERN_NO_SPACE);
                 }
                 self.entries.push(Entry::VACANT);
+                i
+            }
+            i => {
+                self.free_head = self.entries[i as usize].next_free;
                 i
             }
         };
@@ -121,6 +129,7 @@ impl IpcSpace {
             object,
             dnrequest: None,
             in_use: true,
+            next_free: 0,
         };
         self.live += 1;
         if let Object::Port(p) = object
@@ -142,12 +151,12 @@ impl IpcSpace {
         while self.entries.len() <= index as usize {
             let i = self.entries.len() as u32;
             self.entries.push(Entry::VACANT);
-            self.free.push(i);
+            self.push_free(i);
         }
         if self.entries[index as usize].in_use {
             return Err(KERN_NAME_EXISTS);
         }
-        self.free.retain(|&i| i != index);
+        self.unlink_free(index);
         self.occupy(index, name::generation(n), bits, urefs, object);
         Ok(())
     }
@@ -201,6 +210,31 @@ impl IpcSpace {
         }
     }
 
+    /// Puts the vacant slot `i` at the head of the free list.
+    fn push_free(&mut self, i: u32) {
+        self.entries[i as usize].next_free = self.free_head;
+        self.free_head = i;
+    }
+
+    /// Takes the vacant slot `i` off the free list, if it is there
+    /// (`mach_port_allocate_name`; a walk, as that call is rare).
+    fn unlink_free(&mut self, i: u32) {
+        let next = self.entries[i as usize].next_free;
+        if self.free_head == i {
+            self.free_head = next;
+            return;
+        }
+        let mut at = self.free_head;
+        while at != 0 {
+            let after = self.entries[at as usize].next_free;
+            if after == i {
+                self.entries[at as usize].next_free = next;
+                return;
+            }
+            at = after;
+        }
+    }
+
     /// Frees the entry `n`, known to hold just a send-once right with no
     /// dead-name request (never in the reverse map): [`Self::free`] without
     /// handing back the old entry.
@@ -216,7 +250,7 @@ impl IpcSpace {
         };
         self.live -= 1;
         if generation < name::GEN_LIMIT {
-            self.free.push(i);
+            self.push_free(i);
         }
     }
 
@@ -244,7 +278,7 @@ impl IpcSpace {
         // A slot whose generation would wrap is retired: a stale name must never
         // denote a new right.
         if e.generation < name::GEN_LIMIT {
-            self.free.push(i);
+            self.push_free(i);
         }
         Some(old)
     }
@@ -256,5 +290,53 @@ impl IpcSpace {
             .enumerate()
             .filter(|(_, e)| e.in_use)
             .map(|(i, e)| (name::make(i as u32, e.generation), e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::collections::BTreeSet;
+
+    /// Names handed out, freed, taken by name and handed out again never
+    /// collide, and every live name finds its entry.
+    #[test]
+    fn free_list_survives_named_allocations() {
+        let mut s = IpcSpace::new(1 << 16);
+        let mut live = BTreeSet::new();
+        let mut x = 7u64;
+        for step in 0..5000 {
+            x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            match (x >> 33) % 4 {
+                0 | 1 => {
+                    let n = s
+                        .alloc(bits::SEND_ONCE, 1, Object::Port(step))
+                        .unwrap_or_else(|e| panic!("step {step}: {e}, live {}, entries {}", s.live, s.entries.len()));
+                    assert!(live.insert(n), "name {n:#x} handed out twice");
+                }
+                2 if !live.is_empty() => {
+                    let n = *live.iter().nth((x as usize >> 8) % live.len()).unwrap();
+                    live.remove(&n);
+                    if n % 2 == 0 {
+                        s.free_send_once(n);
+                    } else {
+                        s.free(n).unwrap();
+                    }
+                }
+                _ => {
+                    // Take a specific vacant index under a fresh name.
+                    let index = 1 + (x >> 20) as u32 % 300;
+                    let n = name::make(index, 0x40);
+                    if s.alloc_named(n, bits::SEND_ONCE, 1, Object::Port(step)).is_ok() {
+                        assert!(live.insert(n));
+                    }
+                }
+            }
+            assert_eq!(s.live_names(), live.len());
+        }
+        for n in &live {
+            assert!(s.get(*n).is_some());
+        }
+        assert_eq!(s.names().count(), live.len());
     }
 }
