@@ -143,9 +143,50 @@ pub fn block_current() {
 /// handed a message (Mach's handoff scheduling: the receiver runs at once,
 /// without a trip through the run queue). A suspended target, or one that a
 /// runnable thread of higher priority would preempt, is made runnable
-/// instead, and the best thread runs.
+/// instead, and the best thread runs. Only for a thread blocked by
+/// `wait::block_for`.
 pub fn block_current_handoff(target: Arc<Thread>) {
-    reschedule_to(false, Some(target));
+    let cpu = cpu::cpu_id();
+    let (old, new): (*const switch::Context, *const switch::Context);
+    {
+        let mut s = CPUS[cpu].lock();
+        let direct = target.state() == ThreadState::Blocked
+            && !target.is_suspended()
+            && !target.is_terminated()
+            && !s.exiting
+            && s.runq.top_priority() <= Some(target.priority)
+            && s.current
+                .as_ref()
+                .is_some_and(|c| c.state() == ThreadState::Blocked && !c.is_idle());
+        if !direct {
+            drop(s);
+            reschedule_to(false, Some(target));
+            return;
+        }
+        // The common case, without the run queue: the current thread is
+        // blocked (its wait queue holds it) and `target` runs next.
+        target.set_state(ThreadState::Runnable);
+        if let Some(task) = &target.task {
+            task.activate();
+        }
+        if let Some(top) = target.kernel_stack_top() {
+            cpu::set_kernel_stack(top);
+        }
+        target.mark_ran();
+        new = &target.context;
+        let cur = s.current.replace(target).expect("no current thread");
+        old = &cur.context;
+        drop(cur);
+        CONTEXT_SWITCHES.fetch_add(1, Ordering::Relaxed);
+    }
+    // SAFETY: as in `reschedule_to`: `old` is the context of the code running
+    // now (the current thread until now), which stays allocated across the
+    // switch: it is blocked in `wait::block_for`, whose caller holds an `Arc`
+    // to it on this very stack, and its wait queue holds another. `new` is
+    // the context of `target`, which was blocked (not running anywhere) and
+    // is now held by `s.current`.
+    unsafe { switch::switch(old, new) };
+    reap();
 }
 
 /// Makes a blocked thread runnable again.
