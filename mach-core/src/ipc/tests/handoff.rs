@@ -23,17 +23,16 @@ fn request(s: u32, reply: u32) -> Vec<u8> {
     MsgBuilder::new(s, MACH_MSG_TYPE_COPY_SEND, reply, MACH_MSG_TYPE_MAKE_SEND_ONCE, 77).build()
 }
 
+/// What `msg_send_handoff` returned in these tests.
+type Sent = Option<Result<HandoffSend<u32>, MachMsgReturn>>;
+
 /// Sends `msg` from `space` with a receiver `r` blocked on whatever key is asked.
 fn handoff(
     w: &mut World,
     space: u64,
     msg: &[u8],
     r: Option<BlockedReceiver>,
-) -> (
-    Option<Result<HandoffSend<u32>, MachMsgReturn>>,
-    Vec<u8>,
-    Option<(WaitKey, u64, usize)>,
-) {
+) -> (Sent, Vec<u8>, Option<(WaitKey, u64, usize)>) {
     let mut out = Vec::new();
     let mut asked = None;
     let res = w.ipc.msg_send_handoff(space, msg, &mut out, |key, rs, needed| {
