@@ -1,15 +1,16 @@
-//! The RPC fast path: one `mach_msg(SEND|RCV)` whose message is a bare
-//! header, sent to a port a thread is already blocked receiving on, by a
-//! thread that then receives on a port with nothing queued. That is both
-//! halves of a null RPC in steady state: the client's request (copy-send to
-//! the service port, make-send-once of its reply port, then wait for the
-//! reply) and the server's reply (move-send-once to the reply port, then wait
-//! for the next request).
+//! The RPC fast path: one `mach_msg(SEND|RCV)` whose message is simple (a
+//! header and inline data, no descriptors), sent to a port a thread is
+//! already blocked receiving on, by a thread that then receives on a port
+//! with nothing queued. That is both halves of an RPC in steady state: the
+//! client's request (copy-send to the service port, make-send-once of its
+//! reply port, then wait for the reply) and the server's reply
+//! (move-send-once to the reply port, then wait for the next request).
 //!
 //! Like Mach's `mach_msg_trap` fast path, it builds no kernel message: every
 //! check is made first, then the sender's rights are taken and the receiver's
 //! rights made in one step, and the receiver's header and trailer are written
-//! straight into the buffer the kernel gives that thread. The outcome is
+//! straight into the buffer the kernel gives that thread (the inline data
+//! goes across unchanged). The outcome is
 //! exactly what a send through `msg_send`, a queued message and a receive
 //! through `msg_receive_into` would have produced (the host tests compare
 //! them byte for byte); anything else declines (`None`, nothing changed) and
@@ -22,6 +23,10 @@ use super::space::{Object, bits};
 use super::{Ipc, KRight, Name, PortRef, RightKind, SpaceId, WaitKey};
 use mach_abi::message::*;
 
+/// The largest message (header and inline body) the fast path carries; the
+/// kernel keeps a buffer this size per thread at most.
+pub const MAX_INLINE: usize = 4096;
+
 /// What the fast path did: the request went to the blocked thread `to`, whose
 /// receive returns `status` with the message the caller was given; the
 /// caller now waits on `key` for its own message.
@@ -33,11 +38,13 @@ pub struct RpcHandoff<T> {
 }
 
 impl Ipc {
-    /// Sends the header-only message `msg` from `space` straight to a thread
+    /// Sends the simple message `msg` (a header and at most [`MAX_INLINE`]
+    /// bytes in all, no descriptors) from `space` straight to a thread
     /// blocked receiving on its destination (found by `take`, as for
     /// [`Self::msg_send_handoff`]), when the sender's own receive on
-    /// `rcv_name` would then have to wait. The receiver's message is written
-    /// to `out`.
+    /// `rcv_name` would then have to wait. The receiver's header and trailer
+    /// are written to `out`; its body is the sender's, unchanged
+    /// (`msg[MACH_MSG_HEADER_SIZE..]`), between them.
     ///
     /// One lookup of each space, one of each name and port: every check is
     /// made first (declining changes nothing), then the receiver is taken,
@@ -50,7 +57,7 @@ impl Ipc {
         out: &mut [u8; HANDOFF_SIZE],
         take: impl FnOnce(WaitKey, SpaceId, usize) -> Option<(T, BlockedReceiver)>,
     ) -> Option<RpcHandoff<T>> {
-        if msg.len() != MACH_MSG_HEADER_SIZE {
+        if !(MACH_MSG_HEADER_SIZE..=MAX_INLINE).contains(&msg.len()) || !msg.len().is_multiple_of(4) {
             return None;
         }
         let bits = rd32(msg, 0);
@@ -105,12 +112,12 @@ impl Ipc {
         if !p.messages.is_empty()
             || (!send_once && p.is_full())
             || (make_send && p.srights == 0 && p.nsrequest.is_some())
-            || self.message_memory + (MACH_MSG_HEADER_SIZE as u64 + KMSG_OVERHEAD) > self.message_memory_limit
+            || self.message_memory + (msg.len() as u64 + KMSG_OVERHEAD) > self.message_memory_limit
         {
             return None;
         }
         let key = p.pset.map_or(WaitKey::Port(dest), WaitKey::Set);
-        let (to, receiver) = take(key, rspace, HANDOFF_SIZE)?;
+        let (to, receiver) = take(key, rspace, msg.len() + MACH_MSG_TRAILER_SIZE)?;
 
         // Checked: from here on nothing declines. The receipt consumes the
         // right the message carried: a copied or made send right would be
@@ -172,6 +179,7 @@ impl Ipc {
         });
         write_header_only(
             out,
+            msg.len(),
             mach_msgh_bits(reply_type, dest_type),
             reply_name,
             local,
@@ -202,9 +210,11 @@ impl Ipc {
     }
 }
 
-/// Writes a received header-only message, trailer included, into `out`.
+/// Writes the header (for a message of `size` bytes) and the trailer of a
+/// received message into `out`; a body goes between them, unchanged.
 pub(crate) fn write_header_only(
     out: &mut [u8; HANDOFF_SIZE],
+    size: usize,
     bits: u32,
     remote: Name,
     local: Name,
@@ -215,7 +225,7 @@ pub(crate) fn write_header_only(
     let m = out;
     m[16..20].fill(0);
     wr32(m, 0, bits);
-    wr32(m, 4, MACH_MSG_HEADER_SIZE as u32);
+    wr32(m, 4, size as u32);
     wr32(m, 8, remote);
     wr32(m, 12, local);
     wr32(m, 20, id as u32);

@@ -8,6 +8,7 @@ use crate::ipc::fastpath::{BlockedReceiver, HANDOFF_SIZE, HandoffSend};
 use crate::ipc::rpc::RpcHandoff;
 use mach_abi::message::*;
 use mach_abi::port::*;
+use std::vec;
 use std::vec::Vec;
 
 /// A receives on `p`; B holds a send right named `s` and a reply port.
@@ -195,8 +196,14 @@ fn rpc_fast(
         r.filter(|r| r.space == rs && r.capacity as usize >= needed)
             .map(|r| (9u32, r))
     });
-    let out = if res.is_some() { out.to_vec() } else { Vec::new() };
-    (res, out)
+    // The receiver's message: header, the sender's body unchanged, trailer.
+    let mut got = Vec::new();
+    if res.is_some() {
+        got.extend_from_slice(&out[..MACH_MSG_HEADER_SIZE]);
+        got.extend_from_slice(&msg[MACH_MSG_HEADER_SIZE..]);
+        got.extend_from_slice(&out[MACH_MSG_HEADER_SIZE..]);
+    }
+    (res, got)
 }
 
 fn blocked(space: u64, name: u32) -> Option<BlockedReceiver> {
@@ -263,8 +270,6 @@ fn rpc_fast_path_declines_without_changing_anything() {
     // Dispositions the fast path leaves alone.
     let make_send = MsgBuilder::new(reply, MACH_MSG_TYPE_MAKE_SEND, 0, 0, 1).build();
     assert!(rpc_fast(&mut w, B, &make_send, reply, blocked(A, p)).0.is_none());
-    let with_body = MsgBuilder::new(s, MACH_MSG_TYPE_COPY_SEND, 0, 0, 1).data(b"x").build();
-    assert!(rpc_fast(&mut w, B, &with_body, reply, blocked(A, p)).0.is_none());
     assert_eq!(snap(&mut w), before);
     // A message queued on the sender's receive port: it would not wait.
     let to_self = w.give_send(B, reply, B);
@@ -353,5 +358,41 @@ fn rpc_fast_path_with_a_made_send_right() {
     w3.send(A, &req).unwrap();
     w3.recv_ok(A, p);
     assert_eq!(id_of(&w3.recv_ok(B, notify)), MACH_NOTIFY_NO_SENDERS);
+    w3.assert_audit();
+}
+
+#[test]
+fn rpc_fast_path_carries_inline_data() {
+    let (mut w1, p, s, reply) = rpc_world();
+    let data: Vec<u8> = (0..200u8).collect();
+    let req = MsgBuilder::new(s, MACH_MSG_TYPE_COPY_SEND, reply, MACH_MSG_TYPE_MAKE_SEND_ONCE, 9)
+        .data(&data)
+        .build();
+    w1.send(B, &req).unwrap();
+    let general = w1.recv_ok(A, p);
+
+    let (mut w2, ..) = rpc_world();
+    let (res, fast) = rpc_fast(&mut w2, B, &req, reply, blocked(A, p));
+    assert!(res.is_some());
+    assert_eq!(fast, general);
+    assert_eq!(word(&fast, 4) as usize, req.len());
+    w2.assert_audit();
+    // Too little room for the data: the general path's business.
+    let (mut w3, ..) = rpc_world();
+    let room = Some(BlockedReceiver {
+        space: A,
+        name: p,
+        capacity: (req.len() + MACH_MSG_TRAILER_SIZE - 4) as u32,
+    });
+    assert!(rpc_fast(&mut w3, B, &req, reply, room).0.is_none());
+    // Messages past the fast path's limit, and complex ones, decline too.
+    let big = MsgBuilder::new(s, MACH_MSG_TYPE_COPY_SEND, 0, 0, 9)
+        .data(&vec![1u8; crate::ipc::rpc::MAX_INLINE])
+        .build();
+    assert!(rpc_fast(&mut w3, B, &big, reply, blocked(A, p)).0.is_none());
+    let complex = MsgBuilder::new(s, MACH_MSG_TYPE_COPY_SEND, 0, 0, 9)
+        .port(reply, MACH_MSG_TYPE_MAKE_SEND)
+        .build();
+    assert!(rpc_fast(&mut w3, B, &complex, reply, blocked(A, p)).0.is_none());
     w3.assert_audit();
 }
