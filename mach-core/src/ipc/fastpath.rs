@@ -130,15 +130,12 @@ impl Ipc {
         self.messages_sent += 1;
         // Received on the port's own name: the receiver's name for it, if
         // that name still denotes the receive right (it is looked up otherwise).
-        let local = match key {
-            WaitKey::Port(_) => self
+        let direct = matches!(key, WaitKey::Port(_))
+            && self
                 .spaces
                 .get(&receiver.space)
-                .and_then(|s| s.get(receiver.name))
-                .filter(|e| e.bits & bits::RECEIVE != 0 && e.port() == Some(dest))
-                .map(|_| receiver.name),
-            _ => None,
-        };
+                .is_some_and(|s| s.receives_on(receiver.name, dest));
+        let local = direct.then_some(receiver.name);
         let status = self.copyout_kmsg(receiver.space, kmsg, local, &mut NoMemory, out);
         self.maybe_free_port(dest);
         status
@@ -210,7 +207,7 @@ impl Ipc {
                 let p = self.ports.get_mut(&dest)?;
                 p.srights += 1;
                 if d == MACH_MSG_TYPE_MAKE_SEND {
-                    p.mscount += 1;
+                    p.mscount = p.mscount.wrapping_add(1);
                 }
             }
         }

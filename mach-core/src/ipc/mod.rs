@@ -318,7 +318,7 @@ impl Ipc {
             return None;
         }
         p.srights += 1;
-        p.mscount += 1;
+        p.mscount = p.mscount.wrapping_add(1);
         Some(KRight {
             port: PortRef::Port(port),
             kind: RightKind::Send,

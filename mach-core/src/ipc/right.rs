@@ -254,7 +254,7 @@ impl Ipc {
             MACH_MSG_TYPE_MAKE_SEND_ONCE => p.sorights += 1,
             MACH_MSG_TYPE_MAKE_SEND => {
                 p.srights += 1;
-                p.mscount += 1;
+                p.mscount = p.mscount.wrapping_add(1);
             }
             _ => p.srights += 1,
         }

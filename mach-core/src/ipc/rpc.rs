@@ -151,10 +151,7 @@ impl Ipc {
             if let Some(r) = reply {
                 reply_name = rs.alloc(bits::SEND_ONCE, 1, Object::Port(r)).map_err(|_| r);
             }
-            let direct = matches!(key, WaitKey::Port(_))
-                && rs
-                    .get(receiver.name)
-                    .is_some_and(|e| e.bits & bits::RECEIVE != 0 && e.port() == Some(dest));
+            let direct = matches!(key, WaitKey::Port(_)) && rs.receives_on(receiver.name, dest);
             local = if direct {
                 receiver.name
             } else {

@@ -178,6 +178,13 @@ impl IpcSpace {
         self.slot(n).map(|i| &mut self.entries[i as usize])
     }
 
+    /// Whether `n` names the receive right of `port`.
+    #[inline]
+    pub fn receives_on(&self, n: Name, port: PortId) -> bool {
+        self.get(n)
+            .is_some_and(|e| e.bits & bits::RECEIVE != 0 && e.port() == Some(port))
+    }
+
     /// The name under which this space holds send/receive rights for `port`.
     pub fn name_of_port(&self, port: PortId) -> Option<Name> {
         let i = *self.by_port.get(&port)?;

@@ -71,11 +71,8 @@ pub fn mach_msg(
 /// reply handed to the thread blocked on its destination, then a switch
 /// straight to that thread while this one waits for its own message. `None`
 /// when the call does not qualify (nothing was done): the general path runs.
-///
-/// The model's fast path also takes inline data; the kernel does not use
-/// that yet: carrying it (through the thread's `msgbuf`) made `mach.rpc_1k`
-/// 2,625 instead of 4,542 but, through the compiler's inlining choices, the
-/// null RPC some 70 instructions longer. See docs/BENCHMARKS.md.
+/// (The model's fast path also takes inline data; why the kernel does not
+/// pass it any yet is in docs/BENCHMARKS.md.)
 fn rpc_fast(me: &Arc<Thread>, task: &Task, msg: u64, rcv_size: u32, rcv_name: u32) -> Option<MachMsgReturn> {
     let mut header = [0u8; MACH_MSG_HEADER_SIZE];
     copy_from_user(&mut header, msg).ok()?;
@@ -159,7 +156,7 @@ fn send(
     let until = (option & MACH_SEND_TIMEOUT != 0).then(|| deadline(timeout));
     loop {
         let t = prof::start();
-        let out = send_once(me, task, buf, handoff);
+        let out = try_send(me, task, buf, handoff);
         prof::end(1, t);
         match out {
             Ok(None) => return MACH_MSG_SUCCESS,
@@ -180,7 +177,7 @@ fn send(
 
 /// One attempt at sending `buf`: `Ok(None)` when sent (to a receiver now in
 /// `handoff`, or queued), `Ok(Some(key))` when the queue is full.
-fn send_once(
+fn try_send(
     me: &Thread,
     task: &Task,
     buf: &[u8],

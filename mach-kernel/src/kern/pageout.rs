@@ -240,6 +240,17 @@ struct Mapping {
     offset: u64,
 }
 
+impl Mapping {
+    /// Where page `offset` of the object appears in this mapping, if it does.
+    /// (Offsets come from user `vm_map` calls, so the sum is checked.)
+    fn address_of(&self, offset: u64) -> Option<u64> {
+        offset
+            .checked_sub(self.offset)
+            .and_then(|d| self.start.checked_add(d))
+            .filter(|&va| va < self.end)
+    }
+}
+
 /// Where `object` is mapped. `None` when some reference to it is not a
 /// plain mapping (copy-on-write, wired, or a copy in flight).
 fn mappings_if_evictable(object: u64) -> Option<Vec<Mapping>> {
@@ -289,11 +300,7 @@ fn clear_dirty(mappings: &[Mapping], offset: u64, frame: u64) -> bool {
 fn take_bit(mappings: &[Mapping], offset: u64, frame: u64, bit: u64) -> bool {
     let mut was = false;
     for m in mappings {
-        let Some(va) = offset
-            .checked_sub(m.offset)
-            .map(|d| m.start + d)
-            .filter(|&va| va < m.end)
-        else {
+        let Some(va) = m.address_of(offset) else {
             continue;
         };
         m.task.with_space(|space| {
@@ -314,11 +321,7 @@ fn take_bit(mappings: &[Mapping], offset: u64, frame: u64, bit: u64) -> bool {
 fn unmap_everywhere(mappings: &[Mapping], offset: u64, frame: u64) -> bool {
     let mut dirty = false;
     for m in mappings {
-        let Some(va) = offset
-            .checked_sub(m.offset)
-            .map(|d| m.start + d)
-            .filter(|&va| va < m.end)
-        else {
+        let Some(va) = m.address_of(offset) else {
             continue;
         };
         m.task.with_space(|space| {

@@ -147,46 +147,25 @@ pub fn block_current() {
 /// `wait::block_for`.
 pub fn block_current_handoff(target: Arc<Thread>) {
     let cpu = cpu::cpu_id();
-    let (old, new): (*const switch::Context, *const switch::Context);
-    {
-        let mut s = CPUS[cpu].lock();
-        let direct = target.state() == ThreadState::Blocked
-            && !target.is_suspended()
-            && !target.is_terminated()
-            && !s.exiting
-            && s.runq.top_priority() <= Some(target.priority)
-            && s.current
-                .as_ref()
-                .is_some_and(|c| c.state() == ThreadState::Blocked && !c.is_idle());
-        if !direct {
-            drop(s);
-            reschedule_to(false, Some(target));
-            return;
-        }
-        // The common case, without the run queue: the current thread is
-        // blocked (its wait queue holds it) and `target` runs next.
-        target.set_state(ThreadState::Runnable);
-        if let Some(task) = &target.task {
-            task.activate();
-        }
-        if let Some(top) = target.kernel_stack_top() {
-            cpu::set_kernel_stack(top);
-        }
-        target.mark_ran();
-        new = &target.context;
-        let cur = s.current.replace(target).expect("no current thread");
-        old = &cur.context;
-        drop(cur);
-        CONTEXT_SWITCHES.fetch_add(1, Ordering::Relaxed);
+    let mut s = CPUS[cpu].lock();
+    let direct = target.state() == ThreadState::Blocked
+        && !target.is_suspended()
+        && !target.is_terminated()
+        && !s.exiting
+        && s.runq.top_priority() <= Some(target.priority)
+        && s.current
+            .as_ref()
+            .is_some_and(|c| c.state() == ThreadState::Blocked && !c.is_idle());
+    if !direct {
+        drop(s);
+        reschedule_to(false, Some(target));
+        return;
     }
-    // SAFETY: as in `reschedule_to`: `old` is the context of the code running
-    // now (the current thread until now), which stays allocated across the
-    // switch: it is blocked in `wait::block_for`, whose caller holds an `Arc`
-    // to it on this very stack, and its wait queue holds another. `new` is
-    // the context of `target`, which was blocked (not running anywhere) and
-    // is now held by `s.current`.
-    unsafe { switch::switch(old, new) };
-    reap();
+    // The common case, without the run queue: the current thread is
+    // blocked (its wait queue holds it) and `target` runs next.
+    target.set_state(ThreadState::Runnable);
+    let cur = s.current.take().expect("no current thread");
+    switch_to(s, cpu, cur, target, false);
 }
 
 /// Makes a blocked thread runnable again.
@@ -239,82 +218,89 @@ fn reschedule(requeue: bool) {
 /// nothing more urgent is runnable.
 fn reschedule_to(requeue: bool, handoff: Option<Arc<Thread>>) {
     let cpu = cpu::cpu_id();
-    let (old, new): (*const switch::Context, *const switch::Context);
-    {
-        let mut s = CPUS[cpu].lock();
-        let cur = s.current.take().expect("no current thread");
-        let exiting = core::mem::take(&mut s.exiting);
-        let cur_runnable = cur.state() == ThreadState::Runnable && !exiting;
-        if requeue && cur_runnable && !cur.is_idle() {
-            s.runq.push(cur.clone());
-        }
-        let direct = handoff.and_then(|t| {
-            if t.state() != ThreadState::Blocked {
-                return None;
-            }
-            t.set_state(ThreadState::Runnable);
-            if t.is_suspended() || t.is_terminated() || s.runq.top_priority() > Some(t.priority) {
-                s.runq.push(t);
-                None
-            } else {
-                Some(t)
-            }
-        });
-        let next = if let Some(t) = direct {
-            t
-        } else {
-            loop {
-                match s.runq.pop() {
-                    // A terminated thread that never ran: free it here (one that ran
-                    // is resumed so that it leaves the kernel cleanly).
-                    Some(t) if t.is_terminated() && !t.has_run() => drop(t),
-                    // A suspended thread waits off the run queues until resumed.
-                    Some(t) if t.is_suspended() && !t.is_terminated() => t.park(),
-                    Some(t) => break t,
-                    None if cur_runnable && (requeue || cur.is_idle()) => break cur.clone(),
-                    None => break s.idle.clone().expect("no idle thread"),
-                }
-            }
-        };
-        if Arc::ptr_eq(&next, &cur) {
-            s.current = Some(cur);
-            return;
-        }
-        match &next.task {
-            Some(task) => task.activate(),
-            None => paging::activate_kernel_space(),
-        }
-        if let Some(top) = next.kernel_stack_top() {
-            cpu::set_kernel_stack(top);
-        }
-        if !FIRST_USER_SEEN.load(Ordering::Relaxed) && !next.is_idle() && !FIRST_USER_SEEN.swap(true, Ordering::Relaxed)
-        {
-            crate::kprintln!(
-                "mach: first user instruction (thread {}, tsc {})",
-                next.id,
-                cpu::rdtsc()
-            );
-        }
-        next.mark_ran();
-        old = &cur.context;
-        new = &next.context;
-        if exiting {
-            // Keep the dying thread alive until the switch away from it is done.
-            s.zombie = Some(cur);
-            ZOMBIES[cpu].store(true, Ordering::Release);
-        } else {
-            // Still owned by the run queue, the idle slot or a wait queue.
-            drop(cur);
-        }
-        s.current = Some(next);
-        CONTEXT_SWITCHES.fetch_add(1, Ordering::Relaxed);
+    let mut s = CPUS[cpu].lock();
+    let cur = s.current.take().expect("no current thread");
+    let exiting = core::mem::take(&mut s.exiting);
+    let cur_runnable = cur.state() == ThreadState::Runnable && !exiting;
+    if requeue && cur_runnable && !cur.is_idle() {
+        s.runq.push(cur.clone());
     }
+    let direct = handoff.and_then(|t| {
+        if t.state() != ThreadState::Blocked {
+            return None;
+        }
+        t.set_state(ThreadState::Runnable);
+        if t.is_suspended() || t.is_terminated() || s.runq.top_priority() > Some(t.priority) {
+            s.runq.push(t);
+            None
+        } else {
+            Some(t)
+        }
+    });
+    let next = if let Some(t) = direct {
+        t
+    } else {
+        loop {
+            match s.runq.pop() {
+                // A terminated thread that never ran: free it here (one that ran
+                // is resumed so that it leaves the kernel cleanly).
+                Some(t) if t.is_terminated() && !t.has_run() => drop(t),
+                // A suspended thread waits off the run queues until resumed.
+                Some(t) if t.is_suspended() && !t.is_terminated() => t.park(),
+                Some(t) => break t,
+                None if cur_runnable && (requeue || cur.is_idle()) => break cur.clone(),
+                None => break s.idle.clone().expect("no idle thread"),
+            }
+        }
+    };
+    if Arc::ptr_eq(&next, &cur) {
+        s.current = Some(cur);
+        return;
+    }
+    switch_to(s, cpu, cur, next, exiting);
+}
+
+/// Switches this CPU from `cur` (the running thread) to `next` (another
+/// thread, not running anywhere), with the scheduler lock `s` held until just
+/// before the switch. With `exiting`, `cur` is parked in the zombie slot.
+#[inline(always)]
+fn switch_to(mut s: spin::MutexGuard<'_, CpuSched>, cpu: usize, cur: Arc<Thread>, next: Arc<Thread>, exiting: bool) {
+    match &next.task {
+        Some(task) => task.activate(),
+        None => paging::activate_kernel_space(),
+    }
+    if let Some(top) = next.kernel_stack_top() {
+        cpu::set_kernel_stack(top);
+    }
+    if !FIRST_USER_SEEN.load(Ordering::Relaxed) && !next.is_idle() && !FIRST_USER_SEEN.swap(true, Ordering::Relaxed) {
+        crate::kprintln!(
+            "mach: first user instruction (thread {}, tsc {})",
+            next.id,
+            cpu::rdtsc()
+        );
+    }
+    next.mark_ran();
+    let old: *const switch::Context = &cur.context;
+    let new: *const switch::Context = &next.context;
+    if exiting {
+        // Keep the dying thread alive until the switch away from it is done.
+        s.zombie = Some(cur);
+        ZOMBIES[cpu].store(true, Ordering::Release);
+    } else {
+        // Still owned by the run queue, the idle slot or a wait queue.
+        drop(cur);
+    }
+    s.current = Some(next);
+    CONTEXT_SWITCHES.fetch_add(1, Ordering::Relaxed);
+    drop(s);
     // SAFETY: `old` is the context of the code running now (it was this CPU's
     // current thread) and `new` is not running anywhere (it came off this CPU's
-    // run queue or is its idle thread, which is only ever current here). Both
-    // stay allocated until the switch completes: `new` is held by
-    // `s.current`, and `old` by the run queue, the idle slot, or the zombie
-    // slot, which is emptied only by code running after this switch.
+    // run queue, is its idle thread, which is only ever current here, or is a
+    // blocked thread being handed off to). Both stay allocated until the
+    // switch completes: `new` is held by `s.current`, and `old` by the run
+    // queue, the idle slot, a wait queue (a blocked thread; its own stack also
+    // holds an `Arc` to it in `wait::block_for`), or the zombie slot, which is
+    // emptied only by code running after this switch.
     unsafe { switch::switch(old, new) };
     reap();
 }

@@ -15,8 +15,9 @@ use alloc::vec::Vec;
 use mach_core::ipc::WaitKey;
 use mach_core::ipc::idmap::FastMap;
 
-/// Slots below this are kept in the direct tables.
-const DIRECT_SLOTS: usize = 1 << 16;
+/// Slots below this are kept in the direct tables (at most 128 KiB each, so a
+/// task with many ports cannot make a wait grow them without bound).
+const DIRECT_SLOTS: usize = 4096;
 
 type Queue = Vec<Arc<Thread>>;
 
