@@ -16,6 +16,17 @@ if [ "$rc" -ne 0 ] && ! grep -q '^test result: FAILED' "$log"; then
     echo "test result: FAILED. 0 passed; 1 failed; 0 ignored (cargo test exited with $rc)" >> "$log"
 fi
 
+echo "== kernel layers"
+# kern/ calls only downwards and has no import circle but the one it argues
+# (scripts/kern_layers.py, the layers of mach-kernel/src/kern/mod.rs).
+if [ -z "$filter" ] || [[ "kern_layers" == *"$filter"* ]]; then
+    if python3 scripts/kern_layers.py; then
+        echo "test result: ok. 1 passed; 0 failed; 0 ignored (kern_layers)" >> "$log"
+    else
+        echo "test result: FAILED. 0 passed; 1 failed; 0 ignored (kern_layers)" >> "$log"
+    fi
+fi
+
 echo "== kernel panic path"
 # A kernel that panics (and one that faults in kernel mode) must print a
 # backtrace whose addresses the harness turns into kernel function names, and

@@ -87,8 +87,8 @@ pub fn boot_main(magic: u32, info_phys: u64) -> ! {
         Some("kernel_fault") => arch::selftest::kernel_page_fault(),
         _ => {}
     }
-    kern::ipc::init(heap);
+    kern::entry::init(heap);
     kern::device::probe();
-    kern::bootstrap::start(&boot);
-    kern::sched::run_idle(kern::bootstrap::on_idle)
+    kern::entry::bootstrap::start(&boot);
+    kern::sched::run_idle(kern::entry::bootstrap::on_idle)
 }

@@ -12,13 +12,13 @@ extern "C" fn kmain(magic: u32, info_phys: u64) -> ! {
 /// Called by `isr_common` for every exception and interrupt.
 #[unsafe(no_mangle)]
 extern "C" fn trap_dispatch(frame: &mut TrapFrame) {
-    crate::kern::trap::handle_trap(frame)
+    crate::kern::entry::trap::handle_trap(frame)
 }
 
 /// Called by `syscall_entry` for every trap; returns whether the return to
 /// user mode may use `sysretq`.
 #[unsafe(no_mangle)]
 extern "C" fn syscall_dispatch(frame: &mut TrapFrame) -> bool {
-    crate::kern::trap::handle_syscall(frame);
+    crate::kern::entry::trap::handle_syscall(frame);
     frame.sysret_safe()
 }

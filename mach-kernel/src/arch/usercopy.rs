@@ -8,9 +8,16 @@
 //! instead of crashing the kernel. With SMAP on, the copy runs between `stac`
 //! and `clac`; everywhere else a kernel access to user memory is a kernel bug
 //! and faults.
+//!
+//! A page a copy touches may not be resident yet: the fault handler resolves
+//! it and the copy goes on, waiting for a pager if it must. Code that cannot
+//! wait (it holds the kernel-state lock, which a pager's answer needs) copies
+//! with the `_nowait` variants, during which [`in_nowait_copy`] is true and
+//! the fault handler fails the copy instead of waiting.
 
-use super::cpu::smap_enabled;
+use super::cpu::{MAX_CPUS, cpu_id, smap_enabled};
 use core::arch::global_asm;
+use core::sync::atomic::{AtomicBool, Ordering};
 use mach_abi::layout::USER_END;
 
 global_asm!(
@@ -80,7 +87,6 @@ pub fn copy_from_user(dst: &mut [u8], src: u64) -> Result<(), BadUserAddress> {
 }
 
 /// Copies `src` to user address `dst` in the current address space.
-#[allow(dead_code)] // first caller: the mach_msg receive path (IPC issue)
 pub fn copy_to_user(dst: u64, src: &[u8]) -> Result<(), BadUserAddress> {
     if src.is_empty() {
         return Ok(());
@@ -90,6 +96,32 @@ pub fn copy_to_user(dst: u64, src: &[u8]) -> Result<(), BadUserAddress> {
     // entirely in the user half and faults on it are caught.
     let r = unsafe { copy_user_raw(dst as *mut u8, src.as_ptr(), src.len(), smap_enabled() as u32) };
     if r == 0 { Ok(()) } else { Err(BadUserAddress) }
+}
+
+/// Set on a CPU while it runs a `_nowait` copy.
+static NOWAIT: [AtomicBool; MAX_CPUS] = [const { AtomicBool::new(false) }; MAX_CPUS];
+
+/// Whether the user copy running on this CPU must not wait for a pager.
+pub fn in_nowait_copy() -> bool {
+    NOWAIT[cpu_id()].load(Ordering::Relaxed)
+}
+
+fn nowait<R>(f: impl FnOnce() -> R) -> R {
+    let flag = &NOWAIT[cpu_id()];
+    let outer = flag.swap(true, Ordering::Relaxed);
+    let r = f();
+    flag.store(outer, Ordering::Relaxed);
+    r
+}
+
+/// [`copy_from_user`] that fails rather than wait for a pager.
+pub fn copy_from_user_nowait(dst: &mut [u8], src: u64) -> Result<(), BadUserAddress> {
+    nowait(|| copy_from_user(dst, src))
+}
+
+/// [`copy_to_user`] that fails rather than wait for a pager.
+pub fn copy_to_user_nowait(dst: u64, src: &[u8]) -> Result<(), BadUserAddress> {
+    nowait(|| copy_to_user(dst, src))
 }
 
 /// Where to resume after a kernel-mode page fault at `rip`, if it was a user copy.

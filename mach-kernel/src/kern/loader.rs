@@ -9,8 +9,10 @@
 //! Nothing is entered in the page tables here: the first touches fault the
 //! pages in.
 
+use super::lifecycle;
 use super::sched;
-use super::task::{Expectation, Task};
+use super::state::KernelState;
+use super::task::{Expectation, Task, TaskExit};
 use super::thread::Thread;
 use crate::arch::cpu;
 use crate::arch::paging::{self, AddressSpace, MapError, PAGE_SIZE};
@@ -22,6 +24,7 @@ use alloc::sync::Arc;
 use alloc::vec::Vec;
 use mach_abi::layout::{USER_MIN, USER_STACK_SIZE, USER_STACK_TOP};
 use mach_core::elf::{ElfError, ElfFile, ElfType, LoadSegment};
+use mach_core::ipc::Ipc;
 use mach_core::user_stack::{self, StackError};
 use mach_core::vm::VmProt;
 
@@ -58,11 +61,12 @@ const MAX_STACK_IMAGE: usize = 64 * 1024;
 /// runnable. `more_args` may add arguments once the task (and its IPC space)
 /// exists, for example the names of ports the kernel gave it.
 pub fn load(
+    k: &mut KernelState,
     name: &str,
     image: &[u8],
     args: &[&str],
     expectation: Option<Expectation>,
-    more_args: &dyn Fn(&Arc<Task>) -> Vec<String>,
+    more_args: &dyn Fn(&mut Ipc, &Arc<Task>) -> Vec<String>,
 ) -> Result<Arc<Task>, LoadError> {
     let elf = ElfFile::parse(image)?;
     if elf.elf_type() != ElfType::Exec {
@@ -87,23 +91,24 @@ pub fn load(
             return Err(e.into());
         }
     };
-    let task = Task::create(String::from(name), space, expectation);
-    let started = map_image(&task, pages).and_then(|()| start_thread(&task, &elf, args, &auxv, more_args));
+    let task = lifecycle::create_task(&mut k.ipc, String::from(name), space, expectation);
+    let started = map_image(&task, pages).and_then(|()| start_thread(&mut k.ipc, &task, &elf, args, &auxv, more_args));
     if let Err(e) = started {
-        task.terminate(super::task::TaskExit::Exited(-1));
+        lifecycle::terminate_task(&mut k.ipc, &mut k.pagers, &task, TaskExit::Exited(-1));
         return Err(e);
     }
     Ok(task)
 }
 
 fn start_thread(
+    ipc: &mut Ipc,
     task: &Arc<Task>,
     elf: &ElfFile,
     args: &[&str],
     auxv: &[(u64, u64)],
-    more_args: &dyn Fn(&Arc<Task>) -> Vec<String>,
+    more_args: &dyn Fn(&mut Ipc, &Arc<Task>) -> Vec<String>,
 ) -> Result<(), LoadError> {
-    let extra = more_args(task);
+    let extra = more_args(ipc, task);
     let mut arg_bytes: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
     arg_bytes.extend(extra.iter().map(|a| a.as_bytes()));
     let image = user_stack::build_initial_stack(

@@ -1,36 +1,35 @@
-//! External pagers: VM objects whose pages come from a user task that
-//! implements a memory object (the seed's "user-level page fault handlers").
+//! External pagers (layer 3): VM objects whose pages come from a user task
+//! that implements a memory object (the seed's "user-level page fault
+//! handlers"), and the default pager, which backs anonymous memory once it
+//! is paged out.
 //!
 //! `vm_map` of a memory object port creates (or finds) the VM object for it,
 //! gives the pager a control port (`memory_object_init`) and maps the object.
-//! A fault on a page the object lacks sends `memory_object_data_request` once
-//! per page and blocks the thread; the pager answers on the control port with
-//! `memory_object_data_supply` (the data becomes resident; a duplicate never
-//! overwrites a resident page), `memory_object_data_unavailable` (zero fill)
-//! or `memory_object_data_error` (faults on the page fail). A thread waiting
-//! for a pager that has died gives up with a memory error; one waiting for a
-//! pager that never answers waits until its task is terminated.
+//! A fault on a page the object lacks asks for it once
+//! (`memory_object_data_request`, [`request`]) and waits; the pager answers
+//! on the control port (`kobject::memory_control`) with data, zero fill or an
+//! error, and the waiters are woken ([`answered`]). A thread waiting for a
+//! pager that has died gives up with a memory error; one waiting for a pager
+//! that never answers waits until its task is terminated.
+//!
+//! Everything here runs with the kernel state in hand: the IPC model and the
+//! pager table [`Pagers`] are arguments, never locked here.
 
-use super::ipc;
-use super::task::Task;
-use super::vm;
+use super::task::{self, Task};
+use super::vm::{self, PagersGone};
 use super::wait;
 use alloc::vec;
 use alloc::vec::Vec;
 use hashbrown::{HashMap, HashSet};
 use mach_abi::kern_return::*;
-use mach_core::ipc::kimage::{KernelReplyParts, KernelRequest};
-use mach_core::ipc::kmsg::KMsg;
+use mach_core::ipc::kimage::KernelReplyParts;
 use mach_core::ipc::{Ipc, KObject, KRight, PortId, RightKind, WaitKey};
 use mach_core::vm::{VmInherit, VmProt};
 use mach_interfaces::default_pager as dp;
 use mach_interfaces::memory_object as mo;
-use mach_interfaces::memory_object_control::{self as moc, MemoryObjectControlServer};
-use mach_interfaces::{OolArray, Release};
-use spin::Mutex;
 
 /// Size given to a pager-backed object (memory objects have no fixed size).
-const PAGER_OBJECT_SIZE: u64 = 1 << 40;
+pub const PAGER_OBJECT_SIZE: u64 = 1 << 40;
 const PAGE: u64 = 4096;
 
 struct PagerInfo {
@@ -43,41 +42,68 @@ struct PagerInfo {
     copy_strategy: u32,
 }
 
-struct State {
-    /// By memory object port.
-    pagers: HashMap<PortId, PagerInfo>,
+/// The memory objects the kernel maps, the requests outstanding and the
+/// default memory manager.
+#[derive(Default)]
+pub struct Pagers {
+    /// By memory object port (a send right the kernel holds).
+    by_port: HashMap<PortId, PagerInfo>,
     /// Data requests sent and not yet answered: (object, page offset).
     pending: HashSet<(u64, u64)>,
     /// Pages the pager said it cannot provide.
     failed: HashSet<(u64, u64)>,
+    /// The default memory manager's port (a send right the kernel holds).
+    default: Option<PortId>,
+    /// The default pager's task (`vm_privileged`), while it is registered.
+    default_task: u64,
 }
 
-static STATE: Mutex<Option<State>> = Mutex::new(None);
-
-fn with_state<R>(f: impl FnOnce(&mut State) -> R) -> R {
-    let mut g = STATE.lock();
-    f(g.get_or_insert_with(|| State {
-        pagers: HashMap::new(),
-        pending: HashSet::new(),
-        failed: HashSet::new(),
-    }))
+/// What [`request`] did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Request {
+    /// The request is out (sent now or by an earlier fault): wait for the answer.
+    Wait,
+    /// The page cannot come: the fault fails with a memory error.
+    Failed,
 }
 
-/// The default memory manager's port (a send right the kernel holds).
-static DEFAULT_PAGER: Mutex<Option<PortId>> = Mutex::new(None);
+impl Pagers {
+    /// The control port of `object`'s pager.
+    pub fn control_of(&self, object: u64) -> Option<PortId> {
+        self.by_port.values().find(|p| p.object == object).map(|p| p.control)
+    }
 
-/// The default pager's task: its memory is never paged out (it would have
-/// to page itself in).
-static DEFAULT_PAGER_TASK: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
+    /// Records `memory_object_ready` / `change_attributes` for `object`.
+    pub fn set_attributes(&mut self, object: u64, may_cache: bool, copy_strategy: u32) {
+        if let Some(p) = self.by_port.values_mut().find(|p| p.object == object) {
+            p.may_cache = may_cache;
+            p.copy_strategy = copy_strategy;
+        }
+    }
+
+    /// Whether a request for page `offset` of `object` is outstanding.
+    pub fn is_pending(&self, object: u64, offset: u64) -> bool {
+        self.pending.contains(&(object, offset))
+    }
+
+    /// Whether the answer for a page has come: `None` while a request is
+    /// outstanding, `Some(true)` when the pager failed it.
+    pub fn answer(&self, object: u64, offset: u64) -> Option<bool> {
+        if self.pending.contains(&(object, offset)) {
+            None
+        } else {
+            Some(self.failed.contains(&(object, offset)))
+        }
+    }
+}
 
 /// `vm_set_default_memory_manager` from `task`: keeps the send right
 /// `right`, replacing (and releasing) an earlier registration; a null right
 /// unregisters. While a default pager is alive only its own task may change
 /// the registration (KERN_NO_ACCESS): there is no host_priv port yet, and
 /// whoever holds this role sees every task's paged-out memory.
-pub fn set_default_pager(ipc: &mut Ipc, task: u64, right: KRight) -> Result<(), KernReturn> {
-    let current = *DEFAULT_PAGER.lock();
-    if current.is_some_and(|p| ipc.port_is_alive(p)) && !is_default_pager_task(task) {
+pub fn set_default_pager(ipc: &mut Ipc, pagers: &mut Pagers, task: u64, right: KRight) -> Result<(), KernReturn> {
+    if pagers.default.is_some_and(|p| ipc.port_is_alive(p)) && pagers.default_task != task {
         return Err(KERN_NO_ACCESS);
     }
     let new = if right.port_id().is_none() {
@@ -85,47 +111,41 @@ pub fn set_default_pager(ipc: &mut Ipc, task: u64, right: KRight) -> Result<(), 
     } else {
         Some(ipc.kernel_hold_send(right).ok_or(KERN_INVALID_CAPABILITY)?)
     };
-    let old = core::mem::replace(&mut *DEFAULT_PAGER.lock(), new);
-    if let Some(old) = old {
+    if let Some(old) = core::mem::replace(&mut pagers.default, new) {
         ipc.kernel_release_send(old);
     }
-    DEFAULT_PAGER_TASK.store(
-        if new.is_some() { task } else { 0 },
-        core::sync::atomic::Ordering::Relaxed,
-    );
+    set_default_task(pagers, if new.is_some() { task } else { 0 });
     Ok(())
 }
 
-/// Whether `pager` is a memory object the kernel made at the default pager.
-pub fn is_default_object(pager: PortId) -> bool {
-    with_state(|s| s.pagers.get(&pager).is_some_and(|p| p.default))
+/// Makes `task` (0: none) the default pager's task: its memory may use the
+/// frame reserve and is never paged out (it would have to page itself in).
+fn set_default_task(pagers: &mut Pagers, task: u64) {
+    if let Some(t) = task::lookup(pagers.default_task) {
+        t.set_vm_privileged(false);
+    }
+    pagers.default_task = task;
+    if let Some(t) = task::lookup(task) {
+        t.set_vm_privileged(true);
+    }
 }
 
 /// Lets the default pager go once it is the last task: the kernel's send
 /// right to its service port is released, so it hears no-senders and exits.
-pub fn release_default_pager_if_alone() {
+pub fn release_default_pager_if_alone(ipc: &mut Ipc, pagers: &mut Pagers) {
     let alone = {
-        let tasks = super::task::all();
-        tasks.len() == 1 && is_default_pager_task(tasks[0].id)
+        let tasks = task::all();
+        tasks.len() == 1 && pagers.default_task != 0 && tasks[0].id == pagers.default_task
     };
-    if alone && DEFAULT_PAGER.lock().is_some() {
-        ipc::with(|ipc| {
-            if let Some(p) = DEFAULT_PAGER.lock().take() {
-                ipc.kernel_release_send(p);
-            }
-        });
-        DEFAULT_PAGER_TASK.store(0, core::sync::atomic::Ordering::Relaxed);
+    if alone && let Some(p) = pagers.default.take() {
+        ipc.kernel_release_send(p);
+        set_default_task(pagers, 0);
     }
 }
 
-/// Whether `task` is the default pager's (exempt from page-out).
-pub fn is_default_pager_task(task: u64) -> bool {
-    task != 0 && DEFAULT_PAGER_TASK.load(core::sync::atomic::Ordering::Relaxed) == task
-}
-
 /// Whether a live default pager is registered.
-pub fn have_default_pager(ipc: &Ipc) -> bool {
-    DEFAULT_PAGER.lock().is_some_and(|p| ipc.port_is_alive(p))
+pub fn have_default_pager(ipc: &Ipc, pagers: &Pagers) -> bool {
+    pagers.default.is_some_and(|p| ipc.port_is_alive(p))
 }
 
 /// Gives the anonymous `object` (of `size` bytes) a memory object served by
@@ -133,8 +153,8 @@ pub fn have_default_pager(ipc: &Ipc) -> bool {
 /// pager with `memory_object_create`, and a control port. Returns the new
 /// object port (the kernel keeps a send right to it), or `None` without a
 /// live default pager.
-pub fn attach_default_pager(ipc: &mut Ipc, object: u64, size: u64) -> Option<PortId> {
-    let default = (*DEFAULT_PAGER.lock()).filter(|&p| ipc.port_is_alive(p))?;
+pub fn attach_default_pager(ipc: &mut Ipc, pagers: &mut Pagers, object: u64, size: u64) -> Option<PortId> {
+    let default = pagers.default.filter(|&p| ipc.port_is_alive(p))?;
     let (port, receive) = ipc.port_create_for_transfer();
     let Some(held) = ipc.make_send_right(port).and_then(|r| ipc.kernel_hold_send(r)) else {
         ipc.release_right(receive);
@@ -146,18 +166,16 @@ pub fn attach_default_pager(ipc: &mut Ipc, object: u64, size: u64) -> Option<Por
         return None;
     }
     let control = ipc.kobject_port_create(KObject::MemoryControl(object));
-    with_state(|s| {
-        s.pagers.insert(
-            held,
-            PagerInfo {
-                object,
-                control,
-                default: true,
-                may_cache: false,
-                copy_strategy: 0,
-            },
-        )
-    });
+    pagers.by_port.insert(
+        held,
+        PagerInfo {
+            object,
+            control,
+            default: true,
+            may_cache: false,
+            copy_strategy: 0,
+        },
+    );
     let mut buf = [0u8; 128];
     let n = dp::encode_memory_object_create_request(&mut buf, 0, 1, size, 2, PAGE);
     let dest = ipc.copy_kernel_send(default);
@@ -183,16 +201,12 @@ pub fn attach_default_pager(ipc: &mut Ipc, object: u64, size: u64) -> Option<Por
     Some(held)
 }
 
-/// Whether the pager failed this page (faults on it end with a memory error).
-pub fn failed(object: u64, offset: u64) -> bool {
-    with_state(|s| s.failed.contains(&(object, offset)))
-}
-
 /// `vm_map` of the memory object behind the send right `right` (the caller
 /// releases it on error).
 #[allow(clippy::too_many_arguments)]
 pub fn map(
     ipc: &mut Ipc,
+    pagers: &mut Pagers,
     task: &Task,
     addr: u64,
     size: u64,
@@ -208,36 +222,30 @@ pub fn map(
         .port_id()
         .filter(|_| right.kind == RightKind::Send)
         .ok_or(KERN_INVALID_CAPABILITY)?;
-    if let Some(object) = with_state(|s| s.pagers.get(&port).map(|p| p.object)) {
+    if let Some(object) = pagers.by_port.get(&port).map(|p| p.object) {
         let at = vm::map_object(task, addr, size, anywhere, object, offset, copy, prot, max, inheritance)?;
         ipc.release_right(right);
         return Ok(at);
     }
     let object = vm::with_objects(|o| o.create(PAGER_OBJECT_SIZE, Some(port))).map_err(|e| e.kr())?;
     let mapped = vm::map_object(task, addr, size, anywhere, object, offset, copy, prot, max, inheritance);
-    // The map holds the object now; drop the reference `create` gave us.
-    let reclaim = vm::with_objects(|o| o.deallocate(object)).unwrap_or_default();
-    let at = match mapped {
-        Ok(at) => at,
-        Err(e) => {
-            drop(reclaim);
-            return Err(e);
-        }
-    };
+    // The map holds the object now; drop the reference `create` gave us
+    // (when the map did not take it, the object dies here, and with it the
+    // pager it was never announced to: nobody to tell).
+    let _ = vm::release(vm::with_objects(|o| o.deallocate(object)).unwrap_or_default());
+    let at = mapped?;
     let held = ipc.kernel_hold_send(right).ok_or(KERN_INVALID_CAPABILITY)?;
     let control = ipc.kobject_port_create(KObject::MemoryControl(object));
-    with_state(|s| {
-        s.pagers.insert(
-            held,
-            PagerInfo {
-                object,
-                control,
-                default: false,
-                may_cache: false,
-                copy_strategy: 0,
-            },
-        )
-    });
+    pagers.by_port.insert(
+        held,
+        PagerInfo {
+            object,
+            control,
+            default: false,
+            may_cache: false,
+            copy_strategy: 0,
+        },
+    );
     send(ipc, port, control, |buf| {
         mo::encode_memory_object_init_request(buf, 0, 1, PAGE)
     });
@@ -273,8 +281,16 @@ fn deliver(ipc: &mut Ipc, pager: PortId, control: PortId, image: &[u8], ools: Ve
 /// Hands page `offset` of the object behind `pager` back to it with
 /// `memory_object_data_return`: at page-out (the kernel has dropped its
 /// copy) or for a lock_request without flush (`kept`: it still has it).
-pub fn data_return(ipc: &mut Ipc, pager: PortId, offset: u64, data: Vec<u8>, dirty: bool, kept: bool) -> bool {
-    let Some(control) = with_state(|s| s.pagers.get(&pager).map(|p| p.control)) else {
+pub fn data_return(
+    ipc: &mut Ipc,
+    pagers: &Pagers,
+    pager: PortId,
+    offset: u64,
+    data: Vec<u8>,
+    dirty: bool,
+    kept: bool,
+) -> bool {
+    let Some(control) = pagers.by_port.get(&pager).map(|p| p.control) else {
         return false;
     };
     let mut buf = [0u8; 128];
@@ -290,241 +306,109 @@ pub fn data_return(ipc: &mut Ipc, pager: PortId, offset: u64, data: Vec<u8>, dir
     deliver(ipc, pager, control, &buf[..n], vec![data])
 }
 
-/// A fault needs page `offset` of `object` from `pager`: asks for it (once)
-/// and waits for the answer. Returns false if the thread should give up.
-pub fn wait_for_page(object: u64, pager: PortId, offset: u64, access: u32, unlock: bool) -> bool {
-    let first = with_state(|s| s.pending.insert((object, offset)));
-    if first {
-        let sent = ipc::with(|ipc| {
-            let Some(control) = with_state(|s| s.pagers.get(&pager).map(|p| p.control)) else {
-                return false;
-            };
-            send(ipc, pager, control, |buf| {
-                if unlock {
-                    mo::encode_memory_object_data_unlock_request(buf, 0, 1, offset, PAGE, access)
-                } else {
-                    mo::encode_memory_object_data_request_request(buf, 0, 1, offset, PAGE, access)
-                }
-            })
-        });
-        if !sent {
-            with_state(|s| {
-                s.pending.remove(&(object, offset));
-                s.failed.insert((object, offset));
-            });
-            return false;
-        }
-    }
-    loop {
-        if !with_state(|s| s.pending.contains(&(object, offset))) {
-            return !failed(object, offset);
-        }
-        // Wake up now and then to notice a pager that died without answering.
-        let deadline = super::sched::ticks() + 100;
-        match wait::block(Some(WaitKey::Memory(object, offset)), Some(deadline)) {
-            super::thread::WakeReason::Interrupted => return false,
-            super::thread::WakeReason::Timeout => {
-                if !ipc::with(|ipc| ipc.port_is_alive(pager)) {
-                    with_state(|s| {
-                        s.pending.remove(&(object, offset));
-                        s.failed.insert((object, offset));
-                    });
-                    return false;
-                }
-            }
-            _ => {}
-        }
-    }
-}
-
-/// The pager's answers, on an object's control port.
-struct Control<'a> {
-    ipc: &'a mut Ipc,
-    req: KernelRequest,
+/// A fault of `task` needs page `offset` of `object` from `pager` (with
+/// `unlock`: the page is resident but locked against `access`): asks for it
+/// unless a request is already out.
+#[allow(clippy::too_many_arguments)]
+pub fn request(
+    ipc: &mut Ipc,
+    pagers: &mut Pagers,
+    task: &Task,
     object: u64,
-}
-
-impl Release for Control<'_> {
-    fn release_port(&mut self, name: u32, _t: u8) {
-        if let Some(r) = self.req.take_right(name) {
-            self.ipc.release_right(r);
-        }
+    pager: PortId,
+    offset: u64,
+    access: u32,
+    unlock: bool,
+) -> Request {
+    if pagers.failed.contains(&(object, offset)) {
+        return Request::Failed;
     }
-    fn release_ool(&mut self, address: u64, _size: u64) {
-        let _ = self.req.take_ool(address);
+    if !pagers.pending.insert((object, offset)) {
+        return Request::Wait;
     }
-    fn release_ool_ports(&mut self, address: u64, _c: u32, _t: u8) {
-        for r in self.req.take_ool_ports(address).unwrap_or_default() {
-            self.ipc.release_right(r);
-        }
+    let Some(info) = pagers.by_port.get(&pager) else {
+        fail(pagers, object, offset);
+        return Request::Failed;
+    };
+    if info.default && !unlock {
+        vm::count_default_pagein(task);
     }
-}
-
-fn answered(ipc: &mut Ipc, object: u64, offset: u64, failed: bool) {
-    with_state(|s| {
-        s.pending.remove(&(object, offset));
-        if failed {
-            s.failed.insert((object, offset));
+    let control = info.control;
+    let sent = send(ipc, pager, control, |buf| {
+        if unlock {
+            mo::encode_memory_object_data_unlock_request(buf, 0, 1, offset, PAGE, access)
+        } else {
+            mo::encode_memory_object_data_request_request(buf, 0, 1, offset, PAGE, access)
         }
     });
-    let _ = ipc;
+    if !sent {
+        fail(pagers, object, offset);
+        return Request::Failed;
+    }
+    Request::Wait
+}
+
+/// Records that the pager of `object` cannot provide page `offset`.
+fn fail(pagers: &mut Pagers, object: u64, offset: u64) {
+    pagers.pending.remove(&(object, offset));
+    pagers.failed.insert((object, offset));
+}
+
+/// A fault waiting for page `offset` of `object` noticed that `pager` died
+/// without answering: the page fails (true), unless it was answered.
+pub fn check_alive(ipc: &Ipc, pagers: &mut Pagers, object: u64, pager: PortId, offset: u64) -> bool {
+    if ipc.port_is_alive(pager) || !pagers.is_pending(object, offset) {
+        return false;
+    }
+    fail(pagers, object, offset);
+    true
+}
+
+/// The pager answered for page `offset` of `object` (`failed`: with an
+/// error): the waiters wake and look again.
+pub fn answered(pagers: &mut Pagers, object: u64, offset: u64, failed: bool) {
+    pagers.pending.remove(&(object, offset));
+    if failed {
+        pagers.failed.insert((object, offset));
+    }
     wait::wake_all(WaitKey::Memory(object, offset));
 }
 
-/// The pages of `[offset, offset + length)`, if the range is page-aligned and sane.
-fn pages(offset: u64, length: u64) -> Result<impl Iterator<Item = u64>, i32> {
-    if !offset.is_multiple_of(PAGE) || length == 0 || offset.checked_add(length).is_none_or(|e| e > PAGER_OBJECT_SIZE) {
-        return Err(KERN_INVALID_ARGUMENT);
+/// Tells the pagers of dead objects and lets them go.
+pub fn objects_gone(ipc: &mut Ipc, pagers: &mut Pagers, gone: PagersGone) {
+    for pager in gone.0 {
+        object_gone(ipc, pagers, pager);
     }
-    Ok((0..length.div_ceil(PAGE)).map(move |i| offset + i * PAGE))
-}
-
-impl Control<'_> {
-    /// Sends memory_object_lock_completed to the send-once right behind
-    /// handle `reply_to` (nothing for a null one).
-    fn completed(&mut self, reply_to: u32, offset: u64, length: u64) {
-        let Some(reply) = self.req.take_right(reply_to).filter(|r| r.port_id().is_some()) else {
-            return;
-        };
-        let control = with_state(|s| s.pagers.values().find(|p| p.object == self.object).map(|p| p.control));
-        let mut buf = [0u8; 128];
-        let parts = control
-            .and_then(|c| self.ipc.make_send_right(c))
-            .map(|c| KernelReplyParts {
-                rights: vec![c],
-                ..Default::default()
-            });
-        match (
-            parts,
-            mo::encode_memory_object_lock_completed_request(&mut buf, 0, 1, offset, length),
-        ) {
-            (Some(parts), Some(n)) => self.ipc.kernel_send_image(reply, KRight::NULL, &buf[..n], parts),
-            (parts, _) => {
-                for r in parts.map(|p| p.rights).unwrap_or_default() {
-                    self.ipc.release_right(r);
-                }
-                self.ipc.release_right(reply);
-            }
-        }
-    }
-
-    fn set_attributes(&mut self, may_cache: u32, copy_strategy: u32) {
-        with_state(|s| {
-            if let Some(p) = s.pagers.values_mut().find(|p| p.object == self.object) {
-                p.may_cache = may_cache != 0;
-                p.copy_strategy = copy_strategy;
-            }
-        });
-    }
-}
-
-impl MemoryObjectControlServer for Control<'_> {
-    #[allow(clippy::too_many_arguments)]
-    fn memory_object_lock_request(
-        &mut self,
-        _c: u32,
-        offset: u64,
-        size: u64,
-        should_return: u32,
-        should_flush: u32,
-        lock_value: u32,
-        reply_to: u32,
-    ) -> Result<(), i32> {
-        let lock = VmProt::from_bits(lock_value).ok_or(KERN_INVALID_ARGUMENT)?;
-        if should_return > 2 {
-            return Err(KERN_INVALID_ARGUMENT);
-        }
-        let range: Vec<u64> = pages(offset, size)?.collect();
-        let pager = vm::with_objects(|o| o.get(self.object).and_then(|x| x.pager())).ok_or(KERN_INVALID_ARGUMENT)?;
-        let last = offset + size;
-        let mut io = super::pageout::Locked(self.ipc);
-        super::pageout::clean(
-            &mut io,
-            self.object,
-            pager,
-            offset..last,
-            should_return,
-            should_flush != 0,
-        );
-        super::pageout::lock(self.object, offset..last, lock);
-        // Faults waiting for an unlock look again.
-        for page in range {
-            if with_state(|s| s.pending.contains(&(self.object, page))) {
-                answered(self.ipc, self.object, page, false);
-            }
-        }
-        self.completed(reply_to, offset, size);
-        Ok(())
-    }
-    fn memory_object_ready(&mut self, _c: u32, may_cache: u32, copy_strategy: u32) -> Result<(), i32> {
-        self.set_attributes(may_cache, copy_strategy);
-        Ok(())
-    }
-    fn memory_object_change_attributes(
-        &mut self,
-        _c: u32,
-        may_cache: u32,
-        copy: u32,
-        reply_to: u32,
-    ) -> Result<(), i32> {
-        self.set_attributes(may_cache, copy);
-        self.completed(reply_to, 0, 0);
-        Ok(())
-    }
-    fn memory_object_data_supply(&mut self, _c: u32, offset: u64, data: OolArray, lock: u32) -> Result<(), i32> {
-        let lock = VmProt::from_bits(lock).ok_or(KERN_INVALID_ARGUMENT)?;
-        let bytes = self.req.take_ool(data.address).unwrap_or_default();
-        for (i, page) in pages(offset, (bytes.len() as u64).max(1))?.enumerate() {
-            let from = i * PAGE as usize;
-            let chunk = bytes.get(from..(from + PAGE as usize).min(bytes.len())).unwrap_or(&[]);
-            if vm::supply_page(self.object, page, chunk) && lock != VmProt::NONE {
-                let _ = vm::with_objects(|o| o.set_lock(self.object, page, lock));
-            }
-            answered(self.ipc, self.object, page, false);
-        }
-        Ok(())
-    }
-    fn memory_object_data_unavailable(&mut self, _c: u32, offset: u64, length: u64) -> Result<(), i32> {
-        for page in pages(offset, length)? {
-            vm::supply_page(self.object, page, &[]);
-            answered(self.ipc, self.object, page, false);
-        }
-        Ok(())
-    }
-    fn memory_object_data_error(&mut self, _c: u32, offset: u64, length: u64, _error: i32) -> Result<(), i32> {
-        for page in pages(offset, length)? {
-            answered(self.ipc, self.object, page, true);
-        }
-        Ok(())
-    }
-}
-
-/// Serves a message on the control port of `object`.
-pub fn control_message(ipc: &mut Ipc, object: u64, kmsg: KMsg) {
-    let mut req = ipc.kernel_request(kmsg);
-    let image = core::mem::take(&mut req.image);
-    let reply = core::mem::replace(&mut req.reply, KRight::NULL);
-    let mut out = [0u8; 64];
-    let mut c = Control { ipc, req, object };
-    let _ = moc::memory_object_control_server(&mut c, &image, &mut out);
-    let Control { ipc, req, .. } = c;
-    ipc.kernel_request_done(req);
-    ipc.release_right(reply);
 }
 
 /// A pager-backed object died: tell the pager and let it go.
-pub fn object_gone(ipc: &mut Ipc, pager: PortId) {
-    let Some(info) = with_state(|s| {
-        let info = s.pagers.remove(&pager)?;
-        s.pending.retain(|&(o, _)| o != info.object);
-        s.failed.retain(|&(o, _)| o != info.object);
-        Some(info)
-    }) else {
+fn object_gone(ipc: &mut Ipc, pagers: &mut Pagers, pager: PortId) {
+    let Some(info) = pagers.by_port.remove(&pager) else {
         return;
     };
+    pagers.pending.retain(|&(o, _)| o != info.object);
+    pagers.failed.retain(|&(o, _)| o != info.object);
     send(ipc, pager, info.control, |buf| {
         mo::encode_memory_object_terminate_request(buf, 0, 1)
     });
     ipc.kobject_port_destroy(info.control);
     ipc.kernel_release_send(pager);
+}
+
+/// How page-out reaches pagers: the IPC state and pager table in hand.
+pub struct PagerIo<'a> {
+    pub ipc: &'a mut Ipc,
+    pub pagers: &'a mut Pagers,
+}
+
+impl vm::pageout::PageoutIo for PagerIo<'_> {
+    fn have_default_pager(&mut self) -> bool {
+        have_default_pager(self.ipc, self.pagers)
+    }
+    fn attach_default_pager(&mut self, object: u64, size: u64) -> Option<u64> {
+        attach_default_pager(self.ipc, self.pagers, object, size)
+    }
+    fn data_return(&mut self, pager: u64, offset: u64, data: Vec<u8>, kept: bool) {
+        data_return(self.ipc, self.pagers, pager, offset, data, true, kept);
+    }
 }

@@ -7,15 +7,36 @@ use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 pub static ENABLED: AtomicBool = AtomicBool::new(false);
 
-pub const PHASES: [&str; 8] = [
-    "send.copyin",
-    "send.ipc",
-    "recv.probe",
-    "recv.ipc",
-    "recv.copyout",
-    "block",
-    "with.wakeups",
-    "send.model",
+/// The phases of the `mach_msg` path that can be timed.
+#[derive(Clone, Copy)]
+pub enum Phase {
+    /// Copying the message in from user memory.
+    SendCopyin,
+    /// One send attempt (fast path or general), under the lock.
+    SendIpc,
+    /// The receive-buffer writability check.
+    RecvProbe,
+    /// One receive attempt under the lock.
+    RecvIpc,
+    /// Copying the received message out.
+    RecvCopyout,
+    /// Blocking in a receive until woken.
+    Block,
+    /// Waking the threads whose wait keys fired.
+    Wakeups,
+    /// The general send in the IPC model.
+    SendModel,
+}
+
+const PHASES: [(Phase, &str); 8] = [
+    (Phase::SendCopyin, "send.copyin"),
+    (Phase::SendIpc, "send.ipc"),
+    (Phase::RecvProbe, "recv.probe"),
+    (Phase::RecvIpc, "recv.ipc"),
+    (Phase::RecvCopyout, "recv.copyout"),
+    (Phase::Block, "block"),
+    (Phase::Wakeups, "with.wakeups"),
+    (Phase::SendModel, "send.model"),
 ];
 static TOTAL: [AtomicU64; 8] = [const { AtomicU64::new(0) }; 8];
 static COUNT: [AtomicU64; 8] = [const { AtomicU64::new(0) }; 8];
@@ -31,11 +52,11 @@ pub fn start() -> u64 {
 }
 
 #[inline]
-pub fn end(phase: usize, t0: u64) {
+pub fn end(phase: Phase, t0: u64) {
     if t0 != 0 {
         let dt = crate::arch::cpu::rdtsc().wrapping_sub(t0);
-        TOTAL[phase].fetch_add(dt, Ordering::Relaxed);
-        COUNT[phase].fetch_add(1, Ordering::Relaxed);
+        TOTAL[phase as usize].fetch_add(dt, Ordering::Relaxed);
+        COUNT[phase as usize].fetch_add(1, Ordering::Relaxed);
     }
 }
 
@@ -43,13 +64,11 @@ pub fn report() {
     if !ENABLED.load(Ordering::Relaxed) {
         return;
     }
-    for (i, name) in PHASES.iter().enumerate() {
+    for (phase, name) in PHASES {
+        let i = phase as usize;
         let n = COUNT[i].load(Ordering::Relaxed);
-        if n > 0 {
-            crate::kprintln!(
-                "profile {name}: {} per call over {n} calls",
-                TOTAL[i].load(Ordering::Relaxed) / n
-            );
+        if let Some(per_call) = TOTAL[i].load(Ordering::Relaxed).checked_div(n) {
+            crate::kprintln!("profile {name}: {per_call} per call over {n} calls");
         }
     }
 }

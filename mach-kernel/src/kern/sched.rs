@@ -93,11 +93,9 @@ pub fn context_switches() -> u64 {
     CONTEXT_SWITCHES.load(Ordering::Relaxed)
 }
 
-/// Called on every timer interrupt: counts time and wakes threads whose
-/// deadline has passed.
-pub fn tick() {
-    let now = TICKS.fetch_add(1, Ordering::Relaxed) + 1;
-    super::wait::expire(now);
+/// Called on every timer interrupt: counts time; returns the new tick.
+pub fn tick() -> u64 {
+    TICKS.fetch_add(1, Ordering::Relaxed) + 1
 }
 
 /// Puts a thread on the run queue of this CPU.
@@ -122,11 +120,12 @@ pub fn preempt() {
     reschedule(true);
 }
 
-/// Ends the running thread. Its resources are released once another thread runs.
+/// Ends the running thread, which must be on no wait queue
+/// (`wait::exit_current` makes sure). Its resources are released once
+/// another thread runs.
 pub fn exit_current() -> ! {
     let me = current();
     me.mark_terminated();
-    super::wait::cancel(&me);
     drop(me);
     CPUS[cpu::cpu_id()].lock().exiting = true;
     reschedule(false);
@@ -176,17 +175,13 @@ pub fn wake(thread: Arc<Thread>) {
     }
 }
 
-/// Ends the running thread if its task is being terminated. Called where a
-/// thread is about to leave the kernel, with nothing of its own on the stack.
-pub fn exit_if_terminated() {
-    let terminated = CPUS[cpu::cpu_id()]
+/// Whether the running thread has been marked to end.
+pub fn current_terminated() -> bool {
+    CPUS[cpu::cpu_id()]
         .lock()
         .current
         .as_ref()
-        .is_some_and(|t| t.is_terminated());
-    if terminated {
-        exit_current();
-    }
+        .is_some_and(|t| t.is_terminated())
 }
 
 /// Set while a CPU's zombie slot holds a thread (checked without its lock).

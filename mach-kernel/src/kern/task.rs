@@ -1,11 +1,13 @@
 //! Tasks: an address space plus the threads that run in it, and the global
 //! table of live tasks.
 //!
-//! A task ends when its last thread ends (or when it is terminated, which ends
-//! all of its threads); its address space and every frame in it are freed when
-//! the last reference goes, which is after its last thread has left the CPU.
+//! This module only keeps the task's own state; `lifecycle` ends tasks (a
+//! task ends when its last thread ends, or when it is terminated, which ends
+//! all of its threads). Its page tables are freed when the last reference
+//! goes, which is after its last thread has left the CPU.
 
 use super::thread::{Thread, ThreadId};
+use super::vm::task_vm::{TaskVm, VmLock};
 use crate::arch::paging::AddressSpace;
 use alloc::string::String;
 use alloc::sync::Arc;
@@ -46,13 +48,15 @@ pub struct Task {
     /// The space's top-level table, for switching to it without the lock.
     root: u64,
     /// The task's virtual memory map (the range `kern::vm` manages).
-    pub vm: super::vm::VmLock,
+    pub vm: VmLock,
     /// The task's kernel port and the name of its send right in its own space.
     pub port: AtomicU64,
     /// The port exceptions are sent to (a send right the kernel holds), or 0.
     pub exception_port: AtomicU64,
     threads: Mutex<Vec<Arc<Thread>>>,
     terminated: AtomicBool,
+    /// See [`Task::is_vm_privileged`].
+    vm_privileged: AtomicBool,
     pub expectation: Option<Expectation>,
 }
 
@@ -61,32 +65,21 @@ static TASKS: Mutex<Option<HashMap<TaskId, Arc<Task>>>> = Mutex::new(None);
 static LIVE_THREADS: AtomicUsize = AtomicUsize::new(0);
 
 impl Task {
-    /// Registers a new task owning `space`; it has no threads yet.
+    /// Registers a new task owning `space`; it has no threads and no IPC
+    /// space yet (`lifecycle::create_task` gives it both).
     pub fn create(name: String, space: AddressSpace, expectation: Option<Expectation>) -> Arc<Task> {
-        let task = Self::new_registered(name, space, expectation);
-        super::ipc::task_created(&task);
-        task
-    }
-
-    /// `create` for a kernel server that already holds the IPC state.
-    pub fn create_in(ipc: &mut mach_core::ipc::Ipc, name: String, space: AddressSpace) -> Arc<Task> {
-        let task = Self::new_registered(name, space, None);
-        super::ipc::attach(ipc, &task);
-        task
-    }
-
-    fn new_registered(name: String, space: AddressSpace, expectation: Option<Expectation>) -> Arc<Task> {
         let root = space.root();
         let task = Arc::new(Task {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             name,
             space: Mutex::new(space),
             root,
-            vm: super::vm::VmLock::new(super::vm::TaskVm::new()),
+            vm: VmLock::new(TaskVm::new()),
             port: AtomicU64::new(0),
             exception_port: AtomicU64::new(0),
             threads: Mutex::new(Vec::new()),
             terminated: AtomicBool::new(false),
+            vm_privileged: AtomicBool::new(false),
             expectation,
         });
         TASKS
@@ -110,6 +103,16 @@ impl Task {
         self.terminated.load(Ordering::Acquire)
     }
 
+    /// Whether the task may take frames from the reserve kept for the default
+    /// pager, and is exempt from page-out (Mach's `vm_privilege`).
+    pub fn is_vm_privileged(&self) -> bool {
+        self.vm_privileged.load(Ordering::Relaxed)
+    }
+
+    pub fn set_vm_privileged(&self, on: bool) {
+        self.vm_privileged.store(on, Ordering::Relaxed);
+    }
+
     /// Adds a thread; fails when the task is terminated or at its thread limit.
     pub fn add_thread(&self, thread: Arc<Thread>) -> Result<(), Arc<Thread>> {
         let mut threads = self.threads.lock();
@@ -121,61 +124,44 @@ impl Task {
         Ok(())
     }
 
-    /// Removes one thread; when it was the last, the task ends with `exit`.
-    pub fn remove_thread(self: &Arc<Self>, id: ThreadId, exit: TaskExit) {
-        let now_empty = {
-            let mut threads = self.threads.lock();
-            let before = threads.len();
-            threads.retain(|t| {
-                if t.id == id {
-                    super::ipc::thread_finished(t);
-                }
-                t.id != id
-            });
-            if threads.len() < before {
-                LIVE_THREADS.fetch_sub(1, Ordering::Relaxed);
-            }
-            threads.is_empty()
-        };
-        if now_empty {
-            self.finish(exit);
-        }
+    /// Removes one thread; returns it and whether it was the last.
+    pub fn remove_thread(&self, id: ThreadId) -> Option<(Arc<Thread>, bool)> {
+        let mut threads = self.threads.lock();
+        let at = threads.iter().position(|t| t.id == id)?;
+        let t = threads.swap_remove(at);
+        LIVE_THREADS.fetch_sub(1, Ordering::Relaxed);
+        Some((t, threads.is_empty()))
     }
 
-    /// Ends every thread of the task and the task itself.
-    pub fn terminate(self: &Arc<Self>, exit: TaskExit) {
+    /// Takes every thread off the task (it is being terminated).
+    pub fn take_threads(&self) -> Vec<Arc<Thread>> {
         let threads: Vec<Arc<Thread>> = core::mem::take(&mut *self.threads.lock());
         LIVE_THREADS.fetch_sub(threads.len(), Ordering::Relaxed);
-        for t in &threads {
-            super::ipc::thread_finished(t);
-            t.mark_terminated();
-            if t.state() == super::thread::ThreadState::Blocked {
-                super::wait::interrupt(t);
-            }
-            if t.unpark() {
-                super::sched::make_runnable(t.clone());
-            }
-        }
-        self.finish(exit);
+        threads
     }
 
-    fn finish(self: &Arc<Self>, exit: TaskExit) {
+    /// Marks the task ended and takes it out of the task table; false if it
+    /// already was (the caller then does nothing more).
+    pub fn mark_finished(&self) -> bool {
         if self.terminated.swap(true, Ordering::AcqRel) {
-            return;
+            return false;
         }
         if let Some(tasks) = TASKS.lock().as_mut() {
             tasks.remove(&self.id);
         }
-        super::ipc::task_finished(self);
-        super::vm::task_destroyed(self);
-        match exit {
-            TaskExit::Exited(status) => log::info!("task {} '{}' exited with status {status}", self.id, self.name),
-            TaskExit::Terminated => log::info!("task {} '{}' terminated", self.id, self.name),
-            TaskExit::Exception(_) => log::info!("task {} '{}' terminated by an exception", self.id, self.name),
-        }
-        if let Some(e) = &self.expectation {
-            report_expectation(e, exit);
-        }
+        true
+    }
+}
+
+/// Logs how `task` ended and, for a test task, reports its expectation.
+pub fn report_exit(task: &Task, exit: TaskExit) {
+    match exit {
+        TaskExit::Exited(status) => log::info!("task {} '{}' exited with status {status}", task.id, task.name),
+        TaskExit::Terminated => log::info!("task {} '{}' terminated", task.id, task.name),
+        TaskExit::Exception(_) => log::info!("task {} '{}' terminated by an exception", task.id, task.name),
+    }
+    if let Some(e) = &task.expectation {
+        report_expectation(e, exit);
     }
 }
 
@@ -215,23 +201,6 @@ fn describe(v: Option<u64>) -> alloc::string::String {
 /// The live task with this id.
 pub fn lookup(id: TaskId) -> Option<Arc<Task>> {
     TASKS.lock().as_ref()?.get(&id).cloned()
-}
-
-/// Ends a thread that may be blocked, parked or runnable; its task ends with
-/// its last thread. (The current thread ends at its next kernel exit.)
-pub fn terminate_thread(thread: &Arc<Thread>) {
-    if !thread.mark_terminated() {
-        return;
-    }
-    if let Some(task) = thread.task.clone() {
-        task.remove_thread(thread.id, TaskExit::Exited(0));
-    }
-    if thread.state() == super::thread::ThreadState::Blocked {
-        super::wait::interrupt(thread);
-    }
-    if thread.unpark() {
-        super::sched::make_runnable(thread.clone());
-    }
 }
 
 /// The live thread with this id.

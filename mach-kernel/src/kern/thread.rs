@@ -1,15 +1,21 @@
 //! Threads: the unit of execution. A thread belongs to one task, owns a kernel
 //! stack (idle threads run on a CPU's boot stack instead) and, while not
 //! running, is described by its saved kernel stack pointer and FPU state.
+//!
+//! `Thread` and `Task` name each other (a thread's task, a task's thread
+//! list): the kernel's one import circle, type-only; neither module calls the
+//! other. A thread's IPC state is the IPC layer's type (`ipc::thread_state`,
+//! a leaf module).
 
+use super::ipc::thread_state::ThreadIpc;
 use super::task::Task;
 use crate::arch::kstack::KernelStack;
 use crate::arch::switch::Context;
 use crate::arch::trapframe::TrapFrame;
 use alloc::sync::Arc;
-use alloc::vec::Vec;
-use core::sync::atomic::{AtomicBool, AtomicI32, AtomicU8, AtomicU64, Ordering};
-use mach_core::ipc::fastpath::HANDOFF_SIZE;
+use core::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
+use mach_core::ipc::WaitKey;
+use mach_core::ipc::fastpath::BlockedReceiver;
 
 pub type ThreadId = u64;
 
@@ -37,9 +43,19 @@ pub enum WakeReason {
     Timeout = 2,
     /// It was aborted (its task is ending).
     Interrupted = 3,
-    /// It was receiving, and a sender handed it a message: the message is in
-    /// its `handoff_msg`, and `handoff_status` is what its receive returns.
+    /// It was receiving, and a sender handed it a message: the message and
+    /// what its receive returns are in its `ipc` state.
     Handoff = 4,
+}
+
+/// What a blocked thread waits for (see `kern::wait`).
+#[derive(Clone, Copy, Debug)]
+pub struct Wait {
+    pub key: Option<WaitKey>,
+    /// Tick at which the wait times out.
+    pub deadline: Option<u64>,
+    /// For a receive: where the thread receives and how much room it has.
+    pub receiver: Option<BlockedReceiver>,
 }
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
@@ -57,19 +73,11 @@ pub struct Thread {
     has_run: AtomicBool,
     wake_reason: AtomicU8,
     /// What the thread is blocked on, so it can be taken off that queue.
-    pub waiting: spin::Mutex<Option<super::wait::Wait>>,
+    pub waiting: spin::Mutex<Option<Wait>>,
     /// The thread's kernel port.
     pub port: AtomicU64,
-    /// The message the thread is receiving, in its own terms. Kept from call
-    /// to call so receiving does not allocate.
-    pub msgbuf: spin::Mutex<Vec<u8>>,
-    /// A message handed to the thread while it was blocked receiving, and
-    /// the status its receive returns (see `WakeReason::Handoff`).
-    pub handoff_msg: spin::Mutex<[u8; HANDOFF_SIZE]>,
-    pub handoff_status: AtomicI32,
-    /// The last receive buffer found writable, `(address, size, map
-    /// version)`: the check is skipped while the task's map is unchanged.
-    pub probed: [AtomicU64; 3],
+    /// The IPC layer's state of this thread (receive buffer, handoff, probe memo).
+    pub ipc: ThreadIpc,
     /// thread_suspend count; the scheduler parks a suspended thread.
     suspend_count: core::sync::atomic::AtomicU32,
     /// Taken off the run queue because it is suspended.
@@ -101,10 +109,7 @@ impl Thread {
             wake_reason: AtomicU8::new(0),
             waiting: spin::Mutex::new(None),
             port: AtomicU64::new(0),
-            msgbuf: spin::Mutex::new(Vec::new()),
-            handoff_msg: spin::Mutex::new([0; HANDOFF_SIZE]),
-            handoff_status: AtomicI32::new(0),
-            probed: [AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(u64::MAX)],
+            ipc: ThreadIpc::new(),
             suspend_count: core::sync::atomic::AtomicU32::new(0),
             parked: AtomicBool::new(false),
             context,
@@ -125,10 +130,7 @@ impl Thread {
             wake_reason: AtomicU8::new(0),
             waiting: spin::Mutex::new(None),
             port: AtomicU64::new(0),
-            msgbuf: spin::Mutex::new(Vec::new()),
-            handoff_msg: spin::Mutex::new([0; HANDOFF_SIZE]),
-            handoff_status: AtomicI32::new(0),
-            probed: [AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(u64::MAX)],
+            ipc: ThreadIpc::new(),
             suspend_count: core::sync::atomic::AtomicU32::new(0),
             parked: AtomicBool::new(false),
             context: Context::new_running(),

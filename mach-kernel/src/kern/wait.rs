@@ -7,7 +7,7 @@
 //! hand it a message directly ([`take_receiver`]) and switch to it.
 
 use super::sched;
-use super::thread::{Thread, ThreadState, WakeReason};
+use super::thread::{Thread, ThreadState, Wait, WakeReason};
 use super::waitq::Queues;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
@@ -15,16 +15,6 @@ use core::sync::atomic::{AtomicUsize, Ordering};
 use mach_core::ipc::WaitKey;
 use mach_core::ipc::fastpath::BlockedReceiver;
 use spin::Mutex;
-
-/// What a blocked thread waits for.
-#[derive(Clone, Copy, Debug)]
-pub struct Wait {
-    pub key: Option<WaitKey>,
-    /// Tick at which the wait times out.
-    pub deadline: Option<u64>,
-    /// For a receive: where the thread receives and how much room it has.
-    pub receiver: Option<BlockedReceiver>,
-}
 
 /// Waiters by key (see `waitq`). A key's vector keeps its capacity when
 /// emptied, so blocking and waking do not allocate once a key has been used.
@@ -75,7 +65,11 @@ fn block_for(
         receiver,
     });
     if let Some(k) = key {
-        QUEUES.lock().get_or_insert(k).push(me.clone());
+        // A slot reused by a new port first wakes whoever waited on the old one.
+        QUEUES
+            .lock()
+            .get_or_insert(k, |t| wake_one(t, WakeReason::Event))
+            .push(me.clone());
     }
     if let Some(d) = deadline {
         SLEEPERS.lock().push((d, me.clone()));
@@ -159,7 +153,7 @@ pub fn wake_all(key: WaitKey) {
 
 /// Makes `t`, just taken off its wait queue (whose lock the caller may
 /// hold), runnable with `reason`, unless something else already resumed it.
-pub(super) fn wake_one(t: Arc<Thread>, reason: WakeReason) {
+fn wake_one(t: Arc<Thread>, reason: WakeReason) {
     let Some(w) = t.waiting.lock().take() else { return };
     if w.deadline.is_some() {
         SLEEPERS.lock().retain(|(_, s)| !Arc::ptr_eq(s, &t));
@@ -168,7 +162,8 @@ pub(super) fn wake_one(t: Arc<Thread>, reason: WakeReason) {
     sched::wake(t);
 }
 
-/// Wakes threads whose deadline is at or before `now`.
+/// Wakes threads whose deadline is at or before tick `now` (called on
+/// every timer tick).
 pub fn expire(now: u64) {
     if now.is_multiple_of(SWEEP_TICKS) {
         let mut queues = QUEUES.lock();
@@ -198,8 +193,23 @@ pub fn interrupt(thread: &Arc<Thread>) {
     resume(thread, WakeReason::Interrupted);
 }
 
-/// Removes the running thread from any queue (it is exiting).
-pub fn cancel(thread: &Arc<Thread>) {
+/// Ends the running thread (`sched::exit_current`) after taking it off any
+/// queue it may still be on.
+pub fn exit_current() -> ! {
+    cancel(&sched::current());
+    sched::exit_current()
+}
+
+/// Ends the running thread if it has been marked to end. Called where a
+/// thread is about to leave the kernel, with nothing of its own on the stack.
+pub fn exit_if_terminated() {
+    if sched::current_terminated() {
+        exit_current();
+    }
+}
+
+/// Removes `thread` from any queue (it is exiting).
+fn cancel(thread: &Arc<Thread>) {
     let Some(w) = thread.waiting.lock().take() else { return };
     if let Some(k) = w.key
         && let Some(q) = QUEUES.lock().get_mut(&k)

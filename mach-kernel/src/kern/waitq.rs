@@ -9,7 +9,7 @@
 //! memory objects) and ids beyond the tables' reach go to a hash map, swept
 //! of empty queues now and then.
 
-use super::thread::{Thread, WakeReason};
+use super::thread::Thread;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use mach_core::ipc::WaitKey;
@@ -63,8 +63,8 @@ impl Queues {
     }
 
     /// The queue of `key`, made if there is none. Threads still queued in
-    /// the slot under an older id are woken with `WakeReason::Event`.
-    pub fn get_or_insert(&mut self, key: WaitKey) -> &mut Queue {
+    /// the slot under an older id are handed to `evicted` (to be woken).
+    pub fn get_or_insert(&mut self, key: WaitKey, mut evicted: impl FnMut(Arc<Thread>)) -> &mut Queue {
         let Some((set, slot, id)) = Self::direct(&key) else {
             return self.other.get_or_insert_with(key, Vec::new);
         };
@@ -76,7 +76,7 @@ impl Queues {
         if *owner != id {
             *owner = id;
             while let Some(t) = q.pop() {
-                super::wait::wake_one(t, WakeReason::Event);
+                evicted(t);
             }
         }
         q

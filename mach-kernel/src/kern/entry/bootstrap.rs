@@ -10,15 +10,16 @@
 //! is free again (`test frames_reclaimed`), prints `mach: all tasks finished`
 //! and, unless the kernel command line says `stay`, ends the QEMU run.
 
-use super::loader;
-use super::task::{self, Expectation, Task};
+use super::lock;
 use crate::arch::{cpu, multiboot::BootInfo, paging, phys};
+use crate::kern::task::{self, Expectation, Task};
+use crate::kern::{loader, pager, vm};
 use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use mach_core::cmdline;
-use mach_core::ipc::PortId;
+use mach_core::ipc::{Ipc, PortId};
 
 static STARTED: AtomicBool = AtomicBool::new(false);
 static REPORTED: AtomicBool = AtomicBool::new(false);
@@ -49,16 +50,16 @@ static BOOTSTRAP_PORT: spin::Mutex<Option<PortId>> = spin::Mutex::new(None);
 /// Gives a boot task its bootstrap port and says its name on the command line,
 /// as GNU Mach passes port names to boot modules: `--bootstrap-receive=NAME` for
 /// the first task (which serves it), `--bootstrap-port=NAME` for the others.
-fn bootstrap_args(task: &Arc<Task>, first: bool) -> Vec<String> {
+fn bootstrap_args(ipc: &mut Ipc, task: &Arc<Task>, first: bool) -> Vec<String> {
     if first {
-        let name = super::ipc::with(|ipc| {
+        let name = (|| {
             let n = ipc
                 .port_allocate(task.id, mach_abi::port::MACH_PORT_RIGHT_RECEIVE)
                 .ok()?;
             let port = ipc.port_of(task.id, n)?;
             *BOOTSTRAP_PORT.lock() = Some(port);
             Some(n)
-        });
+        })();
         return name
             .map(|n| alloc::vec![alloc::format!("--bootstrap-receive={n:#x}")])
             .unwrap_or_default();
@@ -66,7 +67,7 @@ fn bootstrap_args(task: &Arc<Task>, first: bool) -> Vec<String> {
     let Some(port) = *BOOTSTRAP_PORT.lock() else {
         return Vec::new();
     };
-    match super::ipc::with(|ipc| ipc.insert_make_send(task.id, port)) {
+    match ipc.insert_make_send(task.id, port) {
         Ok(n) => alloc::vec![alloc::format!("--bootstrap-port={n:#x}")],
         Err(_) => Vec::new(),
     }
@@ -75,7 +76,7 @@ fn bootstrap_args(task: &Arc<Task>, first: bool) -> Vec<String> {
 /// Creates a task for every boot module.
 pub fn start(boot: &BootInfo) {
     STAY.store(cmdline::has_flag(boot.cmdline.as_str(), "stay"), Ordering::Relaxed);
-    super::prof::ENABLED.store(cmdline::has_flag(boot.cmdline.as_str(), "profile"), Ordering::Relaxed);
+    crate::kern::prof::ENABLED.store(cmdline::has_flag(boot.cmdline.as_str(), "profile"), Ordering::Relaxed);
     BASELINE.store(frames_accounted(), Ordering::Relaxed);
     for (i, module) in boot.modules().iter().enumerate() {
         let line = module.cmdline.as_str();
@@ -86,8 +87,8 @@ pub fn start(boot: &BootInfo) {
         let name = args.first().copied().unwrap_or("(unnamed)");
         let expect = expectation(line);
         let image = phys::module_bytes(module.range);
-        let more_args = |task: &Arc<Task>| bootstrap_args(task, i == 0);
-        match loader::load(name, image, &args, expect.clone(), &more_args) {
+        let more_args = |ipc: &mut Ipc, task: &Arc<Task>| bootstrap_args(ipc, task, i == 0);
+        match lock::with(|k| loader::load(k, name, image, &args, expect.clone(), &more_args)) {
             Ok(task) => log::info!(
                 "started task {} '{}'{} ({} KiB image)",
                 task.id,
@@ -109,7 +110,7 @@ pub fn start(boot: &BootInfo) {
 /// Called by the idle loop: once all tasks are gone, audits frames and ends the run.
 pub fn on_idle() {
     if STARTED.load(Ordering::Acquire) && task::task_count() == 1 {
-        super::pager::release_default_pager_if_alone();
+        lock::with(|k| pager::release_default_pager_if_alone(&mut k.ipc, &mut k.pagers));
     }
     if !STARTED.load(Ordering::Acquire) || task::task_count() != 0 || task::thread_count() != 0 {
         return;
@@ -128,7 +129,7 @@ pub fn on_idle() {
             now
         );
     }
-    let copies = super::vm_copy::in_flight();
+    let copies = vm::copy::in_flight();
     if copies == 0 {
         crate::kprintln!("test vm_copies_released ... ok");
     } else {
@@ -137,7 +138,7 @@ pub fn on_idle() {
             copies
         );
     }
-    let f = super::vm::global_stats();
+    let f = vm::global_stats();
     log::info!(
         "vm: {} faults: {} zero-fill, {} copy-on-write, {} pager requests, {} soft",
         f.faults,
@@ -148,7 +149,7 @@ pub fn on_idle() {
     );
     let (used, free) = phys::heap_usage();
     log::info!("kernel heap: {used} bytes in use, {free} free");
-    super::prof::report();
+    crate::kern::prof::report();
     crate::kprintln!("mach: all tasks finished");
     if !STAY.load(Ordering::Relaxed) {
         cpu::qemu_exit(cpu::QemuExit::Success);

@@ -7,17 +7,18 @@
 //! the header's own size field is ignored. A receive first checks that the
 //! whole buffer is writable, so a bad buffer fails before any message is taken.
 
-use super::ipc::{self, TaskMemory};
-use super::prof;
-use super::sched;
-use super::task::Task;
-use super::thread::{Thread, WakeReason};
-use super::wait;
+use super::lock;
 use crate::arch::apic::TIMER_HZ;
 use crate::arch::usercopy::{copy_from_user, copy_to_user};
+use crate::kern::ipc::TaskMemory;
+use crate::kern::pager;
+use crate::kern::prof::{self, Phase};
+use crate::kern::sched;
+use crate::kern::task::Task;
+use crate::kern::thread::{Thread, WakeReason};
+use crate::kern::wait;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
-use core::sync::atomic::Ordering;
 use mach_abi::message::*;
 use mach_core::ipc::WaitKey;
 use mach_core::ipc::fastpath::{BlockedReceiver, HANDOFF_SIZE, HandoffSend};
@@ -80,13 +81,12 @@ fn rpc_fast(me: &Arc<Thread>, task: &Task, msg: u64, rcv_size: u32, rcv_name: u3
         return None;
     }
     let mut out = [0u8; HANDOFF_SIZE];
-    let h = ipc::with(|ipc| {
-        ipc.msg_rpc_fast(task.id, &header, rcv_name, &mut out, |k, s, n| {
+    let h = lock::with(|k| {
+        k.ipc.msg_rpc_fast(task.id, &header, rcv_name, &mut out, |k, s, n| {
             wait::take_receiver(k, s, n)
         })
     })?;
-    *h.to.handoff_msg.lock() = out;
-    h.to.handoff_status.store(h.status, Ordering::Relaxed);
+    h.to.ipc.set_handoff(&out, h.status);
     let receiver = BlockedReceiver {
         space: task.id,
         name: rcv_name,
@@ -103,22 +103,9 @@ fn rpc_fast(me: &Arc<Thread>, task: &Task, msg: u64, rcv_size: u32, rcv_name: u3
 
 /// Copies the message handed to this thread to its receive buffer.
 fn take_handoff(me: &Thread, msg: u64) -> MachMsgReturn {
-    // Only a sender handing this thread a message writes the array, and only
-    // while the thread is blocked receiving, so holding the lock across the
-    // copy (which may fault the buffer in) keeps nobody waiting.
-    let bytes = me.handoff_msg.lock();
-    copy_out(msg, &bytes[..], me.handoff_status.load(Ordering::Relaxed))
-}
-
-/// A receive buffer larger than this is not kept for the next call.
-const KEEP_BUFFER: usize = 4096;
-
-/// Gives the thread's receive buffer back after use.
-fn put_buffer(me: &Thread, mut bytes: Vec<u8>) {
-    if bytes.capacity() > KEEP_BUFFER {
-        bytes = Vec::new();
-    }
-    *me.msgbuf.lock() = bytes;
+    // Copied out of the lock first: the copy to the user may fault and wait.
+    let bytes = *me.ipc.handoff_msg.lock();
+    copy_out(msg, &bytes[..], me.ipc.handoff_status())
 }
 
 fn send(
@@ -152,12 +139,12 @@ fn send(
     if copy_from_user(buf, msg).is_err() {
         return MACH_SEND_INVALID_DATA;
     }
-    prof::end(0, t);
+    prof::end(Phase::SendCopyin, t);
     let until = (option & MACH_SEND_TIMEOUT != 0).then(|| deadline(timeout));
     loop {
         let t = prof::start();
         let out = try_send(me, task, buf, handoff);
-        prof::end(1, t);
+        prof::end(Phase::SendIpc, t);
         match out {
             Ok(None) => return MACH_MSG_SUCCESS,
             Err(e) => return e,
@@ -184,13 +171,14 @@ fn try_send(
     handoff: &mut Option<Arc<Thread>>,
 ) -> Result<Option<WaitKey>, MachMsgReturn> {
     if buf.len() == MACH_MSG_HEADER_SIZE {
-        let mut out = core::mem::take(&mut *me.msgbuf.lock());
-        let r = ipc::with(|ipc| ipc.msg_send_handoff(task.id, buf, &mut out, wait::take_receiver));
+        let mut out = me.ipc.take_buffer();
+        let r = lock::with(|k| k.ipc.msg_send_handoff(task.id, buf, &mut out, wait::take_receiver));
         let r = match r {
             Some(Ok(HandoffSend::HandedOff { to, status })) => {
                 // A header-only message: exactly HANDOFF_SIZE bytes.
-                to.handoff_msg.lock().copy_from_slice(&out[..HANDOFF_SIZE]);
-                to.handoff_status.store(status, Ordering::Relaxed);
+                if let Some(m) = out.first_chunk::<HANDOFF_SIZE>() {
+                    to.ipc.set_handoff(m, status);
+                }
                 *handoff = Some(to);
                 Some(Ok(None))
             }
@@ -199,15 +187,17 @@ fn try_send(
             Some(Err(e)) => Some(Err(e)),
             None => None,
         };
-        put_buffer(me, out);
+        me.ipc.put_buffer(out);
         if let Some(r) = r {
             return r;
         }
     }
-    let out = ipc::with(|ipc| {
+    let out = lock::with(|k| {
         let t = prof::start();
-        let r = ipc.msg_send(task.id, buf, &mut TaskMemory { task });
-        prof::end(7, t);
+        let mut mem = TaskMemory::new(task);
+        let r = k.ipc.msg_send(task.id, buf, &mut mem);
+        pager::objects_gone(&mut k.ipc, &mut k.pagers, mem.gone);
+        prof::end(Phase::SendModel, t);
         r
     });
     match out {
@@ -222,18 +212,12 @@ fn try_send(
 /// thread's last buffer is remembered until the task's map changes.
 fn probe_writable(me: &Thread, task: &Task, addr: u64, size: u32) -> bool {
     let version = task.vm.version();
-    let [a, s, v] = &me.probed;
-    if a.load(Ordering::Relaxed) == addr
-        && s.load(Ordering::Relaxed) == size as u64
-        && v.load(Ordering::Relaxed) == version
-    {
+    if me.ipc.probe_remembered(addr, size, version) {
         return true;
     }
-    let ok = super::vm::writable(task, addr, size as u64);
+    let ok = crate::kern::vm::writable(task, addr, size as u64);
     if ok {
-        a.store(addr, Ordering::Relaxed);
-        s.store(size as u64, Ordering::Relaxed);
-        v.store(version, Ordering::Relaxed);
+        me.ipc.remember_probe(addr, size, version);
     }
     ok
 }
@@ -256,29 +240,27 @@ fn receive(
     if !probe_writable(me, task, msg, size) {
         return MACH_RCV_INVALID_DATA;
     }
-    prof::end(2, t);
+    prof::end(Phase::RecvProbe, t);
     let large = option & MACH_RCV_LARGE != 0;
     let until = (option & MACH_RCV_TIMEOUT != 0).then(|| deadline(timeout));
     loop {
         let t = prof::start();
         // The message in the receiver's terms goes to the thread's buffer.
-        let mut bytes = core::mem::take(&mut *me.msgbuf.lock());
-        let out = ipc::with(|ipc| {
-            ipc.msg_receive_into(
-                task.id,
-                name,
-                size as usize,
-                large,
-                &mut TaskMemory { task },
-                &mut bytes,
-            )
+        let mut bytes = me.ipc.take_buffer();
+        let out = lock::with(|k| {
+            let mut mem = TaskMemory::new(task);
+            let r = k
+                .ipc
+                .msg_receive_into(task.id, name, size as usize, large, &mut mem, &mut bytes);
+            pager::objects_gone(&mut k.ipc, &mut k.pagers, mem.gone);
+            r
         });
-        prof::end(3, t);
+        prof::end(Phase::RecvIpc, t);
         let r = match out {
             Ok(ReceiveStatus::Message(status)) => {
                 let t = prof::start();
                 let r = copy_out(msg, &bytes, status);
-                prof::end(4, t);
+                prof::end(Phase::RecvCopyout, t);
                 r
             }
             Ok(ReceiveStatus::TooLarge { needed }) => {
@@ -287,7 +269,7 @@ fn receive(
             }
             Err(e) => e,
             Ok(ReceiveStatus::WouldBlock(key)) => {
-                put_buffer(me, bytes);
+                me.ipc.put_buffer(bytes);
                 if option & MACH_RCV_TIMEOUT != 0 && timeout == 0 {
                     return MACH_RCV_TIMED_OUT;
                 }
@@ -298,7 +280,7 @@ fn receive(
                     capacity: size,
                 };
                 let r = wait::block_receive(me, key, until, receiver, handoff.take());
-                prof::end(5, t);
+                prof::end(Phase::Block, t);
                 match r {
                     WakeReason::Handoff => return take_handoff(me, msg),
                     WakeReason::Timeout => return MACH_RCV_TIMED_OUT,
@@ -307,7 +289,7 @@ fn receive(
                 }
             }
         };
-        put_buffer(me, bytes);
+        me.ipc.put_buffer(bytes);
         return r;
     }
 }

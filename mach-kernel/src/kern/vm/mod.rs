@@ -1,31 +1,37 @@
 //! Virtual memory of tasks: the sparse maps and objects of `mach_core::vm`,
-//! carried out on page tables and frames.
+//! carried out on page tables and frames (layer 2: below IPC and the pagers).
 //!
 //! Each task has a `VmMap` over its whole user half: the loader maps the
 //! program image and initial stack as objects whose pages are already
-//! resident, and other memory is allocated lazily: `vm_allocate` only records an entry, and the first touch
-//! of a page faults into [`fault`], which follows the model's four steps and
-//! enters the page. Pages of VM objects are marked in the page tables so that
+//! resident, and other memory is allocated lazily: `vm_allocate` only records
+//! an entry, and the first touch of a page faults into [`fault`], which
+//! follows the model's four steps and enters the page. Copy-on-write between
+//! tasks comes from [`fork`], virtual copies from [`copy`], page-out from
+//! [`pageout`]. Pages of VM objects are marked in the page tables so that
 //! tearing an address space down leaves them to the objects, which give them
 //! back when their last reference goes.
 //!
-//! Not yet here (the rest of the VM issue): copy-on-write between tasks
-//! (task_create), external and default pagers, page-out.
+//! This layer never sends a message: a fault that needs a pager says so
+//! ([`FaultOutcome::NeedPager`]), and an operation after which pager-backed
+//! objects died returns them ([`PagersGone`]) for the pager layer to tell.
+
+pub mod copy;
+pub mod pageout;
+pub mod task_vm;
 
 use super::task::Task;
 use crate::arch::paging::{self, MapError, PAGE_SIZE, PageFlags};
 use crate::mem;
-use core::sync::atomic::{AtomicU64, Ordering};
+
+use alloc::vec::Vec;
 use mach_abi::kern_return::*;
+use mach_core::ipc::PortId;
 use mach_core::vm::{
-    FaultAction, FaultStats, MapRequest, Region, VmError, VmInherit, VmMap, VmObjects, VmProt, resolve_fault,
+    FaultAction, FaultStats, MapRequest, Reclaim, Region, VmError, VmInherit, VmObjects, VmProt, resolve_fault,
 };
 use spin::Mutex;
 
-/// The part of every task's address space the VM map manages: all of the
-/// user half but page zero.
-pub const VM_MIN: u64 = mach_abi::layout::USER_MIN;
-pub const VM_MAX: u64 = mach_abi::layout::USER_END;
+pub use task_vm::{VM_MAX, VM_MIN};
 /// Where memory the kernel places (`vm_allocate` anywhere, received
 /// out-of-line data) starts, well above program images.
 pub const ANYWHERE_BASE: u64 = 0x0000_1000_0000_0000;
@@ -42,78 +48,7 @@ static FAULTS: Mutex<FaultStats> = Mutex::new(FaultStats {
     reactivation: 0,
 });
 
-/// A task's [`TaskVm`] behind its lock, with a version that changes whenever
-/// the map may have changed: every mutable use through the guard counts as a
-/// change. Checks of the map (such as the receive-buffer probe of `mach_msg`)
-/// can be remembered for as long as the version stays the same.
-pub struct VmLock {
-    inner: Mutex<TaskVm>,
-    version: AtomicU64,
-}
-
-impl VmLock {
-    pub fn new(vm: TaskVm) -> Self {
-        VmLock {
-            inner: Mutex::new(vm),
-            version: AtomicU64::new(0),
-        }
-    }
-
-    pub fn lock(&self) -> VmGuard<'_> {
-        VmGuard {
-            guard: self.inner.lock(),
-            version: &self.version,
-        }
-    }
-
-    /// The current version (see the type's documentation).
-    pub fn version(&self) -> u64 {
-        self.version.load(Ordering::Acquire)
-    }
-}
-
-/// The locked [`TaskVm`]; mutable access bumps the version.
-pub struct VmGuard<'a> {
-    guard: spin::MutexGuard<'a, TaskVm>,
-    version: &'a AtomicU64,
-}
-
-impl core::ops::Deref for VmGuard<'_> {
-    type Target = TaskVm;
-    fn deref(&self) -> &TaskVm {
-        &self.guard
-    }
-}
-
-impl core::ops::DerefMut for VmGuard<'_> {
-    fn deref_mut(&mut self) -> &mut TaskVm {
-        self.version.fetch_add(1, Ordering::AcqRel);
-        &mut self.guard
-    }
-}
-
-/// A task's map and fault counts.
-pub struct TaskVm {
-    pub map: VmMap,
-    pub stats: FaultStats,
-}
-
-impl TaskVm {
-    pub fn new() -> Self {
-        TaskVm {
-            map: VmMap::new(VM_MIN, VM_MAX).expect("VM bounds"),
-            stats: FaultStats::default(),
-        }
-    }
-}
-
-impl Default for TaskVm {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-pub(super) fn with_objects<R>(f: impl FnOnce(&mut VmObjects) -> R) -> R {
+pub(in crate::kern) fn with_objects<R>(f: impl FnOnce(&mut VmObjects) -> R) -> R {
     let mut g = OBJECTS.lock();
     f(g.get_or_insert_with(VmObjects::new))
 }
@@ -173,7 +108,7 @@ pub fn map_resident(task: &Task, start: u64, size: u64, pages: &[(u64, u64)], pr
 }
 
 /// Removes the hardware mappings of `[start, end)` (pages stay with their objects).
-pub(super) fn unmap_range(task: &Task, start: u64, end: u64) {
+pub(in crate::kern) fn unmap_range(task: &Task, start: u64, end: u64) {
     task.with_space(|space| {
         let mut va = start;
         while va < end {
@@ -184,7 +119,7 @@ pub(super) fn unmap_range(task: &Task, start: u64, end: u64) {
 }
 
 /// `vm_deallocate` within the managed range.
-pub fn deallocate(task: &Task, addr: u64, size: u64) -> Result<(), KernReturn> {
+pub fn deallocate(task: &Task, addr: u64, size: u64) -> Result<PagersGone, KernReturn> {
     let d = {
         let mut vm = task.vm.lock();
         with_objects(|o| vm.map.deallocate(o, addr, size)).map_err(VmError::kr)?
@@ -192,18 +127,27 @@ pub fn deallocate(task: &Task, addr: u64, size: u64) -> Result<(), KernReturn> {
     for u in &d.unmapped {
         unmap_range(task, u.start, u.end);
     }
-    release(d.reclaim);
-    Ok(())
+    Ok(release(d.reclaim))
 }
 
-/// Frees the pages of dead objects and lets their pagers go.
-pub(super) fn release(reclaim: mach_core::vm::Reclaim) {
+/// The memory objects of pagers whose VM objects died: the pager layer
+/// sends them `memory_object_terminate` (`pager::objects_gone`).
+#[must_use = "the pagers of dead objects must be told (pager::objects_gone)"]
+#[derive(Default)]
+pub struct PagersGone(pub Vec<PortId>);
+
+impl PagersGone {
+    pub fn merge(&mut self, other: PagersGone) {
+        self.0.extend(other.0);
+    }
+}
+
+/// Frees the pages of dead objects; returns their pagers.
+pub(in crate::kern) fn release(reclaim: Reclaim) -> PagersGone {
     for p in reclaim.pages {
         mem::free_frame(p);
     }
-    for pager in reclaim.pagers {
-        super::ipc::defer(super::ipc::Deferred::PagerGone(pager));
-    }
+    PagersGone(reclaim.pagers)
 }
 
 /// Frames kept for the default pager: other tasks' faults fail with a
@@ -213,7 +157,7 @@ pub const DEFAULT_PAGER_RESERVE: usize = 64;
 
 /// A frame for `task`'s memory, unless only the default pager's reserve is left.
 fn alloc_user_frame(task: &Task) -> Option<u64> {
-    if super::pager::is_default_pager_task(task.id) {
+    if task.is_vm_privileged() {
         mem::alloc_frame()
     } else {
         mem::alloc_frame_keeping(DEFAULT_PAGER_RESERVE)
@@ -373,14 +317,6 @@ pub fn fault(task: &Task, addr: u64, write: bool, exec: bool) -> Result<FaultOut
             desired_access,
             ..
         } => {
-            if super::pager::failed(object, offset) {
-                return Err(VmError::MemoryFailure);
-            }
-            let default = super::pager::is_default_object(pager);
-            if default {
-                vm.stats.default_pagein += 1;
-                FAULTS.lock().default_pagein += 1;
-            }
             vm.stats.record(kind);
             FAULTS.lock().record(kind);
             return Ok(FaultOutcome::NeedPager {
@@ -520,7 +456,7 @@ pub fn fork(parent: &Task, child: &Task) -> Result<(), KernReturn> {
 
 /// Removes write access from `task`'s hardware mappings of `ranges` (regions
 /// that just became copy-on-write).
-pub(super) fn write_protect(task: &Task, ranges: &[(u64, u64)]) {
+pub(in crate::kern) fn write_protect(task: &Task, ranges: &[(u64, u64)]) {
     task.with_space(|space| {
         for &(start, end) in ranges {
             let mut va = start;
@@ -625,9 +561,16 @@ pub fn global_stats() -> FaultStats {
     *FAULTS.lock()
 }
 
+/// Counts a page asked of the default pager (a page-in of anonymous memory
+/// that was paged out), for `task` and globally.
+pub fn count_default_pagein(task: &Task) {
+    task.vm.lock().stats.default_pagein += 1;
+    FAULTS.lock().default_pagein += 1;
+}
+
 /// Tears down a dying task's map: unmaps everything and frees the pages no
 /// other object holds.
-pub fn task_destroyed(task: &Task) {
+pub fn task_destroyed(task: &Task) -> PagersGone {
     let d = {
         let mut vm = task.vm.lock();
         with_objects(|o| vm.map.destroy(o))
@@ -635,5 +578,5 @@ pub fn task_destroyed(task: &Task) {
     for u in &d.unmapped {
         unmap_range(task, u.start, u.end);
     }
-    release(d.reclaim);
+    release(d.reclaim)
 }

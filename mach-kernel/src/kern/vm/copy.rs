@@ -6,16 +6,16 @@
 //!
 //! Copies in flight live here under the handle the IPC model carries in the
 //! message; a message destroyed unreceived gives its handle back and the copy
-//! is discarded ([`discard`], run after the IPC lock is released).
+//! is discarded ([`discard`]).
 //!
 //! The same copies implement `vm_read` (a copy of the target task's range,
 //! carried by the reply), `vm_write` (a new object holding the request's
 //! bytes, laid over the destination) and `vm_copy` (a copy laid over another
 //! range of the same task).
 
-use super::task::Task;
-use super::vm::{self, ANYWHERE_BASE, with_objects};
+use super::{ANYWHERE_BASE, PagersGone, with_objects};
 use crate::arch::paging::{self, PAGE_SIZE};
+use crate::kern::task::Task;
 use crate::mem;
 use alloc::collections::BTreeMap;
 use core::sync::atomic::{AtomicU64, Ordering};
@@ -36,22 +36,23 @@ static COPIES: Mutex<BTreeMap<u64, InFlight>> = Mutex::new(BTreeMap::new());
 static NEXT: AtomicU64 = AtomicU64::new(1);
 
 /// Takes `[addr, addr + size)` of `task` as a virtual copy (deallocating it
-/// from `task` with `dealloc`); `None` for a region to copy as bytes. `Err`
-/// when the range is not mapped readable.
-pub fn copyin(task: &Task, addr: u64, size: u64, dealloc: bool) -> Result<Option<u64>, ()> {
+/// from `task` with `dealloc`, which may end objects whose pagers go to
+/// `gone`); `None` for a region to copy as bytes. `Err` when the range is
+/// not mapped readable.
+pub fn copyin(task: &Task, addr: u64, size: u64, dealloc: bool, gone: &mut PagersGone) -> Result<Option<u64>, ()> {
     if size < VIRTUAL_COPY_MIN {
         return Ok(None);
     }
-    if !vm::in_range(addr, size) {
+    if !super::in_range(addr, size) {
         return Err(());
     }
     let ci = {
         let mut map = task.vm.lock();
         with_objects(|o| map.map.copyin(o, addr, size)).map_err(|_| ())?
     };
-    vm::write_protect(task, &ci.write_protect);
-    if dealloc {
-        let _ = vm::deallocate(task, addr, size);
+    super::write_protect(task, &ci.write_protect);
+    if dealloc && let Ok(g) = super::deallocate(task, addr, size) {
+        gone.merge(g);
     }
     Ok(Some(keep(ci.copy, addr & (PAGE_SIZE - 1))))
 }
@@ -73,12 +74,12 @@ pub fn read(task: &Task, addr: u64, size: u64) -> Result<u64, KernReturn> {
         let mut map = task.vm.lock();
         with_objects(|o| map.map.copyin(o, addr, size)).map_err(VmError::kr)?
     };
-    vm::write_protect(task, &ci.write_protect);
+    super::write_protect(task, &ci.write_protect);
     Ok(keep(ci.copy, addr & (PAGE_SIZE - 1)))
 }
 
 /// `vm_write`: lays whole pages of `data` over `task`'s memory at `addr`.
-pub fn write(task: &Task, addr: u64, data: &[u8]) -> Result<(), KernReturn> {
+pub fn write(task: &Task, addr: u64, data: &[u8]) -> Result<PagersGone, KernReturn> {
     let len = data.len() as u64;
     if len == 0 || !len.is_multiple_of(PAGE_SIZE) || !addr.is_multiple_of(PAGE_SIZE) {
         return Err(KERN_INVALID_ARGUMENT);
@@ -93,7 +94,8 @@ pub fn write(task: &Task, addr: u64, data: &[u8]) -> Result<(), KernReturn> {
                 if let Some((f, Err(_))) = failed {
                     mem::free_frame(f);
                 }
-                vm::release(with_objects(|o| o.deallocate(obj)).unwrap_or_default());
+                // A fresh anonymous object: no pager to tell.
+                let _ = super::release(with_objects(|o| o.deallocate(obj)).unwrap_or_default());
                 return Err(KERN_RESOURCE_SHORTAGE);
             }
         }
@@ -101,7 +103,7 @@ pub fn write(task: &Task, addr: u64, data: &[u8]) -> Result<(), KernReturn> {
     let copy = match with_objects(|o| VmCopy::from_object(o, obj)) {
         Ok(c) => c,
         Err(e) => {
-            vm::release(with_objects(|o| o.deallocate(obj)).unwrap_or_default());
+            let _ = super::release(with_objects(|o| o.deallocate(obj)).unwrap_or_default());
             return Err(e.kr());
         }
     };
@@ -109,7 +111,7 @@ pub fn write(task: &Task, addr: u64, data: &[u8]) -> Result<(), KernReturn> {
 }
 
 /// `vm_copy`: lays a copy of `[source, source + size)` over `[dest, dest + size)`.
-pub fn copy(task: &Task, source: u64, size: u64, dest: u64) -> Result<(), KernReturn> {
+pub fn copy(task: &Task, source: u64, size: u64, dest: u64) -> Result<PagersGone, KernReturn> {
     let aligned = |x: u64| x.is_multiple_of(PAGE_SIZE);
     if size == 0 || !aligned(source) || !aligned(size) || !aligned(dest) {
         return Err(KERN_INVALID_ARGUMENT);
@@ -118,11 +120,12 @@ pub fn copy(task: &Task, source: u64, size: u64, dest: u64) -> Result<(), KernRe
         let mut map = task.vm.lock();
         with_objects(|o| map.map.copyin(o, source, size)).map_err(VmError::kr)?
     };
-    vm::write_protect(task, &ci.write_protect);
+    super::write_protect(task, &ci.write_protect);
     overwrite(task, ci.copy, dest)
 }
 
-fn overwrite(task: &Task, copy: VmCopy, addr: u64) -> Result<(), KernReturn> {
+/// Lays `copy` over `task`'s memory at `addr`; objects it replaced may die.
+fn overwrite(task: &Task, copy: VmCopy, addr: u64) -> Result<PagersGone, KernReturn> {
     let placed = {
         let mut map = task.vm.lock();
         with_objects(|o| map.map.copy_overwrite(o, copy, addr))
@@ -130,13 +133,15 @@ fn overwrite(task: &Task, copy: VmCopy, addr: u64) -> Result<(), KernReturn> {
     match placed {
         Ok(d) => {
             for u in &d.unmapped {
-                vm::unmap_range(task, u.start, u.end);
+                super::unmap_range(task, u.start, u.end);
             }
-            vm::release(d.reclaim);
-            Ok(())
+            Ok(super::release(d.reclaim))
         }
         Err((e, copy)) => {
-            vm::release(with_objects(|o| copy.discard(o)));
+            // Only the copy's own references go: its objects are a fresh
+            // anonymous one (vm_write) or still named by the range it was
+            // taken from (vm_copy), so none dies with a pager.
+            let _ = super::release(with_objects(|o| copy.discard(o)));
             Err(e.kr())
         }
     }
@@ -161,12 +166,12 @@ pub fn copyout(task: &Task, handle: u64) -> Result<u64, ()> {
 }
 
 /// Drops a copy whose message died unreceived.
-pub fn discard(handle: u64) {
+pub fn discard(handle: u64) -> PagersGone {
     let Some(f) = COPIES.lock().remove(&handle) else {
-        return;
+        return PagersGone::default();
     };
     let reclaim = with_objects(|o| f.copy.discard(o));
-    vm::release(reclaim);
+    super::release(reclaim)
 }
 
 /// Copies in flight (for the end-of-run audit).

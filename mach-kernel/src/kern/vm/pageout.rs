@@ -20,11 +20,12 @@
 //! written out: the default pager has no other copy.
 //!
 //! [`reclaim`] runs when free memory falls below [`LOW_WATER`] (checked on
-//! each fault that needs a frame) and on `host_vm_pageout`.
+//! each user fault) and on `host_vm_pageout`. Messages to pagers go through
+//! [`PageoutIo`], so this module sends nothing itself.
 
-use super::task;
-use super::vm::{self, with_objects};
+use super::with_objects;
 use crate::arch::paging::{self, PAGE_SIZE};
+use crate::kern::task;
 use crate::mem;
 use alloc::sync::Arc;
 use alloc::vec;
@@ -40,7 +41,8 @@ pub const BATCH: usize = 32;
 const ACCESSED: u64 = 1 << 5;
 const DIRTY: u64 = 1 << 6;
 
-/// What page-out needs from the IPC side.
+/// What page-out needs from the pager layer (implemented by `pager::PagerIo`
+/// over the IPC state the caller holds).
 pub trait PageoutIo {
     /// Whether anonymous memory can go to a default pager.
     fn have_default_pager(&mut self) -> bool;
@@ -52,48 +54,12 @@ pub trait PageoutIo {
     fn data_return(&mut self, pager: u64, offset: u64, data: Vec<u8>, kept: bool);
 }
 
-/// [`PageoutIo`] for callers that do not hold the IPC lock.
-struct Unlocked;
-
-impl PageoutIo for Unlocked {
-    fn have_default_pager(&mut self) -> bool {
-        super::ipc::with(|ipc| super::pager::have_default_pager(ipc))
-    }
-    fn attach_default_pager(&mut self, object: u64, size: u64) -> Option<u64> {
-        super::ipc::with(|ipc| super::pager::attach_default_pager(ipc, object, size))
-    }
-    fn data_return(&mut self, pager: u64, offset: u64, data: Vec<u8>, kept: bool) {
-        super::ipc::with(|ipc| super::pager::data_return(ipc, pager, offset, data, true, kept));
-    }
-}
-
-/// [`PageoutIo`] for a kernel server, which runs with the IPC state in hand.
-pub struct Locked<'a>(pub &'a mut mach_core::ipc::Ipc);
-
-impl PageoutIo for Locked<'_> {
-    fn have_default_pager(&mut self) -> bool {
-        super::pager::have_default_pager(self.0)
-    }
-    fn attach_default_pager(&mut self, object: u64, size: u64) -> Option<u64> {
-        super::pager::attach_default_pager(self.0, object, size)
-    }
-    fn data_return(&mut self, pager: u64, offset: u64, data: Vec<u8>, kept: bool) {
-        super::pager::data_return(self.0, pager, offset, data, true, kept);
-    }
-}
-
-/// Pages out up to `max` pages; returns how many.
-/// Takes the IPC lock for each message: not for callers holding it.
-pub fn reclaim(max: usize) -> usize {
-    reclaim_with(max, &mut Unlocked)
-}
-
-/// [`reclaim`] through `io` (a kernel server passes its IPC state).
+/// Pages out up to `max` pages through `io`; returns how many.
 ///
 /// Second chance: a first pass clears the referenced bits of the pages it
 /// meets and keeps those that had one (a reactivation); a second pass, if
 /// still needed, takes pages not referenced since.
-pub fn reclaim_with(max: usize, io: &mut dyn PageoutIo) -> usize {
+pub fn reclaim(max: usize, io: &mut dyn PageoutIo) -> usize {
     let mut done = 0;
     let anonymous = io.have_default_pager();
     for pass in 0..2 {
@@ -117,7 +83,7 @@ pub fn reclaim_with(max: usize, io: &mut dyn PageoutIo) -> usize {
                 }
                 let owner = mappings.first().map(|m| &*m.task);
                 if pass == 0 && take_referenced(&mappings, offset, frame) {
-                    vm::count_reactivation(owner);
+                    super::count_reactivation(owner);
                     continue;
                 }
                 if target.is_none() {
@@ -132,7 +98,7 @@ pub fn reclaim_with(max: usize, io: &mut dyn PageoutIo) -> usize {
                     io.data_return(pager, offset, frame_bytes(frame), false);
                 }
                 mem::free_frame(frame);
-                vm::count_pageout(owner);
+                super::count_pageout(owner);
                 done += 1;
             }
         }
@@ -265,7 +231,7 @@ fn mappings(object: u64) -> (Vec<Mapping>, bool) {
     let mut out = Vec::new();
     let mut evictable = true;
     for t in task::all() {
-        let privileged = super::pager::is_default_pager_task(t.id);
+        let privileged = t.is_vm_privileged();
         let vm = t.vm.lock();
         for e in vm.map.entries().filter(|e| e.object == Some(object)) {
             evictable &= !(e.needs_copy || e.wired_count > 0 || privileged);

@@ -2,16 +2,17 @@
 //!
 //! Each trap validates its arguments first and changes nothing when it fails;
 //! unassigned and out-of-range numbers return `KERN_INVALID_ARGUMENT`.
+//! (`mach_msg_trap` is taken before this table, in `trap::handle_syscall`.)
 
-use super::sched;
-use super::task::TaskExit;
-use super::thread::Thread;
+use super::lock;
 use crate::arch::trapframe::TrapFrame;
 use crate::arch::usercopy::copy_from_user;
+use crate::kern::task::{Task, TaskExit};
+use crate::kern::thread::Thread;
+use crate::kern::{ipc, lifecycle, sched, wait};
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use mach_abi::kern_return::*;
-use mach_abi::layout::USER_END;
 use mach_abi::traps::{self, BootInfoKind};
 
 /// A trap's result: `rax` and, for some traps, `rdx`.
@@ -55,18 +56,25 @@ pub fn dispatch(number: i64, frame: &TrapFrame) -> TrapResult {
             Ok(id) => TrapResult::value(id),
             Err(kr) => TrapResult::kr(kr),
         },
-        traps::MACH_MSG_TRAP => TrapResult::kr(mach_msg_trap(&sched::current(), frame)),
         traps::MACH_REPLY_PORT => TrapResult::kr(with_task(|t| {
-            super::ipc::with(|ipc| {
-                ipc.port_allocate(t.id, mach_abi::port::MACH_PORT_RIGHT_RECEIVE)
+            lock::with(|k| {
+                k.ipc
+                    .port_allocate(t.id, mach_abi::port::MACH_PORT_RIGHT_RECEIVE)
                     .unwrap_or(0)
             })
         }) as KernReturn),
-        traps::TASK_SELF_TRAP => TrapResult::kr(with_task(super::ipc::task_self) as KernReturn),
-        traps::HOST_SELF_TRAP => TrapResult::kr(with_task(super::ipc::host_self) as KernReturn),
+        traps::TASK_SELF_TRAP => {
+            TrapResult::kr(with_task(|t| lock::with(|k| ipc::task_self(&mut k.ipc, t))) as KernReturn)
+        }
+        traps::HOST_SELF_TRAP => {
+            TrapResult::kr(with_task(|t| lock::with(|k| ipc::host_self(&mut k.ipc, k.host, t))) as KernReturn)
+        }
         traps::THREAD_SELF_TRAP => {
             let me = sched::current();
-            let name = me.task.as_ref().map_or(0, |t| super::ipc::thread_self(t, &me));
+            let name = me
+                .task
+                .as_ref()
+                .map_or(0, |t| lock::with(|k| ipc::thread_self(&mut k.ipc, t, &me)));
             TrapResult::kr(name as KernReturn)
         }
         traps::MACH_BOOT_INFO => match BootInfoKind::from_raw(frame.arg(0)) {
@@ -78,7 +86,7 @@ pub fn dispatch(number: i64, frame: &TrapFrame) -> TrapResult {
 }
 
 /// Runs `f` on the current thread's task (0 for kernel threads).
-fn with_task(f: impl FnOnce(&super::task::Task) -> u32) -> u32 {
+fn with_task(f: impl FnOnce(&Task) -> u32) -> u32 {
     match sched::current().task.clone() {
         Some(t) => f(&t),
         None => 0,
@@ -107,9 +115,9 @@ fn task_exit(status: i32) -> ! {
     let me = sched::current();
     let task = me.task.clone().expect("task_exit from a kernel thread");
     drop(me);
-    task.terminate(TaskExit::Exited(status));
+    lock::with(|k| lifecycle::terminate_task(&mut k.ipc, &mut k.pagers, &task, TaskExit::Exited(status)));
     drop(task);
-    sched::exit_current()
+    wait::exit_current()
 }
 
 fn thread_exit() -> ! {
@@ -117,20 +125,15 @@ fn thread_exit() -> ! {
     let task = me.task.clone().expect("thread_exit from a kernel thread");
     let id = me.id;
     drop(me);
-    task.remove_thread(id, TaskExit::Exited(0));
+    lock::with(|k| lifecycle::thread_ended(&mut k.ipc, &mut k.pagers, &task, id, TaskExit::Exited(0)));
     drop(task);
-    sched::exit_current()
+    wait::exit_current()
 }
 
 fn thread_create_running(entry: u64, stack: u64, arg: u64) -> Result<u64, KernReturn> {
-    if entry >= USER_END || stack > USER_END {
-        return Err(KERN_INVALID_ADDRESS);
-    }
     let task = sched::current().task.clone().ok_or(KERN_INVALID_TASK)?;
-    let frame = TrapFrame::new_user(entry, stack, arg);
-    let thread = Thread::new_user(task.clone(), &frame).map_err(|_| KERN_RESOURCE_SHORTAGE)?;
+    let thread = lifecycle::create_thread(&task, entry, stack, arg)?;
     let id = thread.id;
-    task.add_thread(thread.clone()).map_err(|_| KERN_RESOURCE_SHORTAGE)?;
     sched::make_runnable(thread);
     Ok(id)
 }
@@ -141,8 +144,8 @@ fn boot_info(kind: BootInfoKind) -> u64 {
         BootInfoKind::TotalFrames => crate::mem::usable_frames() as u64,
         BootInfoKind::Ticks => sched::ticks(),
         BootInfoKind::TickHz => crate::arch::apic::TIMER_HZ,
-        BootInfoKind::Tasks => super::task::task_count() as u64,
-        BootInfoKind::Threads => super::task::thread_count() as u64,
+        BootInfoKind::Tasks => crate::kern::task::task_count() as u64,
+        BootInfoKind::Threads => crate::kern::task::thread_count() as u64,
         BootInfoKind::ContextSwitches => sched::context_switches(),
     }
 }

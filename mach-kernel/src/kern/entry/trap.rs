@@ -1,19 +1,30 @@
 //! What happens on every entry to the kernel: interrupts, exceptions and traps.
 //!
-//! A user-mode exception has no handler yet (exception ports arrive with the
-//! IPC issue), so it ends the task that caused it and only that task; the kernel
-//! reports the vector, error code, `rip`, `cr2` and the task and thread. A fault
-//! in kernel mode is a kernel bug, except a page fault inside the user-copy
+//! A page fault on user memory goes to [`super::user_fault`]. Any other
+//! user-mode exception is sent to the task's exception port as
+//! `exception_raise` (`kern::exception`) and the thread waits for the
+//! handler's answer; without a handler, or when the handler says no, it
+//! ends the task that caused it and only that task, and the kernel reports
+//! the vector, error code, `rip`, `cr2` and the task and thread. A fault in
+//! kernel mode is a kernel bug, except a page fault inside the user-copy
 //! routine, which becomes an error return.
 
+use super::lock;
 use super::mach_traps;
-use super::sched;
-use super::task::TaskExit;
+use super::user_fault::resolve_user_fault;
 use crate::arch::apic;
 use crate::arch::idt::{VECTOR_SPURIOUS, VECTOR_TIMER};
 use crate::arch::trapframe::TrapFrame;
 use crate::arch::usercopy;
+use crate::kern::exception as kexception;
+use crate::kern::lifecycle;
+use crate::kern::sched;
+use crate::kern::task::{Task, TaskExit};
+use crate::kern::thread::{Thread, WakeReason};
+use crate::kern::wait;
+use alloc::sync::Arc;
 use mach_abi::exception::{self, ExceptionType};
+use mach_core::ipc::WaitKey;
 use x86_64::registers::control::Cr2;
 
 pub fn handle_trap(frame: &mut TrapFrame) {
@@ -22,10 +33,10 @@ pub fn handle_trap(frame: &mut TrapFrame) {
     match frame.vector {
         v if v == VECTOR_TIMER as u64 => {
             apic::eoi();
-            sched::tick();
+            wait::expire(sched::tick());
             sched::preempt();
             if frame.is_user_mode() {
-                sched::exit_if_terminated();
+                wait::exit_if_terminated();
             }
         }
         v if v == VECTOR_SPURIOUS as u64 => {}
@@ -58,7 +69,7 @@ pub fn handle_syscall(frame: &mut TrapFrame) {
         let terminated = me.is_terminated();
         drop(me);
         if terminated {
-            sched::exit_current();
+            wait::exit_current();
         }
         return;
     }
@@ -67,41 +78,7 @@ pub fn handle_syscall(frame: &mut TrapFrame) {
     if let Some(v) = r.rdx {
         frame.rdx = v;
     }
-    sched::exit_if_terminated();
-}
-
-/// Tries to resolve a page fault on a user address through the task's VM map.
-/// A page that must come from a pager is waited for, also in a kernel copy
-/// of user memory unless that runs under the IPC lock.
-fn resolve_user_fault(frame: &TrapFrame, addr: u64) -> bool {
-    let write = frame.error_code & 2 != 0;
-    let exec = frame.error_code & 0x10 != 0;
-    let Some(task) = sched::current().task.clone() else {
-        return false;
-    };
-    // Short of memory: page something out first (only from user mode, where
-    // this thread holds no kernel locks).
-    if frame.is_user_mode() && crate::mem::free_frames() < super::pageout::LOW_WATER {
-        super::pageout::reclaim(super::pageout::BATCH);
-    }
-    match super::vm::fault(&task, addr, write, exec) {
-        Ok(super::vm::FaultOutcome::Mapped) => true,
-        Ok(super::vm::FaultOutcome::NeedPager {
-            object,
-            pager,
-            offset,
-            access,
-            unlock,
-        }) => {
-            drop(task);
-            // A kernel copy of user memory may wait for the pager as well,
-            // unless it runs under the IPC lock (the pager's answer needs it):
-            // such copies (out-of-line data copied physically) fail instead.
-            (frame.is_user_mode() || !super::ipc::locked())
-                && super::pager::wait_for_page(object, pager, offset, access, unlock)
-        }
-        Err(_) => false,
-    }
+    wait::exit_if_terminated();
 }
 
 /// Mach's exception type for a CPU exception vector (as in XNU's i386 trap code).
@@ -147,7 +124,7 @@ fn user_exception(frame: &TrapFrame, cr2: u64) {
     let me = sched::current();
     let task = me.task.clone().expect("user exception on a kernel thread");
     // A handler on the task's exception port may resume the thread.
-    if super::exception::raise(&task, &me, exc, frame.vector as i64, cr2 as i64) {
+    if raise(&task, &me, exc, frame.vector as i64, cr2 as i64) {
         return;
     }
     crate::kprintln!(
@@ -164,9 +141,36 @@ fn user_exception(frame: &TrapFrame, cr2: u64) {
         frame.rsp
     );
     drop(me);
-    task.terminate(TaskExit::Exception(Some(frame.vector)));
+    end_task(&task, TaskExit::Exception(Some(frame.vector)));
     drop(task);
-    sched::exit_current()
+    wait::exit_current()
+}
+
+/// Sends `exception_raise` for `thread` and waits for the answer; true means
+/// the handler asked for the thread to resume.
+fn raise(task: &Arc<Task>, thread: &Arc<Thread>, exc: u32, code: i64, subcode: i64) -> bool {
+    let Some(rp) = lock::with(|k| kexception::send_raise(&mut k.ipc, task, thread, exc, code, subcode)) else {
+        return false;
+    };
+    let result = loop {
+        if let Some(r) = lock::with(|k| k.exceptions.take(thread.id)) {
+            break r;
+        }
+        if wait::block(Some(WaitKey::Port(rp)), None) == WakeReason::Interrupted {
+            break mach_abi::kern_return::KERN_FAILURE;
+        }
+    };
+    lock::with(|k| {
+        k.ipc.kobject_port_destroy(rp);
+        // A reply that raced an interruption must not answer a later exception.
+        let _ = k.exceptions.take(thread.id);
+    });
+    result == mach_abi::kern_return::KERN_SUCCESS
+}
+
+/// Ends `task` (the current thread's) with `exit`.
+fn end_task(task: &Arc<Task>, exit: TaskExit) {
+    lock::with(|k| lifecycle::terminate_task(&mut k.ipc, &mut k.pagers, task, exit));
 }
 
 fn unix_syscall_without_emulator(frame: &TrapFrame, number: i64) -> ! {
@@ -181,9 +185,9 @@ fn unix_syscall_without_emulator(frame: &TrapFrame, number: i64) -> ! {
         frame.rip
     );
     drop(me);
-    task.terminate(TaskExit::Exception(None));
+    end_task(&task, TaskExit::Exception(None));
     drop(task);
-    sched::exit_current()
+    wait::exit_current()
 }
 
 fn kernel_fault(frame: &TrapFrame, cr2: u64) -> ! {

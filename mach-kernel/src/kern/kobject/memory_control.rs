@@ -1,0 +1,186 @@
+//! The memory-object control port's server (`memory_object_control`): a
+//! pager's answers about the object behind the port: data, zero fill and
+//! errors for pages the kernel asked for, lock requests, attributes.
+
+use crate::kern::pager::{self, PAGER_OBJECT_SIZE, PagerIo, Pagers};
+use crate::kern::vm::{self, pageout};
+use alloc::vec;
+use alloc::vec::Vec;
+use mach_abi::kern_return::*;
+use mach_core::ipc::kimage::{KernelReplyParts, KernelRequest};
+use mach_core::ipc::kmsg::KMsg;
+use mach_core::ipc::{Ipc, KRight};
+use mach_core::vm::VmProt;
+use mach_interfaces::memory_object as mo;
+use mach_interfaces::memory_object_control::{self as moc, MemoryObjectControlServer};
+use mach_interfaces::{OolArray, Release};
+
+const PAGE: u64 = 4096;
+
+/// The pager's answers, on an object's control port.
+struct Control<'a> {
+    ipc: &'a mut Ipc,
+    pagers: &'a mut Pagers,
+    req: KernelRequest,
+    object: u64,
+}
+
+impl Release for Control<'_> {
+    fn release_port(&mut self, name: u32, _t: u8) {
+        if let Some(r) = self.req.take_right(name) {
+            self.ipc.release_right(r);
+        }
+    }
+    fn release_ool(&mut self, address: u64, _size: u64) {
+        let _ = self.req.take_ool(address);
+    }
+    fn release_ool_ports(&mut self, address: u64, _c: u32, _t: u8) {
+        for r in self.req.take_ool_ports(address).unwrap_or_default() {
+            self.ipc.release_right(r);
+        }
+    }
+}
+
+/// The pages of `[offset, offset + length)`, if the range is page-aligned and sane.
+fn pages(offset: u64, length: u64) -> Result<impl Iterator<Item = u64>, i32> {
+    if !offset.is_multiple_of(PAGE) || length == 0 || offset.checked_add(length).is_none_or(|e| e > PAGER_OBJECT_SIZE) {
+        return Err(KERN_INVALID_ARGUMENT);
+    }
+    Ok((0..length.div_ceil(PAGE)).map(move |i| offset + i * PAGE))
+}
+
+impl Control<'_> {
+    /// Sends memory_object_lock_completed to the send-once right behind
+    /// handle `reply_to` (nothing for a null one).
+    fn completed(&mut self, reply_to: u32, offset: u64, length: u64) {
+        let Some(reply) = self.req.take_right(reply_to).filter(|r| r.port_id().is_some()) else {
+            return;
+        };
+        let control = self.pagers.control_of(self.object);
+        let mut buf = [0u8; 128];
+        let parts = control
+            .and_then(|c| self.ipc.make_send_right(c))
+            .map(|c| KernelReplyParts {
+                rights: vec![c],
+                ..Default::default()
+            });
+        match (
+            parts,
+            mo::encode_memory_object_lock_completed_request(&mut buf, 0, 1, offset, length),
+        ) {
+            (Some(parts), Some(n)) => self.ipc.kernel_send_image(reply, KRight::NULL, &buf[..n], parts),
+            (parts, _) => {
+                for r in parts.map(|p| p.rights).unwrap_or_default() {
+                    self.ipc.release_right(r);
+                }
+                self.ipc.release_right(reply);
+            }
+        }
+    }
+
+    fn set_attributes(&mut self, may_cache: u32, copy_strategy: u32) {
+        self.pagers.set_attributes(self.object, may_cache != 0, copy_strategy);
+    }
+}
+
+impl MemoryObjectControlServer for Control<'_> {
+    #[allow(clippy::too_many_arguments)]
+    fn memory_object_lock_request(
+        &mut self,
+        _c: u32,
+        offset: u64,
+        size: u64,
+        should_return: u32,
+        should_flush: u32,
+        lock_value: u32,
+        reply_to: u32,
+    ) -> Result<(), i32> {
+        let lock = VmProt::from_bits(lock_value).ok_or(KERN_INVALID_ARGUMENT)?;
+        if should_return > 2 {
+            return Err(KERN_INVALID_ARGUMENT);
+        }
+        let range: Vec<u64> = pages(offset, size)?.collect();
+        let pager = vm::with_objects(|o| o.get(self.object).and_then(|x| x.pager())).ok_or(KERN_INVALID_ARGUMENT)?;
+        let last = offset + size;
+        let mut io = PagerIo {
+            ipc: self.ipc,
+            pagers: self.pagers,
+        };
+        pageout::clean(
+            &mut io,
+            self.object,
+            pager,
+            offset..last,
+            should_return,
+            should_flush != 0,
+        );
+        pageout::lock(self.object, offset..last, lock);
+        // Faults waiting for an unlock look again.
+        for page in range {
+            if self.pagers.is_pending(self.object, page) {
+                pager::answered(self.pagers, self.object, page, false);
+            }
+        }
+        self.completed(reply_to, offset, size);
+        Ok(())
+    }
+    fn memory_object_ready(&mut self, _c: u32, may_cache: u32, copy_strategy: u32) -> Result<(), i32> {
+        self.set_attributes(may_cache, copy_strategy);
+        Ok(())
+    }
+    fn memory_object_change_attributes(
+        &mut self,
+        _c: u32,
+        may_cache: u32,
+        copy: u32,
+        reply_to: u32,
+    ) -> Result<(), i32> {
+        self.set_attributes(may_cache, copy);
+        self.completed(reply_to, 0, 0);
+        Ok(())
+    }
+    fn memory_object_data_supply(&mut self, _c: u32, offset: u64, data: OolArray, lock: u32) -> Result<(), i32> {
+        let lock = VmProt::from_bits(lock).ok_or(KERN_INVALID_ARGUMENT)?;
+        let bytes = self.req.take_ool(data.address).unwrap_or_default();
+        for (i, page) in pages(offset, (bytes.len() as u64).max(1))?.enumerate() {
+            let from = i * PAGE as usize;
+            let chunk = bytes.get(from..(from + PAGE as usize).min(bytes.len())).unwrap_or(&[]);
+            if vm::supply_page(self.object, page, chunk) && lock != VmProt::NONE {
+                let _ = vm::with_objects(|o| o.set_lock(self.object, page, lock));
+            }
+            pager::answered(self.pagers, self.object, page, false);
+        }
+        Ok(())
+    }
+    fn memory_object_data_unavailable(&mut self, _c: u32, offset: u64, length: u64) -> Result<(), i32> {
+        for page in pages(offset, length)? {
+            vm::supply_page(self.object, page, &[]);
+            pager::answered(self.pagers, self.object, page, false);
+        }
+        Ok(())
+    }
+    fn memory_object_data_error(&mut self, _c: u32, offset: u64, length: u64, _error: i32) -> Result<(), i32> {
+        for page in pages(offset, length)? {
+            pager::answered(self.pagers, self.object, page, true);
+        }
+        Ok(())
+    }
+}
+
+/// Serves a message on the control port of `object`.
+pub fn serve(ipc: &mut Ipc, pagers: &mut Pagers, object: u64, kmsg: KMsg) {
+    let mut req = ipc.kernel_request(kmsg);
+    let image = core::mem::take(&mut req.image);
+    let reply = core::mem::replace(&mut req.reply, KRight::NULL);
+    let mut out = [0u8; 64];
+    let mut c = Control {
+        ipc,
+        pagers,
+        req,
+        object,
+    };
+    let _ = moc::memory_object_control_server(&mut c, &image, &mut out);
+    let Control { ipc, req, .. } = c;
+    ipc.kernel_request_done(req);
+    ipc.release_right(reply);
+}

@@ -1,0 +1,104 @@
+//! The task port's server: the `task` subsystem here, `mach_port` on the
+//! task's IPC space in [`super::mach_port`] and `vm` on its map in
+//! [`super::vm`] (one server, three subsystems, as in Mach).
+
+use super::{Ctx, delegate_release};
+use crate::kern::lifecycle;
+use crate::kern::task::{self, Task, TaskExit};
+use crate::kern::vm;
+use crate::kern::{pager, sched};
+use alloc::sync::Arc;
+use core::sync::atomic::Ordering;
+use mach_abi::kern_return::*;
+use mach_core::ipc::{PortRef, RightKind, SpaceId};
+use mach_interfaces::task::TaskServer;
+use mach_interfaces::{Dispatch, PolyPort};
+
+/// A task port's server: `space` is the task's id (and its IPC space's).
+pub struct TaskPortServer<'a> {
+    pub ctx: Ctx<'a>,
+    pub space: SpaceId,
+}
+
+delegate_release!(TaskPortServer);
+
+impl TaskPortServer<'_> {
+    pub fn task(&self) -> Result<Arc<Task>, i32> {
+        task::lookup(self.space).ok_or(KERN_INVALID_TASK)
+    }
+}
+
+/// Serves a request on the port of task `id`, trying the three subsystems.
+pub fn serve<'a>(ctx: Ctx<'a>, id: SpaceId, image: &[u8], reply: &mut [u8]) -> (Dispatch, Ctx<'a>) {
+    let mut s = TaskPortServer { ctx, space: id };
+    let d = match mach_interfaces::mach_port::mach_port_server(&mut s, image, reply) {
+        Dispatch::BadId(_) => match mach_interfaces::vm::vm_server(&mut s, image, reply) {
+            Dispatch::BadId(_) => mach_interfaces::task::task_server(&mut s, image, reply),
+            d => d,
+        },
+        d => d,
+    };
+    (d, s.ctx)
+}
+
+impl TaskServer for TaskPortServer<'_> {
+    fn task_set_exception_port(&mut self, _task: u32, port: PolyPort) -> Result<(), i32> {
+        let task = self.task()?;
+        let right = self.ctx.req.peek_right(port.name).ok_or(KERN_INVALID_CAPABILITY)?;
+        let new = match right.port {
+            PortRef::Null | PortRef::Dead => 0,
+            PortRef::Port(_) if right.kind == RightKind::Send => {
+                self.ctx.ipc.kernel_hold_send(right).ok_or(KERN_INVALID_CAPABILITY)?
+            }
+            PortRef::Port(_) => return Err(KERN_INVALID_CAPABILITY),
+        };
+        self.ctx.req.take_right(port.name);
+        if right.port == PortRef::Dead {
+            self.ctx.ipc.release_right(right);
+        }
+        let old = task.exception_port.swap(new, Ordering::AcqRel);
+        if old != 0 {
+            self.ctx.ipc.kernel_release_send(old);
+        }
+        Ok(())
+    }
+    fn task_create(&mut self, _parent: u32, inherit_memory: u32) -> Result<u32, i32> {
+        let parent = self.task()?;
+        let space = crate::arch::paging::AddressSpace::new().map_err(|_| KERN_RESOURCE_SHORTAGE)?;
+        let name = alloc::format!("{}-child", parent.name);
+        let child = lifecycle::create_task(self.ctx.ipc, name, space, None);
+        if inherit_memory != 0
+            && let Err(e) = vm::fork(&parent, &child)
+        {
+            lifecycle::terminate_task(self.ctx.ipc, self.ctx.pagers, &child, TaskExit::Terminated);
+            return Err(e);
+        }
+        let port = child.port.load(Ordering::Relaxed);
+        let Some(right) = self.ctx.ipc.make_send_right(port) else {
+            lifecycle::terminate_task(self.ctx.ipc, self.ctx.pagers, &child, TaskExit::Terminated);
+            return Err(KERN_RESOURCE_SHORTAGE);
+        };
+        Ok(self.ctx.out.right(right))
+    }
+    fn task_terminate(&mut self, _task: u32) -> Result<(), i32> {
+        let task = self.task()?;
+        lifecycle::terminate_task(self.ctx.ipc, self.ctx.pagers, &task, TaskExit::Terminated);
+        Ok(())
+    }
+    fn thread_create_running(&mut self, _task: u32, entry: u64, stack: u64, arg: u64) -> Result<u32, i32> {
+        let task = self.task()?;
+        let thread = lifecycle::create_thread(&task, entry, stack, arg)?;
+        let port = crate::kern::ipc::thread_port(self.ctx.ipc, &thread);
+        let Some(right) = self.ctx.ipc.make_send_right(port) else {
+            lifecycle::terminate_thread(self.ctx.ipc, self.ctx.pagers, &thread);
+            return Err(KERN_RESOURCE_SHORTAGE);
+        };
+        sched::make_runnable(thread);
+        Ok(self.ctx.out.right(right))
+    }
+}
+
+/// Tells the pagers of objects a call ended.
+pub(super) fn pagers_gone(ctx: &mut Ctx<'_>, gone: vm::PagersGone) {
+    pager::objects_gone(ctx.ipc, ctx.pagers, gone);
+}

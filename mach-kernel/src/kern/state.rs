@@ -1,0 +1,35 @@
+//! What the kernel-state lock protects (layer 4): the IPC model and the
+//! tables of the layer-3 subsystems whose state changes only together with
+//! it. `entry::lock` owns the one instance; code below `entry` gets it, or
+//! the piece it needs, as an argument.
+
+use super::exception::ExceptionReplies;
+use super::pager::Pagers;
+use mach_core::ipc::{Ipc, KObject, PortId};
+
+pub struct KernelState {
+    pub ipc: Ipc,
+    /// Memory objects the kernel maps and the default pager.
+    pub pagers: Pagers,
+    /// Exception replies not yet collected by their threads.
+    pub exceptions: ExceptionReplies,
+    /// The host port (`mach_host_self()`).
+    pub host: PortId,
+}
+
+impl KernelState {
+    /// The IPC state with the host port. Messages in flight may hold at most
+    /// a quarter of the kernel heap, so a task that floods queues gets
+    /// MACH_SEND_NO_BUFFER while the rest of the kernel keeps its memory.
+    pub fn new(heap_bytes: usize) -> Self {
+        let mut ipc = Ipc::new();
+        ipc.set_message_memory_limit(heap_bytes as u64 / 4);
+        let host = ipc.kobject_port_create(KObject::Host);
+        KernelState {
+            ipc,
+            pagers: Pagers::default(),
+            exceptions: ExceptionReplies::default(),
+            host,
+        }
+    }
+}

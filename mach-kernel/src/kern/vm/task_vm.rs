@@ -1,0 +1,83 @@
+//! A task's VM map behind its lock ([`VmLock`]), with a version that tells
+//! when the map may have changed, and the task's fault counts. A leaf: `Task`
+//! holds it by value, and it depends on nothing else in `kern`.
+
+use core::sync::atomic::{AtomicU64, Ordering};
+use mach_core::vm::{FaultStats, VmMap};
+use spin::Mutex;
+
+/// The part of every task's address space the VM map manages: all of the
+/// user half but page zero.
+pub const VM_MIN: u64 = mach_abi::layout::USER_MIN;
+pub const VM_MAX: u64 = mach_abi::layout::USER_END;
+
+/// A task's [`TaskVm`] behind its lock, with a version that changes whenever
+/// the map may have changed: every mutable use through the guard counts as a
+/// change. Checks of the map (such as the receive-buffer probe of `mach_msg`)
+/// can be remembered for as long as the version stays the same.
+pub struct VmLock {
+    inner: Mutex<TaskVm>,
+    version: AtomicU64,
+}
+
+impl VmLock {
+    pub fn new(vm: TaskVm) -> Self {
+        VmLock {
+            inner: Mutex::new(vm),
+            version: AtomicU64::new(0),
+        }
+    }
+
+    pub fn lock(&self) -> VmGuard<'_> {
+        VmGuard {
+            guard: self.inner.lock(),
+            version: &self.version,
+        }
+    }
+
+    /// The current version (see the type's documentation).
+    pub fn version(&self) -> u64 {
+        self.version.load(Ordering::Acquire)
+    }
+}
+
+/// The locked [`TaskVm`]; mutable access bumps the version.
+pub struct VmGuard<'a> {
+    guard: spin::MutexGuard<'a, TaskVm>,
+    version: &'a AtomicU64,
+}
+
+impl core::ops::Deref for VmGuard<'_> {
+    type Target = TaskVm;
+    fn deref(&self) -> &TaskVm {
+        &self.guard
+    }
+}
+
+impl core::ops::DerefMut for VmGuard<'_> {
+    fn deref_mut(&mut self) -> &mut TaskVm {
+        self.version.fetch_add(1, Ordering::AcqRel);
+        &mut self.guard
+    }
+}
+
+/// A task's map and fault counts.
+pub struct TaskVm {
+    pub map: VmMap,
+    pub stats: FaultStats,
+}
+
+impl TaskVm {
+    pub fn new() -> Self {
+        TaskVm {
+            map: VmMap::new(VM_MIN, VM_MAX).expect("VM bounds"),
+            stats: FaultStats::default(),
+        }
+    }
+}
+
+impl Default for TaskVm {
+    fn default() -> Self {
+        Self::new()
+    }
+}
