@@ -8,7 +8,8 @@
 //! scheduler takes over.
 //!
 //! `arch` is the machine layer (all `unsafe` lives there and in its user-copy
-//! module); `kern` is the machine-independent kernel; `mem` owns physical memory.
+//! module, physical memory included: `arch::frame`, known here as `mem`);
+//! `kern` is the machine-independent kernel.
 #![no_std]
 #![no_main]
 #![allow(clippy::deref_addrof)] // `&mut *(&raw mut STATIC)` is how edition 2024 reaches per-CPU statics
@@ -19,8 +20,10 @@ mod arch;
 mod console;
 mod kern;
 mod klog;
-mod mem;
 mod panic;
+
+/// Physical memory: frames and the heap (`arch::frame`).
+use arch::frame as mem;
 
 use arch::{apic, cpu, gdt, idt, multiboot, paging, serial::Serial, syscall};
 use mach_core::frame::PhysRange;

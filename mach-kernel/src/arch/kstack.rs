@@ -2,8 +2,8 @@
 //! unmapped guard page, so an overflow faults (and is reported through the
 //! double-fault stack) instead of silently corrupting a neighbour.
 
+use super::frame;
 use super::paging::{self, KSTACK_REGION, PAGE_SIZE};
-use crate::mem;
 use alloc::vec::Vec;
 use spin::Mutex;
 
@@ -49,14 +49,16 @@ impl KernelStack {
         let base = stack.bottom();
         let mut va = base;
         while va < base + KSTACK_SIZE {
-            let Some(frame) = mem::alloc_frame() else {
+            let Some(frame) = frame::alloc_frame() else {
                 stack.release_pages(va);
                 SLOTS.lock().free.push(slot);
                 core::mem::forget(stack);
                 return Err(OutOfStacks);
             };
-            if paging::kernel_map(va, frame, true).is_err() {
-                mem::free_frame(frame);
+            if paging::kernel_map(va, frame.phys(), true).is_ok() {
+                let _ = frame.into_page();
+            } else {
+                frame::free_frame(frame);
                 stack.release_pages(va);
                 SLOTS.lock().free.push(slot);
                 core::mem::forget(stack);
@@ -80,8 +82,8 @@ impl KernelStack {
     fn release_pages(&self, end: u64) {
         let mut va = self.bottom();
         while va < end {
-            if let Ok(frame) = paging::kernel_unmap(va) {
-                mem::free_frame(frame);
+            if let Ok(page) = paging::kernel_unmap(va) {
+                frame::free_page(page);
             }
             va += PAGE_SIZE;
         }

@@ -2,8 +2,9 @@
 //!
 //! This layer and `usercopy` are the only places in the kernel with `unsafe`
 //! code; each block carries a `// SAFETY:` argument. The rest of the kernel sees
-//! safe functions: page tables as `AddressSpace`, traps as `TrapFrame`, the
-//! context switch as `switch_context`, user memory as `copy_from_user`.
+//! safe functions and types: page tables as `AddressSpace`, physical memory as
+//! owned `Frame`s, traps as `TrapFrame`, the context switch as
+//! `switch_context`, user memory as `UserAddr` and `copy_from_user`.
 
 pub mod apic;
 pub mod ata;
@@ -11,6 +12,7 @@ pub mod backtrace;
 pub mod boot;
 pub mod cpu;
 pub mod entry;
+pub mod frame;
 pub mod gdt;
 pub mod heap;
 pub mod idt;

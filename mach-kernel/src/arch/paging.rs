@@ -13,10 +13,10 @@
 //! address space; its slots never change afterwards (new kernel mappings go under
 //! the existing PDPTs), so all spaces see the same kernel.
 //!
-//! Physical memory is reached only through the direct map; the accessors at the
-//! bottom of this file are the only unsafe code that dereferences it.
+//! Physical memory is reached only through the direct map: page tables by the
+//! accessors at the bottom of this file, frames through `arch::frame`.
 
-use crate::mem;
+use super::frame;
 use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use x86_64::registers::control::{Cr3, Cr3Flags};
 use x86_64::structures::paging::PhysFrame;
@@ -93,9 +93,7 @@ fn index(va: u64, level: u32) -> usize {
 }
 
 fn zeroed_table() -> Result<u64, MapError> {
-    let f = mem::alloc_frame().ok_or(MapError::OutOfMemory)?;
-    zero_frame(f);
-    Ok(f)
+    Ok(frame::alloc_zeroed().ok_or(MapError::OutOfMemory)?.into_page())
 }
 
 /// Walks from `root` to the level-1 table for `va`, creating tables with
@@ -333,15 +331,15 @@ fn free_tables(table: u64, level: u32, slots: usize) {
                 let leaf = read_entry(next, j);
                 // Pages of VM objects are freed by their objects.
                 if leaf & PageFlags::PRESENT != 0 && leaf & PageFlags::OBJECT_PAGE == 0 {
-                    mem::free_frame(leaf & ADDR_MASK);
+                    frame::free_page(leaf & ADDR_MASK);
                 }
             }
-            mem::free_frame(next);
+            frame::free_page(next);
         } else {
             free_tables(next, level - 1, 512);
         }
     }
-    mem::free_frame(table);
+    frame::free_page(table);
 }
 
 impl Drop for AddressSpace {
@@ -354,9 +352,10 @@ impl Drop for AddressSpace {
 
 fn read_entry(table: u64, i: usize) -> u64 {
     debug_assert!(i < 512);
-    // SAFETY: `table` is a page-table frame allocated by this module (or the
-    // kernel PML4), so it is direct-mapped, 4 KiB aligned and 512 entries long;
-    // i < 512 keeps the access inside it.
+    // SAFETY: `table` is a page-table frame this module allocated (every
+    // table address comes from `zeroed_table` or from an entry this module
+    // wrote), so it is direct-mapped, 4 KiB aligned, 512 entries long and
+    // owned by page tables alone; `i & 0x1ff` keeps the access inside it.
     unsafe { core::ptr::read_volatile((phys_to_virt(table) as *const u64).add(i & 0x1ff)) }
 }
 
@@ -364,49 +363,6 @@ fn write_entry(table: u64, i: usize, value: u64) {
     // SAFETY: as in read_entry; interrupts are off in the kernel, so no other
     // code on this CPU walks the table while it changes.
     unsafe { core::ptr::write_volatile((phys_to_virt(table) as *mut u64).add(i & 0x1ff), value) }
-}
-
-/// Fills a physical frame with zeroes.
-pub fn zero_frame(frame: u64) {
-    // SAFETY: frames come from the frame allocator, which only hands out RAM
-    // that is direct-mapped and not used by anything else.
-    unsafe { core::ptr::write_bytes(phys_to_virt(frame & ADDR_MASK) as *mut u8, 0, PAGE_SIZE as usize) }
-}
-
-/// Copies a whole frame.
-pub fn copy_frame(from: u64, to: u64) {
-    // SAFETY: both frames are direct-mapped RAM; `to` was just allocated by the
-    // caller, so the two do not overlap and nobody else writes `to`.
-    unsafe {
-        core::ptr::copy_nonoverlapping(
-            phys_to_virt(from & ADDR_MASK) as *const u8,
-            phys_to_virt(to & ADDR_MASK) as *mut u8,
-            PAGE_SIZE as usize,
-        )
-    }
-}
-
-/// Copies the start of a frame (up to a page) into `buf` (a page-out).
-pub fn read_frame(frame: u64, buf: &mut [u8]) {
-    let len = buf.len().min(PAGE_SIZE as usize);
-    // SAFETY: frames are direct-mapped RAM and `len` stays inside the page;
-    // `buf` is kernel heap or stack memory, which cannot overlap the direct
-    // map's view of a frame the caller owns.
-    unsafe { core::ptr::copy_nonoverlapping(phys_to_virt(frame & ADDR_MASK) as *const u8, buf.as_mut_ptr(), len) }
-}
-
-/// Copies `bytes` into a frame at `offset`; the range must fit in the page.
-pub fn write_frame(frame: u64, offset: usize, bytes: &[u8]) {
-    assert!(offset <= PAGE_SIZE as usize && bytes.len() <= PAGE_SIZE as usize - offset);
-    // SAFETY: the assertion keeps the write inside the direct-mapped frame,
-    // which the caller owns.
-    unsafe {
-        core::ptr::copy_nonoverlapping(
-            bytes.as_ptr(),
-            (phys_to_virt(frame & ADDR_MASK) as *mut u8).add(offset),
-            bytes.len(),
-        )
-    }
 }
 
 /// A mutable view of a run of physical memory through the direct map.

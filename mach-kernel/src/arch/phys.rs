@@ -11,7 +11,7 @@ static HEAP: KernelHeap = KernelHeap::empty();
 
 /// Turns the physical run `[phys, phys + words*8)` into the frame bitmap.
 ///
-/// Called once at boot with a run that `crate::mem::init` found inside usable
+/// Called once at boot with a run that `arch::frame::init` found inside usable
 /// RAM and excluded from the frames it hands out.
 pub fn claim_bitmap(phys: u64, words: usize) -> &'static mut [u64] {
     // SAFETY: the run is usable RAM below 4 GiB (mapped by the boot tables and
@@ -32,8 +32,9 @@ pub fn init_heap(phys: u64, size: usize) {
 }
 
 fn claim_bytes(phys: u64, size: usize) -> &'static mut [u8] {
-    // SAFETY: frames just taken from the frame allocator belong to the caller
-    // alone, and the direct map covers all RAM.
+    // SAFETY: the run was just taken from the frame allocator for the heap
+    // alone (and recorded as claimed, so no `arch::frame` access reaches it
+    // either), it is never given back, and the direct map covers all RAM.
     unsafe { phys_slice_mut::<u8>(phys, size) }
 }
 

@@ -60,6 +60,28 @@ unsafe extern "C" {
     static copy_user_fixup: u8;
 }
 
+/// A user address as a task gave it (a trap argument, a field of a message):
+/// an allegation until this layer checks and copies it. Nothing else turns
+/// one into bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct UserAddr(u64);
+
+impl UserAddr {
+    pub const fn new(addr: u64) -> Self {
+        UserAddr(addr)
+    }
+
+    /// The address as a number (for the VM map, which checks ranges itself).
+    pub const fn get(self) -> u64 {
+        self.0
+    }
+
+    /// The address `offset` bytes on, unless that overflows.
+    pub fn offset(self, offset: u64) -> Option<UserAddr> {
+        self.0.checked_add(offset).map(UserAddr)
+    }
+}
+
 /// A user address range that could not be copied.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct BadUserAddress;
@@ -73,7 +95,8 @@ fn check_range(addr: u64, len: usize) -> Result<(), BadUserAddress> {
 }
 
 /// Copies `dst.len()` bytes from user address `src` in the current address space.
-pub fn copy_from_user(dst: &mut [u8], src: u64) -> Result<(), BadUserAddress> {
+pub fn copy_from_user(dst: &mut [u8], src: UserAddr) -> Result<(), BadUserAddress> {
+    let src = src.0;
     if dst.is_empty() {
         return Ok(());
     }
@@ -87,7 +110,8 @@ pub fn copy_from_user(dst: &mut [u8], src: u64) -> Result<(), BadUserAddress> {
 }
 
 /// Copies `src` to user address `dst` in the current address space.
-pub fn copy_to_user(dst: u64, src: &[u8]) -> Result<(), BadUserAddress> {
+pub fn copy_to_user(dst: UserAddr, src: &[u8]) -> Result<(), BadUserAddress> {
+    let dst = dst.0;
     if src.is_empty() {
         return Ok(());
     }
@@ -115,12 +139,12 @@ fn nowait<R>(f: impl FnOnce() -> R) -> R {
 }
 
 /// [`copy_from_user`] that fails rather than wait for a pager.
-pub fn copy_from_user_nowait(dst: &mut [u8], src: u64) -> Result<(), BadUserAddress> {
+pub fn copy_from_user_nowait(dst: &mut [u8], src: UserAddr) -> Result<(), BadUserAddress> {
     nowait(|| copy_from_user(dst, src))
 }
 
 /// [`copy_to_user`] that fails rather than wait for a pager.
-pub fn copy_to_user_nowait(dst: u64, src: &[u8]) -> Result<(), BadUserAddress> {
+pub fn copy_to_user_nowait(dst: UserAddr, src: &[u8]) -> Result<(), BadUserAddress> {
     nowait(|| copy_to_user(dst, src))
 }
 

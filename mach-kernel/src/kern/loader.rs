@@ -15,9 +15,9 @@ use super::state::KernelState;
 use super::task::{Expectation, Task, TaskExit};
 use super::thread::Thread;
 use crate::arch::cpu;
-use crate::arch::paging::{self, AddressSpace, MapError, PAGE_SIZE};
+use crate::arch::paging::{AddressSpace, MapError, PAGE_SIZE};
 use crate::arch::trapframe::TrapFrame;
-use crate::mem;
+use crate::mem::{self, Frame};
 use alloc::collections::BTreeMap;
 use alloc::string::String;
 use alloc::sync::Arc;
@@ -87,7 +87,7 @@ pub fn load(
     let space = match AddressSpace::new() {
         Ok(s) => s,
         Err(e) => {
-            free_pages(&pages);
+            pages.into_iter().for_each(|p| mem::free_frame(p.frame));
             return Err(e.into());
         }
     };
@@ -136,21 +136,16 @@ fn phdr_address(seg: &LoadSegment, phoff: u64) -> Option<u64> {
 /// permissions of the segments that cover it.
 struct ImagePage {
     va: u64,
-    frame: u64,
+    frame: Frame,
     prot: VmProt,
 }
 
-fn free_pages(pages: &[ImagePage]) {
-    for p in pages {
-        mem::free_frame(p.frame);
-    }
-}
-
 /// Copies the segments into fresh frames, page by page (a page two segments
-/// share gets both their bytes and the union of their permissions).
+/// share gets both their bytes and the union of their permissions). On error
+/// the frames made so far are dropped back to the allocator.
 fn build_image(elf: &ElfFile, segments: &[LoadSegment]) -> Result<Vec<ImagePage>, LoadError> {
-    let mut pages: BTreeMap<u64, (u64, VmProt)> = BTreeMap::new();
-    let release = |pages: &BTreeMap<u64, (u64, VmProt)>| pages.values().for_each(|&(f, _)| mem::free_frame(f));
+    let mut pages: BTreeMap<u64, (Frame, VmProt)> = BTreeMap::new();
+    let release = |pages: BTreeMap<u64, (Frame, VmProt)>| pages.into_values().for_each(|(f, _)| mem::free_frame(f));
     for seg in segments {
         let mut prot = VmProt::READ;
         if seg.flags.write {
@@ -163,29 +158,23 @@ fn build_image(elf: &ElfFile, segments: &[LoadSegment]) -> Result<Vec<ImagePage>
         let file_end = seg.vaddr + seg.filesz;
         let mut page = seg.vaddr & !(PAGE_SIZE - 1);
         while page < seg.vaddr + seg.memsz {
-            let frame = match pages.get_mut(&page) {
-                Some((frame, p)) => {
-                    *p = *p | prot;
-                    *frame
+            if !pages.contains_key(&page) {
+                let Some(frame) = mem::alloc_zeroed() else {
+                    release(pages);
+                    return Err(LoadError::Map(MapError::OutOfMemory));
+                };
+                pages.insert(page, (frame, VmProt::NONE));
+            }
+            if let Some((frame, p)) = pages.get_mut(&page) {
+                *p = *p | prot;
+                let lo = page.max(seg.vaddr);
+                let hi = (page + PAGE_SIZE).min(file_end);
+                if lo < hi {
+                    frame.write(
+                        (lo - page) as usize,
+                        &bytes[(lo - seg.vaddr) as usize..(hi - seg.vaddr) as usize],
+                    );
                 }
-                None => {
-                    let Some(frame) = mem::alloc_frame() else {
-                        release(&pages);
-                        return Err(LoadError::Map(MapError::OutOfMemory));
-                    };
-                    paging::zero_frame(frame);
-                    pages.insert(page, (frame, prot));
-                    frame
-                }
-            };
-            let lo = page.max(seg.vaddr);
-            let hi = (page + PAGE_SIZE).min(file_end);
-            if lo < hi {
-                paging::write_frame(
-                    frame,
-                    (lo - page) as usize,
-                    &bytes[(lo - seg.vaddr) as usize..(hi - seg.vaddr) as usize],
-                );
             }
             page += PAGE_SIZE;
         }
@@ -199,19 +188,17 @@ fn build_image(elf: &ElfFile, segments: &[LoadSegment]) -> Result<Vec<ImagePage>
 /// Maps the image into the task's VM map: one object per run of contiguous
 /// pages with the same permissions, its pages already resident.
 fn map_image(task: &Task, pages: Vec<ImagePage>) -> Result<(), LoadError> {
-    let mut run: Vec<(u64, u64)> = Vec::new();
-    let mut i = 0;
-    while i < pages.len() {
-        let start = pages[i].va;
-        let prot = pages[i].prot;
-        run.clear();
-        while i < pages.len() && pages[i].prot == prot && pages[i].va == start + (run.len() as u64) * PAGE_SIZE {
-            run.push((pages[i].va - start, pages[i].frame));
-            i += 1;
+    let mut pages = pages.into_iter().peekable();
+    while let Some(first) = pages.next() {
+        let (start, prot) = (first.va, first.prot);
+        let mut run: Vec<(u64, Frame)> = alloc::vec![(0, first.frame)];
+        while let Some(next) = pages.next_if(|p| p.prot == prot && p.va == start + (run.len() as u64) * PAGE_SIZE) {
+            run.push((next.va - start, next.frame));
         }
-        if let Err(e) = super::vm::map_resident(task, start, run.len() as u64 * PAGE_SIZE, &run, prot) {
+        let size = run.len() as u64 * PAGE_SIZE;
+        if let Err(e) = super::vm::map_resident(task, start, size, run, prot) {
             // Pages not yet handed to an object are still ours.
-            free_pages(&pages[i..]);
+            pages.for_each(|p| mem::free_frame(p.frame));
             return Err(LoadError::Map(e));
         }
     }
@@ -221,25 +208,24 @@ fn map_image(task: &Task, pages: Vec<ImagePage>) -> Result<(), LoadError> {
 /// Maps the initial stack with the start-up block `bytes` ending at its top.
 fn map_stack(task: &Task, initial_sp: u64, bytes: &[u8]) -> Result<(), LoadError> {
     let bottom = USER_STACK_TOP - USER_STACK_SIZE;
-    let mut resident: Vec<(u64, u64)> = Vec::new();
+    let mut resident: Vec<(u64, Frame)> = Vec::new();
     let mut page = initial_sp & !(PAGE_SIZE - 1);
     while page < USER_STACK_TOP {
-        let Some(frame) = mem::alloc_frame() else {
-            resident.iter().for_each(|&(_, f)| mem::free_frame(f));
+        let Some(mut frame) = mem::alloc_zeroed() else {
+            resident.into_iter().for_each(|(_, f)| mem::free_frame(f));
             return Err(LoadError::Map(MapError::OutOfMemory));
         };
-        paging::zero_frame(frame);
         let lo = page.max(initial_sp);
         let hi = page + PAGE_SIZE;
         let from = (lo - initial_sp) as usize;
         let to = ((hi - initial_sp) as usize).min(bytes.len());
         if from < to {
-            paging::write_frame(frame, (lo - page) as usize, &bytes[from..to]);
+            frame.write((lo - page) as usize, &bytes[from..to]);
         }
         resident.push((page - bottom, frame));
         page += PAGE_SIZE;
     }
-    super::vm::map_resident(task, bottom, USER_STACK_SIZE, &resident, VmProt::READ | VmProt::WRITE)
+    super::vm::map_resident(task, bottom, USER_STACK_SIZE, resident, VmProt::READ | VmProt::WRITE)
         .map_err(LoadError::Map)
 }
 

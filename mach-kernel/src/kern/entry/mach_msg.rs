@@ -9,7 +9,7 @@
 
 use super::lock;
 use crate::arch::apic::TIMER_HZ;
-use crate::arch::usercopy::{copy_from_user, copy_to_user};
+use crate::arch::usercopy::{UserAddr, copy_from_user, copy_to_user};
 use crate::kern::ipc::TaskMemory;
 use crate::kern::pager;
 use crate::kern::prof::{self, Phase};
@@ -36,7 +36,7 @@ fn deadline(ms: u32) -> u64 {
 /// `mach_msg` for `me`, the running thread.
 pub fn mach_msg(
     me: &Arc<Thread>,
-    msg: u64,
+    msg: UserAddr,
     option: u32,
     send_size: u32,
     rcv_size: u32,
@@ -74,7 +74,7 @@ pub fn mach_msg(
 /// when the call does not qualify (nothing was done): the general path runs.
 /// (The model's fast path also takes inline data; why the kernel does not
 /// pass it any yet is in docs/BENCHMARKS.md.)
-fn rpc_fast(me: &Arc<Thread>, task: &Task, msg: u64, rcv_size: u32, rcv_name: u32) -> Option<MachMsgReturn> {
+fn rpc_fast(me: &Arc<Thread>, task: &Task, msg: UserAddr, rcv_size: u32, rcv_name: u32) -> Option<MachMsgReturn> {
     let mut header = [0u8; MACH_MSG_HEADER_SIZE];
     copy_from_user(&mut header, msg).ok()?;
     if (rcv_size as usize) < HANDOFF_SIZE || !probe_writable(me, task, msg, rcv_size) {
@@ -102,7 +102,7 @@ fn rpc_fast(me: &Arc<Thread>, task: &Task, msg: u64, rcv_size: u32, rcv_name: u3
 }
 
 /// Copies the message handed to this thread to its receive buffer.
-fn take_handoff(me: &Thread, msg: u64) -> MachMsgReturn {
+fn take_handoff(me: &Thread, msg: UserAddr) -> MachMsgReturn {
     // Copied out of the lock first: the copy to the user may fault and wait.
     let bytes = *me.ipc.handoff_msg.lock();
     copy_out(msg, &bytes[..], me.ipc.handoff_status())
@@ -111,7 +111,7 @@ fn take_handoff(me: &Thread, msg: u64) -> MachMsgReturn {
 fn send(
     me: &Arc<Thread>,
     task: &Task,
-    msg: u64,
+    msg: UserAddr,
     option: u32,
     size: u32,
     timeout: u32,
@@ -210,7 +210,8 @@ fn try_send(
 /// Checks that `[addr, addr + size)` is writable memory of the task (in its
 /// VM map, faulted in or not), without touching it. The answer for the
 /// thread's last buffer is remembered until the task's map changes.
-fn probe_writable(me: &Thread, task: &Task, addr: u64, size: u32) -> bool {
+fn probe_writable(me: &Thread, task: &Task, addr: UserAddr, size: u32) -> bool {
+    let addr = addr.get();
     let version = task.vm.version();
     if me.ipc.probe_remembered(addr, size, version) {
         return true;
@@ -226,7 +227,7 @@ fn probe_writable(me: &Thread, task: &Task, addr: u64, size: u32) -> bool {
 fn receive(
     me: &Arc<Thread>,
     task: &Task,
-    msg: u64,
+    msg: UserAddr,
     option: u32,
     size: u32,
     name: u32,
@@ -264,7 +265,9 @@ fn receive(
                 r
             }
             Ok(ReceiveStatus::TooLarge { needed }) => {
-                let _ = copy_to_user(msg + 4, &(needed as u32).to_le_bytes());
+                if let Some(size_field) = msg.offset(4) {
+                    let _ = copy_to_user(size_field, &(needed as u32).to_le_bytes());
+                }
                 MACH_RCV_TOO_LARGE
             }
             Err(e) => e,
@@ -295,7 +298,7 @@ fn receive(
 }
 
 /// Copies a received message to the user's buffer; returns the receive's status.
-fn copy_out(msg: u64, bytes: &[u8], status: MachMsgReturn) -> MachMsgReturn {
+fn copy_out(msg: UserAddr, bytes: &[u8], status: MachMsgReturn) -> MachMsgReturn {
     if copy_to_user(msg, bytes).is_err() {
         MACH_RCV_INVALID_DATA
     } else {

@@ -6,7 +6,7 @@
 
 use super::lock;
 use crate::arch::trapframe::TrapFrame;
-use crate::arch::usercopy::copy_from_user;
+use crate::arch::usercopy::{UserAddr, copy_from_user};
 use crate::kern::task::{Task, TaskExit};
 use crate::kern::thread::Thread;
 use crate::kern::{ipc, lifecycle, sched, wait};
@@ -37,7 +37,7 @@ impl TrapResult {
 pub fn mach_msg_trap(me: &Arc<Thread>, frame: &TrapFrame) -> KernReturn {
     super::mach_msg::mach_msg(
         me,
-        frame.arg(0),
+        UserAddr::new(frame.arg(0)),
         frame.arg(1) as u32,
         frame.arg(2) as u32,
         frame.arg(3) as u32,
@@ -49,7 +49,7 @@ pub fn mach_msg_trap(me: &Arc<Thread>, frame: &TrapFrame) -> KernReturn {
 pub fn dispatch(number: i64, frame: &TrapFrame) -> TrapResult {
     match number {
         traps::SWTCH | traps::SWTCH_PRI => TrapResult::kr(sched::yield_now() as KernReturn),
-        traps::MACH_PRINT => TrapResult::kr(mach_print(frame.arg(0), frame.arg(1))),
+        traps::MACH_PRINT => TrapResult::kr(mach_print(UserAddr::new(frame.arg(0)), frame.arg(1))),
         traps::TASK_EXIT => task_exit(frame.arg(0) as i32),
         traps::THREAD_EXIT => thread_exit(),
         traps::THREAD_CREATE_RUNNING => match thread_create_running(frame.arg(0), frame.arg(1), frame.arg(2)) {
@@ -93,7 +93,7 @@ fn with_task(f: impl FnOnce(&Task) -> u32) -> u32 {
     }
 }
 
-fn mach_print(ptr: u64, len: u64) -> KernReturn {
+fn mach_print(ptr: UserAddr, len: u64) -> KernReturn {
     if len > traps::MACH_PRINT_MAX {
         return KERN_INVALID_ARGUMENT;
     }

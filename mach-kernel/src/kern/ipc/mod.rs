@@ -12,7 +12,7 @@ pub mod thread_state;
 use super::task::Task;
 use super::thread::Thread;
 use super::vm::{self, PagersGone};
-use crate::arch::usercopy::{copy_from_user_nowait, copy_to_user_nowait};
+use crate::arch::usercopy::{UserAddr, copy_from_user_nowait, copy_to_user_nowait};
 use core::sync::atomic::Ordering;
 use mach_core::ipc::{Ipc, KObject, Name, PortId, UserMemory};
 
@@ -99,10 +99,10 @@ impl<'a> TaskMemory<'a> {
 
 impl UserMemory for TaskMemory<'_> {
     fn read(&mut self, addr: u64, buf: &mut [u8]) -> Result<(), ()> {
-        copy_from_user_nowait(buf, addr).map_err(|_| ())
+        copy_from_user_nowait(buf, UserAddr::new(addr)).map_err(|_| ())
     }
     fn write(&mut self, addr: u64, buf: &[u8]) -> Result<(), ()> {
-        copy_to_user_nowait(addr, buf).map_err(|_| ())
+        copy_to_user_nowait(UserAddr::new(addr), buf).map_err(|_| ())
     }
     fn allocate(&mut self, size: u64) -> Result<u64, ()> {
         vm::allocate(self.task, 0, size, true).map_err(|_| ())

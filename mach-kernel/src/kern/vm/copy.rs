@@ -14,7 +14,7 @@
 //! range of the same task).
 
 use super::{ANYWHERE_BASE, PagersGone, with_objects};
-use crate::arch::paging::{self, PAGE_SIZE};
+use crate::arch::paging::PAGE_SIZE;
 use crate::kern::task::Task;
 use crate::mem;
 use alloc::collections::BTreeMap;
@@ -86,13 +86,16 @@ pub fn write(task: &Task, addr: u64, data: &[u8]) -> Result<PagersGone, KernRetu
     }
     let obj = with_objects(|o| o.create(len, None)).map_err(VmError::kr)?;
     for (i, chunk) in data.chunks(PAGE_SIZE as usize).enumerate() {
-        let page = mem::alloc_frame().inspect(|&f| paging::write_frame(f, 0, chunk));
-        let inserted = page.map(|f| (f, with_objects(|o| o.insert_page(obj, i as u64 * PAGE_SIZE, f))));
+        let page = mem::alloc_frame().map(|mut f| {
+            f.fill(chunk);
+            f.into_page()
+        });
+        let inserted = page.map(|p| (p, with_objects(|o| o.insert_page(obj, i as u64 * PAGE_SIZE, p))));
         match inserted {
             Some((_, Ok(()))) => {}
             failed => {
-                if let Some((f, Err(_))) = failed {
-                    mem::free_frame(f);
+                if let Some((p, Err(_))) = failed {
+                    mem::free_page(p);
                 }
                 // A fresh anonymous object: no pager to tell.
                 let _ = super::release(with_objects(|o| o.deallocate(obj)).unwrap_or_default());

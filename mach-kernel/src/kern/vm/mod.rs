@@ -20,8 +20,8 @@ pub mod pageout;
 pub mod task_vm;
 
 use super::task::Task;
-use crate::arch::paging::{self, MapError, PAGE_SIZE, PageFlags};
-use crate::mem;
+use crate::arch::paging::{MapError, PAGE_SIZE, PageFlags};
+use crate::mem::{self, Frame};
 
 use alloc::vec::Vec;
 use mach_abi::kern_return::*;
@@ -73,18 +73,30 @@ pub fn allocate(task: &Task, addr: u64, size: u64, anywhere: bool) -> Result<u64
 /// object whose pages at the given offsets are the given frames (a program
 /// image or an initial stack). On success the frames belong to the object;
 /// on error they are freed.
-pub fn map_resident(task: &Task, start: u64, size: u64, pages: &[(u64, u64)], prot: VmProt) -> Result<(), MapError> {
+pub fn map_resident(
+    task: &Task,
+    start: u64,
+    size: u64,
+    pages: Vec<(u64, Frame)>,
+    prot: VmProt,
+) -> Result<(), MapError> {
     let mut vm = task.vm.lock();
     let mut guard = OBJECTS.lock();
     let objects = guard.get_or_insert_with(VmObjects::new);
     let Ok(obj) = objects.create(size, None) else {
-        pages.iter().for_each(|&(_, f)| mem::free_frame(f));
+        pages.into_iter().for_each(|(_, f)| mem::free_frame(f));
         return Err(MapError::OutOfMemory);
     };
-    let inserted = pages
-        .iter()
-        .take_while(|&&(offset, frame)| objects.insert_page(obj, offset, frame).is_ok())
-        .count();
+    let mut rest = pages.into_iter();
+    let mut all_in = true;
+    for (offset, frame) in rest.by_ref() {
+        let page = frame.into_page();
+        if objects.insert_page(obj, offset, page).is_err() {
+            mem::free_page(page);
+            all_in = false;
+            break;
+        }
+    }
     let req = MapRequest {
         object: Some(obj),
         offset: 0,
@@ -93,7 +105,7 @@ pub fn map_resident(task: &Task, start: u64, size: u64, pages: &[(u64, u64)], pr
         max_protection: VmProt::ALL,
         inheritance: VmInherit::Copy,
     };
-    let mapped = inserted == pages.len() && vm.map.map_object(objects, start, size, false, req).is_ok();
+    let mapped = all_in && vm.map.map_object(objects, start, size, false, req).is_ok();
     // Drop the reference `create` gave us: if the map took its own the object
     // lives on; otherwise it dies and gives back the pages it held.
     let reclaim = objects.deallocate(obj).unwrap_or_default();
@@ -102,8 +114,8 @@ pub fn map_resident(task: &Task, start: u64, size: u64, pages: &[(u64, u64)], pr
     if mapped {
         return Ok(());
     }
-    reclaim.pages.iter().for_each(|&f| mem::free_frame(f));
-    pages[inserted..].iter().for_each(|&(_, f)| mem::free_frame(f));
+    reclaim.pages.into_iter().for_each(mem::free_page);
+    rest.for_each(|(_, f)| mem::free_frame(f));
     Err(MapError::AlreadyMapped)
 }
 
@@ -145,7 +157,7 @@ impl PagersGone {
 /// Frees the pages of dead objects; returns their pagers.
 pub(in crate::kern) fn release(reclaim: Reclaim) -> PagersGone {
     for p in reclaim.pages {
-        mem::free_frame(p);
+        mem::free_page(p);
     }
     PagersGone(reclaim.pagers)
 }
@@ -155,12 +167,13 @@ pub(in crate::kern) fn release(reclaim: Reclaim) -> PagersGone {
 /// always take in the pages it is sent and page them out.
 pub const DEFAULT_PAGER_RESERVE: usize = 64;
 
-/// A frame for `task`'s memory, unless only the default pager's reserve is left.
-fn alloc_user_frame(task: &Task) -> Option<u64> {
+/// The free frames `task` must leave: the default pager's reserve, unless
+/// it is the default pager's.
+fn reserve_for(task: &Task) -> usize {
     if task.is_vm_privileged() {
-        mem::alloc_frame()
+        0
     } else {
-        mem::alloc_frame_keeping(DEFAULT_PAGER_RESERVE)
+        DEFAULT_PAGER_RESERVE
     }
 }
 
@@ -264,13 +277,14 @@ pub fn fault(task: &Task, addr: u64, write: bool, exec: bool) -> Result<FaultOut
             offset,
             writable,
         } => {
-            let frame = alloc_user_frame(task).ok_or(VmError::ResourceShortage)?;
-            paging::zero_frame(frame);
-            if let Err(e) = objects.insert_page(object, offset, frame) {
-                mem::free_frame(frame);
+            let mut frame = mem::alloc_frame_keeping(reserve_for(task)).ok_or(VmError::ResourceShortage)?;
+            frame.zero();
+            let page = frame.into_page();
+            if let Err(e) = objects.insert_page(object, offset, page) {
+                mem::free_page(page);
                 return Err(e);
             }
-            (frame, writable)
+            (page, writable)
         }
         FaultAction::CopyPage {
             from,
@@ -278,10 +292,10 @@ pub fn fault(task: &Task, addr: u64, write: bool, exec: bool) -> Result<FaultOut
             offset,
             then_map_writable,
         } => {
-            let frame = alloc_user_frame(task).ok_or(VmError::ResourceShortage)?;
-            paging::copy_frame(from, frame);
+            let frame = mem::alloc_copy_of(from, reserve_for(task)).ok_or(VmError::ResourceShortage)?;
+            let frame = frame.into_page();
             if let Err(e) = objects.insert_page(into_object, offset, frame) {
-                mem::free_frame(frame);
+                mem::free_page(frame);
                 return Err(e);
             }
             // Others mapping `into_object` (or a shadow of it) may have `from`
@@ -429,13 +443,15 @@ pub fn map_object(
 /// a page already resident is left alone (a duplicate supply never
 /// overwrites). Returns false if the offset is outside the object.
 pub fn supply_page(object: u64, offset: u64, data: &[u8]) -> bool {
-    let Some(frame) = mem::alloc_frame() else { return false };
-    paging::zero_frame(frame);
-    paging::write_frame(frame, 0, &data[..data.len().min(PAGE_SIZE as usize)]);
-    match with_objects(|o| o.insert_page(object, offset, frame)) {
+    let Some(mut frame) = mem::alloc_frame() else {
+        return false;
+    };
+    frame.fill(data);
+    let page = frame.into_page();
+    match with_objects(|o| o.insert_page(object, offset, page)) {
         Ok(()) => true,
         Err(_) => {
-            mem::free_frame(frame);
+            mem::free_page(page);
             false
         }
     }

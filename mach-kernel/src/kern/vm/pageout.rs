@@ -24,7 +24,7 @@
 //! [`PageoutIo`], so this module sends nothing itself.
 
 use super::with_objects;
-use crate::arch::paging::{self, PAGE_SIZE};
+use crate::arch::paging::PAGE_SIZE;
 use crate::kern::task;
 use crate::mem;
 use alloc::sync::Arc;
@@ -97,7 +97,7 @@ pub fn reclaim(max: usize, io: &mut dyn PageoutIo) -> usize {
                 if dirty {
                     io.data_return(pager, offset, frame_bytes(frame), false);
                 }
-                mem::free_frame(frame);
+                mem::free_page(frame);
                 super::count_pageout(owner);
                 done += 1;
             }
@@ -106,10 +106,10 @@ pub fn reclaim(max: usize, io: &mut dyn PageoutIo) -> usize {
     done
 }
 
-/// A copy of a frame's bytes.
-fn frame_bytes(frame: u64) -> Vec<u8> {
+/// A copy of a resident page's bytes.
+fn frame_bytes(page: u64) -> Vec<u8> {
     let mut data = vec![0u8; PAGE_SIZE as usize];
-    paging::read_frame(frame, &mut data);
+    mem::read_page(page, &mut data);
     data
 }
 
@@ -148,7 +148,7 @@ pub fn clean(
         }
         if flush {
             if with_objects(|o| o.remove_page(object, offset)).ok().flatten().is_some() {
-                mem::free_frame(frame);
+                mem::free_page(frame);
             }
         } else {
             let _ = with_objects(|o| o.set_dirty(object, offset, false));
