@@ -103,7 +103,10 @@ impl Ipc {
                     count_right(&mut counts, p, r.kind);
                 }
             }
-            for r in [port.nsrequest, port.pdrequest].into_iter().flatten() {
+            for r in [port.nsrequest, port.pdrequest, port.kernel_dnrequest]
+                .into_iter()
+                .flatten()
+            {
                 counts.entry(r).or_default().send_once += 1;
             }
             if port.messages.len() > port.qlimit as usize + 64 {

@@ -333,6 +333,35 @@ impl Ipc {
         Some(p)
     }
 
+    /// Registers the kernel's dead-name request on `port` (a port the kernel
+    /// holds a send right to): when its receive right dies, the send-once
+    /// right `notify` carries `MACH_NOTIFY_DEAD_NAME` with name 0 (sent by
+    /// the kernel, so a server can tell it from a forged one). A port already
+    /// dead notifies at once; an earlier request is replaced and released.
+    pub fn kernel_request_dead_name(&mut self, port: PortId, notify: KRight) {
+        let Some(n) = notify.port_id().filter(|_| notify.kind == RightKind::SendOnce) else {
+            self.release_right(notify);
+            return;
+        };
+        match self.ports.get_mut(&port) {
+            Some(p) if !p.is_dead() => {
+                if let Some(old) = p.kernel_dnrequest.replace(n) {
+                    self.release_send_once(old);
+                }
+            }
+            _ => self.notify_dead_name(n, 0),
+        }
+    }
+
+    /// Cancels the kernel's dead-name request on `port`, releasing its
+    /// send-once right (which sends a send-once notification to a live notify port).
+    pub fn kernel_cancel_dead_name(&mut self, port: PortId) {
+        if let Some(n) = self.ports.get_mut(&port).and_then(|p| p.kernel_dnrequest.take()) {
+            self.release_send_once(n);
+            self.collect_garbage();
+        }
+    }
+
     /// Whether the port's receive right still exists.
     pub fn port_is_alive(&self, port: PortId) -> bool {
         self.ports.get(&port).is_some_and(|p| !p.is_dead())

@@ -55,6 +55,10 @@ pub struct Port {
     pub pset: Option<PsetId>,
     /// Send rights the kernel itself holds (counted in `srights`).
     pub kernel_srights: u32,
+    /// The kernel's dead-name request: a send-once right to a kernel port
+    /// that hears `MACH_NOTIFY_DEAD_NAME` (name 0) when this port dies (the
+    /// kernel watches the pagers it holds send rights to this way).
+    pub kernel_dnrequest: Option<PortId>,
 }
 
 impl Port {
@@ -72,6 +76,7 @@ impl Port {
             dnrequests: Vec::new(),
             pset: None,
             kernel_srights: 0,
+            kernel_dnrequest: None,
         }
     }
 

@@ -404,6 +404,7 @@ impl Ipc {
         let nsrequest = p.nsrequest.take();
         let pdrequest = p.pdrequest.take();
         let dnrequests = core::mem::take(&mut p.dnrequests);
+        let kernel_dnrequest = p.kernel_dnrequest.take();
         self.garbage.extend(messages);
         if let Some(n) = nsrequest {
             self.release_send_once(n);
@@ -420,6 +421,9 @@ impl Ipc {
             if let Some(r) = request {
                 self.notify_dead_name(r, name);
             }
+        }
+        if let Some(r) = kernel_dnrequest {
+            self.notify_dead_name(r, 0);
         }
         self.wake(WaitKey::Port(port));
         self.wake(WaitKey::Space(port));

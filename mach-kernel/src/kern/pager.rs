@@ -8,9 +8,11 @@
 //! A fault on a page the object lacks asks for it once
 //! (`memory_object_data_request`, [`request`]) and waits; the pager answers
 //! on the control port (`kobject::memory_control`) with data, zero fill or an
-//! error, and the waiters are woken ([`answered`]). A thread waiting for a
-//! pager that has died gives up with a memory error; one waiting for a pager
-//! that never answers waits until its task is terminated.
+//! error, and the waiters are woken ([`answered`]). The kernel watches each
+//! pager's port with a dead-name request whose notification arrives on the
+//! control port: when the pager dies, the threads waiting for it wake with a
+//! memory error at once ([`pager_died`]). A thread waiting for a pager that
+//! never answers waits until its task is terminated.
 //!
 //! Everything here runs with the kernel state in hand: the IPC model and the
 //! pager table [`Pagers`] are arguments, never locked here.
@@ -165,7 +167,7 @@ pub fn attach_default_pager(ipc: &mut Ipc, pagers: &mut Pagers, object: u64, siz
         ipc.release_right(receive);
         return None;
     }
-    let control = ipc.kobject_port_create(KObject::MemoryControl(object));
+    let control = watch(ipc, port, object);
     pagers.by_port.insert(
         held,
         PagerInfo {
@@ -235,7 +237,7 @@ pub fn map(
     let _ = vm::release(vm::with_objects(|o| o.deallocate(object)).unwrap_or_default());
     let at = mapped?;
     let held = ipc.kernel_hold_send(right).ok_or(KERN_INVALID_CAPABILITY)?;
-    let control = ipc.kobject_port_create(KObject::MemoryControl(object));
+    let control = watch(ipc, port, object);
     pagers.by_port.insert(
         held,
         PagerInfo {
@@ -250,6 +252,31 @@ pub fn map(
         mo::encode_memory_object_init_request(buf, 0, 1, PAGE)
     });
     Ok(at)
+}
+
+/// Makes the control port of `object`, whose pager is behind `pager`, and
+/// asks to hear on it when the pager's port dies (a kernel dead-name
+/// request): that is how faults waiting for a dead pager learn of it.
+fn watch(ipc: &mut Ipc, pager: PortId, object: u64) -> PortId {
+    let control = ipc.kobject_port_create(KObject::MemoryControl(object));
+    if let Some(notify) = ipc.make_send_once_right(control) {
+        ipc.kernel_request_dead_name(pager, notify);
+    }
+    control
+}
+
+/// The pager of `object` died (its port's dead-name notification came): the
+/// pages asked of it fail, and the faults waiting for them wake at once.
+pub fn pager_died(pagers: &mut Pagers, object: u64) {
+    let waiting: Vec<u64> = pagers
+        .pending
+        .iter()
+        .filter(|&&(o, _)| o == object)
+        .map(|&(_, off)| off)
+        .collect();
+    for offset in waiting {
+        answered(pagers, object, offset, true);
+    }
 }
 
 /// Sends a kernel-to-pager message with a send right to `control` as handle 1.
@@ -354,16 +381,6 @@ fn fail(pagers: &mut Pagers, object: u64, offset: u64) {
     pagers.failed.insert((object, offset));
 }
 
-/// A fault waiting for page `offset` of `object` noticed that `pager` died
-/// without answering: the page fails (true), unless it was answered.
-pub fn check_alive(ipc: &Ipc, pagers: &mut Pagers, object: u64, pager: PortId, offset: u64) -> bool {
-    if ipc.port_is_alive(pager) || !pagers.is_pending(object, offset) {
-        return false;
-    }
-    fail(pagers, object, offset);
-    true
-}
-
 /// The pager answered for page `offset` of `object` (`failed`: with an
 /// error): the waiters wake and look again.
 pub fn answered(pagers: &mut Pagers, object: u64, offset: u64, failed: bool) {
@@ -391,7 +408,10 @@ fn object_gone(ipc: &mut Ipc, pagers: &mut Pagers, pager: PortId) {
     send(ipc, pager, info.control, |buf| {
         mo::encode_memory_object_terminate_request(buf, 0, 1)
     });
+    // The control port dies first, so cancelling the dead-name request
+    // (releasing its send-once right to that port) sends nothing.
     ipc.kobject_port_destroy(info.control);
+    ipc.kernel_cancel_dead_name(pager);
     ipc.kernel_release_send(pager);
 }
 

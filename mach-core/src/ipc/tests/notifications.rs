@@ -210,3 +210,56 @@ fn forged_notification_shows_its_sender() {
     assert_eq!(id_of(&n), MACH_NOTIFY_DEAD_NAME);
     assert_eq!(sender_of(&n), B, "the trailer names the forger");
 }
+
+/// The kernel's own dead-name request (how it watches pagers): fires once,
+/// from the kernel, when the watched receive right dies; cancelling it
+/// releases its right; the audit counts it while registered.
+#[test]
+fn kernel_dead_name_request_fires_once_from_the_kernel() {
+    let mut w = World::new();
+    let watched = w.port(A);
+    let port = w.ipc.port_of(A, watched).unwrap();
+    let held = w
+        .ipc
+        .make_send_right(port)
+        .and_then(|r| w.ipc.kernel_hold_send(r))
+        .unwrap();
+    let (np, r) = notify_port(&mut w, B);
+    w.ipc.kernel_request_dead_name(port, r);
+    w.assert_audit();
+    w.assert_empty(B, np);
+    w.ipc.port_destroy(A, watched).unwrap();
+    let n = w.recv_ok(B, np);
+    assert_eq!(id_of(&n), MACH_NOTIFY_DEAD_NAME);
+    assert_eq!(word(&n, 24), 0);
+    assert_eq!(sender_of(&n), KERNEL_SPACE);
+    w.assert_empty(B, np);
+    w.ipc.kernel_release_send(held);
+    w.assert_audit();
+}
+
+#[test]
+fn kernel_dead_name_request_cancelled_or_on_a_dead_port() {
+    let mut w = World::new();
+    let watched = w.port(A);
+    let port = w.ipc.port_of(A, watched).unwrap();
+    let held = w
+        .ipc
+        .make_send_right(port)
+        .and_then(|r| w.ipc.kernel_hold_send(r))
+        .unwrap();
+    let (np, r) = notify_port(&mut w, B);
+    w.ipc.kernel_request_dead_name(port, r);
+    w.ipc.kernel_cancel_dead_name(port);
+    // The released request is a send-once notification, not a dead name.
+    assert_eq!(id_of(&w.recv_ok(B, np)), MACH_NOTIFY_SEND_ONCE);
+    w.ipc.port_destroy(A, watched).unwrap();
+    w.assert_empty(B, np);
+    w.assert_audit();
+    // A request on a port already dead fires at once.
+    let (np2, r2) = notify_port(&mut w, B);
+    w.ipc.kernel_request_dead_name(port, r2);
+    assert_eq!(id_of(&w.recv_ok(B, np2)), MACH_NOTIFY_DEAD_NAME);
+    w.ipc.kernel_release_send(held);
+    w.assert_audit();
+}

@@ -16,9 +16,6 @@ use crate::kern::vm::{self, FaultOutcome, pageout};
 use crate::kern::wait;
 use mach_core::ipc::{PortId, WaitKey};
 
-/// How often (in ticks) a thread waiting for a pager checks that it lives.
-const PAGER_CHECK_TICKS: u64 = 100;
-
 /// Tries to resolve a page fault at `addr`; true if the access can be retried.
 pub fn resolve_user_fault(frame: &TrapFrame, addr: u64) -> bool {
     let write = frame.error_code & 2 != 0;
@@ -66,17 +63,12 @@ fn wait_for_page(task: &Task, object: u64, pager: PortId, offset: u64, access: u
         return false;
     }
     loop {
+        // An answer (or the pager's death, which fails the page) wakes us.
         if let Some(failed) = lock::with(|k| k.pagers.answer(object, offset)) {
             return !failed;
         }
-        // Wake up now and then to notice a pager that died without answering.
-        let deadline = sched::ticks() + PAGER_CHECK_TICKS;
-        match wait::block(Some(WaitKey::Memory(object, offset)), Some(deadline)) {
-            WakeReason::Interrupted => return false,
-            WakeReason::Timeout if lock::with(|k| pager::check_alive(&k.ipc, &mut k.pagers, object, pager, offset)) => {
-                return false;
-            }
-            _ => {}
+        if wait::block(Some(WaitKey::Memory(object, offset)), None) == WakeReason::Interrupted {
+            return false;
         }
     }
 }

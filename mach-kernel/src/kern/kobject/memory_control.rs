@@ -7,9 +7,10 @@ use crate::kern::vm::{self, pageout};
 use alloc::vec;
 use alloc::vec::Vec;
 use mach_abi::kern_return::*;
+use mach_abi::port::MACH_NOTIFY_DEAD_NAME;
 use mach_core::ipc::kimage::{KernelReplyParts, KernelRequest};
 use mach_core::ipc::kmsg::KMsg;
-use mach_core::ipc::{Ipc, KRight};
+use mach_core::ipc::{Ipc, KERNEL_SPACE, KRight};
 use mach_core::vm::VmProt;
 use mach_interfaces::memory_object as mo;
 use mach_interfaces::memory_object_control::{self as moc, MemoryObjectControlServer};
@@ -167,8 +168,13 @@ impl MemoryObjectControlServer for Control<'_> {
     }
 }
 
-/// Serves a message on the control port of `object`.
+/// Serves a message on the control port of `object`: a pager's answer, or
+/// the kernel's own dead-name notification for the pager's port (only the
+/// kernel can send that: the sender is checked, so a forged one is ignored).
 pub fn serve(ipc: &mut Ipc, pagers: &mut Pagers, object: u64, kmsg: KMsg) {
+    if kmsg.sender == KERNEL_SPACE && kmsg.id == MACH_NOTIFY_DEAD_NAME {
+        pager::pager_died(pagers, object);
+    }
     let mut req = ipc.kernel_request(kmsg);
     let image = core::mem::take(&mut req.image);
     let reply = core::mem::replace(&mut req.reply, KRight::NULL);
