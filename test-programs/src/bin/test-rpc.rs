@@ -99,7 +99,7 @@ static W: Worker = Worker {
 };
 
 const STACK: usize = 16384;
-static STACKS: [StaticStack<STACK>; 16] = [const { StaticStack::new() }; 16];
+static STACKS: [StaticStack<STACK>; 20] = [const { StaticStack::new() }; 20];
 static NEXT_STACK: AtomicUsize = AtomicUsize::new(0);
 
 fn ld(a: &AtomicU32) -> u32 {
@@ -623,10 +623,61 @@ fn probe_cache(e: &mut Env) -> bool {
     );
     ok &= check_eq!("probe_server_quits", stop(e, t, svc), true);
     let _ = vm::vm_deallocate(&mut e.rpc, e.task, a, 4096);
+    ok &= probe_cache_other_thread(e, p);
     for n in [p, svc, reply] {
         let _ = e.destroy(n);
     }
     ok & audit(e, "probe_cache_audit")
+}
+
+/// Set by [`protector`] once it has made its page read-only.
+static PROTECTED: AtomicU32 = AtomicU32::new(0);
+
+/// Makes the page at `addr` read-only from its own thread, then ends.
+extern "C" fn protector(addr: u64) -> ! {
+    let mut rpc = mach_user::rpc::Rpc::new();
+    let kr = vm::vm_protect(&mut rpc, mach_user::ipc::mach_task_self(), addr, 4096, 0, 1);
+    PROTECTED.store(if kr.is_ok() { 1 } else { 2 }, Ordering::Release);
+    mach_user::trap::thread_exit()
+}
+
+/// The remembered probe when another thread changes the map between two
+/// receives into the same buffer (this thread makes no call in between, so
+/// its memo still names the buffer): the second receive must see the change
+/// and leave its message queued.
+fn probe_cache_other_thread(e: &mut Env, p: u32) -> bool {
+    let mut b = Buf::new();
+    let a = vm::vm_allocate(&mut e.rpc, e.task, 0, 4096, 1).unwrap_or(0);
+    send(&mut b, p, MACH_MSG_TYPE_MAKE_SEND, 0, 0, 68, 0, 0);
+    let mut ok = check_eq!(
+        "receive_before_other_thread_protects",
+        (recv_at(a, p), id_at(a)),
+        (MACH_MSG_SUCCESS, 68)
+    );
+    let stack = STACKS
+        .get(NEXT_STACK.fetch_add(1, Ordering::AcqRel))
+        .and_then(|s| s.take());
+    // The thread is started with a trap, not an RPC, so this thread's last
+    // receive buffer stays `a`.
+    let started = stack.is_some_and(|s| mach_user::thread::thread_create_running(protector, s, a).is_ok());
+    ok &= check_eq!(
+        "other_thread_protects_buffer",
+        (started, wait_until(|| ld(&PROTECTED) != 0), ld(&PROTECTED)),
+        (true, true, 1)
+    );
+    send(&mut b, p, MACH_MSG_TYPE_MAKE_SEND, 0, 0, 69, 0, 0);
+    ok &= check_eq!(
+        "receive_after_other_thread_protects",
+        recv_at(a, p),
+        MACH_RCV_INVALID_DATA
+    );
+    ok &= check_eq!(
+        "other_thread_protect_loses_nothing",
+        (recv(&mut b, p, false), b.header().id),
+        (MACH_MSG_SUCCESS, 69)
+    );
+    let _ = vm::vm_deallocate(&mut e.rpc, e.task, a, 4096);
+    ok
 }
 
 fn ordering(e: &mut Env) -> bool {
