@@ -3,9 +3,10 @@
 logs: every instruction of a translated block (from in_asm) counts once per
 execution of the block (from exec), and is charged to the innermost function
 of its inline chain (`llvm-symbolizer -i`, or `addr2line -i -f -C`, on the
-kernel's or the program's ELF, whose DWARF records what LLVM inlined where). Under fat LTO most of the
-kernel is inlined into a few out-of-line symbols (`syscall_dispatch`), so a
-per-symbol view says little; the inline view names the source function.
+kernel's or the program's ELF, whose DWARF records what LLVM inlined
+where). Under fat LTO most of the kernel is inlined into a few out-of-line
+symbols (`syscall_dispatch`), so a per-symbol view says little; the inline
+view names the source function.
 
 Usage:
   scripts/profile_trace.py KERNEL_ELF USER_ELF LOG_A RUNS_A [LOG_B RUNS_B]
@@ -73,8 +74,8 @@ if len(sys.argv) > 1 and sys.argv[1] == '--dfilter':
 
 def parse(log):
     """Executions per translated-block start, and the instruction addresses of
-    each block (cached next to the log as LOG.pkl)."""
-    cache = log + '.pkl'
+    each block (cached next to the log as LOG.v2.pkl)."""
+    cache = log + '.v2.pkl'
     if os.path.exists(cache) and os.path.getmtime(cache) >= os.path.getmtime(log):
         with open(cache, 'rb') as f:
             return pickle.load(f)
@@ -273,16 +274,18 @@ def count(tb, execs):
     by_project = collections.Counter()
     by_sym = collections.Counter()
     by_block = collections.Counter()
+    by_side = collections.Counter()
     for start, n in execs.items():
         ins = tb.get(start, ())
         by_sym[short(symbol(start))] += len(ins) * n
+        by_side['kernel' if start >= KERNEL_BASE else 'program'] += len(ins) * n
         for pc in ins:
             k = keys[pc]
             by_fn[k] += n
             by_project[project_keys[pc]] += n
             if DETAIL and DETAIL in k:
                 by_block[(start, k)] += n
-    return by_fn, by_project, by_sym, by_block
+    return by_fn, by_project, by_sym, by_block, by_side
 
 
 counts = [count(tb, execs) for tb, execs in parsed]
@@ -290,11 +293,13 @@ runs = logs[0][1]
 if len(counts) > 1:
     runs = logs[1][1] - logs[0][1]
     a, b = counts
-    fn, proj, sym, blk = (collections.Counter({k: v - x.get(k, 0) for k, v in y.items()}) for x, y in zip(a, b))
-    print(f"per operation over {runs} operations (difference of two runs): {sum(fn.values()) / runs:.1f}")
+    fn, proj, sym, blk, side = (collections.Counter({k: v - x.get(k, 0) for k, v in y.items()}) for x, y in zip(a, b))
+    print(f"per operation over {runs} operations (difference of two runs): {sum(fn.values()) / runs:.1f}"
+          f" (kernel {side['kernel'] / runs:.1f}, program {side['program'] / runs:.1f})")
 else:
-    fn, proj, sym, blk = counts[0]
-    print(f"total instructions (kernel and program text): {sum(fn.values())}")
+    fn, proj, sym, blk, side = counts[0]
+    print(f"total instructions (kernel and program text): {sum(fn.values())}"
+          f" (kernel {side['kernel']}, program {side['program']})")
 
 width = 150 if CHAIN else 110
 print(f"\nby {'inline chain' if CHAIN else 'innermost (source) function'}:")
