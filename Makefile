@@ -3,7 +3,9 @@
 #   make run     build everything, boot the ISO in QEMU with the console here
 #   make test    host unit tests + in-QEMU tests; `make test T=pattern` for a subset
 #   make debug   boot halted with QEMU's GDB stub and print the gdb command
-#   make bench   benchmarks (guest instruction counts)
+#   make bench   benchmarks (guest instruction counts); PROFILE=1 also turns on
+#                the kernel's phase timers (kern/prof.rs), which add to the figures
+#   make profile where the instructions of an operation go, function by function
 #
 # ACCEL=kvm opts into KVM (TCG is the default: this project's CI machines have a
 # paravirtual /dev/kvm on which guests run far slower). CPU= picks the CPU model.
@@ -126,9 +128,14 @@ debug: iso disk
 	@echo "  gdb $(KERNEL_ELF) -ex 'set architecture i386:x86-64' -ex 'target remote :1234'"
 	qemu-system-x86_64 $(QEMU_FLAGS) -cdrom build/mach.iso -s -S
 
+# With PROFILE=1 the kernel also runs its phase timers (`profile` on its
+# command line) and prints their totals at the end of build/bench.log; they
+# cost instructions inside the figures, so plain `make bench` leaves them off.
+PROFILE ?=
 bench-iso: kernel user
 	@mkdir -p build
-	$(call make_iso,build/mach-bench.iso,iso/grub-bench.cfg)
+	sed '$(if $(PROFILE),s|loglevel=warn|loglevel=warn profile|)' iso/grub-bench.cfg > build/grub-bench.cfg
+	$(call make_iso,build/mach-bench.iso,build/grub-bench.cfg)
 
 # Guest instructions per operation: QEMU counts one nanosecond per guest
 # instruction and the TSC follows it. Prints `bench NAME VALUE UNIT` lines.
@@ -136,18 +143,31 @@ bench: bench-iso disk
 	@timeout 600 qemu-system-x86_64 $(QEMU_FLAGS) -icount shift=0 -cdrom build/mach-bench.iso </dev/null \
 		| tee build/bench.log | grep -E '^(bench |#   )'; \
 	grep -q '^bench ' build/bench.log
+	@if [ -n "$(PROFILE)" ]; then grep '^profile ' build/bench.log || true; fi
 
-# Where the instructions of 100 inter-task null RPCs go, function by function
-# (QEMU instruction trace; includes boot, so read the IPC functions).
+# Where the instructions of one operation go, function by function: boots
+# twice with `bench-ipc client $(TRACE)N` (N = 100 and 1100; TRACE=trace: null
+# RPCs, tracemig: bench_syscall RPCs through MIG stubs, tracevm: zero-fill
+# faults), traces the executed blocks (QEMU -d exec,nochain,in_asm) under the
+# same -icount shift=0 as `make bench`, restricted with -dfilter to the
+# kernel's and the program's text, and prints the difference per operation
+# by innermost (inlined) function; DETAIL=name adds the hot blocks.
+TRACE ?= trace
 profile: kernel user disk
+	@scripts/ensure-deps.sh profile
 	@mkdir -p build
-	for n in 100 300; do \
-		sed "s|bench-ipc bench-ipc client|bench-ipc bench-ipc client trace$$n|; s/ profile//" iso/grub-bench.cfg > build/grub-trace.cfg; \
+	@filter=$$(python3 scripts/profile_trace.py --dfilter $(KERNEL_ELF) $(USER_BIN)/bench-ipc) || exit 1; \
+	for n in 100 1100; do \
+		sed "s|bench-ipc bench-ipc client|bench-ipc bench-ipc client $(TRACE)$$n|" iso/grub-bench.cfg > build/grub-trace.cfg; \
 		$(MAKE) --no-print-directory one-iso ISO=build/mach-trace.iso CFG=build/grub-trace.cfg >/dev/null || exit 1; \
-		timeout 300 qemu-system-x86_64 $(QEMU_FLAGS) -cdrom build/mach-trace.iso -d exec,nochain,in_asm -D build/trace$$n.log </dev/null >/dev/null; \
-	done; true
-	python3 scripts/profile_trace.py $(KERNEL_ELF) $(USER_BIN)/bench-ipc build/trace100.log 100 build/trace300.log 300 | head -$(if $(DETAIL),400,60)
-	rm -f build/trace100.log* build/trace300.log*
+		rm -f build/paging.img && truncate -s $(DISK_SIZE) build/paging.img; \
+		timeout 300 qemu-system-x86_64 $(QEMU_FLAGS) -icount shift=0 -cdrom build/mach-trace.iso \
+			-d exec,nochain,in_asm -dfilter $$filter -D build/trace$$n.log </dev/null >/dev/null; \
+		[ $$? -ne 124 ] || { echo "profile: QEMU timed out" >&2; exit 1; }; \
+	done; \
+	ls -l build/trace100.log build/trace1100.log
+	python3 scripts/profile_trace.py $(KERNEL_ELF) $(USER_BIN)/bench-ipc build/trace100.log 100 build/trace1100.log 1100
+	rm -f build/trace100.log* build/trace1100.log*
 
 clean:
 	cargo clean

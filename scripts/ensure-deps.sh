@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Installs what `make run` and `make test` need on a Debian/Ubuntu machine:
-# QEMU, GRUB (BIOS modules), xorriso, mtools, musl-tools and the Rust target
-# x86_64-unknown-none. As root it installs them; otherwise it prints the command.
+# QEMU, GRUB (BIOS modules), xorriso, mtools, musl-tools, binutils (nm,
+# readelf, addr2line: backtraces and profiles) and the Rust target
+# x86_64-unknown-none. `ensure-deps.sh profile` (run by `make profile`) also
+# wants python3 and llvm-symbolizer (package llvm), which resolves inlined
+# frames correctly. As root it installs them; otherwise it prints the command.
 set -euo pipefail
 
 missing=()
@@ -12,6 +15,13 @@ need grub-mkrescue grub-common
 need xorriso xorriso
 need mformat mtools
 need musl-gcc musl-tools
+need addr2line binutils
+need readelf binutils
+need nm binutils
+if [ "${1:-}" = profile ]; then
+    need python3 python3
+    need llvm-symbolizer llvm
+fi
 
 if [ ${#missing[@]} -gt 0 ]; then
     pkgs=$(printf '%s\n' "${missing[@]}" | sort -u | tr '\n' ' ')

@@ -156,3 +156,9 @@ pub mod thread {
 pub mod device {
     include!(concat!(env!("OUT_DIR"), "/device.rs"));
 }
+
+/// `bench` (5000): the benchmark server's Unix-system-call-shaped RPC, for
+/// `make bench` only (`interfaces/bench.defs`).
+pub mod bench {
+    include!(concat!(env!("OUT_DIR"), "/bench.rs"));
+}

@@ -5,6 +5,7 @@
 #![no_std]
 #![no_main]
 
+use mach_interfaces::{Dispatch, Release, bench};
 use mach_user::abi::message::*;
 use mach_user::ipc::{MsgBuf, mach_msg, mach_reply_port};
 use mach_user::println;
@@ -17,11 +18,19 @@ mach_user::entry!(main);
 const PER_BATCH: u32 = 200;
 static SERVER_STACK: StaticStack<16384> = StaticStack::new();
 
-/// Serves RPCs on `port`: replies to each request on its reply right
-/// (handing back a carried send right) and waits for the next one in the
-/// same trap, until a QUIT message arrives.
+/// Serves RPCs on `port` until a QUIT message arrives: a `bench` subsystem
+/// request (`mach.mig_rpc_small`) goes through the generated dispatch
+/// function, which writes its reply into a second buffer, copied back (a
+/// fixed `MAX_REPLY_SIZE` bytes, a few moves) to be sent from the receive
+/// buffer; any other request is answered in place with a bare header
+/// (handing back a carried send right). Each reply is sent in the same trap
+/// that waits for the next request.
 fn serve_requests(port: u32) {
     let mut buf: MsgBuf<2048> = MsgBuf::new();
+    let mut spare = [0u8; bench::MAX_REPLY_SIZE];
+    let mut server = BenchServer {
+        rpc: mach_user::rpc::Rpc::new(),
+    };
     let mut kr = mach_msg(&mut buf, MACH_RCV_MSG, 0, port, 0);
     loop {
         if kr != MACH_MSG_SUCCESS {
@@ -31,6 +40,17 @@ fn serve_requests(port: u32) {
         let h = buf.header();
         if h.id == QUIT {
             return;
+        }
+        if h.id == bench::BENCH_SYSCALL_ID {
+            let size = (h.size as usize + MACH_MSG_TRAILER_SIZE).min(buf.0.len());
+            kr = match bench::bench_server(&mut server, &buf.0[..size], &mut spare) {
+                Dispatch::Reply(n) => {
+                    buf.0[..bench::MAX_REPLY_SIZE].copy_from_slice(&spare);
+                    mach_msg(&mut buf, MACH_SEND_MSG | MACH_RCV_MSG, n as u32, port, 0)
+                }
+                _ => mach_msg(&mut buf, MACH_RCV_MSG, 0, port, 0),
+            };
+            continue;
         }
         let reply_type = mach_msgh_bits_remote(h.bits);
         let mut out = MachMsgHeader {
@@ -48,6 +68,45 @@ fn serve_requests(port: u32) {
         }
         buf.set_header(&out);
         kr = mach_msg(&mut buf, MACH_SEND_MSG | MACH_RCV_MSG, out.size, port, 0);
+    }
+}
+
+/// The server side of `interfaces/bench.defs`.
+struct BenchServer {
+    rpc: mach_user::rpc::Rpc,
+}
+
+impl bench::BenchServer for BenchServer {
+    fn bench_syscall(
+        &mut self,
+        _server: u32,
+        number: u64,
+        a0: u64,
+        a1: u64,
+        a2: u64,
+        a3: u64,
+        a4: u64,
+        a5: u64,
+    ) -> Result<u64, i32> {
+        Ok(syscall_result(number, [a0, a1, a2, a3, a4, a5]))
+    }
+}
+
+/// What `bench_syscall` returns: the wrapping sum of its seven words.
+fn syscall_result(number: u64, args: [u64; 6]) -> u64 {
+    args.iter().fold(number, |s, a| s.wrapping_add(*a))
+}
+
+impl Release for BenchServer {
+    fn release_port(&mut self, name: u32, _received_type: u8) {
+        let _ = mach_user::rpc::mach_port::mach_port_deallocate(&mut self.rpc, mach_user::ipc::mach_task_self(), name);
+    }
+    fn release_ool(&mut self, address: u64, size: u64) {
+        let _ = mach_user::rpc::vm::vm_deallocate(&mut self.rpc, mach_user::ipc::mach_task_self(), address, size);
+    }
+    fn release_ool_ports(&mut self, address: u64, count: u32, _received_type: u8) {
+        let size = u64::from(count) * 4;
+        let _ = mach_user::rpc::vm::vm_deallocate(&mut self.rpc, mach_user::ipc::mach_task_self(), address, size);
     }
 }
 
@@ -119,42 +178,68 @@ fn find_server(args: &mach_user::start::Args) -> Option<u32> {
     None
 }
 
+/// Tells the benchmark server to quit.
+fn quit(buf: &mut MsgBuf<2048>, remote: u32) {
+    buf.set_header(&MachMsgHeader {
+        bits: mach_msgh_bits(MACH_MSG_TYPE_COPY_SEND, 0),
+        size: 24,
+        remote_port: remote,
+        local_port: 0,
+        voucher_port: 0,
+        id: QUIT,
+    });
+    mach_msg(buf, MACH_SEND_MSG, 24, 0, 0);
+}
+
+/// A short fixed run for instruction tracing (`make profile`, QEMU `-d
+/// exec`): `traceN` makes N null RPCs to the server, `tracemigN` N
+/// `bench_syscall` RPCs through the generated stubs, `tracevmN` N zero-fill
+/// faults (N is 100 when left out); then the server is told to quit.
+fn trace(args: &mach_user::start::Args, mode: &str) {
+    let (kind, runs) = match mode.strip_prefix("mig") {
+        Some(n) => ("mig", n),
+        None => match mode.strip_prefix("vm") {
+            Some(n) => ("vm", n),
+            None => ("null", mode),
+        },
+    };
+    let runs: u32 = runs.parse().unwrap_or(100);
+    let mut buf: MsgBuf<2048> = MsgBuf::new();
+    let Some(remote) = find_server(args) else { return };
+    match kind {
+        "vm" => {
+            let mut rpc = mach_user::rpc::Rpc::new();
+            let task = mach_user::ipc::mach_task_self();
+            let size = u64::from(runs) * 4096;
+            if let Ok(base) = mach_user::rpc::vm::vm_allocate(&mut rpc, task, 0, size, 1) {
+                for i in 0..u64::from(runs) {
+                    // SAFETY: inside the region just allocated.
+                    unsafe { core::ptr::write_volatile((base + i * 4096) as *mut u8, 1) };
+                }
+            }
+        }
+        "mig" => {
+            let mut rpc = mach_user::rpc::Rpc::new();
+            for _ in 0..runs {
+                let _ = bench::bench_syscall(&mut rpc, remote, 39, 1, 2, 3, 4, 5, 6);
+            }
+        }
+        _ => {
+            let reply = mach_reply_port();
+            for _ in 0..runs {
+                rpc(&mut buf, remote, MACH_MSG_TYPE_COPY_SEND, reply, 24, None);
+            }
+        }
+    }
+    quit(&mut buf, remote);
+}
+
 fn main(args: mach_user::start::Args) -> i32 {
     if args.get(1) == Some("server") {
         return server(&args);
     }
-    if args.iter().any(|a| a == "tracevm") {
-        // A short fixed run for instruction tracing: 100 zero-fill faults.
-        let mut rpc = mach_user::rpc::Rpc::new();
-        let task = mach_user::ipc::mach_task_self();
-        if let Ok(base) = mach_user::rpc::vm::vm_allocate(&mut rpc, task, 0, 100 * 4096, 1) {
-            for i in 0..100u64 {
-                // SAFETY: inside the region just allocated.
-                unsafe { core::ptr::write_volatile((base + i * 4096) as *mut u8, 1) };
-            }
-        }
-        return 0;
-    }
-    if let Some(runs) = args.iter().find_map(|a| a.strip_prefix("trace")) {
-        // A short fixed run for instruction tracing (QEMU -d exec): `traceN`
-        // makes N null RPCs (100 for a bare `trace`).
-        let runs: u32 = runs.parse().unwrap_or(100);
-        let reply = mach_reply_port();
-        let mut buf: MsgBuf<2048> = MsgBuf::new();
-        if let Some(remote) = find_server(&args) {
-            for _ in 0..runs {
-                rpc(&mut buf, remote, MACH_MSG_TYPE_COPY_SEND, reply, 24, None);
-            }
-            buf.set_header(&MachMsgHeader {
-                bits: mach_msgh_bits(MACH_MSG_TYPE_COPY_SEND, 0),
-                size: 24,
-                remote_port: remote,
-                local_port: 0,
-                voucher_port: 0,
-                id: QUIT,
-            });
-            mach_msg(&mut buf, MACH_SEND_MSG, 24, 0, 0);
-        }
+    if let Some(mode) = args.iter().find_map(|a| a.strip_prefix("trace")) {
+        trace(&args, mode);
         return 0;
     }
 
@@ -205,6 +290,32 @@ fn main(args: mach_user::start::Args) -> i32 {
         }),
         PER_BATCH,
     );
+    let mut stub = mach_user::rpc::Rpc::new();
+    let args7 = (39, [1, 2, 3, 4, 5, 6]);
+    let call = |stub: &mut mach_user::rpc::Rpc| {
+        let (n, a) = args7;
+        bench::bench_syscall(stub, remote, n, a[0], a[1], a[2], a[3], a[4], a[5])
+    };
+    let want = syscall_result(args7.0, args7.1);
+    match call(&mut stub) {
+        Ok(got) if got == want => {}
+        other => {
+            println!("bench-ipc: bench_syscall returned {other:?}, want Ok({want})");
+            return 1;
+        }
+    }
+    report(
+        "mach.mig_rpc_small",
+        measure(PER_BATCH, || {
+            let _ = call(&mut stub);
+        }),
+        PER_BATCH,
+    );
+    println!(
+        "#   mach.mig_rpc_small: request {} bytes, reply {} bytes (24-byte header included)",
+        bench::BENCH_SYSCALL_REQUEST_SIZE,
+        bench::BENCH_SYSCALL_REPLY_SIZE
+    );
     report(
         "mach.rpc_1k",
         measure(PER_BATCH, || {
@@ -227,15 +338,7 @@ fn main(args: mach_user::start::Args) -> i32 {
         }),
         PER_BATCH,
     );
-    buf.set_header(&MachMsgHeader {
-        bits: mach_msgh_bits(MACH_MSG_TYPE_COPY_SEND, 0),
-        size: 24,
-        remote_port: remote,
-        local_port: 0,
-        voucher_port: 0,
-        id: QUIT,
-    });
-    mach_msg(&mut buf, MACH_SEND_MSG, 24, 0, 0);
+    quit(&mut buf, remote);
     // The server has quit: nothing else runs while memory is measured.
     test_programs::bench::zero_fill_fault();
     test_programs::bench::cow_fault();
