@@ -391,8 +391,18 @@ pub fn answered(pagers: &mut Pagers, object: u64, offset: u64, failed: bool) {
     wait::wake_all(WaitKey::Memory(object, offset));
 }
 
-/// Tells the pagers of dead objects and lets them go.
+/// Tells the pagers of dead objects and lets them go. (Usually there are
+/// none: the message paths call this after every general send and receive.)
+#[inline(always)]
 pub fn objects_gone(ipc: &mut Ipc, pagers: &mut Pagers, gone: PagersGone) {
+    if !gone.0.is_empty() {
+        tell_gone(ipc, pagers, gone);
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn tell_gone(ipc: &mut Ipc, pagers: &mut Pagers, gone: PagersGone) {
     for pager in gone.0 {
         object_gone(ipc, pagers, pager);
     }
