@@ -1,6 +1,7 @@
 //! The user runtime for Mach-native programs (built for `x86_64-unknown-none`):
 //! the entry point, the trap stubs with safe wrappers, console output, threads
-//! and the panic handler.
+//! and the panic handler; received out-of-line memory as an owned value
+//! ([`ool::OolRegion`]), statics shared without `unsafe` ([`sync`]).
 //!
 //! A program is a `#![no_std] #![no_main]` binary that names its main function
 //! with [`entry!`]; `main` gets the program's arguments and returns its exit status.
@@ -8,8 +9,10 @@
 
 pub mod console;
 pub mod ipc;
+pub mod ool;
 pub mod rpc;
 pub mod start;
+pub mod sync;
 pub mod thread;
 pub mod trap;
 
