@@ -238,31 +238,41 @@ pub fn map(
             },
         )
     });
-    send(ipc, port, control, |buf| {
+    send(ipc, port, Some(control), |buf| {
         mo::encode_memory_object_init_request(buf, 0, 1, PAGE)
     });
     Ok(at)
 }
 
-/// Sends a kernel-to-pager message with a send right to `control` as handle 1.
-fn send(ipc: &mut Ipc, pager: PortId, control: PortId, encode: impl FnOnce(&mut [u8]) -> Option<usize>) -> bool {
+/// Sends a kernel-to-pager message, with a send right to `control` as handle 1
+/// if given (only memory_object_init carries one).
+fn send(
+    ipc: &mut Ipc,
+    pager: PortId,
+    control: Option<PortId>,
+    encode: impl FnOnce(&mut [u8]) -> Option<usize>,
+) -> bool {
     let mut buf = [0u8; 128];
     let Some(n) = encode(&mut buf) else { return false };
     deliver(ipc, pager, control, &buf[..n], Vec::new())
 }
 
-/// Sends the request `image` to `pager` with a send right to `control` as
-/// port handle 1 and `ools` as out-of-line handles 1, 2, ...
-fn deliver(ipc: &mut Ipc, pager: PortId, control: PortId, image: &[u8], ools: Vec<Vec<u8>>) -> bool {
+/// Sends the request `image` to `pager` with a send right to `control` (if
+/// given) as port handle 1 and `ools` as out-of-line handles 1, 2, ...
+fn deliver(ipc: &mut Ipc, pager: PortId, control: Option<PortId>, image: &[u8], ools: Vec<Vec<u8>>) -> bool {
     let Some(dest) = ipc.copy_kernel_send(pager) else {
         return false;
     };
-    let Some(c) = ipc.make_send_right(control) else {
-        ipc.release_right(dest);
-        return false;
-    };
+    let mut rights = Vec::new();
+    if let Some(control) = control {
+        let Some(c) = ipc.make_send_right(control) else {
+            ipc.release_right(dest);
+            return false;
+        };
+        rights.push(c);
+    }
     let parts = KernelReplyParts {
-        rights: vec![c],
+        rights,
         ools,
         ..Default::default()
     };
@@ -274,12 +284,12 @@ fn deliver(ipc: &mut Ipc, pager: PortId, control: PortId, image: &[u8], ools: Ve
 /// `memory_object_data_return`: at page-out (the kernel has dropped its
 /// copy) or for a lock_request without flush (`kept`: it still has it).
 pub fn data_return(ipc: &mut Ipc, pager: PortId, offset: u64, data: Vec<u8>, dirty: bool, kept: bool) -> bool {
-    let Some(control) = with_state(|s| s.pagers.get(&pager).map(|p| p.control)) else {
+    if !with_state(|s| s.pagers.contains_key(&pager)) {
         return false;
-    };
+    }
     let mut buf = [0u8; 128];
     let Some(n) =
-        mo::encode_memory_object_data_return_request(&mut buf, 0, 1, offset, &data, u32::from(dirty), u32::from(kept))
+        mo::encode_memory_object_data_return_request(&mut buf, 0, offset, &data, u32::from(dirty), u32::from(kept))
     else {
         return false;
     };
@@ -287,7 +297,7 @@ pub fn data_return(ipc: &mut Ipc, pager: PortId, offset: u64, data: Vec<u8>, dir
     if mach_core::ipc::kimage::number_ool_handles(&mut buf[..n]) != 1 {
         return false;
     }
-    deliver(ipc, pager, control, &buf[..n], vec![data])
+    deliver(ipc, pager, None, &buf[..n], vec![data])
 }
 
 /// A fault needs page `offset` of `object` from `pager`: asks for it (once)
@@ -296,14 +306,14 @@ pub fn wait_for_page(object: u64, pager: PortId, offset: u64, access: u32, unloc
     let first = with_state(|s| s.pending.insert((object, offset)));
     if first {
         let sent = ipc::with(|ipc| {
-            let Some(control) = with_state(|s| s.pagers.get(&pager).map(|p| p.control)) else {
+            if !with_state(|s| s.pagers.contains_key(&pager)) {
                 return false;
-            };
-            send(ipc, pager, control, |buf| {
+            }
+            send(ipc, pager, None, |buf| {
                 if unlock {
-                    mo::encode_memory_object_data_unlock_request(buf, 0, 1, offset, PAGE, access)
+                    mo::encode_memory_object_data_unlock_request(buf, 0, offset, PAGE, access)
                 } else {
-                    mo::encode_memory_object_data_request_request(buf, 0, 1, offset, PAGE, access)
+                    mo::encode_memory_object_data_request_request(buf, 0, offset, PAGE, access)
                 }
             })
         });
@@ -386,25 +396,12 @@ impl Control<'_> {
         let Some(reply) = self.req.take_right(reply_to).filter(|r| r.port_id().is_some()) else {
             return;
         };
-        let control = with_state(|s| s.pagers.values().find(|p| p.object == self.object).map(|p| p.control));
         let mut buf = [0u8; 128];
-        let parts = control
-            .and_then(|c| self.ipc.make_send_right(c))
-            .map(|c| KernelReplyParts {
-                rights: vec![c],
-                ..Default::default()
-            });
-        match (
-            parts,
-            mo::encode_memory_object_lock_completed_request(&mut buf, 0, 1, offset, length),
-        ) {
-            (Some(parts), Some(n)) => self.ipc.kernel_send_image(reply, KRight::NULL, &buf[..n], parts),
-            (parts, _) => {
-                for r in parts.map(|p| p.rights).unwrap_or_default() {
-                    self.ipc.release_right(r);
-                }
-                self.ipc.release_right(reply);
-            }
+        match mo::encode_memory_object_lock_completed_request(&mut buf, 0, offset, length) {
+            Some(n) => self
+                .ipc
+                .kernel_send_image(reply, KRight::NULL, &buf[..n], KernelReplyParts::default()),
+            None => self.ipc.release_right(reply),
         }
     }
 
@@ -522,8 +519,8 @@ pub fn object_gone(ipc: &mut Ipc, pager: PortId) {
     }) else {
         return;
     };
-    send(ipc, pager, info.control, |buf| {
-        mo::encode_memory_object_terminate_request(buf, 0, 1)
+    send(ipc, pager, None, |buf| {
+        mo::encode_memory_object_terminate_request(buf, 0)
     });
     ipc.kobject_port_destroy(info.control);
     ipc.kernel_release_send(pager);
