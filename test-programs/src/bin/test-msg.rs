@@ -664,7 +664,7 @@ fn ool(e: &mut Env) -> bool {
         recv(&mut b, p, false);
         src[start] ^= 0xff;
         let got = OolRegion::from_received(b.get64(28), u64::from(size));
-        ok &= check_eq!(name, &got[..] == &src[start..start + size as usize], true);
+        ok &= check_eq!(name, got[..] == src[start..start + size as usize], true);
     }
     b.put32(24, 1);
     let end = ool_desc(&mut b, 28, 0x1000, 0, false, MACH_MSG_OOL_DESCRIPTOR, 0);

@@ -256,7 +256,7 @@ fn cross_task(e: &mut Env) -> bool {
     ok &= check_eq!("vm_read_child_sees_fork_time_data", r.first().copied(), Some(20));
     ok &= check_eq!("vm_write_child", vm::vm_write(&mut e.rpc, child, a, &PAGES), Ok(()));
     let r2 = read(e, a, PAGE);
-    ok &= check_eq!("vm_read_child_after_write", &r2[..] == &PAGES[..PAGE as usize], true);
+    ok &= check_eq!("vm_read_child_after_write", r2[..] == PAGES[..PAGE as usize], true);
     ok &= check_eq!("parent_unaffected_by_child_write", bytes(a, 1)[0], 99);
     ok &= check_eq!(
         "vm_copy_child",
