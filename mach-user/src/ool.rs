@@ -23,6 +23,10 @@ use mach_interfaces::OolArray;
 /// task may deallocate or keep references into them. Building one over other
 /// memory (a hand-made address, memory still owned elsewhere) breaks that, as
 /// would calling `vm_deallocate` on memory Rust code still uses.
+///
+/// A read can still fault if the sender's memory was backed by a pager that
+/// cannot supply it (the task then takes a memory exception, as it would
+/// reading any such memory).
 #[derive(Debug, PartialEq, Eq)]
 pub struct OolRegion {
     address: u64,
@@ -69,15 +73,13 @@ impl OolRegion {
             .map(|w| u32::from_le_bytes([w[0], w[1], w[2], w[3]]))
     }
 
-    /// Gives the memory up without deallocating it: the caller owns it again
-    /// (to send it on with the deallocate flag, or to keep it for good).
-    pub fn into_raw(self) -> OolArray {
-        let a = OolArray {
-            address: self.address,
-            count: u32::try_from(self.len).unwrap_or(u32::MAX),
-        };
+    /// Gives the memory up without deallocating it: returns its address and
+    /// length in bytes, and the caller owns it again (to send it on with the
+    /// deallocate flag, or to keep it for good).
+    pub fn into_raw(self) -> (u64, u64) {
+        let raw = (self.address, self.len as u64);
         core::mem::forget(self);
-        a
+        raw
     }
 
     /// Keeps the memory mapped for the rest of the task's life.

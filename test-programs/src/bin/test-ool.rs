@@ -204,13 +204,13 @@ fn region(e: &mut Env) -> bool {
         (false, false)
     );
     let r = send_ool(&mut b, p, src, PAGE as u32, false, MACH_RCV_MSG);
-    let raw = received(&b).into_raw();
+    let (address, len) = received(&b).into_raw();
     ok &= check_eq!(
         "ool_region_into_raw_keeps_pages",
-        (r, raw.count, mapped(e, raw.address)),
-        (MACH_MSG_SUCCESS, PAGE as u32, true)
+        (r, len, mapped(e, address)),
+        (MACH_MSG_SUCCESS, PAGE, true)
     );
-    let _ = vm::vm_deallocate(&mut e.rpc, e.task, raw.address, PAGE);
+    let _ = vm::vm_deallocate(&mut e.rpc, e.task, address, len);
     let (null, zero) = (OolRegion::from_received(0, PAGE), OolRegion::from_received(src, 0));
     ok &= check_eq!(
         "ool_region_empty",
