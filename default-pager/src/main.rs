@@ -14,8 +14,9 @@
 //! work, so a boot whose tasks never use it leaves the disk to them), the reserved
 //! memory, the port set holding the service port and every object port, the
 //! registration with the bootstrap name service under `default_pager`, and the
-//! end of the task. [`server`] answers the requests; the block bookkeeping is
-//! `default_pager_core` (host-tested).
+//! end of the task. [`server`] answers the requests, served by the shared
+//! memory-manager loop of `mach_user::pager`; the block bookkeeping is
+//! `default_pager_core` (host-tested). Neither module has `unsafe`.
 //!
 //! # Reserved memory
 //!
@@ -44,18 +45,18 @@
 
 mod server;
 
-use core::sync::atomic::{AtomicBool, Ordering};
 use default_pager_core::{DiskMap, ObjectEntry, RECORDS_PER_BLOCK};
-use mach_interfaces::default_pager::{DEFAULT_PAGER_SERVICE, default_pager_server};
-use mach_interfaces::memory_object::memory_object_server;
-use mach_interfaces::{Dispatch, PolyPort, bootstrap, wire};
+use mach_interfaces::default_pager::DEFAULT_PAGER_SERVICE;
+use mach_interfaces::{PolyPort, bootstrap};
 use mach_user::abi::device::{D_READ, D_WRITE, DEV_GET_RECORDS, DEVICE_NAME_HD0, DEVICE_RECORD_SIZE};
 use mach_user::abi::layout::USER_STACK_TOP;
 use mach_user::abi::message::*;
 use mach_user::abi::port::{MACH_NOTIFY_NO_SENDERS, MACH_PORT_RIGHT_PORT_SET, MACH_PORT_RIGHT_RECEIVE};
-use mach_user::ipc::{MsgBuf, mach_host_self, mach_msg, mach_task_self};
+use mach_user::ipc::{mach_host_self, mach_task_self};
+use mach_user::pager::Server;
 use mach_user::println;
 use mach_user::rpc::{Rpc, device, host, mach_port, vm};
+use mach_user::sync::TakeOnce;
 use server::Pager;
 
 mach_user::entry!(main);
@@ -77,21 +78,10 @@ struct Reserved {
     objects: [ObjectEntry; MAX_OBJECTS],
 }
 
-static mut RESERVED: Reserved = Reserved {
+static RESERVED: TakeOnce<Reserved> = TakeOnce::new(Reserved {
     owners: [0; MAX_BLOCKS],
     objects: [ObjectEntry::EMPTY; MAX_OBJECTS],
-};
-static RESERVED_TAKEN: AtomicBool = AtomicBool::new(false);
-
-/// The reserved state, the first time; `None` afterwards.
-fn take_reserved() -> Option<&'static mut Reserved> {
-    if RESERVED_TAKEN.swap(true, Ordering::AcqRel) {
-        return None;
-    }
-    // SAFETY: RESERVED_TAKEN was false, so no other reference to RESERVED
-    // exists and none will be made.
-    Some(unsafe { &mut *(&raw mut RESERVED) })
-}
+});
 
 /// Wires the program image and the top of the stack; returns the bytes wired.
 fn wire_reserved(rpc: &mut Rpc, task: u32) -> Result<u64, i32> {
@@ -138,7 +128,7 @@ fn main(args: mach_user::start::Args) -> i32 {
     let mut rpc = Rpc::new();
     let task = mach_task_self();
     let bp = mach_user::start::bootstrap_port(&args);
-    let Some(res) = take_reserved() else { return 1 };
+    let Some(res) = RESERVED.take() else { return 1 };
     match wire_reserved(&mut rpc, task) {
         Ok(n) => println!("default_pager: {} KiB wired", n / 1024),
         Err(kr) => println!("default_pager: cannot wire its memory ({kr}); running unwired"),
@@ -175,14 +165,17 @@ fn main(args: mach_user::start::Args) -> i32 {
             Err(kr) => println!("default_pager: vm_set_default_memory_manager failed: {kr}"),
         }
     }
-    let mut pager = Pager::new(rpc, set, service, map);
-    serve(&mut pager);
+    // Serves the service port and every object port until the service port
+    // has no senders left.
+    let mut server = Server::new(set, Pager::new(rpc, set, service, map));
+    server.run();
+    let pager = &server.manager;
     println!(
         "default_pager: no senders left on the service port; exiting ({} objects, {} of {} blocks in use, {} requests refused, {} pages lost)",
         pager.map.live_objects(),
         pager.map.total_blocks() - pager.map.free_blocks(),
         pager.map.total_blocks(),
-        pager.rejected,
+        pager.rejected.saturating_add(server.objects.rejected()),
         pager.map.lost_pages()
     );
     0
@@ -201,42 +194,4 @@ fn become_default_memory_manager(rpc: &mut Rpc, task: u32, service: u32) -> Resu
     let r = mach_user::rpc::host::vm_set_default_memory_manager(rpc, mach_user::ipc::mach_host_self(), service);
     let _ = mach_port::mach_port_deallocate(rpc, task, service);
     r
-}
-
-/// Serves the service port and every object port until the service port has
-/// no senders left.
-fn serve(pager: &mut Pager) {
-    let mut req: MsgBuf<1024> = MsgBuf::new();
-    let mut reply: MsgBuf<1024> = MsgBuf::new();
-    loop {
-        if mach_msg(&mut req, MACH_RCV_MSG, 0, pager.set, 0) != MACH_MSG_SUCCESS {
-            continue;
-        }
-        let h = req.header();
-        if h.id == MACH_NOTIFY_NO_SENDERS && req.trailer().sender_task() == 0 {
-            if h.local_port == pager.service {
-                return;
-            }
-            pager.no_senders(h.local_port);
-            continue;
-        }
-        if h.local_port == pager.service {
-            pager.ensure_disk();
-        }
-        let size = (h.size as usize + MACH_MSG_TRAILER_SIZE).min(req.0.len());
-        let mut d = memory_object_server(pager, &req.0[..size], &mut reply.0);
-        if let Dispatch::BadId(_) = d {
-            d = default_pager_server(pager, &req.0[..size], &mut reply.0);
-        }
-        if let Dispatch::BadId(_) = d {
-            // Nobody's message: drop what it carried.
-            pager.rejected += 1;
-            wire::release_descriptors(pager, &req.0[..size]);
-        }
-        if let Dispatch::Reply(n) | Dispatch::BadId(n) = d
-            && n > 0
-        {
-            let _ = mach_msg(&mut reply, MACH_SEND_MSG | MACH_SEND_TIMEOUT, n as u32, 0, 0);
-        }
-    }
 }

@@ -14,9 +14,15 @@
 //!   requests for it get `data_error`); nothing else changes. Mach's default
 //!   pager panics here instead.
 //! * `terminate`, and no-senders on an object port: the object ends, its
-//!   blocks are freed and its port destroyed (later messages to it fail to
-//!   send). So an object made with `default_pager_object_create` lives until
-//!   its last mapping goes or its last send right does, whichever is first.
+//!   blocks are freed, its control right released and its port destroyed
+//!   (later messages to it fail to send). So an object made with
+//!   `default_pager_object_create` lives until its last mapping goes or its
+//!   last send right does, whichever is first.
+//! * Control rights: an object's comes once, with `memory_object_create`
+//!   (objects the kernel makes) or `memory_object_init` (objects from
+//!   `default_pager_object_create`, at their first `vm_map`); the shared
+//!   server (`mach_user::pager`) keeps it until the object ends. Requests
+//!   for an object that has none yet are refused, and so is a second init.
 //! * Malformed or misdirected simpleroutines (an unknown object, a bad
 //!   range, a page size other than 4096) cannot be answered with an error:
 //!   they are dropped with their rights and memory and counted in
@@ -24,43 +30,27 @@
 //!
 //! Answers to control ports are sent with a zero send timeout, so a task
 //! that passes a full port of its own as "control" cannot stall the pager.
+//!
+//! The receive loop, the `memory_object` decoding and the control rights are
+//! `mach_user::pager`'s; this module is its [`MemoryManager`], and serves the
+//! service port (`default_pager` requests, no-senders notifications) from
+//! [`MemoryManager::other`].
 
 use crate::{add_port, open_disk};
 use default_pager_core::{DiskMap, DpError, ObjectId, PAGE_SIZE, PageState, RECORDS_PER_BLOCK};
-use mach_interfaces::default_pager::{DefaultPagerInfoReply, DefaultPagerServer};
-use mach_interfaces::memory_object::MemoryObjectServer;
-use mach_interfaces::memory_object_control as moc;
-use mach_interfaces::{OolArray, Release, Transport};
+use mach_interfaces::default_pager::{DefaultPagerInfoReply, DefaultPagerServer, default_pager_server};
+use mach_interfaces::{Dispatch, Release};
 use mach_user::abi::device::D_IO_ERROR;
 use mach_user::abi::kern_return::*;
-use mach_user::abi::message::*;
-use mach_user::abi::port::MACH_PORT_RIGHT_RECEIVE;
-use mach_user::ipc::{MsgBuf, mach_msg, mach_task_self};
+use mach_user::abi::port::{MACH_NOTIFY_NO_SENDERS, MACH_PORT_RIGHT_RECEIVE};
+use mach_user::ipc::mach_task_self;
+use mach_user::ool::OolRegion;
+use mach_user::pager::{Flow, MemoryManager, MemoryObject, Objects};
 use mach_user::println;
-use mach_user::rpc::{Rpc, device, mach_port, vm};
+use mach_user::rpc::{Discard, Rpc, device, mach_port};
 
 /// Most pages one `data_request` may ask for.
 pub const MAX_REQUEST_PAGES: u64 = 64;
-
-/// One-way sends with a zero timeout, for answers on control ports.
-struct NoWait;
-
-impl Transport for NoWait {
-    fn call(&mut self, _buf: &mut [u8], _send_size: usize) -> Result<usize, i32> {
-        Err(MACH_SEND_INVALID_DEST)
-    }
-    fn send(&mut self, buf: &mut [u8], send_size: usize) -> Result<(), i32> {
-        let mut m: MsgBuf<256> = MsgBuf::new();
-        if send_size > m.0.len() || send_size > buf.len() {
-            return Err(MACH_SEND_MSG_TOO_SMALL);
-        }
-        m.0[..send_size].copy_from_slice(&buf[..send_size]);
-        match mach_msg(&mut m, MACH_SEND_MSG | MACH_SEND_TIMEOUT, send_size as u32, 0, 0) {
-            MACH_MSG_SUCCESS => Ok(()),
-            r => Err(r),
-        }
-    }
-}
 
 fn kern_return(e: DpError) -> i32 {
     match e {
@@ -80,7 +70,8 @@ pub struct Pager {
     /// `hd0`, once opened.
     dev: Option<u32>,
     pub map: DiskMap<'static>,
-    /// Requests dropped as malformed or misdirected.
+    /// Requests on the service port dropped as malformed or misdirected
+    /// (the shared server counts those on object ports).
     pub rejected: u32,
 }
 
@@ -120,18 +111,6 @@ impl Pager {
         }
     }
 
-    fn reject(&mut self) -> Result<(), i32> {
-        self.rejected = self.rejected.saturating_add(1);
-        Err(KERN_INVALID_ARGUMENT)
-    }
-
-    /// No send rights are left to `port`: if it is an object, it ends.
-    pub fn no_senders(&mut self, port: u32) {
-        if let Some(id) = self.map.find(port) {
-            self.destroy(id);
-        }
-    }
-
     /// Ends object `id`: frees its blocks and destroys its port.
     fn destroy(&mut self, id: ObjectId) {
         let Ok(port) = self.map.object(id).map(|o| o.port) else {
@@ -151,37 +130,26 @@ impl Pager {
         Ok(())
     }
 
-    /// Answers the kernel's request for page `page` of `id` on `control`.
-    fn supply_page(&mut self, control: u32, id: ObjectId, page: u64) {
+    /// Answers the kernel's request for page `page` of `id` on `object`'s control port.
+    fn supply_page(&mut self, object: MemoryObject, id: ObjectId, page: u64) {
         let offset = page * PAGE_SIZE;
         let _ = match self.map.lookup(id, page) {
             Ok(PageState::OnDisk(block)) => {
-                match device::device_read(
+                let read = device::device_read(
                     &mut self.rpc,
                     self.dev.unwrap_or(0),
                     0,
                     block * RECORDS_PER_BLOCK,
                     PAGE_SIZE as u32,
-                ) {
-                    Ok(data) if u64::from(data.count) == PAGE_SIZE => {
-                        // SAFETY: the kernel mapped `count` bytes at `address` for us.
-                        let bytes =
-                            unsafe { core::slice::from_raw_parts(data.address as *const u8, PAGE_SIZE as usize) };
-                        let r = moc::memory_object_data_supply(&mut NoWait, control, offset, bytes, 0);
-                        let _ = vm::vm_deallocate(&mut self.rpc, self.task, data.address, PAGE_SIZE);
-                        r
-                    }
-                    Ok(data) => {
-                        let _ = vm::vm_deallocate(&mut self.rpc, self.task, data.address, u64::from(data.count));
-                        moc::memory_object_data_error(&mut NoWait, control, offset, PAGE_SIZE, D_IO_ERROR)
-                    }
-                    Err(_) => moc::memory_object_data_error(&mut NoWait, control, offset, PAGE_SIZE, D_IO_ERROR),
+                )
+                .map(OolRegion::bytes);
+                match read {
+                    Ok(data) if data.len() as u64 == PAGE_SIZE => object.data_supply(offset, &data, 0),
+                    _ => object.data_error(offset, PAGE_SIZE, D_IO_ERROR),
                 }
             }
-            Ok(PageState::Never) => moc::memory_object_data_unavailable(&mut NoWait, control, offset, PAGE_SIZE),
-            Ok(PageState::Lost) | Err(_) => {
-                moc::memory_object_data_error(&mut NoWait, control, offset, PAGE_SIZE, KERN_MEMORY_ERROR)
-            }
+            Ok(PageState::Never) => object.data_unavailable(offset, PAGE_SIZE),
+            Ok(PageState::Lost) | Err(_) => object.data_error(offset, PAGE_SIZE, KERN_MEMORY_ERROR),
         };
     }
 
@@ -213,133 +181,114 @@ impl Pager {
     }
 }
 
-impl Release for Pager {
-    fn release_port(&mut self, name: u32, received_type: u8) {
-        if received_type == MACH_MSG_TYPE_PORT_RECEIVE {
-            let _ = mach_port::mach_port_mod_refs(&mut self.rpc, self.task, name, MACH_PORT_RIGHT_RECEIVE, -1);
-        } else {
-            let _ = mach_port::mach_port_deallocate(&mut self.rpc, self.task, name);
+impl MemoryManager for Pager {
+    /// The first vm_map of an object from `default_pager_object_create`.
+    fn init(&mut self, object: MemoryObject, page_size: u64) -> Result<(), i32> {
+        if self.object(object.port()).is_none() || page_size != PAGE_SIZE {
+            return Err(KERN_INVALID_ARGUMENT);
         }
-    }
-    fn release_ool(&mut self, address: u64, size: u64) {
-        if size != 0 {
-            let _ = vm::vm_deallocate(&mut self.rpc, self.task, address, size);
-        }
-    }
-    fn release_ool_ports(&mut self, address: u64, count: u32, received_type: u8) {
-        for i in 0..u64::from(count) {
-            // SAFETY: the kernel mapped `count` port names at `address` for us.
-            let name = unsafe { core::ptr::read_volatile((address + 4 * i) as *const u32) };
-            if name != 0 && name != u32::MAX {
-                self.release_port(name, received_type);
-            }
-        }
-        self.release_ool(address, 4 * u64::from(count));
-    }
-}
-
-impl MemoryObjectServer for Pager {
-    fn memory_object_init(&mut self, mo: u32, control: u32, page_size: u64) -> Result<(), i32> {
-        if self.object(mo).is_none() || page_size != PAGE_SIZE {
-            return self.reject();
-        }
-        // Every request carries its own control right; this one is not kept.
-        self.release_port(control, MACH_MSG_TYPE_PORT_SEND);
         Ok(())
     }
 
-    fn memory_object_data_request(
-        &mut self,
-        mo: u32,
-        control: u32,
-        offset: u64,
-        length: u64,
-        _access: u32,
-    ) -> Result<(), i32> {
-        let Some(id) = self.object(mo) else {
-            return self.reject();
-        };
+    fn data_request(&mut self, object: MemoryObject, offset: u64, length: u64, _access: u32) -> Result<(), i32> {
+        let id = self.object(object.port()).ok_or(KERN_INVALID_ARGUMENT)?;
         match self.map.check_range(id, offset, length) {
             Ok((first, count)) if count <= MAX_REQUEST_PAGES => {
                 for page in first..first + count {
-                    self.supply_page(control, id, page);
+                    self.supply_page(object, id, page);
                 }
+                Ok(())
             }
             _ => {
-                self.rejected = self.rejected.saturating_add(1);
-                let _ = moc::memory_object_data_error(&mut NoWait, control, offset, length, KERN_INVALID_ARGUMENT);
+                let _ = object.data_error(offset, length, KERN_INVALID_ARGUMENT);
+                Err(KERN_INVALID_ARGUMENT)
             }
         }
-        self.release_port(control, MACH_MSG_TYPE_PORT_SEND);
-        Ok(())
     }
 
-    fn memory_object_data_return(
+    fn data_return(
         &mut self,
-        mo: u32,
-        control: u32,
+        object: MemoryObject,
         offset: u64,
-        data: OolArray,
-        dirty: u32,
-        _kernel_copy: u32,
+        data: OolRegion,
+        dirty: bool,
+        _kernel_copy: bool,
     ) -> Result<(), i32> {
-        let Some(id) = self.object(mo) else {
-            return self.reject();
-        };
-        let Ok((first, count)) = self.map.check_range(id, offset, u64::from(data.count)) else {
-            return self.reject();
-        };
-        if dirty != 0 {
-            // SAFETY: the kernel mapped `count` bytes at `address` for us;
-            // they stay mapped until the release below.
-            let bytes = unsafe { core::slice::from_raw_parts(data.address as *const u8, data.count as usize) };
-            for (i, chunk) in bytes.chunks_exact(PAGE_SIZE as usize).enumerate().take(count as usize) {
+        let id = self.object(object.port()).ok_or(KERN_INVALID_ARGUMENT)?;
+        let (first, count) = self
+            .map
+            .check_range(id, offset, data.len() as u64)
+            .map_err(kern_return)?;
+        if dirty {
+            for (i, chunk) in data.chunks_exact(PAGE_SIZE as usize).enumerate().take(count as usize) {
                 self.store_page(id, first + i as u64, chunk);
             }
         }
-        self.release_ool(data.address, u64::from(data.count));
-        self.release_port(control, MACH_MSG_TYPE_PORT_SEND);
         Ok(())
     }
 
-    fn memory_object_terminate(&mut self, mo: u32, control: u32) -> Result<(), i32> {
-        let Some(id) = self.object(mo) else {
-            return self.reject();
-        };
+    fn terminate(&mut self, port: u32) -> Result<(), i32> {
+        let id = self.object(port).ok_or(KERN_INVALID_ARGUMENT)?;
         self.destroy(id);
-        self.release_port(control, MACH_MSG_TYPE_PORT_SEND);
         Ok(())
     }
 
-    /// This pager never locks pages, so an unlock request is misdirected:
-    /// refused and counted.
-    fn memory_object_data_unlock(
-        &mut self,
-        _mo: u32,
-        control: u32,
-        _offset: u64,
-        _length: u64,
-        _access: u32,
-    ) -> Result<(), i32> {
-        self.release_port(control, MACH_MSG_TYPE_PORT_SEND);
-        self.reject()
-    }
-
-    /// This pager never sends memory_object_lock_request, so a completion
-    /// is misdirected: refused and counted.
-    fn memory_object_lock_completed(
-        &mut self,
-        _reply_to: u32,
-        control: u32,
-        _offset: u64,
-        _length: u64,
-    ) -> Result<(), i32> {
-        self.release_port(control, MACH_MSG_TYPE_PORT_SEND);
-        self.reject()
+    /// The service port's requests and the no-senders notifications.
+    fn other(&mut self, objects: &mut Objects, request: &[u8], reply: &mut [u8]) -> Flow {
+        let Some(h) = mach_interfaces::wire::read_header(request) else {
+            return Flow::Unknown;
+        };
+        let from_kernel = mach_interfaces::wire::request_trailer(request).is_some_and(|t| t.sender_task() == 0);
+        if h.id == MACH_NOTIFY_NO_SENDERS && from_kernel {
+            if h.local_port == self.service {
+                return Flow::Stop;
+            }
+            // No send rights are left to an object port: the object ends.
+            if let Some(id) = self.map.find(h.local_port) {
+                objects.remove(h.local_port);
+                self.destroy(id);
+            }
+            return Flow::Continue;
+        }
+        if h.local_port == self.service {
+            self.ensure_disk();
+        }
+        let mut service = Service { pager: self, objects };
+        match default_pager_server(&mut service, request, reply) {
+            Dispatch::Reply(n) => Flow::Reply(n),
+            Dispatch::NoReply => Flow::Continue,
+            Dispatch::BadId(_) => Flow::Unknown,
+        }
     }
 }
 
-impl DefaultPagerServer for Pager {
+/// The `default_pager` subsystem's view of the pager and its objects'
+/// control rights (`memory_object_create` hands one over).
+struct Service<'a> {
+    pager: &'a mut Pager,
+    objects: &'a mut Objects,
+}
+
+impl Service<'_> {
+    fn reject(&mut self) -> Result<(), i32> {
+        self.pager.rejected = self.pager.rejected.saturating_add(1);
+        Err(KERN_INVALID_ARGUMENT)
+    }
+}
+
+impl Release for Service<'_> {
+    fn release_port(&mut self, name: u32, received_type: u8) {
+        Discard.release_port(name, received_type);
+    }
+    fn release_ool(&mut self, address: u64, size: u64) {
+        Discard.release_ool(address, size);
+    }
+    fn release_ool_ports(&mut self, address: u64, count: u32, received_type: u8) {
+        Discard.release_ool_ports(address, count, received_type);
+    }
+}
+
+impl DefaultPagerServer for Service<'_> {
     fn memory_object_create(
         &mut self,
         pager: u32,
@@ -348,37 +297,44 @@ impl DefaultPagerServer for Pager {
         control: u32,
         page_size: u64,
     ) -> Result<(), i32> {
-        if pager != self.service || page_size != PAGE_SIZE || self.new_object(new_mo, size).is_err() {
+        if pager != self.pager.service
+            || page_size != PAGE_SIZE
+            || self.objects.check_insert(new_mo, control).is_err()
+            || self.pager.new_object(new_mo, size).is_err()
+        {
             // The dispatch destroys the receive right and the control right.
             return self.reject();
         }
-        self.release_port(control, MACH_MSG_TYPE_PORT_SEND);
+        // Kept until the object ends (check_insert said it fits).
+        let _ = self.objects.insert(new_mo, control);
         Ok(())
     }
 
     fn default_pager_object_create(&mut self, pager: u32, size: u64) -> Result<u32, i32> {
-        if pager != self.service {
+        let p = &mut *self.pager;
+        if pager != p.service {
             return Err(KERN_INVALID_ARGUMENT);
         }
-        let port = mach_port::mach_port_allocate(&mut self.rpc, self.task, MACH_PORT_RIGHT_RECEIVE)?;
-        if let Err(kr) = self.new_object(port, size) {
-            let _ = mach_port::mach_port_mod_refs(&mut self.rpc, self.task, port, MACH_PORT_RIGHT_RECEIVE, -1);
+        let port = mach_port::mach_port_allocate(&mut p.rpc, p.task, MACH_PORT_RIGHT_RECEIVE)?;
+        if let Err(kr) = p.new_object(port, size) {
+            let _ = mach_port::mach_port_mod_refs(&mut p.rpc, p.task, port, MACH_PORT_RIGHT_RECEIVE, -1);
             return Err(kr);
         }
         Ok(port)
     }
 
     fn default_pager_info(&mut self, pager: u32) -> Result<DefaultPagerInfoReply, i32> {
-        if pager != self.service {
+        let p = &*self.pager;
+        if pager != p.service {
             return Err(KERN_INVALID_ARGUMENT);
         }
         Ok(DefaultPagerInfoReply {
-            total_blocks: self.map.total_blocks(),
-            free_blocks: self.map.free_blocks(),
+            total_blocks: p.map.total_blocks(),
+            free_blocks: p.map.free_blocks(),
             page_size: PAGE_SIZE,
-            objects: self.map.live_objects(),
-            rejected: self.rejected,
-            lost_pages: self.map.lost_pages(),
+            objects: p.map.live_objects(),
+            rejected: p.rejected.saturating_add(self.objects.rejected()),
+            lost_pages: p.map.lost_pages(),
         })
     }
 }

@@ -1,6 +1,7 @@
 //! `mach_msg` and the port traps, with a message buffer type.
 
 use crate::trap::raw_trap;
+use core::sync::atomic::{AtomicU32, Ordering};
 use mach_abi::message::*;
 use mach_abi::traps;
 
@@ -138,9 +139,36 @@ pub fn mach_reply_port() -> MachPortName {
     name_trap(traps::MACH_REPLY_PORT)
 }
 
-/// A send right to the caller's task port.
+/// A send right to the caller's task port (each call adds a user reference).
 pub fn mach_task_self() -> MachPortName {
     name_trap(traps::TASK_SELF_TRAP)
+}
+
+static TASK_SELF: AtomicU32 = AtomicU32::new(0);
+
+/// This task's name for its own task port, asked of the kernel once and then
+/// remembered (as Mach's `mach_task_self_`), so that code calling it often
+/// (out-of-line regions' drops, releases) neither traps nor piles up user
+/// references each time.
+///
+/// A task started on a copy of its parent's memory (`task_create` with
+/// inherited memory, then a thread of its own) sees the parent's remembered
+/// name: its first thread must call [`forget_task_self`] before anything
+/// that uses this.
+pub fn task_self() -> MachPortName {
+    match TASK_SELF.load(Ordering::Relaxed) {
+        0 => {
+            let n = mach_task_self();
+            TASK_SELF.store(n, Ordering::Relaxed);
+            n
+        }
+        n => n,
+    }
+}
+
+/// Forgets the name [`task_self`] remembered (see there).
+pub fn forget_task_self() {
+    TASK_SELF.store(0, Ordering::Relaxed);
 }
 
 /// A send right to the calling thread's port.

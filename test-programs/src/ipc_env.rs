@@ -4,7 +4,8 @@
 
 use mach_user::abi::message::*;
 use mach_user::abi::port::*;
-use mach_user::ipc::{MsgBuf, mach_host_self, mach_msg, mach_task_self};
+use mach_user::ipc::{MsgBuf, mach_host_self, mach_msg};
+use mach_user::ool::OolRegion;
 use mach_user::rpc::{Rpc, host, mach_port};
 
 pub struct Env {
@@ -21,7 +22,10 @@ impl Env {
     pub fn new() -> Self {
         let mut e = Env {
             rpc: Rpc::new(),
-            task: mach_task_self(),
+            // Remembered for the task's life (see `task_self`): out-of-line
+            // regions use the same name when they deallocate themselves, so
+            // they change no user reference count the tests compare.
+            task: mach_user::ipc::task_self(),
             host: mach_host_self(),
             baseline: (0, 0, 0),
         };
@@ -64,6 +68,14 @@ impl Env {
         mach_port::mach_port_destroy(&mut self.rpc, self.task, name)
     }
 
+    /// How many names the task's space holds (`u32::MAX` if the call fails).
+    pub fn name_count(&mut self) -> u32 {
+        mach_port::mach_port_names(&mut self.rpc, self.task).map_or(u32::MAX, |r| {
+            let (names, _types) = (OolRegion::u32s(r.names), OolRegion::u32s(r.types));
+            names.words().count() as u32
+        })
+    }
+
     /// The audit's violation count, or the call's error.
     pub fn violations(&mut self) -> Result<u32, i32> {
         host::host_ipc_audit(&mut self.rpc, self.host).map(|a| a.violations)
@@ -76,14 +88,8 @@ impl Env {
         let Ok(r) = mach_port::mach_port_names(&mut self.rpc, self.task) else {
             return out;
         };
-        for i in 0..(r.names.count as usize).min(64) {
-            // SAFETY: the kernel mapped `count` u32s at each address for us.
-            let (n, t) = unsafe {
-                (
-                    *((r.names.address as *const u32).add(i)),
-                    *((r.types.address as *const u32).add(i)),
-                )
-            };
+        let (names, types) = (OolRegion::u32s(r.names), OolRegion::u32s(r.types));
+        for (i, (n, t)) in names.words().zip(types.words()).take(64).enumerate() {
             let refs = if t & MACH_PORT_TYPE_SEND != 0 {
                 self.refs(n, MACH_PORT_RIGHT_SEND).unwrap_or(0)
             } else if t & MACH_PORT_TYPE_DEAD_NAME != 0 {

@@ -70,11 +70,6 @@ pub enum Request {
 }
 
 impl Pagers {
-    /// The control port of `object`'s pager.
-    pub fn control_of(&self, object: u64) -> Option<PortId> {
-        self.by_port.values().find(|p| p.object == object).map(|p| p.control)
-    }
-
     /// Records `memory_object_ready` / `change_attributes` for `object`.
     pub fn set_attributes(&mut self, object: u64, may_cache: bool, copy_strategy: u32) {
         if let Some(p) = self.by_port.values_mut().find(|p| p.object == object) {
@@ -248,7 +243,7 @@ pub fn map(
             copy_strategy: 0,
         },
     );
-    send(ipc, port, control, |buf| {
+    send(ipc, port, Some(control), |buf| {
         mo::encode_memory_object_init_request(buf, 0, 1, PAGE)
     });
     Ok(at)
@@ -279,25 +274,37 @@ pub fn pager_died(pagers: &mut Pagers, object: u64) {
     }
 }
 
-/// Sends a kernel-to-pager message with a send right to `control` as handle 1.
-fn send(ipc: &mut Ipc, pager: PortId, control: PortId, encode: impl FnOnce(&mut [u8]) -> Option<usize>) -> bool {
+/// Sends a kernel-to-pager message, with a send right to `control` as
+/// handle 1 if given (only memory_object_init carries one: as in XNU, the
+/// other requests arrive on the memory object port, and the pager keeps the
+/// control right it was given at init).
+fn send(
+    ipc: &mut Ipc,
+    pager: PortId,
+    control: Option<PortId>,
+    encode: impl FnOnce(&mut [u8]) -> Option<usize>,
+) -> bool {
     let mut buf = [0u8; 128];
     let Some(n) = encode(&mut buf) else { return false };
     deliver(ipc, pager, control, &buf[..n], Vec::new())
 }
 
-/// Sends the request `image` to `pager` with a send right to `control` as
-/// port handle 1 and `ools` as out-of-line handles 1, 2, ...
-fn deliver(ipc: &mut Ipc, pager: PortId, control: PortId, image: &[u8], ools: Vec<Vec<u8>>) -> bool {
+/// Sends the request `image` to `pager` with a send right to `control` (if
+/// given) as port handle 1 and `ools` as out-of-line handles 1, 2, ...
+fn deliver(ipc: &mut Ipc, pager: PortId, control: Option<PortId>, image: &[u8], ools: Vec<Vec<u8>>) -> bool {
     let Some(dest) = ipc.copy_kernel_send(pager) else {
         return false;
     };
-    let Some(c) = ipc.make_send_right(control) else {
-        ipc.release_right(dest);
-        return false;
-    };
+    let mut rights = Vec::new();
+    if let Some(control) = control {
+        let Some(c) = ipc.make_send_right(control) else {
+            ipc.release_right(dest);
+            return false;
+        };
+        rights.push(c);
+    }
     let parts = KernelReplyParts {
-        rights: vec![c],
+        rights,
         ools,
         ..Default::default()
     };
@@ -317,12 +324,12 @@ pub fn data_return(
     dirty: bool,
     kept: bool,
 ) -> bool {
-    let Some(control) = pagers.by_port.get(&pager).map(|p| p.control) else {
+    if !pagers.by_port.contains_key(&pager) {
         return false;
-    };
+    }
     let mut buf = [0u8; 128];
     let Some(n) =
-        mo::encode_memory_object_data_return_request(&mut buf, 0, 1, offset, &data, u32::from(dirty), u32::from(kept))
+        mo::encode_memory_object_data_return_request(&mut buf, 0, offset, &data, u32::from(dirty), u32::from(kept))
     else {
         return false;
     };
@@ -330,7 +337,7 @@ pub fn data_return(
     if mach_core::ipc::kimage::number_ool_handles(&mut buf[..n]) != 1 {
         return false;
     }
-    deliver(ipc, pager, control, &buf[..n], vec![data])
+    deliver(ipc, pager, None, &buf[..n], vec![data])
 }
 
 /// A fault of `task` needs page `offset` of `object` from `pager` (with
@@ -360,12 +367,11 @@ pub fn request(
     if info.default && !unlock {
         vm::count_default_pagein(task);
     }
-    let control = info.control;
-    let sent = send(ipc, pager, control, |buf| {
+    let sent = send(ipc, pager, None, |buf| {
         if unlock {
-            mo::encode_memory_object_data_unlock_request(buf, 0, 1, offset, PAGE, access)
+            mo::encode_memory_object_data_unlock_request(buf, 0, offset, PAGE, access)
         } else {
-            mo::encode_memory_object_data_request_request(buf, 0, 1, offset, PAGE, access)
+            mo::encode_memory_object_data_request_request(buf, 0, offset, PAGE, access)
         }
     });
     if !sent {
@@ -415,8 +421,8 @@ fn object_gone(ipc: &mut Ipc, pagers: &mut Pagers, pager: PortId) {
     };
     pagers.pending.retain(|&(o, _)| o != info.object);
     pagers.failed.retain(|&(o, _)| o != info.object);
-    send(ipc, pager, info.control, |buf| {
-        mo::encode_memory_object_terminate_request(buf, 0, 1)
+    send(ipc, pager, None, |buf| {
+        mo::encode_memory_object_terminate_request(buf, 0)
     });
     // The control port dies first, so cancelling the dead-name request
     // (releasing its send-once right to that port) sends nothing.

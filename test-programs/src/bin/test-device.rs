@@ -12,7 +12,8 @@
 #![no_main]
 
 use mach_user::abi::device::*;
-use mach_user::rpc::{device, host, vm};
+use mach_user::ool::OolRegion;
+use mach_user::rpc::{device, host};
 use test_programs::check_eq;
 use test_programs::ipc_env::Env;
 
@@ -38,10 +39,8 @@ fn fill(buf: &mut [u8], seed: u8, first: u64) {
 /// Reads `bytes` bytes at `recnum` and checks them against the pattern
 /// (`seed` 0: all zero). Ok(true) if they match; the reply memory is freed.
 fn read_check(e: &mut Env, dev: u32, recnum: u64, bytes: u32, seed: u8) -> Result<bool, i32> {
-    let data = device::device_read(&mut e.rpc, dev, 0, recnum, bytes)?;
-    let same = data.count == bytes && {
-        // SAFETY: the kernel mapped `count` bytes at `address` for us.
-        let got = unsafe { core::slice::from_raw_parts(data.address as *const u8, data.count as usize) };
+    let got = OolRegion::bytes(device::device_read(&mut e.rpc, dev, 0, recnum, bytes)?);
+    let same = got.len() == bytes as usize && {
         got.iter().enumerate().all(|(i, &b)| {
             let want = if seed == 0 {
                 0
@@ -51,7 +50,6 @@ fn read_check(e: &mut Env, dev: u32, recnum: u64, bytes: u32, seed: u8) -> Resul
             b == want
         })
     };
-    let _ = vm::vm_deallocate(&mut e.rpc, e.task, data.address, u64::from(data.count));
     Ok(same)
 }
 
@@ -93,7 +91,7 @@ fn geometry(e: &mut Env, master: u32, dev: u32) -> bool {
     ok &= check_eq!("device_get_status_records", recs, Ok((RECORDS, REC as u64)));
     let other = device::device_get_status(&mut e.rpc, dev, 99).map(|_| ());
     ok &= check_eq!("device_get_status_bad_flavor", other, Err(D_INVALID_OPERATION));
-    let on_master = device::device_read(&mut e.rpc, master, 0, 0, 512).map(|_| ());
+    let on_master = device::device_read(&mut e.rpc, master, 0, 0, 512).map(|d| drop(OolRegion::bytes(d)));
     ok &= check_eq!("device_read_on_master_port", on_master, Err(D_INVALID_OPERATION));
     let open_on_dev = device::device_open(&mut e.rpc, dev, D_READ, DEVICE_NAME_HD0);
     ok &= check_eq!("device_open_on_device_port", open_on_dev, Err(D_INVALID_OPERATION));
@@ -175,7 +173,7 @@ fn bad_requests(e: &mut Env, dev: u32) -> bool {
     let mut ok = true;
     let r = REC as u32;
     let read = |e: &mut Env, name: &str, mode: u32, recnum: u64, bytes: u32, want: i32| {
-        let got = device::device_read(&mut e.rpc, dev, mode, recnum, bytes).map(|_| ());
+        let got = device::device_read(&mut e.rpc, dev, mode, recnum, bytes).map(|d| drop(OolRegion::bytes(d)));
         check_eq!(name, got, Err(want))
     };
     ok &= read(e, "device_read_zero_bytes", 0, 0, 0, D_INVALID_SIZE);
@@ -224,7 +222,7 @@ fn bad_requests(e: &mut Env, dev: u32) -> bool {
 fn open_close(e: &mut Env, master: u32, dev: u32) -> bool {
     let mut ok = true;
     ok &= check_eq!("device_close", device::device_close(&mut e.rpc, dev), Ok(()));
-    let closed_read = device::device_read(&mut e.rpc, dev, 0, 0, 512).map(|_| ());
+    let closed_read = device::device_read(&mut e.rpc, dev, 0, 0, 512).map(|d| drop(OolRegion::bytes(d)));
     ok &= check_eq!("device_read_closed", closed_read, Err(D_NO_SUCH_DEVICE));
     let closed_write = device::device_write(&mut e.rpc, dev, 0, 0, &[0u8; REC]);
     ok &= check_eq!("device_write_closed", closed_write, Err(D_NO_SUCH_DEVICE));

@@ -10,6 +10,7 @@ use mach_interfaces::PolyPort;
 use mach_user::abi::message::*;
 use mach_user::abi::port::*;
 use mach_user::ipc::{mach_msg, mach_msg_raw};
+use mach_user::ool::OolRegion;
 use mach_user::rpc::mach_port as mp;
 use mach_user::thread::{StaticStack, thread_create_running};
 use test_programs::check_eq;
@@ -662,10 +663,8 @@ fn ool(e: &mut Env) -> bool {
         src[start] ^= 0xff;
         recv(&mut b, p, false);
         src[start] ^= 0xff;
-        let addr = b.get64(28);
-        // SAFETY: the kernel mapped `size` bytes at `addr` for us.
-        let got = unsafe { core::slice::from_raw_parts(addr as *const u8, size as usize) };
-        ok &= check_eq!(name, got == &src[start..start + size as usize], true);
+        let got = OolRegion::from_received(b.get64(28), u64::from(size));
+        ok &= check_eq!(name, got[..] == src[start..start + size as usize], true);
     }
     b.put32(24, 1);
     let end = ool_desc(&mut b, 28, 0x1000, 0, false, MACH_MSG_OOL_DESCRIPTOR, 0);
@@ -701,9 +700,9 @@ fn ool(e: &mut Env) -> bool {
         1,
     );
     let kr = mach_msg(&mut b, MACH_SEND_MSG | MACH_RCV_MSG, end as u32, p, 0);
-    let arr = b.get64(28) as *const u32;
-    // SAFETY: the kernel mapped three names at `arr`.
-    let got = unsafe { [*arr, *arr.add(1), *arr.add(2)] };
+    let arr = OolRegion::from_received(b.get64(28), 12);
+    let mut names = arr.words();
+    let got = [(); 3].map(|_| names.next().unwrap_or(u32::MAX));
     ok &= check_eq!(
         "ool_ports_arrive",
         (kr, got, b.0[38]),

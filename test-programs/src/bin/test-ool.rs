@@ -5,12 +5,15 @@
 //! region, unaligned regions keep their offset in the page, bad regions are
 //! refused; and the message-memory budget still stops floods of small
 //! (physically copied) regions while virtual copies only meet the queue limit.
+//! Received regions are read through `mach_user::ool::OolRegion`, which is
+//! tested here too (it deallocates its pages when dropped).
 #![no_std]
 #![no_main]
 
 use mach_user::abi::message::*;
 use mach_user::abi::port::*;
 use mach_user::ipc::mach_msg;
+use mach_user::ool::OolRegion;
 use mach_user::rpc::mach_port as mp;
 use mach_user::rpc::vm;
 use test_programs::check_eq;
@@ -24,6 +27,7 @@ fn main(_args: mach_user::start::Args) -> i32 {
     let mut e = Env::new();
     let mut ok = true;
     ok &= snapshot(&mut e);
+    ok &= region(&mut e);
     ok &= moved(&mut e);
     ok &= bad_regions(&mut e);
     ok &= flood_physical(&mut e);
@@ -65,12 +69,14 @@ fn fill(addr: u64, len: u64, seed: u8) {
     }
 }
 
-fn same(a: u64, b: u64, len: u64) -> bool {
-    // SAFETY: both ranges are mapped readable for `len` bytes (checked by callers).
-    unsafe {
-        core::slice::from_raw_parts(a as *const u8, len as usize)
-            == core::slice::from_raw_parts(b as *const u8, len as usize)
-    }
+fn bytes<'a>(a: u64, len: u64) -> &'a [u8] {
+    // SAFETY: callers pass memory of their own mapped readable for `len` bytes.
+    unsafe { core::slice::from_raw_parts(a as *const u8, len as usize) }
+}
+
+/// The out-of-line region of the message received in `b` (first descriptor).
+fn received(b: &Buf) -> OolRegion {
+    OolRegion::from_received(b.get64(28), u64::from(b.get32(40)))
 }
 
 fn poke(addr: u64, v: u8) {
@@ -99,16 +105,17 @@ fn snapshot(e: &mut Env) -> bool {
         MACH_MSG_SUCCESS
     );
     ok &= check_eq!("ool_cow_receive", recv(&mut b, p, false), MACH_MSG_SUCCESS);
-    let dst = b.get64(28);
-    ok &= check_eq!("ool_cow_fresh_address", dst != src && dst.is_multiple_of(PAGE), true);
-    ok &= check_eq!("ool_cow_data_received", same(dst, keep, size), true);
+    let mut dst = received(&b);
+    let at = dst.address();
+    ok &= check_eq!("ool_cow_fresh_address", at != src && at.is_multiple_of(PAGE), true);
+    ok &= check_eq!("ool_cow_data_received", &dst[..] == bytes(keep, size), true);
     ok &= check_eq!("ool_cow_no_copy_to_transfer", cow_copies(e) - before, 0);
     // The sender writes one page: one copy, and the receiver keeps the old data.
     poke(src + 3 * PAGE + 5, 0xee);
     ok &= check_eq!("ool_cow_sender_write_copies_one_page", cow_copies(e) - before, 1);
-    ok &= check_eq!("ool_cow_receiver_keeps_snapshot", same(dst, keep, size), true);
+    ok &= check_eq!("ool_cow_receiver_keeps_snapshot", &dst[..] == bytes(keep, size), true);
     // The receiver writes another page: its own copy; the sender sees nothing.
-    poke(dst + 9 * PAGE, 0xdd);
+    dst[9 * PAGE as usize] = 0xdd;
     ok &= check_eq!("ool_cow_receiver_write_copies_one_page", cow_copies(e) - before, 2);
     ok &= check_eq!("ool_cow_sender_unaffected", peek(src + 9 * PAGE), peek(keep + 9 * PAGE));
     // Unaligned regions keep their offset within the page.
@@ -116,9 +123,9 @@ fn snapshot(e: &mut Env) -> bool {
     fill(keep, size, 7);
     let r = send_ool(&mut b, p, src + 100, (5 * PAGE) as u32, false, MACH_RCV_MSG);
     ok &= check_eq!("ool_cow_unaligned_rpc", r, MACH_MSG_SUCCESS);
-    let dst2 = b.get64(28);
-    ok &= check_eq!("ool_cow_unaligned_offset_kept", dst2 % PAGE, 100);
-    ok &= check_eq!("ool_cow_unaligned_data", same(dst2, keep + 100, 5 * PAGE), true);
+    let dst2 = received(&b);
+    ok &= check_eq!("ool_cow_unaligned_offset_kept", dst2.address() % PAGE, 100);
+    ok &= check_eq!("ool_cow_unaligned_data", &dst2[..] == bytes(keep + 100, 5 * PAGE), true);
     // MACH_MSG_PHYSICAL_COPY copies during the send: later writes copy nothing.
     // (A fresh region: `src` still shares pages with `dst`.)
     let ph = vm::vm_allocate(&mut e.rpc, e.task, 0, size, 1).unwrap_or(0);
@@ -135,17 +142,17 @@ fn snapshot(e: &mut Env) -> bool {
     );
     let r = mach_msg(&mut b, MACH_SEND_MSG | MACH_RCV_MSG, end as u32, p, 0);
     ok &= check_eq!("ool_physical_rpc", r, MACH_MSG_SUCCESS);
-    let dst3 = b.get64(28);
+    let mut dst3 = received(&b);
     let before = cow_copies(e);
     poke(ph + 2 * PAGE, 0x77);
-    poke(dst3 + 2 * PAGE, 0x78);
+    dst3[2 * PAGE as usize] = 0x78;
     ok &= check_eq!("ool_physical_no_cow_afterwards", cow_copies(e) - before, 0);
     ok &= check_eq!(
         "ool_physical_data",
-        same(dst3 + 3 * PAGE, keep + 3 * PAGE, size - 3 * PAGE),
+        dst3.get(3 * PAGE as usize..) == Some(bytes(keep + 3 * PAGE, size - 3 * PAGE)),
         true
     );
-    let _ = vm::vm_deallocate(&mut e.rpc, e.task, dst3, size);
+    drop(dst3);
     let _ = vm::vm_deallocate(&mut e.rpc, e.task, ph, size);
     // A message destroyed unreceived gives its copy back (the kernel's
     // end-of-run `vm_copies_released` and `frames_reclaimed` check it).
@@ -155,10 +162,66 @@ fn snapshot(e: &mut Env) -> bool {
         MACH_MSG_SUCCESS
     );
     let _ = e.destroy(p);
-    for (a, s) in [(src, size), (keep, size), (dst, size), (dst2 - 100, 6 * PAGE)] {
-        let _ = vm::vm_deallocate(&mut e.rpc, e.task, a, s);
+    drop((dst, dst2));
+    for a in [src, keep] {
+        let _ = vm::vm_deallocate(&mut e.rpc, e.task, a, size);
     }
     ok & audit(e, "ool_cow_audit")
+}
+
+/// Whether `a` lies in a mapped region of this task.
+fn mapped(e: &mut Env, a: u64) -> bool {
+    vm::vm_region(&mut e.rpc, e.task, a).is_ok_and(|r| r.start <= a && a - r.start < r.size)
+}
+
+/// Received memory as an `OolRegion`: it reads as the bytes sent, stays
+/// mapped while it lives and is deallocated when dropped (every page,
+/// however unaligned the start); `into_raw` hands the pages back
+/// undeallocated; a null address or zero size makes an empty region.
+fn region(e: &mut Env) -> bool {
+    let mut b = Buf::new();
+    let p = e.port();
+    let size = 3 * PAGE;
+    let src = vm::vm_allocate(&mut e.rpc, e.task, 0, size, 1).unwrap_or(0);
+    fill(src, size, 5);
+    let r = send_ool(&mut b, p, src + 100, (2 * PAGE) as u32, false, MACH_RCV_MSG);
+    let got = received(&b);
+    let (first, last) = (got.address(), got.address() + 2 * PAGE - 1);
+    let mut ok = check_eq!(
+        "ool_region_reads_the_data",
+        (r, got.len(), &got[..] == bytes(src + 100, 2 * PAGE)),
+        (MACH_MSG_SUCCESS, 2 * PAGE as usize, true)
+    );
+    ok &= check_eq!(
+        "ool_region_mapped_while_alive",
+        (mapped(e, first - 100), mapped(e, last)),
+        (true, true)
+    );
+    drop(got);
+    ok &= check_eq!(
+        "ool_region_drop_deallocates",
+        (mapped(e, first - 100), mapped(e, last)),
+        (false, false)
+    );
+    let r = send_ool(&mut b, p, src, PAGE as u32, false, MACH_RCV_MSG);
+    let (address, len) = received(&b).into_raw();
+    ok &= check_eq!(
+        "ool_region_into_raw_keeps_pages",
+        (r, len, mapped(e, address)),
+        (MACH_MSG_SUCCESS, PAGE, true)
+    );
+    let _ = vm::vm_deallocate(&mut e.rpc, e.task, address, len);
+    let (null, zero) = (OolRegion::from_received(0, PAGE), OolRegion::from_received(src, 0));
+    ok &= check_eq!(
+        "ool_region_empty",
+        (null.len(), zero.len(), zero.address(), null == OolRegion::EMPTY),
+        (0, 0, 0, true)
+    );
+    drop((null, zero));
+    ok &= check_eq!("ool_region_empty_drop_deallocates_nothing", mapped(e, src), true);
+    let _ = vm::vm_deallocate(&mut e.rpc, e.task, src, size);
+    let _ = e.destroy(p);
+    ok & audit(e, "ool_region_audit")
 }
 
 /// The deallocate flag moves the region: the sender loses it, the receiver
@@ -182,12 +245,12 @@ fn moved(e: &mut Env) -> bool {
     let gone = vm::vm_region(&mut e.rpc, e.task, src).map(|r| r.start != src);
     ok &= check_eq!("ool_move_sender_region_gone", gone, Ok(true));
     ok &= check_eq!("ool_move_receive", recv(&mut b, p, false), MACH_MSG_SUCCESS);
-    let dst = b.get64(28);
-    ok &= check_eq!("ool_move_data", same(dst, keep, size), true);
+    let mut dst = received(&b);
+    ok &= check_eq!("ool_move_data", &dst[..] == bytes(keep, size), true);
     let before = cow_copies(e);
-    poke(dst, 0x55);
+    dst[0] = 0x55;
     ok &= check_eq!("ool_move_write_in_place", cow_copies(e) - before, 0);
-    let _ = vm::vm_deallocate(&mut e.rpc, e.task, dst, size);
+    drop(dst);
     let _ = vm::vm_deallocate(&mut e.rpc, e.task, keep, size);
     let _ = e.destroy(p);
     ok & audit(e, "ool_move_audit")
@@ -277,7 +340,7 @@ fn flood_physical(e: &mut Env) -> bool {
     for &p in ports.iter().filter(|&&p| p != 0) {
         while recv(&mut b, p, false) == MACH_MSG_SUCCESS {
             for i in 0..64 {
-                let _ = vm::vm_deallocate(&mut e.rpc, e.task, b.get64(28 + 16 * i), 4000);
+                drop(OolRegion::from_received(b.get64(28 + 16 * i), 4000));
             }
             got += 1;
         }
@@ -315,9 +378,7 @@ fn flood_virtual(e: &mut Env) -> bool {
     );
     let mut intact = 0;
     while recv(&mut b, p, false) == MACH_MSG_SUCCESS {
-        let a = b.get64(28);
-        intact += u32::from(same(a, big, 1 << 20));
-        let _ = vm::vm_deallocate(&mut e.rpc, e.task, a, 1 << 20);
+        intact += u32::from(&received(&b)[..] == bytes(big, 1 << 20));
     }
     ok &= check_eq!("virtual_flood_all_intact", intact, MACH_PORT_QLIMIT_MAX);
     let _ = e.destroy(p);

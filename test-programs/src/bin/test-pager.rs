@@ -4,7 +4,8 @@
 //! zero-fills "unavailable" pages, never asks twice for a resident page,
 //! pages out (written pages go back with data_return, clean ones are dropped)
 //! and asks again on the next touch, and sends memory_object_terminate when
-//! the last mapping goes.
+//! the last mapping goes; only init carries the control right, which the
+//! pager (served by `mach_user::pager`) gives up at terminate.
 #![no_std]
 #![no_main]
 
@@ -23,6 +24,7 @@ fn main(_args: mach_user::start::Args) -> i32 {
     let object = e.port();
     e.make_send(object);
     ok &= check_eq!("pager_thread_starts", pager::start(object), true);
+    let names_before = e.name_count();
     let at = vm::vm_map(&mut e.rpc, e.task, 0, 3 * 4096, 1, object, 0, 0, 3, 7, 1);
     ok &= check_eq!("vm_map_memory_object", at.map(|a| a % 4096), Ok(0));
     let at = at.unwrap_or(0);
@@ -59,6 +61,7 @@ fn main(_args: mach_user::start::Args) -> i32 {
     ok &= concurrent_faults(&mut e, object);
     ok &= pageout(&mut e, at);
     // The last mapping goes: the pager hears memory_object_terminate.
+    let control = pager::control_port();
     ok &= check_eq!(
         "vm_deallocate_pager_region",
         vm::vm_deallocate(&mut e.rpc, e.task, at, 3 * 4096),
@@ -73,6 +76,14 @@ fn main(_args: mach_user::start::Args) -> i32 {
         mach_user::trap::swtch();
     }
     ok &= check_eq!("pager_hears_terminate", terminated, true);
+    // Requests carry no control right; the one init gave is released at
+    // terminate (the kernel destroyed the port: it was a dead name by then).
+    ok &= check_eq!(
+        "pager_releases_control_at_terminate",
+        (control != 0, pager::control_port(), e.ptype(control)),
+        (true, 0, Err(KERN_INVALID_NAME))
+    );
+    ok &= check_eq!("pager_names_back_to_baseline", e.name_count(), names_before);
     let bad = vm::vm_map(&mut e.rpc, e.task, 0, 4096, 1, 0, 0, 0, 3, 7, 1);
     ok &= check_eq!("vm_map_null_object", bad, Err(KERN_INVALID_CAPABILITY));
     let bad = vm::vm_map(&mut e.rpc, e.task, 0, 4096, 1, object, 0, 0, 7, 3, 1);
@@ -215,7 +226,7 @@ fn lock_request(e: &mut Env, at: u64) -> bool {
     let mut b: MsgBuf<128> = MsgBuf::new();
     let completed = |b: &mut MsgBuf<128>| {
         let kr = mach_msg(b, MACH_RCV_MSG | MACH_RCV_TIMEOUT, 0, reply, 5000);
-        (kr, b.header().id, b.get64(40))
+        (kr, b.header().id, b.get64(24))
     };
     // SAFETY: page 1 of the region is mapped read/write.
     unsafe { core::ptr::write_volatile((at + 4096 + 16) as *mut u8, 0x77) };

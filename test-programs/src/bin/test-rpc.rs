@@ -12,6 +12,7 @@ use mach_user::abi::kern_return::KERN_INVALID_NAME;
 use mach_user::abi::message::*;
 use mach_user::abi::port::*;
 use mach_user::ipc::{mach_msg, mach_msg_raw};
+use mach_user::ool::OolRegion;
 use mach_user::rpc::{mach_port as mp, task, thread, vm};
 use mach_user::thread::StaticStack;
 use mach_user::trap::swtch;
@@ -254,11 +255,8 @@ fn names(e: &mut Env) -> u32 {
     let Ok(r) = mp::mach_port_names(&mut e.rpc, e.task) else {
         return u32::MAX;
     };
-    for a in [&r.names, &r.types] {
-        if a.count != 0 {
-            let _ = vm::vm_deallocate(&mut e.rpc, e.task, a.address, u64::from(a.count) * 4);
-        }
-    }
+    // Both arrays are deallocated as they go.
+    let (_names, _types) = (OolRegion::u32s(r.names), OolRegion::u32s(r.types));
     r.names.count
 }
 

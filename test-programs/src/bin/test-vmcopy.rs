@@ -6,6 +6,7 @@
 #![no_main]
 
 use mach_user::abi::kern_return::*;
+use mach_user::ool::OolRegion;
 use mach_user::rpc::{task, vm};
 use test_programs::check_eq;
 use test_programs::ipc_env::Env;
@@ -57,12 +58,12 @@ fn read(e: &mut Env) -> bool {
     let before = cow_copies(e);
     let r = vm::vm_read(&mut e.rpc, t, a + 300, 5 * PAGE);
     let mut ok = check_eq!("vm_read_ok", r.as_ref().map(|d| d.count), Ok(5 * PAGE as u32));
-    let d = r.map_or(0, |d| d.address);
-    ok &= check_eq!("vm_read_offset_kept", d % PAGE, 300);
-    ok &= check_eq!("vm_read_data", bytes(d, 5 * PAGE) == bytes(a + 300, 5 * PAGE), true);
+    let d = r.map_or(OolRegion::EMPTY, OolRegion::bytes);
+    ok &= check_eq!("vm_read_offset_kept", d.address() % PAGE, 300);
+    ok &= check_eq!("vm_read_data", &d[..] == bytes(a + 300, 5 * PAGE), true);
     ok &= check_eq!("vm_read_copies_nothing", cow_copies(e) - before, 0);
     poke(a + PAGE, 0xff);
-    ok &= check_eq!("vm_read_snapshot", bytes(d + PAGE - 300, 1)[0], 10 + 16);
+    ok &= check_eq!("vm_read_snapshot", d.get(PAGE as usize - 300).copied(), Some(10 + 16));
     ok &= check_eq!(
         "vm_read_size_zero",
         vm::vm_read(&mut e.rpc, t, a, 0).map(|_| ()),
@@ -93,7 +94,7 @@ fn read(e: &mut Env) -> bool {
         vm::vm_read(&mut e.rpc, t, a + 6 * PAGE, 2 * PAGE).map(|_| ()),
         Err(KERN_PROTECTION_FAILURE)
     );
-    let _ = vm::vm_deallocate(&mut e.rpc, t, d - 300, 5 * PAGE + 300);
+    drop(d);
     let _ = vm::vm_deallocate(&mut e.rpc, t, a, size);
     ok
 }
@@ -249,30 +250,26 @@ fn cross_task(e: &mut Env) -> bool {
     let child = task::task_create(&mut e.rpc, t, 1).unwrap_or(0);
     let mut ok = check_eq!("child_created", child != 0, true);
     poke(a, 99);
-    let r = vm::vm_read(&mut e.rpc, child, a, 2 * PAGE).map_or(0, |d| d.address);
-    ok &= check_eq!("vm_read_child_sees_fork_time_data", bytes(r, 1)[0], 20);
+    let read =
+        |e: &mut Env, at, size| vm::vm_read(&mut e.rpc, child, at, size).map_or(OolRegion::EMPTY, OolRegion::bytes);
+    let r = read(e, a, 2 * PAGE);
+    ok &= check_eq!("vm_read_child_sees_fork_time_data", r.first().copied(), Some(20));
     ok &= check_eq!("vm_write_child", vm::vm_write(&mut e.rpc, child, a, &PAGES), Ok(()));
-    let r2 = vm::vm_read(&mut e.rpc, child, a, PAGE).map_or(0, |d| d.address);
-    ok &= check_eq!(
-        "vm_read_child_after_write",
-        bytes(r2, PAGE) == &PAGES[..PAGE as usize],
-        true
-    );
+    let r2 = read(e, a, PAGE);
+    ok &= check_eq!("vm_read_child_after_write", r2[..] == PAGES[..PAGE as usize], true);
     ok &= check_eq!("parent_unaffected_by_child_write", bytes(a, 1)[0], 99);
     ok &= check_eq!(
         "vm_copy_child",
         vm::vm_copy(&mut e.rpc, child, a, PAGE, a + PAGE),
         Ok(())
     );
-    let r3 = vm::vm_read(&mut e.rpc, child, a + PAGE, PAGE).map_or(0, |d| d.address);
-    ok &= check_eq!("vm_copy_child_data", bytes(r3, 1)[0], 0x5a);
+    let r3 = read(e, a + PAGE, PAGE);
+    ok &= check_eq!("vm_copy_child_data", r3.first().copied(), Some(0x5a));
     ok &= check_eq!("task_terminate_child", task::task_terminate(&mut e.rpc, child), Ok(()));
     let dead = vm::vm_read(&mut e.rpc, child, a, PAGE).map(|_| ());
     ok &= check_eq!("vm_read_dead_task", dead.is_err(), true);
     let _ = e.dealloc(child);
-    for x in [r, r2, r3] {
-        let _ = vm::vm_deallocate(&mut e.rpc, t, x, 2 * PAGE);
-    }
+    drop((r, r2, r3));
     let _ = vm::vm_deallocate(&mut e.rpc, t, a, 2 * PAGE);
     ok
 }

@@ -4,7 +4,6 @@
 
 use crate::kern::pager::{self, PAGER_OBJECT_SIZE, PagerIo, Pagers};
 use crate::kern::vm::{self, pageout};
-use alloc::vec;
 use alloc::vec::Vec;
 use mach_abi::kern_return::*;
 use mach_abi::port::MACH_NOTIFY_DEAD_NAME;
@@ -57,25 +56,12 @@ impl Control<'_> {
         let Some(reply) = self.req.take_right(reply_to).filter(|r| r.port_id().is_some()) else {
             return;
         };
-        let control = self.pagers.control_of(self.object);
         let mut buf = [0u8; 128];
-        let parts = control
-            .and_then(|c| self.ipc.make_send_right(c))
-            .map(|c| KernelReplyParts {
-                rights: vec![c],
-                ..Default::default()
-            });
-        match (
-            parts,
-            mo::encode_memory_object_lock_completed_request(&mut buf, 0, 1, offset, length),
-        ) {
-            (Some(parts), Some(n)) => self.ipc.kernel_send_image(reply, KRight::NULL, &buf[..n], parts),
-            (parts, _) => {
-                for r in parts.map(|p| p.rights).unwrap_or_default() {
-                    self.ipc.release_right(r);
-                }
-                self.ipc.release_right(reply);
-            }
+        match mo::encode_memory_object_lock_completed_request(&mut buf, 0, offset, length) {
+            Some(n) => self
+                .ipc
+                .kernel_send_image(reply, KRight::NULL, &buf[..n], KernelReplyParts::default()),
+            None => self.ipc.release_right(reply),
         }
     }
 
