@@ -124,6 +124,7 @@ test: test-iso panic-isos nodisk-iso dpager-iso lowmem-iso harness disk
 	scripts/test.sh $(KERNEL_ELF) build/mach-test.iso $(HARNESS) "$(T)"
 
 debug: iso disk
+	@scripts/ensure-deps.sh debug
 	@echo "QEMU is waiting for GDB. In another terminal run:"
 	@echo "  gdb $(KERNEL_ELF) -ex 'set architecture i386:x86-64' -ex 'target remote :1234'"
 	qemu-system-x86_64 $(QEMU_FLAGS) -cdrom build/mach.iso -s -S

@@ -4,7 +4,8 @@
 # readelf, addr2line: backtraces and profiles) and the Rust target
 # x86_64-unknown-none. `ensure-deps.sh profile` (run by `make profile`) also
 # wants python3 and llvm-symbolizer (package llvm), which resolves inlined
-# frames correctly. As root it installs them; otherwise it prints the command.
+# frames correctly; `ensure-deps.sh debug` (run by `make debug`) wants gdb.
+# As root it installs them; otherwise it prints the command.
 set -euo pipefail
 
 missing=()
@@ -21,6 +22,9 @@ need nm binutils
 if [ "${1:-}" = profile ]; then
     need python3 python3
     need llvm-symbolizer llvm
+fi
+if [ "${1:-}" = debug ]; then
+    need gdb gdb
 fi
 
 if [ ${#missing[@]} -gt 0 ]; then

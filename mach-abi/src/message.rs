@@ -161,7 +161,7 @@ impl MachMsgTrailer {
 pub const MACH_MSG_SIZE_MAX: u32 = 64 * 1024;
 /// Most descriptors in one message.
 pub const MACH_MSG_DESCRIPTORS_MAX: u32 = 1024;
-/// Most out-of-line bytes in one message (copied physically for now).
+/// Most out-of-line bytes in one message, virtual copies included.
 pub const MACH_MSG_OOL_SIZE_MAX: u64 = 16 * 1024 * 1024;
 /// Most rights in one out-of-line ports array.
 pub const MACH_MSG_OOL_PORTS_MAX: u32 = 4096;

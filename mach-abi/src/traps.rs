@@ -2,8 +2,8 @@
 //!
 //! A thread enters the kernel with the `syscall` instruction. Mach traps are
 //! **negative** numbers in `rax` (as in XNU); non-negative numbers belong to the
-//! Unix personality and are redirected to the task's emulation library (until
-//! redirection exists they raise `EXC_SYSCALL`, which ends a task with no handler).
+//! Unix personality. Until the kernel can redirect them to a task's emulation
+//! library, a non-negative number ends the task, reported as `EXC_SYSCALL`.
 //!
 //! Arguments travel in `rdi, rsi, rdx, r10, r8, r9` (the `syscall` instruction
 //! clobbers `rcx` and `r11`). The `kern_return_t` comes back in `rax`; a trap with
@@ -12,15 +12,15 @@
 /// Number of slots in the Mach trap table: valid trap numbers are `-1 ..= -(MACH_TRAP_COUNT-1)`.
 pub const MACH_TRAP_COUNT: i64 = 128;
 
-/// `mach_reply_port()`: reserved, arrives with ports (XNU number).
+/// `mach_reply_port()`: a new receive right in the caller's space (XNU number).
 pub const MACH_REPLY_PORT: i64 = -26;
-/// `mach_thread_self()`: reserved, arrives with ports (XNU number).
+/// `mach_thread_self()`: a send right to the calling thread's port (XNU number).
 pub const THREAD_SELF_TRAP: i64 = -27;
-/// `mach_task_self()`: reserved, arrives with ports (XNU number).
+/// `mach_task_self()`: a send right to the calling task's port (XNU number).
 pub const TASK_SELF_TRAP: i64 = -28;
-/// `mach_host_self()`: reserved, arrives with ports (XNU number).
+/// `mach_host_self()`: a send right to the host port (XNU number).
 pub const HOST_SELF_TRAP: i64 = -29;
-/// `mach_msg_trap`: reserved, arrives with ports (XNU number).
+/// `mach_msg_trap(msg, option, send_size, rcv_size, rcv_name, timeout)` (XNU number).
 pub const MACH_MSG_TRAP: i64 = -31;
 /// `swtch_pri(pri)`: give up the processor (XNU number). Returns whether other threads were runnable.
 pub const SWTCH_PRI: i64 = -59;
