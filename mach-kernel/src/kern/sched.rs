@@ -108,6 +108,11 @@ pub fn current() -> Arc<Thread> {
     CPUS[cpu::cpu_id()].lock().current.clone().expect("no current thread")
 }
 
+/// The task of the thread running on this CPU (`None` for the idle thread).
+pub fn current_task() -> Option<Arc<super::task::Task>> {
+    CPUS[cpu::cpu_id()].lock().current.as_ref()?.task.clone()
+}
+
 /// Gives up the CPU to another runnable thread, if any; returns whether there was one.
 pub fn yield_now() -> bool {
     let others = !CPUS[cpu::cpu_id()].lock().runq.is_empty();

@@ -194,13 +194,17 @@ fn quit(buf: &mut MsgBuf<2048>, remote: u32) {
 /// A short fixed run for instruction tracing (`make profile`, QEMU `-d
 /// exec`): `traceN` makes N null RPCs to the server, `tracemigN` N
 /// `bench_syscall` RPCs through the generated stubs, `tracevmN` N zero-fill
-/// faults (N is 100 when left out); then the server is told to quit.
+/// faults, `tracecowN` N copy-on-write faults after `task_create` (N is 100
+/// when left out); then the server is told to quit.
 fn trace(args: &mach_user::start::Args, mode: &str) {
     let (kind, runs) = match mode.strip_prefix("mig") {
         Some(n) => ("mig", n),
         None => match mode.strip_prefix("vm") {
             Some(n) => ("vm", n),
-            None => ("null", mode),
+            None => match mode.strip_prefix("cow") {
+                Some(n) => ("cow", n),
+                None => ("null", mode),
+            },
         },
     };
     let runs: u32 = runs.parse().unwrap_or(100);
@@ -215,6 +219,25 @@ fn trace(args: &mach_user::start::Args, mode: &str) {
                 for i in 0..u64::from(runs) {
                     // SAFETY: inside the region just allocated.
                     unsafe { core::ptr::write_volatile((base + i * 4096) as *mut u8, 1) };
+                }
+            }
+        }
+        "cow" => {
+            let mut rpc = mach_user::rpc::Rpc::new();
+            let task = mach_user::ipc::mach_task_self();
+            let size = u64::from(runs) * 4096;
+            if let Ok(base) = mach_user::rpc::vm::vm_allocate(&mut rpc, task, 0, size, 1) {
+                for i in 0..u64::from(runs) {
+                    // SAFETY: inside the region just allocated.
+                    unsafe { core::ptr::write_volatile((base + i * 4096) as *mut u8, 1) };
+                }
+                let child = mach_user::rpc::task::task_create(&mut rpc, task, 1);
+                for i in 0..u64::from(runs) {
+                    // SAFETY: as above; now copy-on-write with the child.
+                    unsafe { core::ptr::write_volatile((base + i * 4096) as *mut u8, 2) };
+                }
+                if let Ok(c) = child {
+                    let _ = mach_user::rpc::task::task_terminate(&mut rpc, c);
                 }
             }
         }

@@ -20,20 +20,13 @@ use mach_core::ipc::{PortId, WaitKey};
 pub fn resolve_user_fault(frame: &TrapFrame, addr: u64) -> bool {
     let write = frame.error_code & 2 != 0;
     let exec = frame.error_code & 0x10 != 0;
-    let Some(task) = sched::current().task.clone() else {
+    let Some(task) = sched::current_task() else {
         return false;
     };
-    let may_wait = frame.is_user_mode() || !usercopy::in_nowait_copy();
     // Short of memory: page something out first (only from user mode, where
     // this thread holds nothing at all).
     if frame.is_user_mode() && crate::mem::free_frames() < pageout::LOW_WATER {
-        lock::with(|k| {
-            let mut io = PagerIo {
-                ipc: &mut k.ipc,
-                pagers: &mut k.pagers,
-            };
-            pageout::reclaim(pageout::BATCH, &mut io)
-        });
+        reclaim();
     }
     loop {
         match vm::fault(&task, addr, write, exec) {
@@ -45,6 +38,7 @@ pub fn resolve_user_fault(frame: &TrapFrame, addr: u64) -> bool {
                 access,
                 unlock,
             }) => {
+                let may_wait = frame.is_user_mode() || !usercopy::in_nowait_copy();
                 if !may_wait || !wait_for_page(&task, object, pager, offset, access, unlock) {
                     return false;
                 }
@@ -55,8 +49,22 @@ pub fn resolve_user_fault(frame: &TrapFrame, addr: u64) -> bool {
     }
 }
 
+/// Pages out a batch (memory is short).
+#[cold]
+#[inline(never)]
+fn reclaim() {
+    lock::with(|k| {
+        let mut io = PagerIo {
+            ipc: &mut k.ipc,
+            pagers: &mut k.pagers,
+        };
+        pageout::reclaim(pageout::BATCH, &mut io)
+    });
+}
+
 /// Asks `pager` for page `offset` of `object` (unless a request is out) and
 /// waits for the answer. Returns false if the fault must fail.
+#[inline(never)]
 fn wait_for_page(task: &Task, object: u64, pager: PortId, offset: u64, access: u32, unlock: bool) -> bool {
     let asked = lock::with(|k| pager::request(&mut k.ipc, &mut k.pagers, task, object, pager, offset, access, unlock));
     if asked == Request::Failed {
