@@ -194,8 +194,8 @@ fn quit(buf: &mut MsgBuf<2048>, remote: u32) {
 /// A short fixed run for instruction tracing (`make profile`, QEMU `-d
 /// exec`): `traceN` makes N null RPCs to the server, `tracemigN` N
 /// `bench_syscall` RPCs through the generated stubs, `tracevmN` N zero-fill
-/// faults, `tracecowN` N copy-on-write faults after `task_create` (N is 100
-/// when left out); then the server is told to quit.
+/// faults, `tracecowN` N copy-on-write faults after `task_create`, `tracekcallN` N
+/// `mach_port_type` calls served by the kernel (N is 100 when left out); then the server is told to quit.
 fn trace(args: &mach_user::start::Args, mode: &str) {
     let (kind, runs) = match mode.strip_prefix("mig") {
         Some(n) => ("mig", n),
@@ -203,7 +203,10 @@ fn trace(args: &mach_user::start::Args, mode: &str) {
             Some(n) => ("vm", n),
             None => match mode.strip_prefix("cow") {
                 Some(n) => ("cow", n),
-                None => ("null", mode),
+                None => match mode.strip_prefix("kcall") {
+                    Some(n) => ("kcall", n),
+                    None => ("null", mode),
+                },
             },
         },
     };
@@ -239,6 +242,14 @@ fn trace(args: &mach_user::start::Args, mode: &str) {
                 if let Ok(c) = child {
                     let _ = mach_user::rpc::task::task_terminate(&mut rpc, c);
                 }
+            }
+        }
+        "kcall" => {
+            let mut rpc = mach_user::rpc::Rpc::new();
+            let task = mach_user::ipc::mach_task_self();
+            let name = mach_reply_port();
+            for _ in 0..runs {
+                let _ = mach_user::rpc::mach_port::mach_port_type(&mut rpc, task, name);
             }
         }
         "mig" => {

@@ -33,13 +33,18 @@ pub(super) fn with<R>(f: impl FnOnce(&mut KernelState) -> R) -> R {
 /// Serves kernel messages, drops released copies and wakes threads.
 #[inline(never)]
 fn follow_up(k: &mut KernelState) {
-    while k.ipc.has_kernel_messages() || k.ipc.has_released_copies() {
-        for (obj, kmsg) in k.ipc.take_kernel_messages() {
-            kobject::serve(k, obj, kmsg);
-        }
-        for copy in k.ipc.take_released_copies() {
-            let gone = vm::copy::discard(copy);
-            pager::objects_gone(&mut k.ipc, &mut k.pagers, gone);
+    loop {
+        if k.ipc.has_kernel_messages() {
+            for (obj, kmsg) in k.ipc.take_kernel_messages() {
+                kobject::serve(k, obj, kmsg);
+            }
+        } else if k.ipc.has_released_copies() {
+            for copy in k.ipc.take_released_copies() {
+                let gone = vm::copy::discard(copy);
+                pager::objects_gone(&mut k.ipc, &mut k.pagers, gone);
+            }
+        } else {
+            break;
         }
     }
     let t = prof::start();

@@ -36,6 +36,7 @@ impl ThreadIpc {
     }
 
     /// Takes the thread's receive buffer (give it back with [`Self::put_buffer`]).
+    #[inline]
     pub fn take_buffer(&self) -> Vec<u8> {
         core::mem::take(&mut *self.msgbuf.lock())
     }
@@ -60,6 +61,7 @@ impl ThreadIpc {
     }
 
     /// Whether `(addr, size)` was the last buffer found writable at map `version`.
+    #[inline]
     pub fn probe_remembered(&self, addr: u64, size: u32, version: u64) -> bool {
         let [a, s, v] = &self.probed;
         a.load(Ordering::Relaxed) == addr

@@ -12,18 +12,18 @@ use mach_interfaces::device::{DeviceGetStatusReply, DeviceServer};
 use mach_interfaces::{Dispatch, OolArray};
 
 /// The server of one device-interface request on a master or device port.
-struct DevicePortServer<'a> {
-    ctx: Ctx<'a>,
+struct DevicePortServer<'a, 'b> {
+    ctx: &'a mut Ctx<'b>,
     obj: KObject,
 }
 
 delegate_release!(DevicePortServer);
 
 /// Serves a request on the device master port or a device port.
-pub fn serve<'a>(ctx: Ctx<'a>, obj: KObject, image: &[u8], reply: &mut [u8]) -> (Dispatch, Ctx<'a>) {
+pub fn serve(ctx: &mut Ctx<'_>, obj: KObject, image: &[u8], reply: &mut [u8]) -> Dispatch {
     let mut s = DevicePortServer { ctx, obj };
     let d = mach_interfaces::device::device_server(&mut s, image, reply);
-    (d, s.ctx)
+    d
 }
 
 fn io_error(e: ata::AtaError) -> i32 {
@@ -39,7 +39,7 @@ fn buffer(n: usize) -> Result<Vec<u8>, i32> {
     Ok(v)
 }
 
-impl DevicePortServer<'_> {
+impl DevicePortServer<'_, '_> {
     /// Runs `f` on the disk behind this device port; the master port and
     /// unknown devices are not disks.
     fn with_disk<R>(&self, f: impl FnOnce(&mut Disk) -> Result<R, i32>) -> Result<R, i32> {
@@ -51,7 +51,7 @@ impl DevicePortServer<'_> {
     }
 }
 
-impl DeviceServer for DevicePortServer<'_> {
+impl DeviceServer for DevicePortServer<'_, '_> {
     fn device_open(&mut self, _master: u32, mode: u32, name: u64) -> Result<u32, i32> {
         if self.obj != KObject::DeviceMaster {
             return Err(D_INVALID_OPERATION);

@@ -9,20 +9,20 @@ use mach_interfaces::Dispatch;
 use mach_interfaces::host::{HostInfoBasicReply, HostIpcAuditReply, HostServer, HostVmStatisticsReply};
 
 /// Serves a request on the host port.
-pub fn serve<'a>(ctx: Ctx<'a>, image: &[u8], reply: &mut [u8]) -> (Dispatch, Ctx<'a>) {
+pub fn serve(ctx: &mut Ctx<'_>, image: &[u8], reply: &mut [u8]) -> Dispatch {
     let mut s = HostPortServer { ctx };
     let d = mach_interfaces::host::host_server(&mut s, image, reply);
-    (d, s.ctx)
+    d
 }
 
 /// The host port's server.
-struct HostPortServer<'a> {
-    ctx: Ctx<'a>,
+struct HostPortServer<'a, 'b> {
+    ctx: &'a mut Ctx<'b>,
 }
 
 delegate_release!(HostPortServer);
 
-impl HostServer for HostPortServer<'_> {
+impl HostServer for HostPortServer<'_, '_> {
     fn host_ipc_audit(&mut self, _host: u32) -> Result<HostIpcAuditReply, i32> {
         let r = self.ctx.ipc.audit_with(&[self.ctx.reply]);
         for v in r.violations.iter().take(8) {

@@ -22,7 +22,7 @@ fn move_disposition(kind: RightKind) -> u8 {
     }
 }
 
-impl MachPortServer for TaskPortServer<'_> {
+impl MachPortServer for TaskPortServer<'_, '_> {
     fn mach_port_names(&mut self, _task: u32) -> Result<MachPortNamesReply, i32> {
         let list = self.ctx.ipc.port_names(self.space)?;
         let names: Vec<u32> = list.iter().map(|&(n, _)| n).collect();

@@ -64,7 +64,7 @@ impl Release for Ctx<'_> {
 /// Servers give back what they do not keep through their context.
 macro_rules! delegate_release {
     ($server:ident) => {
-        impl mach_interfaces::Release for $server<'_> {
+        impl mach_interfaces::Release for $server<'_, '_> {
             fn release_port(&mut self, name: u32, t: u8) {
                 self.ctx.release_port(name, t)
             }
@@ -96,20 +96,20 @@ pub fn serve(k: &mut KernelState, obj: KObject, kmsg: KMsg) {
     let image = core::mem::take(&mut req.image);
     let reply_right = core::mem::replace(&mut req.reply, KRight::NULL);
     let mut reply = [0u8; REPLY_MAX];
-    let ctx = Ctx {
+    let mut ctx = Ctx {
         ipc,
         pagers,
         reply: reply_right,
         req,
         out: KernelReplyParts::default(),
     };
-    let (dispatch, ctx) = match obj {
-        KObject::Task(id) => task::serve(ctx, id, &image, &mut reply),
-        KObject::Host => host::serve(ctx, &image, &mut reply),
-        KObject::DeviceMaster | KObject::Device(_) => device::serve(ctx, obj, &image, &mut reply),
-        KObject::Thread(thread) => thread::serve(ctx, thread, &image, &mut reply),
+    let dispatch = match obj {
+        KObject::Task(id) => task::serve(&mut ctx, id, &image, &mut reply),
+        KObject::Host => host::serve(&mut ctx, &image, &mut reply),
+        KObject::DeviceMaster | KObject::Device(_) => device::serve(&mut ctx, obj, &image, &mut reply),
+        KObject::Thread(thread) => thread::serve(&mut ctx, thread, &image, &mut reply),
         // Handled before the request is taken apart (above).
-        KObject::ExceptionReply(_) | KObject::MemoryControl(_) => (Dispatch::NoReply, ctx),
+        KObject::ExceptionReply(_) | KObject::MemoryControl(_) => Dispatch::NoReply,
     };
     let Ctx { ipc, req, out, .. } = ctx;
     // Whatever the server did not keep goes back (BadId: the whole request).

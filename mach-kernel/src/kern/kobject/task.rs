@@ -15,21 +15,21 @@ use mach_interfaces::task::TaskServer;
 use mach_interfaces::{Dispatch, PolyPort};
 
 /// A task port's server: `space` is the task's id (and its IPC space's).
-pub struct TaskPortServer<'a> {
-    pub ctx: Ctx<'a>,
+pub struct TaskPortServer<'a, 'b> {
+    pub ctx: &'a mut Ctx<'b>,
     pub space: SpaceId,
 }
 
 delegate_release!(TaskPortServer);
 
-impl TaskPortServer<'_> {
+impl TaskPortServer<'_, '_> {
     pub fn task(&self) -> Result<Arc<Task>, i32> {
         task::lookup(self.space).ok_or(KERN_INVALID_TASK)
     }
 }
 
 /// Serves a request on the port of task `id`, trying the three subsystems.
-pub fn serve<'a>(ctx: Ctx<'a>, id: SpaceId, image: &[u8], reply: &mut [u8]) -> (Dispatch, Ctx<'a>) {
+pub fn serve(ctx: &mut Ctx<'_>, id: SpaceId, image: &[u8], reply: &mut [u8]) -> Dispatch {
     let mut s = TaskPortServer { ctx, space: id };
     let d = match mach_interfaces::mach_port::mach_port_server(&mut s, image, reply) {
         Dispatch::BadId(_) => match mach_interfaces::vm::vm_server(&mut s, image, reply) {
@@ -38,10 +38,10 @@ pub fn serve<'a>(ctx: Ctx<'a>, id: SpaceId, image: &[u8], reply: &mut [u8]) -> (
         },
         d => d,
     };
-    (d, s.ctx)
+    d
 }
 
-impl TaskServer for TaskPortServer<'_> {
+impl TaskServer for TaskPortServer<'_, '_> {
     fn task_set_exception_port(&mut self, _task: u32, port: PolyPort) -> Result<(), i32> {
         let task = self.task()?;
         let right = self.ctx.req.peek_right(port.name).ok_or(KERN_INVALID_CAPABILITY)?;

@@ -9,21 +9,21 @@ use mach_interfaces::Dispatch;
 use mach_interfaces::thread::{ThreadGetStateReply, ThreadServer};
 
 /// Serves a request on the port of thread `thread`.
-pub fn serve<'a>(ctx: Ctx<'a>, thread: u64, image: &[u8], reply: &mut [u8]) -> (Dispatch, Ctx<'a>) {
+pub fn serve(ctx: &mut Ctx<'_>, thread: u64, image: &[u8], reply: &mut [u8]) -> Dispatch {
     let mut s = ThreadPortServer { ctx, thread };
     let d = mach_interfaces::thread::thread_server(&mut s, image, reply);
-    (d, s.ctx)
+    d
 }
 
 /// A thread port's server.
-struct ThreadPortServer<'a> {
-    ctx: Ctx<'a>,
+struct ThreadPortServer<'a, 'b> {
+    ctx: &'a mut Ctx<'b>,
     thread: u64,
 }
 
 delegate_release!(ThreadPortServer);
 
-impl ThreadPortServer<'_> {
+impl ThreadPortServer<'_, '_> {
     fn thread(&self) -> Result<Arc<Thread>, i32> {
         task::find_thread(self.thread).ok_or(KERN_INVALID_ARGUMENT)
     }
@@ -38,7 +38,7 @@ impl ThreadPortServer<'_> {
     }
 }
 
-impl ThreadServer for ThreadPortServer<'_> {
+impl ThreadServer for ThreadPortServer<'_, '_> {
     fn thread_terminate(&mut self, _t: u32) -> Result<(), i32> {
         let t = self.thread()?;
         lifecycle::terminate_thread(self.ctx.ipc, self.ctx.pagers, &t);

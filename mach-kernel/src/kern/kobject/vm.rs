@@ -9,13 +9,13 @@ use mach_core::vm::{VmError, VmInherit, VmProt};
 use mach_interfaces::OolArray;
 use mach_interfaces::vm::{TaskFaultCountsReply, VmObjectChainReply, VmRegionReply, VmServer};
 
-impl VmServer for TaskPortServer<'_> {
+impl VmServer for TaskPortServer<'_, '_> {
     fn vm_allocate(&mut self, _task: u32, address: u64, size: u64, anywhere: u32) -> Result<u64, i32> {
         vm::allocate(&*self.task()?, address, size, anywhere != 0)
     }
     fn vm_deallocate(&mut self, _task: u32, address: u64, size: u64) -> Result<(), i32> {
         let gone = vm::deallocate(&*self.task()?, address, size)?;
-        pagers_gone(&mut self.ctx, gone);
+        pagers_gone(self.ctx, gone);
         Ok(())
     }
     fn vm_protect(&mut self, _task: u32, address: u64, size: u64, set_maximum: u32, prot: u32) -> Result<(), i32> {
@@ -82,12 +82,12 @@ impl VmServer for TaskPortServer<'_> {
     fn vm_write(&mut self, _task: u32, address: u64, data: OolArray) -> Result<(), i32> {
         let bytes = self.ctx.req.take_ool(data.address).unwrap_or_default();
         let gone = vm::copy::write(&*self.task()?, address, &bytes)?;
-        pagers_gone(&mut self.ctx, gone);
+        pagers_gone(self.ctx, gone);
         Ok(())
     }
     fn vm_copy(&mut self, _task: u32, source: u64, size: u64, dest: u64) -> Result<(), i32> {
         let gone = vm::copy::copy(&*self.task()?, source, size, dest)?;
-        pagers_gone(&mut self.ctx, gone);
+        pagers_gone(self.ctx, gone);
         Ok(())
     }
     fn vm_wire(&mut self, _task: u32, address: u64, size: u64, access: u32) -> Result<(), i32> {
