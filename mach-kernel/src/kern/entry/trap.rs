@@ -122,6 +122,12 @@ fn vector_name(vector: u64) -> &'static str {
 fn user_exception(frame: &TrapFrame, cr2: u64) {
     let exc = exception_type(frame.vector);
     let me = sched::current();
+    // A thread whose task is ending (its fault's wait was interrupted for
+    // that) just ends: no handler hears of it, nothing is reported.
+    if me.is_terminated() {
+        drop(me);
+        wait::exit_current();
+    }
     let task = me.task.clone().expect("user exception on a kernel thread");
     // A handler on the task's exception port may resume the thread.
     if raise(&task, &me, exc, frame.vector as i64, cr2 as i64) {
