@@ -43,6 +43,12 @@ pub fn heap_usage() -> (usize, usize) {
     HEAP.usage()
 }
 
+/// Gives the heap's free slabs back to its large pool once at least `freed`
+/// bytes of small blocks were freed since the last time.
+pub fn heap_reclaim(freed: usize) -> usize {
+    HEAP.reclaim_if_freed(freed)
+}
+
 /// The bytes of a boot module.
 ///
 /// Modules are reserved from the frame allocator for the life of the kernel

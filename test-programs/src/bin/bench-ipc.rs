@@ -195,7 +195,8 @@ fn quit(buf: &mut MsgBuf<2048>, remote: u32) {
 /// exec`): `traceN` makes N null RPCs to the server, `tracemigN` N
 /// `bench_syscall` RPCs through the generated stubs, `tracevmN` N zero-fill
 /// faults, `tracecowN` N copy-on-write faults after `task_create`, `tracekcallN` N
-/// `mach_port_type` calls served by the kernel (N is 100 when left out); then the server is told to quit.
+/// `mach_port_type` calls served by the kernel, `traceoolN` N 4 KiB
+/// out-of-line virtual copies to our own port (N is 100 when left out); then the server is told to quit.
 fn trace(args: &mach_user::start::Args, mode: &str) {
     let (kind, runs) = match mode.strip_prefix("mig") {
         Some(n) => ("mig", n),
@@ -205,7 +206,10 @@ fn trace(args: &mach_user::start::Args, mode: &str) {
                 Some(n) => ("cow", n),
                 None => match mode.strip_prefix("kcall") {
                     Some(n) => ("kcall", n),
-                    None => ("null", mode),
+                    None => match mode.strip_prefix("ool") {
+                        Some(n) => ("ool", n),
+                        None => ("null", mode),
+                    },
                 },
             },
         },
@@ -242,6 +246,11 @@ fn trace(args: &mach_user::start::Args, mode: &str) {
                 if let Ok(c) = child {
                     let _ = mach_user::rpc::task::task_terminate(&mut rpc, c);
                 }
+            }
+        }
+        "ool" => {
+            for _ in 0..runs {
+                test_programs::bench::ool_once(4096, mach_user::abi::message::MACH_MSG_VIRTUAL_COPY);
             }
         }
         "kcall" => {
