@@ -353,6 +353,21 @@ impl Ipc {
         }
     }
 
+    /// Asks for a no-senders notification on the kernel port `port`, sent to
+    /// `port` itself (so the kernel object behind it hears it, from the
+    /// kernel) the next time its last send right goes. A no-op for a dead
+    /// port or one with a request already; unlike `mach_port_request_notification`
+    /// it never fires at once, so a port no right was made for yet can be armed.
+    pub fn kernel_request_no_senders(&mut self, port: PortId) {
+        if let Some(p) = self.ports.get_mut(&port)
+            && !p.is_dead()
+            && p.nsrequest.is_none()
+        {
+            p.sorights += 1;
+            p.nsrequest = Some(port);
+        }
+    }
+
     /// Cancels the kernel's dead-name request on `port`, releasing its
     /// send-once right (which sends a send-once notification to a live notify port).
     pub fn kernel_cancel_dead_name(&mut self, port: PortId) {

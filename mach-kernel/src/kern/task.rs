@@ -124,6 +124,11 @@ impl Task {
         Ok(())
     }
 
+    /// Whether the task has any thread.
+    pub fn has_threads(&self) -> bool {
+        !self.threads.lock().is_empty()
+    }
+
     /// Removes one thread; returns it and whether it was the last.
     pub fn remove_thread(&self, id: ThreadId) -> Option<(Arc<Thread>, bool)> {
         let mut threads = self.threads.lock();

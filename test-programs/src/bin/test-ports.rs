@@ -56,6 +56,7 @@ fn main(_args: mach_user::start::Args) -> i32 {
     ok &= notifications(&mut e);
     ok &= ownership(&mut e);
     ok &= bad_kernel_requests(&mut e);
+    ok &= unnamed_task_ends(&mut e);
     if ok { 0 } else { 1 }
 }
 
@@ -560,4 +561,40 @@ fn bad_kernel_requests(e: &mut Env) -> bool {
     let _ = e.destroy(stray);
     let _ = e.destroy(reply);
     ok & audit(e, "bad_kernel_requests")
+}
+
+/// A task with no threads whose last send right goes is destroyed (issue 9:
+/// such a task lived for ever and kept the system from shutting down). Seen
+/// from outside through a receive right moved into the child's space: when
+/// the child's space is destroyed our send right to it turns into a dead
+/// name, whose notification is queued before our deallocate returns.
+fn unnamed_task_ends(e: &mut Env) -> bool {
+    let mut buf = Buf::new();
+    let Ok(child) = mach_user::rpc::task::task_create(&mut e.rpc, e.task, 0) else {
+        return check_eq!("unnamed_task_created", false, true);
+    };
+    let p = e.port();
+    e.make_send(p);
+    let notify = e.port();
+    let moved = PolyPort {
+        name: p,
+        disposition: MACH_MSG_TYPE_MOVE_RECEIVE,
+    };
+    let mut ok = check_eq!(
+        "unnamed_task_holds_a_receive_right",
+        mp::mach_port_insert_right(&mut e.rpc, child, 0x1203, moved),
+        Ok(())
+    );
+    let r = mp::mach_port_request_notification(&mut e.rpc, e.task, p, MACH_NOTIFY_DEAD_NAME, 0, so(notify));
+    ok &= check_eq!("unnamed_task_watched", r, Ok(MACH_PORT_NULL));
+    ok &= check_eq!("named_task_lives", recv(&mut buf, notify, false), MACH_RCV_TIMED_OUT);
+    let _ = e.dealloc(child);
+    ok &= check_eq!(
+        "unnamed_task_without_threads_ends",
+        (recv(&mut buf, notify, false), buf.header().id),
+        (MACH_MSG_SUCCESS, MACH_NOTIFY_DEAD_NAME)
+    );
+    let _ = e.dealloc(p);
+    let _ = e.destroy(notify);
+    ok
 }

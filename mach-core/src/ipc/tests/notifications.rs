@@ -263,3 +263,33 @@ fn kernel_dead_name_request_cancelled_or_on_a_dead_port() {
     w.ipc.kernel_release_send(held);
     w.assert_audit();
 }
+
+/// The kernel's no-senders request on a kernel port (how it hears that a
+/// task nobody can name any more is gone): fires on the port itself, from
+/// the kernel, when its last send right goes, not before; the audit counts it.
+#[test]
+fn kernel_no_senders_request_fires_on_the_port_itself() {
+    use crate::ipc::KObject;
+    let mut w = World::new();
+    let port = w.ipc.kobject_port_create(KObject::Task(7));
+    w.ipc.kernel_request_no_senders(port);
+    assert!(w.ipc.take_kernel_messages().is_empty());
+    w.assert_audit();
+    let name = w.ipc.insert_make_send(A, port).unwrap();
+    w.ipc.port_mod_refs(A, name, MACH_PORT_RIGHT_SEND, 1).unwrap();
+    w.ipc.port_deallocate(A, name).unwrap();
+    assert!(w.ipc.take_kernel_messages().is_empty());
+    w.ipc.port_deallocate(A, name).unwrap();
+    let msgs = w.ipc.take_kernel_messages();
+    assert_eq!(msgs.len(), 1);
+    let (obj, kmsg) = &msgs[0];
+    assert_eq!(*obj, KObject::Task(7));
+    assert_eq!((kmsg.id, kmsg.sender), (MACH_NOTIFY_NO_SENDERS, KERNEL_SPACE));
+    for (_, kmsg) in msgs {
+        let req = w.ipc.kernel_request(kmsg);
+        w.ipc.kernel_request_done(req);
+    }
+    w.assert_audit();
+    w.ipc.kobject_port_destroy(port);
+    w.assert_audit();
+}

@@ -19,10 +19,13 @@ use mach_core::ipc::{Ipc, KObject, Name, PortId, UserMemory};
 /// Names one task may hold.
 pub const NAME_LIMIT: usize = 16 * 1024;
 
-/// Gives a new task its IPC space and kernel port.
+/// Gives a new task its IPC space and kernel port, and asks to hear when
+/// the port's last send right goes (a task with no threads that nobody can
+/// name any more is destroyed then, as Mach does when its last reference goes).
 pub fn attach(ipc: &mut Ipc, task: &Task) {
     ipc.space_create(task.id, NAME_LIMIT);
     let port = ipc.kobject_port_create(KObject::Task(task.id));
+    ipc.kernel_request_no_senders(port);
     task.port.store(port, Ordering::Relaxed);
 }
 

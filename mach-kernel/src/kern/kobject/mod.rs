@@ -26,9 +26,10 @@ pub mod vm;
 use super::exception;
 use super::pager::Pagers;
 use super::state::KernelState;
+use mach_abi::port::MACH_NOTIFY_NO_SENDERS;
 use mach_core::ipc::kimage::{KernelReplyParts, KernelRequest};
 use mach_core::ipc::kmsg::KMsg;
-use mach_core::ipc::{Ipc, KObject, KRight};
+use mach_core::ipc::{Ipc, KERNEL_SPACE, KObject, KRight};
 use mach_interfaces::{Dispatch, Release};
 
 /// Largest reply any kernel subsystem produces, plus room.
@@ -90,6 +91,11 @@ pub fn serve(k: &mut KernelState, obj: KObject, kmsg: KMsg) {
     match obj {
         KObject::ExceptionReply(thread) => return exception::reply_arrived(ipc, exceptions, thread, kmsg),
         KObject::MemoryControl(object) => return memory_control::serve(ipc, pagers, object, kmsg),
+        KObject::Task(id) if kmsg.sender == KERNEL_SPACE && kmsg.id == MACH_NOTIFY_NO_SENDERS => {
+            let req = ipc.kernel_request(kmsg);
+            ipc.kernel_request_done(req);
+            return task::no_senders(ipc, pagers, id);
+        }
         _ => {}
     }
     let mut req = ipc.kernel_request(kmsg);

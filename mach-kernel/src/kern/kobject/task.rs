@@ -98,6 +98,18 @@ impl TaskServer for TaskPortServer<'_, '_> {
     }
 }
 
+/// The last send right to task `id`'s port went (the kernel's own
+/// no-senders request): a task with no threads is destroyed, since nobody
+/// could give it one; one with threads runs on, and the request is renewed.
+pub fn no_senders(ipc: &mut mach_core::ipc::Ipc, pagers: &mut crate::kern::pager::Pagers, id: SpaceId) {
+    let Some(task) = task::lookup(id) else { return };
+    if task.has_threads() {
+        ipc.kernel_request_no_senders(task.port.load(Ordering::Relaxed));
+    } else {
+        lifecycle::terminate_task(ipc, pagers, &task, TaskExit::Terminated);
+    }
+}
+
 /// Tells the pagers of objects a call ended.
 pub(super) fn pagers_gone(ctx: &mut Ctx<'_>, gone: vm::PagersGone) {
     pager::objects_gone(ctx.ipc, ctx.pagers, gone);
