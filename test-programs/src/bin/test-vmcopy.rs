@@ -227,6 +227,24 @@ fn wire(e: &mut Env) -> bool {
         vm::vm_wire(&mut e.rpc, t, 0x1000, PAGE, READ),
         Err(KERN_INVALID_ADDRESS)
     );
+    // Wiring is limited per task (issue 9: one vm_wire of 64 GiB took the
+    // machine down to its last frames): a range larger than the limit is
+    // refused before anything is faulted in, and nothing stays wired.
+    let huge = 64u64 << 30;
+    let big = vm::vm_allocate(&mut e.rpc, t, 0, huge, 1).unwrap_or(0);
+    let before = zf(e);
+    ok &= check_eq!(
+        "vm_wire_over_limit_refused",
+        vm::vm_wire(&mut e.rpc, t, big, huge, READ | WRITE),
+        Err(KERN_RESOURCE_SHORTAGE)
+    );
+    ok &= check_eq!("vm_wire_over_limit_faults_nothing", zf(e) - before, 0);
+    ok &= check_eq!(
+        "vm_wire_over_limit_leaves_nothing_wired",
+        vm::vm_wire(&mut e.rpc, t, big, PAGE, 0),
+        Err(KERN_INVALID_ARGUMENT)
+    );
+    let _ = vm::vm_deallocate(&mut e.rpc, t, big, huge);
     let _ = vm::vm_protect(&mut e.rpc, t, a, PAGE, 0, READ);
     ok &= check_eq!(
         "vm_wire_write_on_read_only",

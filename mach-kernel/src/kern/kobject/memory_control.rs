@@ -50,6 +50,12 @@ fn pages(offset: u64, length: u64) -> Result<impl Iterator<Item = u64>, i32> {
 }
 
 impl Control<'_> {
+    /// Whether the pager sending this is the default pager's task (which
+    /// may use the frames kept in reserve for it).
+    fn privileged(&self) -> bool {
+        crate::kern::task::lookup(self.req.sender).is_some_and(|t| t.is_vm_privileged())
+    }
+
     /// Sends memory_object_lock_completed to the send-once right behind
     /// handle `reply_to` (nothing for a null one).
     fn completed(&mut self, reply_to: u32, offset: u64, length: u64) {
@@ -132,7 +138,7 @@ impl MemoryObjectControlServer for Control<'_> {
         for (i, page) in pages(offset, (bytes.len() as u64).max(1))?.enumerate() {
             let from = i * PAGE as usize;
             let chunk = bytes.get(from..(from + PAGE as usize).min(bytes.len())).unwrap_or(&[]);
-            if vm::supply_page(self.object, page, chunk) && lock != VmProt::NONE {
+            if vm::supply_page(self.object, page, chunk, self.privileged()) && lock != VmProt::NONE {
                 let _ = vm::with_objects(|o| o.set_lock(self.object, page, lock));
             }
             pager::answered(self.pagers, self.object, page, false);
@@ -141,7 +147,7 @@ impl MemoryObjectControlServer for Control<'_> {
     }
     fn memory_object_data_unavailable(&mut self, _c: u32, offset: u64, length: u64) -> Result<(), i32> {
         for page in pages(offset, length)? {
-            vm::supply_page(self.object, page, &[]);
+            vm::supply_page(self.object, page, &[], self.privileged());
             pager::answered(self.pagers, self.object, page, false);
         }
         Ok(())

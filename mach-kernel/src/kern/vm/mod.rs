@@ -441,9 +441,12 @@ pub fn map_object(
 
 /// Makes a page of `object` resident with `data` (zero-filled past its end);
 /// a page already resident is left alone (a duplicate supply never
-/// overwrites). Returns false if the offset is outside the object.
-pub fn supply_page(object: u64, offset: u64, data: &[u8]) -> bool {
-    let Some(mut frame) = mem::alloc_frame() else {
+/// overwrites). Returns false if the offset is outside the object. The frame
+/// leaves the default pager's reserve alone unless `privileged` (the
+/// supplier is the default pager).
+pub fn supply_page(object: u64, offset: u64, data: &[u8], privileged: bool) -> bool {
+    let reserve = if privileged { 0 } else { DEFAULT_PAGER_RESERVE };
+    let Some(mut frame) = mem::alloc_frame_keeping(reserve) else {
         return false;
     };
     frame.fill(data);
@@ -495,14 +498,27 @@ pub(in crate::kern) fn write_protect(task: &Task, ranges: &[(u64, u64)]) {
 pub fn wire(task: &Task, addr: u64, size: u64, access: u32) -> Result<(), KernReturn> {
     let prot = VmProt::from_bits(access).ok_or(KERN_INVALID_ARGUMENT)?;
     let wire = prot != VmProt::NONE;
+    let (start, end) = match mach_core::vm::page_range(addr, size) {
+        Ok(Some(r)) => r,
+        Ok(None) => (0, 0),
+        Err(e) => return Err(e.kr()),
+    };
+    let pages = (end - start) / PAGE_SIZE;
     {
         let mut vm = task.vm.lock();
+        // Wiring is limited per task (the default pager's task excepted):
+        // wired memory can be neither paged out nor taken back.
+        if wire && !task.is_vm_privileged() && vm.wired_pages.saturating_add(pages) > wire_limit() {
+            return Err(KERN_RESOURCE_SHORTAGE);
+        }
         with_objects(|o| vm.map.wire(o, addr, size, wire)).map_err(VmError::kr)?;
+        vm.wired_pages = if wire {
+            vm.wired_pages.saturating_add(pages)
+        } else {
+            vm.wired_pages.saturating_sub(pages)
+        };
     }
-    let Some((start, end)) = mach_core::vm::page_range(addr, size).ok().flatten() else {
-        return Ok(());
-    };
-    if !wire {
+    if !wire || pages == 0 {
         return Ok(());
     }
     let mut va = start;
@@ -515,11 +531,18 @@ pub fn wire(task: &Task, addr: u64, size: u64, access: u32) -> Result<(), KernRe
         if let Some(kr) = err {
             let mut vm = task.vm.lock();
             let _ = with_objects(|o| vm.map.wire(o, addr, size, false));
+            vm.wired_pages = vm.wired_pages.saturating_sub(pages);
             return Err(kr);
         }
         va += PAGE_SIZE;
     }
     Ok(())
+}
+
+/// Pages one task (other than the default pager's) may have wired: an
+/// eighth of memory.
+fn wire_limit() -> u64 {
+    mem::usable_frames() as u64 / 8
 }
 
 /// The shadow chain behind `addr` in `task`: its length and resident pages.

@@ -61,10 +61,12 @@ impl core::ops::DerefMut for VmGuard<'_> {
     }
 }
 
-/// A task's map and fault counts.
+/// A task's map, fault counts and wired pages.
 pub struct TaskVm {
     pub map: VmMap,
     pub stats: FaultStats,
+    /// Pages wired by `vm_wire` (limited per task).
+    pub wired_pages: u64,
 }
 
 impl TaskVm {
@@ -72,6 +74,7 @@ impl TaskVm {
         TaskVm {
             map: VmMap::new(VM_MIN, VM_MAX).expect("VM bounds"),
             stats: FaultStats::default(),
+            wired_pages: 0,
         }
     }
 }
