@@ -124,10 +124,18 @@ pub fn take_receiver(key: WaitKey, space: u64, needed: usize) -> Option<(Arc<Thr
     let q = queues.get_mut(&key)?;
     let first = q.first()?;
     let mut waiting = first.waiting.lock();
-    let receiver = waiting
-        .as_ref()?
-        .receiver
-        .filter(|r| r.space == space && r.capacity as usize >= needed && !first.is_suspended())?;
+    // Not to a thread whose task's map changed since it checked its receive
+    // buffer (its buffer may be gone): that one wakes, checks again and
+    // leaves the message queued if it must.
+    let receiver = waiting.as_ref()?.receiver.filter(|r| {
+        r.space == space
+            && r.capacity as usize >= needed
+            && !first.is_suspended()
+            && first
+                .task
+                .as_ref()
+                .is_some_and(|t| first.ipc.probe_current(t.vm.version()))
+    })?;
     let w = waiting.take()?;
     drop(waiting);
     // The longest waiter; usually the only one.

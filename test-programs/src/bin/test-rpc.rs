@@ -100,7 +100,7 @@ static W: Worker = Worker {
 };
 
 const STACK: usize = 16384;
-static STACKS: [StaticStack<STACK>; 20] = [const { StaticStack::new() }; 20];
+static STACKS: [StaticStack<STACK>; 24] = [const { StaticStack::new() }; 24];
 static NEXT_STACK: AtomicUsize = AtomicUsize::new(0);
 
 fn ld(a: &AtomicU32) -> u32 {
@@ -622,10 +622,59 @@ fn probe_cache(e: &mut Env) -> bool {
     ok &= check_eq!("probe_server_quits", stop(e, t, svc), true);
     let _ = vm::vm_deallocate(&mut e.rpc, e.task, a, 4096);
     ok &= probe_cache_other_thread(e, p);
+    ok &= buffer_taken_while_blocked(e);
     for n in [p, svc, reply] {
         let _ = e.destroy(n);
     }
     ok & audit(e, "probe_cache_audit")
+}
+
+/// The port [`buffer_receiver`] receives on, what its receive returned, and
+/// whether it is done.
+static RX_PORT: AtomicU32 = AtomicU32::new(0);
+static RX_KR: AtomicI32 = AtomicI32::new(0);
+static RX_DONE: AtomicU32 = AtomicU32::new(0);
+
+/// Receives once on `RX_PORT` (blocking) into the page at `addr`, records
+/// the result and ends.
+extern "C" fn buffer_receiver(addr: u64) -> ! {
+    // SAFETY: the kernel checks the buffer; a bad one fails the receive.
+    let kr = unsafe { mach_msg_raw(addr, MACH_RCV_MSG, 0, 4096, ld(&RX_PORT), 0) };
+    RX_KR.store(kr, Ordering::Release);
+    RX_DONE.store(1, Ordering::Release);
+    mach_user::trap::thread_exit()
+}
+
+/// A thread blocked receiving into a buffer that another thread makes
+/// read-only meanwhile (issue 9: the sender handed the message over, the
+/// copy to the buffer failed, and the message and its rights were lost):
+/// the receive fails and the message stays queued.
+fn buffer_taken_while_blocked(e: &mut Env) -> bool {
+    let mut b = Buf::new();
+    let p = e.port();
+    let a = vm::vm_allocate(&mut e.rpc, e.task, 0, 4096, 1).unwrap_or(0);
+    RX_PORT.store(p, Ordering::Release);
+    let stack = STACKS
+        .get(NEXT_STACK.fetch_add(1, Ordering::AcqRel))
+        .and_then(|s| s.take());
+    let started = stack.is_some_and(|s| mach_user::thread::thread_create_running(buffer_receiver, s, a).is_ok());
+    settle();
+    let _ = vm::vm_protect(&mut e.rpc, e.task, a, 4096, 0, 1);
+    send(&mut b, p, MACH_MSG_TYPE_MAKE_SEND, 0, 0, 70, 0, 0);
+    let done = wait_until(|| ld(&RX_DONE) == 1);
+    let mut ok = check_eq!(
+        "blocked_receiver_buffer_taken_fails",
+        (started, done, ldi(&RX_KR)),
+        (true, true, MACH_RCV_INVALID_DATA)
+    );
+    ok &= check_eq!(
+        "blocked_receiver_buffer_taken_loses_nothing",
+        (recv(&mut b, p, false), b.header().id),
+        (MACH_MSG_SUCCESS, 70)
+    );
+    let _ = vm::vm_deallocate(&mut e.rpc, e.task, a, 4096);
+    let _ = e.destroy(p);
+    ok
 }
 
 /// Set by [`protector`] once it has made its page read-only.

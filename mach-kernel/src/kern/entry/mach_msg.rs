@@ -288,6 +288,10 @@ fn receive(
                     WakeReason::Handoff => return take_handoff(me, msg),
                     WakeReason::Timeout => return MACH_RCV_TIMED_OUT,
                     WakeReason::Interrupted => return MACH_RCV_INTERRUPTED,
+                    // Checked again before the next attempt: another thread
+                    // may have taken the buffer away while this one waited
+                    // (remembered until the task's map changes).
+                    _ if !probe_writable(me, task, msg, size) => return MACH_RCV_INVALID_DATA,
                     _ => continue,
                 }
             }

@@ -69,6 +69,13 @@ impl ThreadIpc {
             && v.load(Ordering::Relaxed) == version
     }
 
+    /// Whether the last buffer check was made at map `version` (a thread
+    /// blocked in a receive checked its buffer just before).
+    #[inline]
+    pub fn probe_current(&self, version: u64) -> bool {
+        self.probed[2].load(Ordering::Relaxed) == version
+    }
+
     /// Remembers that `(addr, size)` was writable at map `version`.
     pub fn remember_probe(&self, addr: u64, size: u32, version: u64) {
         let [a, s, v] = &self.probed;
