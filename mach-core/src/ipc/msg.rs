@@ -5,11 +5,12 @@
 //! queued, they say what to wait for ([`WaitKey`]) and the kernel parks the
 //! thread, then calls again.
 
-use super::kmsg::{KMSG_OVERHEAD, KMsg, SendHeader, parse_send, rd32};
+use super::kmsg::{KMSG_OVERHEAD, KMsg, SendHeader, parse_send};
 use super::port::Receiver;
 use super::right::{copyin_allowed, kind_of};
+use super::simple::Decline;
 use super::space::{Entry, Object, bits};
-use super::{Ipc, KRight, Name, PortId, RightKind, SpaceId, UserMemory, WaitKey};
+use super::{Ipc, KRight, Name, PortId, SpaceId, UserMemory, WaitKey};
 use alloc::vec::Vec;
 use mach_abi::message::*;
 
@@ -57,9 +58,27 @@ impl Ipc {
         msg: &[u8],
         mem: &mut dyn UserMemory,
     ) -> Result<SendOutcome, MachMsgReturn> {
-        if let Some(r) = self.send_simple(space, msg) {
-            return r;
-        }
+        let declined = match self.check_simple(space, msg) {
+            Ok(plan) => match self.queue_simple(space, msg, &plan) {
+                Ok(()) => return Ok(SendOutcome::Sent),
+                Err(d) => d,
+            },
+            Err(d) => d,
+        };
+        self.msg_send_general(space, msg, mem, declined)
+    }
+
+    /// The general path of [`Self::msg_send`], for a message that declined
+    /// the simple one (counted under `declined`): decides every case.
+    pub(crate) fn msg_send_general(
+        &mut self,
+        space: SpaceId,
+        msg: &[u8],
+        mem: &mut dyn UserMemory,
+        declined: Decline,
+    ) -> Result<SendOutcome, MachMsgReturn> {
+        self.stats.general += 1;
+        self.stats.declines[declined as usize] += 1;
         let h = match parse_send(msg) {
             Ok(h) => h,
             // A missing space is reported before a malformed message.
@@ -267,30 +286,6 @@ impl Ipc {
     pub fn kernel_send(&mut self, kmsg: KMsg) {
         self.deliver(kmsg);
         self.collect_garbage();
-    }
-
-    /// The id of the message at the head of a port's queue (tests, debugging).
-    pub fn peek_id(&self, port: PortId) -> Option<i32> {
-        self.ports.get(&port)?.messages.front().map(|m| m.id)
-    }
-
-    /// Reads a u32 of a received message (test helper).
-    pub fn word(bytes: &[u8], off: usize) -> u32 {
-        rd32(bytes, off)
-    }
-
-    /// The kind of right `name` holds for a port (test helper).
-    pub fn right_kind(&self, space: SpaceId, name: Name) -> Option<RightKind> {
-        let e = self.spaces.get(&space)?.get(name)?;
-        if e.bits & bits::RECEIVE != 0 {
-            Some(RightKind::Receive)
-        } else if e.bits & bits::SEND_ONCE != 0 {
-            Some(RightKind::SendOnce)
-        } else if e.bits & bits::SEND != 0 {
-            Some(RightKind::Send)
-        } else {
-            None
-        }
     }
 }
 
