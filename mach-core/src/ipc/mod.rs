@@ -169,8 +169,6 @@ pub struct Ipc {
     /// Messages to destroy (kept iterative so cycles of in-transit receive
     /// rights cannot recurse without bound).
     garbage: Vec<KMsg>,
-    /// Statistics: messages queued or received at once.
-    pub messages_sent: u64,
     /// Which path messages took (see [`IpcStats`]).
     pub stats: IpcStats,
     /// Kernel memory held by messages tasks sent that are still in flight,
@@ -197,12 +195,16 @@ impl Ipc {
             wakeups: Vec::new(),
             kernel_messages: Vec::new(),
             garbage: Vec::new(),
-            messages_sent: 0,
             stats: IpcStats::default(),
             message_memory: 0,
             message_memory_limit: u64::MAX,
             released_copies: Vec::new(),
         }
+    }
+
+    /// Messages queued on ports or received at once since the start.
+    pub fn messages_sent(&self) -> u64 {
+        self.stats.queued + self.stats.handoffs + self.stats.rpc_fast
     }
 
     /// Caps the kernel memory that messages in flight may hold.

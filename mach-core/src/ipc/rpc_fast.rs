@@ -18,7 +18,7 @@
 
 use super::handoff::{BlockedReceiver, HANDOFF_SIZE};
 use super::port::Receiver;
-use super::simple::Decline;
+use super::simple::{Decline, SimpleHeader};
 use super::space::{IpcSpace, Object, bits};
 use super::{Ipc, Name, PortId, SpaceId, WaitKey};
 use mach_abi::message::*;
@@ -72,8 +72,9 @@ impl Ipc {
         out: &mut [u8; HANDOFF_SIZE],
         take: impl FnOnce(WaitKey, SpaceId, usize) -> Option<(T, BlockedReceiver)>,
     ) -> Result<RpcHandoff<T>, Decline> {
+        let h = SimpleHeader::decode(msg)?;
         let s = self.spaces.get(&space).ok_or(Decline::NoSpace)?;
-        let plan = self.check_simple_in(s, msg)?;
+        let plan = self.check_simple_in(s, &h)?;
         // The destination: a live port of a task with nothing queued (a
         // queued message must be received first).
         let Receiver::Space(rspace) = plan.receiver else {
@@ -97,7 +98,7 @@ impl Ipc {
     /// The key the sender's receive on `name` would wait on: a receive right
     /// outside any set, or a set, with nothing queued (or it would not wait),
     /// and not the destination `dest`.
-    #[inline]
+    #[inline(always)]
     fn quiet_receive(&self, s: &IpcSpace, name: Name, dest: PortId) -> Result<WaitKey, Decline> {
         let quiet = |p: &PortId| self.ports.get(p).is_some_and(|port| port.messages.is_empty());
         let re = s.get(name).ok_or(Decline::ReceiveName)?;

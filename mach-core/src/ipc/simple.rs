@@ -116,6 +116,8 @@ pub struct IpcStats {
     pub rpc_declines: [u64; Decline::COUNT],
     /// Simple messages a send handed straight to a blocked receiver.
     pub handoffs: u64,
+    /// Messages queued on a port (by any path, notifications included).
+    pub queued: u64,
     /// Simple messages a send queued (or gave to a kernel object) through the
     /// commit step.
     pub simple_queued: u64,
@@ -171,18 +173,22 @@ impl Plan {
     }
 }
 
-impl Ipc {
-    /// The decode step: checks that `msg`, sent from `space`, is a simple
-    /// message the fast paths carry, changing nothing; returns the plan, or
-    /// why not.
-    pub fn check_simple(&self, space: SpaceId, msg: &[u8]) -> Result<Plan, Decline> {
-        let s = self.spaces.get(&space).ok_or(Decline::NoSpace)?;
-        self.check_simple_in(s, msg)
-    }
+/// The fields of a simple message's header the plan is made of.
+#[derive(Clone, Copy)]
+pub(crate) struct SimpleHeader {
+    msgh_bits: u32,
+    remote: u32,
+    /// The reply name when the reply is MAKE_SEND_ONCE (a valid name).
+    reply_name: Option<u32>,
+    id: i32,
+    size: usize,
+}
 
-    /// [`Self::check_simple`] with the sender's space already looked up.
-    #[inline]
-    pub(crate) fn check_simple_in(&self, s: &IpcSpace, msg: &[u8]) -> Result<Plan, Decline> {
+impl SimpleHeader {
+    /// The checks on the message's bytes alone: size, bits, names and the
+    /// reply's disposition.
+    #[inline(always)]
+    pub(crate) fn decode(msg: &[u8]) -> Result<SimpleHeader, Decline> {
         let size = msg.len();
         let Some(h) = msg.first_chunk::<MACH_MSG_HEADER_SIZE>() else {
             return Err(Decline::Size);
@@ -203,6 +209,37 @@ impl Ipc {
             (l, MACH_MSG_TYPE_MAKE_SEND_ONCE) if mach_port_valid(l) => Some(l),
             _ => return Err(Decline::ReplyDisposition),
         };
+        Ok(SimpleHeader {
+            msgh_bits,
+            remote,
+            reply_name,
+            id,
+            size,
+        })
+    }
+}
+
+impl Ipc {
+    /// The decode step: checks that `msg`, sent from `space`, is a simple
+    /// message the fast paths carry, changing nothing; returns the plan, or
+    /// why not.
+    pub fn check_simple(&self, space: SpaceId, msg: &[u8]) -> Result<Plan, Decline> {
+        let h = SimpleHeader::decode(msg)?;
+        let s = self.spaces.get(&space).ok_or(Decline::NoSpace)?;
+        self.check_simple_in(s, &h)
+    }
+
+    /// The rest of [`Self::check_simple`], for a decoded header and the
+    /// sender's space.
+    #[inline(always)]
+    pub(crate) fn check_simple_in(&self, s: &IpcSpace, h: &SimpleHeader) -> Result<Plan, Decline> {
+        let SimpleHeader {
+            msgh_bits,
+            remote,
+            reply_name,
+            id,
+            size,
+        } = *h;
         let de = s.get(remote).ok_or(Decline::DestName)?;
         let dest = de.port().ok_or(Decline::DestName)?;
         let right = match mach_msgh_bits_remote(msgh_bits) {
@@ -224,12 +261,11 @@ impl Ipc {
             },
         };
         let p = self.ports.get(&dest).ok_or(Decline::DestDead)?;
-        let kernel = match p.receiver {
-            Receiver::Dead => return Err(Decline::DestDead),
-            Receiver::Kernel(_) => true,
-            _ => false,
-        };
-        if right != DestRight::MoveSendOnce && !kernel && p.is_full() {
+        if p.is_dead() {
+            return Err(Decline::DestDead);
+        }
+        // Kernel objects take every message.
+        if right != DestRight::MoveSendOnce && p.is_full() && !matches!(p.receiver, Receiver::Kernel(_)) {
             return Err(Decline::QueueFull);
         }
         let plan = Plan {
@@ -260,15 +296,22 @@ impl Ipc {
     /// count (its release is the port's no-senders notification if no other
     /// send right exists, as at a receipt), and a moved send-once right is
     /// used up. Without it the right is counted as carried by the message.
-    /// Returns the reply right, counted on its port.
-    #[inline]
-    fn commit_simple(&mut self, space: SpaceId, plan: &Plan, received: bool) -> KRight {
+    /// A received message is numbered as if it had been queued. Returns the
+    /// reply right, counted on its port, and the received message's sequence
+    /// number (0 when queued: [`Ipc::deliver`] numbers it).
+    #[inline(always)]
+    fn commit_simple(&mut self, space: SpaceId, plan: &Plan, received: bool) -> (KRight, u32) {
         if plan.right == DestRight::MoveSendOnce
             && let Some(s) = self.spaces.get_mut(&space)
         {
             s.free_send_once(plan.remote);
         }
+        let mut seqno = 0;
         if let Some(p) = self.ports.get_mut(&plan.dest) {
+            if received {
+                seqno = p.seqno;
+                p.seqno = p.seqno.wrapping_add(1);
+            }
             match plan.right {
                 DestRight::CopySend if !received => p.srights += 1,
                 DestRight::CopySend => {}
@@ -287,7 +330,7 @@ impl Ipc {
                 DestRight::MoveSendOnce => {}
             }
         }
-        match plan.reply {
+        let reply = match plan.reply {
             Some(r) => {
                 if let Some(p) = self.ports.get_mut(&r) {
                     p.sorights += 1;
@@ -298,7 +341,8 @@ impl Ipc {
                 }
             }
             None => KRight::NULL,
-        }
+        };
+        (reply, seqno)
     }
 
     /// Commits `plan` for `msg` from `space` and queues the message on its
@@ -312,7 +356,7 @@ impl Ipc {
             body.try_reserve_exact(data.len()).map_err(|_| Decline::NoBuffer)?;
             body.extend_from_slice(data);
         }
-        let reply = self.commit_simple(space, plan, false);
+        let (reply, _) = self.commit_simple(space, plan, false);
         self.message_memory += plan.charge();
         self.stats.simple_queued += 1;
         self.deliver(KMsg {
@@ -339,6 +383,7 @@ impl Ipc {
     /// receives it. Writes the receiver's header and trailer to `out` (the
     /// inline data goes between them unchanged) and returns the status of
     /// its receive.
+    #[inline(always)]
     pub(crate) fn receive_simple(
         &mut self,
         space: SpaceId,
@@ -346,13 +391,7 @@ impl Ipc {
         receiver: &BlockedReceiver,
         out: &mut [u8; HANDOFF_SIZE],
     ) -> MachMsgReturn {
-        let reply = self.commit_simple(space, plan, true);
-        let mut seqno = 0;
-        if let Some(p) = self.ports.get_mut(&plan.dest) {
-            seqno = p.seqno;
-            p.seqno = p.seqno.wrapping_add(1);
-        }
-        self.messages_sent += 1;
+        let (reply, seqno) = self.commit_simple(space, plan, true);
         let mut remote = Ok(MACH_PORT_NULL);
         let mut local = 0;
         if let Some(rs) = self.spaces.get_mut(&receiver.space) {

@@ -6,4 +6,5 @@ mod kernel_send;
 mod messages;
 mod notifications;
 mod rights;
+mod simple;
 mod virtual_copy;
