@@ -2,6 +2,7 @@
 
 mod handoff;
 mod harness;
+mod kernel_api;
 mod kernel_send;
 mod messages;
 mod notifications;
