@@ -6,6 +6,7 @@ mod kernel_api;
 mod kernel_send;
 mod messages;
 mod notifications;
+mod port_calls;
 mod rights;
 mod simple;
 mod virtual_copy;
