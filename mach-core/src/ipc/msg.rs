@@ -177,6 +177,25 @@ impl Ipc {
     ) -> Result<(KRight, KRight), MachMsgReturn> {
         let dest_disp = mach_msgh_bits_remote(h.bits);
         let reply_disp = mach_msgh_bits_local(h.bits);
+        // One name, a moved destination and a copied or made reply (MOVE_SEND
+        // and COPY_SEND of one user reference): the copy is taken first, as in
+        // XNU, so the move cannot take away the right it copies from.
+        if h.local == h.remote
+            && let Some(e) = checked.reply
+            && moves(dest_disp)
+            && !moves(reply_disp)
+        {
+            let reply = self
+                .take_checked_right(space, h.local, &e, reply_disp)
+                .map_err(|_| MACH_SEND_INVALID_REPLY)?;
+            return match self.take_checked_right(space, h.remote, &checked.dest, dest_disp) {
+                Ok(dest) => Ok((dest, reply)),
+                Err(_) => {
+                    self.release_right(reply);
+                    Err(MACH_SEND_INVALID_DEST)
+                }
+            };
+        }
         let dest = self
             .take_checked_right(space, h.remote, &checked.dest, dest_disp)
             .map_err(|_| MACH_SEND_INVALID_DEST)?;
@@ -295,6 +314,11 @@ struct CheckedHeader {
     dest_port: PortId,
     dest: Entry,
     reply: Option<Entry>,
+}
+
+/// Does the disposition take the right out of the sender's entry?
+fn moves(disposition: u8) -> bool {
+    matches!(disposition, MACH_MSG_TYPE_MOVE_SEND | MACH_MSG_TYPE_MOVE_SEND_ONCE)
 }
 
 /// User references a header needs beyond one when it names the same send

@@ -393,3 +393,37 @@ fn destroying_a_port_set_wakes_its_receivers() {
     assert_eq!(w.recv(A, set), Err(MACH_RCV_INVALID_NAME));
     w.assert_audit();
 }
+
+#[test]
+fn move_send_and_copy_send_of_one_reference_on_one_name() {
+    // As XNU: the copy is taken before the move, so one user reference is
+    // enough; the receiver gets both send rights (merged under its name).
+    let mut w = World::new();
+    let p = w.port(A);
+    let s = w.give_send(A, p, B);
+    let msg = MsgBuilder::new(s, MACH_MSG_TYPE_MOVE_SEND, s, MACH_MSG_TYPE_COPY_SEND, 3).build();
+    assert_eq!(w.send(B, &msg), Ok(SendOutcome::Sent));
+    assert_eq!(w.ipc.port_type(B, s), Err(mach_abi::kern_return::KERN_INVALID_NAME));
+    let got = w.recv_ok(A, p);
+    assert_eq!((word(&got, 8), word(&got, 12)), (p, p));
+    assert_eq!(w.ipc.port_type(A, p), Ok(MACH_PORT_TYPE_SEND | MACH_PORT_TYPE_RECEIVE));
+    assert_eq!(w.ipc.port_get_refs(A, p, MACH_PORT_RIGHT_SEND), Ok(1));
+    w.assert_audit();
+    // With MAKE_SEND of a receive right that also holds the send right.
+    let q = w.port(B);
+    let own = w.give_send(B, q, B);
+    let msg = MsgBuilder::new(own, MACH_MSG_TYPE_MOVE_SEND, own, MACH_MSG_TYPE_MAKE_SEND, 4).build();
+    assert_eq!(w.send(B, &msg), Ok(SendOutcome::Sent));
+    assert_eq!(w.ipc.port_type(B, q), Ok(MACH_PORT_TYPE_RECEIVE));
+    let got = w.recv_ok(B, q);
+    assert_eq!(word(&got, 8), q);
+    assert_eq!(w.ipc.port_get_refs(B, q, MACH_PORT_RIGHT_SEND), Ok(1));
+    w.assert_audit();
+    // Two moves of one reference: refused, and nothing changed.
+    let s = w.give_send(A, p, B);
+    let before = w.snapshot(B);
+    let msg = MsgBuilder::new(s, MACH_MSG_TYPE_MOVE_SEND, s, MACH_MSG_TYPE_MOVE_SEND, 5).build();
+    assert_eq!(w.send(B, &msg), Err(MACH_SEND_INVALID_DEST));
+    assert_eq!(w.snapshot(B), before);
+    w.assert_audit();
+}
