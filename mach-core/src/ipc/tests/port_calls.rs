@@ -356,3 +356,43 @@ impl World {
         (r.ports, r.port_sets)
     }
 }
+
+#[test]
+fn dead_name_requests_of_several_names_on_one_port() {
+    let mut w = World::new();
+    let p = w.port(A);
+    let sb = w.give_send(A, p, B);
+    let sa = w.give_send(A, p, A);
+    let nb = w.port(B);
+    let request = |w: &mut World, space, name, notify| {
+        let r = w
+            .ipc
+            .port_extract_right(space, notify, MACH_MSG_TYPE_MAKE_SEND_ONCE as u32)
+            .unwrap();
+        w.ipc
+            .port_request_notification(space, name, MACH_NOTIFY_DEAD_NAME, 0, r)
+            .unwrap()
+    };
+    assert_eq!(request(&mut w, B, sb, nb), KRight::NULL);
+    // A second name's request, replaced once: each name keeps its own.
+    let so = w
+        .ipc
+        .port_extract_right(A, p, MACH_MSG_TYPE_MAKE_SEND_ONCE as u32)
+        .unwrap();
+    w.ipc.port_insert_right(B, 0x7007, so).unwrap();
+    assert_eq!(request(&mut w, B, 0x7007, nb), KRight::NULL);
+    let old = request(&mut w, B, 0x7007, nb);
+    assert_ne!(old, KRight::NULL);
+    w.ipc.release_right(old);
+    assert_eq!(id_of(&w.recv_ok(B, nb)), MACH_NOTIFY_SEND_ONCE);
+    let _ = sa;
+    // The port dies: both names' requests fire.
+    w.ipc.port_destroy(A, p).unwrap();
+    let mut names = [word(&w.recv_ok(B, nb), 24), word(&w.recv_ok(B, nb), 24)];
+    names.sort();
+    let mut want = [sb, 0x7007];
+    want.sort();
+    assert_eq!(names, want);
+    w.assert_empty(B, nb);
+    w.assert_audit();
+}
