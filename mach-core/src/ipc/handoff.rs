@@ -10,7 +10,7 @@
 
 use super::msg::SendOutcome;
 use super::port::Receiver;
-use super::simple::{Decline, Plan};
+use super::simple::{Decline, Plan, take_sender_right};
 use super::{Ipc, Name, SpaceId, UserMemory, WaitKey};
 use alloc::vec::Vec;
 use mach_abi::message::*;
@@ -106,6 +106,9 @@ impl Ipc {
             && let Some((to, receiver)) = take(plan.key, rspace, plan.size + MACH_MSG_TRAILER_SIZE)
         {
             let mut ends = [0u8; HANDOFF_SIZE];
+            if let Some(s) = self.spaces.get_mut(&space) {
+                take_sender_right(s, plan);
+            }
             let status = self.receive_simple(space, plan, &receiver, &mut ends);
             self.stats.handoffs += 1;
             out.clear();

@@ -18,7 +18,9 @@
 
 use super::handoff::{BlockedReceiver, HANDOFF_SIZE};
 use super::port::Receiver;
-use super::simple::{Decline, SimpleHeader};
+use super::idmap::IdMap;
+use super::port::{Port, PortSet};
+use super::simple::{Decline, SimpleHeader, check_in, take_sender_right};
 use super::space::{IpcSpace, Object, bits};
 use super::{Ipc, Name, PortId, SpaceId, WaitKey};
 use mach_abi::message::*;
@@ -73,8 +75,8 @@ impl Ipc {
         take: impl FnOnce(WaitKey, SpaceId, usize) -> Option<(T, BlockedReceiver)>,
     ) -> Result<RpcHandoff<T>, Decline> {
         let h = SimpleHeader::decode(msg)?;
-        let s = self.spaces.get(&space).ok_or(Decline::NoSpace)?;
-        let plan = self.check_simple_in(s, &h)?;
+        let s = self.spaces.get_mut(&space).ok_or(Decline::NoSpace)?;
+        let plan = check_in(s, &self.ports, self.message_memory, self.message_memory_limit, &h)?;
         // The destination: a live port of a task with nothing queued (a
         // queued message must be received first).
         let Receiver::Space(rspace) = plan.receiver else {
@@ -83,9 +85,10 @@ impl Ipc {
         if plan.queued {
             return Err(Decline::DestQueued);
         }
-        let rcv_key = self.quiet_receive(s, rcv_name, plan.dest)?;
+        let rcv_key = quiet_receive(s, &self.ports, &self.psets, rcv_name, plan.dest)?;
         let (to, receiver) = take(plan.key, rspace, plan.size + MACH_MSG_TRAILER_SIZE).ok_or(Decline::NoReceiver)?;
         // Checked: from here on nothing declines.
+        take_sender_right(s, &plan);
         let status = self.receive_simple(space, &plan, &receiver, out);
         self.stats.rpc_fast += 1;
         Ok(RpcHandoff {
@@ -94,33 +97,39 @@ impl Ipc {
             key: rcv_key,
         })
     }
+}
 
-    /// The key the sender's receive on `name` would wait on: a receive right
-    /// outside any set, or a set, with nothing queued (or it would not wait),
-    /// and not the destination `dest`.
-    #[inline(always)]
-    fn quiet_receive(&self, s: &IpcSpace, name: Name, dest: PortId) -> Result<WaitKey, Decline> {
-        let quiet = |p: &PortId| self.ports.get(p).is_some_and(|port| port.messages.is_empty());
-        let re = s.get(name).ok_or(Decline::ReceiveName)?;
-        match re.object {
-            Object::Port(p) if re.bits & bits::RECEIVE != 0 && p != dest => match self.ports.get(&p) {
-                Some(port) if port.pset.is_some() => Err(Decline::ReceiveName),
-                Some(port) if port.messages.is_empty() => Ok(WaitKey::Port(p)),
-                Some(_) => Err(Decline::ReceiveQueued),
-                None => Err(Decline::ReceiveName),
-            },
-            Object::Set(set) => {
-                let members = &self.psets.get(&set).ok_or(Decline::ReceiveName)?.members;
-                if members.contains(&dest) {
-                    return Err(Decline::ReceiveName);
-                }
-                if members.iter().all(quiet) {
-                    Ok(WaitKey::Set(set))
-                } else {
-                    Err(Decline::ReceiveQueued)
-                }
+/// The key the sender's receive on `name` would wait on: a receive right
+/// outside any set, or a set, with nothing queued (or it would not wait),
+/// and not the destination `dest`.
+#[inline(always)]
+fn quiet_receive(
+    s: &IpcSpace,
+    ports: &IdMap<Port>,
+    psets: &IdMap<PortSet>,
+    name: Name,
+    dest: PortId,
+) -> Result<WaitKey, Decline> {
+    let quiet = |p: &PortId| ports.get(p).is_some_and(|port| port.messages.is_empty());
+    let re = s.get(name).ok_or(Decline::ReceiveName)?;
+    match re.object {
+        Object::Port(p) if re.bits & bits::RECEIVE != 0 && p != dest => match ports.get(&p) {
+            Some(port) if port.pset.is_some() => Err(Decline::ReceiveName),
+            Some(port) if port.messages.is_empty() => Ok(WaitKey::Port(p)),
+            Some(_) => Err(Decline::ReceiveQueued),
+            None => Err(Decline::ReceiveName),
+        },
+        Object::Set(set) => {
+            let members = &psets.get(&set).ok_or(Decline::ReceiveName)?.members;
+            if members.contains(&dest) {
+                return Err(Decline::ReceiveName);
             }
-            _ => Err(Decline::ReceiveName),
+            if members.iter().all(quiet) {
+                Ok(WaitKey::Set(set))
+            } else {
+                Err(Decline::ReceiveQueued)
+            }
         }
+        _ => Err(Decline::ReceiveName),
     }
 }

@@ -28,6 +28,8 @@
 use super::handoff::{BlockedReceiver, HANDOFF_SIZE};
 use super::kmsg::{KMSG_OVERHEAD, KMsg, Received};
 use super::port::Receiver;
+use super::idmap::IdMap;
+use super::port::Port;
 use super::space::{IpcSpace, Object, bits};
 use super::{Ipc, KRight, PortId, PortRef, RightKind, SpaceId, WaitKey};
 use alloc::vec::Vec;
@@ -226,67 +228,7 @@ impl Ipc {
     pub fn check_simple(&self, space: SpaceId, msg: &[u8]) -> Result<Plan, Decline> {
         let h = SimpleHeader::decode(msg)?;
         let s = self.spaces.get(&space).ok_or(Decline::NoSpace)?;
-        self.check_simple_in(s, &h)
-    }
-
-    /// The rest of [`Self::check_simple`], for a decoded header and the
-    /// sender's space.
-    #[inline(always)]
-    pub(crate) fn check_simple_in(&self, s: &IpcSpace, h: &SimpleHeader) -> Result<Plan, Decline> {
-        let SimpleHeader {
-            msgh_bits,
-            remote,
-            reply_name,
-            id,
-            size,
-        } = *h;
-        let de = s.get(remote).ok_or(Decline::DestName)?;
-        let dest = de.port().ok_or(Decline::DestName)?;
-        let right = match mach_msgh_bits_remote(msgh_bits) {
-            MACH_MSG_TYPE_COPY_SEND if de.bits & bits::SEND != 0 => DestRight::CopySend,
-            MACH_MSG_TYPE_MAKE_SEND if de.bits & bits::RECEIVE != 0 => DestRight::MakeSend,
-            MACH_MSG_TYPE_MOVE_SEND_ONCE if de.bits & bits::SEND_ONCE != 0 => {
-                if de.dnrequest.is_some() {
-                    return Err(Decline::DeadNameRequest);
-                }
-                DestRight::MoveSendOnce
-            }
-            _ => return Err(Decline::DestRight),
-        };
-        let reply = match reply_name {
-            None => None,
-            Some(l) => match s.get(l) {
-                Some(re) if re.bits & bits::RECEIVE != 0 => re.port(),
-                _ => return Err(Decline::ReplyName),
-            },
-        };
-        let p = self.ports.get(&dest).ok_or(Decline::DestDead)?;
-        if p.is_dead() {
-            return Err(Decline::DestDead);
-        }
-        // Kernel objects take every message.
-        if right != DestRight::MoveSendOnce && p.is_full() && !matches!(p.receiver, Receiver::Kernel(_)) {
-            return Err(Decline::QueueFull);
-        }
-        let plan = Plan {
-            dest,
-            remote,
-            right,
-            reply,
-            id,
-            size,
-            receiver: p.receiver,
-            key: p.pset.map_or(WaitKey::Port(dest), WaitKey::Set),
-            queued: !p.messages.is_empty(),
-        };
-        if self
-            .message_memory
-            .checked_add(plan.charge())
-            .is_none_or(|n| n > self.message_memory_limit)
-        {
-            return Err(Decline::NoBuffer);
-        }
-        Ok(plan)
+        check_in(s, &self.ports, self.message_memory, self.message_memory_limit, &h)
     }
 
     /// The commit step: takes the sender's rights as `plan` (just checked,
@@ -300,12 +242,7 @@ impl Ipc {
     /// reply right, counted on its port, and the received message's sequence
     /// number (0 when queued: [`Ipc::deliver`] numbers it).
     #[inline(always)]
-    fn commit_simple(&mut self, space: SpaceId, plan: &Plan, received: bool) -> (KRight, u32) {
-        if plan.right == DestRight::MoveSendOnce
-            && let Some(s) = self.spaces.get_mut(&space)
-        {
-            s.free_send_once(plan.remote);
-        }
+    fn commit_simple(&mut self, plan: &Plan, received: bool) -> (KRight, u32) {
         let mut seqno = 0;
         if let Some(p) = self.ports.get_mut(&plan.dest) {
             if received {
@@ -356,7 +293,10 @@ impl Ipc {
             body.try_reserve_exact(data.len()).map_err(|_| Decline::NoBuffer)?;
             body.extend_from_slice(data);
         }
-        let (reply, _) = self.commit_simple(space, plan, false);
+        if let Some(s) = self.spaces.get_mut(&space) {
+            take_sender_right(s, plan);
+        }
+        let (reply, _) = self.commit_simple(plan, false);
         self.message_memory += plan.charge();
         self.stats.simple_queued += 1;
         self.deliver(KMsg {
@@ -377,7 +317,8 @@ impl Ipc {
     }
 
     /// Commits `plan` (whose destination's receive right is in a task's
-    /// space, nothing queued on it) and has the blocked `receiver`, found on
+    /// space, nothing queued on it; the caller has done the sender's side,
+    /// [`take_sender_right`]) and has the blocked `receiver`, found on
     /// `plan.key`, receive the message at once: numbered as if queued, the
     /// reply right given a name in its space, the destination named as it
     /// receives it. Writes the receiver's header and trailer to `out` (the
@@ -391,7 +332,7 @@ impl Ipc {
         receiver: &BlockedReceiver,
         out: &mut [u8; HANDOFF_SIZE],
     ) -> MachMsgReturn {
-        let (reply, seqno) = self.commit_simple(space, plan, true);
+        let (reply, seqno) = self.commit_simple(plan, true);
         let mut remote = Ok(MACH_PORT_NULL);
         let mut local = 0;
         if let Some(rs) = self.spaces.get_mut(&receiver.space) {
@@ -449,5 +390,78 @@ impl Ipc {
             Ok(name) => (name, MACH_MSG_SUCCESS),
             Err(()) => (MACH_PORT_DEAD, MACH_RCV_HEADER_ERROR),
         }
+    }
+}
+
+/// The rest of [`Ipc::check_simple`], for a decoded header, the sender's
+/// space, the ports, and the message memory `used` of its `limit` (taken
+/// apart so that a caller can hold the sender's space mutably).
+#[inline(always)]
+pub(crate) fn check_in(
+    s: &IpcSpace,
+    ports: &IdMap<Port>,
+    used: u64,
+    limit: u64,
+    h: &SimpleHeader,
+) -> Result<Plan, Decline> {
+    let SimpleHeader {
+        msgh_bits,
+        remote,
+        reply_name,
+        id,
+        size,
+    } = *h;
+    let de = s.get(remote).ok_or(Decline::DestName)?;
+    let dest = de.port().ok_or(Decline::DestName)?;
+    let right = match mach_msgh_bits_remote(msgh_bits) {
+        MACH_MSG_TYPE_COPY_SEND if de.bits & bits::SEND != 0 => DestRight::CopySend,
+        MACH_MSG_TYPE_MAKE_SEND if de.bits & bits::RECEIVE != 0 => DestRight::MakeSend,
+        MACH_MSG_TYPE_MOVE_SEND_ONCE if de.bits & bits::SEND_ONCE != 0 => {
+            if de.dnrequest.is_some() {
+                return Err(Decline::DeadNameRequest);
+            }
+            DestRight::MoveSendOnce
+        }
+        _ => return Err(Decline::DestRight),
+    };
+    let reply = match reply_name {
+        None => None,
+        Some(l) => match s.get(l) {
+            Some(re) if re.bits & bits::RECEIVE != 0 => re.port(),
+            _ => return Err(Decline::ReplyName),
+        },
+    };
+    let p = ports.get(&dest).ok_or(Decline::DestDead)?;
+    if p.is_dead() {
+        return Err(Decline::DestDead);
+    }
+    // Kernel objects take every message.
+    if right != DestRight::MoveSendOnce && p.is_full() && !matches!(p.receiver, Receiver::Kernel(_)) {
+        return Err(Decline::QueueFull);
+    }
+    let plan = Plan {
+        dest,
+        remote,
+        right,
+        reply,
+        id,
+        size,
+        receiver: p.receiver,
+        key: p.pset.map_or(WaitKey::Port(dest), WaitKey::Set),
+        queued: !p.messages.is_empty(),
+    };
+    if used.checked_add(plan.charge()).is_none_or(|n| n > limit)
+    {
+        return Err(Decline::NoBuffer);
+    }
+    Ok(plan)
+}
+
+/// The sender's side of the commit step: a moved send-once right leaves
+/// the sender's space (the plan checked it has no dead-name request).
+#[inline(always)]
+pub(crate) fn take_sender_right(s: &mut IpcSpace, plan: &Plan) {
+    if plan.right == DestRight::MoveSendOnce {
+        s.free_send_once(plan.remote);
     }
 }

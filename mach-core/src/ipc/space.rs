@@ -245,7 +245,7 @@ impl IpcSpace {
     /// Frees the entry `n`, known to hold just a send-once right with no
     /// dead-name request (never in the reverse map): [`Self::free`] without
     /// handing back the old entry.
-    #[inline]
+    #[inline(always)]
     pub fn free_send_once(&mut self, n: Name) {
         let Some(i) = self.slot(n) else { return };
         let e = &mut self.entries[i as usize];
