@@ -17,8 +17,8 @@
 //! else declines (nothing changed) and the general path decides.
 
 use super::handoff::{BlockedReceiver, HANDOFF_SIZE};
-use super::port::Receiver;
 use super::idmap::IdMap;
+use super::port::Receiver;
 use super::port::{Port, PortSet};
 use super::simple::{Decline, SimpleHeader, check_in, take_sender_right};
 use super::space::{IpcSpace, Object, bits};

@@ -26,10 +26,10 @@
 //! declined, for the kernel to check that the common case stays fast.
 
 use super::handoff::{BlockedReceiver, HANDOFF_SIZE};
-use super::kmsg::{KMSG_OVERHEAD, KMsg, Received};
-use super::port::Receiver;
 use super::idmap::IdMap;
+use super::kmsg::{KMSG_OVERHEAD, KMsg, Received};
 use super::port::Port;
+use super::port::Receiver;
 use super::space::{IpcSpace, Object, bits};
 use super::{Ipc, KRight, PortId, PortRef, RightKind, SpaceId, WaitKey};
 use alloc::vec::Vec;
@@ -450,8 +450,7 @@ pub(crate) fn check_in(
         key: p.pset.map_or(WaitKey::Port(dest), WaitKey::Set),
         queued: !p.messages.is_empty(),
     };
-    if used.checked_add(plan.charge()).is_none_or(|n| n > limit)
-    {
+    if used.checked_add(plan.charge()).is_none_or(|n| n > limit) {
         return Err(Decline::NoBuffer);
     }
     Ok(plan)

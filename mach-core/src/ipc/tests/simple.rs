@@ -565,3 +565,56 @@ fn statistics_say_which_path_messages_took() {
     assert_eq!(w.ipc.stats.rpc_declines[Decline::DestQueued as usize], 1);
     assert_eq!(w.ipc.stats.rpc_fast, 2);
 }
+
+#[test]
+fn received_messages_are_the_message_and_one_trailer() {
+    assert_eq!(HANDOFF_SIZE, MACH_MSG_HEADER_SIZE + MACH_MSG_TRAILER_SIZE);
+    let (mut w, p, s, reply) = rpc_world();
+    let msg = MsgBuilder::new(s, MACH_MSG_TYPE_COPY_SEND, reply, MACH_MSG_TYPE_MAKE_SEND_ONCE, 3)
+        .data(&[5; 12])
+        .build();
+    let check = |got: &[u8], seqno: u32| {
+        assert_eq!(got.len(), msg.len() + MACH_MSG_TRAILER_SIZE);
+        assert_eq!(word(got, 4) as usize, msg.len());
+        assert_eq!(&got[MACH_MSG_HEADER_SIZE..msg.len()], &msg[MACH_MSG_HEADER_SIZE..]);
+        let t = &got[msg.len()..];
+        assert_eq!(word(t, 0), MACH_MSG_TRAILER_FORMAT_0);
+        assert_eq!(word(t, 4) as usize, MACH_MSG_TRAILER_SIZE);
+        assert_eq!(word(t, 8), seqno);
+        assert_eq!(word(t, 12) as u64 | (word(t, 16) as u64) << 32, B);
+        assert_eq!(word(got, 16), 0);
+    };
+    // Queued, then received.
+    w.send(B, &msg).unwrap();
+    check(&w.recv_ok(A, p), 0);
+    // Handed off, into an empty buffer: one allocation of the exact size.
+    let mut out = Vec::new();
+    let r = w
+        .ipc
+        .msg_send_with_handoff(B, &msg, &mut NoMemory, &mut out, |_, _, _| {
+            blocked(A, p).map(|r| (1, r))
+        });
+    assert!(matches!(r, Ok(HandoffSend::HandedOff { .. })));
+    check(&out, 1);
+    assert_eq!(out.capacity(), out.len());
+    // Through the RPC fast path: header and trailer around the sender's data.
+    let mut ends = [0xffu8; HANDOFF_SIZE];
+    let quiet = w.port(B);
+    let r = w
+        .ipc
+        .msg_rpc_fast(B, &msg, quiet, &mut ends, |_, _, _| blocked(A, p).map(|r| (1, r)));
+    assert!(r.is_some());
+    let mut got = ends[..MACH_MSG_HEADER_SIZE].to_vec();
+    got.extend_from_slice(&msg[MACH_MSG_HEADER_SIZE..]);
+    got.extend_from_slice(&ends[MACH_MSG_HEADER_SIZE..]);
+    check(&got, 2);
+    w.assert_audit();
+}
+
+#[test]
+fn a_missing_space_is_reported_before_a_malformed_message() {
+    let (mut w, _, s, reply) = rpc_world();
+    let short = &request(s, reply)[..20];
+    assert_eq!(w.ipc.msg_send(99, short, &mut NoMemory), Err(MACH_SEND_INVALID_DEST));
+    assert_eq!(w.ipc.msg_send(B, short, &mut NoMemory), Err(MACH_SEND_MSG_TOO_SMALL));
+}
