@@ -164,6 +164,9 @@ fn same_name_declines() {
         declines(&mut w, B, &both, Decline::SameName),
         Err(MACH_SEND_INVALID_REPLY)
     );
+    // A did-nothing error: the right is still there, and no notification.
+    assert_eq!(w.ipc.port_type(B, n + 1), Ok(MACH_PORT_TYPE_SEND_ONCE));
+    w.assert_empty(B, reply);
     w.assert_audit();
 }
 
