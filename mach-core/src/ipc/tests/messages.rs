@@ -427,3 +427,48 @@ fn move_send_and_copy_send_of_one_reference_on_one_name() {
     assert_eq!(w.snapshot(B), before);
     w.assert_audit();
 }
+
+#[test]
+fn a_dead_reply_name_travels_as_itself() {
+    let mut w = World::new();
+    let p = w.port(A);
+    let s = w.give_send(A, p, B);
+    let msg = MsgBuilder::new(s, MACH_MSG_TYPE_COPY_SEND, MACH_PORT_DEAD, MACH_MSG_TYPE_COPY_SEND, 3).build();
+    assert_eq!(w.send(B, &msg), Ok(SendOutcome::Sent));
+    let got = w.recv_ok(A, p);
+    assert_eq!(word(&got, 8), MACH_PORT_DEAD);
+    assert_eq!(mach_msgh_bits_remote(word(&got, 0)), MACH_MSG_TYPE_PORT_SEND);
+    // The null name with a disposition is no reply at all.
+    let msg = MsgBuilder::new(s, MACH_MSG_TYPE_COPY_SEND, MACH_PORT_NULL, MACH_MSG_TYPE_COPY_SEND, 4).build();
+    assert_eq!(w.send(B, &msg), Ok(SendOutcome::Sent));
+    let got = w.recv_ok(A, p);
+    assert_eq!((word(&got, 8), mach_msgh_bits_remote(word(&got, 0))), (0, 0));
+    w.assert_audit();
+}
+
+#[test]
+fn a_buffer_of_exactly_the_size_needed_receives() {
+    let mut w = World::new();
+    let p = w.port(A);
+    let s = w.give_send(A, p, B);
+    let msg = MsgBuilder::new(s, MACH_MSG_TYPE_COPY_SEND, 0, 0, 3)
+        .data(&[1; 8])
+        .build();
+    let needed = msg.len() + MACH_MSG_TRAILER_SIZE;
+    for large in [true, false] {
+        w.send(B, &msg).unwrap();
+        match w.ipc.msg_receive(A, p, needed - 4, large, &mut w.mem[1]) {
+            Ok(ReceiveOutcome::TooLarge { needed: n }) => assert!(large && n == needed),
+            Err(e) => assert!(!large && e == MACH_RCV_TOO_LARGE),
+            other => panic!("{other:?}"),
+        }
+        if large {
+            match w.ipc.msg_receive(A, p, needed, large, &mut w.mem[1]) {
+                Ok(ReceiveOutcome::Message { bytes, .. }) => assert_eq!(bytes.len(), needed),
+                other => panic!("{other:?}"),
+            }
+        }
+    }
+    w.assert_empty(A, p);
+    w.assert_audit();
+}
