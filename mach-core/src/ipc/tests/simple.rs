@@ -621,3 +621,61 @@ fn a_missing_space_is_reported_before_a_malformed_message() {
     assert_eq!(w.ipc.msg_send(99, short, &mut NoMemory), Err(MACH_SEND_INVALID_DEST));
     assert_eq!(w.ipc.msg_send(B, short, &mut NoMemory), Err(MACH_SEND_MSG_TOO_SMALL));
 }
+
+#[test]
+fn no_room_for_the_reply_right_is_a_header_error_on_every_path() {
+    // A's space has room for its receive right and nothing more.
+    let world = || {
+        let mut w = World::new();
+        w.ipc.space_create(A, 1);
+        let p = w.port(A);
+        let s = w.give_send(A, p, B);
+        let reply = w.port(B);
+        (w, p, s, reply)
+    };
+    let (mut w1, p, s, reply) = world();
+    w1.send(B, &request(s, reply)).unwrap();
+    let Ok(ReceiveOutcome::Message { bytes: general, status }) = w1.recv(A, p) else {
+        panic!("no message")
+    };
+    assert_eq!(status, MACH_RCV_HEADER_ERROR);
+    assert_eq!(word(&general, 8), MACH_PORT_DEAD);
+    let want = state(&mut w1);
+    // The released reply right's send-once notification.
+    assert_eq!(want.len(), 1);
+    assert_eq!(id_of(&want[0].2), MACH_NOTIFY_SEND_ONCE);
+    w1.assert_audit();
+
+    let (mut w2, ..) = world();
+    let mut ends = [0u8; HANDOFF_SIZE];
+    let h = w2
+        .ipc
+        .msg_rpc_fast(B, &request(s, reply), reply, &mut ends, |_, _, _| {
+            blocked(A, p).map(|r| (1, r))
+        })
+        .expect("fast path");
+    assert_eq!(h.status, MACH_RCV_HEADER_ERROR);
+    let mut got = ends[..MACH_MSG_HEADER_SIZE].to_vec();
+    got.extend_from_slice(&ends[MACH_MSG_HEADER_SIZE..]);
+    assert_eq!(got, general);
+    assert_eq!(state(&mut w2), want);
+    w2.assert_audit();
+
+    let (mut w3, ..) = world();
+    let mut out = Vec::new();
+    let r = w3
+        .ipc
+        .msg_send_with_handoff(B, &request(s, reply), &mut NoMemory, &mut out, |_, _, _| {
+            blocked(A, p).map(|r| (1, r))
+        });
+    assert_eq!(
+        r,
+        Ok(HandoffSend::HandedOff {
+            to: 1,
+            status: MACH_RCV_HEADER_ERROR
+        })
+    );
+    assert_eq!(out, general);
+    assert_eq!(state(&mut w3), want);
+    w3.assert_audit();
+}
