@@ -473,3 +473,23 @@ fn a_buffer_of_exactly_the_size_needed_receives() {
     w.assert_empty(A, p);
     w.assert_audit();
 }
+
+#[test]
+fn receiving_on_a_send_right_is_an_invalid_name() {
+    let mut w = World::new();
+    let p = w.port(A);
+    let s = w.give_send(A, p, B);
+    let own = w.give_send(A, p, A);
+    assert_eq!(own, p);
+    let q = w.port(B);
+    let s2 = w.give_send(B, q, B);
+    w.send(B, &MsgBuilder::new(s, MACH_MSG_TYPE_COPY_SEND, 0, 0, 3).build())
+        .unwrap();
+    assert_eq!(w.recv(B, s), Err(MACH_RCV_INVALID_NAME));
+    assert_eq!(w.recv(B, 0x7777), Err(MACH_RCV_INVALID_NAME));
+    assert!(matches!(w.recv(B, s2), Ok(ReceiveOutcome::WouldBlock(_))));
+    let d = w.ipc.port_allocate(B, MACH_PORT_RIGHT_DEAD_NAME).unwrap();
+    assert_eq!(w.recv(B, d), Err(MACH_RCV_INVALID_NAME));
+    assert_eq!(id_of(&w.recv_ok(A, p)), 3);
+    w.assert_audit();
+}
