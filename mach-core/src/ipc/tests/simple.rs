@@ -360,6 +360,9 @@ fn rpc_fast_path_declines_for_the_receive_and_the_receiver() {
     // Receiving on a send right, an unknown name, or a member of a set.
     rpc_declines(&mut w, B, &req, s, blocked(A, p), Decline::ReceiveName);
     rpc_declines(&mut w, B, &req, 0x777, blocked(A, p), Decline::ReceiveName);
+    let q = w.port(A);
+    let to_q = w.give_send(A, q, B);
+    rpc_declines(&mut w, B, &req, to_q, blocked(A, p), Decline::ReceiveName);
     let set = w.ipc.port_allocate(B, MACH_PORT_RIGHT_PORT_SET).unwrap();
     let member = w.port(B);
     w.ipc.port_move_member(B, member, set).unwrap();
