@@ -9,7 +9,6 @@
 //! then a receive); with nobody waiting, the message is queued.
 
 use super::msg::SendOutcome;
-use super::port::Receiver;
 use super::simple::{Decline, Plan, take_sender_right};
 use super::{Ipc, Name, SpaceId, UserMemory, WaitKey};
 use alloc::vec::Vec;
@@ -101,16 +100,16 @@ impl Ipc {
         out: &mut Vec<u8>,
         take: impl FnOnce(WaitKey, SpaceId, usize) -> Option<(T, BlockedReceiver)>,
     ) -> Result<HandoffSend<T>, Decline> {
-        if let Receiver::Space(rspace) = plan.receiver
+        if let Some(rspace) = plan.task
             && !plan.queued
-            && let Some((to, receiver)) = take(plan.key, rspace, plan.size + MACH_MSG_TRAILER_SIZE)
+            && let Some((to, receiver)) = take(plan.key(), rspace, plan.size + MACH_MSG_TRAILER_SIZE)
         {
             let mut ends = [0u8; HANDOFF_SIZE];
             if let Some(s) = self.spaces.get_mut(&space) {
                 take_sender_right(s, plan);
             }
             let status = self.receive_simple(space, plan, &receiver, &mut ends);
-            self.stats.handoffs += 1;
+            self.stats.handoffs = self.stats.handoffs.wrapping_add(1);
             out.clear();
             out.reserve_exact(plan.size + MACH_MSG_TRAILER_SIZE);
             out.extend_from_slice(&ends[..MACH_MSG_HEADER_SIZE]);

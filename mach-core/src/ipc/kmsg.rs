@@ -446,7 +446,7 @@ impl Ipc {
         p.seqno = p.seqno.wrapping_add(1);
         p.messages.push_back(kmsg);
         let set = p.pset;
-        self.stats.queued += 1;
+        self.stats.queued = self.stats.queued.wrapping_add(1);
         self.wake(WaitKey::Port(dest));
         if let Some(s) = set {
             self.wake(WaitKey::Set(s));

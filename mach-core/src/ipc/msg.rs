@@ -77,8 +77,8 @@ impl Ipc {
         mem: &mut dyn UserMemory,
         declined: Decline,
     ) -> Result<SendOutcome, MachMsgReturn> {
-        self.stats.general += 1;
-        self.stats.declines[declined as usize] += 1;
+        self.stats.general = self.stats.general.wrapping_add(1);
+        self.stats.declines[declined as usize] = self.stats.declines[declined as usize].wrapping_add(1);
         let h = match parse_send(msg) {
             Ok(h) => h,
             // A missing space is reported before a malformed message.

@@ -18,7 +18,6 @@
 
 use super::handoff::{BlockedReceiver, HANDOFF_SIZE};
 use super::idmap::IdMap;
-use super::port::Receiver;
 use super::port::{Port, PortSet};
 use super::simple::{Decline, SimpleHeader, check_in, take_sender_right};
 use super::space::{IpcSpace, Object, bits};
@@ -59,7 +58,7 @@ impl Ipc {
         match self.try_rpc_fast(space, msg, rcv_name, out, take) {
             Ok(h) => Some(h),
             Err(d) => {
-                self.stats.rpc_declines[d as usize] += 1;
+                self.stats.rpc_declines[d as usize] = self.stats.rpc_declines[d as usize].wrapping_add(1);
                 None
             }
         }
@@ -79,18 +78,18 @@ impl Ipc {
         let plan = check_in(s, &self.ports, self.message_memory, self.message_memory_limit, &h)?;
         // The destination: a live port of a task with nothing queued (a
         // queued message must be received first).
-        let Receiver::Space(rspace) = plan.receiver else {
+        let Some(rspace) = plan.task else {
             return Err(Decline::NotTaskPort);
         };
         if plan.queued {
             return Err(Decline::DestQueued);
         }
         let rcv_key = quiet_receive(s, &self.ports, &self.psets, rcv_name, plan.dest)?;
-        let (to, receiver) = take(plan.key, rspace, plan.size + MACH_MSG_TRAILER_SIZE).ok_or(Decline::NoReceiver)?;
+        let (to, receiver) = take(plan.key(), rspace, plan.size + MACH_MSG_TRAILER_SIZE).ok_or(Decline::NoReceiver)?;
         // Checked: from here on nothing declines.
         take_sender_right(s, &plan);
         let status = self.receive_simple(space, &plan, &receiver, out);
-        self.stats.rpc_fast += 1;
+        self.stats.rpc_fast = self.stats.rpc_fast.wrapping_add(1);
         Ok(RpcHandoff {
             to,
             status,

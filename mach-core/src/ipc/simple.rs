@@ -31,7 +31,7 @@ use super::kmsg::{KMSG_OVERHEAD, KMsg, Received};
 use super::port::Port;
 use super::port::Receiver;
 use super::space::{IpcSpace, Object, bits};
-use super::{Ipc, KRight, PortId, PortRef, RightKind, SpaceId, WaitKey};
+use super::{Ipc, KRight, PortId, PortRef, PsetId, RightKind, SpaceId, WaitKey};
 use alloc::vec::Vec;
 use mach_abi::message::*;
 
@@ -151,15 +151,22 @@ pub struct Plan {
     pub id: i32,
     /// The message's size (header and inline data).
     pub size: usize,
-    /// Who holds the destination's receive right (a task, the kernel, or a message).
-    pub receiver: Receiver,
-    /// The key the destination's receivers wait on (the port, or its set).
-    pub key: WaitKey,
+    /// The space holding the destination's receive right, when a task holds
+    /// it (not the kernel, nor a message in transit).
+    pub task: Option<SpaceId>,
+    /// The port set the destination is in.
+    pub pset: Option<PsetId>,
     /// Whether messages are queued on the destination.
     pub queued: bool,
 }
 
 impl Plan {
+    /// The key the destination's receivers wait on (the port, or its set).
+    #[inline(always)]
+    pub fn key(&self) -> WaitKey {
+        self.pset.map_or(WaitKey::Port(self.dest), WaitKey::Set)
+    }
+
     /// Kernel memory the message holds while queued.
     pub fn charge(&self) -> u64 {
         self.size as u64 + KMSG_OVERHEAD
@@ -298,7 +305,7 @@ impl Ipc {
         }
         let (reply, _) = self.commit_simple(plan, false);
         self.message_memory += plan.charge();
-        self.stats.simple_queued += 1;
+        self.stats.simple_queued = self.stats.simple_queued.wrapping_add(1);
         self.deliver(KMsg {
             complex: false,
             id: plan.id,
@@ -319,7 +326,7 @@ impl Ipc {
     /// Commits `plan` (whose destination's receive right is in a task's
     /// space, nothing queued on it; the caller has done the sender's side,
     /// [`take_sender_right`]) and has the blocked `receiver`, found on
-    /// `plan.key`, receive the message at once: numbered as if queued, the
+    /// `plan.key()`, receive the message at once: numbered as if queued, the
     /// reply right given a name in its space, the destination named as it
     /// receives it. Writes the receiver's header and trailer to `out` (the
     /// inline data goes between them unchanged) and returns the status of
@@ -341,7 +348,7 @@ impl Ipc {
             }
             // Received on the port's own name: the receiver's name for it, if
             // that name still denotes the receive right (looked up otherwise).
-            let direct = matches!(plan.key, WaitKey::Port(_)) && rs.receives_on(receiver.name, plan.dest);
+            let direct = plan.pset.is_none() && rs.receives_on(receiver.name, plan.dest);
             local = if direct {
                 receiver.name
             } else {
@@ -446,8 +453,11 @@ pub(crate) fn check_in(
         reply,
         id,
         size,
-        receiver: p.receiver,
-        key: p.pset.map_or(WaitKey::Port(dest), WaitKey::Set),
+        task: match p.receiver {
+            Receiver::Space(rs) => Some(rs),
+            _ => None,
+        },
+        pset: p.pset,
         queued: !p.messages.is_empty(),
     };
     if used.checked_add(plan.charge()).is_none_or(|n| n > limit) {

@@ -95,7 +95,7 @@ impl IpcSpace {
     }
 
     /// Allocates a fresh entry; returns its name.
-    #[inline]
+    #[inline(always)]
     pub fn alloc(&mut self, bits: u8, urefs: u32, object: Object) -> Result<Name, KernReturn> {
         if self.live >= self.limit {
             return Err(KERN_NO_SPACE);
@@ -120,7 +120,7 @@ impl IpcSpace {
     }
 
     /// Fills the vacant slot `index` with a right.
-    #[inline]
+    #[inline(always)]
     fn occupy(&mut self, index: u32, generation: u32, bits: u8, urefs: u32, object: Object) {
         self.entries[index as usize] = Entry {
             generation,
