@@ -249,6 +249,21 @@ fn dest_right_declines() {
     assert_eq!(declines(&mut w, B, &so, Decline::DestRight), Ok(SendOutcome::Sent));
     let got = w.recv_ok(B, reply);
     assert_eq!(mach_msgh_bits_local(word(&got, 0)), MACH_MSG_TYPE_PORT_SEND_ONCE);
+    // MOVE_SEND_ONCE of a send right, or of a receive right.
+    let (mut w2, p2, s2, reply2) = rpc_world();
+    let once = MsgBuilder::new(s2, MACH_MSG_TYPE_MOVE_SEND_ONCE, 0, 0, 8).build();
+    assert_eq!(
+        declines(&mut w2, B, &once, Decline::DestRight),
+        Err(MACH_SEND_INVALID_DEST)
+    );
+    let once = MsgBuilder::new(reply2, MACH_MSG_TYPE_MOVE_SEND_ONCE, 0, 0, 8).build();
+    assert_eq!(
+        declines(&mut w2, B, &once, Decline::DestRight),
+        Err(MACH_SEND_INVALID_DEST)
+    );
+    assert_eq!(w2.ipc.port_type(B, s2), Ok(MACH_PORT_TYPE_SEND));
+    let _ = p2;
+    w2.assert_audit();
     // MAKE_SEND without the receive right.
     let (mut w, _, s, _) = rpc_world();
     let make = MsgBuilder::new(s, MACH_MSG_TYPE_MAKE_SEND, 0, 0, 7).build();
@@ -317,7 +332,9 @@ fn exhausted_message_memory_declines() {
         Err(MACH_SEND_NO_BUFFER)
     );
     w.ipc.set_message_memory_limit(MACH_MSG_HEADER_SIZE as u64 + 160);
+    assert!(w.ipc.check_simple(B, &request(s, reply)).is_ok());
     assert_eq!(w.send(B, &request(s, reply)), Ok(SendOutcome::Sent));
+    assert_eq!(w.ipc.stats.simple_queued, 1);
     assert_eq!(w.ipc.message_memory(), MACH_MSG_HEADER_SIZE as u64 + 160);
     w.assert_audit();
 }
@@ -681,4 +698,21 @@ fn no_room_for_the_reply_right_is_a_header_error_on_every_path() {
     assert_eq!(out, general);
     assert_eq!(state(&mut w3), want);
     w3.assert_audit();
+}
+
+#[test]
+fn a_receiver_registered_under_another_name_gets_the_port_name() {
+    // The kernel's receiver was registered on the port under a name that no
+    // longer denotes it: the message names the port as the space does.
+    let (mut w, p, s, reply) = rpc_world();
+    let other = w.port(A);
+    let mut out = Vec::new();
+    let r = w
+        .ipc
+        .msg_send_with_handoff(B, &request(s, reply), &mut NoMemory, &mut out, |_, _, _| {
+            blocked(A, other).map(|r| (1, r))
+        });
+    assert!(matches!(r, Ok(HandoffSend::HandedOff { .. })));
+    assert_eq!(word(&out, 12), p);
+    w.assert_audit();
 }
