@@ -13,12 +13,23 @@
 //!   message has had nothing taken from it, so it is copied in once, by the
 //!   general path.
 //! - The commit step takes the sender's rights as the plan says and cannot
-//!   fail: the message is then queued ([`Ipc::queue_simple`]) or received at
-//!   once by a thread blocked on the destination ([`Ipc::receive_simple`]),
-//!   in which case the destination right is consumed in the same step
-//!   (never counted as carried) and the reply right goes straight into the
-//!   receiver's space. The receiver's header and trailer are written by the
-//!   one writer, `kmsg::write_received`.
+//!   fail (`take_sender_right` for the sender's entry, `commit_simple` for
+//!   the ports): the message is then queued (`Ipc::queue_simple`) or
+//!   received at once by a thread blocked on the destination
+//!   (`Ipc::receive_simple`), in which case the destination right is
+//!   consumed in the same step (never counted as carried) and the reply
+//!   right goes straight into the receiver's space. The receiver's header
+//!   and trailer are written by the one writer, `kmsg::Received::write`,
+//!   which the general receive (`copyout_kmsg`) uses too.
+//!
+//! The check is split in two, `SimpleHeader::decode` (the bytes alone)
+//! and `check_in` (the names and ports), so that a complex message declines
+//! before any lookup, and so that the RPC fast path can hold the sender's
+//! space while it checks. Everything on the way is `#[inline(always)]`:
+//! this is the hottest path of the system, and each caller is one function.
+//!
+//! Issue-9 note: a header that moves and copies one right of one user
+//! reference is the general path's (`SameName`), which takes the copy first.
 //!
 //! Both give exactly what the general path gives for the same message (the
 //! host tests compare them byte for byte, and the audit after each).
