@@ -493,3 +493,26 @@ fn receiving_on_a_send_right_is_an_invalid_name() {
     assert_eq!(id_of(&w.recv_ok(A, p)), 3);
     w.assert_audit();
 }
+
+#[test]
+fn a_send_once_right_moved_as_the_reply() {
+    let mut w = World::new();
+    let p = w.port(A);
+    let s = w.give_send(A, p, B);
+    let q = w.port(B);
+    let so = w
+        .ipc
+        .port_extract_right(B, q, MACH_MSG_TYPE_MAKE_SEND_ONCE as u32)
+        .unwrap();
+    w.ipc.port_insert_right(B, 0x9007, so).unwrap();
+    let msg = MsgBuilder::new(s, MACH_MSG_TYPE_COPY_SEND, 0x9007, MACH_MSG_TYPE_MOVE_SEND_ONCE, 3).build();
+    assert_eq!(w.send(B, &msg), Ok(SendOutcome::Sent));
+    assert_eq!(
+        w.ipc.port_type(B, 0x9007),
+        Err(mach_abi::kern_return::KERN_INVALID_NAME)
+    );
+    let got = w.recv_ok(A, p);
+    assert_eq!(mach_msgh_bits_remote(word(&got, 0)), MACH_MSG_TYPE_PORT_SEND_ONCE);
+    assert_eq!(w.ipc.port_type(A, word(&got, 8)), Ok(MACH_PORT_TYPE_SEND_ONCE));
+    w.assert_audit();
+}
