@@ -66,6 +66,9 @@ fn counts_and_follow_up() {
     w.send(B, &MsgBuilder::new(k, MACH_MSG_TYPE_COPY_SEND, 0, 0, 2).build())
         .unwrap();
     assert!(w.ipc.has_kernel_messages() && w.ipc.has_follow_up());
+    // Queued and kernel messages both hold message memory.
+    assert_eq!(w.ipc.message_memory(), 2 * (MACH_MSG_HEADER_SIZE as u64 + 160));
+    w.assert_audit();
     let msgs = w.ipc.take_kernel_messages();
     assert_eq!(msgs.len(), 1);
     assert_eq!(msgs[0].0, KObject::Host);
@@ -175,9 +178,30 @@ fn the_audit_finds_broken_counts() {
     w.ipc.ports.get_mut(&port).unwrap().srights -= 1;
     assert_eq!(violations(&w).len(), 1);
     w.ipc.ports.get_mut(&port).unwrap().srights += 1;
-    // Far more messages than the queue limit.
+    // Far more messages than the queue limit: 64 over it is tolerated
+    // (kernel messages ignore the limit), more is not.
     w.ipc.ports.get_mut(&port).unwrap().qlimit = 0;
     assert!(violations(&w).is_empty());
+    w.ipc.ports.get_mut(&port).unwrap().qlimit = 1;
+    for _ in 0..64 {
+        let m = crate::ipc::kmsg::KMsg {
+            complex: false,
+            id: 9,
+            dest: w.ipc.make_send_once_right(port).unwrap(),
+            reply: KRight::NULL,
+            body: Vec::new(),
+            descs: Vec::new(),
+            sender: 0,
+            seqno: 0,
+            charge: 0,
+        };
+        w.ipc.kernel_send(m);
+    }
+    assert_eq!(w.audit_report_counts(), (1, 0, 65));
+    assert!(violations(&w).is_empty());
+    w.ipc.ports.get_mut(&port).unwrap().qlimit = 0;
+    assert_eq!(violations(&w).len(), 1);
+    w.ipc.ports.get_mut(&port).unwrap().qlimit = 1;
     w.assert_audit();
 }
 

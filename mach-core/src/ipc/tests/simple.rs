@@ -498,6 +498,8 @@ fn dnrequest_world() -> (World, u32, u32, u32, u32) {
         w.ipc.port_request_notification(A, so, MACH_NOTIFY_DEAD_NAME, 0, r),
         Ok(KRight::NULL)
     );
+    // The request's send-once right counts on the notification port.
+    w.assert_audit();
     (w, p, reply, so, np)
 }
 
