@@ -249,3 +249,25 @@ impl World {
         (r.ports, r.port_sets, r.messages)
     }
 }
+
+#[test]
+fn the_kernel_releasing_the_last_send_right_is_a_no_senders_notification() {
+    let mut w = World::new();
+    let p = w.port(A);
+    let port = w.ipc.port_of(A, p).unwrap();
+    let r = w.ipc.make_send_right(port).unwrap();
+    assert_eq!(w.ipc.kernel_hold_send(r), Some(port));
+    let np = w.port(A);
+    let so = w
+        .ipc
+        .port_extract_right(A, np, MACH_MSG_TYPE_MAKE_SEND_ONCE as u32)
+        .unwrap();
+    w.ipc
+        .port_request_notification(A, p, MACH_NOTIFY_NO_SENDERS, 0, so)
+        .unwrap();
+    w.assert_empty(A, np);
+    w.ipc.kernel_release_send(port);
+    assert_eq!(id_of(&w.recv_ok(A, np)), MACH_NOTIFY_NO_SENDERS);
+    assert_eq!(w.ipc.ports.get(&port).unwrap().kernel_srights, 0);
+    w.assert_audit();
+}
