@@ -271,3 +271,25 @@ fn the_kernel_releasing_the_last_send_right_is_a_no_senders_notification() {
     assert_eq!(w.ipc.ports.get(&port).unwrap().kernel_srights, 0);
     w.assert_audit();
 }
+
+#[test]
+fn the_audit_counts_receive_rights_in_flight() {
+    let mut w = World::new();
+    let p = w.port(A);
+    let s = w.give_send(A, p, B);
+    let q = w.port(B);
+    let msg = MsgBuilder::new(s, MACH_MSG_TYPE_COPY_SEND, 0, 0, 1)
+        .port(q, MACH_MSG_TYPE_MOVE_RECEIVE)
+        .build();
+    w.send(B, &msg).unwrap();
+    // Queued in a message: one holder, the message.
+    w.assert_audit();
+    // Held by the kernel: counted only when the caller says so.
+    let (port, right) = w.ipc.port_create_for_transfer();
+    assert!(!w.ipc.audit().violations.is_empty());
+    assert!(w.ipc.audit_with(&[right]).violations.is_empty());
+    assert!(!w.ipc.audit_with(&[right, right]).violations.is_empty());
+    let _ = port;
+    w.ipc.release_right(right);
+    w.assert_audit();
+}
