@@ -230,6 +230,9 @@ fn move_member_and_queue_limits() {
     let set = w.ipc.port_allocate(A, MACH_PORT_RIGHT_PORT_SET).unwrap();
     assert_eq!(w.ipc.port_move_member(B, s, set), Err(KERN_INVALID_RIGHT));
     assert_eq!(w.ipc.port_move_member(A, p, p), Err(KERN_INVALID_RIGHT));
+    assert_eq!(w.ipc.port_move_member(A, p, 0x7777), Err(KERN_INVALID_NAME));
+    let dead = w.ipc.port_allocate(A, MACH_PORT_RIGHT_DEAD_NAME).unwrap();
+    assert_eq!(w.ipc.port_move_member(A, p, dead), Err(KERN_INVALID_RIGHT));
     assert_eq!(w.ipc.port_move_member(A, p, 0), Err(KERN_NOT_IN_SET));
     w.ipc.port_move_member(A, p, set).unwrap();
     w.ipc.port_move_member(A, p, 0).unwrap();
