@@ -399,3 +399,43 @@ fn dead_name_requests_of_several_names_on_one_port() {
     w.assert_empty(B, nb);
     w.assert_audit();
 }
+
+#[test]
+fn dead_name_requests_under_one_name_in_two_spaces() {
+    let mut w = World::new();
+    let p = w.port(A);
+    let na = w.port(A);
+    let nb = w.port(B);
+    // The same name in both spaces, each a send-once right to p.
+    for (space, notify) in [(A, na), (B, nb)] {
+        let so = w
+            .ipc
+            .port_extract_right(A, p, MACH_MSG_TYPE_MAKE_SEND_ONCE as u32)
+            .unwrap();
+        w.ipc.port_insert_right(space, 0x7007, so).unwrap();
+        let r = w
+            .ipc
+            .port_extract_right(space, notify, MACH_MSG_TYPE_MAKE_SEND_ONCE as u32)
+            .unwrap();
+        assert_eq!(
+            w.ipc
+                .port_request_notification(space, 0x7007, MACH_NOTIFY_DEAD_NAME, 0, r),
+            Ok(KRight::NULL)
+        );
+    }
+    // Re-registering in B leaves A's request alone.
+    let r = w
+        .ipc
+        .port_extract_right(B, nb, MACH_MSG_TYPE_MAKE_SEND_ONCE as u32)
+        .unwrap();
+    let old = w
+        .ipc
+        .port_request_notification(B, 0x7007, MACH_NOTIFY_DEAD_NAME, 0, r)
+        .unwrap();
+    w.ipc.release_right(old);
+    assert_eq!(id_of(&w.recv_ok(B, nb)), MACH_NOTIFY_SEND_ONCE);
+    w.ipc.port_destroy(A, p).unwrap();
+    assert_eq!(word(&w.recv_ok(A, na), 24), 0x7007);
+    assert_eq!(word(&w.recv_ok(B, nb), 24), 0x7007);
+    w.assert_audit();
+}
