@@ -439,3 +439,23 @@ fn dead_name_requests_under_one_name_in_two_spaces() {
     assert_eq!(word(&w.recv_ok(B, nb), 24), 0x7007);
     w.assert_audit();
 }
+
+#[test]
+fn a_receive_right_inserted_under_the_name_of_its_send_right() {
+    let mut w = World::new();
+    let p = w.port(A);
+    let s = w.give_send(A, p, B);
+    let r = w
+        .ipc
+        .port_extract_right(A, p, MACH_MSG_TYPE_MOVE_RECEIVE as u32)
+        .unwrap();
+    assert_eq!(w.ipc.port_type(A, p), Err(KERN_INVALID_NAME));
+    // Under another name it would be a second name for the port.
+    assert_eq!(w.ipc.port_insert_right(B, s + 4, r), Err(KERN_RIGHT_EXISTS));
+    w.ipc.port_insert_right(B, s, r).unwrap();
+    assert_eq!(w.ipc.port_type(B, s), Ok(MACH_PORT_TYPE_SEND | MACH_PORT_TYPE_RECEIVE));
+    w.send(B, &MsgBuilder::new(s, MACH_MSG_TYPE_COPY_SEND, 0, 0, 4).build())
+        .unwrap();
+    assert_eq!(id_of(&w.recv_ok(B, s)), 4);
+    w.assert_audit();
+}
