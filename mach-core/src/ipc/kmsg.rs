@@ -13,6 +13,7 @@
 //!   point (the header's rights and earlier descriptors) is destroyed; later
 //!   descriptors are untouched.
 
+use super::handoff::HANDOFF_SIZE;
 use super::{Ipc, KRight, Name, PortId, PortRef, Receiver, RightKind, SpaceId, UserMemory, WaitKey};
 use alloc::vec::Vec;
 use mach_abi::message::*;
@@ -97,6 +98,59 @@ pub(crate) fn wr32(b: &mut [u8], off: usize, v: u32) {
 pub(crate) fn wr64(b: &mut [u8], off: usize, v: u64) {
     wr32(b, off, v as u32);
     wr32(b, off + 4, (v >> 32) as u32);
+}
+
+/// A received message's header and trailer in the receiver's terms. Its
+/// [`Received::write`] is the one writer of both, for queued messages
+/// (`copyout_kmsg`) and those received at once (`simple::receive_simple`).
+pub(crate) struct Received {
+    pub bits: u32,
+    /// The message's size without the trailer.
+    pub size: u32,
+    /// The reply right's name (`msgh_remote_port`).
+    pub remote: Name,
+    /// The destination's name (`msgh_local_port`).
+    pub local: Name,
+    pub id: i32,
+    pub seqno: u32,
+    pub sender: SpaceId,
+}
+
+impl Received {
+    /// Writes the header, then the trailer, into `out` (the body goes
+    /// between them).
+    #[inline]
+    pub fn write(&self, out: &mut [u8; HANDOFF_SIZE]) {
+        wr32(out, 0, self.bits);
+        wr32(out, 4, self.size);
+        wr32(out, 8, self.remote);
+        wr32(out, 12, self.local);
+        wr32(out, 16, 0);
+        wr32(out, 20, self.id as u32);
+        let t = MACH_MSG_HEADER_SIZE;
+        wr32(out, t, MACH_MSG_TRAILER_FORMAT_0);
+        wr32(out, t + 4, MACH_MSG_TRAILER_SIZE as u32);
+        wr32(out, t + 8, self.seqno);
+        wr64(out, t + 12, self.sender);
+    }
+
+    /// Replaces the contents of `out` with the whole message: header,
+    /// `body`, trailer (an empty `out` gets one allocation of exactly that size).
+    pub fn put(&self, out: &mut Vec<u8>, body: &[u8]) {
+        let mut ends = [0u8; HANDOFF_SIZE];
+        self.write(&mut ends);
+        let total = HANDOFF_SIZE + body.len();
+        out.clear();
+        if out.capacity() == 0 {
+            // The common case (msg_receive): one allocation of the exact size.
+            *out = Vec::with_capacity(total);
+        } else {
+            out.reserve_exact(total);
+        }
+        out.extend_from_slice(&ends[..MACH_MSG_HEADER_SIZE]);
+        out.extend_from_slice(body);
+        out.extend_from_slice(&ends[MACH_MSG_HEADER_SIZE..]);
+    }
 }
 
 /// The parsed, structurally valid header of a message being sent.
@@ -392,7 +446,7 @@ impl Ipc {
         p.seqno = p.seqno.wrapping_add(1);
         p.messages.push_back(kmsg);
         let set = p.pset;
-        self.messages_sent += 1;
+        self.stats.queued = self.stats.queued.wrapping_add(1);
         self.wake(WaitKey::Port(dest));
         if let Some(s) = set {
             self.wake(WaitKey::Set(s));
@@ -495,31 +549,19 @@ impl Ipc {
         if kmsg.complex {
             bits |= MACH_MSGH_BITS_COMPLEX;
         }
-        let size = kmsg.size();
-        let mut header = [0u8; MACH_MSG_HEADER_SIZE];
-        wr32(&mut header, 0, bits);
-        wr32(&mut header, 4, size as u32);
-        wr32(&mut header, 8, remote);
-        wr32(&mut header, 12, local);
-        wr32(&mut header, 20, kmsg.id as u32);
-        let mut trailer = [0u8; MACH_MSG_TRAILER_SIZE];
-        wr32(&mut trailer, 0, MACH_MSG_TRAILER_FORMAT_0);
-        wr32(&mut trailer, 4, MACH_MSG_TRAILER_SIZE as u32);
-        wr32(&mut trailer, 8, kmsg.seqno);
-        wr64(&mut trailer, 12, kmsg.sender);
-        out.clear();
-        if out.capacity() == 0 {
-            // The common case (msg_receive): one allocation of the exact size.
-            *out = Vec::with_capacity(size + MACH_MSG_TRAILER_SIZE);
-        } else {
-            out.reserve_exact(size + MACH_MSG_TRAILER_SIZE);
-        }
-        out.extend_from_slice(&header);
-        out.extend_from_slice(&kmsg.body);
+        let received = Received {
+            bits,
+            size: kmsg.size() as u32,
+            remote,
+            local,
+            id: kmsg.id,
+            seqno: kmsg.seqno,
+            sender: kmsg.sender,
+        };
+        received.put(out, &kmsg.body);
         if !kmsg.descs.is_empty() && self.copyout_descriptors(space, kmsg.descs, out, mem).is_err() {
             status = MACH_RCV_BODY_ERROR;
         }
-        out.extend_from_slice(&trailer);
         self.collect_garbage();
         status
     }

@@ -15,8 +15,7 @@
 //! into a dead name the next time the space looks it up (as Mach does).
 
 pub mod audit;
-pub mod calls;
-pub mod fastpath;
+pub mod handoff;
 pub mod idmap;
 pub mod kimage;
 pub mod kmsg;
@@ -24,9 +23,19 @@ pub mod msg;
 pub mod name;
 pub mod notify;
 pub mod port;
+pub mod port_calls;
 pub mod right;
-pub mod rpc;
+pub mod rpc_fast;
+pub mod simple;
 pub mod space;
+
+// The modules' former names, kept until the kernel's paths follow.
+#[doc(hidden)]
+pub use handoff as fastpath;
+#[doc(hidden)]
+pub use port_calls as calls;
+#[doc(hidden)]
+pub use rpc_fast as rpc;
 
 #[cfg(test)]
 mod tests;
@@ -38,6 +47,7 @@ use port::{Port, PortSet};
 use space::IpcSpace;
 
 pub use port::{KObject, Receiver};
+pub use simple::{Decline, IpcStats};
 
 /// A port name in a space (`mach_port_name_t`).
 pub type Name = u32;
@@ -159,8 +169,8 @@ pub struct Ipc {
     /// Messages to destroy (kept iterative so cycles of in-transit receive
     /// rights cannot recurse without bound).
     garbage: Vec<KMsg>,
-    /// Statistics.
-    pub messages_sent: u64,
+    /// Which path messages took (see [`IpcStats`]).
+    pub stats: IpcStats,
     /// Kernel memory held by messages tasks sent that are still in flight,
     /// and its limit: past it, sends fail with MACH_SEND_NO_BUFFER instead of
     /// exhausting the kernel heap.
@@ -185,11 +195,16 @@ impl Ipc {
             wakeups: Vec::new(),
             kernel_messages: Vec::new(),
             garbage: Vec::new(),
-            messages_sent: 0,
+            stats: IpcStats::default(),
             message_memory: 0,
             message_memory_limit: u64::MAX,
             released_copies: Vec::new(),
         }
+    }
+
+    /// Messages queued on ports or received at once since the start.
+    pub fn messages_sent(&self) -> u64 {
+        self.stats.queued + self.stats.handoffs + self.stats.rpc_fast
     }
 
     /// Caps the kernel memory that messages in flight may hold.

@@ -5,11 +5,12 @@
 //! queued, they say what to wait for ([`WaitKey`]) and the kernel parks the
 //! thread, then calls again.
 
-use super::kmsg::{KMSG_OVERHEAD, KMsg, SendHeader, parse_send, rd32};
+use super::kmsg::{KMSG_OVERHEAD, KMsg, SendHeader, parse_send};
 use super::port::Receiver;
 use super::right::{copyin_allowed, kind_of};
+use super::simple::Decline;
 use super::space::{Entry, Object, bits};
-use super::{Ipc, KRight, Name, PortId, RightKind, SpaceId, UserMemory, WaitKey};
+use super::{Ipc, KRight, Name, PortId, SpaceId, UserMemory, WaitKey};
 use alloc::vec::Vec;
 use mach_abi::message::*;
 
@@ -57,9 +58,27 @@ impl Ipc {
         msg: &[u8],
         mem: &mut dyn UserMemory,
     ) -> Result<SendOutcome, MachMsgReturn> {
-        if let Some(r) = self.send_simple(space, msg) {
-            return r;
-        }
+        let declined = match self.check_simple(space, msg) {
+            Ok(plan) => match self.queue_simple(space, msg, &plan) {
+                Ok(()) => return Ok(SendOutcome::Sent),
+                Err(d) => d,
+            },
+            Err(d) => d,
+        };
+        self.msg_send_general(space, msg, mem, declined)
+    }
+
+    /// The general path of [`Self::msg_send`], for a message that declined
+    /// the simple one (counted under `declined`): decides every case.
+    pub(crate) fn msg_send_general(
+        &mut self,
+        space: SpaceId,
+        msg: &[u8],
+        mem: &mut dyn UserMemory,
+        declined: Decline,
+    ) -> Result<SendOutcome, MachMsgReturn> {
+        self.stats.general = self.stats.general.wrapping_add(1);
+        self.stats.declines[declined as usize] = self.stats.declines[declined as usize].wrapping_add(1);
         let h = match parse_send(msg) {
             Ok(h) => h,
             // A missing space is reported before a malformed message.
@@ -158,6 +177,25 @@ impl Ipc {
     ) -> Result<(KRight, KRight), MachMsgReturn> {
         let dest_disp = mach_msgh_bits_remote(h.bits);
         let reply_disp = mach_msgh_bits_local(h.bits);
+        // One name, a moved destination and a copied or made reply (MOVE_SEND
+        // and COPY_SEND of one user reference): the copy is taken first, as in
+        // XNU, so the move cannot take away the right it copies from.
+        if h.local == h.remote
+            && let Some(e) = checked.reply
+            && moves(dest_disp)
+            && !moves(reply_disp)
+        {
+            let reply = self
+                .take_checked_right(space, h.local, &e, reply_disp)
+                .map_err(|_| MACH_SEND_INVALID_REPLY)?;
+            return match self.take_checked_right(space, h.remote, &checked.dest, dest_disp) {
+                Ok(dest) => Ok((dest, reply)),
+                Err(_) => {
+                    self.release_right(reply);
+                    Err(MACH_SEND_INVALID_DEST)
+                }
+            };
+        }
         let dest = self
             .take_checked_right(space, h.remote, &checked.dest, dest_disp)
             .map_err(|_| MACH_SEND_INVALID_DEST)?;
@@ -268,30 +306,6 @@ impl Ipc {
         self.deliver(kmsg);
         self.collect_garbage();
     }
-
-    /// The id of the message at the head of a port's queue (tests, debugging).
-    pub fn peek_id(&self, port: PortId) -> Option<i32> {
-        self.ports.get(&port)?.messages.front().map(|m| m.id)
-    }
-
-    /// Reads a u32 of a received message (test helper).
-    pub fn word(bytes: &[u8], off: usize) -> u32 {
-        rd32(bytes, off)
-    }
-
-    /// The kind of right `name` holds for a port (test helper).
-    pub fn right_kind(&self, space: SpaceId, name: Name) -> Option<RightKind> {
-        let e = self.spaces.get(&space)?.get(name)?;
-        if e.bits & bits::RECEIVE != 0 {
-            Some(RightKind::Receive)
-        } else if e.bits & bits::SEND_ONCE != 0 {
-            Some(RightKind::SendOnce)
-        } else if e.bits & bits::SEND != 0 {
-            Some(RightKind::Send)
-        } else {
-            None
-        }
-    }
 }
 
 /// What checking a header's rights found: the destination port, and the
@@ -300,6 +314,11 @@ struct CheckedHeader {
     dest_port: PortId,
     dest: Entry,
     reply: Option<Entry>,
+}
+
+/// Does the disposition take the right out of the sender's entry?
+fn moves(disposition: u8) -> bool {
+    matches!(disposition, MACH_MSG_TYPE_MOVE_SEND | MACH_MSG_TYPE_MOVE_SEND_ONCE)
 }
 
 /// User references a header needs beyond one when it names the same send

@@ -95,7 +95,7 @@ impl IpcSpace {
     }
 
     /// Allocates a fresh entry; returns its name.
-    #[inline]
+    #[inline(always)]
     pub fn alloc(&mut self, bits: u8, urefs: u32, object: Object) -> Result<Name, KernReturn> {
         if self.live >= self.limit {
             return Err(KERN_NO_SPACE);
@@ -120,7 +120,7 @@ impl IpcSpace {
     }
 
     /// Fills the vacant slot `index` with a right.
-    #[inline]
+    #[inline(always)]
     fn occupy(&mut self, index: u32, generation: u32, bits: u8, urefs: u32, object: Object) {
         self.entries[index as usize] = Entry {
             generation,
@@ -245,7 +245,7 @@ impl IpcSpace {
     /// Frees the entry `n`, known to hold just a send-once right with no
     /// dead-name request (never in the reverse map): [`Self::free`] without
     /// handing back the old entry.
-    #[inline]
+    #[inline(always)]
     pub fn free_send_once(&mut self, n: Name) {
         let Some(i) = self.slot(n) else { return };
         let e = &mut self.entries[i as usize];

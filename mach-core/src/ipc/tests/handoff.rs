@@ -3,9 +3,10 @@
 //! receive would have given, and the rights accounting is the same.
 
 use super::harness::*;
+use crate::ipc::NoMemory as NoMem;
 use crate::ipc::WaitKey;
-use crate::ipc::fastpath::{BlockedReceiver, HANDOFF_SIZE, HandoffSend};
-use crate::ipc::rpc::RpcHandoff;
+use crate::ipc::handoff::{BlockedReceiver, HANDOFF_SIZE, HandoffSend};
+use crate::ipc::rpc_fast::RpcHandoff;
 use mach_abi::message::*;
 use mach_abi::port::*;
 use std::vec;
@@ -157,10 +158,10 @@ fn unusual_messages_and_errors_take_the_general_path() {
         name: 0,
         capacity: 1024,
     };
-    let with_body = MsgBuilder::new(s, MACH_MSG_TYPE_COPY_SEND, reply, MACH_MSG_TYPE_MAKE_SEND_ONCE, 1)
-        .data(b"x")
+    let complex = MsgBuilder::new(s, MACH_MSG_TYPE_COPY_SEND, reply, MACH_MSG_TYPE_MAKE_SEND_ONCE, 1)
+        .port(reply, MACH_MSG_TYPE_MAKE_SEND)
         .build();
-    assert!(handoff(&mut w, B, &with_body, Some(r)).0.is_none());
+    assert!(handoff(&mut w, B, &complex, Some(r)).0.is_none());
     let bad_dest = request(s + 4, reply);
     assert!(handoff(&mut w, B, &bad_dest, Some(r)).0.is_none());
     let before = w.snapshot(B);
@@ -177,10 +178,57 @@ fn full_queue_says_would_block_and_takes_nothing() {
     let plain = MsgBuilder::new(s, MACH_MSG_TYPE_COPY_SEND, 0, 0, 5).build();
     w.send(B, &plain).unwrap();
     let before = w.snapshot(B);
+    // The handoff send declines; the general path says to wait.
     let (res, _, _) = handoff(&mut w, B, &plain, None);
-    assert!(matches!(res, Some(Ok(HandoffSend::WouldBlock(WaitKey::Space(_))))));
+    assert!(res.is_none());
+    assert_eq!(w.snapshot(B), before);
+    let mut out = Vec::new();
+    let res = w
+        .ipc
+        .msg_send_with_handoff(B, &plain, &mut w.mem[B as usize], &mut out, |_, _, _| None::<(u32, _)>);
+    assert!(matches!(res, Ok(HandoffSend::WouldBlock(WaitKey::Space(_)))));
     assert_eq!(w.snapshot(B), before);
     w.assert_audit();
+}
+
+#[test]
+fn handed_off_inline_data_equals_queued_message() {
+    let data: Vec<u8> = (0..100u8).collect();
+    let req = |s, reply| {
+        MsgBuilder::new(s, MACH_MSG_TYPE_COPY_SEND, reply, MACH_MSG_TYPE_MAKE_SEND_ONCE, 9)
+            .data(&data)
+            .build()
+    };
+    let (mut w1, p, s, reply) = rpc_world();
+    w1.send(B, &req(s, reply)).unwrap();
+    let queued = w1.recv_ok(A, p);
+    let (mut w2, ..) = rpc_world();
+    let r = BlockedReceiver {
+        space: A,
+        name: p,
+        capacity: 1024,
+    };
+    let mut out = vec![0xAA; 3];
+    let mut asked = None;
+    let res = w2
+        .ipc
+        .msg_send_with_handoff(B, &req(s, reply), &mut NoMem, &mut out, |k, rs, n| {
+            asked = Some((k, rs, n));
+            Some((7u32, r))
+        });
+    assert_eq!(
+        res,
+        Ok(HandoffSend::HandedOff {
+            to: 7,
+            status: MACH_MSG_SUCCESS
+        })
+    );
+    assert_eq!(asked.map(|a| a.2), Some(req(s, reply).len() + MACH_MSG_TRAILER_SIZE));
+    assert_eq!(out, queued);
+    assert_eq!(w1.snapshot(A), w2.snapshot(A));
+    assert_eq!(w1.snapshot(B), w2.snapshot(B));
+    assert_eq!(w2.ipc.message_memory(), 0);
+    w2.assert_audit();
 }
 
 /// The RPC fast path from `space`, receiving on `rcv`, with receiver `r` blocked.
@@ -352,13 +400,28 @@ fn rpc_fast_path_with_a_made_send_right() {
     w3.ipc
         .port_request_notification(A, p, MACH_NOTIFY_NO_SENDERS, 1, so)
         .unwrap();
-    let before = w3.snapshot(A);
-    assert!(rpc_fast(&mut w3, A, &req, reply, blocked(A, p)).0.is_none());
-    assert_eq!(w3.snapshot(A), before);
-    w3.send(A, &req).unwrap();
-    w3.recv_ok(A, p);
-    assert_eq!(id_of(&w3.recv_ok(B, notify)), MACH_NOTIFY_NO_SENDERS);
+    // The fast path sends it as well, with the same notification.
+    let (res, fast) = rpc_fast(&mut w3, A, &req, reply, blocked(A, p));
+    assert!(res.is_some());
+    let fast_note = w3.recv_ok(B, notify);
+    assert_eq!(id_of(&fast_note), MACH_NOTIFY_NO_SENDERS);
+    w3.assert_empty(B, notify);
     w3.assert_audit();
+    let mut w4 = World::new();
+    assert_eq!((w4.port(A), w4.port(A), w4.port(B)), (p, reply, notify));
+    let so = w4
+        .ipc
+        .port_extract_right(B, notify, MACH_MSG_TYPE_MAKE_SEND_ONCE as u32)
+        .unwrap();
+    w4.ipc
+        .port_request_notification(A, p, MACH_NOTIFY_NO_SENDERS, 1, so)
+        .unwrap();
+    w4.send(A, &req).unwrap();
+    assert_eq!(w4.recv_ok(A, p), fast);
+    assert_eq!(w4.recv_ok(B, notify), fast_note);
+    assert_eq!(word(&fast_note, 24), 1);
+    assert_eq!(w3.snapshot(A), w4.snapshot(A));
+    w4.assert_audit();
 }
 
 #[test]
@@ -387,7 +450,7 @@ fn rpc_fast_path_carries_inline_data() {
     assert!(rpc_fast(&mut w3, B, &req, reply, room).0.is_none());
     // Messages past the fast path's limit, and complex ones, decline too.
     let big = MsgBuilder::new(s, MACH_MSG_TYPE_COPY_SEND, 0, 0, 9)
-        .data(&vec![1u8; crate::ipc::rpc::MAX_INLINE])
+        .data(&vec![1u8; crate::ipc::simple::MAX_INLINE])
         .build();
     assert!(rpc_fast(&mut w3, B, &big, reply, blocked(A, p)).0.is_none());
     let complex = MsgBuilder::new(s, MACH_MSG_TYPE_COPY_SEND, 0, 0, 9)

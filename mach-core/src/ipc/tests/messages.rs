@@ -393,3 +393,126 @@ fn destroying_a_port_set_wakes_its_receivers() {
     assert_eq!(w.recv(A, set), Err(MACH_RCV_INVALID_NAME));
     w.assert_audit();
 }
+
+#[test]
+fn move_send_and_copy_send_of_one_reference_on_one_name() {
+    // As XNU: the copy is taken before the move, so one user reference is
+    // enough; the receiver gets both send rights (merged under its name).
+    let mut w = World::new();
+    let p = w.port(A);
+    let s = w.give_send(A, p, B);
+    let msg = MsgBuilder::new(s, MACH_MSG_TYPE_MOVE_SEND, s, MACH_MSG_TYPE_COPY_SEND, 3).build();
+    assert_eq!(w.send(B, &msg), Ok(SendOutcome::Sent));
+    assert_eq!(w.ipc.port_type(B, s), Err(mach_abi::kern_return::KERN_INVALID_NAME));
+    let got = w.recv_ok(A, p);
+    assert_eq!((word(&got, 8), word(&got, 12)), (p, p));
+    assert_eq!(w.ipc.port_type(A, p), Ok(MACH_PORT_TYPE_SEND | MACH_PORT_TYPE_RECEIVE));
+    assert_eq!(w.ipc.port_get_refs(A, p, MACH_PORT_RIGHT_SEND), Ok(1));
+    w.assert_audit();
+    // With MAKE_SEND of a receive right that also holds the send right.
+    let q = w.port(B);
+    let own = w.give_send(B, q, B);
+    let msg = MsgBuilder::new(own, MACH_MSG_TYPE_MOVE_SEND, own, MACH_MSG_TYPE_MAKE_SEND, 4).build();
+    assert_eq!(w.send(B, &msg), Ok(SendOutcome::Sent));
+    assert_eq!(w.ipc.port_type(B, q), Ok(MACH_PORT_TYPE_RECEIVE));
+    let got = w.recv_ok(B, q);
+    assert_eq!(word(&got, 8), q);
+    assert_eq!(w.ipc.port_get_refs(B, q, MACH_PORT_RIGHT_SEND), Ok(1));
+    w.assert_audit();
+    // Two moves of one reference: refused, and nothing changed.
+    let s = w.give_send(A, p, B);
+    let before = w.snapshot(B);
+    let msg = MsgBuilder::new(s, MACH_MSG_TYPE_MOVE_SEND, s, MACH_MSG_TYPE_MOVE_SEND, 5).build();
+    assert_eq!(w.send(B, &msg), Err(MACH_SEND_INVALID_DEST));
+    assert_eq!(w.snapshot(B), before);
+    w.assert_audit();
+}
+
+#[test]
+fn a_dead_reply_name_travels_as_itself() {
+    let mut w = World::new();
+    let p = w.port(A);
+    let s = w.give_send(A, p, B);
+    let msg = MsgBuilder::new(s, MACH_MSG_TYPE_COPY_SEND, MACH_PORT_DEAD, MACH_MSG_TYPE_COPY_SEND, 3).build();
+    assert_eq!(w.send(B, &msg), Ok(SendOutcome::Sent));
+    let got = w.recv_ok(A, p);
+    assert_eq!(word(&got, 8), MACH_PORT_DEAD);
+    assert_eq!(mach_msgh_bits_remote(word(&got, 0)), MACH_MSG_TYPE_PORT_SEND);
+    // The null name with a disposition is no reply at all.
+    let msg = MsgBuilder::new(s, MACH_MSG_TYPE_COPY_SEND, MACH_PORT_NULL, MACH_MSG_TYPE_COPY_SEND, 4).build();
+    assert_eq!(w.send(B, &msg), Ok(SendOutcome::Sent));
+    let got = w.recv_ok(A, p);
+    assert_eq!((word(&got, 8), mach_msgh_bits_remote(word(&got, 0))), (0, 0));
+    w.assert_audit();
+}
+
+#[test]
+fn a_buffer_of_exactly_the_size_needed_receives() {
+    let mut w = World::new();
+    let p = w.port(A);
+    let s = w.give_send(A, p, B);
+    let msg = MsgBuilder::new(s, MACH_MSG_TYPE_COPY_SEND, 0, 0, 3)
+        .data(&[1; 8])
+        .build();
+    let needed = msg.len() + MACH_MSG_TRAILER_SIZE;
+    for large in [true, false] {
+        w.send(B, &msg).unwrap();
+        w.send(B, &msg).unwrap();
+        match w.ipc.msg_receive(A, p, needed - 4, large, &mut w.mem[1]) {
+            Ok(ReceiveOutcome::TooLarge { needed: n }) => assert!(large && n == needed),
+            Err(e) => assert!(!large && e == MACH_RCV_TOO_LARGE),
+            other => panic!("{other:?}"),
+        }
+        for _ in 0..if large { 2 } else { 1 } {
+            match w.ipc.msg_receive(A, p, needed, large, &mut w.mem[1]) {
+                Ok(ReceiveOutcome::Message { bytes, .. }) => assert_eq!(bytes.len(), needed),
+                other => panic!("{other:?}"),
+            }
+        }
+    }
+    w.assert_empty(A, p);
+    w.assert_audit();
+}
+
+#[test]
+fn receiving_on_a_send_right_is_an_invalid_name() {
+    let mut w = World::new();
+    let p = w.port(A);
+    let s = w.give_send(A, p, B);
+    let own = w.give_send(A, p, A);
+    assert_eq!(own, p);
+    let q = w.port(B);
+    let s2 = w.give_send(B, q, B);
+    w.send(B, &MsgBuilder::new(s, MACH_MSG_TYPE_COPY_SEND, 0, 0, 3).build())
+        .unwrap();
+    assert_eq!(w.recv(B, s), Err(MACH_RCV_INVALID_NAME));
+    assert_eq!(w.recv(B, 0x7777), Err(MACH_RCV_INVALID_NAME));
+    assert!(matches!(w.recv(B, s2), Ok(ReceiveOutcome::WouldBlock(_))));
+    let d = w.ipc.port_allocate(B, MACH_PORT_RIGHT_DEAD_NAME).unwrap();
+    assert_eq!(w.recv(B, d), Err(MACH_RCV_INVALID_NAME));
+    assert_eq!(id_of(&w.recv_ok(A, p)), 3);
+    w.assert_audit();
+}
+
+#[test]
+fn a_send_once_right_moved_as_the_reply() {
+    let mut w = World::new();
+    let p = w.port(A);
+    let s = w.give_send(A, p, B);
+    let q = w.port(B);
+    let so = w
+        .ipc
+        .port_extract_right(B, q, MACH_MSG_TYPE_MAKE_SEND_ONCE as u32)
+        .unwrap();
+    w.ipc.port_insert_right(B, 0x9007, so).unwrap();
+    let msg = MsgBuilder::new(s, MACH_MSG_TYPE_COPY_SEND, 0x9007, MACH_MSG_TYPE_MOVE_SEND_ONCE, 3).build();
+    assert_eq!(w.send(B, &msg), Ok(SendOutcome::Sent));
+    assert_eq!(
+        w.ipc.port_type(B, 0x9007),
+        Err(mach_abi::kern_return::KERN_INVALID_NAME)
+    );
+    let got = w.recv_ok(A, p);
+    assert_eq!(mach_msgh_bits_remote(word(&got, 0)), MACH_MSG_TYPE_PORT_SEND_ONCE);
+    assert_eq!(w.ipc.port_type(A, word(&got, 8)), Ok(MACH_PORT_TYPE_SEND_ONCE));
+    w.assert_audit();
+}

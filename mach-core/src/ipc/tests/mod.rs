@@ -2,8 +2,11 @@
 
 mod handoff;
 mod harness;
+mod kernel_api;
 mod kernel_send;
 mod messages;
 mod notifications;
+mod port_calls;
 mod rights;
+mod simple;
 mod virtual_copy;

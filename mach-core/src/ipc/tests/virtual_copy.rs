@@ -64,6 +64,7 @@ fn destroyed_message_releases_its_copy() {
         "no deallocate flag: the sender keeps it"
     );
     w.ipc.port_destroy(A, p).unwrap();
+    assert!(w.ipc.has_released_copies() && w.ipc.has_follow_up());
     let released = w.ipc.take_released_copies();
     assert_eq!(released.len(), 1);
     COPIES.with(|c| assert!(c.borrow().contains_key(&released[0])));

@@ -300,10 +300,9 @@ impl Ipc {
         let target = if after == mach_abi::message::MACH_PORT_NULL {
             None
         } else {
-            let ab = self.entry_bits(space, after)?;
-            if ab & bits::PORT_SET == 0 {
-                return Err(KERN_INVALID_RIGHT);
-            }
+            // (A name the space does not have is KERN_INVALID_NAME; any
+            // name but a port set's, KERN_INVALID_RIGHT.)
+            self.entry_bits(space, after)?;
             match self.spaces[&space].get(after).map(|e| e.object) {
                 Some(Object::Set(s)) => Some(s),
                 _ => return Err(KERN_INVALID_RIGHT),
