@@ -47,6 +47,7 @@ impl Ipc {
     ///
     /// `None`: the call does not qualify and nothing was done (the reason is
     /// counted in [`super::simple::IpcStats::rpc_declines`]).
+    #[inline(always)]
     pub fn msg_rpc_fast<T>(
         &mut self,
         space: SpaceId,
@@ -65,6 +66,7 @@ impl Ipc {
     }
 
     /// [`Self::msg_rpc_fast`], saying why it declined (not counted).
+    #[inline(always)]
     pub fn try_rpc_fast<T>(
         &mut self,
         space: SpaceId,

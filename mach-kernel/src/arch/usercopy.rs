@@ -86,6 +86,7 @@ impl UserAddr {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct BadUserAddress;
 
+#[inline(always)]
 fn check_range(addr: u64, len: usize) -> Result<(), BadUserAddress> {
     let end = addr.checked_add(len as u64).ok_or(BadUserAddress)?;
     if end > USER_END {
@@ -95,6 +96,7 @@ fn check_range(addr: u64, len: usize) -> Result<(), BadUserAddress> {
 }
 
 /// Copies `dst.len()` bytes from user address `src` in the current address space.
+#[inline]
 pub fn copy_from_user(dst: &mut [u8], src: UserAddr) -> Result<(), BadUserAddress> {
     let src = src.0;
     if dst.is_empty() {
@@ -109,7 +111,69 @@ pub fn copy_from_user(dst: &mut [u8], src: UserAddr) -> Result<(), BadUserAddres
     if r == 0 { Ok(()) } else { Err(BadUserAddress) }
 }
 
+/// Copies `len` bytes from user address `src` into the start of `dst`, which
+/// need not be initialised (a stack buffer costs nothing to set up); returns
+/// the bytes copied.
+#[inline(always)]
+pub fn copy_from_user_uninit(
+    dst: &mut [core::mem::MaybeUninit<u8>],
+    src: UserAddr,
+    len: usize,
+) -> Result<&[u8], BadUserAddress> {
+    let room = dst.get_mut(..len).ok_or(BadUserAddress)?;
+    if len == 0 {
+        return Ok(&[]);
+    }
+    check_range(src.0, len)?;
+    // SAFETY: `room` is `len` bytes valid for writes; the source lies
+    // entirely in the user half (checked) and faults on it are caught (see
+    // copy_from_user).
+    let r = unsafe {
+        copy_user_raw(
+            room.as_mut_ptr() as *mut u8,
+            src.0 as *const u8,
+            len,
+            smap_enabled() as u32,
+        )
+    };
+    if r != 0 {
+        return Err(BadUserAddress);
+    }
+    // SAFETY: the copy above initialised all `len` bytes of `room`.
+    Ok(unsafe { core::slice::from_raw_parts(room.as_ptr() as *const u8, len) })
+}
+
+/// Appends `len` bytes from user address `src` to `dst` (reserving room as
+/// needed), without zeroing the room first; on error `dst` is unchanged.
+pub fn copy_from_user_append(dst: &mut alloc::vec::Vec<u8>, src: UserAddr, len: usize) -> Result<(), BadUserAddress> {
+    if len == 0 {
+        return Ok(());
+    }
+    check_range(src.0, len)?;
+    dst.try_reserve(len).map_err(|_| BadUserAddress)?;
+    let room = &mut dst.spare_capacity_mut()[..len];
+    // SAFETY: `room` is `len` bytes of `dst`'s spare capacity (reserved
+    // above), valid for writes; the source lies entirely in the user half
+    // (checked) and faults on it are caught (see copy_from_user).
+    let r = unsafe {
+        copy_user_raw(
+            room.as_mut_ptr() as *mut u8,
+            src.0 as *const u8,
+            len,
+            smap_enabled() as u32,
+        )
+    };
+    if r != 0 {
+        return Err(BadUserAddress);
+    }
+    let new_len = dst.len() + len;
+    // SAFETY: the copy above initialised the `len` bytes past the old length.
+    unsafe { dst.set_len(new_len) };
+    Ok(())
+}
+
 /// Copies `src` to user address `dst` in the current address space.
+#[inline]
 pub fn copy_to_user(dst: UserAddr, src: &[u8]) -> Result<(), BadUserAddress> {
     let dst = dst.0;
     if src.is_empty() {

@@ -195,7 +195,8 @@ static ZOMBIES: [AtomicBool; cpu::MAX_CPUS] = [const { AtomicBool::new(false) };
 /// Frees the thread parked by the last exit on this CPU.
 pub fn reap() {
     let cpu = cpu::cpu_id();
-    if !ZOMBIES[cpu].swap(false, Ordering::AcqRel) {
+    // Read first: the swap's locked exchange is for the rare case.
+    if !ZOMBIES[cpu].load(Ordering::Acquire) || !ZOMBIES[cpu].swap(false, Ordering::AcqRel) {
         return;
     }
     let z = CPUS[cpu].lock().zombie.take();

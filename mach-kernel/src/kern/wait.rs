@@ -118,7 +118,8 @@ fn resume(thread: &Arc<Thread>, reason: WakeReason) {
 /// Takes off its wait the first thread blocked receiving on `key` in `space`
 /// with room for `needed` bytes, for a sender to hand it a message. The
 /// thread is left `Blocked` with `WakeReason::Handoff`: the caller fills its
-/// `handoff_msg` and then wakes it or blocks handing off to it.
+/// handoff buffer (`ThreadIpc::give_handoff`) and then wakes it or blocks
+/// handing off to it.
 pub fn take_receiver(key: WaitKey, space: u64, needed: usize) -> Option<(Arc<Thread>, BlockedReceiver)> {
     let mut queues = QUEUES.lock();
     let q = queues.get_mut(&key)?;

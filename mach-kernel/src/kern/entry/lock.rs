@@ -21,13 +21,44 @@ pub(super) fn init(heap_bytes: usize) {
 
 /// Runs `f` on the kernel state, then its follow-up (see the module doc).
 pub(super) fn with<R>(f: impl FnOnce(&mut KernelState) -> R) -> R {
-    let mut guard = STATE.lock();
-    let k = guard.as_mut().expect("kernel state not initialised");
-    let r = f(k);
-    if k.ipc.has_follow_up() {
-        follow_up(k);
+    let mut g = lock();
+    f(&mut g)
+}
+
+/// The kernel state, locked until the guard goes; dropping it runs the
+/// follow-up (see the module doc). [`with`] is the usual way in; the guard
+/// is for the RPC fast path, whose code must stay in one piece.
+pub(super) struct Guard(spin::MutexGuard<'static, Option<KernelState>>);
+
+#[inline(always)]
+pub(super) fn lock() -> Guard {
+    Guard(STATE.lock())
+}
+
+impl core::ops::Deref for Guard {
+    type Target = KernelState;
+    #[inline(always)]
+    fn deref(&self) -> &KernelState {
+        self.0.as_ref().expect("kernel state not initialised")
     }
-    r
+}
+
+impl core::ops::DerefMut for Guard {
+    #[inline(always)]
+    fn deref_mut(&mut self) -> &mut KernelState {
+        self.0.as_mut().expect("kernel state not initialised")
+    }
+}
+
+impl Drop for Guard {
+    #[inline(always)]
+    fn drop(&mut self) {
+        if let Some(k) = self.0.as_mut()
+            && k.ipc.has_follow_up()
+        {
+            follow_up(k);
+        }
+    }
 }
 
 /// Serves kernel messages, drops released copies and wakes threads.

@@ -56,6 +56,7 @@ pub fn handle_trap(frame: &mut TrapFrame) {
     }
 }
 
+#[inline(always)]
 pub fn handle_syscall(frame: &mut TrapFrame) {
     let number = frame.rax as i64;
     if number >= 0 {

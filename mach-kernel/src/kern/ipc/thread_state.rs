@@ -1,63 +1,185 @@
-//! The IPC layer's state of one thread: its receive buffer, the message a
+//! The IPC layer's state of one thread: its message buffers, the message a
 //! sender handed it while it was blocked receiving, and the memo of its last
 //! receive-buffer check. Owned by the IPC layer (`entry::mach_msg` is the only
 //! user); `Thread` holds it by value, and this module depends on nothing else
 //! in `kern`, so that type reference makes no import circle.
+//!
+//! A handed-off message of up to [`SMALL_MSG`] bytes is written into a fixed
+//! array of the receiver's (the RPC fast path's common case: no allocation,
+//! no buffer juggling); a larger one travels as a buffer: the sender swaps
+//! its buffer (the message in the receiver's terms) with the receiver's, so
+//! its bytes are copied once into the kernel and once out.
 
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicI32, AtomicU64, Ordering};
-use mach_core::ipc::fastpath::HANDOFF_SIZE;
-use spin::Mutex;
+use mach_abi::message::{MACH_MSG_HEADER_SIZE, MACH_MSG_TRAILER_SIZE};
+use spin::{Mutex, MutexGuard};
 
-/// A receive buffer larger than this is not kept for the next call.
-const KEEP_BUFFER: usize = 4096;
+/// A buffer larger than this is not kept for the next call.
+const KEEP_BUFFER: usize = 8192;
+
+/// Messages up to this size (header and inline data) are sent from the
+/// kernel stack and handed over in a fixed array.
+pub const SMALL_MSG: usize = 256;
+const SMALL_RECEIVED: usize = SMALL_MSG + MACH_MSG_TRAILER_SIZE;
+
+/// A message handed to a thread: in `small` when it fits (its length in
+/// `len`), else in `large`.
+pub struct Handoff {
+    len: usize,
+    small: [u8; SMALL_RECEIVED],
+    large: Vec<u8>,
+}
+
+impl Handoff {
+    /// The message's bytes.
+    pub fn bytes(&self) -> &[u8] {
+        match self.small.get(..self.len) {
+            Some(b) if self.len != 0 => b,
+            _ => &self.large,
+        }
+    }
+}
 
 pub struct ThreadIpc {
-    /// The message the thread is receiving, in its own terms. Kept from call
-    /// to call so receiving does not allocate.
+    /// The message the thread is sending or receiving. Kept from call to
+    /// call so messaging does not allocate.
     msgbuf: Mutex<Vec<u8>>,
+    /// A second buffer, for the message a general send hands over.
+    spare: Mutex<Vec<u8>>,
     /// A message handed to the thread while it was blocked receiving
-    /// (`WakeReason::Handoff`), and the status its receive returns.
-    pub handoff_msg: Mutex<[u8; HANDOFF_SIZE]>,
+    /// (`WakeReason::Handoff`), in its terms, and what its receive returns.
+    handoff: Mutex<Handoff>,
     handoff_status: AtomicI32,
     /// The last receive buffer found writable, `(address, size, map
     /// version)`: the check is skipped while the task's map is unchanged.
     probed: [AtomicU64; 3],
 }
 
+/// Gives a buffer back to its slot; a large one is dropped.
+#[inline(always)]
+fn keep(slot: &Mutex<Vec<u8>>, mut bytes: Vec<u8>) {
+    if bytes.capacity() > KEEP_BUFFER {
+        bytes = Vec::new();
+    }
+    *slot.lock() = bytes;
+}
+
 impl ThreadIpc {
     pub fn new() -> Self {
         ThreadIpc {
             msgbuf: Mutex::new(Vec::new()),
-            handoff_msg: Mutex::new([0; HANDOFF_SIZE]),
+            spare: Mutex::new(Vec::new()),
+            handoff: Mutex::new(Handoff {
+                len: 0,
+                small: [0; SMALL_RECEIVED],
+                large: Vec::new(),
+            }),
             handoff_status: AtomicI32::new(0),
             probed: [AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(u64::MAX)],
         }
     }
 
-    /// Takes the thread's receive buffer (give it back with [`Self::put_buffer`]).
+    /// Takes the thread's message buffer (give it back with [`Self::put_buffer`]).
     #[inline]
     pub fn take_buffer(&self) -> Vec<u8> {
         core::mem::take(&mut *self.msgbuf.lock())
     }
 
-    /// Gives the receive buffer back after use; a large one is dropped.
-    pub fn put_buffer(&self, mut bytes: Vec<u8>) {
-        if bytes.capacity() > KEEP_BUFFER {
-            bytes = Vec::new();
-        }
-        *self.msgbuf.lock() = bytes;
+    /// Gives the message buffer back after use.
+    #[inline]
+    pub fn put_buffer(&self, bytes: Vec<u8>) {
+        keep(&self.msgbuf, bytes)
     }
 
-    /// Records a handed-off message (written by its sender while this thread
-    /// is blocked receiving).
-    pub fn set_handoff(&self, msg: &[u8; HANDOFF_SIZE], status: i32) {
-        *self.handoff_msg.lock() = *msg;
+    /// Takes the spare buffer (give it back with [`Self::put_spare`]).
+    #[inline]
+    pub fn take_spare(&self) -> Vec<u8> {
+        core::mem::take(&mut *self.spare.lock())
+    }
+
+    #[inline]
+    pub fn put_spare(&self, bytes: Vec<u8>) {
+        keep(&self.spare, bytes)
+    }
+
+    /// Hands a small message to this thread, which is blocked receiving and
+    /// was taken off its wait by the caller: `ends` is its header and
+    /// trailer in this thread's terms, `body` the inline data between them
+    /// (at most `SMALL_MSG - header` bytes); false (nothing written) if it
+    /// does not fit.
+    #[inline]
+    pub fn give_small_handoff(
+        &self,
+        ends: &[u8; MACH_MSG_HEADER_SIZE + MACH_MSG_TRAILER_SIZE],
+        body: &[u8],
+        status: i32,
+    ) -> bool {
+        let len = ends.len() + body.len();
+        let mut h = self.handoff.lock();
+        if body.is_empty() {
+            // A header-only message (the null RPC): header and trailer only.
+            if let Some(dst) = h
+                .small
+                .first_chunk_mut::<{ MACH_MSG_HEADER_SIZE + MACH_MSG_TRAILER_SIZE }>()
+            {
+                *dst = *ends;
+            }
+            h.len = len;
+            drop(h);
+            self.handoff_status.store(status, Ordering::Relaxed);
+            return true;
+        }
+        let Some(dst) = h.small.get_mut(..len) else {
+            return false;
+        };
+        let (header, trailer) = ends.split_at(MACH_MSG_HEADER_SIZE);
+        let (dh, rest) = dst.split_at_mut(MACH_MSG_HEADER_SIZE);
+        let (db, dt) = rest.split_at_mut(body.len());
+        dh.copy_from_slice(header);
+        db.copy_from_slice(body);
+        dt.copy_from_slice(trailer);
+        h.len = len;
+        drop(h);
+        self.handoff_status.store(status, Ordering::Relaxed);
+        true
+    }
+
+    /// Hands `msg` (a whole message in this thread's terms, trailer
+    /// included) to this thread, as [`Self::give_handoff`] does: copied when
+    /// small, swapped with this thread's large buffer otherwise.
+    #[inline]
+    pub fn give_handoff_bytes(&self, msg: &mut Vec<u8>, status: i32) {
+        let mut h = self.handoff.lock();
+        if let Some(dst) = h.small.get_mut(..msg.len()) {
+            dst.copy_from_slice(msg);
+            h.len = msg.len();
+        } else {
+            h.len = 0;
+            core::mem::swap(&mut h.large, msg);
+        }
+        drop(h);
         self.handoff_status.store(status, Ordering::Relaxed);
     }
 
-    pub fn handoff_status(&self) -> i32 {
-        self.handoff_status.load(Ordering::Relaxed)
+    /// Hands `msg` (a message in this thread's terms) to this thread, which
+    /// is blocked receiving and was taken off its wait by the caller; `msg`
+    /// gets this thread's previous large handoff buffer in exchange.
+    #[inline]
+    pub fn give_handoff(&self, msg: &mut Vec<u8>, status: i32) {
+        let mut h = self.handoff.lock();
+        h.len = 0;
+        core::mem::swap(&mut h.large, msg);
+        drop(h);
+        self.handoff_status.store(status, Ordering::Relaxed);
+    }
+
+    /// The message handed to this thread, held until the guard goes (the
+    /// slot is written only while the thread is blocked receiving, so nobody
+    /// waits for it meanwhile), and what its receive returns.
+    #[inline]
+    pub fn handoff(&self) -> (MutexGuard<'_, Handoff>, i32) {
+        (self.handoff.lock(), self.handoff_status.load(Ordering::Relaxed))
     }
 
     /// Whether `(addr, size)` was the last buffer found writable at map `version`.
