@@ -41,6 +41,14 @@ pub enum TaskExit {
     Terminated,
 }
 
+/// The path a message took through the kernel (for [`Task::count_message`]).
+#[derive(Clone, Copy)]
+pub enum MessagePath {
+    RpcFast = 0,
+    Handoff = 1,
+    General = 2,
+}
+
 pub struct Task {
     pub id: TaskId,
     pub name: String,
@@ -57,6 +65,9 @@ pub struct Task {
     terminated: AtomicBool,
     /// See [`Task::is_vm_privileged`].
     vm_privileged: AtomicBool,
+    /// Messages sent, by path (`task_ipc_statistics`): RPC fast path,
+    /// other hand-overs, general path.
+    pub ipc_counts: [AtomicU64; 3],
     pub expectation: Option<Expectation>,
 }
 
@@ -80,6 +91,7 @@ impl Task {
             threads: Mutex::new(Vec::new()),
             terminated: AtomicBool::new(false),
             vm_privileged: AtomicBool::new(false),
+            ipc_counts: [const { AtomicU64::new(0) }; 3],
             expectation,
         });
         TASKS
@@ -111,6 +123,12 @@ impl Task {
 
     pub fn set_vm_privileged(&self, on: bool) {
         self.vm_privileged.store(on, Ordering::Relaxed);
+    }
+
+    /// Counts one message sent by `path` (see `ipc_counts`).
+    #[inline(always)]
+    pub fn count_message(&self, path: MessagePath) {
+        self.ipc_counts[path as usize].fetch_add(1, Ordering::Relaxed);
     }
 
     /// Adds a thread; fails when the task is terminated or at its thread limit.

@@ -17,7 +17,7 @@ use crate::kern::ipc::thread_state::SMALL_MSG;
 use crate::kern::pager;
 use crate::kern::prof::{self, Phase};
 use crate::kern::sched;
-use crate::kern::task::Task;
+use crate::kern::task::{MessagePath, Task};
 use crate::kern::thread::{Thread, WakeReason};
 use crate::kern::wait;
 use alloc::sync::Arc;
@@ -180,6 +180,7 @@ impl Call<'_> {
         });
         drop(k);
         let h = h?;
+        task.count_message(MessagePath::RpcFast);
         // The receiver's message: its header, the body unchanged, its trailer.
         let body = buf.get(MACH_MSG_HEADER_SIZE..).unwrap_or_default();
         if !h.to.ipc.give_small_handoff(&ends, body, h.status) {
@@ -270,11 +271,15 @@ fn try_send(
     });
     let r = match r {
         Ok(HandoffSend::HandedOff { to, status }) => {
+            task.count_message(MessagePath::Handoff);
             to.ipc.give_handoff_bytes(&mut out, status);
             *handoff = Some(to);
             Ok(None)
         }
-        Ok(HandoffSend::Sent) => Ok(None),
+        Ok(HandoffSend::Sent) => {
+            task.count_message(MessagePath::General);
+            Ok(None)
+        }
         Ok(HandoffSend::WouldBlock(key)) => Ok(Some(key)),
         Err(e) => Err(e),
     };

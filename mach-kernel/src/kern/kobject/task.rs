@@ -80,6 +80,15 @@ impl TaskServer for TaskPortServer<'_, '_> {
         };
         Ok(self.ctx.out.right(right))
     }
+    fn task_ipc_statistics(&mut self, _task: u32) -> Result<mach_interfaces::task::TaskIpcStatisticsReply, i32> {
+        let t = self.task()?;
+        let [rpc_fast, handoff, general] = t.ipc_counts.each_ref().map(|c| c.load(Ordering::Relaxed));
+        Ok(mach_interfaces::task::TaskIpcStatisticsReply {
+            rpc_fast,
+            handoff,
+            general,
+        })
+    }
     fn task_terminate(&mut self, _task: u32) -> Result<(), i32> {
         let task = self.task()?;
         lifecycle::terminate_task(self.ctx.ipc, self.ctx.pagers, &task, TaskExit::Terminated);
