@@ -19,6 +19,9 @@ extern "C" fn trap_dispatch(frame: &mut TrapFrame) {
 /// user mode may use `sysretq`.
 #[unsafe(no_mangle)]
 extern "C" fn syscall_dispatch(frame: &mut TrapFrame) -> bool {
-    crate::kern::entry::trap::handle_syscall(frame);
-    frame.sysret_safe()
+    if crate::kern::entry::trap::handle_syscall(frame) {
+        frame.sysret_safe_as_entered()
+    } else {
+        frame.sysret_safe()
+    }
 }

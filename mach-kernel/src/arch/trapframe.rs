@@ -95,6 +95,19 @@ impl TrapFrame {
             && self.r11 == self.rflags
     }
 
+    /// [`Self::sysret_safe`] for a frame that `syscall` built and nothing but
+    /// the trap's results (rax, rdx) changed since: the selectors, and `rcx`
+    /// and `r11` equal to `rip` and `rflags`, hold by construction (the
+    /// entry path pushed them so); what remains is `rip` in the user half
+    /// (the instruction after a `syscall` at the very top of it is not) and
+    /// no trap or resume flag.
+    #[inline(always)]
+    pub fn sysret_safe_as_entered(&self) -> bool {
+        const TF: u64 = 1 << 8;
+        const RF: u64 = 1 << 16;
+        self.rip < mach_abi::layout::USER_END && self.rflags & (TF | RF) == 0
+    }
+
     /// The i-th trap argument (System V syscall order: rdi, rsi, rdx, r10, r8, r9).
     pub fn arg(&self, i: usize) -> u64 {
         match i {

@@ -82,6 +82,8 @@ pub struct Thread {
     suspend_count: core::sync::atomic::AtomicU32,
     /// Taken off the run queue because it is suspended.
     parked: AtomicBool,
+    /// Set by [`Thread::set_user_state`] (see [`Thread::take_user_state_changed`]).
+    user_state_changed: AtomicBool,
     /// Where the thread resumes when it is off the CPU.
     pub context: Context,
     kstack: Option<KernelStack>,
@@ -112,6 +114,7 @@ impl Thread {
             ipc: ThreadIpc::new(),
             suspend_count: core::sync::atomic::AtomicU32::new(0),
             parked: AtomicBool::new(false),
+            user_state_changed: AtomicBool::new(false),
             context,
             kstack_top: kstack.top(),
             kstack: Some(kstack),
@@ -133,6 +136,7 @@ impl Thread {
             ipc: ThreadIpc::new(),
             suspend_count: core::sync::atomic::AtomicU32::new(0),
             parked: AtomicBool::new(false),
+            user_state_changed: AtomicBool::new(false),
             context: Context::new_running(),
             kstack: None,
             kstack_top: 0,
@@ -222,10 +226,19 @@ impl Thread {
         match &self.kstack {
             Some(k) => {
                 crate::arch::switch::set_user_frame(k, frame);
+                self.user_state_changed.store(true, Ordering::Release);
                 true
             }
             None => false,
         }
+    }
+
+    /// Whether its user registers were replaced since the last call (a
+    /// thread returning from a trap checks, so that a `sysret` is not taken
+    /// for a frame `syscall` did not build).
+    #[inline(always)]
+    pub fn take_user_state_changed(&self) -> bool {
+        self.user_state_changed.load(Ordering::Acquire) && self.user_state_changed.swap(false, Ordering::AcqRel)
     }
 
     pub fn is_idle(&self) -> bool {

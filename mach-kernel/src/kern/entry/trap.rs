@@ -56,8 +56,11 @@ pub fn handle_trap(frame: &mut TrapFrame) {
     }
 }
 
+/// Handles a `syscall`; returns true when the user frame can only have been
+/// changed by this trap's results (rax, rdx), so that it still returns as
+/// `syscall` entered it (the `sysret` check can then be a short one).
 #[inline(always)]
-pub fn handle_syscall(frame: &mut TrapFrame) {
+pub fn handle_syscall(frame: &mut TrapFrame) -> bool {
     let number = frame.rax as i64;
     if number >= 0 {
         unix_syscall_without_emulator(frame, number);
@@ -68,11 +71,13 @@ pub fn handle_syscall(frame: &mut TrapFrame) {
         let kr = mach_traps::mach_msg_trap(&me, frame);
         frame.rax = kr as i64 as u64;
         let terminated = me.is_terminated();
+        // thread_set_state of this thread while it waited here.
+        let changed = me.take_user_state_changed();
         drop(me);
         if terminated {
             wait::exit_current();
         }
-        return;
+        return !changed;
     }
     let r = mach_traps::dispatch(number, frame);
     frame.rax = r.kr as i64 as u64;
@@ -80,6 +85,7 @@ pub fn handle_syscall(frame: &mut TrapFrame) {
         frame.rdx = v;
     }
     wait::exit_if_terminated();
+    false
 }
 
 /// Mach's exception type for a CPU exception vector (as in XNU's i386 trap code).

@@ -22,6 +22,8 @@ const KEEP_BUFFER: usize = 8192;
 /// kernel stack and handed over in a fixed array.
 pub const SMALL_MSG: usize = 256;
 const SMALL_RECEIVED: usize = SMALL_MSG + MACH_MSG_TRAILER_SIZE;
+/// A received message's header and trailer, side by side.
+const HANDOFF_ENDS: usize = MACH_MSG_HEADER_SIZE + MACH_MSG_TRAILER_SIZE;
 
 /// A message handed to a thread: in `small` when it fits (its length in
 /// `len`), else in `large`.
@@ -109,37 +111,19 @@ impl ThreadIpc {
     /// (at most `SMALL_MSG - header` bytes); false (nothing written) if it
     /// does not fit.
     #[inline]
-    pub fn give_small_handoff(
-        &self,
-        ends: &[u8; MACH_MSG_HEADER_SIZE + MACH_MSG_TRAILER_SIZE],
-        body: &[u8],
-        status: i32,
-    ) -> bool {
-        let len = ends.len() + body.len();
+    pub fn give_small_handoff(&self, ends: &[u8; HANDOFF_ENDS], body: &[u8], status: i32) -> bool {
+        let (header, trailer) = ends.split_at(MACH_MSG_HEADER_SIZE);
+        let at = MACH_MSG_HEADER_SIZE + body.len();
         let mut h = self.handoff.lock();
-        if body.is_empty() {
-            // A header-only message (the null RPC): header and trailer only.
-            if let Some(dst) = h
-                .small
-                .first_chunk_mut::<{ MACH_MSG_HEADER_SIZE + MACH_MSG_TRAILER_SIZE }>()
-            {
-                *dst = *ends;
-            }
-            h.len = len;
-            drop(h);
-            self.handoff_status.store(status, Ordering::Relaxed);
-            return true;
-        }
-        let Some(dst) = h.small.get_mut(..len) else {
+        // Every piece is checked to fit before anything is written.
+        let Some(room) = h.small.get_mut(..at + MACH_MSG_TRAILER_SIZE) else {
             return false;
         };
-        let (header, trailer) = ends.split_at(MACH_MSG_HEADER_SIZE);
-        let (dh, rest) = dst.split_at_mut(MACH_MSG_HEADER_SIZE);
-        let (db, dt) = rest.split_at_mut(body.len());
-        dh.copy_from_slice(header);
-        db.copy_from_slice(body);
-        dt.copy_from_slice(trailer);
-        h.len = len;
+        let (start, end) = room.split_at_mut(at);
+        start[..MACH_MSG_HEADER_SIZE].copy_from_slice(header);
+        start[MACH_MSG_HEADER_SIZE..].copy_from_slice(body);
+        end.copy_from_slice(trailer);
+        h.len = at + MACH_MSG_TRAILER_SIZE;
         drop(h);
         self.handoff_status.store(status, Ordering::Relaxed);
         true
