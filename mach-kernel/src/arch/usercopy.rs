@@ -173,7 +173,7 @@ pub fn copy_from_user_append(dst: &mut alloc::vec::Vec<u8>, src: UserAddr, len: 
 }
 
 /// Copies `src` to user address `dst` in the current address space.
-#[inline]
+#[inline(always)]
 pub fn copy_to_user(dst: UserAddr, src: &[u8]) -> Result<(), BadUserAddress> {
     let dst = dst.0;
     if src.is_empty() {
