@@ -319,10 +319,9 @@ pub fn ool_transfers() {
     }
 }
 
-/// One out-of-line transfer of `size` bytes to a port of our own, as
-/// [`ool_transfer`] times it (for `make profile`); sets up and tears down
-/// its region and port around it.
-pub fn ool_once(size: u64, copy: u8) {
+/// `runs` out-of-line transfers of `size` bytes to a port of our own, as
+/// [`ool_transfer`] times them (for `make profile`).
+pub fn ool_runs(size: u64, copy: u8, runs: u32) {
     use mach_user::abi::message::*;
     use mach_user::ipc::{MsgBuf, mach_msg, mach_reply_port};
     let mut rpc = Rpc::new();
@@ -331,21 +330,23 @@ pub fn ool_once(size: u64, copy: u8) {
     write_pages(src, size / 4096, 0);
     let port = mach_reply_port();
     let mut buf: MsgBuf<256> = MsgBuf::new();
-    buf.set_header(&MachMsgHeader {
-        bits: mach_msgh_bits(MACH_MSG_TYPE_MAKE_SEND, 0) | MACH_MSGH_BITS_COMPLEX,
-        size: 44,
-        remote_port: port,
-        local_port: 0,
-        voucher_port: 0,
-        id: 1,
-    });
-    buf.put32(24, 1);
-    buf.put64(28, src);
-    buf.0[36..40].copy_from_slice(&[0, copy, 0, MACH_MSG_OOL_DESCRIPTOR]);
-    buf.put32(40, size as u32);
-    mach_msg(&mut buf, MACH_SEND_MSG | MACH_RCV_MSG, 44, port, 0);
-    let got = buf.get64(28);
-    let _ = vm::vm_deallocate(&mut rpc, me, got, size);
+    for _ in 0..runs {
+        buf.set_header(&MachMsgHeader {
+            bits: mach_msgh_bits(MACH_MSG_TYPE_MAKE_SEND, 0) | MACH_MSGH_BITS_COMPLEX,
+            size: 44,
+            remote_port: port,
+            local_port: 0,
+            voucher_port: 0,
+            id: 1,
+        });
+        buf.put32(24, 1);
+        buf.put64(28, src);
+        buf.0[36..40].copy_from_slice(&[0, copy, 0, MACH_MSG_OOL_DESCRIPTOR]);
+        buf.put32(40, size as u32);
+        mach_msg(&mut buf, MACH_SEND_MSG | MACH_RCV_MSG, 44, port, 0);
+        let got = buf.get64(28);
+        let _ = vm::vm_deallocate(&mut rpc, me, got, size);
+    }
     let _ = vm::vm_deallocate(&mut rpc, me, src, size);
     let _ = mach_user::rpc::mach_port::mach_port_destroy(&mut rpc, me, port);
 }

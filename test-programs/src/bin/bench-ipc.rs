@@ -248,11 +248,7 @@ fn trace(args: &mach_user::start::Args, mode: &str) {
                 }
             }
         }
-        "ool" => {
-            for _ in 0..runs {
-                test_programs::bench::ool_once(4096, mach_user::abi::message::MACH_MSG_VIRTUAL_COPY);
-            }
-        }
+        "ool" => test_programs::bench::ool_runs(4096, mach_user::abi::message::MACH_MSG_VIRTUAL_COPY, runs),
         "kcall" => {
             let mut rpc = mach_user::rpc::Rpc::new();
             let task = mach_user::ipc::mach_task_self();
