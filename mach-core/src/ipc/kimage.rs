@@ -20,6 +20,10 @@ pub struct KernelRequest {
     pub rights: Vec<Option<KRight>>,
     pub ools: Vec<Option<Vec<u8>>>,
     pub ool_ports: Vec<Option<Vec<KRight>>>,
+    /// Out-of-line memory the sender's memory copied into pages the kernel
+    /// keeps (`UserMemory::copyin_kernel_pages`), by handle; their handle
+    /// in the image has [`OOL_COPY_HANDLE`] set.
+    pub pages: Vec<Option<u64>>,
 }
 
 impl KernelRequest {
@@ -45,6 +49,17 @@ impl KernelRequest {
 
     pub fn take_ool_ports(&mut self, h: u64) -> Option<Vec<KRight>> {
         self.ool_ports.get_mut((h as usize).checked_sub(1)?)?.take()
+    }
+
+    /// The kernel pages behind out-of-line handle `h`, when the data came as
+    /// pages (see [`Self::pages`]); `None` for data that came as bytes.
+    pub fn take_ool_pages(&mut self, h: u64) -> Option<u64> {
+        if h & OOL_COPY_HANDLE == 0 {
+            return None;
+        }
+        self.pages
+            .get_mut(((h & !OOL_COPY_HANDLE) as usize).checked_sub(1)?)?
+            .take()
     }
 }
 
@@ -129,6 +144,7 @@ impl Ipc {
             rights: Vec::new(),
             ools: Vec::new(),
             ool_ports: Vec::new(),
+            pages: Vec::new(),
         };
         for (off, desc) in kmsg.descs {
             match desc {
@@ -144,11 +160,10 @@ impl Ipc {
                     wr64(&mut body, off, req.ools.len() as u64);
                 }
                 KDesc::OolCopy(copy) => {
-                    // Not made for kernel ports (see `copyin_body`); should one
-                    // arrive (a port moved to the kernel), its data reads as empty.
-                    self.released_copies.push(copy);
-                    req.ools.push(Some(Vec::new()));
-                    wr64(&mut body, off, req.ools.len() as u64);
+                    // Kernel pages (`copyin_kernel_pages`: messages to kernel
+                    // ports carry no virtual copies).
+                    req.pages.push(Some(copy));
+                    wr64(&mut body, off, req.pages.len() as u64 | OOL_COPY_HANDLE);
                 }
                 KDesc::OolPorts(v) => {
                     let ty = v.first().map_or(MACH_MSG_TYPE_PORT_SEND, |r| received_type(r.kind));
@@ -186,6 +201,8 @@ impl Ipc {
         for r in req.rights.into_iter().flatten() {
             self.release_right(r);
         }
+        // Pages no server took go back with the released copies.
+        self.released_copies.extend(req.pages.into_iter().flatten());
         for v in req.ool_ports.into_iter().flatten() {
             for r in v {
                 self.release_right(r);

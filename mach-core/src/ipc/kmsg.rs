@@ -23,8 +23,11 @@ use mach_abi::message::*;
 pub enum KDesc {
     Port(KRight),
     Ool(Vec<u8>),
-    /// Out-of-line memory carried as a virtual copy: a handle the
-    /// [`UserMemory`] that took it gave back (see `UserMemory::copyin_virtual`).
+    /// Out-of-line memory carried as a handle the [`UserMemory`] that took it
+    /// gave back: a virtual copy (`UserMemory::copyin_virtual`) or, in a
+    /// message to a kernel object, kernel pages
+    /// (`UserMemory::copyin_kernel_pages`). Either is released through
+    /// [`super::Ipc::take_released_copies`] when the message dies unused.
     OolCopy(u64),
     OolPorts(Vec<KRight>),
 }
@@ -339,6 +342,19 @@ impl Ipc {
                         match mem.copyin_virtual(addr, size, dealloc) {
                             Ok(Some(copy)) => {
                                 kmsg.descs.push((body_off, KDesc::OolCopy(copy)));
+                                continue;
+                            }
+                            Ok(None) => {}
+                            Err(()) => return Err(MACH_SEND_INVALID_MEMORY),
+                        }
+                    }
+                    // For a kernel object, a page or more is copied once, into
+                    // pages the kernel keeps (a pager's data_supply makes them
+                    // resident as they are), when the memory can.
+                    if to_kernel && size >= crate::PAGE_SIZE {
+                        match mem.copyin_kernel_pages(addr, size, dealloc) {
+                            Ok(Some(pages)) => {
+                                kmsg.descs.push((body_off, KDesc::OolCopy(pages)));
                                 continue;
                             }
                             Ok(None) => {}

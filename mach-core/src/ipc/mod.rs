@@ -138,6 +138,14 @@ pub trait UserMemory {
     fn copyout_virtual(&mut self, _copy: u64) -> Result<u64, ()> {
         Err(())
     }
+    /// Copies `[addr, addr + size)` (a page or more, for a message to a kernel
+    /// object) into pages the kernel keeps, deallocating it with `dealloc`;
+    /// returns a handle (released through [`Ipc::take_released_copies`] if no
+    /// kernel server takes the pages), or `None` to have the bytes copied
+    /// into the message instead.
+    fn copyin_kernel_pages(&mut self, _addr: u64, _size: u64, _dealloc: bool) -> Result<Option<u64>, ()> {
+        Ok(None)
+    }
 }
 
 /// Memory that refuses every access: for operations that cannot touch user
@@ -452,8 +460,10 @@ impl Ipc {
         self.collect_garbage();
     }
 
-    /// Virtual copies (see [`UserMemory::copyin_virtual`]) of messages that
-    /// were destroyed or could not be received: the kernel releases them.
+    /// Virtual copies (see [`UserMemory::copyin_virtual`]) and kernel pages
+    /// (see [`UserMemory::copyin_kernel_pages`]) of messages that were
+    /// destroyed, could not be received or were not taken by a kernel
+    /// server: the kernel releases them.
     pub fn take_released_copies(&mut self) -> Vec<u64> {
         core::mem::take(&mut self.released_copies)
     }

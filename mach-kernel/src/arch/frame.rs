@@ -19,6 +19,7 @@
 
 use super::paging::phys_to_virt;
 use super::phys;
+use super::usercopy::{BadUserAddress, UserAddr, copy_from_user_nowait};
 use core::sync::atomic::{AtomicUsize, Ordering};
 use mach_core::PAGE_SIZE;
 use mach_core::frame::{FrameAllocator, PhysRange};
@@ -123,6 +124,23 @@ impl Frame {
         // until then no page table or VM object names it, so `&mut self` is
         // the only access to those bytes while the reference lives.
         unsafe { &mut *(phys_to_virt(self.phys) as *mut [u8; PAGE_SIZE as usize]) }
+    }
+
+    /// Its bytes (a shared borrow of the owner: only reads).
+    pub fn bytes(&self) -> &[u8; PAGE_SIZE as usize] {
+        // SAFETY: as in `bytes_mut`; `&self` allows only reads, and nothing
+        // else reaches the frame while its owner holds it.
+        unsafe { &*(phys_to_virt(self.phys) as *const [u8; PAGE_SIZE as usize]) }
+    }
+
+    /// Fills the frame with the `len` (at most a page) bytes at user address
+    /// `src`, zeroes past them; a `_nowait` copy (see `arch::usercopy`).
+    pub fn fill_from_user_nowait(&mut self, src: UserAddr, len: usize) -> Result<(), BadUserAddress> {
+        let page = self.bytes_mut();
+        let len = len.min(page.len());
+        copy_from_user_nowait(&mut page[..len], src)?;
+        page[len..].fill(0);
+        Ok(())
     }
 
     /// Fills the frame with zeroes.

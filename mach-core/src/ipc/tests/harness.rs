@@ -18,6 +18,9 @@ pub struct FakeMemory {
     pub virtual_copies: bool,
     /// Make `copyout_virtual` fail (no room in the receiver).
     pub refuse_copies: bool,
+    /// Take regions of a page or more sent to kernel objects as kernel pages
+    /// (held in `COPIES`, like virtual copies).
+    pub kernel_pages: bool,
 }
 
 std::thread_local! {
@@ -38,6 +41,7 @@ impl FakeMemory {
             deallocated: Vec::new(),
             virtual_copies: false,
             refuse_copies: false,
+            kernel_pages: false,
         }
     }
 
@@ -81,14 +85,14 @@ impl UserMemory for FakeMemory {
         if !self.virtual_copies || size < 4096 {
             return Ok(None);
         }
-        let mut data = std::vec![0; size as usize];
-        self.read(addr, &mut data)?;
-        if dealloc {
-            self.deallocate(addr, size)?;
+        self.take_copy(addr, size, dealloc).map(Some)
+    }
+    fn copyin_kernel_pages(&mut self, addr: u64, size: u64, dealloc: bool) -> Result<Option<u64>, ()> {
+        assert!(size >= 4096, "kernel pages asked for less than a page");
+        if !self.kernel_pages {
+            return Ok(None);
         }
-        let h = NEXT_COPY.with(|n| n.replace(n.get() + 1));
-        COPIES.with(|c| c.borrow_mut().insert(h, data));
-        Ok(Some(h))
+        self.take_copy(addr, size, dealloc).map(Some)
     }
     fn copyout_virtual(&mut self, copy: u64) -> Result<u64, ()> {
         if self.refuse_copies {
@@ -96,6 +100,20 @@ impl UserMemory for FakeMemory {
         }
         let data = COPIES.with(|c| c.borrow_mut().remove(&copy)).ok_or(())?;
         Ok(self.put(&data))
+    }
+}
+
+impl FakeMemory {
+    /// Moves `[addr, addr + size)` into `COPIES`; returns its handle.
+    fn take_copy(&mut self, addr: u64, size: u64, dealloc: bool) -> Result<u64, ()> {
+        let mut data = std::vec![0; size as usize];
+        self.read(addr, &mut data)?;
+        if dealloc {
+            self.deallocate(addr, size)?;
+        }
+        let h = NEXT_COPY.with(|n| n.replace(n.get() + 1));
+        COPIES.with(|c| c.borrow_mut().insert(h, data));
+        Ok(h)
     }
 }
 

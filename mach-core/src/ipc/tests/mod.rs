@@ -3,6 +3,7 @@
 mod handoff;
 mod harness;
 mod kernel_api;
+mod kernel_pages;
 mod kernel_send;
 mod messages;
 mod notifications;

@@ -135,7 +135,7 @@ pub fn on_idle() {
             now
         );
     }
-    let copies = vm::copy::in_flight();
+    let copies = vm::copy::in_flight() + vm::kpages::in_flight();
     if copies == 0 {
         crate::kprintln!("test vm_copies_released ... ok");
     } else {

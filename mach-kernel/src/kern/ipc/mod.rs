@@ -121,4 +121,7 @@ impl UserMemory for TaskMemory<'_> {
     fn copyout_virtual(&mut self, copy: u64) -> Result<u64, ()> {
         vm::copy::copyout(self.task, copy)
     }
+    fn copyin_kernel_pages(&mut self, addr: u64, size: u64, dealloc: bool) -> Result<Option<u64>, ()> {
+        vm::kpages::copyin(self.task, addr, size, dealloc, &mut self.gone)
+    }
 }

@@ -92,7 +92,7 @@ impl DeviceServer for DevicePortServer<'_, '_> {
             )?;
             Ok((d.hw, range))
         })?;
-        let bytes = self.ctx.req.take_ool(data.address).unwrap_or_default();
+        let bytes = self.ctx.take_ool_bytes(data.address);
         if bytes.len() != range.bytes(DEVICE_RECORD_SIZE) {
             return Err(D_INVALID_SIZE);
         }

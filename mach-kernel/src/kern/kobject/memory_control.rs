@@ -33,6 +33,9 @@ impl Release for Control<'_> {
     }
     fn release_ool(&mut self, address: u64, _size: u64) {
         let _ = self.req.take_ool(address);
+        if let Some(h) = self.req.take_ool_pages(address) {
+            vm::kpages::discard(h);
+        }
     }
     fn release_ool_ports(&mut self, address: u64, _c: u32, _t: u8) {
         for r in self.req.take_ool_ports(address).unwrap_or_default() {
@@ -134,6 +137,27 @@ impl MemoryObjectControlServer for Control<'_> {
     }
     fn memory_object_data_supply(&mut self, _c: u32, offset: u64, data: OolArray, lock: u32) -> Result<(), i32> {
         let lock = VmProt::from_bits(lock).ok_or(KERN_INVALID_ARGUMENT)?;
+        // A page or more came as kernel pages, copied once from the pager:
+        // they become the object's pages as they are.
+        if let Some(kp) = self.req.take_ool_pages(data.address).and_then(vm::kpages::take) {
+            let mut frames = kp.frames.into_iter();
+            let range = match pages(offset, kp.len.max(1)) {
+                Ok(r) => r,
+                Err(e) => {
+                    frames.for_each(crate::mem::free_frame);
+                    return Err(e);
+                }
+            };
+            for page in range {
+                let Some(frame) = frames.next() else { break };
+                if vm::supply_frame(self.object, page, frame) && lock != VmProt::NONE {
+                    let _ = vm::with_objects(|o| o.set_lock(self.object, page, lock));
+                }
+                pager::answered(self.pagers, self.object, page, false);
+            }
+            frames.for_each(crate::mem::free_frame);
+            return Ok(());
+        }
         let bytes = self.req.take_ool(data.address).unwrap_or_default();
         for (i, page) in pages(offset, (bytes.len() as u64).max(1))?.enumerate() {
             let from = i * PAGE as usize;

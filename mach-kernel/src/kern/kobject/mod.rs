@@ -46,6 +46,17 @@ pub struct Ctx<'a> {
     pub out: KernelReplyParts,
 }
 
+impl Ctx<'_> {
+    /// The out-of-line data behind handle `h` as bytes, whether it came as
+    /// bytes or as kernel pages (empty if there is none).
+    pub fn take_ool_bytes(&mut self, h: u64) -> alloc::vec::Vec<u8> {
+        match self.req.take_ool_pages(h).and_then(crate::kern::vm::kpages::take) {
+            Some(pages) => pages.into_bytes(),
+            None => self.req.take_ool(h).unwrap_or_default(),
+        }
+    }
+}
+
 impl Release for Ctx<'_> {
     fn release_port(&mut self, name: u32, _received_type: u8) {
         if let Some(r) = self.req.take_right(name) {
@@ -54,6 +65,9 @@ impl Release for Ctx<'_> {
     }
     fn release_ool(&mut self, address: u64, _size: u64) {
         let _ = self.req.take_ool(address);
+        if let Some(h) = self.req.take_ool_pages(address) {
+            crate::kern::vm::kpages::discard(h);
+        }
     }
     fn release_ool_ports(&mut self, address: u64, _count: u32, _received_type: u8) {
         for r in self.req.take_ool_ports(address).unwrap_or_default() {

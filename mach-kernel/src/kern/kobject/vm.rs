@@ -80,7 +80,7 @@ impl VmServer for TaskPortServer<'_, '_> {
         })
     }
     fn vm_write(&mut self, _task: u32, address: u64, data: OolArray) -> Result<(), i32> {
-        let bytes = self.ctx.req.take_ool(data.address).unwrap_or_default();
+        let bytes = self.ctx.take_ool_bytes(data.address);
         let gone = vm::copy::write(&*self.task()?, address, &bytes)?;
         pagers_gone(self.ctx, gone);
         Ok(())

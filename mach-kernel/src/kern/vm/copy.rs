@@ -168,8 +168,12 @@ pub fn copyout(task: &Task, handle: u64) -> Result<u64, ()> {
     }
 }
 
-/// Drops a copy whose message died unreceived.
+/// Drops a copy whose message died unreceived (or the kernel pages of a
+/// message to a kernel object that no server took: `kpages`).
 pub fn discard(handle: u64) -> PagersGone {
+    if super::kpages::discard(handle) {
+        return PagersGone::default();
+    }
     let Some(f) = COPIES.lock().remove(&handle) else {
         return PagersGone::default();
     };

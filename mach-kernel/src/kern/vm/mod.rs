@@ -16,6 +16,7 @@
 //! objects died returns them ([`PagersGone`]) for the pager layer to tell.
 
 pub mod copy;
+pub mod kpages;
 pub mod pageout;
 pub mod task_vm;
 
@@ -450,6 +451,20 @@ pub fn supply_page(object: u64, offset: u64, data: &[u8], privileged: bool) -> b
         return false;
     };
     frame.fill(data);
+    let page = frame.into_page();
+    match with_objects(|o| o.insert_page(object, offset, page)) {
+        Ok(()) => true,
+        Err(_) => {
+            mem::free_page(page);
+            false
+        }
+    }
+}
+
+/// Makes `frame` page `offset` of `object` (data a pager supplied, already
+/// in the frame); a page already resident is left alone and `frame` freed.
+/// Returns false if the offset is outside the object.
+pub fn supply_frame(object: u64, offset: u64, frame: Frame) -> bool {
     let page = frame.into_page();
     match with_objects(|o| o.insert_page(object, offset, page)) {
         Ok(()) => true,
