@@ -135,6 +135,14 @@ fn copy_in(buf: &mut Vec<u8>, msg: UserAddr, size: u32) -> Result<(), MachMsgRet
     r
 }
 
+/// Whether the message carries descriptors (which the fast path never takes:
+/// checked before it probes the receive buffer).
+#[inline(always)]
+fn is_complex(buf: &[u8]) -> bool {
+    buf.first_chunk::<4>()
+        .is_some_and(|b| u32::from_le_bytes(*b) & MACH_MSGH_BITS_COMPLEX != 0)
+}
+
 /// One `mach_msg` call with a send: its arguments.
 struct Call<'a> {
     me: &'a Arc<Thread>,
@@ -155,6 +163,7 @@ impl Call<'_> {
     fn send(&self, buf: &[u8], handoff: &mut Option<Arc<Thread>>) -> Result<MachMsgReturn, MachMsgReturn> {
         if self.option == MACH_SEND_MSG | MACH_RCV_MSG
             && buf.len() <= MAX_INLINE
+            && !is_complex(buf)
             && let Some(r) = self.rpc_fast(buf)
         {
             return Ok(r);
