@@ -67,6 +67,7 @@ impl VmMap {
             max: self.max,
             entries: BTreeMap::new(),
             max_entries: self.max_entries,
+            revocations: 0,
         };
         let mut write_protect = Vec::new();
         let mut result = Ok(());

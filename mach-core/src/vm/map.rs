@@ -138,6 +138,8 @@ pub struct VmMap {
     pub(super) max: u64,
     pub(super) entries: BTreeMap<u64, VmMapEntry>,
     pub(super) max_entries: usize,
+    /// See [`VmMap::revocations`].
+    pub(super) revocations: u64,
 }
 
 impl VmMap {
@@ -156,7 +158,18 @@ impl VmMap {
             max,
             entries: BTreeMap::new(),
             max_entries,
+            revocations: 0,
         })
+    }
+
+    /// How many times an operation may have taken access away from mapped
+    /// memory (a deallocation that removed something, a protection change
+    /// that lowered one): a check that a range is mapped with some access
+    /// holds for as long as this count stays the same (`mach_msg` remembers
+    /// its receive-buffer check so). Adding mappings, faults, inheritance,
+    /// wiring and copy-on-write copies do not count.
+    pub fn revocations(&self) -> u64 {
+        self.revocations
     }
 
     pub fn min(&self) -> u64 {
@@ -477,6 +490,9 @@ impl VmMap {
                 out.unmapped.push(Unmapped::of(&e));
                 drops.extend(e.object);
             }
+        }
+        if !out.unmapped.is_empty() {
+            self.revocations = self.revocations.wrapping_add(1);
         }
         for o in drops {
             // A missing object means the map was used with another arena; there

@@ -79,6 +79,10 @@ impl VmMap {
             }
             e.protection = new;
         })?;
+        // Any change counts (raising one would not need to: kept simple).
+        if !changed.is_empty() {
+            self.revocations = self.revocations.wrapping_add(1);
+        }
         Ok(changed)
     }
 

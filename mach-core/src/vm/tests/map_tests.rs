@@ -400,3 +400,32 @@ fn map_object_validation_and_references() {
     assert_eq!(s.terminated, vec![77]);
     s.check_empty();
 }
+
+#[test]
+fn revocations_count_what_can_take_access_away() {
+    let mut s = Sim::new();
+    let mut m = Sim::map();
+    let a = m.allocate(0, 4 * P, true).unwrap();
+    let n = m.revocations();
+    // Adding, faulting, inheriting, wiring, forking and no-op changes keep
+    // every earlier check valid.
+    m.allocate(0, P, true).unwrap();
+    s.write(&mut m, a, 7);
+    assert_eq!(s.read(&mut m, a + P), 0);
+    m.inherit(&mut s.objects, a, P, VmInherit::Share).unwrap();
+    m.wire(&mut s.objects, a, P, true).unwrap();
+    m.wire(&mut s.objects, a, P, false).unwrap();
+    let mut child = s.fork(&mut m);
+    m.protect(&mut s.objects, a, P, false, VmProt::DEFAULT).unwrap();
+    s.dealloc(&mut m, a + 16 * P, P).unwrap();
+    assert_eq!(m.revocations(), n, "nothing was taken away");
+    // A lowered protection and a deallocation count once each.
+    m.protect(&mut s.objects, a, P, false, VmProt::READ).unwrap();
+    assert_eq!(m.revocations(), n + 1);
+    s.dealloc(&mut m, a + P, P).unwrap();
+    assert_eq!(m.revocations(), n + 2);
+    s.destroy(&mut child);
+    s.destroy(&mut m);
+    assert_eq!(m.revocations(), n + 3);
+    s.check_empty();
+}

@@ -483,7 +483,7 @@ pub fn fork(parent: &Task, child: &Task) -> Result<(), KernReturn> {
         let mut vm = parent.vm.lock();
         with_objects(|o| vm.map.fork(o)).map_err(VmError::kr)?
     };
-    child.vm.lock().map = f.child;
+    child.vm.lock().replace_map(f.child);
     write_protect(parent, &f.write_protect);
     Ok(())
 }

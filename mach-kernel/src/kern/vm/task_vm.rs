@@ -12,9 +12,12 @@ pub const VM_MIN: u64 = mach_abi::layout::USER_MIN;
 pub const VM_MAX: u64 = mach_abi::layout::USER_END;
 
 /// A task's [`TaskVm`] behind its lock, with a version that changes whenever
-/// the map may have changed: every mutable use through the guard counts as a
-/// change. Checks of the map (such as the receive-buffer probe of `mach_msg`)
-/// can be remembered for as long as the version stays the same.
+/// access to mapped memory may have been taken away: when the map's
+/// [`VmMap::revocations`] count moved while the guard was held (a
+/// deallocation, a lowered protection), or the map was replaced. Checks that
+/// a range is mapped writable (the receive-buffer probe of `mach_msg`) can be
+/// remembered for as long as the version stays the same; faults and new
+/// mappings leave it alone.
 pub struct VmLock {
     inner: Mutex<TaskVm>,
     version: AtomicU64,
@@ -29,9 +32,12 @@ impl VmLock {
     }
 
     pub fn lock(&self) -> VmGuard<'_> {
+        let guard = self.inner.lock();
+        let revocations = guard.map.revocations();
         VmGuard {
-            guard: self.inner.lock(),
+            guard,
             version: &self.version,
+            revocations,
         }
     }
 
@@ -41,10 +47,30 @@ impl VmLock {
     }
 }
 
-/// The locked [`TaskVm`]; mutable access bumps the version.
+/// The locked [`TaskVm`]; the version moves on unlock if the map's
+/// revocation count did (or the map was replaced: see [`VmGuard::replace_map`]).
 pub struct VmGuard<'a> {
     guard: spin::MutexGuard<'a, TaskVm>,
     version: &'a AtomicU64,
+    /// The map's revocation count when locked.
+    revocations: u64,
+}
+
+impl VmGuard<'_> {
+    /// Puts `map` in place of the task's map (a fork's child map): every
+    /// remembered check is void.
+    pub fn replace_map(&mut self, map: VmMap) {
+        self.guard.map = map;
+        self.version.fetch_add(1, Ordering::AcqRel);
+    }
+}
+
+impl Drop for VmGuard<'_> {
+    fn drop(&mut self) {
+        if self.guard.map.revocations() != self.revocations {
+            self.version.fetch_add(1, Ordering::AcqRel);
+        }
+    }
 }
 
 impl core::ops::Deref for VmGuard<'_> {
@@ -56,7 +82,6 @@ impl core::ops::Deref for VmGuard<'_> {
 
 impl core::ops::DerefMut for VmGuard<'_> {
     fn deref_mut(&mut self) -> &mut TaskVm {
-        self.version.fetch_add(1, Ordering::AcqRel);
         &mut self.guard
     }
 }
