@@ -3,7 +3,8 @@
 
 use super::port::Receiver;
 use super::space::{Object, bits};
-use super::{Ipc, PortId, RightKind};
+use super::{Ipc, PortId, RightKind, SpaceId};
+use alloc::collections::BTreeMap;
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt::Write;
@@ -177,6 +178,21 @@ impl Ipc {
                 "message memory {} but queued messages hold {charged}",
                 self.message_memory
             ));
+        }
+        // Each space's charge is what the messages charged to it hold.
+        let mut by_account: BTreeMap<SpaceId, u64> = BTreeMap::new();
+        let queued = self.ports.values().flat_map(|p| p.messages.iter());
+        for m in queued.chain(self.kernel_messages.iter().map(|(_, m)| m)) {
+            *by_account.entry(m.account).or_default() += m.charge;
+        }
+        for (id, s) in self.spaces.iter() {
+            let held = by_account.get(id).copied().unwrap_or(0);
+            if s.message_memory != held {
+                v.push(alloc::format!(
+                    "space {id}: charged {} but its messages hold {held}",
+                    s.message_memory
+                ));
+            }
         }
         AuditReport {
             ports: self.ports.len(),

@@ -6,7 +6,7 @@
 //! *handles*: 1-based indices into the tables of [`KernelRequest`]. A reply
 //! image uses handles into the server's output tables in the same way.
 
-use super::kmsg::{KDesc, KMsg, rd32, received_type, wr32, wr64};
+use super::kmsg::{COPY_RECORD_CHARGE, KDesc, KMSG_OVERHEAD, KMsg, rd32, received_type, wr32, wr64};
 use super::{Ipc, KERNEL_SPACE, KRight, PortRef, RightKind};
 use alloc::vec::Vec;
 use mach_abi::message::*;
@@ -130,7 +130,7 @@ impl Ipc {
     /// Turns a message that arrived at a kernel port into a request image.
     /// The destination right is consumed here (the kernel received the message).
     pub fn kernel_request(&mut self, kmsg: KMsg) -> KernelRequest {
-        self.uncharge_message_memory(kmsg.charge);
+        self.uncharge_message_memory(kmsg.account, kmsg.charge);
         match kmsg.dest.port {
             PortRef::Port(p) if kmsg.dest.kind == RightKind::Send => self.release_send(p),
             PortRef::Port(p) => self.consume_send_once(p),
@@ -282,6 +282,13 @@ impl Ipc {
             self.release_right(r);
         }
         self.released_copies.extend(parts.copies.into_iter().flatten());
+        // Charged to the task it goes to, whatever its limit: a request
+        // whose reply port's holder was over it was refused at the send
+        // (`Ipc::reply_has_room`), so a task passes its limit by at most
+        // the replies to requests it had in flight.
+        let account = dest.port_id().map_or(0, |p| self.account_of(p));
+        let charge = reply_charge(image.len(), &descs);
+        self.charge_message_memory_always(account, charge);
         let kmsg = KMsg {
             complex,
             id: rd32(image, 20) as i32,
@@ -291,7 +298,8 @@ impl Ipc {
             descs,
             sender: KERNEL_SPACE,
             seqno: 0,
-            charge: 0,
+            charge,
+            account,
         };
         if dest.port_id().is_none() {
             self.garbage.push(kmsg);
@@ -300,4 +308,19 @@ impl Ipc {
         }
         self.kernel_send(kmsg);
     }
+}
+
+/// What a kernel reply of `len` bytes with `descs` holds: as a message a
+/// task sends (its bytes and [`KMSG_OVERHEAD`], out-of-line bytes, a right
+/// per out-of-line port, a copy record per virtual copy).
+fn reply_charge(len: usize, descs: &[(usize, KDesc)]) -> u64 {
+    let rights = |n: usize| (n * core::mem::size_of::<KRight>()) as u64;
+    descs.iter().fold(len as u64 + KMSG_OVERHEAD, |c, (_, d)| {
+        c + match d {
+            KDesc::Port(_) => 0,
+            KDesc::Ool(v) => v.len() as u64,
+            KDesc::OolCopy(_) => COPY_RECORD_CHARGE,
+            KDesc::OolPorts(v) => rights(v.len()),
+        }
+    })
 }

@@ -46,12 +46,21 @@ pub struct KMsg {
     pub sender: SpaceId,
     pub seqno: u32,
     /// Kernel memory this message holds against the message-memory budget
-    /// (0 for messages the kernel builds itself).
+    /// (0 for notifications).
     pub charge: u64,
+    /// The space `charge` is counted against besides the global budget: the
+    /// holder of the destination's receive right when the message was made
+    /// (0: none, for a message to a kernel object or a port in transit).
+    pub account: SpaceId,
 }
 
 /// What a queued message costs beyond its bytes (the structure and its queue slot).
 pub const KMSG_OVERHEAD: u64 = 160;
+
+/// What an out-of-line region that may travel as a virtual copy is charged
+/// beyond its descriptor: the kernel's copy record (its entries and its
+/// handle), an estimate that holds for a copy of one map entry.
+pub const COPY_RECORD_CHARGE: u64 = 128;
 
 impl KMsg {
     /// Size of the message without trailer.
@@ -339,6 +348,10 @@ impl Ipc {
                         return Err(MACH_SEND_INVALID_MEMORY);
                     }
                     if size > 0 && may_be_virtual && !to_kernel {
+                        if !self.charge_message_memory(kmsg.account, COPY_RECORD_CHARGE) {
+                            return Err(MACH_SEND_NO_BUFFER);
+                        }
+                        kmsg.charge += COPY_RECORD_CHARGE;
                         match mem.copyin_virtual(addr, size, dealloc) {
                             Ok(Some(copy)) => {
                                 kmsg.descs.push((body_off, KDesc::OolCopy(copy)));
@@ -362,7 +375,7 @@ impl Ipc {
                         }
                     }
                     let mut data = Vec::new();
-                    if !self.charge_message_memory(size) {
+                    if !self.charge_message_memory(kmsg.account, size) {
                         return Err(MACH_SEND_NO_BUFFER);
                     }
                     kmsg.charge += size;
@@ -385,10 +398,13 @@ impl Ipc {
                     }
                     let bytes = count as usize * 4;
                     let mut names = Vec::new();
-                    if !self.charge_message_memory(bytes as u64) {
+                    // Charged as kept: a right each (the names are read into
+                    // a buffer freed before the send returns).
+                    let kept = count as u64 * core::mem::size_of::<KRight>() as u64;
+                    if !self.charge_message_memory(kmsg.account, kept) {
                         return Err(MACH_SEND_NO_BUFFER);
                     }
-                    kmsg.charge += bytes as u64;
+                    kmsg.charge += kept;
                     names.try_reserve_exact(bytes).map_err(|_| MACH_SEND_NO_BUFFER)?;
                     names.resize(bytes, 0);
                     if bytes > 0 {
@@ -507,7 +523,7 @@ impl Ipc {
 
     /// Destroys a message and every right in it.
     pub(crate) fn destroy_kmsg_now(&mut self, kmsg: KMsg) {
-        self.uncharge_message_memory(kmsg.charge);
+        self.uncharge_message_memory(kmsg.account, kmsg.charge);
         let rights: Vec<KRight> = kmsg.rights().collect();
         self.release_copies(&kmsg);
         drop(kmsg);
@@ -539,7 +555,7 @@ impl Ipc {
         mem: &mut dyn UserMemory,
         out: &mut Vec<u8>,
     ) -> MachMsgReturn {
-        self.uncharge_message_memory(kmsg.charge);
+        self.uncharge_message_memory(kmsg.account, kmsg.charge);
         let mut status = MACH_MSG_SUCCESS;
         let dest = kmsg.dest;
         let local = dest.port_id().map_or(0, |p| {

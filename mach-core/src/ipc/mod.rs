@@ -184,6 +184,10 @@ pub struct Ipc {
     /// exhausting the kernel heap.
     message_memory: u64,
     message_memory_limit: u64,
+    /// Most message memory charged to one space (`KMsg::account`): the
+    /// messages queued for a task that does not receive them, kernel
+    /// replies included, stop at it.
+    space_message_limit: u64,
     /// Virtual copies of destroyed messages, for the kernel to release.
     pub(crate) released_copies: Vec<u64>,
 }
@@ -206,6 +210,7 @@ impl Ipc {
             stats: IpcStats::default(),
             message_memory: 0,
             message_memory_limit: u64::MAX,
+            space_message_limit: u64::MAX,
             released_copies: Vec::new(),
         }
     }
@@ -225,19 +230,63 @@ impl Ipc {
         self.message_memory
     }
 
-    /// Takes `bytes` from the message-memory budget; false if that would pass the limit.
-    pub(crate) fn charge_message_memory(&mut self, bytes: u64) -> bool {
-        match self.message_memory.checked_add(bytes) {
-            Some(n) if n <= self.message_memory_limit => {
-                self.message_memory = n;
-                true
-            }
-            _ => false,
+    /// Caps the message memory charged to any one space.
+    pub fn set_space_message_limit(&mut self, bytes: u64) {
+        self.space_message_limit = bytes;
+    }
+
+    /// Message memory charged to `space` (`None` for no such space).
+    pub fn space_message_memory(&self, space: SpaceId) -> Option<u64> {
+        self.spaces.get(&space).map(|s| s.message_memory)
+    }
+
+    /// Whether `bytes` more fit in the global budget and in `account`'s.
+    #[inline(always)]
+    pub(crate) fn message_memory_fits(&self, account: SpaceId, bytes: u64) -> bool {
+        let fits = |used: u64, limit: u64| used.checked_add(bytes).is_some_and(|n| n <= limit);
+        fits(self.message_memory, self.message_memory_limit)
+            && self
+                .spaces
+                .get(&account)
+                .is_none_or(|s| fits(s.message_memory, self.space_message_limit))
+    }
+
+    /// Takes `bytes` from the message-memory budget and from `account`'s
+    /// (0 or a gone space: the global budget only); false, taking nothing,
+    /// if that would pass either limit.
+    pub(crate) fn charge_message_memory(&mut self, account: SpaceId, bytes: u64) -> bool {
+        if !self.message_memory_fits(account, bytes) {
+            return false;
+        }
+        self.charge_message_memory_always(account, bytes);
+        true
+    }
+
+    /// Takes `bytes` from the budgets whatever the limits (a kernel reply,
+    /// whose request was refused if its receiver was over its limit).
+    pub(crate) fn charge_message_memory_always(&mut self, account: SpaceId, bytes: u64) {
+        self.message_memory = self.message_memory.saturating_add(bytes);
+        if let Some(s) = self.spaces.get_mut(&account) {
+            s.message_memory = s.message_memory.saturating_add(bytes);
         }
     }
 
-    pub(crate) fn uncharge_message_memory(&mut self, bytes: u64) {
+    /// Gives back what a message held.
+    pub(crate) fn uncharge_message_memory(&mut self, account: SpaceId, bytes: u64) {
         self.message_memory = self.message_memory.saturating_sub(bytes);
+        if let Some(s) = self.spaces.get_mut(&account) {
+            s.message_memory = s.message_memory.saturating_sub(bytes);
+        }
+    }
+
+    /// The space holding the receive right of `port` (0 for a kernel port,
+    /// a port in transit or a dead one): whom a message queued there is
+    /// charged to.
+    pub(crate) fn account_of(&self, port: PortId) -> SpaceId {
+        match self.ports.get(&port).map(|p| p.receiver) {
+            Some(port::Receiver::Space(s)) => s,
+            _ => 0,
+        }
     }
 
     /// Creates the IPC space of a new task.

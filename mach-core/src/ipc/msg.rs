@@ -91,20 +91,24 @@ impl Ipc {
         if !send_once && self.queue_full(checked.dest_port) {
             return Ok(SendOutcome::WouldBlock(WaitKey::Space(checked.dest_port)));
         }
-        // The inline part must fit the message-memory budget before anything is taken.
+        // The inline part must fit the message-memory budget (and that of the
+        // task it is queued for) before anything is taken.
+        let account = self.account_of(checked.dest_port);
         let charge = msg.len() as u64 + KMSG_OVERHEAD;
-        if !self.charge_message_memory(charge) {
+        if !self.reply_has_room(checked.dest_port, checked.reply.as_ref())
+            || !self.charge_message_memory(account, charge)
+        {
             return Err(MACH_SEND_NO_BUFFER);
         }
         let (dest, reply) = match self.take_header_rights(space, &h, &checked) {
             Ok(r) => r,
             Err(e) => {
-                self.uncharge_message_memory(charge);
+                self.uncharge_message_memory(account, charge);
                 return Err(e);
             }
         };
         let Some(body) = copy_body(msg) else {
-            self.uncharge_message_memory(charge);
+            self.uncharge_message_memory(account, charge);
             self.release_right(dest);
             self.release_right(reply);
             return Err(MACH_SEND_NO_BUFFER);
@@ -119,6 +123,7 @@ impl Ipc {
             sender: space,
             seqno: 0,
             charge,
+            account,
         };
         if h.descs != 0
             && let Err(e) = self.copyin_body(space, msg, &h, &mut kmsg, mem)
@@ -158,6 +163,22 @@ impl Ipc {
             reply = Some(e);
         }
         Ok(CheckedHeader { dest_port, dest, reply })
+    }
+
+    /// For a request to a kernel object (`dest`), whether the holder of its
+    /// reply port (`reply`, the entry of the reply name) can be charged for
+    /// the reply: kernel replies ignore limits, so a request whose reply
+    /// would go to a task over its limit is refused before it is served.
+    #[inline]
+    pub(crate) fn reply_has_room(&self, dest: PortId, reply: Option<&Entry>) -> bool {
+        let to_kernel = self
+            .ports
+            .get(&dest)
+            .is_some_and(|p| matches!(p.receiver, Receiver::Kernel(_)));
+        !to_kernel
+            || reply
+                .and_then(|e| e.port())
+                .is_none_or(|r| self.message_memory_fits(self.account_of(r), KMSG_OVERHEAD))
     }
 
     /// Is the queue of the live port `dest` full for a message sent with a

@@ -27,6 +27,7 @@ impl Ipc {
             sender: KERNEL_SPACE,
             seqno: 0,
             charge: 0,
+            account: 0,
         };
         self.deliver(msg);
     }

@@ -305,6 +305,21 @@ impl Ipc {
     /// path does with it. `Err` (nothing taken) when there is no memory for
     /// the inline data.
     pub(crate) fn queue_simple(&mut self, space: SpaceId, msg: &[u8], plan: &Plan) -> Result<(), Decline> {
+        // Charged to the task it is queued for (`plan.task`; check_in checked
+        // the global budget): past that task's limit, or for a request to
+        // a kernel object whose reply could not be charged, nothing is taken.
+        let account = plan.task.unwrap_or(0);
+        let to_kernel = plan.task.is_none()
+            && self
+                .ports
+                .get(&plan.dest)
+                .is_some_and(|p| matches!(p.receiver, Receiver::Kernel(_)));
+        let reply = plan.reply.filter(|_| to_kernel).map(|r| self.account_of(r));
+        if !self.message_memory_fits(account, plan.charge())
+            || reply.is_some_and(|a| !self.message_memory_fits(a, KMSG_OVERHEAD))
+        {
+            return Err(Decline::NoBuffer);
+        }
         let mut body = Vec::new();
         let data = msg.get(MACH_MSG_HEADER_SIZE..).unwrap_or_default();
         if !data.is_empty() {
@@ -315,7 +330,7 @@ impl Ipc {
             take_sender_right(s, plan);
         }
         let (reply, _) = self.commit_simple(plan, false);
-        self.message_memory += plan.charge();
+        self.charge_message_memory_always(account, plan.charge());
         self.stats.simple_queued = self.stats.simple_queued.wrapping_add(1);
         self.deliver(KMsg {
             complex: false,
@@ -330,6 +345,7 @@ impl Ipc {
             sender: space,
             seqno: 0,
             charge: plan.charge(),
+            account,
         });
         Ok(())
     }

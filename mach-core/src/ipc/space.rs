@@ -72,6 +72,9 @@ pub struct IpcSpace {
     /// Most entries this space may hold.
     limit: usize,
     live: usize,
+    /// Kernel memory held by messages charged to this space (see
+    /// `KMsg::account`).
+    pub(crate) message_memory: u64,
 }
 
 /// Default most names per task.
@@ -87,6 +90,7 @@ impl IpcSpace {
             by_port: FastMap::new(),
             limit,
             live: 0,
+            message_memory: 0,
         }
     }
 

@@ -20,10 +20,14 @@ pub struct KernelState {
 impl KernelState {
     /// The IPC state with the host port. Messages in flight may hold at most
     /// a quarter of the kernel heap, so a task that floods queues gets
-    /// MACH_SEND_NO_BUFFER while the rest of the kernel keeps its memory.
+    /// MACH_SEND_NO_BUFFER while the rest of the kernel keeps its memory;
+    /// the messages queued for one task (kernel replies included) at most a
+    /// sixteenth, so one task that never receives stops sends to itself, not
+    /// everyone's.
     pub fn new(heap_bytes: usize) -> Self {
         let mut ipc = Ipc::new();
         ipc.set_message_memory_limit(heap_bytes as u64 / 4);
+        ipc.set_space_message_limit(heap_bytes as u64 / 16);
         let host = ipc.kobject_port_create(KObject::Host);
         KernelState {
             ipc,

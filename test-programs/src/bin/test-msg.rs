@@ -31,6 +31,7 @@ fn main(_args: mach_user::start::Args) -> i32 {
     ok &= transfer(&mut e);
     ok &= ool(&mut e);
     ok &= cycles(&mut e);
+    ok &= unread_replies(&mut e);
     if ok { 0 } else { 1 }
 }
 
@@ -772,4 +773,82 @@ fn cycles(e: &mut Env) -> bool {
         .unwrap_or(u32::MAX);
     ok &= check_eq!("cycles_collected", after, base);
     ok & audit(e, "cycles_audit")
+}
+
+/// A task that sends kernel requests and never reads the replies: they are
+/// charged to it, and past its limit its requests are refused with
+/// MACH_SEND_NO_BUFFER (nothing taken) instead of filling the kernel heap;
+/// reading a reply makes room, and destroying the port frees the rest.
+fn unread_replies(e: &mut Env) -> bool {
+    let mut b = Buf::new();
+    let reply = e.port();
+    let mut sent = 0u32;
+    let mut kr = MACH_MSG_SUCCESS;
+    // mach_port_names (3200) on our task port, header only, reply unread.
+    while sent < 200_000 {
+        kr = send(
+            &mut b,
+            e.task,
+            MACH_MSG_TYPE_COPY_SEND,
+            reply,
+            MACH_MSG_TYPE_MAKE_SEND_ONCE,
+            3200,
+            0,
+            0,
+        );
+        if kr != MACH_MSG_SUCCESS {
+            break;
+        }
+        sent += 1;
+    }
+    let mut ok = check_eq!("unread_replies_refuse_requests", kr, MACH_SEND_NO_BUFFER);
+    ok &= check_eq!("unread_replies_were_queued", sent > 100, true);
+    // Reading one reply lets one more request in.
+    ok &= check_eq!(
+        "unread_replies_read_one",
+        (recv(&mut b, reply, false), b.header().id),
+        (MACH_MSG_SUCCESS, 3300)
+    );
+    ok &= check_eq!(
+        "unread_replies_room_again",
+        send(
+            &mut b,
+            e.task,
+            MACH_MSG_TYPE_COPY_SEND,
+            reply,
+            MACH_MSG_TYPE_MAKE_SEND_ONCE,
+            3200,
+            0,
+            0
+        ),
+        MACH_MSG_SUCCESS
+    );
+    ok &= check_eq!(
+        "unread_replies_refused_again",
+        send(
+            &mut b,
+            e.task,
+            MACH_MSG_TYPE_COPY_SEND,
+            reply,
+            MACH_MSG_TYPE_MAKE_SEND_ONCE,
+            3200,
+            0,
+            0
+        ),
+        MACH_SEND_NO_BUFFER
+    );
+    // Destroying the port frees every reply (read one first: the RPC's own
+    // reply needs room).
+    let _ = recv(&mut b, reply, false);
+    ok &= check_eq!(
+        "unread_replies_port_destroyed",
+        mp::mach_port_destroy(&mut e.rpc, e.task, reply),
+        Ok(())
+    );
+    ok &= check_eq!(
+        "unread_replies_rpc_works_after",
+        mp::mach_port_names(&mut e.rpc, e.task).is_ok(),
+        true
+    );
+    ok & audit(e, "unread_replies_audit")
 }

@@ -192,6 +192,12 @@ impl MsgBuilder {
         self
     }
 
+    /// Inline data after the header and descriptors.
+    pub fn inline(mut self, data: &[u8]) -> Self {
+        self.bytes.extend_from_slice(data);
+        self
+    }
+
     pub fn build(mut self) -> Vec<u8> {
         let n = self.bytes.len() as u32;
         self.bytes[4..8].copy_from_slice(&n.to_le_bytes());

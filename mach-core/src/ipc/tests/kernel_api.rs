@@ -171,9 +171,15 @@ fn the_audit_finds_broken_counts() {
     w.send(B, &MsgBuilder::new(s, MACH_MSG_TYPE_COPY_SEND, 0, 0, 1).build())
         .unwrap();
     assert_eq!(w.audit_report_counts(), (1, 0, 1));
+    // (the global budget's and its receiver's)
     w.ipc.ports.get_mut(&port).unwrap().messages[0].charge += 1;
-    assert_eq!(violations(&w).len(), 1);
+    assert_eq!(violations(&w).len(), 2);
     w.ipc.ports.get_mut(&port).unwrap().messages[0].charge -= 1;
+    // A space charged for more than its messages hold.
+    w.ipc.spaces.get_mut(&A).unwrap().message_memory += 1;
+    assert_eq!(violations(&w).len(), 1);
+    w.ipc.spaces.get_mut(&A).unwrap().message_memory -= 1;
+    assert!(violations(&w).is_empty());
     // A right carried by a queued message counts.
     w.ipc.ports.get_mut(&port).unwrap().srights -= 1;
     assert_eq!(violations(&w).len(), 1);
@@ -194,6 +200,7 @@ fn the_audit_finds_broken_counts() {
             sender: 0,
             seqno: 0,
             charge: 0,
+            account: 0,
         };
         w.ipc.kernel_send(m);
     }
