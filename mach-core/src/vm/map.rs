@@ -12,6 +12,7 @@
 
 use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
+use core::sync::atomic::{AtomicU64, Ordering};
 
 use super::object::{ObjectId, Reclaim, VmObjects};
 use super::types::{VmError, VmInherit, VmProt, page_aligned, page_range, round_page, trunc_page};
@@ -138,7 +139,11 @@ pub struct VmMap {
     pub(super) max: u64,
     pub(super) entries: BTreeMap<u64, VmMapEntry>,
     pub(super) max_entries: usize,
+    id: u64,
 }
+
+/// Source of [`VmMap::id`]s.
+static NEXT_MAP_ID: AtomicU64 = AtomicU64::new(1);
 
 impl VmMap {
     /// An empty map over `[min, max)` (both page-aligned, `min < max`).
@@ -156,7 +161,14 @@ impl VmMap {
             max,
             entries: BTreeMap::new(),
             max_entries,
+            id: NEXT_MAP_ID.fetch_add(1, Ordering::Relaxed),
         })
+    }
+
+    /// A name for this map, distinct from every other map's (what the model
+    /// of hardware mappings, [`super::Pmap`], is kept under).
+    pub fn id(&self) -> u64 {
+        self.id
     }
 
     pub fn min(&self) -> u64 {

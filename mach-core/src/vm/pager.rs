@@ -1,0 +1,272 @@
+//! The external-pager protocol's per-page state of pager-backed objects
+//! (Mach's `busy`, `absent` and `error` page bits, and `unlock_request`),
+//! kept in each [`VmObject`](super::VmObject) and changed only here.
+//!
+//! A page of a pager-backed object is in exactly one state:
+//!
+//! * **absent**: neither resident nor in [`PagerPage`]: the next fault asks
+//!   the pager (`memory_object_data_request`) and the page becomes requested;
+//! * **requested** ([`PagerPage::Requested`], Mach's `busy` + `absent`): a
+//!   request is out; faults on the page wait, and no second request is sent;
+//! * **resident**: in the object's resident pages, possibly locked by the
+//!   pager ([`ResidentPage::lock`](super::ResidentPage)); a fault the lock
+//!   forbids asks `memory_object_data_unlock` once
+//!   ([`PagerPage::UnlockRequested`]) and waits for the `lock_request`;
+//! * **unavailable** ([`PagerPage::Unavailable`]): the pager answered
+//!   `memory_object_data_unavailable`: the page is zero-filled by the next
+//!   fault (which can wait for memory), as in Mach's `vm_fault_page`;
+//! * **error** ([`PagerPage::Error`], Mach's `error` bit): the pager
+//!   answered `memory_object_data_error`, or died with the request out.
+//!
+//! The error state is sticky here, where Mach 3 frees the error page so
+//! that the next fault asks again: a pager that fails a page is not asked in
+//! a loop, and faults on the page fail at once with
+//! [`VmError::MemoryError`]. A later `data_supply` or `data_unavailable` of
+//! the page (the pager changed its mind) clears it.
+//!
+//! When the pager dies ([`VmObjects::pager_died`]) every requested page
+//! becomes an error page and the object is marked pager-dead: faults on its
+//! absent pages fail at once; resident pages stay readable.
+//!
+//! At most [`MAX_PAGER_PAGES`] requests (data and unlock) are outstanding per
+//! object; a fault that would send one more fails with
+//! [`VmError::ResourceShortage`] (it does not wait: a pager that never
+//! answers cannot make the kernel keep unbounded state).
+
+use super::object::{ObjectId, PageId, ResidentPage, VmObject, VmObjects};
+use super::types::{PAGE_SIZE, VmError, page_aligned};
+
+/// Requests (data and unlock) outstanding per object at most.
+pub const MAX_PAGER_PAGES: u32 = 1024;
+
+/// The protocol state of a page of a pager-backed object that is not plainly
+/// absent or resident.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum PagerPage {
+    /// `memory_object_data_request` is out (the page is absent).
+    Requested,
+    /// `memory_object_data_unlock` is out (the page is resident and locked).
+    UnlockRequested,
+    /// The pager has no data: the next fault zero-fills the page.
+    Unavailable,
+    /// The pager cannot provide the page: faults on it fail.
+    Error,
+}
+
+/// The whole state of one page, as [`VmObjects::page_state`] reports it.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum PageState {
+    Absent,
+    Requested,
+    Resident(ResidentPage),
+    /// Resident, and a `data_unlock` for it is out.
+    UnlockRequested(ResidentPage),
+    Unavailable,
+    Error,
+}
+
+impl PageState {
+    /// Whether a fault on the page waits for the pager.
+    pub fn is_waiting(self) -> bool {
+        matches!(self, PageState::Requested | PageState::UnlockRequested(_))
+    }
+}
+
+/// What a fault must do about a page its lookup did not find resident in a
+/// pager-backed object ([`VmObjects::request_page`]).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum PagerStep {
+    /// The page is now requested: send the request, then wait.
+    Send,
+    /// A request is already out: wait for its answer (send nothing).
+    Wait,
+    /// The pager said it has no data: zero-fill the page.
+    Fill,
+}
+
+/// What [`VmObjects::pager_died`] did.
+#[derive(Clone, Default, PartialEq, Eq, Debug)]
+pub struct PagerDeath {
+    /// Offsets whose requests were out: their waiters must wake (and fail).
+    pub woken: alloc::vec::Vec<u64>,
+}
+
+impl VmObject {
+    /// The protocol state of page `offset`, if it is not plainly absent or
+    /// resident (see [`VmObjects::page_state`] for the whole state).
+    pub fn pager_page(&self, offset: u64) -> Option<PagerPage> {
+        self.pager_pages.get(&offset).copied()
+    }
+    /// Requests outstanding (data and unlock).
+    pub fn outstanding(&self) -> u32 {
+        self.outstanding
+    }
+    /// Whether the pager died (faults on absent pages fail).
+    pub fn pager_dead(&self) -> bool {
+        self.pager_dead
+    }
+    /// The pages in a protocol state, as `(offset, state)`.
+    pub fn pager_pages(&self) -> impl Iterator<Item = (u64, PagerPage)> + '_ {
+        self.pager_pages.iter().map(|(&o, &s)| (o, s))
+    }
+
+    /// Sets the state of `offset` (None: plain), keeping `outstanding` exact.
+    pub(super) fn set_pager_page(&mut self, offset: u64, state: Option<PagerPage>) {
+        let waits = |s: Option<PagerPage>| matches!(s, Some(PagerPage::Requested | PagerPage::UnlockRequested));
+        let old = match state {
+            Some(s) => self.pager_pages.insert(offset, s),
+            None => self.pager_pages.remove(&offset),
+        };
+        if waits(old) {
+            self.outstanding = self.outstanding.saturating_sub(1);
+        }
+        if waits(state) {
+            self.outstanding = self.outstanding.saturating_add(1);
+        }
+    }
+
+    fn check_pager_offset(&self, offset: u64) -> Result<(), VmError> {
+        if self.pager.is_none() {
+            return Err(VmError::InvalidArgument);
+        }
+        if !page_aligned(offset) || offset >= self.size {
+            return Err(VmError::InvalidArgument);
+        }
+        Ok(())
+    }
+
+    /// Takes one more outstanding request, if the bound allows.
+    fn mark(&mut self, offset: u64, state: PagerPage) -> Result<PagerStep, VmError> {
+        if self.outstanding >= MAX_PAGER_PAGES {
+            return Err(VmError::ResourceShortage);
+        }
+        self.set_pager_page(offset, Some(state));
+        Ok(PagerStep::Send)
+    }
+}
+
+impl VmObjects {
+    /// The whole protocol state of page `offset` of `id`.
+    pub fn page_state(&self, id: ObjectId, offset: u64) -> Result<PageState, VmError> {
+        let o = self.get(id).ok_or(VmError::InvalidObject)?;
+        let offset = offset & !(PAGE_SIZE - 1);
+        Ok(match (o.resident.get(&offset), o.pager_page(offset)) {
+            (Some(&r), Some(PagerPage::UnlockRequested)) => PageState::UnlockRequested(r),
+            (Some(&r), _) => PageState::Resident(r),
+            (None, None) => PageState::Absent,
+            (None, Some(PagerPage::Requested)) => PageState::Requested,
+            (None, Some(PagerPage::Unavailable)) => PageState::Unavailable,
+            (None, Some(PagerPage::Error | PagerPage::UnlockRequested)) => PageState::Error,
+        })
+    }
+
+    /// A fault needs page `offset` of the pager-backed `id`, not resident:
+    /// the first such fault makes it requested and is told to send the
+    /// request; later ones wait. Fails with `MemoryError` for an error page
+    /// or a dead pager, `ResourceShortage` past [`MAX_PAGER_PAGES`],
+    /// `MemoryPresent` if the page is resident.
+    pub fn request_page(&mut self, id: ObjectId, offset: u64) -> Result<PagerStep, VmError> {
+        let o = self.obj_mut(id)?;
+        o.check_pager_offset(offset)?;
+        if o.resident.contains_key(&offset) {
+            return Err(VmError::MemoryPresent);
+        }
+        match o.pager_page(offset) {
+            Some(PagerPage::Requested) => Ok(PagerStep::Wait),
+            Some(PagerPage::Unavailable) => Ok(PagerStep::Fill),
+            Some(PagerPage::Error | PagerPage::UnlockRequested) => Err(VmError::MemoryError),
+            None if o.pager_dead => Err(VmError::MemoryError),
+            None => o.mark(offset, PagerPage::Requested),
+        }
+    }
+
+    /// A fault needs access the pager's lock forbids on the resident page
+    /// `offset` of `id`: the first makes it unlock-requested and sends
+    /// `data_unlock`; later ones wait. A dead pager cannot unlock:
+    /// `MemoryError`.
+    pub fn request_unlock(&mut self, id: ObjectId, offset: u64) -> Result<PagerStep, VmError> {
+        let o = self.obj_mut(id)?;
+        o.check_pager_offset(offset)?;
+        if !o.resident.contains_key(&offset) {
+            return Err(VmError::InvalidArgument);
+        }
+        match o.pager_page(offset) {
+            Some(PagerPage::UnlockRequested) => Ok(PagerStep::Wait),
+            _ if o.pager_dead => Err(VmError::MemoryError),
+            _ => o.mark(offset, PagerPage::UnlockRequested),
+        }
+    }
+
+    /// Withdraws a request the fault that made it did not send (a fault that
+    /// may not wait): the page is absent (or plainly resident) again.
+    pub fn cancel_request(&mut self, id: ObjectId, offset: u64) -> Result<(), VmError> {
+        let o = self.obj_mut(id)?;
+        if matches!(
+            o.pager_page(offset),
+            Some(PagerPage::Requested | PagerPage::UnlockRequested)
+        ) {
+            o.set_pager_page(offset, None);
+        }
+        Ok(())
+    }
+
+    /// `memory_object_data_supply` (or the zero fill after
+    /// `data_unavailable`) of `page` at `offset` of `id`: the page becomes
+    /// resident, whatever protocol state it was in. Refused with
+    /// `MemoryPresent` when a page is resident there already (a duplicate
+    /// supply never overwrites: the caller frees `page`), `InvalidArgument`
+    /// outside the object. Returns whether a request was out (waiters to wake).
+    pub fn supply_page(&mut self, id: ObjectId, offset: u64, page: PageId) -> Result<bool, VmError> {
+        let was = self.get(id).and_then(|o| o.pager_page(offset));
+        self.insert_page(id, offset, page)?;
+        Ok(was == Some(PagerPage::Requested))
+    }
+
+    /// `memory_object_data_unavailable` for `offset` of `id`: the next fault
+    /// zero-fills the page. A resident page is left alone (`MemoryPresent`).
+    pub fn data_unavailable(&mut self, id: ObjectId, offset: u64) -> Result<(), VmError> {
+        let o = self.obj_mut(id)?;
+        o.check_pager_offset(offset)?;
+        if o.resident.contains_key(&offset) {
+            return Err(VmError::MemoryPresent);
+        }
+        o.set_pager_page(offset, Some(PagerPage::Unavailable));
+        Ok(())
+    }
+
+    /// `memory_object_data_error` for `offset` of `id`: the page becomes an
+    /// error page; the faults waiting for it, and later ones, fail with
+    /// `MemoryError`. A resident page is left alone (`MemoryPresent`).
+    pub fn data_error(&mut self, id: ObjectId, offset: u64) -> Result<(), VmError> {
+        let o = self.obj_mut(id)?;
+        o.check_pager_offset(offset)?;
+        if o.resident.contains_key(&offset) {
+            return Err(VmError::MemoryPresent);
+        }
+        o.set_pager_page(offset, Some(PagerPage::Error));
+        Ok(())
+    }
+
+    /// The pager of `id` died: every requested page becomes an error page,
+    /// unlock requests are dropped (the page stays locked), and the object
+    /// is marked pager-dead so that faults on absent pages fail at once.
+    pub fn pager_died(&mut self, id: ObjectId) -> Result<PagerDeath, VmError> {
+        let o = self.obj_mut(id)?;
+        o.pager_dead = true;
+        let mut woken: alloc::vec::Vec<u64> = o
+            .pager_pages
+            .iter()
+            .filter(|(_, s)| matches!(s, PagerPage::Requested | PagerPage::UnlockRequested))
+            .map(|(&off, _)| off)
+            .collect();
+        woken.sort_unstable();
+        for &off in &woken {
+            let next = match o.pager_page(off) {
+                Some(PagerPage::Requested) => Some(PagerPage::Error),
+                _ => None,
+            };
+            o.set_pager_page(off, next);
+        }
+        Ok(PagerDeath { woken })
+    }
+}
