@@ -47,6 +47,6 @@ pub use fork::Fork;
 pub use map::{DEFAULT_MAX_ENTRIES, Deallocation, MapRequest, Region, Unmapped, VmMap, VmMapEntry};
 pub use map_attr::Reprotect;
 pub use object::{CopyStrategy, Lookup, ObjectId, PageId, Reclaim, ResidentPage, VmObject, VmObjects};
-pub use pager::{MAX_PAGER_PAGES, PageState, PagerDeath, PagerPage, PagerStep};
+pub use pager::{MAX_ANSWER_PAGES, MAX_PAGER_PAGES, PageState, PagerDeath, PagerPage, PagerStep};
 pub use pmap::{Pmap, PmapEntry};
 pub use types::{PAGE_SIZE, VmError, VmInherit, VmProt, page_range, round_page, trunc_page};

@@ -39,6 +39,12 @@ use super::types::{PAGE_SIZE, VmError, page_aligned};
 /// Requests (data and unlock) outstanding per object at most.
 pub const MAX_PAGER_PAGES: u32 = 1024;
 
+/// Pages one pager answer over a range (`data_error`, `data_unavailable`)
+/// covers at most ([`VmObjects::answer_range`]): a longer range is cut, so a
+/// hostile pager's huge size costs bounded work. The kernel asks for one
+/// page at a time, so a pager answering what it was asked never hits this.
+pub const MAX_ANSWER_PAGES: u64 = 1024;
+
 /// The protocol state of a page of a pager-backed object that is not plainly
 /// absent or resident.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -220,6 +226,40 @@ impl VmObjects {
         let was = self.get(id).and_then(|o| o.pager_page(offset));
         self.insert_page(id, offset, page)?;
         Ok(was == Some(PagerPage::Requested))
+    }
+
+    /// The pages `[start, end)` a pager's answer for `[offset, offset +
+    /// length)` of the pager-backed `id` covers: `offset` page-aligned and
+    /// inside the object and `length` non-zero (else `InvalidArgument`); the
+    /// range is cut at the object's end and after [`MAX_ANSWER_PAGES`] pages.
+    pub fn answer_range(&self, id: ObjectId, offset: u64, length: u64) -> Result<(u64, u64), VmError> {
+        let o = self.get(id).ok_or(VmError::InvalidObject)?;
+        o.check_pager_offset(offset)?;
+        if length == 0 {
+            return Err(VmError::InvalidArgument);
+        }
+        let end = offset
+            .saturating_add(length)
+            .min(o.size)
+            .min(offset.saturating_add(MAX_ANSWER_PAGES * PAGE_SIZE));
+        // Whole pages: a partial last page counts.
+        let end = super::types::round_page(end).unwrap_or(o.size).min(o.size);
+        Ok((offset, end))
+    }
+
+    /// The pages of `[start, end)` of `id` with an unlock request out (at
+    /// most [`MAX_PAGER_PAGES`]), in offset order.
+    pub fn unlock_requests_in(&self, id: ObjectId, start: u64, end: u64) -> alloc::vec::Vec<u64> {
+        let Some(o) = self.get(id) else {
+            return alloc::vec::Vec::new();
+        };
+        let mut v: alloc::vec::Vec<u64> = o
+            .pager_pages()
+            .filter(|&(off, st)| st == PagerPage::UnlockRequested && (start..end).contains(&off))
+            .map(|(off, _)| off)
+            .collect();
+        v.sort_unstable();
+        v
     }
 
     /// `memory_object_data_unavailable` for `offset` of `id`: the next fault

@@ -325,3 +325,37 @@ fn invariants_catch_bad_pager_states() {
     s.release(obj);
     s.check_empty();
 }
+
+#[test]
+fn answer_ranges_are_bounded() {
+    let mut s = Sim::new();
+    let (mut m, obj, a) = pager_map(&mut s, 4);
+    assert_eq!(s.objects.answer_range(obj, P, 1), Ok((P, 2 * P)));
+    assert_eq!(s.objects.answer_range(obj, 0, 2 * P), Ok((0, 2 * P)));
+    // Cut at the object's end, however large the size.
+    assert_eq!(s.objects.answer_range(obj, P, u64::MAX), Ok((P, 4 * P)));
+    for (off, len) in [(4 * P, P), (1, P), (0, 0), (!(P - 1), P)] {
+        assert_eq!(s.objects.answer_range(obj, off, len), Err(VmError::InvalidArgument));
+    }
+    // Cut after MAX_ANSWER_PAGES pages in a large object.
+    let big = s.objects.create(1 << 40, Some(PAGER)).unwrap();
+    assert_eq!(
+        s.objects.answer_range(big, P, u64::MAX),
+        Ok((P, P + MAX_ANSWER_PAGES * P))
+    );
+    let r = s.objects.deallocate(big).unwrap();
+    s.reclaim(r);
+    // Unlock requests in a range.
+    s.write(&mut m, a + 2 * P, 1);
+    s.objects.set_lock(obj, 2 * P, VmProt::WRITE).unwrap();
+    assert!(matches!(
+        resolve_fault(&mut m, &mut s.objects, a + 2 * P, VmProt::WRITE),
+        Ok(FaultAction::AskUnlock { .. })
+    ));
+    assert_eq!(s.objects.unlock_requests_in(obj, 0, 4 * P), std::vec![2 * P]);
+    assert!(s.objects.unlock_requests_in(obj, 3 * P, 4 * P).is_empty());
+    s.objects.set_lock(obj, 2 * P, VmProt::NONE).unwrap();
+    s.destroy(&mut m);
+    s.release(obj);
+    s.check_empty();
+}
