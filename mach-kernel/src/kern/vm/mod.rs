@@ -225,9 +225,16 @@ pub fn protect(task: &Task, addr: u64, size: u64, set_max: bool, prot: u32) -> R
         for r in changes {
             let mut va = r.start;
             while va < r.end {
-                if space.translate(va).is_some() {
+                if let Some((_, old)) = space.translate(va) {
                     if r.protection.contains(VmProt::READ) {
-                        let _ = space.set_flags(va, page_flags(r.protection));
+                        // Never raised to writable here: a page mapped
+                        // read-only may be shared copy-on-write (or belong
+                        // to a lower object); its write fault decides.
+                        let mut flags = page_flags(r.protection);
+                        if old.0 & PageFlags::WRITABLE == 0 {
+                            flags = PageFlags(flags.0 & !PageFlags::WRITABLE);
+                        }
+                        let _ = space.set_flags(va, flags);
                     } else {
                         // x86 cannot map a page without read access: leave it unmapped.
                         let _ = space.unmap(va);
