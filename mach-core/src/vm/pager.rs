@@ -12,17 +12,23 @@
 //!   pager ([`ResidentPage::lock`](super::ResidentPage)); a fault the lock
 //!   forbids asks `memory_object_data_unlock` once
 //!   ([`PagerPage::UnlockRequested`]) and waits for the `lock_request`;
-//! * **unavailable** ([`PagerPage::Unavailable`]): the pager answered
-//!   `memory_object_data_unavailable`: the page is zero-filled by the next
+//! * **unavailable** ([`PagerPage::Unavailable`]): the pager answered a
+//!   request with `memory_object_data_unavailable`: the page is zero-filled by the next
 //!   fault (which can wait for memory), as in Mach's `vm_fault_page`;
 //! * **error** ([`PagerPage::Error`], Mach's `error` bit): the pager
-//!   answered `memory_object_data_error`, or died with the request out.
+//!   answered a request with `memory_object_data_error`, or died with the
+//!   request out.
 //!
 //! The error state is sticky here, where Mach 3 frees the error page so
 //! that the next fault asks again: a pager that fails a page is not asked in
 //! a loop, and faults on the page fail at once with
-//! [`VmError::MemoryError`]. A later `data_supply` or `data_unavailable` of
-//! the page (the pager changed its mind) clears it.
+//! [`VmError::MemoryError`]. A later `data_supply` of the page (the pager
+//! changed its mind) clears it.
+//!
+//! As in Mach (`memory_object_data_error` and `_unavailable` touch only pages
+//! that are busy and absent), an error or zero-fill answer applies only to a
+//! page asked for; for any other page it does nothing. A supply is taken for
+//! any absent page (a pager may push data unasked).
 //!
 //! When the pager dies ([`VmObjects::pager_died`]) every requested page
 //! becomes an error page and the object is marked pager-dead: faults on its
@@ -262,29 +268,34 @@ impl VmObjects {
         v
     }
 
-    /// `memory_object_data_unavailable` for `offset` of `id`: the next fault
-    /// zero-fills the page. A resident page is left alone (`MemoryPresent`).
-    pub fn data_unavailable(&mut self, id: ObjectId, offset: u64) -> Result<(), VmError> {
-        let o = self.obj_mut(id)?;
-        o.check_pager_offset(offset)?;
-        if o.resident.contains_key(&offset) {
-            return Err(VmError::MemoryPresent);
-        }
-        o.set_pager_page(offset, Some(PagerPage::Unavailable));
-        Ok(())
+    /// `memory_object_data_unavailable` for `offset` of `id`: a requested
+    /// page is zero-filled by its next fault. As in Mach, only a page asked
+    /// for is answered: for another absent page this does nothing
+    /// (`Ok(false)`); a resident page is left alone (`MemoryPresent`).
+    /// Returns whether the page was requested (its waiters must wake).
+    pub fn data_unavailable(&mut self, id: ObjectId, offset: u64) -> Result<bool, VmError> {
+        self.answer(id, offset, PagerPage::Unavailable)
     }
 
-    /// `memory_object_data_error` for `offset` of `id`: the page becomes an
-    /// error page; the faults waiting for it, and later ones, fail with
-    /// `MemoryError`. A resident page is left alone (`MemoryPresent`).
-    pub fn data_error(&mut self, id: ObjectId, offset: u64) -> Result<(), VmError> {
+    /// `memory_object_data_error` for `offset` of `id`: a requested page
+    /// becomes an error page; the faults waiting for it, and later ones, fail
+    /// with `MemoryError`. Like [`Self::data_unavailable`], it answers only a
+    /// page asked for.
+    pub fn data_error(&mut self, id: ObjectId, offset: u64) -> Result<bool, VmError> {
+        self.answer(id, offset, PagerPage::Error)
+    }
+
+    fn answer(&mut self, id: ObjectId, offset: u64, state: PagerPage) -> Result<bool, VmError> {
         let o = self.obj_mut(id)?;
         o.check_pager_offset(offset)?;
         if o.resident.contains_key(&offset) {
             return Err(VmError::MemoryPresent);
         }
-        o.set_pager_page(offset, Some(PagerPage::Error));
-        Ok(())
+        if o.pager_page(offset) != Some(PagerPage::Requested) {
+            return Ok(false);
+        }
+        o.set_pager_page(offset, Some(state));
+        Ok(true)
     }
 
     /// The pager of `id` died: every requested page becomes an error page,

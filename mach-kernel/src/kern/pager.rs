@@ -366,7 +366,7 @@ fn fail(object: u64, offset: u64, unlock: bool) {
         if unlock {
             o.cancel_request(object, offset)
         } else {
-            o.data_error(object, offset)
+            o.data_error(object, offset).map(|_| ())
         }
     });
     answered(object, offset);

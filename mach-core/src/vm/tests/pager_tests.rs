@@ -141,7 +141,13 @@ fn data_error_fails_waiters_and_later_faults() {
         resolve_fault(&mut m, &mut s.objects, a, VmProt::READ),
         Ok(FaultAction::AskPager { .. })
     ));
-    s.objects.data_error(obj, 0).unwrap();
+    // An error for a page nobody asked for is ignored, as in Mach.
+    assert_eq!(s.objects.data_error(obj, P), Ok(false));
+    assert_eq!(s.objects.page_state(obj, P), Ok(PageState::Absent));
+    assert_eq!(s.objects.data_error(obj, 0), Ok(true));
+    assert_eq!(s.objects.page_state(obj, 0), Ok(PageState::Error));
+    // A second error (or zero fill) for it answers nothing.
+    assert_eq!(s.objects.data_unavailable(obj, 0), Ok(false));
     assert_eq!(s.objects.page_state(obj, 0), Ok(PageState::Error));
     assert_eq!(s.objects.get(obj).unwrap().outstanding(), 0);
     ok(&s, &m);
@@ -173,7 +179,7 @@ fn data_unavailable_zero_fills_in_the_fault() {
         resolve_fault(&mut m, &mut s.objects, a, VmProt::WRITE),
         Ok(FaultAction::AskPager { .. })
     ));
-    s.objects.data_unavailable(obj, 0).unwrap();
+    assert_eq!(s.objects.data_unavailable(obj, 0), Ok(true));
     assert_eq!(s.objects.page_state(obj, 0), Ok(PageState::Unavailable));
     ok(&s, &m);
     // The fault itself zero-fills (where it can wait for memory), then maps.

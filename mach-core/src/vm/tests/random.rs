@@ -348,13 +348,13 @@ fn run_pager(seed: u64, steps: usize) {
                 }
             }
             7 => {
-                if r.below(3) == 0 && s.objects.data_error(obj, off).is_ok() {
+                if r.below(3) == 0 && s.objects.data_error(obj, off) == Ok(true) {
                     asked.remove(&(obj, off));
                     errors += 1;
                 }
             }
             8 => {
-                if s.objects.data_unavailable(obj, off).is_ok() {
+                if s.objects.data_unavailable(obj, off) == Ok(true) {
                     asked.remove(&(obj, off));
                 }
             }

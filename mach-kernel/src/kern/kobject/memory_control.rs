@@ -7,7 +7,8 @@
 //!
 //! Work per call is bounded whatever a pager sends: `data_error` and
 //! `data_unavailable` cover at most `MAX_ANSWER_PAGES` pages of the object
-//! (the range is cut at the object's end and after that many pages), a
+//! (the range is cut at the object's end and after that many pages) and, as
+//! in Mach, answer only the pages in it that were asked for; a
 //! supply at most the pages of its data, and `lock_request` walks the
 //! object's resident pages and its outstanding unlock requests, never the
 //! range page by page.
@@ -210,7 +211,7 @@ impl MemoryObjectControlServer for Control<'_> {
         // The faults zero-fill the pages themselves (where they can wait for
         // memory): nothing is allocated here.
         for page in answer_range(self.object, offset, length)?.step_by(PAGE as usize) {
-            if vm::with_objects(|o| o.data_unavailable(self.object, page)).is_ok() {
+            if vm::with_objects(|o| o.data_unavailable(self.object, page)) == Ok(true) {
                 pager::answered(self.object, page);
             }
         }
@@ -218,7 +219,7 @@ impl MemoryObjectControlServer for Control<'_> {
     }
     fn memory_object_data_error(&mut self, _c: u32, offset: u64, length: u64, _error: i32) -> Result<(), i32> {
         for page in answer_range(self.object, offset, length)?.step_by(PAGE as usize) {
-            if vm::with_objects(|o| o.data_error(self.object, page)).is_ok() {
+            if vm::with_objects(|o| o.data_error(self.object, page)) == Ok(true) {
                 pager::answered(self.object, page);
             }
         }
