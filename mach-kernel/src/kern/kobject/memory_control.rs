@@ -20,8 +20,7 @@ use mach_abi::port::MACH_NOTIFY_DEAD_NAME;
 use mach_core::ipc::kimage::{KernelReplyParts, KernelRequest};
 use mach_core::ipc::kmsg::KMsg;
 use mach_core::ipc::{Ipc, KERNEL_SPACE, KRight};
-use mach_core::vm::VmError;
-use mach_core::vm::VmProt;
+use mach_core::vm::{PageState, VmError, VmProt};
 use mach_interfaces::memory_object as mo;
 use mach_interfaces::memory_object_control::{self as moc, MemoryObjectControlServer};
 use mach_interfaces::{OolArray, Release};
@@ -197,8 +196,16 @@ impl MemoryObjectControlServer for Control<'_> {
         let Some(frames) = vm::supply_frames(chunks, self.privileged()) else {
             log::warn!("pager: data_supply dropped: no frames");
             for page in range {
-                let _ = vm::with_objects(|o| o.cancel_request(self.object, page));
-                pager::answered(self.object, page);
+                let asked = vm::with_objects(|o| {
+                    let asked = o.page_state(self.object, page) == Ok(PageState::Requested);
+                    if asked {
+                        let _ = o.cancel_request(self.object, page);
+                    }
+                    asked
+                });
+                if asked {
+                    pager::answered(self.object, page);
+                }
             }
             return Ok(());
         };
