@@ -1,7 +1,7 @@
 //! A test memory manager: a thread that serves the `memory_object` interface
 //! on a port (with `mach_user::pager`) and answers data requests page by page
 //! (the value of each byte of page N is `0x40 + N`; page 2 is "unavailable",
-//! page 3 an error), and records every message it receives, in order, for the
+//! page 3 an error, both answered for the rest of the object), and records every message it receives, in order, for the
 //! tests to check. Pages the kernel returns (page-out) are kept and supplied
 //! again on the next request for them.
 
@@ -88,9 +88,14 @@ impl MemoryManager for Pager {
             let kept = RETURNED.lock();
             return object.data_supply(offset, &kept[page as usize], 0);
         }
+        // Pages 2 and 3 are answered for the whole rest of the object, as a
+        // careless or hostile pager might: the kernel cuts the range and
+        // answers only the pages it asked for (page 3's error must end the
+        // faulting task at once, not after 2^28 pages).
+        let rest = (1u64 << 40).saturating_sub(offset).max(length);
         match page {
-            2 => object.data_unavailable(offset, length),
-            3 => object.data_error(offset, length, 1),
+            2 => object.data_unavailable(offset, rest),
+            3 => object.data_error(offset, rest, 1),
             _ => object.data_supply(offset, &[0x40 + page as u8; 4096], 0),
         }
     }

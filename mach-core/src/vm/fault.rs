@@ -7,11 +7,14 @@
 use super::fork::resolve_needs_copy;
 use super::map::VmMap;
 use super::object::{Lookup, ObjectId, PageId, VmObjects};
+use super::pager::PagerStep;
 use super::types::{PAGE_SIZE, VmError, VmProt, trunc_page};
 
-/// What the kernel must do to resolve a fault. After `CopyPage`, `ZeroFill` and
-/// `AskPager` it calls [`VmObjects::insert_page`] with the new page; after
-/// `AskPager` it retries the fault once the pager has supplied the data.
+/// What the kernel must do to resolve a fault. After `CopyPage` and `ZeroFill`
+/// it calls [`VmObjects::insert_page`] with the new page, after `FillAbsent`
+/// [`VmObjects::supply_page`]; after `AskPager`, `AskUnlock` and `WaitPager`
+/// it retries the fault once the pager has answered (the page's state in
+/// `super::pager` says when: it is no longer requested).
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum FaultAction {
     /// Enter `page` at the faulting page, writable or read-only.
@@ -34,7 +37,9 @@ pub enum FaultAction {
         writable: bool,
     },
     /// Send `memory_object_data_request(pager, offset, length, desired_access)`
-    /// for `object`; the answer is inserted in `object` and the fault retried.
+    /// for `object` (the page is now requested: a fault that cannot send or
+    /// wait withdraws it with [`VmObjects::cancel_request`]); the answer is
+    /// supplied to `object` and the fault retried.
     AskPager {
         object: ObjectId,
         pager: u64,
@@ -43,14 +48,22 @@ pub enum FaultAction {
         desired_access: VmProt,
     },
     /// The page at `offset` of `object` is locked against the access: send
-    /// `memory_object_data_unlock(pager, offset, length, desired_access)`;
-    /// the fault is retried once the pager's lock_request lifts the lock.
+    /// `memory_object_data_unlock(pager, offset, length, desired_access)`
+    /// (now unlock-requested, withdrawn like `AskPager`); the fault is
+    /// retried once the pager's lock_request lifts the lock.
     AskUnlock {
         object: ObjectId,
         pager: u64,
         offset: u64,
         desired_access: VmProt,
     },
+    /// A request for page `offset` of `object` is already out (an earlier
+    /// fault sent it): send nothing, wait for the answer, retry.
+    WaitPager { object: ObjectId, offset: u64 },
+    /// The pager of `object` has no data for page `offset`
+    /// (`data_unavailable`): allocate a zeroed page, give it to
+    /// [`VmObjects::supply_page`], and resolve the fault again.
+    FillAbsent { object: ObjectId, offset: u64 },
 }
 
 /// The kind of work a fault needed, for statistics.
@@ -61,6 +74,8 @@ pub enum FaultKind {
     ZeroFill,
     CowCopy,
     PagerRequest,
+    /// The fault waited for a request another fault sent.
+    PagerWait,
 }
 
 impl FaultAction {
@@ -68,8 +83,9 @@ impl FaultAction {
         match self {
             FaultAction::Map { .. } => FaultKind::Soft,
             FaultAction::CopyPage { .. } => FaultKind::CowCopy,
-            FaultAction::ZeroFill { .. } => FaultKind::ZeroFill,
+            FaultAction::ZeroFill { .. } | FaultAction::FillAbsent { .. } => FaultKind::ZeroFill,
             FaultAction::AskPager { .. } | FaultAction::AskUnlock { .. } => FaultKind::PagerRequest,
+            FaultAction::WaitPager { .. } => FaultKind::PagerWait,
         }
     }
 }
@@ -82,6 +98,8 @@ pub struct FaultStats {
     pub zero_fill: u64,
     pub cow_copy: u64,
     pub pager_request: u64,
+    /// Faults that waited for a request already out (no second request).
+    pub pager_wait: u64,
     /// Of `pager_request`, those asked of the default pager.
     pub default_pagein: u64,
     /// Pages taken out of memory by page-out.
@@ -98,6 +116,7 @@ impl FaultStats {
             FaultKind::ZeroFill => &mut self.zero_fill,
             FaultKind::CowCopy => &mut self.cow_copy,
             FaultKind::PagerRequest => &mut self.pager_request,
+            FaultKind::PagerWait => &mut self.pager_wait,
         };
         *c = c.wrapping_add(1);
     }
@@ -109,8 +128,14 @@ impl FaultStats {
 /// entry gets its object; a write to an entry with a pending copy pushes the
 /// shadow object; a write hit on a resident top-level page marks it dirty.
 ///
+/// A miss in a pager-backed object moves the page's protocol state
+/// (`super::pager`): the first fault makes it requested and gets `AskPager`,
+/// later ones `WaitPager`; likewise `AskUnlock` for a locked page.
+///
 /// Errors: `InvalidAddress` (nothing mapped), `ProtectionFailure` (access not
-/// allowed by the entry's current protection).
+/// allowed by the entry's current protection), `MemoryError` (the pager
+/// failed the page or died), `ResourceShortage` (too many requests out for
+/// the object, [`super::pager::MAX_PAGER_PAGES`]).
 pub fn resolve_fault(
     map: &mut VmMap,
     objects: &mut VmObjects,
@@ -150,11 +175,17 @@ pub fn resolve_fault(
                 .get(object)
                 .and_then(|o| o.pager())
                 .ok_or(VmError::MemoryFailure)?;
-            return Ok(FaultAction::AskUnlock {
-                object,
-                pager,
-                offset: found_offset,
-                desired_access: needed,
+            return Ok(match objects.request_unlock(object, found_offset)? {
+                PagerStep::Send => FaultAction::AskUnlock {
+                    object,
+                    pager,
+                    offset: found_offset,
+                    desired_access: needed,
+                },
+                _ => FaultAction::WaitPager {
+                    object,
+                    offset: found_offset,
+                },
             });
         }
     }
@@ -186,12 +217,16 @@ pub fn resolve_fault(
         Lookup::Found {
             page, in_top: false, ..
         } => FaultAction::Map { page, writable: false },
-        Lookup::NeedsPager { object, pager, offset } => FaultAction::AskPager {
-            object,
-            pager,
-            offset,
-            length: PAGE_SIZE,
-            desired_access: access,
+        Lookup::NeedsPager { object, pager, offset } => match objects.request_page(object, offset)? {
+            PagerStep::Send => FaultAction::AskPager {
+                object,
+                pager,
+                offset,
+                length: PAGE_SIZE,
+                desired_access: access,
+            },
+            PagerStep::Wait => FaultAction::WaitPager { object, offset },
+            PagerStep::Fill => FaultAction::FillAbsent { object, offset },
         },
         Lookup::ZeroFill { object } => FaultAction::ZeroFill {
             object,

@@ -8,7 +8,6 @@
 //! first (see `fault.rs`). An untouched anonymous entry (no object yet) is simply
 //! duplicated: each side will fault in its own zero-filled object.
 
-use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
 
 use super::map::{VmMap, VmMapEntry};
@@ -62,13 +61,7 @@ impl VmMap {
     /// The child does not inherit wiring. On error the child is torn down and
     /// the parent is left valid (some entries may already be marked `needs_copy`).
     pub fn fork(&mut self, objects: &mut VmObjects) -> Result<Fork, VmError> {
-        let mut child = VmMap {
-            min: self.min,
-            max: self.max,
-            entries: BTreeMap::new(),
-            max_entries: self.max_entries,
-            revocations: 0,
-        };
+        let mut child = VmMap::with_max_entries(self.min, self.max, self.max_entries)?;
         let mut write_protect = Vec::new();
         let mut result = Ok(());
         for e in self.entries.values_mut() {

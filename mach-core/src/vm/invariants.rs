@@ -1,12 +1,16 @@
 //! The consistency checker for the VM model: map entry ordering and bounds,
 //! object reference counts against the references that actually exist, shadow
-//! links and back-links, and that no physical page is cached twice.
+//! links and back-links, that no physical page is cached twice, that the
+//! pager protocol's page states agree with the resident pages, and
+//! ([`check_pmap`]) that a model of the hardware mappings agrees with its map.
 
 use alloc::vec::Vec;
 
 use super::map::VmMap;
-use super::object::{ObjectId, PageId, VmObjects};
-use super::types::{PAGE_SIZE, page_aligned};
+use super::object::{Lookup, ObjectId, PageId, VmObject, VmObjects};
+use super::pager::{MAX_PAGER_PAGES, PagerPage};
+use super::pmap::Pmap;
+use super::types::{PAGE_SIZE, VmProt, page_aligned};
 use crate::ipc::idmap::FastHashMap;
 
 /// The first inconsistency found.
@@ -37,6 +41,18 @@ pub enum Violation {
     BadPage { object: ObjectId, offset: u64 },
     /// The same physical page is cached in two places.
     DuplicatePage { page: PageId },
+    /// A pager protocol state that cannot be: on an anonymous object, outside
+    /// the object, requested (or zero-fill, or error) and resident at once,
+    /// unlock-requested but not resident, requested of a dead pager, or an
+    /// outstanding count that differs from the requests or passes the bound.
+    BadPagerState { object: ObjectId, offset: u64 },
+    /// A hardware mapping shows a page other than the one a fault would find
+    /// at that address (or maps an address no entry allows any access to).
+    StaleMapping { va: u64 },
+    /// A writable hardware mapping of a page that is not its entry's top
+    /// object's, or through an entry that may not write it (read-only,
+    /// copy pending, or locked by the pager).
+    WritableMapping { va: u64 },
 }
 
 /// Checks `maps` and `objects` together. `external` lists references held
@@ -81,6 +97,7 @@ pub fn check(objects: &VmObjects, maps: &[&VmMap], external: &[ObjectId]) -> Res
                 return Err(Violation::DuplicatePage { page: r.page });
             }
         }
+        check_pager_pages(id, o)?;
     }
     for (id, o) in objects.iter() {
         let expected = refs.remove(&id).unwrap_or(0);
@@ -143,6 +160,65 @@ fn check_map(objects: &VmObjects, m: &VmMap, refs: &mut FastHashMap<ObjectId, u6
             }
         }
         prev = Some(e);
+    }
+    Ok(())
+}
+
+/// The pager protocol states of object `id`.
+fn check_pager_pages(id: ObjectId, o: &VmObject) -> Result<(), Violation> {
+    let mut outstanding = 0u32;
+    for (offset, state) in o.pager_pages() {
+        let bad = Err(Violation::BadPagerState { object: id, offset });
+        if o.pager().is_none() || !page_aligned(offset) || offset >= o.size {
+            return bad;
+        }
+        let resident = o.page(offset).is_some();
+        let fine = match state {
+            PagerPage::Requested => !resident && !o.pager_dead(),
+            PagerPage::UnlockRequested => resident && !o.pager_dead(),
+            PagerPage::Unavailable | PagerPage::Error => !resident,
+        };
+        if !fine {
+            return bad;
+        }
+        if matches!(state, PagerPage::Requested | PagerPage::UnlockRequested) {
+            outstanding += 1;
+        }
+    }
+    if outstanding != o.outstanding() || outstanding > MAX_PAGER_PAGES {
+        return Err(Violation::BadPagerState { object: id, offset: 0 });
+    }
+    Ok(())
+}
+
+/// Checks the hardware mappings `pmap` of `map`: each shows exactly the page
+/// that resolving a fault there would find (so a copy made into an object
+/// hides every older mapping of the page it copied), through an entry that
+/// allows some access; a writable one shows a page of the entry's top object
+/// through an entry that may write (no copy pending, no pager lock on write).
+pub fn check_pmap(objects: &VmObjects, map: &VmMap, pmap: &Pmap) -> Result<(), Violation> {
+    for (va, m) in pmap.iter() {
+        let stale = Err(Violation::StaleMapping { va });
+        let Some(e) = map.lookup(va) else { return stale };
+        let Some(top) = e.object else { return stale };
+        if e.protection.is_empty() {
+            return stale;
+        }
+        let Some(offset) = e.offset.checked_add(va - e.start) else {
+            return stale;
+        };
+        let Ok(Lookup::Found { object, page, in_top }) = objects.lookup_page(top, offset) else {
+            return stale;
+        };
+        if page != m.page {
+            return stale;
+        }
+        if m.writable {
+            let (lock, _) = objects.found_lock(top, offset, object);
+            if !in_top || !e.protection.contains(VmProt::WRITE) || e.needs_copy || lock.contains(VmProt::WRITE) {
+                return Err(Violation::WritableMapping { va });
+            }
+        }
     }
     Ok(())
 }

@@ -12,6 +12,7 @@
 
 use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
+use core::sync::atomic::{AtomicU64, Ordering};
 
 use super::object::{ObjectId, Reclaim, VmObjects};
 use super::types::{VmError, VmInherit, VmProt, page_aligned, page_range, round_page, trunc_page};
@@ -140,7 +141,11 @@ pub struct VmMap {
     pub(super) max_entries: usize,
     /// See [`VmMap::revocations`].
     pub(super) revocations: u64,
+    id: u64,
 }
+
+/// Source of [`VmMap::id`]s.
+static NEXT_MAP_ID: AtomicU64 = AtomicU64::new(1);
 
 impl VmMap {
     /// An empty map over `[min, max)` (both page-aligned, `min < max`).
@@ -159,6 +164,7 @@ impl VmMap {
             entries: BTreeMap::new(),
             max_entries,
             revocations: 0,
+            id: NEXT_MAP_ID.fetch_add(1, Ordering::Relaxed),
         })
     }
 
@@ -170,6 +176,12 @@ impl VmMap {
     /// wiring and copy-on-write copies do not count.
     pub fn revocations(&self) -> u64 {
         self.revocations
+    }
+
+    /// A name for this map, distinct from every other map's (what the model
+    /// of hardware mappings, [`super::Pmap`], is kept under).
+    pub fn id(&self) -> u64 {
+        self.id
     }
 
     pub fn min(&self) -> u64 {

@@ -18,6 +18,12 @@
 //!   both sides; the first write pushes a shadow object. Shadow chains are
 //!   collapsed when an anonymous shadowed object is left referenced only by its
 //!   one shadower, so repeated fork/write/exit keeps chains short.
+//! * Pager-backed objects keep each page's protocol state (requested,
+//!   unavailable, error, unlock-requested: [`pager`]), so one fault sends a
+//!   request and the others wait, and a pager's answers are checked here.
+//! * [`Pmap`] is the model of the hardware mappings, kept by whoever carries
+//!   out the descriptions (the host tests' simulated kernel), and checked
+//!   against the maps by [`invariants::check_pmap`].
 //! * All address arithmetic is checked; `addr + size` wrapping or rounding past
 //!   the top of the address space is `InvalidArgument`.
 
@@ -28,6 +34,8 @@ pub mod invariants;
 pub mod map;
 pub mod map_attr;
 pub mod object;
+pub mod pager;
+pub mod pmap;
 pub mod types;
 
 #[cfg(test)]
@@ -39,4 +47,6 @@ pub use fork::Fork;
 pub use map::{DEFAULT_MAX_ENTRIES, Deallocation, MapRequest, Region, Unmapped, VmMap, VmMapEntry};
 pub use map_attr::Reprotect;
 pub use object::{CopyStrategy, Lookup, ObjectId, PageId, Reclaim, ResidentPage, VmObject, VmObjects};
+pub use pager::{MAX_ANSWER_PAGES, MAX_PAGER_PAGES, PageState, PagerDeath, PagerPage, PagerStep};
+pub use pmap::{Pmap, PmapEntry};
 pub use types::{PAGE_SIZE, VmError, VmInherit, VmProt, page_range, round_page, trunc_page};

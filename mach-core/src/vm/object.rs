@@ -14,6 +14,7 @@
 
 use alloc::vec::Vec;
 
+use super::pager::PagerPage;
 use super::types::{PAGE_SIZE, VmError, VmProt, page_aligned};
 use crate::ipc::idmap::{FastHashMap, IdMap};
 
@@ -54,6 +55,13 @@ pub struct VmObject {
     pub(super) resident: FastHashMap<u64, ResidentPage>,
     pub(super) copy_strategy: CopyStrategy,
     pub(super) ref_count: u32,
+    /// Protocol state of pages of a pager-backed object that are not plainly
+    /// absent or resident (`super::pager`).
+    pub(super) pager_pages: FastHashMap<u64, PagerPage>,
+    /// Of `pager_pages`, the requests outstanding.
+    pub(super) outstanding: u32,
+    /// The pager died: faults on absent pages fail.
+    pub(super) pager_dead: bool,
 }
 
 impl VmObject {
@@ -170,7 +178,7 @@ impl VmObjects {
         self.objects.get(&id).ok_or(VmError::InvalidObject)
     }
 
-    fn obj_mut(&mut self, id: ObjectId) -> Result<&mut VmObject, VmError> {
+    pub(super) fn obj_mut(&mut self, id: ObjectId) -> Result<&mut VmObject, VmError> {
         self.objects.get_mut(&id).ok_or(VmError::InvalidObject)
     }
 
@@ -194,6 +202,9 @@ impl VmObjects {
             resident: FastHashMap::default(),
             copy_strategy: CopyStrategy::Symmetric,
             ref_count: 1,
+            pager_pages: FastHashMap::default(),
+            outstanding: 0,
+            pager_dead: false,
         }))
     }
 
@@ -323,13 +334,15 @@ impl VmObjects {
         Ok(())
     }
 
-    /// Caches `page` at `offset` of `id` (after a zero fill, a copy, or pager data).
+    /// Caches `page` at `offset` of `id` (after a zero fill, a copy, or pager
+    /// data): a request, zero-fill or error state of the page ends.
     pub fn insert_page(&mut self, id: ObjectId, offset: u64, page: PageId) -> Result<(), VmError> {
         let o = self.obj_mut(id)?;
         Self::check_page_offset(o, offset)?;
         if o.resident.contains_key(&offset) {
             return Err(VmError::MemoryPresent);
         }
+        o.set_pager_page(offset, None);
         o.resident.insert(
             offset,
             ResidentPage {
@@ -343,15 +356,21 @@ impl VmObjects {
 
     /// Removes the page cached at `offset` of `id` (pageout or discard) and
     /// returns it; the kernel unmaps it everywhere and frees or pages it out.
+    /// An unlock request for it is dropped (the page is absent now: the
+    /// waiting fault, once woken, asks for it again).
     pub fn remove_page(&mut self, id: ObjectId, offset: u64) -> Result<Option<ResidentPage>, VmError> {
         let o = self.obj_mut(id)?;
         Self::check_page_offset(o, offset)?;
+        if o.pager_page(offset) == Some(PagerPage::UnlockRequested) {
+            o.set_pager_page(offset, None);
+        }
         Ok(o.resident.remove(&offset))
     }
 
     /// Sets the accesses prohibited on the page resident at `offset` of the
     /// pager-backed object `id` (`InvalidArgument` for anonymous objects or a
-    /// page not resident).
+    /// page not resident). This is the pager's answer to an unlock request:
+    /// the request ends.
     pub fn set_lock(&mut self, id: ObjectId, offset: u64, lock: VmProt) -> Result<(), VmError> {
         let o = self.obj_mut(id)?;
         Self::check_page_offset(o, offset)?;
@@ -359,6 +378,9 @@ impl VmObjects {
             return Err(VmError::InvalidArgument);
         }
         o.resident.get_mut(&offset).ok_or(VmError::InvalidArgument)?.lock = lock;
+        if o.pager_page(offset) == Some(PagerPage::UnlockRequested) {
+            o.set_pager_page(offset, None);
+        }
         Ok(())
     }
 
@@ -419,6 +441,9 @@ impl VmObjects {
             resident: FastHashMap::default(),
             copy_strategy: CopyStrategy::Symmetric,
             ref_count: 1,
+            pager_pages: FastHashMap::default(),
+            outstanding: 0,
+            pager_dead: false,
         });
         self.obj_mut(id)?.shadowers.push(new);
         Ok(new)

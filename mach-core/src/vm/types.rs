@@ -6,8 +6,8 @@ use core::fmt;
 use core::ops::{BitAnd, BitOr};
 
 use mach_abi::kern_return::{
-    KERN_INVALID_ADDRESS, KERN_INVALID_ARGUMENT, KERN_MEMORY_FAILURE, KERN_MEMORY_PRESENT, KERN_NO_SPACE,
-    KERN_PROTECTION_FAILURE, KERN_RESOURCE_SHORTAGE, KernReturn,
+    KERN_INVALID_ADDRESS, KERN_INVALID_ARGUMENT, KERN_MEMORY_ERROR, KERN_MEMORY_FAILURE, KERN_MEMORY_PRESENT,
+    KERN_NO_SPACE, KERN_PROTECTION_FAILURE, KERN_RESOURCE_SHORTAGE, KernReturn,
 };
 
 /// Size of a virtual page, in bytes.
@@ -165,6 +165,9 @@ pub enum VmError {
     MemoryFailure,
     /// A page is already resident at that offset.
     MemoryPresent,
+    /// The object's pager cannot provide the page: it answered
+    /// `memory_object_data_error`, or it died (`KERN_MEMORY_ERROR`).
+    MemoryError,
 }
 
 impl VmError {
@@ -178,6 +181,7 @@ impl VmError {
             VmError::ResourceShortage => KERN_RESOURCE_SHORTAGE,
             VmError::MemoryFailure => KERN_MEMORY_FAILURE,
             VmError::MemoryPresent => KERN_MEMORY_PRESENT,
+            VmError::MemoryError => KERN_MEMORY_ERROR,
         }
     }
 }
@@ -193,6 +197,7 @@ impl fmt::Display for VmError {
             VmError::ResourceShortage => "resource shortage",
             VmError::MemoryFailure => "memory failure",
             VmError::MemoryPresent => "page already present",
+            VmError::MemoryError => "the pager cannot provide the page",
         };
         f.write_str(s)
     }

@@ -8,7 +8,10 @@
 //! A fault on a page the object lacks asks for it once
 //! (`memory_object_data_request`, [`request`]) and waits; the pager answers
 //! on the control port (`kobject::memory_control`) with data, zero fill or an
-//! error, and the waiters are woken ([`answered`]). The kernel watches each
+//! error, and the waiters are woken ([`answered`]). Which pages are asked
+//! for, answered or failed is the VM model's per-page state
+//! (`mach_core::vm::pager`, in the objects of `kern::vm`): the fault learns
+//! there whether to send a request or wait for one already out. The kernel watches each
 //! pager's port with a dead-name request whose notification arrives on the
 //! control port: when the pager dies, the threads waiting for it wake with a
 //! memory error at once ([`pager_died`]). A thread waiting for a pager that
@@ -22,7 +25,7 @@ use super::vm::{self, PagersGone};
 use super::wait;
 use alloc::vec;
 use alloc::vec::Vec;
-use hashbrown::{HashMap, HashSet};
+use hashbrown::HashMap;
 use mach_abi::kern_return::*;
 use mach_core::ipc::kimage::KernelReplyParts;
 use mach_core::ipc::{Ipc, KObject, KRight, PortId, RightKind, WaitKey};
@@ -44,16 +47,12 @@ struct PagerInfo {
     copy_strategy: u32,
 }
 
-/// The memory objects the kernel maps, the requests outstanding and the
-/// default memory manager.
+/// The memory objects the kernel maps and the default memory manager. (The
+/// state of each page, requested or failed, is the VM model's.)
 #[derive(Default)]
 pub struct Pagers {
     /// By memory object port (a send right the kernel holds).
     by_port: HashMap<PortId, PagerInfo>,
-    /// Data requests sent and not yet answered: (object, page offset).
-    pending: HashSet<(u64, u64)>,
-    /// Pages the pager said it cannot provide.
-    failed: HashSet<(u64, u64)>,
     /// The default memory manager's port (a send right the kernel holds).
     default: Option<PortId>,
     /// The default pager's task (`vm_privileged`), while it is registered.
@@ -75,21 +74,6 @@ impl Pagers {
         if let Some(p) = self.by_port.values_mut().find(|p| p.object == object) {
             p.may_cache = may_cache;
             p.copy_strategy = copy_strategy;
-        }
-    }
-
-    /// Whether a request for page `offset` of `object` is outstanding.
-    pub fn is_pending(&self, object: u64, offset: u64) -> bool {
-        self.pending.contains(&(object, offset))
-    }
-
-    /// Whether the answer for a page has come: `None` while a request is
-    /// outstanding, `Some(true)` when the pager failed it.
-    pub fn answer(&self, object: u64, offset: u64) -> Option<bool> {
-        if self.pending.contains(&(object, offset)) {
-            None
-        } else {
-            Some(self.failed.contains(&(object, offset)))
         }
     }
 }
@@ -261,16 +245,13 @@ fn watch(ipc: &mut Ipc, pager: PortId, object: u64) -> PortId {
 }
 
 /// The pager of `object` died (its port's dead-name notification came): the
-/// pages asked of it fail, and the faults waiting for them wake at once.
-pub fn pager_died(pagers: &mut Pagers, object: u64) {
-    let waiting: Vec<u64> = pagers
-        .pending
-        .iter()
-        .filter(|&&(o, _)| o == object)
-        .map(|&(_, off)| off)
-        .collect();
-    for offset in waiting {
-        answered(pagers, object, offset, true);
+/// pages asked of it fail, later faults on pages it would have to provide
+/// fail at once (the model marks the object pager-dead), and the faults
+/// waiting wake now.
+pub fn pager_died(object: u64) {
+    let death = vm::with_objects(|o| o.pager_died(object)).unwrap_or_default();
+    for offset in death.woken {
+        answered(object, offset);
     }
 }
 
@@ -341,8 +322,10 @@ pub fn data_return(
 }
 
 /// A fault of `task` needs page `offset` of `object` from `pager` (with
-/// `unlock`: the page is resident but locked against `access`): asks for it
-/// unless a request is already out.
+/// `unlock`: the page is resident but locked against `access`), and the
+/// model made it requested (`vm::FaultOutcome::NeedPager`: this fault is the
+/// one to ask): sends the request. A request that cannot go out fails the
+/// page (an unlock request is withdrawn) and wakes whoever waits.
 #[allow(clippy::too_many_arguments)]
 pub fn request(
     ipc: &mut Ipc,
@@ -354,14 +337,8 @@ pub fn request(
     access: u32,
     unlock: bool,
 ) -> Request {
-    if pagers.failed.contains(&(object, offset)) {
-        return Request::Failed;
-    }
-    if !pagers.pending.insert((object, offset)) {
-        return Request::Wait;
-    }
     let Some(info) = pagers.by_port.get(&pager) else {
-        fail(pagers, object, offset);
+        fail(object, offset, unlock);
         return Request::Failed;
     };
     if info.default && !unlock {
@@ -375,25 +352,29 @@ pub fn request(
         }
     });
     if !sent {
-        fail(pagers, object, offset);
+        fail(object, offset, unlock);
         return Request::Failed;
     }
     Request::Wait
 }
 
-/// Records that the pager of `object` cannot provide page `offset`.
-fn fail(pagers: &mut Pagers, object: u64, offset: u64) {
-    pagers.pending.remove(&(object, offset));
-    pagers.failed.insert((object, offset));
+/// A request for page `offset` of `object` could not be sent: the page
+/// fails as if the pager had answered `data_error` (an unlock request is
+/// withdrawn instead: the page stays resident and locked).
+fn fail(object: u64, offset: u64, unlock: bool) {
+    let _ = vm::with_objects(|o| {
+        if unlock {
+            o.cancel_request(object, offset)
+        } else {
+            o.data_error(object, offset).map(|_| ())
+        }
+    });
+    answered(object, offset);
 }
 
-/// The pager answered for page `offset` of `object` (`failed`: with an
-/// error): the waiters wake and look again.
-pub fn answered(pagers: &mut Pagers, object: u64, offset: u64, failed: bool) {
-    pagers.pending.remove(&(object, offset));
-    if failed {
-        pagers.failed.insert((object, offset));
-    }
+/// The pager's answer for page `offset` of `object` is in the model (the
+/// page, zero fill, an error, a lock change): the waiters wake and look again.
+pub fn answered(object: u64, offset: u64) {
     wait::wake_all(WaitKey::Memory(object, offset));
 }
 
@@ -419,8 +400,6 @@ fn object_gone(ipc: &mut Ipc, pagers: &mut Pagers, pager: PortId) {
     let Some(info) = pagers.by_port.remove(&pager) else {
         return;
     };
-    pagers.pending.retain(|&(o, _)| o != info.object);
-    pagers.failed.retain(|&(o, _)| o != info.object);
     send(ipc, pager, None, |buf| {
         mo::encode_memory_object_terminate_request(buf, 0)
     });

@@ -1,6 +1,7 @@
-//! task_create with inherited memory: copy-on-write isolation both ways, a
-//! shared region, threads started in the child, task death notifications,
-//! task_terminate, and fault counts.
+//! task_create with inherited memory: copy-on-write isolation both ways
+//! (also for a write after a read fault in the child), a shared region,
+//! threads started in the child, task death notifications, task_terminate,
+//! and fault counts.
 #![no_std]
 #![no_main]
 
@@ -129,6 +130,139 @@ fn shared_after_copy(e: &mut Env) -> bool {
     ok
 }
 
+static mut RW_PAGES: u64 = 0;
+
+/// Runs in a child task: on the three pages at RW_PAGES (copy-on-write from
+/// the parent), reads page 1 (a read fault: the parent's page, mapped
+/// read-only), then writes it; reads page 2, which is then still only in
+/// the object the child's new shadow object covers, then writes it; reports
+/// what it read and ends.
+extern "C" fn read_then_write_main(report_port: u64) -> ! {
+    // SAFETY: RW_PAGES holds the address of three pages the child inherited
+    // copy-on-write; only this thread touches them in the child.
+    let seen = unsafe {
+        let p = core::ptr::read_volatile(&raw const RW_PAGES) as *mut u64;
+        let w = |i: usize| p.add(i * 512);
+        let one = core::ptr::read_volatile(w(1));
+        core::ptr::write_volatile(w(1), 21);
+        let two = core::ptr::read_volatile(w(2));
+        core::ptr::write_volatile(w(2), 22);
+        core::ptr::write_volatile(w(0), 20);
+        [one, two]
+    };
+    report_to(report_port as u32, 79, &seen);
+    mach_user::trap::task_exit(0)
+}
+
+/// A write after a read fault in a forked child must copy the page: the
+/// read maps the parent's page read-only, and the write must not land in
+/// it (also for a page read through the child's shadow object).
+fn fork_read_then_write(e: &mut Env) -> bool {
+    const PAGE: u64 = 4096;
+    let report = e.port();
+    let a = vm::vm_allocate(&mut e.rpc, e.task, 0, 3 * PAGE, 1).unwrap_or(0);
+    // SAFETY: the region just allocated; RW_PAGES is only written here.
+    unsafe {
+        for i in 0..3 {
+            core::ptr::write_volatile((a + i * PAGE) as *mut u64, 10 + i);
+        }
+        core::ptr::write_volatile(&raw mut RW_PAGES, a);
+    }
+    let child = task::task_create(&mut e.rpc, e.task, 1).unwrap_or(0);
+    let name = 0x10_00;
+    let poly = PolyPort {
+        name: report,
+        disposition: MACH_MSG_TYPE_MAKE_SEND,
+    };
+    let _ = mp::mach_port_insert_right(&mut e.rpc, child, name, poly);
+    let stack_top = (&raw const CHILD_STACK as u64) + 16384 - 8;
+    let th = task::thread_create_running(
+        &mut e.rpc,
+        child,
+        read_then_write_main as *const () as usize as u64,
+        stack_top,
+        name as u64,
+    );
+    let mut b: MsgBuf<64> = MsgBuf::new();
+    let kr = mach_msg(&mut b, MACH_RCV_MSG | MACH_RCV_TIMEOUT, 0, report, 5000);
+    let reads = (kr, b.header().id, b.get64(24), b.get64(32));
+    // SAFETY: the region allocated above.
+    let parent: [u64; 3] =
+        core::array::from_fn(|i| unsafe { core::ptr::read_volatile((a + i as u64 * PAGE) as *const u64) });
+    let ok = check_eq!(
+        "vm.fork_read_then_write",
+        (reads, parent),
+        ((MACH_MSG_SUCCESS, 79, 11, 12), [10, 11, 12])
+    );
+    let _ = task::task_terminate(&mut e.rpc, child);
+    let _ = e.dealloc(child);
+    if let Ok(t) = th {
+        let _ = e.dealloc(t);
+    }
+    let _ = e.destroy(report);
+    let _ = vm::vm_deallocate(&mut e.rpc, e.task, a, 3 * PAGE);
+    ok
+}
+
+static mut PR_PAGE: u64 = 0;
+
+/// Runs in a child task: reports the word at PR_PAGE and ends.
+extern "C" fn reader_main(report_port: u64) -> ! {
+    // SAFETY: PR_PAGE holds the address of a page the child inherited.
+    let v = unsafe { core::ptr::read_volatile(core::ptr::read_volatile(&raw const PR_PAGE) as *const u64) };
+    report_to(report_port as u32, 80, &[v]);
+    mach_user::trap::task_exit(0)
+}
+
+/// vm_protect raising a copy-on-write region back to writable must not make
+/// its hardware mapping writable: the page is still shared with the child,
+/// and the parent's next write must fault and copy it.
+fn fork_protect_then_write(e: &mut Env) -> bool {
+    let report = e.port();
+    let a = vm::vm_allocate(&mut e.rpc, e.task, 0, 4096, 1).unwrap_or(0);
+    // SAFETY: the page just allocated; PR_PAGE is only written here.
+    unsafe {
+        core::ptr::write_volatile(a as *mut u64, 5);
+        core::ptr::write_volatile(&raw mut PR_PAGE, a);
+    }
+    let _ = vm::vm_protect(&mut e.rpc, e.task, a, 4096, 0, 1);
+    let child = task::task_create(&mut e.rpc, e.task, 1).unwrap_or(0);
+    let raised = vm::vm_protect(&mut e.rpc, e.task, a, 4096, 0, 3);
+    // SAFETY: as above (writable again).
+    unsafe { core::ptr::write_volatile(a as *mut u64, 6) };
+    let name = 0x10_00;
+    let poly = PolyPort {
+        name: report,
+        disposition: MACH_MSG_TYPE_MAKE_SEND,
+    };
+    let _ = mp::mach_port_insert_right(&mut e.rpc, child, name, poly);
+    let stack_top = (&raw const CHILD_STACK as u64) + 16384 - 8;
+    let th = task::thread_create_running(
+        &mut e.rpc,
+        child,
+        reader_main as *const () as usize as u64,
+        stack_top,
+        name as u64,
+    );
+    let mut b: MsgBuf<64> = MsgBuf::new();
+    let kr = mach_msg(&mut b, MACH_RCV_MSG | MACH_RCV_TIMEOUT, 0, report, 5000);
+    // SAFETY: as above.
+    let parent = unsafe { core::ptr::read_volatile(a as *const u64) };
+    let ok = check_eq!(
+        "vm.fork_protect_then_write",
+        (raised, kr, b.header().id, b.get64(24), parent),
+        (Ok(()), MACH_MSG_SUCCESS, 80, 5, 6)
+    );
+    let _ = task::task_terminate(&mut e.rpc, child);
+    let _ = e.dealloc(child);
+    if let Ok(t) = th {
+        let _ = e.dealloc(t);
+    }
+    let _ = e.destroy(report);
+    let _ = vm::vm_deallocate(&mut e.rpc, e.task, a, 4096);
+    ok
+}
+
 fn main(_args: mach_user::start::Args) -> i32 {
     let mut e = Env::new();
     let mut ok = true;
@@ -226,6 +360,8 @@ fn main(_args: mach_user::start::Args) -> i32 {
         Err(KERN_INVALID_ADDRESS)
     );
     ok &= shared_after_copy(&mut e);
+    ok &= fork_read_then_write(&mut e);
+    ok &= fork_protect_then_write(&mut e);
     ok &= generations(&mut e);
     ok &= check_eq!("fork_audit", e.violations(), Ok(0));
     if ok { 0 } else { 1 }

@@ -26,7 +26,7 @@ fn receiver_sees_send_time_snapshot() {
     let src = a.allocate(0, 3 * P, true).unwrap();
     s.write(&mut a, src, 1);
     s.write(&mut a, src + 2 * P, 3);
-    let ci = a.copyin(&mut s.objects, src, 3 * P).unwrap();
+    let ci = s.copyin(&mut a, src, 3 * P).unwrap();
     assert_eq!(ci.write_protect, vec![(src, src + 3 * P)]);
     assert_eq!(ci.copy.size(), 3 * P);
     hold(&mut s, &ci.copy);
@@ -56,7 +56,7 @@ fn moved_region_is_written_in_place() {
     let (mut a, mut b) = (Sim::map(), Sim::map());
     let src = a.allocate(0, 2 * P, true).unwrap();
     s.write(&mut a, src, 5);
-    let ci = a.copyin(&mut s.objects, src, 2 * P).unwrap();
+    let ci = s.copyin(&mut a, src, 2 * P).unwrap();
     s.dealloc(&mut a, src, 2 * P).unwrap();
     let dst = b.copyout(&mut s.objects, ci.copy, 0).unwrap();
     let before = s.stats.cow_copy;
@@ -75,7 +75,7 @@ fn unaligned_range_covers_whole_pages() {
     let src = a.allocate(0, 4 * P, true).unwrap();
     s.write(&mut a, src + P, 7);
     s.write(&mut a, src + 2 * P, 8);
-    let ci = a.copyin(&mut s.objects, src + P + 100, P).unwrap();
+    let ci = s.copyin(&mut a, src + P + 100, P).unwrap();
     assert_eq!(ci.copy.size(), 2 * P);
     // Clipping left the rest of the sender's entry writable and uncopied.
     assert!(!a.lookup(src).unwrap().needs_copy);
@@ -95,7 +95,7 @@ fn discarded_copy_frees_everything() {
     let mut a = Sim::map();
     let src = a.allocate(0, 2 * P, true).unwrap();
     s.write(&mut a, src, 1);
-    let ci = a.copyin(&mut s.objects, src, 2 * P).unwrap();
+    let ci = s.copyin(&mut a, src, 2 * P).unwrap();
     s.destroy(&mut a);
     let r = ci.copy.discard(&mut s.objects);
     s.reclaim(r);
@@ -107,9 +107,9 @@ fn copy_spanning_entries_and_copyout_full_map() {
     let mut s = Sim::new();
     let (mut a, mut b) = (Sim::map(), VmMap::with_max_entries(MIN, MIN + 3 * P, 8).unwrap());
     let src = a.allocate(0, 4 * P, true).unwrap();
-    a.protect(&mut s.objects, src + P, P, false, VmProt::READ).unwrap();
+    s.protect(&mut a, src + P, P, false, VmProt::READ).unwrap();
     s.write(&mut a, src, 1);
-    let ci = a.copyin(&mut s.objects, src, 4 * P).unwrap();
+    let ci = s.copyin(&mut a, src, 4 * P).unwrap();
     assert_eq!(ci.copy.entries().len(), 3);
     // Only the writable parts need write protection.
     let wp: Vec<(u64, u64)> = ci.write_protect.clone();
@@ -134,20 +134,14 @@ fn copyin_errors_leave_nothing_held() {
     let mut a = Sim::map();
     let src = a.allocate(0, 2 * P, true).unwrap();
     s.dealloc(&mut a, src + P, P).unwrap();
+    assert_eq!(s.copyin(&mut a, src, 2 * P).unwrap_err(), VmError::InvalidAddress);
+    assert_eq!(s.copyin(&mut a, src, 0).unwrap_err(), VmError::InvalidArgument);
     assert_eq!(
-        a.copyin(&mut s.objects, src, 2 * P).unwrap_err(),
-        VmError::InvalidAddress
-    );
-    assert_eq!(a.copyin(&mut s.objects, src, 0).unwrap_err(), VmError::InvalidArgument);
-    assert_eq!(
-        a.copyin(&mut s.objects, u64::MAX - 10, 100).unwrap_err(),
+        s.copyin(&mut a, u64::MAX - 10, 100).unwrap_err(),
         VmError::InvalidArgument
     );
-    a.protect(&mut s.objects, src, P, false, VmProt::NONE).unwrap();
-    assert_eq!(
-        a.copyin(&mut s.objects, src, P).unwrap_err(),
-        VmError::ProtectionFailure
-    );
+    s.protect(&mut a, src, P, false, VmProt::NONE).unwrap();
+    assert_eq!(s.copyin(&mut a, src, P).unwrap_err(), VmError::ProtectionFailure);
     s.check(&[&a]);
     s.destroy(&mut a);
     s.check_empty();
@@ -164,8 +158,8 @@ fn overwrite_replaces_contents_and_keeps_attributes() {
     s.write(&mut m, dst + P, 9);
     s.write(&mut m, dst + 3 * P, 8);
     m.inherit(&mut s.objects, dst, 4 * P, VmInherit::Share).unwrap();
-    let ci = m.copyin(&mut s.objects, src, 2 * P).unwrap();
-    let d = m.copy_overwrite(&mut s.objects, ci.copy, dst + P).unwrap();
+    let ci = s.copyin(&mut m, src, 2 * P).unwrap();
+    let d = s.copy_overwrite(&mut m, ci.copy, dst + P).unwrap();
     s.reclaim(d.reclaim.clone());
     assert!(d.unmapped.iter().all(|u| u.start >= dst + P && u.end <= dst + 3 * P));
     assert_eq!(s.read(&mut m, dst + P), 1);
@@ -189,15 +183,15 @@ fn overwrite_errors_hand_the_copy_back() {
     let src = m.allocate(0, 2 * P, true).unwrap();
     let dst = m.allocate(0, 3 * P, true).unwrap();
     s.write(&mut m, src, 4);
-    let mut copy = m.copyin(&mut s.objects, src, 2 * P).unwrap().copy;
-    m.protect(&mut s.objects, dst + P, P, false, VmProt::READ).unwrap();
+    let mut copy = s.copyin(&mut m, src, 2 * P).unwrap().copy;
+    s.protect(&mut m, dst + P, P, false, VmProt::READ).unwrap();
     for (at, want) in [
         (dst + 1, VmError::InvalidArgument),
         (dst, VmError::ProtectionFailure),
         (dst + 2 * P, VmError::InvalidAddress),
         (!(P - 1), VmError::InvalidArgument),
     ] {
-        let (err, back) = m.copy_overwrite(&mut s.objects, copy, at).unwrap_err();
+        let (err, back) = s.copy_overwrite(&mut m, copy, at).unwrap_err();
         assert_eq!(err, want, "at {at:#x}");
         copy = back;
     }
@@ -218,7 +212,7 @@ fn copy_from_object_writes_new_pages() {
     let f = s.frame(42);
     s.objects.insert_page(obj, P, f).unwrap();
     let copy = VmCopy::from_object(&s.objects, obj).unwrap();
-    let d = m.copy_overwrite(&mut s.objects, copy, dst).unwrap();
+    let d = s.copy_overwrite(&mut m, copy, dst).unwrap();
     s.reclaim(d.reclaim);
     assert_eq!(s.read(&mut m, dst), 0);
     assert_eq!(s.read(&mut m, dst + P), 42);

@@ -13,7 +13,7 @@ fn fault_errors() {
     assert_eq!(s.access(&mut m, 0, VmProt::READ), Err(VmError::InvalidAddress));
     assert_eq!(s.access(&mut m, u64::MAX, VmProt::READ), Err(VmError::InvalidAddress));
     assert_eq!(s.access(&mut m, a, VmProt::EXECUTE), Err(VmError::ProtectionFailure));
-    m.protect(&mut s.objects, a, P, false, VmProt::NONE).unwrap();
+    s.protect(&mut m, a, P, false, VmProt::NONE).unwrap();
     assert_eq!(s.access(&mut m, a, VmProt::READ), Err(VmError::ProtectionFailure));
     assert_eq!(s.access(&mut m, a, VmProt::NONE), Err(VmError::ProtectionFailure));
     // Failed faults create nothing.
@@ -156,8 +156,10 @@ fn stats_count_kinds() {
     let mut m = Sim::map();
     let a = m.allocate(0, 2 * P, true).unwrap();
     s.write(&mut m, a, 1);
+    // Through the writable mapping the write entered: no fault.
     s.read(&mut m, a);
     let mut c = s.fork(&mut m);
+    s.read(&mut c, a);
     s.write(&mut c, a, 2);
     let st = s.stats;
     assert_eq!(
@@ -217,6 +219,15 @@ fn pager_page_locks() {
             desired_access: VmProt::WRITE
         })
     );
+    // The unlock request is out: a second fault waits, and asks nothing.
+    assert_eq!(
+        resolve_fault(&mut m, &mut s.objects, a, VmProt::WRITE),
+        Ok(FaultAction::WaitPager { object: obj, offset: P })
+    );
+    assert_eq!(s.objects.page_state(obj, P).map(|st| st.is_waiting()), Ok(true));
+    // The pager answers with a lock_request keeping the lock: the request ends.
+    s.objects.set_lock(obj, P, VmProt::WRITE).unwrap();
+    assert_eq!(s.objects.get(obj).unwrap().outstanding(), 0);
     // A private copy may still copy a write-locked page (it only reads it)...
     let creq = MapRequest {
         copy: true,
@@ -233,7 +244,8 @@ fn pager_page_locks() {
         resolve_fault(&mut m, &mut s.objects, c2, VmProt::WRITE),
         Ok(FaultAction::AskUnlock { offset, desired_access: VmProt::READ, .. }) if offset == P
     ));
-    // Unlocked (the harness's pager unlocks at once): the write goes through.
+    // The pager unlocks: the write goes through.
+    s.objects.set_lock(obj, P, VmProt::NONE).unwrap();
     s.write(&mut m, a, 8);
     assert_eq!(s.read(&mut m, a), 8);
     s.check(&[&m]);

@@ -57,7 +57,7 @@ fn inherit_copy_isolates_through_faults() {
         Lookup::Found { page, .. } => page,
         other => panic!("{other:?}"),
     };
-    let f = m.fork(&mut s.objects).unwrap();
+    let f = s.fork_with(&mut m).unwrap();
     let mut c = f.child;
     assert_eq!(f.write_protect, vec![(a, a + 2 * P)]);
     assert!(m.lookup(a).unwrap().needs_copy && c.lookup(a).unwrap().needs_copy);
@@ -79,6 +79,7 @@ fn inherit_copy_isolates_through_faults() {
     );
     let copy = s.frame(s.contents[&original]);
     s.objects.insert_page(child_top, 0, copy).unwrap();
+    s.pmap(&c).enter(a, copy, true);
     s.contents.insert(copy, 2);
     // The parent still finds the original page, with the original contents.
     let parent_top = m.lookup(a).unwrap().object.unwrap();
@@ -112,7 +113,7 @@ fn fork_of_untouched_memory_stays_lazy() {
     let mut s = Sim::new();
     let mut m = Sim::map();
     let a = m.allocate(0, 2 * P, true).unwrap();
-    let f = m.fork(&mut s.objects).unwrap();
+    let f = s.fork_with(&mut m).unwrap();
     let mut c = f.child;
     assert!(f.write_protect.is_empty());
     assert!(c.lookup(a).unwrap().object.is_none());
@@ -240,6 +241,43 @@ fn long_lived_children_collapse_when_they_exit() {
     assert_eq!(s.objects.chain_depth(top).unwrap(), 1);
     assert_eq!(s.objects.len(), 1);
     assert_eq!(s.read(&mut m, a), 20);
+    s.destroy(&mut m);
+    s.check_empty();
+}
+
+/// A read fault in a forked child maps the parent's page read-only, so the
+/// child's later write (through the CPU, i.e. the pmap) faults and copies;
+/// likewise a read of a page still only in the shadowed object after the
+/// child's first write pushed its shadow. The parent keeps its values.
+#[test]
+fn fork_read_then_write_keeps_parent() {
+    let mut s = Sim::new();
+    let mut m = Sim::map();
+    let a = m.allocate(0, 3 * P, true).unwrap();
+    for i in 0..3 {
+        s.write(&mut m, a + i * P, 10 + i);
+    }
+    let mut c = s.fork(&mut m);
+    // Read first (a read fault of the parent's page), then write.
+    assert_eq!(s.read(&mut c, a + P), 11);
+    s.check(&[&m, &c]);
+    s.write(&mut c, a + P, 21);
+    // The first write pushed the child's shadow; a page still only in the
+    // parent's object is read through it, then written.
+    assert_eq!(s.read(&mut c, a + 2 * P), 12);
+    s.check(&[&m, &c]);
+    s.write(&mut c, a + 2 * P, 22);
+    s.write(&mut c, a, 20);
+    s.check(&[&m, &c]);
+    for i in 0..3 {
+        assert_eq!(s.read(&mut m, a + i * P), 10 + i, "parent page {i}");
+        assert_eq!(s.read(&mut c, a + i * P), 20 + i, "child page {i}");
+    }
+    // And the parent's writes do not reach the child either.
+    s.write(&mut m, a + P, 31);
+    assert_eq!(s.read(&mut c, a + P), 21);
+    s.check(&[&m, &c]);
+    s.destroy(&mut c);
     s.destroy(&mut m);
     s.check_empty();
 }

@@ -115,7 +115,7 @@ fn two_entries(s: &mut Sim) -> (VmMap, u64, u64) {
     let mut m = Sim::map();
     let a = m.allocate(0x10_0000, 4 * P, false).unwrap();
     let b = m.allocate(0x10_0000 + 6 * P, 4 * P, false).unwrap();
-    m.protect(&mut s.objects, b, 4 * P, false, VmProt::READ).unwrap();
+    s.protect(&mut m, b, 4 * P, false, VmProt::READ).unwrap();
     (m, a, b)
 }
 
@@ -193,9 +193,7 @@ fn protect_clips_and_merges_back() {
     let mut m = Sim::map();
     let a = m.allocate(0, 8 * P, true).unwrap();
     s.write(&mut m, a + 5 * P, 9);
-    let ch = m
-        .protect(&mut s.objects, a + 2 * P, 3 * P, false, VmProt::READ)
-        .unwrap();
+    let ch = s.protect(&mut m, a + 2 * P, 3 * P, false, VmProt::READ).unwrap();
     assert_eq!(
         ch,
         vec![Reprotect {
@@ -216,7 +214,7 @@ fn protect_clips_and_merges_back() {
     );
     assert_eq!(s.read(&mut m, a + 3 * P), 0);
     // Restoring the protection merges the three entries back into one.
-    m.protect(&mut s.objects, a, 8 * P, false, VmProt::DEFAULT).unwrap();
+    s.protect(&mut m, a, 8 * P, false, VmProt::DEFAULT).unwrap();
     assert_eq!(spans(&m), vec![(a, a + 8 * P)]);
     assert_eq!(s.read(&mut m, a + 5 * P), 9);
     s.check(&[&m]);
@@ -330,12 +328,12 @@ fn entry_limit() {
     let mut m = VmMap::with_max_entries(MIN, MAX, 3).unwrap();
     let a = m.allocate(0, 8 * P, true).unwrap();
     // Two clips would make three entries: allowed.
-    m.protect(&mut s.objects, a + P, P, false, VmProt::READ).unwrap();
+    s.protect(&mut m, a + P, P, false, VmProt::READ).unwrap();
     assert_eq!(m.len(), 3);
     // A fourth entry is refused: by allocation, clipping or a hole punch.
     assert_eq!(m.allocate(0, P, true), Err(VmError::NoSpace));
     assert_eq!(
-        m.protect(&mut s.objects, a + 4 * P, P, false, VmProt::READ),
+        s.protect(&mut m, a + 4 * P, P, false, VmProt::READ),
         Err(VmError::NoSpace)
     );
     assert_eq!(m.deallocate(&mut s.objects, a + 4 * P, P), Err(VmError::NoSpace));

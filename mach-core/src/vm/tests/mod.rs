@@ -8,5 +8,6 @@ mod fork_tests;
 mod harness;
 mod map_tests;
 mod object_tests;
+mod pager_tests;
 mod random;
 mod types_tests;

@@ -61,6 +61,7 @@ fn run(seed: u64, steps: usize) {
             }
             2 | 3 => {
                 if let Ok(d) = m.deallocate(&mut s.objects, addr, size) {
+                    s.unmap(m, &d);
                     for u in &d.unmapped {
                         assert!(u.start < u.end && u.start >= LO && u.end <= HI);
                     }
@@ -71,7 +72,7 @@ fn run(seed: u64, steps: usize) {
                 let prot = VmProt::from_bits_truncate(r.next() as u32);
                 let set_max = r.below(4) == 0;
                 let before = m.len();
-                let res = m.protect(&mut s.objects, addr, size, set_max, prot);
+                let res = s.protect(m, addr, size, set_max, prot);
                 if res.is_err() {
                     assert_eq!(m.len(), before, "failed protect changed the map");
                 }
@@ -86,14 +87,14 @@ fn run(seed: u64, steps: usize) {
             7..=9 => {
                 let access = if op == 7 { VmProt::READ } else { VmProt::WRITE };
                 let a = LO + r.below(HI - LO);
-                match s.access(m, a, access) {
-                    Ok((page, writable)) => {
-                        assert!(s.live.contains(&page));
-                        if access == VmProt::WRITE {
-                            assert!(writable);
-                            s.contents.insert(page, r.next());
-                        }
-                    }
+                // Through the hardware mapping if it allows the access, as a CPU.
+                let res = if access == VmProt::WRITE {
+                    s.try_write(m, a, r.next())
+                } else {
+                    s.try_read(m, a).map(|_| ())
+                };
+                match res {
+                    Ok(()) => {}
                     Err(e) => assert!(
                         matches!(e, VmError::InvalidAddress | VmError::ProtectionFailure),
                         "{e:?}"
@@ -136,7 +137,7 @@ fn run(seed: u64, steps: usize) {
             14 | 15 => {
                 // Out-of-line memory: a snapshot into another (or the same) map,
                 // placed anywhere (14) or over existing memory (15).
-                let Ok(ci) = m.copyin(&mut s.objects, addr, size) else {
+                let Ok(ci) = s.copyin(m, addr, size) else {
                     continue;
                 };
                 let mj = r.below(maps.len() as u64) as usize;
@@ -146,7 +147,7 @@ fn run(seed: u64, steps: usize) {
                         .copyout(&mut s.objects, ci.copy, at)
                         .map(|_| Deallocation::default())
                 } else {
-                    maps[mj].copy_overwrite(&mut s.objects, ci.copy, at)
+                    s.copy_overwrite(&mut maps[mj], ci.copy, at)
                 };
                 match placed {
                     Ok(d) => s.reclaim(d.reclaim),
@@ -179,6 +180,13 @@ fn run(seed: u64, steps: usize) {
         let refs: Vec<&VmMap> = maps.iter().collect();
         if let Err(v) = invariants::check(&s.objects, &refs, &s.external) {
             panic!("seed {seed:#x} step {step} op {op}: {v:?}");
+        }
+        for m in &maps {
+            if let Some(p) = s.pmaps.get(&m.id())
+                && let Err(v) = invariants::check_pmap(&s.objects, m, p)
+            {
+                panic!("seed {seed:#x} step {step} op {op}: {v:?}");
+            }
         }
         s.check(&refs);
         for m in &maps {
@@ -221,5 +229,208 @@ fn random_operations() {
         0x5555,
     ] {
         run(seed, 3000);
+    }
+}
+
+/// The fault side of [`random_pager_protocol`]: resolves one fault and
+/// carries out its action; pager requests are recorded in `asked`, which
+/// must never get the same page twice while it is out.
+fn pager_fault(
+    s: &mut Sim,
+    m: &mut VmMap,
+    a: u64,
+    access: VmProt,
+    asked: &mut std::collections::HashSet<(ObjectId, u64)>,
+) {
+    let res = resolve_fault(m, &mut s.objects, a, access);
+    if let Ok(act) = &res {
+        s.stats.record(act.kind());
+    }
+    match res {
+        Ok(FaultAction::Map { page, writable }) => s.pmap(m).enter(a, page, writable),
+        Ok(FaultAction::CopyPage {
+            from,
+            into_object,
+            offset,
+            then_map_writable,
+        }) => {
+            let f = s.frame(s.contents[&from]);
+            s.objects.insert_page(into_object, offset, f).unwrap();
+            s.unmap_page(from);
+            s.pmap(m).enter(a, f, then_map_writable);
+        }
+        Ok(FaultAction::ZeroFill {
+            object,
+            offset,
+            writable,
+        }) => {
+            let f = s.frame(0);
+            s.objects.insert_page(object, offset, f).unwrap();
+            s.pmap(m).enter(a, f, writable);
+        }
+        Ok(FaultAction::FillAbsent { object, offset }) => {
+            let f = s.frame(0);
+            s.objects.supply_page(object, offset, f).unwrap();
+        }
+        Ok(FaultAction::AskPager { object, offset, .. } | FaultAction::AskUnlock { object, offset, .. }) => {
+            assert!(
+                asked.insert((object, offset)),
+                "second request for {object}/{offset:#x}"
+            );
+        }
+        Ok(FaultAction::WaitPager { object, offset }) => {
+            assert!(asked.contains(&(object, offset)), "waiting for a request never sent");
+        }
+        Err(VmError::MemoryError) => {}
+        Err(e) => panic!("{e:?}"),
+    }
+}
+
+/// Randomized faults against pagers that answer late, twice, with errors,
+/// zero fill, locks, or die: after every step the model's invariants hold
+/// and the requests it has out are exactly those the faults were told to send.
+fn run_pager(seed: u64, steps: usize) {
+    use std::collections::HashSet;
+    let mut r = Rng(seed);
+    let mut s = Sim::new();
+    let mut maps = std::vec![Sim::map()];
+    let mut objs = Vec::new();
+    let mut bases = Vec::new();
+    for (i, pager) in [(0u64, 81u64), (1, 82)] {
+        let obj = s.objects.create(8 * P, Some(pager)).unwrap();
+        s.external.push(obj);
+        objs.push(obj);
+        let req = MapRequest {
+            object: Some(obj),
+            offset: 0,
+            copy: i == 1,
+            protection: VmProt::DEFAULT,
+            max_protection: VmProt::ALL,
+            inheritance: if i == 0 { VmInherit::Share } else { VmInherit::Copy },
+        };
+        bases.push(maps[0].map_object(&mut s.objects, 0, 8 * P, true, req).unwrap());
+    }
+    let mut asked: HashSet<(ObjectId, u64)> = HashSet::new();
+    let mut errors = 0;
+    for step in 0..steps {
+        let oi = r.below(2) as usize;
+        let (mut obj, mut off) = (objs[oi], r.below(9) * P);
+        // The pager's answers mostly go to pages asked for.
+        if !asked.is_empty() && r.below(4) != 0 {
+            let mut v: Vec<_> = asked.iter().copied().collect();
+            v.sort_unstable();
+            (obj, off) = v[r.below(v.len() as u64) as usize];
+        }
+        match r.below(14) {
+            0..=4 => {
+                let mi = r.below(maps.len() as u64) as usize;
+                let a = bases[oi] + r.below(8) * P;
+                let access = if r.below(2) == 0 { VmProt::READ } else { VmProt::WRITE };
+                let m = &mut maps[mi];
+                match s.pmap(m).lookup(a) {
+                    Some(e) if e.writable || access == VmProt::READ => {}
+                    _ => pager_fault(&mut s, m, a, access, &mut asked),
+                }
+            }
+            5 | 6 => {
+                // A supply: usually of a page asked for, sometimes unsolicited,
+                // a duplicate, or outside the object.
+                let f = s.frame(r.next());
+                match s.objects.supply_page(obj, off, f) {
+                    Ok(_) => {
+                        asked.remove(&(obj, off));
+                    }
+                    Err(e) => {
+                        assert!(matches!(e, VmError::MemoryPresent | VmError::InvalidArgument));
+                        s.live.remove(&f);
+                        s.contents.remove(&f);
+                    }
+                }
+            }
+            7 => {
+                if r.below(3) == 0 && s.objects.data_error(obj, off) == Ok(true) {
+                    asked.remove(&(obj, off));
+                    errors += 1;
+                }
+            }
+            8 => {
+                if s.objects.data_unavailable(obj, off) == Ok(true) {
+                    asked.remove(&(obj, off));
+                }
+            }
+            9 => {
+                // lock_request: a lock (or unlock) of a resident page ends its unlock request.
+                let lock = VmProt::from_bits_truncate(r.below(4) as u32);
+                if s.objects.set_lock(obj, off, lock).is_ok() {
+                    asked.remove(&(obj, off));
+                    for p in s.pmaps.values_mut() {
+                        if lock.contains(VmProt::WRITE) {
+                            let page = s.objects.get(obj).unwrap().page(off).unwrap().page;
+                            let vas: Vec<u64> = p.iter().filter(|(_, e)| e.page == page).map(|(va, _)| va).collect();
+                            for va in vas {
+                                if lock.contains(VmProt::READ) {
+                                    p.remove(va, va + P);
+                                } else {
+                                    p.write_protect(va, va + P);
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            10 | 11 => {
+                if off < 8 * P {
+                    if s.objects.get(obj).unwrap().pager_page(off) == Some(PagerPage::UnlockRequested) {
+                        asked.remove(&(obj, off));
+                    }
+                    s.evict(obj, off);
+                }
+            }
+            12 => {
+                if r.below(100) == 0 {
+                    let death = s.objects.pager_died(obj).unwrap();
+                    for o in death.woken {
+                        assert!(asked.remove(&(obj, o)));
+                    }
+                }
+            }
+            _ => {
+                if maps.len() < 3 && r.below(2) == 0 {
+                    let child = s.fork(&mut maps[0]);
+                    maps.push(child);
+                } else if maps.len() > 1 {
+                    let mut gone = maps.pop().unwrap();
+                    s.destroy(&mut gone);
+                }
+            }
+        }
+        let out: HashSet<(ObjectId, u64)> = s
+            .objects
+            .iter()
+            .flat_map(|(id, o)| {
+                o.pager_pages()
+                    .filter(|(_, st)| matches!(st, PagerPage::Requested | PagerPage::UnlockRequested))
+                    .map(move |(off, _)| (id, off))
+            })
+            .collect();
+        assert_eq!(out, asked, "seed {seed:#x} step {step}: requests out");
+        let refs: Vec<&VmMap> = maps.iter().collect();
+        s.check(&refs);
+    }
+    std::eprintln!("pager seed {seed:#x}: {:?}, {errors} errors", s.stats);
+    assert!(s.stats.pager_request > 0 && s.stats.pager_wait > 0 && s.stats.zero_fill > 0);
+    for mut m in maps {
+        s.destroy(&mut m);
+    }
+    while let Some(&o) = s.external.last() {
+        s.release(o);
+    }
+    s.check_empty();
+}
+
+#[test]
+fn random_pager_protocol() {
+    for seed in [3, 0xfeed_f00d, 0x9e37_79b9_7f4a_7c15, 12345] {
+        run_pager(seed, 2000);
     }
 }

@@ -1,16 +1,26 @@
 //! The memory-object control port's server (`memory_object_control`): a
 //! pager's answers about the object behind the port: data, zero fill and
-//! errors for pages the kernel asked for, lock requests, attributes.
+//! errors for pages the kernel asked for, lock requests, attributes. Each
+//! answer goes to the VM model's page state (`mach_core::vm::pager`), which
+//! refuses what does not fit (a duplicate supply, a page outside the
+//! object), and the faults waiting on the pages wake.
+//!
+//! Work per call is bounded whatever a pager sends: `data_error` and
+//! `data_unavailable` cover at most `MAX_ANSWER_PAGES` pages of the object
+//! (the range is cut at the object's end and after that many pages) and, as
+//! in Mach, answer only the pages in it that were asked for; a
+//! supply at most the pages of its data, and `lock_request` walks the
+//! object's resident pages and its outstanding unlock requests, never the
+//! range page by page.
 
 use crate::kern::pager::{self, PAGER_OBJECT_SIZE, PagerIo, Pagers};
 use crate::kern::vm::{self, pageout};
-use alloc::vec::Vec;
 use mach_abi::kern_return::*;
 use mach_abi::port::MACH_NOTIFY_DEAD_NAME;
 use mach_core::ipc::kimage::{KernelReplyParts, KernelRequest};
 use mach_core::ipc::kmsg::KMsg;
 use mach_core::ipc::{Ipc, KERNEL_SPACE, KRight};
-use mach_core::vm::VmProt;
+use mach_core::vm::{PageState, VmError, VmProt};
 use mach_interfaces::memory_object as mo;
 use mach_interfaces::memory_object_control::{self as moc, MemoryObjectControlServer};
 use mach_interfaces::{OolArray, Release};
@@ -52,6 +62,13 @@ fn pages(offset: u64, length: u64) -> Result<impl Iterator<Item = u64>, i32> {
     Ok((0..length.div_ceil(PAGE)).map(move |i| offset + i * PAGE))
 }
 
+/// The pages `[start, end)` a pager's answer for `[offset, offset +
+/// length)` of `object` covers, cut to the object and `MAX_ANSWER_PAGES`.
+fn answer_range(object: u64, offset: u64, length: u64) -> Result<core::ops::Range<u64>, i32> {
+    let (start, end) = vm::with_objects(|o| o.answer_range(object, offset, length)).map_err(VmError::kr)?;
+    Ok(start..end)
+}
+
 impl Control<'_> {
     /// Whether the pager sending this is the default pager's task (which
     /// may use the frames kept in reserve for it).
@@ -72,6 +89,16 @@ impl Control<'_> {
                 .kernel_send_image(reply, KRight::NULL, &buf[..n], KernelReplyParts::default()),
             None => self.ipc.release_right(reply),
         }
+    }
+
+    /// Makes `frame` page `page` of the object (a duplicate or a page outside
+    /// it is refused and the frame freed), locked against `lock`, and wakes
+    /// the faults waiting for it.
+    fn commit(&mut self, page: u64, frame: crate::mem::Frame, lock: VmProt) {
+        if vm::supply_frame(self.object, page, frame) && lock != VmProt::NONE {
+            let _ = vm::with_objects(|o| o.set_lock(self.object, page, lock));
+        }
+        pager::answered(self.object, page);
     }
 
     fn set_attributes(&mut self, may_cache: u32, copy_strategy: u32) {
@@ -95,9 +122,12 @@ impl MemoryObjectControlServer for Control<'_> {
         if should_return > 2 {
             return Err(KERN_INVALID_ARGUMENT);
         }
-        let range: Vec<u64> = pages(offset, size)?.collect();
+        let _ = pages(offset, size)?;
         let pager = vm::with_objects(|o| o.get(self.object).and_then(|x| x.pager())).ok_or(KERN_INVALID_ARGUMENT)?;
         let last = offset + size;
+        // The faults waiting for an unlock in the range (bounded by the
+        // requests an object may have out), found before a flush drops them.
+        let waiting = vm::with_objects(|o| o.unlock_requests_in(self.object, offset, last));
         let mut io = PagerIo {
             ipc: self.ipc,
             pagers: self.pagers,
@@ -111,11 +141,10 @@ impl MemoryObjectControlServer for Control<'_> {
             should_flush != 0,
         );
         pageout::lock(self.object, offset..last, lock);
-        // Faults waiting for an unlock look again.
-        for page in range {
-            if self.pagers.is_pending(self.object, page) {
-                pager::answered(self.pagers, self.object, page, false);
-            }
+        // Faults waiting for an unlock look again (`lock` ended the requests).
+        for page in waiting {
+            let _ = vm::with_objects(|o| o.cancel_request(self.object, page));
+            pager::answered(self.object, page);
         }
         self.completed(reply_to, offset, size);
         Ok(())
@@ -150,35 +179,56 @@ impl MemoryObjectControlServer for Control<'_> {
             };
             for page in range {
                 let Some(frame) = frames.next() else { break };
-                if vm::supply_frame(self.object, page, frame) && lock != VmProt::NONE {
-                    let _ = vm::with_objects(|o| o.set_lock(self.object, page, lock));
-                }
-                pager::answered(self.pagers, self.object, page, false);
+                self.commit(page, frame, lock);
             }
             frames.for_each(crate::mem::free_frame);
             return Ok(());
         }
         let bytes = self.req.take_ool(data.address).unwrap_or_default();
-        for (i, page) in pages(offset, (bytes.len() as u64).max(1))?.enumerate() {
+        let range = pages(offset, (bytes.len() as u64).max(1))?;
+        let chunks = (0..bytes.len().div_ceil(PAGE as usize).max(1)).map(|i| {
             let from = i * PAGE as usize;
-            let chunk = bytes.get(from..(from + PAGE as usize).min(bytes.len())).unwrap_or(&[]);
-            if vm::supply_page(self.object, page, chunk, self.privileged()) && lock != VmProt::NONE {
-                let _ = vm::with_objects(|o| o.set_lock(self.object, page, lock));
+            bytes.get(from..(from + PAGE as usize).min(bytes.len())).unwrap_or(&[])
+        });
+        // Every frame first, then the commits: a shortage commits nothing.
+        // The pages asked for go back to absent and their faults wake, wait
+        // for memory if it is still short, and ask again: the data is gone.
+        let Some(frames) = vm::supply_frames(chunks, self.privileged()) else {
+            log::warn!("pager: data_supply dropped: no frames");
+            for page in range {
+                let asked = vm::with_objects(|o| {
+                    let asked = o.page_state(self.object, page) == Ok(PageState::Requested);
+                    if asked {
+                        let _ = o.cancel_request(self.object, page);
+                    }
+                    asked
+                });
+                if asked {
+                    pager::answered(self.object, page);
+                }
             }
-            pager::answered(self.pagers, self.object, page, false);
+            return Ok(());
+        };
+        for (page, frame) in range.zip(frames) {
+            self.commit(page, frame, lock);
         }
         Ok(())
     }
     fn memory_object_data_unavailable(&mut self, _c: u32, offset: u64, length: u64) -> Result<(), i32> {
-        for page in pages(offset, length)? {
-            vm::supply_page(self.object, page, &[], self.privileged());
-            pager::answered(self.pagers, self.object, page, false);
+        // The faults zero-fill the pages themselves (where they can wait for
+        // memory): nothing is allocated here.
+        for page in answer_range(self.object, offset, length)?.step_by(PAGE as usize) {
+            if vm::with_objects(|o| o.data_unavailable(self.object, page)) == Ok(true) {
+                pager::answered(self.object, page);
+            }
         }
         Ok(())
     }
     fn memory_object_data_error(&mut self, _c: u32, offset: u64, length: u64, _error: i32) -> Result<(), i32> {
-        for page in pages(offset, length)? {
-            pager::answered(self.pagers, self.object, page, true);
+        for page in answer_range(self.object, offset, length)?.step_by(PAGE as usize) {
+            if vm::with_objects(|o| o.data_error(self.object, page)) == Ok(true) {
+                pager::answered(self.object, page);
+            }
         }
         Ok(())
     }
@@ -189,7 +239,7 @@ impl MemoryObjectControlServer for Control<'_> {
 /// kernel can send that: the sender is checked, so a forged one is ignored).
 pub fn serve(ipc: &mut Ipc, pagers: &mut Pagers, object: u64, kmsg: KMsg) {
     if kmsg.sender == KERNEL_SPACE && kmsg.id == MACH_NOTIFY_DEAD_NAME {
-        pager::pager_died(pagers, object);
+        pager::pager_died(object);
     }
     let mut req = ipc.kernel_request(kmsg);
     let image = core::mem::take(&mut req.image);

@@ -44,6 +44,7 @@ static FAULTS: Mutex<FaultStats> = Mutex::new(FaultStats {
     zero_fill: 0,
     cow_copy: 0,
     pager_request: 0,
+    pager_wait: 0,
     default_pagein: 0,
     pageout: 0,
     reactivation: 0,
@@ -183,7 +184,9 @@ pub enum FaultOutcome {
     /// The page is mapped: retry the access.
     Mapped,
     /// The page must come from the pager behind `pager` (with `unlock`: it is
-    /// resident but the pager locked it against this access).
+    /// resident but the pager locked it against this access). The model now
+    /// has the page requested: the caller sends the request and waits, or,
+    /// if it may not wait, withdraws it ([`cancel_request`]).
     NeedPager {
         object: u64,
         pager: u64,
@@ -191,6 +194,24 @@ pub enum FaultOutcome {
         access: u32,
         unlock: bool,
     },
+    /// An earlier fault's request for page `offset` of `object` is out:
+    /// wait for the answer (send nothing), then retry.
+    WaitPager { object: u64, offset: u64 },
+    /// No frame was free for the page: wait for memory, then retry (the
+    /// page's pager, if any, is not asked again).
+    NoMemory,
+}
+
+/// Withdraws the request a fault made but will not send (it may not wait).
+pub fn cancel_request(object: u64, offset: u64) {
+    let _ = with_objects(|o| o.cancel_request(object, offset));
+}
+
+/// Whether a fault on page `offset` of `object` still waits for its pager
+/// (a data or unlock request is out). Once not, the fault is retried and
+/// finds the answer: the page, a zero fill, or an error.
+pub fn page_waits_for_pager(object: u64, offset: u64) -> bool {
+    with_objects(|o| o.page_state(object, offset).is_ok_and(|s| s.is_waiting()))
 }
 
 /// `vm_protect`.
@@ -204,9 +225,16 @@ pub fn protect(task: &Task, addr: u64, size: u64, set_max: bool, prot: u32) -> R
         for r in changes {
             let mut va = r.start;
             while va < r.end {
-                if space.translate(va).is_some() {
+                if let Some((_, old)) = space.translate(va) {
                     if r.protection.contains(VmProt::READ) {
-                        let _ = space.set_flags(va, page_flags(r.protection));
+                        // Never raised to writable here: a page mapped
+                        // read-only may be shared copy-on-write (or belong
+                        // to a lower object); its write fault decides.
+                        let mut flags = page_flags(r.protection);
+                        if old.0 & PageFlags::WRITABLE == 0 {
+                            flags = PageFlags(flags.0 & !PageFlags::WRITABLE);
+                        }
+                        let _ = space.set_flags(va, flags);
                     } else {
                         // x86 cannot map a page without read access: leave it unmapped.
                         let _ = space.unmap(va);
@@ -268,7 +296,24 @@ pub fn fault(task: &Task, addr: u64, write: bool, exec: bool) -> Result<FaultOut
     let mut vm = task.vm.lock();
     let mut objects_guard = OBJECTS.lock();
     let objects = objects_guard.get_or_insert_with(VmObjects::new);
-    let action = resolve_fault(&mut vm.map, objects, addr, access)?;
+    let mut action = resolve_fault(&mut vm.map, objects, addr, access)?;
+    // The pager had no data (data_unavailable): the zero fill is done here,
+    // where a shortage of frames can wait; then the fault is resolved again
+    // (the page may be the top object's, or one a copy reads).
+    for _ in 0..2 {
+        let FaultAction::FillAbsent { object, offset } = action else {
+            break;
+        };
+        let Some(mut frame) = mem::alloc_frame_keeping(reserve_for(task)) else {
+            return Ok(FaultOutcome::NoMemory);
+        };
+        frame.zero();
+        let page = frame.into_page();
+        if objects.supply_page(object, offset, page).is_err() {
+            mem::free_page(page);
+        }
+        action = resolve_fault(&mut vm.map, objects, addr, access)?;
+    }
     let mut stale = None;
     let kind = action.kind();
     let (frame, writable) = match action {
@@ -278,7 +323,9 @@ pub fn fault(task: &Task, addr: u64, write: bool, exec: bool) -> Result<FaultOut
             offset,
             writable,
         } => {
-            let mut frame = mem::alloc_frame_keeping(reserve_for(task)).ok_or(VmError::ResourceShortage)?;
+            let Some(mut frame) = mem::alloc_frame_keeping(reserve_for(task)) else {
+                return Ok(FaultOutcome::NoMemory);
+            };
             frame.zero();
             let page = frame.into_page();
             if let Err(e) = objects.insert_page(object, offset, page) {
@@ -293,7 +340,9 @@ pub fn fault(task: &Task, addr: u64, write: bool, exec: bool) -> Result<FaultOut
             offset,
             then_map_writable,
         } => {
-            let frame = mem::alloc_copy_of(from, reserve_for(task)).ok_or(VmError::ResourceShortage)?;
+            let Some(frame) = mem::alloc_copy_of(from, reserve_for(task)) else {
+                return Ok(FaultOutcome::NoMemory);
+            };
             let frame = frame.into_page();
             if let Err(e) = objects.insert_page(into_object, offset, frame) {
                 mem::free_page(frame);
@@ -342,6 +391,13 @@ pub fn fault(task: &Task, addr: u64, write: bool, exec: bool) -> Result<FaultOut
                 unlock: false,
             });
         }
+        FaultAction::WaitPager { object, offset } => {
+            vm.stats.record(kind);
+            FAULTS.lock().record(kind);
+            return Ok(FaultOutcome::WaitPager { object, offset });
+        }
+        // Resolved above, twice at most; a third is a model inconsistency.
+        FaultAction::FillAbsent { .. } => return Err(VmError::MemoryFailure),
     };
     let mut prot = if writable {
         VmProt::READ | VmProt::WRITE
@@ -440,34 +496,34 @@ pub fn map_object(
     with_objects(|o| vm.map.map_object(o, hint, size, anywhere, req)).map_err(VmError::kr)
 }
 
-/// Makes a page of `object` resident with `data` (zero-filled past its end);
-/// a page already resident is left alone (a duplicate supply never
-/// overwrites). Returns false if the offset is outside the object. The frame
-/// leaves the default pager's reserve alone unless `privileged` (the
-/// supplier is the default pager).
-pub fn supply_page(object: u64, offset: u64, data: &[u8], privileged: bool) -> bool {
+/// Frames for a pager's supply of `chunks` (one per page, zero-filled past
+/// each one's end), all allocated before any is committed; `None` (and
+/// nothing allocated) when memory is short. The frames leave the default
+/// pager's reserve alone unless `privileged` (the supplier is the default
+/// pager).
+pub fn supply_frames<'a>(chunks: impl Iterator<Item = &'a [u8]>, privileged: bool) -> Option<Vec<Frame>> {
     let reserve = if privileged { 0 } else { DEFAULT_PAGER_RESERVE };
-    let Some(mut frame) = mem::alloc_frame_keeping(reserve) else {
-        return false;
-    };
-    frame.fill(data);
-    let page = frame.into_page();
-    match with_objects(|o| o.insert_page(object, offset, page)) {
-        Ok(()) => true,
-        Err(_) => {
-            mem::free_page(page);
-            false
-        }
+    let mut frames = Vec::new();
+    for data in chunks {
+        let Some(mut frame) = mem::alloc_frame_keeping(reserve) else {
+            frames.into_iter().for_each(mem::free_frame);
+            return None;
+        };
+        frame.fill(data);
+        frames.push(frame);
     }
+    Some(frames)
 }
 
 /// Makes `frame` page `offset` of `object` (data a pager supplied, already
-/// in the frame); a page already resident is left alone and `frame` freed.
-/// Returns false if the offset is outside the object.
+/// in the frame) through the model's `supply_page`: a page already
+/// resident is left alone (a duplicate supply never overwrites) and `frame`
+/// freed, as it is for an offset outside the object. Returns whether the
+/// page is now the supplied one.
 pub fn supply_frame(object: u64, offset: u64, frame: Frame) -> bool {
     let page = frame.into_page();
-    match with_objects(|o| o.insert_page(object, offset, page)) {
-        Ok(()) => true,
+    match with_objects(|o| o.supply_page(object, offset, page)) {
+        Ok(_) => true,
         Err(_) => {
             mem::free_page(page);
             false
@@ -540,7 +596,12 @@ pub fn wire(task: &Task, addr: u64, size: u64, access: u32) -> Result<(), KernRe
     while va < end {
         let err = match fault(task, va, prot.contains(VmProt::WRITE), false) {
             Ok(FaultOutcome::Mapped) => None,
-            Ok(FaultOutcome::NeedPager { .. }) => Some(KERN_FAILURE),
+            Ok(FaultOutcome::NeedPager { object, offset, .. }) => {
+                cancel_request(object, offset);
+                Some(KERN_FAILURE)
+            }
+            Ok(FaultOutcome::WaitPager { .. }) => Some(KERN_FAILURE),
+            Ok(FaultOutcome::NoMemory) => Some(KERN_RESOURCE_SHORTAGE),
             Err(e) => Some(e.kr()),
         };
         if let Some(kr) = err {
