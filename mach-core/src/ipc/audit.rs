@@ -110,10 +110,14 @@ impl Ipc {
             {
                 counts.entry(r).or_default().send_once += 1;
             }
-            if port.messages.len() > port.qlimit as usize + 64 {
+            // Messages sent with send rights stop at the queue limit (64 over
+            // it tolerated: the limit may have been lowered under a full
+            // queue). Send-once messages (replies, notifications) pass it:
+            // they are bounded by their receiver's message-memory charge.
+            let with_send = port.messages.iter().filter(|m| m.dest.kind == RightKind::Send).count();
+            if with_send > port.qlimit as usize + 64 {
                 v.push(alloc::format!(
-                    "port {id}: {} messages, queue limit {}",
-                    port.messages.len(),
+                    "port {id}: {with_send} messages sent with send rights, queue limit {}",
                     port.qlimit
                 ));
             }
