@@ -243,38 +243,61 @@ impl Ipc {
     /// Whether `bytes` more fit in the global budget and in `account`'s.
     #[inline(always)]
     pub(crate) fn message_memory_fits(&self, account: SpaceId, bytes: u64) -> bool {
-        let fits = |used: u64, limit: u64| used.checked_add(bytes).is_some_and(|n| n <= limit);
-        fits(self.message_memory, self.message_memory_limit)
-            && self
-                .spaces
-                .get(&account)
-                .is_none_or(|s| fits(s.message_memory, self.space_message_limit))
+        let limit = self.space_message_limit;
+        self.message_memory
+            .checked_add(bytes)
+            .is_some_and(|n| n <= self.message_memory_limit)
+            && (account == 0
+                || self
+                    .spaces
+                    .get(&account)
+                    .is_none_or(|s| s.message_memory.checked_add(bytes).is_some_and(|n| n <= limit)))
     }
 
     /// Takes `bytes` from the message-memory budget and from `account`'s
     /// (0 or a gone space: the global budget only); false, taking nothing,
     /// if that would pass either limit.
+    #[inline]
     pub(crate) fn charge_message_memory(&mut self, account: SpaceId, bytes: u64) -> bool {
-        if !self.message_memory_fits(account, bytes) {
+        let Some(total) = self
+            .message_memory
+            .checked_add(bytes)
+            .filter(|&n| n <= self.message_memory_limit)
+        else {
             return false;
+        };
+        if account != 0
+            && let Some(s) = self.spaces.get_mut(&account)
+        {
+            let limit = self.space_message_limit;
+            let Some(n) = s.message_memory.checked_add(bytes).filter(|&n| n <= limit) else {
+                return false;
+            };
+            s.message_memory = n;
         }
-        self.charge_message_memory_always(account, bytes);
+        self.message_memory = total;
         true
     }
 
     /// Takes `bytes` from the budgets whatever the limits (a kernel reply,
     /// whose request was refused if its receiver was over its limit).
+    #[inline]
     pub(crate) fn charge_message_memory_always(&mut self, account: SpaceId, bytes: u64) {
         self.message_memory = self.message_memory.saturating_add(bytes);
-        if let Some(s) = self.spaces.get_mut(&account) {
+        if account != 0
+            && let Some(s) = self.spaces.get_mut(&account)
+        {
             s.message_memory = s.message_memory.saturating_add(bytes);
         }
     }
 
     /// Gives back what a message held.
+    #[inline]
     pub(crate) fn uncharge_message_memory(&mut self, account: SpaceId, bytes: u64) {
         self.message_memory = self.message_memory.saturating_sub(bytes);
-        if let Some(s) = self.spaces.get_mut(&account) {
+        if account != 0
+            && let Some(s) = self.spaces.get_mut(&account)
+        {
             s.message_memory = s.message_memory.saturating_sub(bytes);
         }
     }

@@ -309,14 +309,13 @@ impl Ipc {
         // the global budget): past that task's limit, or for a request to
         // a kernel object whose reply could not be charged, nothing is taken.
         let account = plan.task.unwrap_or(0);
-        let to_kernel = plan.task.is_none()
+        if plan.task.is_none()
+            && let Some(r) = plan.reply
             && self
                 .ports
                 .get(&plan.dest)
-                .is_some_and(|p| matches!(p.receiver, Receiver::Kernel(_)));
-        let reply = plan.reply.filter(|_| to_kernel).map(|r| self.account_of(r));
-        if !self.message_memory_fits(account, plan.charge())
-            || reply.is_some_and(|a| !self.message_memory_fits(a, KMSG_OVERHEAD))
+                .is_some_and(|p| matches!(p.receiver, Receiver::Kernel(_)))
+            && !self.message_memory_fits(self.account_of(r), KMSG_OVERHEAD)
         {
             return Err(Decline::NoBuffer);
         }
@@ -326,11 +325,13 @@ impl Ipc {
             body.try_reserve_exact(data.len()).map_err(|_| Decline::NoBuffer)?;
             body.extend_from_slice(data);
         }
+        if !self.charge_message_memory(account, plan.charge()) {
+            return Err(Decline::NoBuffer);
+        }
         if let Some(s) = self.spaces.get_mut(&space) {
             take_sender_right(s, plan);
         }
         let (reply, _) = self.commit_simple(plan, false);
-        self.charge_message_memory_always(account, plan.charge());
         self.stats.simple_queued = self.stats.simple_queued.wrapping_add(1);
         self.deliver(KMsg {
             complex: false,

@@ -123,7 +123,17 @@ impl VmObject {
     }
 
     /// Sets the state of `offset` (None: plain), keeping `outstanding` exact.
+    #[inline(always)]
     pub(super) fn set_pager_page(&mut self, offset: u64, state: Option<PagerPage>) {
+        // Most objects (anonymous memory) never have a pager page: a page
+        // made plain there costs one test.
+        if state.is_none() && self.pager_pages.is_empty() {
+            return;
+        }
+        self.change_pager_page(offset, state);
+    }
+
+    fn change_pager_page(&mut self, offset: u64, state: Option<PagerPage>) {
         let waits = |s: Option<PagerPage>| matches!(s, Some(PagerPage::Requested | PagerPage::UnlockRequested));
         let old = match state {
             Some(s) => self.pager_pages.insert(offset, s),

@@ -289,6 +289,7 @@ pub fn alloc_frame() -> Option<Frame> {
 }
 
 /// One free frame, unless that would leave `reserve` or fewer free.
+#[inline(always)]
 pub fn alloc_frame_keeping(reserve: usize) -> Option<Frame> {
     FRAMES.lock().as_mut()?.take(reserve)
 }

@@ -107,6 +107,7 @@ impl Task {
     }
 
     /// Runs `f` on the task's address space.
+    #[inline(always)]
     pub fn with_space<R>(&self, f: impl FnOnce(&mut AddressSpace) -> R) -> R {
         f(&mut self.space.lock())
     }

@@ -296,24 +296,27 @@ pub fn fault(task: &Task, addr: u64, write: bool, exec: bool) -> Result<FaultOut
     let mut vm = task.vm.lock();
     let mut objects_guard = OBJECTS.lock();
     let objects = objects_guard.get_or_insert_with(VmObjects::new);
-    let mut action = resolve_fault(&mut vm.map, objects, addr, access)?;
     // The pager had no data (data_unavailable): the zero fill is done here,
     // where a shortage of frames can wait; then the fault is resolved again
-    // (the page may be the top object's, or one a copy reads).
-    for _ in 0..2 {
-        let FaultAction::FillAbsent { object, offset } = action else {
-            break;
-        };
-        let Some(mut frame) = mem::alloc_frame_keeping(reserve_for(task)) else {
-            return Ok(FaultOutcome::NoMemory);
-        };
-        frame.zero();
-        let page = frame.into_page();
-        if objects.supply_page(object, offset, page).is_err() {
-            mem::free_page(page);
+    // (the page may be the top object's, or one a copy reads), at most twice.
+    // (One call site, so that LLVM inlines the model's fault resolution.)
+    let mut fills = 0;
+    let action = loop {
+        match resolve_fault(&mut vm.map, objects, addr, access)? {
+            FaultAction::FillAbsent { object, offset } if fills < 2 => {
+                fills += 1;
+                let Some(mut frame) = mem::alloc_frame_keeping(reserve_for(task)) else {
+                    return Ok(FaultOutcome::NoMemory);
+                };
+                frame.zero();
+                let page = frame.into_page();
+                if objects.supply_page(object, offset, page).is_err() {
+                    mem::free_page(page);
+                }
+            }
+            action => break action,
         }
-        action = resolve_fault(&mut vm.map, objects, addr, access)?;
-    }
+    };
     let mut stale = None;
     let kind = action.kind();
     let (frame, writable) = match action {
