@@ -42,14 +42,7 @@ pub fn resolve_user_fault(frame: &TrapFrame, addr: u64) -> bool {
                 access,
                 unlock,
             }) => {
-                if !may_wait {
-                    vm::cancel_request(object, offset);
-                    return false;
-                }
-                let asked = lock::with(|k| {
-                    pager::request(&mut k.ipc, &mut k.pagers, &task, object, pager, offset, access, unlock)
-                });
-                if asked == Request::Failed || !wait_for_answer(object, offset) {
+                if !ask_pager(&task, may_wait, object, pager, offset, access, unlock) {
                     return false;
                 }
                 // The answer is in: look again, and map the page (or fail).
@@ -68,6 +61,30 @@ pub fn resolve_user_fault(frame: &TrapFrame, addr: u64) -> bool {
             Err(_) => return false,
         }
     }
+}
+
+/// Sends the data request (or unlock) for page `offset` of `object` that the
+/// model asked this fault to send, and waits for the answer; false if the
+/// fault must fail. A fault that may not wait withdraws the request instead.
+/// Out of line: the common faults (zero fill, copy-on-write) never get here.
+#[cold]
+#[inline(never)]
+#[allow(clippy::too_many_arguments)]
+fn ask_pager(
+    task: &crate::kern::task::Task,
+    may_wait: bool,
+    object: u64,
+    pager: mach_core::ipc::PortId,
+    offset: u64,
+    access: u32,
+    unlock: bool,
+) -> bool {
+    if !may_wait {
+        vm::cancel_request(object, offset);
+        return false;
+    }
+    let asked = lock::with(|k| pager::request(&mut k.ipc, &mut k.pagers, task, object, pager, offset, access, unlock));
+    asked != Request::Failed && wait_for_answer(object, offset)
 }
 
 /// How often one fault waits for memory before it fails (a task whose
