@@ -524,11 +524,12 @@ impl Ipc {
         let Some(space) = self.spaces.remove(&id) else {
             return;
         };
-        let entries: Vec<(Name, space::Entry)> = space.names().map(|(n, e)| (n, *e)).collect();
-        drop(space);
-        for (name, e) in entries {
-            self.terminate_entry(id, name, e);
+        // Walked in place (the space is out of the table): teardown
+        // allocates nothing for the walk.
+        for (name, e) in space.names() {
+            self.terminate_entry(id, name, *e);
         }
+        drop(space);
         self.collect_garbage();
     }
 
