@@ -21,6 +21,13 @@ pub type TaskId = u64;
 /// Threads one task may have at once.
 pub const MAX_THREADS_PER_TASK: usize = 64;
 
+/// Tasks alive at once, and tasks alive at once that one task created
+/// (`task_create` fails with KERN_RESOURCE_SHORTAGE past either): each holds
+/// page tables, a map and an IPC space, so a task creating them in a loop
+/// must stop long before the kernel's memory does.
+pub const MAX_TASKS: usize = 512;
+pub const MAX_CHILDREN_PER_TASK: usize = 128;
+
 /// What a test task expects to end it (module command line `expect=` and
 /// `ktest=`): the kernel reports `test NAME ... ok` when it happens.
 #[derive(Clone, Debug)]
@@ -69,6 +76,9 @@ pub struct Task {
     /// other hand-overs, general path.
     pub ipc_counts: [AtomicU64; 3],
     pub expectation: Option<Expectation>,
+    /// The task that created this one with `task_create` (0: made by the
+    /// kernel at boot), for [`children_of`].
+    pub parent: AtomicU64,
 }
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
@@ -93,6 +103,7 @@ impl Task {
             vm_privileged: AtomicBool::new(false),
             ipc_counts: [const { AtomicU64::new(0) }; 3],
             expectation,
+            parent: AtomicU64::new(0),
         });
         TASKS
             .lock()
@@ -242,6 +253,15 @@ pub fn all() -> alloc::vec::Vec<Arc<Task>> {
         .lock()
         .as_ref()
         .map_or_else(alloc::vec::Vec::new, |t| t.values().cloned().collect())
+}
+
+/// Live tasks that `parent` created.
+pub fn children_of(parent: TaskId) -> usize {
+    TASKS.lock().as_ref().map_or(0, |t| {
+        t.values()
+            .filter(|c| c.parent.load(Ordering::Relaxed) == parent)
+            .count()
+    })
 }
 
 /// Live tasks.

@@ -57,6 +57,7 @@ fn main(_args: mach_user::start::Args) -> i32 {
     ok &= ownership(&mut e);
     ok &= bad_kernel_requests(&mut e);
     ok &= unnamed_task_ends(&mut e);
+    ok &= task_limit(&mut e);
     if ok { 0 } else { 1 }
 }
 
@@ -597,4 +598,44 @@ fn unnamed_task_ends(e: &mut Env) -> bool {
     let _ = e.dealloc(p);
     let _ = e.destroy(notify);
     ok
+}
+
+/// A task that creates tasks in a loop is stopped with
+/// KERN_RESOURCE_SHORTAGE at the kernel's per-creator limit (128 alive at
+/// once) instead of running the kernel out of memory; its children work,
+/// and once they are gone it can create again.
+fn task_limit(e: &mut Env) -> bool {
+    use mach_user::rpc::task;
+    let mut children = [0u32; 200];
+    let mut made = 0;
+    let mut last = Ok(0);
+    while made < children.len() {
+        last = task::task_create(&mut e.rpc, e.task, 0);
+        match last {
+            Ok(c) => {
+                children[made] = c;
+                made += 1;
+            }
+            Err(_) => break,
+        }
+    }
+    let mut ok = check_eq!("task_create_stops_at_the_limit", last, Err(KERN_RESOURCE_SHORTAGE));
+    ok &= check_eq!("task_create_limit_is_128", made, 128);
+    // A child made last is a working task: its port answers.
+    ok &= check_eq!(
+        "task_at_the_limit_answers",
+        mp::mach_port_names(&mut e.rpc, children[made.saturating_sub(1)]).is_ok(),
+        true
+    );
+    for &c in &children[..made] {
+        let _ = task::task_terminate(&mut e.rpc, c);
+        let _ = e.dealloc(c);
+    }
+    let again = task::task_create(&mut e.rpc, e.task, 0);
+    ok &= check_eq!("task_create_after_the_children_end", again.is_ok(), true);
+    if let Ok(c) = again {
+        let _ = task::task_terminate(&mut e.rpc, c);
+        let _ = e.dealloc(c);
+    }
+    ok & audit(e, "task_limit")
 }

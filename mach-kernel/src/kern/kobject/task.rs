@@ -64,9 +64,19 @@ impl TaskServer for TaskPortServer<'_, '_> {
     }
     fn task_create(&mut self, _parent: u32, inherit_memory: u32) -> Result<u32, i32> {
         let parent = self.task()?;
+        if task::task_count() >= task::MAX_TASKS || task::children_of(parent.id) >= task::MAX_CHILDREN_PER_TASK {
+            return Err(KERN_RESOURCE_SHORTAGE);
+        }
         let space = crate::arch::paging::AddressSpace::new().map_err(|_| KERN_RESOURCE_SHORTAGE)?;
-        let name = alloc::format!("{}-child", parent.name);
+        // "NAME-child" once: a child's child keeps its parent's name, so
+        // names do not grow with the depth of creation.
+        let name = if parent.name.ends_with("-child") {
+            parent.name.clone()
+        } else {
+            alloc::format!("{}-child", parent.name)
+        };
         let child = lifecycle::create_task(self.ctx.ipc, name, space, None);
+        child.parent.store(parent.id, Ordering::Relaxed);
         if inherit_memory != 0
             && let Err(e) = vm::fork(&parent, &child)
         {
