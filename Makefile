@@ -23,7 +23,7 @@ USER_DIR := target/user
 KERNEL_ELF := $(KERNEL_DIR)/$(TARGET)/release/mach-kernel
 USER_BIN := $(USER_DIR)/$(TARGET)/release
 HARNESS := target/debug/harness
-USER_PROGRAMS := bootstrap default-pager test-traps test-preempt test-fault test-ports test-msg test-rpc test-fuzz test-vm test-fork test-exc test-pager test-thread test-ool test-vmcopy test-device test-dpager test-bigmem bench-ipc
+USER_PROGRAMS := bootstrap default-pager test-traps test-preempt test-fault test-ports test-msg test-rpc test-fuzz test-vm test-fork test-exc test-pager test-thread test-ool test-vmcopy test-device test-dpager test-bigmem test-exhaust bench-ipc
 
 KERNEL_RUSTFLAGS := -C link-arg=-T$(ROOT)/mach-kernel/linker.ld -C relocation-model=static \
 	-C code-model=kernel -C force-frame-pointers=yes
@@ -114,13 +114,21 @@ dpager-iso: kernel user
 		| sed 's|^\([ \t]*\)boot$$|\1module2 /boot/test-dpager test-dpager\n\1boot|' > build/grub-dpager.cfg
 	$(MAKE) --no-print-directory one-iso ISO=build/mach-dpager.iso CFG=build/grub-dpager.cfg
 
+# Exhaustion alone with the bootstrap task (scripts/test.sh), so that the
+# kernel's global counts are test-exhaust's to check.
+exhaust-iso: kernel user
+	@mkdir -p build
+	awk '!/^[ \t]*module2/ || /bootstrap/' iso/grub-test.cfg \
+		| sed 's|^\([ \t]*\)boot$$|\1module2 /boot/test-exhaust test-exhaust\n\1boot|; s|\(multiboot2 .*\)$$|\1 heap_slack=8192|' > build/grub-exhaust.cfg
+	$(MAKE) --no-print-directory one-iso ISO=build/mach-exhaust.iso CFG=build/grub-exhaust.cfg
+
 one-iso:
 	$(call make_iso,$(ISO),$(CFG))
 
 run: iso harness disk
 	qemu-system-x86_64 $(QEMU_FLAGS) -cdrom build/mach.iso | $(HARNESS) symbolize --kernel $(KERNEL_ELF)
 
-test: test-iso panic-isos nodisk-iso dpager-iso lowmem-iso harness disk
+test: test-iso panic-isos nodisk-iso dpager-iso lowmem-iso exhaust-iso harness disk
 	scripts/test.sh $(KERNEL_ELF) build/mach-test.iso $(HARNESS) "$(T)"
 
 debug: iso disk

@@ -83,6 +83,23 @@ if [ -z "$filter" ] || [[ "test-dpager" == *"$filter"* ]]; then
     rm -f "${DISK_IMG:-build/paging.img}" && truncate -s 4M "${DISK_IMG:-build/paging.img}"
 fi
 
+echo "== exhaustion"
+# test-exhaust with only the bootstrap task, so the kernel's global counts
+# are its own: every `test` line of that boot is counted here.
+if [ -z "$filter" ] || [[ "test-exhaust" == *"$filter"* ]]; then
+    out=build/exhaust.log
+    timeout 300 ${QEMU:-qemu-system-x86_64} ${QEMU_FLAGS} -cdrom build/mach-exhaust.iso </dev/null > "$out"
+    code=$?
+    passed=$(grep -c '^test .* \.\.\. ok' "$out")
+    failed=$(grep -c '^test .* \.\.\. FAILED' "$out")
+    grep '^test ' "$out"
+    if [ "$code" != 33 ] || ! grep -q '^test exhaustion_counts_back_at_baseline ... ok' "$out" || ! grep -q '^test heap_returned ... ok' "$out" || ! grep -q '^mach: all tasks finished' "$out"; then
+        echo "test exhaust_boot ... FAILED: exit $code, see $out"; tail -40 "$out"
+        failed=$((failed + 1))
+    fi
+    echo "test result: $([ "$failed" = 0 ] && echo ok || echo FAILED). $passed passed; $failed failed; 0 ignored (exhaust boot)" >> "$log"
+fi
+
 echo "== larger than memory"
 # test-bigmem writes more anonymous memory than the machine has (QEMU with
 # ${LOWMEM:-40M}) and reads it back, through the default pager and a fresh

@@ -15,6 +15,10 @@ pub struct IdMap<T> {
     slots: Vec<Slot<T>>,
     free: Vec<u32>,
     len: usize,
+    /// The generation slots pushed from now on start at: at least the next
+    /// generation of every slot [`IdMap::shrink`] cut off, so an id of an
+    /// object that lived there never finds a new one.
+    floor: u32,
 }
 
 impl<T> Default for IdMap<T> {
@@ -33,6 +37,7 @@ impl<T> IdMap<T> {
             }],
             free: Vec::new(),
             len: 0,
+            floor: 0,
         }
     }
 
@@ -49,11 +54,33 @@ impl<T> IdMap<T> {
             return ((s.generation as u64) << 32) | i as u64;
         }
         let i = self.slots.len();
+        let generation = self.floor;
         self.slots.push(Slot {
-            generation: 0,
+            generation,
             value: Some(value),
         });
-        i as u64
+        ((generation as u64) << 32) | i as u64
+    }
+
+    /// Gives back the memory of the vacant slots at the end (those past the
+    /// last live object) and of unused capacity, once they are more than
+    /// `slack` slots; ids stay unique (see `floor`). True if it shrank.
+    pub fn shrink(&mut self, slack: usize) -> bool {
+        if self.slots.capacity() - self.len <= slack + 1 {
+            return false;
+        }
+        let keep = self.slots.iter().rposition(|s| s.value.is_some()).map_or(1, |i| i + 1);
+        if self.slots.capacity() - keep <= slack {
+            return false;
+        }
+        for s in &self.slots[keep..] {
+            self.floor = self.floor.max(s.generation);
+        }
+        self.slots.truncate(keep);
+        self.slots.shrink_to_fit();
+        self.free.retain(|&i| (i as usize) < keep);
+        self.free.shrink_to_fit();
+        true
     }
 
     pub fn get(&self, id: &u64) -> Option<&T> {
@@ -394,6 +421,16 @@ impl<V> DirectMap<V> {
         self.direct.iter().flatten().count() + self.other.len()
     }
 
+    /// Gives back the tables' memory when nothing is left in them.
+    pub fn shrink(&mut self) {
+        if self.direct.iter().all(Option::is_none) {
+            self.direct = Vec::new();
+        }
+        if self.other.is_empty() {
+            self.other = FastMap::new();
+        }
+    }
+
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -417,6 +454,46 @@ impl<V> core::ops::Index<&u64> for DirectMap<V> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn shrink_gives_back_the_tail_and_keeps_ids_unique() {
+        let mut m = IdMap::new();
+        let ids: Vec<u64> = (0..100u32).map(|v| m.insert(v)).collect();
+        for id in &ids[10..] {
+            m.remove(id);
+        }
+        // Little slack: nothing to do; more: the tail goes.
+        assert!(!m.shrink(1000));
+        assert!(m.shrink(0));
+        assert_eq!(m.slots.len(), 11, "slot 0 and the ten live objects");
+        assert!(m.slots.capacity() < 20);
+        assert!(m.free.iter().all(|&i| i < 11));
+        assert!(!m.shrink(0), "nothing left to give back");
+        // The live objects keep their ids; new ones never take an old id.
+        for (v, id) in ids[..10].iter().enumerate() {
+            assert_eq!(m.get(id), Some(&(v as u32)));
+        }
+        let fresh: Vec<u64> = (0..200u32).map(|v| m.insert(1000 + v)).collect();
+        for old in &ids[10..] {
+            assert_eq!(m.get(old), None, "stale id {old:#x} found something");
+            assert!(!fresh.contains(old));
+        }
+        let mut all = fresh.clone();
+        all.extend_from_slice(&ids[..10]);
+        all.sort_unstable();
+        all.dedup();
+        assert_eq!(all.len(), 210);
+        // A middle vacancy stays (only the tail goes).
+        let mut m = IdMap::new();
+        let a = m.insert(1);
+        let b = m.insert(2);
+        m.remove(&a);
+        m.shrink(0);
+        assert_eq!(m.get(&b), Some(&2));
+        let c = m.insert(3);
+        assert_ne!(c, a);
+        assert_eq!(m.get(&a), None);
+    }
 
     #[test]
     fn page_offsets_spread_over_buckets() {

@@ -312,6 +312,26 @@ impl Ipc {
         }
     }
 
+    /// Gives back the memory of tables that grew for objects since gone
+    /// (more than `slack` vacant port or set slots past the last live one,
+    /// and empty work lists' capacity past 64): a flood of ports leaves nothing
+    /// behind once its ports are destroyed. Cheap when there is nothing to
+    /// give back; the kernel calls it when idle.
+    pub fn shrink(&mut self, slack: usize) {
+        self.ports.shrink(slack);
+        self.psets.shrink(slack);
+        self.spaces.shrink();
+        fn empty_list<T>(v: &mut Vec<T>) {
+            if v.is_empty() && v.capacity() > 64 {
+                *v = Vec::new();
+            }
+        }
+        empty_list(&mut self.kernel_messages);
+        empty_list(&mut self.garbage);
+        empty_list(&mut self.wakeups);
+        empty_list(&mut self.released_copies);
+    }
+
     /// Creates the IPC space of a new task.
     pub fn space_create(&mut self, id: SpaceId, name_limit: usize) {
         self.spaces.insert(id, IpcSpace::new(name_limit));

@@ -264,6 +264,14 @@ pub fn children_of(parent: TaskId) -> usize {
     })
 }
 
+/// Gives back the task table's memory once no task is left.
+pub fn shrink() {
+    let mut t = TASKS.lock();
+    if t.as_ref().is_some_and(|m| m.is_empty()) {
+        *t = None;
+    }
+}
+
 /// Live tasks.
 pub fn task_count() -> usize {
     TASKS.lock().as_ref().map_or(0, |t| t.len())

@@ -100,6 +100,12 @@ fn sweep(queues: &mut Queues) {
     SWEEP_AT.store((queues.other_len() * 2).max(SWEEP_MIN), Ordering::Relaxed);
 }
 
+/// Gives back the memory of empty wait queues (the idle loop's, when the
+/// system is quiet).
+pub fn shrink() {
+    QUEUES.lock().shrink();
+}
+
 /// Takes `thread` off its queues and makes it runnable with `reason`.
 fn resume(thread: &Arc<Thread>, reason: WakeReason) {
     let Some(w) = thread.waiting.lock().take() else { return };

@@ -91,4 +91,24 @@ impl Queues {
     pub fn sweep(&mut self) {
         self.other.retain(|_, q| !q.is_empty());
     }
+
+    /// Gives back the memory of empty queues: the direct tables end at
+    /// their last non-empty queue (a slot past it has no one to evict) and
+    /// empty queues lose their capacity. O(table) when called: on idle.
+    pub fn shrink(&mut self) {
+        for table in [&mut self.ports, &mut self.sets] {
+            for (_, q) in table.iter_mut() {
+                if q.is_empty() && q.capacity() > 0 {
+                    *q = Vec::new();
+                }
+            }
+            let keep = table.iter().rposition(|(_, q)| !q.is_empty()).map_or(0, |i| i + 1);
+            table.truncate(keep);
+            table.shrink_to_fit();
+        }
+        self.sweep();
+        if self.other.is_empty() {
+            self.other = FastMap::new();
+        }
+    }
 }

@@ -8,7 +8,6 @@ use mach_interfaces::PolyPort;
 use mach_user::abi::kern_return::*;
 use mach_user::abi::message::*;
 use mach_user::abi::port::*;
-use mach_user::ool::OolRegion;
 use mach_user::rpc::mach_port as mp;
 use test_programs::check_eq;
 use test_programs::ipc_env::*;
@@ -58,8 +57,6 @@ fn main(_args: mach_user::start::Args) -> i32 {
     ok &= ownership(&mut e);
     ok &= bad_kernel_requests(&mut e);
     ok &= unnamed_task_ends(&mut e);
-    ok &= task_limit(&mut e);
-    ok &= space_limits(&mut e);
     if ok { 0 } else { 1 }
 }
 
@@ -600,93 +597,4 @@ fn unnamed_task_ends(e: &mut Env) -> bool {
     let _ = e.dealloc(p);
     let _ = e.destroy(notify);
     ok
-}
-
-/// A task that creates tasks in a loop is stopped with
-/// KERN_RESOURCE_SHORTAGE at the kernel's per-creator limit (128 alive at
-/// once) instead of running the kernel out of memory; its children work,
-/// and once they are gone it can create again.
-fn task_limit(e: &mut Env) -> bool {
-    use mach_user::rpc::task;
-    let mut children = [0u32; 200];
-    let mut made = 0;
-    let mut last = Ok(0);
-    while made < children.len() {
-        last = task::task_create(&mut e.rpc, e.task, 0);
-        match last {
-            Ok(c) => {
-                children[made] = c;
-                made += 1;
-            }
-            Err(_) => break,
-        }
-    }
-    let mut ok = check_eq!("task_create_stops_at_the_limit", last, Err(KERN_RESOURCE_SHORTAGE));
-    ok &= check_eq!("task_create_limit_is_128", made, 128);
-    // A child made last is a working task: its port answers.
-    ok &= check_eq!(
-        "task_at_the_limit_answers",
-        mp::mach_port_names(&mut e.rpc, children[made.saturating_sub(1)]).is_ok(),
-        true
-    );
-    for &c in &children[..made] {
-        let _ = task::task_terminate(&mut e.rpc, c);
-        let _ = e.dealloc(c);
-    }
-    let again = task::task_create(&mut e.rpc, e.task, 0);
-    ok &= check_eq!("task_create_after_the_children_end", again.is_ok(), true);
-    if let Ok(c) = again {
-        let _ = task::task_terminate(&mut e.rpc, c);
-        let _ = e.dealloc(c);
-    }
-    ok & audit(e, "task_limit")
-}
-
-/// A task filling its name space and its VM map gets the documented errors
-/// (KERN_NO_SPACE) at the kernel's limits (16,384 names, 4,096 map
-/// entries), nothing else is held up, and its death gives everything back.
-/// The victim is a child with no threads, filled through its task port.
-fn space_limits(e: &mut Env) -> bool {
-    use mach_user::rpc::{task, vm};
-    const PAGE: u64 = 4096;
-    let Ok(child) = task::task_create(&mut e.rpc, e.task, 0) else {
-        return check_eq!("space_limits_child", false, true);
-    };
-    let mut names = 0u32;
-    let mut last = Ok(0);
-    while names < 20_000 {
-        last = mp::mach_port_allocate(&mut e.rpc, child, MACH_PORT_RIGHT_RECEIVE);
-        if last.is_err() {
-            break;
-        }
-        names += 1;
-    }
-    let mut ok = check_eq!("name_space_full", last, Err(KERN_NO_SPACE));
-    let held = mp::mach_port_names(&mut e.rpc, child).map(|r| OolRegion::u32s(r.names).words().count());
-    ok &= check_eq!("name_space_limit_is_16384", held, Ok(16_384));
-    ok &= check_eq!(
-        "others_allocate_names",
-        mp::mach_port_allocate(&mut e.rpc, e.task, MACH_PORT_RIGHT_RECEIVE).map(|_| ()),
-        Ok(())
-    );
-    // Separate pages (a hole between each, so no two entries merge).
-    let base = 0x1000_0000_0000u64;
-    let mut entries = 0u64;
-    let mut last = Ok(0);
-    while entries < 5_000 {
-        last = vm::vm_allocate(&mut e.rpc, child, base + 2 * entries * PAGE, PAGE, 0);
-        if last.is_err() {
-            break;
-        }
-        entries += 1;
-    }
-    ok &= check_eq!("vm_map_full", (last, entries), (Err(KERN_NO_SPACE), 4096));
-    ok &= check_eq!(
-        "others_allocate_memory",
-        vm::vm_allocate(&mut e.rpc, e.task, 0, PAGE, 1).map(|_| ()),
-        Ok(())
-    );
-    ok &= check_eq!("full_task_terminates", task::task_terminate(&mut e.rpc, child), Ok(()));
-    let _ = e.dealloc(child);
-    ok & audit(e, "space_limits")
 }

@@ -13,7 +13,7 @@
 use super::lock;
 use crate::arch::{cpu, multiboot::BootInfo, paging, phys};
 use crate::kern::task::{self, Expectation, Task};
-use crate::kern::{loader, pager, vm};
+use crate::kern::{loader, pager, vm, wait};
 use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
@@ -24,6 +24,10 @@ use mach_core::ipc::{Ipc, PortId};
 static STARTED: AtomicBool = AtomicBool::new(false);
 static REPORTED: AtomicBool = AtomicBool::new(false);
 static STAY: AtomicBool = AtomicBool::new(false);
+/// `heap_slack=BYTES` on the command line: at the end of the run the kernel
+/// reports `test heap_returned`, ok when the heap in use is back within
+/// that many bytes of its figure before the first task.
+static HEAP_SLACK: AtomicUsize = AtomicUsize::new(usize::MAX);
 /// Free frames plus kernel page-table frames before the first task existed.
 static BASELINE: AtomicUsize = AtomicUsize::new(0);
 /// Kernel heap bytes in use before the first task existed.
@@ -78,6 +82,9 @@ fn bootstrap_args(ipc: &mut Ipc, task: &Arc<Task>, first: bool) -> Vec<String> {
 /// Creates a task for every boot module.
 pub fn start(boot: &BootInfo) {
     STAY.store(cmdline::has_flag(boot.cmdline.as_str(), "stay"), Ordering::Relaxed);
+    if let Some(slack) = cmdline::value(boot.cmdline.as_str(), "heap_slack").and_then(|v| v.parse().ok()) {
+        HEAP_SLACK.store(slack, Ordering::Relaxed);
+    }
     crate::kern::prof::ENABLED.store(cmdline::has_flag(boot.cmdline.as_str(), "profile"), Ordering::Relaxed);
     BASELINE.store(frames_accounted(), Ordering::Relaxed);
     HEAP_BASELINE.store(phys::heap_usage().0, Ordering::Relaxed);
@@ -115,6 +122,8 @@ pub fn on_idle() {
     // Free slabs of the heap go back to its pool once a quarter MiB of small
     // blocks has been freed (a walk of the free lists: not on every idle).
     phys::heap_reclaim(256 * 1024);
+    // Tables that grew for ports since destroyed give their memory back.
+    lock::with(|k| k.ipc.shrink(256));
     if STARTED.load(Ordering::Acquire) && task::task_count() == 1 {
         lock::with(|k| pager::release_default_pager_if_alone(&mut k.ipc, &mut k.pagers));
     }
@@ -153,12 +162,23 @@ pub fn on_idle() {
         f.pager_request,
         f.soft
     );
+    lock::with(|k| k.ipc.shrink(0));
+    wait::shrink();
+    task::shrink();
     phys::heap_reclaim(0);
     let (used, free) = phys::heap_usage();
-    log::info!(
-        "kernel heap: {used} bytes in use ({} before the first task), {free} free",
-        HEAP_BASELINE.load(Ordering::Relaxed)
-    );
+    let boot = HEAP_BASELINE.load(Ordering::Relaxed);
+    log::info!("kernel heap: {used} bytes in use ({boot} before the first task), {free} free");
+    let slack = HEAP_SLACK.load(Ordering::Relaxed);
+    if slack != usize::MAX {
+        if used <= boot + slack {
+            crate::kprintln!("test heap_returned ... ok");
+        } else {
+            crate::kprintln!(
+                "test heap_returned ... FAILED: {used} bytes in use, {boot} before the first task (slack {slack})"
+            );
+        }
+    }
     crate::kern::prof::report();
     crate::kprintln!("mach: all tasks finished");
     if !STAY.load(Ordering::Relaxed) {
