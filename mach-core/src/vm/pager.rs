@@ -244,6 +244,24 @@ impl VmObjects {
         Ok(was == Some(PagerPage::Requested))
     }
 
+    /// A pager's `data_supply` of `page` at `offset` of `id`: as
+    /// [`Self::supply_page`], but when `memory_short` a page the kernel never
+    /// asked for (no protocol state) is refused with `ResourceShortage` (the
+    /// caller frees `page`), so a pager cannot fill memory that is running
+    /// out with data nobody wanted.
+    pub fn supply_answer(
+        &mut self,
+        id: ObjectId,
+        offset: u64,
+        page: PageId,
+        memory_short: bool,
+    ) -> Result<bool, VmError> {
+        if memory_short && self.get(id).and_then(|o| o.pager_page(offset)).is_none() {
+            return Err(VmError::ResourceShortage);
+        }
+        self.supply_page(id, offset, page)
+    }
+
     /// The pages `[start, end)` a pager's answer for `[offset, offset +
     /// length)` of the pager-backed `id` covers: `offset` page-aligned and
     /// inside the object and `length` non-zero (else `InvalidArgument`); the

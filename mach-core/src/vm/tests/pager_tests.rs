@@ -365,3 +365,39 @@ fn answer_ranges_are_bounded() {
     s.release(obj);
     s.check_empty();
 }
+
+#[test]
+fn unasked_supplies_are_refused_while_memory_is_short() {
+    let mut s = Sim::new();
+    let (mut m, obj, a) = pager_map(&mut s, 3);
+    // Page 1 asked for, pages 0 and 2 not.
+    assert!(matches!(
+        resolve_fault(&mut m, &mut s.objects, a + P, VmProt::READ),
+        Ok(FaultAction::AskPager { .. })
+    ));
+    let f = s.frame(1);
+    assert_eq!(
+        s.objects.supply_answer(obj, 0, f, true),
+        Err(VmError::ResourceShortage),
+        "unasked, memory short"
+    );
+    s.reclaim(Reclaim {
+        pages: std::vec![f],
+        pagers: std::vec![],
+    });
+    assert_eq!(s.objects.get(obj).unwrap().page(0), None);
+    let f = s.frame(2);
+    assert_eq!(
+        s.objects.supply_answer(obj, P, f, true),
+        Ok(true),
+        "asked: taken however short"
+    );
+    let f = s.frame(3);
+    assert_eq!(
+        s.objects.supply_answer(obj, 2 * P, f, false),
+        Ok(false),
+        "unasked, memory plentiful"
+    );
+    assert_eq!(s.objects.get(obj).unwrap().page(2 * P).map(|p| p.page), Some(f));
+    ok(&s, &m);
+}

@@ -518,14 +518,22 @@ pub fn supply_frames<'a>(chunks: impl Iterator<Item = &'a [u8]>, privileged: boo
     Some(frames)
 }
 
+/// Free frames below which a pager's supply of a page nobody asked for is
+/// refused (see [`supply_frame`]): twice page-out's low-water mark.
+pub const UNASKED_SUPPLY_FLOOR: usize = 2 * pageout::LOW_WATER;
+
 /// Makes `frame` page `offset` of `object` (data a pager supplied, already
 /// in the frame) through the model's `supply_page`: a page already
 /// resident is left alone (a duplicate supply never overwrites) and `frame`
-/// freed, as it is for an offset outside the object. Returns whether the
-/// page is now the supplied one.
+/// freed, as it is for an offset outside the object. A page nobody asked
+/// for is taken only while memory is not short (fewer than
+/// [`UNASKED_SUPPLY_FLOOR`] free frames: refused), so a pager cannot push
+/// the system into page-out with data it was not asked for. Returns whether
+/// the page is now the supplied one.
 pub fn supply_frame(object: u64, offset: u64, frame: Frame) -> bool {
     let page = frame.into_page();
-    match with_objects(|o| o.supply_page(object, offset, page)) {
+    let short = mem::free_frames() < UNASKED_SUPPLY_FLOOR;
+    match with_objects(|o| o.supply_answer(object, offset, page, short)) {
         Ok(_) => true,
         Err(_) => {
             mem::free_page(page);
