@@ -5,6 +5,7 @@ mod harness;
 mod kernel_api;
 mod kernel_pages;
 mod kernel_send;
+mod message_limits;
 mod messages;
 mod notifications;
 mod port_calls;
