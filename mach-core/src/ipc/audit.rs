@@ -92,6 +92,11 @@ impl Ipc {
                 if e.bits == 0 {
                     v.push(alloc::format!("space {sid} name {name:#x}: entry with no rights"));
                 }
+                if e.bits & bits::DEAD_NAME != 0 && (e.bits != bits::DEAD_NAME || e.object != Object::None) {
+                    v.push(alloc::format!(
+                        "space {sid} name {name:#x}: a dead name that denotes something"
+                    ));
+                }
             }
         }
         let mut messages = 0;

@@ -234,8 +234,10 @@ impl Ipc {
             disposition,
             MACH_MSG_TYPE_COPY_SEND | MACH_MSG_TYPE_MAKE_SEND | MACH_MSG_TYPE_MAKE_SEND_ONCE
         );
+        // A dead name denotes no port (its object is `Object::None`), so
+        // `e.port()` already leaves dead names to `take_right`.
         match e.port() {
-            Some(port) if copies && e.bits & bits::DEAD_NAME == 0 => {
+            Some(port) if copies => {
                 self.count_new_right(port, disposition);
                 Ok(KRight {
                     port: PortRef::Port(port),

@@ -208,3 +208,26 @@ fn qlimit_bounds() {
     w.ipc.port_set_qlimit(A, p, 1).unwrap();
     assert_eq!(w.ipc.port_get_qlimit(A, p), Ok(1));
 }
+
+#[test]
+fn a_received_receive_right_joins_the_name_of_its_send_right() {
+    let mut w = World::new();
+    let q = w.port(A);
+    let sq = w.give_send(A, q, B);
+    // A sends q's receive right to B, which already holds a send right for q.
+    let r = w.port(B);
+    let to_b = w.give_send(B, r, A);
+    let msg = MsgBuilder::new(to_b, MACH_MSG_TYPE_COPY_SEND, 0, 0, 1)
+        .port(q, MACH_MSG_TYPE_MOVE_RECEIVE)
+        .build();
+    w.send(A, &msg).unwrap();
+    let got = w.recv_ok(B, r);
+    assert_eq!(
+        word(&got, 28),
+        sq,
+        "the receive right arrives under the send right's name"
+    );
+    assert_eq!(w.ipc.port_type(B, sq), Ok(MACH_PORT_TYPE_SEND_RECEIVE));
+    assert_eq!(w.ipc.port_get_refs(B, sq, MACH_PORT_RIGHT_SEND), Ok(1));
+    w.assert_audit();
+}
