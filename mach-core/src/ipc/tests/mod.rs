@@ -1,5 +1,6 @@
 //! Host tests of the IPC model.
 
+mod dead_name_requests;
 mod dead_names;
 mod handoff;
 mod harness;
