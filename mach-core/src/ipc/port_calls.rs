@@ -467,6 +467,9 @@ impl Ipc {
             (_, Some((_, Object::Port(p), _))) if p != port => Err(KERN_NAME_EXISTS),
             (_, Some((_, Object::Set(_) | Object::None, _))) => Err(KERN_NAME_EXISTS),
             (RightKind::SendOnce, Some(_)) => Err(KERN_NAME_EXISTS),
+            // A send-once right has its name to itself (as in Mach, where
+            // such a name is not in the reverse map and counts as in use).
+            (_, Some((b, _, _))) if b & bits::SEND_ONCE != 0 => Err(KERN_NAME_EXISTS),
             (RightKind::Send | RightKind::Receive, None) if other_name.is_some() => Err(KERN_RIGHT_EXISTS),
             (RightKind::Send, Some((b, _, urefs))) => {
                 let s = self.spaces.get_mut(&space).expect("space");

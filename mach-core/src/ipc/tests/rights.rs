@@ -197,6 +197,37 @@ fn insert_right_rules() {
 }
 
 #[test]
+fn no_right_joins_the_name_of_a_send_once_right() {
+    let mut w = World::new();
+    let p = w.port(A);
+    let so = w
+        .ipc
+        .port_extract_right(A, p, MACH_MSG_TYPE_MAKE_SEND_ONCE as u32)
+        .unwrap();
+    let n = name::make(700, 0);
+    w.ipc.port_insert_right(B, n, so).unwrap();
+    let send = w.ipc.port_extract_right(A, p, MACH_MSG_TYPE_MAKE_SEND as u32).unwrap();
+    assert_eq!(w.ipc.port_insert_right(B, n, send), Err(KERN_NAME_EXISTS));
+    let recv = w
+        .ipc
+        .port_extract_right(A, p, MACH_MSG_TYPE_MOVE_RECEIVE as u32)
+        .unwrap();
+    assert_eq!(w.ipc.port_insert_right(B, n, recv), Err(KERN_NAME_EXISTS));
+    assert_eq!(w.ipc.port_type(B, n), Ok(MACH_PORT_TYPE_SEND_ONCE));
+    // Under names of their own, both rights join one fresh name.
+    let fresh = name::make(701, 0);
+    w.ipc.port_insert_right(B, fresh, recv).unwrap();
+    w.ipc.port_insert_right(B, fresh, send).unwrap();
+    assert_eq!(w.ipc.port_type(B, fresh), Ok(MACH_PORT_TYPE_SEND_RECEIVE));
+    // The send-once right is used up as a message's destination, its name with it.
+    let m = MsgBuilder::new(n, MACH_MSG_TYPE_MOVE_SEND_ONCE, 0, 0, 3).build();
+    w.send(B, &m).unwrap();
+    assert_eq!(w.ipc.port_type(B, n), Err(KERN_INVALID_NAME));
+    assert_eq!(id_of(&w.recv_ok(B, fresh)), 3);
+    w.assert_audit();
+}
+
+#[test]
 fn qlimit_bounds() {
     let mut w = World::new();
     let p = w.port(A);
