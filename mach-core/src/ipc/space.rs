@@ -74,9 +74,6 @@ pub struct IpcSpace {
     live: usize,
 }
 
-/// Default most names per task.
-pub const DEFAULT_NAME_LIMIT: usize = 16 * 1024;
-
 impl IpcSpace {
     pub fn new(limit: usize) -> Self {
         // Index 0 is never used.

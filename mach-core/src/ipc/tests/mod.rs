@@ -9,6 +9,7 @@ mod kernel_pages;
 mod kernel_send;
 mod message_limits;
 mod messages;
+mod names;
 mod notifications;
 mod port_calls;
 mod rights;
