@@ -88,8 +88,6 @@ impl Ipc {
         let request = e.dnrequest.take();
         if e.bits == 0 {
             s.free(name);
-        } else {
-            s.update_index(name);
         }
         if let Some(r) = request {
             self.cancel_dnrequest(space, name, port, r, true);
@@ -210,8 +208,6 @@ impl Ipc {
                         e.bits &= !bits::RECEIVE;
                         if e.bits == 0 {
                             s.free(name);
-                        } else {
-                            s.update_index(name);
                         }
                         self.destroy_receive(port, true);
                     }
@@ -483,7 +479,6 @@ impl Ipc {
                 } else {
                     e.bits |= bits::SEND;
                     e.urefs = 1;
-                    s.update_index(name);
                 }
                 Ok(())
             }
@@ -493,7 +488,6 @@ impl Ipc {
                 }
                 let s = self.spaces.get_mut(&space).expect("space");
                 s.get_mut(name).expect("entry").bits |= bits::RECEIVE;
-                s.update_index(name);
                 self.ports.get_mut(&port).expect("port").receiver = Receiver::Space(space);
                 Ok(())
             }

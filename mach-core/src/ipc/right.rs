@@ -171,12 +171,10 @@ impl Ipc {
         match disposition {
             MACH_MSG_TYPE_MOVE_RECEIVE => {
                 e.bits &= !bits::RECEIVE;
-                let empty = e.bits == 0;
-                if empty {
+                // What is left (a send right) keeps the entry in the reverse map.
+                if e.bits == 0 {
                     let old = s.free(name).expect("entry");
                     debug_assert!(old.dnrequest.is_none());
-                } else {
-                    s.update_index(name);
                 }
                 self.leave_pset(port);
                 let p = self.ports.get_mut(&port).expect("port");
@@ -190,8 +188,6 @@ impl Ipc {
                     let request = e.dnrequest.take();
                     if e.bits == 0 {
                         s.free(name);
-                    } else {
-                        s.update_index(name);
                     }
                     if let Some(r) = request {
                         self.cancel_dnrequest(space, name, port, r, false);
@@ -292,7 +288,6 @@ impl Ipc {
                     } else {
                         e.bits |= bits::SEND;
                         e.urefs = 1;
-                        s.update_index(name);
                     }
                     Ok(name)
                 } else {
@@ -316,7 +311,6 @@ impl Ipc {
                 let name = if let Some(name) = s.name_of_port(port) {
                     let e = s.get_mut(name).expect("indexed entry");
                     e.bits |= bits::RECEIVE;
-                    s.update_index(name);
                     name
                 } else {
                     match s.alloc(bits::RECEIVE, 0, Object::Port(port)) {

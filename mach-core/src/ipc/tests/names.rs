@@ -5,6 +5,7 @@
 use super::harness::*;
 use crate::ipc::name;
 use mach_abi::kern_return::*;
+use mach_abi::message::*;
 use mach_abi::port::*;
 
 #[test]
@@ -74,5 +75,59 @@ fn a_named_allocation_far_past_the_limit_is_out_of_space() {
         Err(KERN_NO_SPACE)
     );
     assert_eq!(w.ipc.port_names(c).unwrap().len(), 1);
+    w.assert_audit();
+}
+
+#[test]
+fn a_freed_name_is_reused_under_a_new_generation() {
+    let mut w = World::new();
+    let first = w.port(A);
+    w.ipc.port_destroy(A, first).unwrap();
+    let again = w.port(A);
+    assert_eq!(name::index(again), name::index(first), "the slot is reused");
+    assert_ne!(name::generation(again), name::generation(first));
+    assert_eq!(
+        w.ipc.port_type(A, first),
+        Err(KERN_INVALID_NAME),
+        "the old name is stale"
+    );
+    w.assert_audit();
+}
+
+/// One RPC from B to A's `p` with a send-once reply right, the reply sent
+/// header-only on it (the simple path); returns A's name for the reply right.
+fn rpc_round(w: &mut World, p: u32, s: u32, reply: u32) -> u32 {
+    let req = MsgBuilder::new(s, MACH_MSG_TYPE_COPY_SEND, reply, MACH_MSG_TYPE_MAKE_SEND_ONCE, 1).build();
+    w.send(B, &req).unwrap();
+    let got = w.recv_ok(A, p);
+    let so = word(&got, 8);
+    let queued = w.ipc.stats.simple_queued;
+    let rep = MsgBuilder::new(so, MACH_MSG_TYPE_MOVE_SEND_ONCE, 0, 0, 2).build();
+    w.send(A, &rep).unwrap();
+    assert_eq!(w.ipc.stats.simple_queued, queued + 1, "the reply took the simple path");
+    assert_eq!(id_of(&w.recv_ok(B, reply)), 2);
+    so
+}
+
+#[test]
+fn a_send_once_name_used_up_by_a_simple_reply_is_reused_then_retired() {
+    let mut w = World::new();
+    let p = w.port(A);
+    let s = w.give_send(A, p, B);
+    let reply = w.port(B);
+    let names: std::vec::Vec<u32> = (0..name::GEN_LIMIT).map(|_| rpc_round(&mut w, p, s, reply)).collect();
+    let index = name::index(names[0]);
+    for (g, &n) in names.iter().enumerate() {
+        assert_eq!(name::index(n), index, "round {g} reuses the slot");
+        assert_eq!(name::generation(n), g as u32, "round {g} has the next generation");
+        assert_eq!(
+            w.ipc.port_type(A, n),
+            Err(KERN_INVALID_NAME),
+            "round {g}'s name is stale"
+        );
+    }
+    // Its generations used up, the slot is retired: the next name is elsewhere.
+    let next = rpc_round(&mut w, p, s, reply);
+    assert_ne!(name::index(next), index);
     w.assert_audit();
 }
