@@ -5,6 +5,7 @@ mod dead_names;
 mod handoff;
 mod harness;
 mod kernel_api;
+mod kernel_images;
 mod kernel_pages;
 mod kernel_send;
 mod message_limits;
