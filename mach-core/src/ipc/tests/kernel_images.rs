@@ -363,3 +363,42 @@ fn out_of_line_handles_are_numbered_past_port_arrays() {
     rest[72..80].copy_from_slice(&msg[72..80]);
     assert_eq!(rest, msg, "nothing else changes");
 }
+
+#[test]
+fn a_bytes_handle_never_gives_pages() {
+    let mut w = World::new();
+    w.mem[B as usize].kernel_pages = true;
+    let (_, k) = kernel_port(&mut w);
+    let big = w.mem[B as usize].put(&vec![1; 8192]);
+    let small = w.mem[B as usize].put(&[2; 10]);
+    let msg = MsgBuilder::new(k, MACH_MSG_TYPE_COPY_SEND, 0, 0, 1)
+        .ool(big, 8192, false)
+        .ool(small, 10, false)
+        .build();
+    w.send(B, &msg).unwrap();
+    let mut req = take_request(&mut w);
+    let (hp, hb) = (u64_at(&req.image, 28), u64_at(&req.image, 44));
+    assert_eq!((hp, hb), (1 | OOL_COPY_HANDLE, 1), "both are the first of their kind");
+    assert_eq!(req.take_ool_pages(hb), None, "bytes are not pages");
+    assert_eq!(req.take_ool(hp), None, "pages are not bytes");
+    assert_eq!(req.take_ool(hb).unwrap(), [2; 10]);
+    let pages = req.take_ool_pages(hp).unwrap();
+    w.ipc.kernel_request_done(req);
+    assert!(!w.ipc.has_released_copies());
+    COPIES.with(|c| c.borrow_mut().remove(&pages)).unwrap();
+    w.assert_audit();
+}
+
+#[test]
+fn a_simple_message_has_no_handles_whatever_its_data_looks_like() {
+    use crate::ipc::kimage::number_ool_handles;
+    // Inline data shaped like a descriptor count and an out-of-line descriptor.
+    let mut looks_like = vec![0u8; 20];
+    looks_like[0..4].copy_from_slice(&1u32.to_le_bytes());
+    looks_like[4..12].copy_from_slice(&0xdead_0000u64.to_le_bytes());
+    looks_like[15] = MACH_MSG_OOL_DESCRIPTOR;
+    let msg = MsgBuilder::new(5, MACH_MSG_TYPE_COPY_SEND, 0, 0, 1).data(&looks_like).build();
+    let mut image = msg.clone();
+    assert_eq!(number_ool_handles(&mut image), 0);
+    assert_eq!(image, msg);
+}
