@@ -317,6 +317,7 @@ fn a_reply_image_shorter_than_its_buffer_is_cut_at_its_size() {
     w.ipc.kernel_reply(reply, &img, KernelReplyParts::default());
     let got = w.recv_ok(A, p);
     assert_eq!(word(&got, 4), 28);
+    assert_eq!(word(&got, 0) & MACH_MSGH_BITS_COMPLEX, 0, "a simple image sends a simple message");
     assert_eq!(&got[24..28], b"1234");
     assert_eq!(word(&got, 28), MACH_MSG_TRAILER_FORMAT_0, "the trailer follows at once");
     w.assert_audit();
