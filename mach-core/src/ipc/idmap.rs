@@ -590,6 +590,21 @@ mod tests {
     }
 
     #[test]
+    fn fast_map_finds_most_keys_at_their_first_probe() {
+        let mut m = FastMap::new();
+        for k in 0..1000u64 {
+            m.insert(k * 4096, ());
+        }
+        let at_home = m
+            .slots
+            .iter()
+            .enumerate()
+            .filter(|(i, s)| s.as_ref().is_some_and(|(k, _)| m.home(k) == *i))
+            .count();
+        assert!(at_home > 500, "only {at_home} of 1000 keys in their home slot");
+    }
+
+    #[test]
     fn direct_map_basics_and_ids_of_any_size() {
         let mut m: DirectMap<u32> = DirectMap::default();
         assert!(m.is_empty());

@@ -317,7 +317,11 @@ fn a_reply_image_shorter_than_its_buffer_is_cut_at_its_size() {
     w.ipc.kernel_reply(reply, &img, KernelReplyParts::default());
     let got = w.recv_ok(A, p);
     assert_eq!(word(&got, 4), 28);
-    assert_eq!(word(&got, 0) & MACH_MSGH_BITS_COMPLEX, 0, "a simple image sends a simple message");
+    assert_eq!(
+        word(&got, 0) & MACH_MSGH_BITS_COMPLEX,
+        0,
+        "a simple image sends a simple message"
+    );
     assert_eq!(&got[24..28], b"1234");
     assert_eq!(word(&got, 28), MACH_MSG_TRAILER_FORMAT_0, "the trailer follows at once");
     w.assert_audit();
@@ -398,7 +402,9 @@ fn a_simple_message_has_no_handles_whatever_its_data_looks_like() {
     looks_like[0..4].copy_from_slice(&1u32.to_le_bytes());
     looks_like[4..12].copy_from_slice(&0xdead_0000u64.to_le_bytes());
     looks_like[15] = MACH_MSG_OOL_DESCRIPTOR;
-    let msg = MsgBuilder::new(5, MACH_MSG_TYPE_COPY_SEND, 0, 0, 1).data(&looks_like).build();
+    let msg = MsgBuilder::new(5, MACH_MSG_TYPE_COPY_SEND, 0, 0, 1)
+        .data(&looks_like)
+        .build();
     let mut image = msg.clone();
     assert_eq!(number_ool_handles(&mut image), 0);
     assert_eq!(image, msg);

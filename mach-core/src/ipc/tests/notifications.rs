@@ -111,7 +111,11 @@ fn dead_name_request_on_dead_name_fires_immediately() {
     );
     let n = w.recv_ok(B, np);
     assert_eq!(id_of(&n), MACH_NOTIFY_DEAD_NAME);
-    assert_eq!(word(&n, 0), mach_msgh_bits(0, MACH_MSG_TYPE_PORT_SEND_ONCE), "a simple message");
+    assert_eq!(
+        word(&n, 0),
+        mach_msgh_bits(0, MACH_MSG_TYPE_PORT_SEND_ONCE),
+        "a simple message"
+    );
     assert_eq!(word(&n, 4), 28, "the header and the name");
     assert_eq!(w.ipc.port_get_refs(B, s, MACH_PORT_RIGHT_DEAD_NAME), Ok(2));
     w.assert_audit();
