@@ -587,6 +587,13 @@ mod tests {
         let mut one = FastMap::new();
         one.insert(5u64, 5u64);
         assert_eq!(one.slots.len(), 8);
+        // Exactly half full is allowed: it grows for the fifth key, not the fourth.
+        for k in 6..9u64 {
+            one.insert(k, k);
+        }
+        assert_eq!((one.len(), one.slots.len()), (4, 8));
+        one.insert(9, 9);
+        assert_eq!(one.slots.len(), 16);
     }
 
     #[test]
