@@ -612,6 +612,17 @@ mod tests {
     }
 
     #[test]
+    fn direct_map_holds_ids_in_sequence_in_its_table() {
+        let mut m = DirectMap::new();
+        for id in 1000..1000 + DIRECT as u64 {
+            m.insert(id, ());
+        }
+        assert_eq!(m.other.len(), 0, "a table's worth of consecutive ids needs no overflow");
+        m.insert(1000 + DIRECT as u64, ());
+        assert_eq!(m.other.len(), 1);
+    }
+
+    #[test]
     fn direct_map_basics_and_ids_of_any_size() {
         let mut m: DirectMap<u32> = DirectMap::default();
         assert!(m.is_empty());
