@@ -51,6 +51,16 @@ impl Ipc {
         }
         let mut v = Vec::new();
         for (sid, space) in self.spaces.iter() {
+            for (p, name) in space.reverse_map() {
+                let ok = space
+                    .get(name)
+                    .is_some_and(|e| e.object == Object::Port(p) && e.bits & (bits::SEND | bits::RECEIVE) != 0);
+                if !ok {
+                    v.push(alloc::format!(
+                        "space {sid}: reverse map gives port {p} name {name:#x}, which holds no send/receive right for it"
+                    ));
+                }
+            }
             for (name, e) in space.names() {
                 if e.urefs > mach_abi::port::MACH_PORT_UREFS_MAX {
                     v.push(alloc::format!(
@@ -92,6 +102,19 @@ impl Ipc {
                 }
                 if e.bits == 0 {
                     v.push(alloc::format!("space {sid} name {name:#x}: entry with no rights"));
+                }
+                if let Object::Port(p) = e.object
+                    && e.bits & (bits::SEND | bits::RECEIVE) != 0
+                    && space.name_of_port(p) != Some(name)
+                {
+                    v.push(alloc::format!(
+                        "space {sid} name {name:#x}: send/receive rights the reverse map does not give"
+                    ));
+                }
+                if e.bits & bits::DEAD_NAME != 0 && (e.bits != bits::DEAD_NAME || e.object != Object::None) {
+                    v.push(alloc::format!(
+                        "space {sid} name {name:#x}: a dead name that denotes something"
+                    ));
                 }
             }
         }

@@ -579,4 +579,193 @@ mod tests {
         assert_eq!(m.len(), 1);
         assert_eq!(m.iter().collect::<alloc::vec::Vec<_>>(), alloc::vec![(b, &2)]);
     }
+
+    #[test]
+    fn id_map_counts_indexes_and_iterates_what_it_holds() {
+        let mut m = IdMap::new();
+        assert!(m.is_empty());
+        let a = m.insert("a");
+        let b = m.insert("b");
+        assert!(!m.is_empty());
+        assert_eq!(m.len(), 2);
+        assert_eq!((m[&a], m[&b]), ("a", "b"));
+        assert!(m.contains_key(&a) && !m.contains_key(&0) && !m.contains_key(&(a + (1 << 32))));
+        *m.get_mut(&b).unwrap() = "B";
+        assert_eq!(m.get_mut(&(b + (1 << 32))), None, "a wrong generation finds nothing");
+        assert_eq!(m.remove(&(b + (1 << 32))), None);
+        assert_eq!(m.values().copied().collect::<alloc::vec::Vec<_>>(), ["a", "B"]);
+        assert_eq!(m.remove(&a), Some("a"));
+        assert_eq!(m.remove(&a), None, "removed once");
+        assert_eq!(m.len(), 1);
+        let c = m.insert("c");
+        assert_eq!(c & 0xffff_ffff, a & 0xffff_ffff, "the slot is reused");
+        assert_eq!(c >> 32, 1, "under the next generation");
+        let mut all: alloc::vec::Vec<_> = m.iter().map(|(id, v)| (id, *v)).collect();
+        all.sort();
+        let mut want = alloc::vec![(b, "B"), (c, "c")];
+        want.sort();
+        assert_eq!(all, want);
+    }
+
+    #[test]
+    fn id_map_retires_a_slot_whose_generation_would_wrap() {
+        let mut m = IdMap::new();
+        let a = m.insert(1);
+        let i = (a & 0xffff_ffff) as usize;
+        m.slots[i].generation = u32::MAX;
+        let last = (u64::from(u32::MAX) << 32) | i as u64;
+        assert_eq!(m.remove(&last), Some(1));
+        assert!(m.is_empty());
+        let b = m.insert(2);
+        assert_ne!(b & 0xffff_ffff, i as u64, "the retired slot is not reused");
+        assert_eq!(m.get(&last), None);
+        assert_eq!(m.get(&(i as u64)), None, "generation 0 of the retired slot is gone too");
+    }
+
+    #[test]
+    fn fast_map_basics() {
+        let mut m: FastMap<u64, u32> = FastMap::default();
+        assert!(m.is_empty());
+        assert_eq!(m.get(&1), None);
+        assert!(!m.contains_key(&1));
+        assert_eq!(m.remove(&1), None);
+        assert_eq!(m.insert(1, 10), None);
+        assert_eq!(m.insert(1, 11), Some(10), "the replaced value");
+        assert_eq!(m.insert(2, 20), None);
+        assert!(!m.is_empty() && m.contains_key(&2));
+        *m.get_mut(&2).unwrap() += 1;
+        assert_eq!(m[&2], 21);
+        assert_eq!(*m.get_or_insert_with(1, || 99), 11, "present: not made");
+        let mut keys: alloc::vec::Vec<_> = m.keys().copied().collect();
+        keys.sort();
+        assert_eq!(keys, [1, 2]);
+        let mut values: alloc::vec::Vec<_> = m.values().copied().collect();
+        values.sort();
+        assert_eq!(values, [11, 21]);
+        let mut pairs: alloc::vec::Vec<_> = (&m).into_iter().map(|(k, v)| (*k, *v)).collect();
+        pairs.sort();
+        assert_eq!(pairs, [(1, 11), (2, 21)]);
+        assert_eq!(m.len(), 2);
+    }
+
+    #[test]
+    fn fast_map_stays_at_most_half_full() {
+        let mut m = FastMap::new();
+        for k in 0..1000u64 {
+            m.insert(k * 4096, k);
+            assert!(m.slots.len() >= 2 * m.len(), "{} in {} slots", m.len(), m.slots.len());
+            assert!(m.slots.len().is_power_of_two());
+        }
+        assert_eq!(
+            FastMap::<u64, u64>::new().slots.len(),
+            0,
+            "no table until the first insert"
+        );
+        let mut one = FastMap::new();
+        one.insert(5u64, 5u64);
+        assert_eq!(one.slots.len(), 8);
+        // Exactly half full is allowed: it grows for the fifth key, not the fourth.
+        for k in 6..9u64 {
+            one.insert(k, k);
+        }
+        assert_eq!((one.len(), one.slots.len()), (4, 8));
+        one.insert(9, 9);
+        assert_eq!(one.slots.len(), 16);
+    }
+
+    #[test]
+    fn fast_map_finds_most_keys_at_their_first_probe() {
+        let mut m = FastMap::new();
+        for k in 0..1000u64 {
+            m.insert(k * 4096, ());
+        }
+        let at_home = m
+            .slots
+            .iter()
+            .enumerate()
+            .filter(|(i, s)| s.as_ref().is_some_and(|(k, _)| m.home(k) == *i))
+            .count();
+        assert!(at_home > 500, "only {at_home} of 1000 keys in their home slot");
+    }
+
+    #[test]
+    fn direct_map_holds_ids_in_sequence_in_its_table() {
+        let mut m = DirectMap::new();
+        for id in 1000..1000 + DIRECT as u64 {
+            m.insert(id, ());
+        }
+        assert_eq!(m.other.len(), 0, "a table's worth of consecutive ids needs no overflow");
+        m.insert(1000 + DIRECT as u64, ());
+        assert_eq!(m.other.len(), 1);
+    }
+
+    #[test]
+    fn direct_map_basics_and_ids_of_any_size() {
+        let mut m: DirectMap<u32> = DirectMap::default();
+        assert!(m.is_empty());
+        assert_eq!(m.remove(&3), None);
+        for (i, id) in [3u64, 259, 1 << 40, u64::MAX, u64::MAX - 255].into_iter().enumerate() {
+            assert_eq!(m.insert(id, i as u32), None);
+            assert_eq!(m[&id], i as u32);
+            assert!(m.contains_key(&id));
+        }
+        assert!(!m.is_empty());
+        assert_eq!(m.len(), 5);
+        assert_eq!(m.insert(259, 70), Some(1), "an id in the overflow map");
+        *m.get_mut(&u64::MAX).unwrap() += 100;
+        assert_eq!(m.get(&u64::MAX), Some(&103));
+        *m.get_mut(&(u64::MAX - 255)).unwrap() += 100;
+        assert_eq!(m.get(&(u64::MAX - 255)), Some(&104));
+        assert_eq!(m.remove(&3), Some(0));
+        assert_eq!(m.get(&3), None);
+        assert_eq!(m.get_mut(&3), None);
+        // 259 shares 3's slot: it moves in only when inserted again.
+        assert_eq!(m.get(&259), Some(&70));
+        assert_eq!(m.remove(&259), Some(70));
+        assert_eq!(m.len(), 3);
+        assert!(!m.contains_key(&259));
+    }
+
+    #[test]
+    fn id_hasher_separates_byte_strings() {
+        let hash = |b: &[u8]| {
+            let mut h = IdHasher::default();
+            h.write(b);
+            h.finish()
+        };
+        let mut seen = alloc::collections::BTreeSet::new();
+        let mut low = alloc::collections::BTreeSet::new();
+        for i in 0..1000u32 {
+            let h = hash(&i.to_le_bytes());
+            seen.insert(h);
+            low.insert(h & 1023);
+        }
+        assert_eq!(seen.len(), 1000, "distinct strings, distinct hashes");
+        assert!(low.len() > 512, "only {} of 1024 buckets", low.len());
+        assert_ne!(hash(&[1, 2]), hash(&[2, 1]), "order counts");
+    }
+
+    #[test]
+    fn id_hasher_mixes_every_write() {
+        use core::hash::{BuildHasher, Hash};
+        let b = BuildHasherDefault::<IdHasher>::default();
+        // Pairs of words (as tuple keys hash): both halves count, in order.
+        let pair = |x: u64, y: u64| b.hash_one((x, y));
+        assert_ne!(pair(1, 2), pair(2, 1));
+        assert_ne!(pair(1, 2), pair(1, 3));
+        assert_ne!(pair(0, 4096), pair(4096, 0));
+        let mut low = alloc::collections::BTreeSet::new();
+        for i in 0..1024u64 {
+            low.insert(pair(7, i * 4096) & 1023);
+        }
+        assert!(low.len() > 512, "only {} of 1024 buckets", low.len());
+        // u32 and usize keys hash as the same u64.
+        let mut h32 = IdHasher::default();
+        5u32.hash(&mut h32);
+        let mut hs = IdHasher::default();
+        5usize.hash(&mut hs);
+        assert_eq!(h32.finish(), b.hash_one(5u64));
+        assert_eq!(hs.finish(), b.hash_one(5u64));
+        assert_ne!(b.hash_one(5u64), b.hash_one(6u64));
+    }
 }

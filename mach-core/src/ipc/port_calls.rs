@@ -88,8 +88,6 @@ impl Ipc {
         let request = e.dnrequest.take();
         if e.bits == 0 {
             s.free(name);
-        } else {
-            s.update_index(name);
         }
         if let Some(r) = request {
             self.cancel_dnrequest(space, name, port, r, true);
@@ -210,8 +208,6 @@ impl Ipc {
                         e.bits &= !bits::RECEIVE;
                         if e.bits == 0 {
                             s.free(name);
-                        } else {
-                            s.update_index(name);
                         }
                         self.destroy_receive(port, true);
                     }
@@ -467,6 +463,9 @@ impl Ipc {
             (_, Some((_, Object::Port(p), _))) if p != port => Err(KERN_NAME_EXISTS),
             (_, Some((_, Object::Set(_) | Object::None, _))) => Err(KERN_NAME_EXISTS),
             (RightKind::SendOnce, Some(_)) => Err(KERN_NAME_EXISTS),
+            // A send-once right has its name to itself (as in Mach, where
+            // such a name is not in the reverse map and counts as in use).
+            (_, Some((b, _, _))) if b & bits::SEND_ONCE != 0 => Err(KERN_NAME_EXISTS),
             (RightKind::Send | RightKind::Receive, None) if other_name.is_some() => Err(KERN_RIGHT_EXISTS),
             (RightKind::Send, Some((b, _, urefs))) => {
                 let s = self.spaces.get_mut(&space).expect("space");
@@ -480,7 +479,6 @@ impl Ipc {
                 } else {
                     e.bits |= bits::SEND;
                     e.urefs = 1;
-                    s.update_index(name);
                 }
                 Ok(())
             }
@@ -490,7 +488,6 @@ impl Ipc {
                 }
                 let s = self.spaces.get_mut(&space).expect("space");
                 s.get_mut(name).expect("entry").bits |= bits::RECEIVE;
-                s.update_index(name);
                 self.ports.get_mut(&port).expect("port").receiver = Receiver::Space(space);
                 Ok(())
             }

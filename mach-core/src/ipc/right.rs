@@ -171,12 +171,10 @@ impl Ipc {
         match disposition {
             MACH_MSG_TYPE_MOVE_RECEIVE => {
                 e.bits &= !bits::RECEIVE;
-                let empty = e.bits == 0;
-                if empty {
+                // What is left (a send right) keeps the entry in the reverse map.
+                if e.bits == 0 {
                     let old = s.free(name).expect("entry");
                     debug_assert!(old.dnrequest.is_none());
-                } else {
-                    s.update_index(name);
                 }
                 self.leave_pset(port);
                 let p = self.ports.get_mut(&port).expect("port");
@@ -190,8 +188,6 @@ impl Ipc {
                     let request = e.dnrequest.take();
                     if e.bits == 0 {
                         s.free(name);
-                    } else {
-                        s.update_index(name);
                     }
                     if let Some(r) = request {
                         self.cancel_dnrequest(space, name, port, r, false);
@@ -234,8 +230,10 @@ impl Ipc {
             disposition,
             MACH_MSG_TYPE_COPY_SEND | MACH_MSG_TYPE_MAKE_SEND | MACH_MSG_TYPE_MAKE_SEND_ONCE
         );
+        // A dead name denotes no port (its object is `Object::None`), so
+        // `e.port()` already leaves dead names to `take_right`.
         match e.port() {
-            Some(port) if copies && e.bits & bits::DEAD_NAME == 0 => {
+            Some(port) if copies => {
                 self.count_new_right(port, disposition);
                 Ok(KRight {
                     port: PortRef::Port(port),
@@ -290,7 +288,6 @@ impl Ipc {
                     } else {
                         e.bits |= bits::SEND;
                         e.urefs = 1;
-                        s.update_index(name);
                     }
                     Ok(name)
                 } else {
@@ -314,7 +311,6 @@ impl Ipc {
                 let name = if let Some(name) = s.name_of_port(port) {
                     let e = s.get_mut(name).expect("indexed entry");
                     e.bits |= bits::RECEIVE;
-                    s.update_index(name);
                     name
                 } else {
                     match s.alloc(bits::RECEIVE, 0, Object::Port(port)) {

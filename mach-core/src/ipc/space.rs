@@ -5,6 +5,11 @@
 //! A port set is an entry of its own. The space also keeps a reverse map from
 //! port to the entry holding its send/receive rights, so that a right arriving
 //! in a message merges into the name the task already has for that port.
+//! An entry enters the reverse map when it is made with a send or receive
+//! right and leaves it when it is freed or turns into a dead name: a right
+//! joining an existing name joins the one the map gives (or a send-once
+//! name, which nothing joins), so the map needs no other upkeep
+//! ([`super::Ipc::audit`] checks it).
 
 use super::idmap::FastMap;
 use super::name;
@@ -76,9 +81,6 @@ pub struct IpcSpace {
     /// `KMsg::account`).
     pub(crate) message_memory: u64,
 }
-
-/// Default most names per task.
-pub const DEFAULT_NAME_LIMIT: usize = 16 * 1024;
 
 impl IpcSpace {
     pub fn new(limit: usize) -> Self {
@@ -196,19 +198,12 @@ impl IpcSpace {
         Some(name::make(i, e.generation))
     }
 
-    /// Re-indexes after an entry's bits or object changed.
-    pub fn update_index(&mut self, n: Name) {
-        let Some(i) = self.slot(n) else { return };
-        let e = &self.entries[i as usize];
-        match e.object {
-            Object::Port(p) if e.bits & (bits::SEND | bits::RECEIVE) != 0 => {
-                self.by_port.insert(p, i);
-            }
-            Object::Port(p) if self.by_port.get(&p) == Some(&i) => {
-                self.by_port.remove(&p);
-            }
-            _ => {}
-        }
+    /// The reverse map: each port with the name holding its send/receive rights.
+    pub fn reverse_map(&self) -> impl Iterator<Item = (PortId, Name)> + '_ {
+        self.by_port.iter().map(|(&p, &i)| {
+            let generation = self.entries.get(i as usize).map_or(0, |e| e.generation);
+            (p, name::make(i, generation))
+        })
     }
 
     /// Drops the reverse-map entry of `port` if it pointed at `n` (the entry

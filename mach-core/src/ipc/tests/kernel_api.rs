@@ -159,10 +159,11 @@ fn the_audit_finds_broken_counts() {
     assert_eq!(violations(&w).len(), 2);
     w.ipc.ports.get_mut(&port).unwrap().receiver = Receiver::Space(A);
     assert!(violations(&w).is_empty());
-    // An entry with no rights.
+    // An entry with no rights (the send right is missing from the count,
+    // and the reverse map gives a name that holds no right).
     let bits = w.ipc.spaces.get(&B).unwrap().get(s).unwrap().bits;
     w.ipc.spaces.get_mut(&B).unwrap().get_mut(s).unwrap().bits = 0;
-    assert_eq!(violations(&w).len(), 2);
+    assert_eq!(violations(&w).len(), 3);
     w.ipc.spaces.get_mut(&B).unwrap().get_mut(s).unwrap().bits = bits;
     // Message memory that queued messages do not account for.
     w.ipc.message_memory += 1;
@@ -299,4 +300,36 @@ fn the_audit_counts_receive_rights_in_flight() {
     let _ = port;
     w.ipc.release_right(right);
     w.assert_audit();
+}
+
+#[test]
+fn the_audit_finds_a_stale_reverse_map_and_dead_names_that_denote_ports() {
+    use crate::ipc::space::{Object, bits};
+    let mut w = World::new();
+    let p = w.port(A);
+    let s = w.give_send(A, p, B);
+    let port = w.ipc.port_of(A, p).unwrap();
+    assert!(violations(&w).is_empty());
+    // A send right the reverse map does not give (it is dropped from the map).
+    w.ipc.spaces.get_mut(&B).unwrap().update_index_dead(s, port);
+    let v = violations(&w);
+    assert_eq!(v.len(), 1, "{v:?}");
+    assert!(v[0].contains("reverse map does not give"), "{v:?}");
+    // A dead name still denoting the port (and in the map under it).
+    let mut w = World::new();
+    let p = w.port(A);
+    let s = w.give_send(A, p, B);
+    w.ipc.spaces.get_mut(&B).unwrap().get_mut(s).unwrap().bits = bits::DEAD_NAME;
+    let v = violations(&w);
+    assert!(v.iter().any(|l| l.contains("dead name that denotes")), "{v:?}");
+    assert!(v.iter().any(|l| l.contains("reverse map gives port")), "{v:?}");
+    // A dead name with a right beside it.
+    let mut w = World::new();
+    let d = w.ipc.port_allocate(A, MACH_PORT_RIGHT_DEAD_NAME).unwrap();
+    w.ipc.spaces.get_mut(&A).unwrap().get_mut(d).unwrap().bits |= bits::SEND_ONCE;
+    let v = violations(&w);
+    assert!(v.iter().any(|l| l.contains("dead name that denotes")), "{v:?}");
+    w.ipc.spaces.get_mut(&A).unwrap().get_mut(d).unwrap().bits = bits::DEAD_NAME;
+    assert_eq!(w.ipc.spaces.get(&A).unwrap().get(d).unwrap().object, Object::None);
+    assert!(violations(&w).is_empty());
 }

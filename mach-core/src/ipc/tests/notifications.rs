@@ -109,7 +109,14 @@ fn dead_name_request_on_dead_name_fires_immediately() {
         w.ipc.port_request_notification(B, s, MACH_NOTIFY_DEAD_NAME, 0, r),
         Ok(KRight::NULL)
     );
-    assert_eq!(id_of(&w.recv_ok(B, np)), MACH_NOTIFY_DEAD_NAME);
+    let n = w.recv_ok(B, np);
+    assert_eq!(id_of(&n), MACH_NOTIFY_DEAD_NAME);
+    assert_eq!(
+        word(&n, 0),
+        mach_msgh_bits(0, MACH_MSG_TYPE_PORT_SEND_ONCE),
+        "a simple message"
+    );
+    assert_eq!(word(&n, 4), 28, "the header and the name");
     assert_eq!(w.ipc.port_get_refs(B, s, MACH_PORT_RIGHT_DEAD_NAME), Ok(2));
     w.assert_audit();
 }
@@ -127,6 +134,8 @@ fn port_destroyed_returns_the_receive_right() {
     w.ipc.space_destroy(B);
     let n = w.recv_ok(A, np);
     assert_eq!(id_of(&n), MACH_NOTIFY_PORT_DESTROYED);
+    assert_ne!(word(&n, 0) & MACH_MSGH_BITS_COMPLEX, 0, "it carries a descriptor");
+    assert_eq!(word(&n, 24), 1, "one descriptor");
     let got = word(&n, 28);
     assert_eq!(n[28 + 10], MACH_MSG_TYPE_PORT_RECEIVE);
     assert_eq!(w.ipc.port_type(A, got), Ok(MACH_PORT_TYPE_RECEIVE));

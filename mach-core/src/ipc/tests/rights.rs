@@ -197,6 +197,37 @@ fn insert_right_rules() {
 }
 
 #[test]
+fn no_right_joins_the_name_of_a_send_once_right() {
+    let mut w = World::new();
+    let p = w.port(A);
+    let so = w
+        .ipc
+        .port_extract_right(A, p, MACH_MSG_TYPE_MAKE_SEND_ONCE as u32)
+        .unwrap();
+    let n = name::make(700, 0);
+    w.ipc.port_insert_right(B, n, so).unwrap();
+    let send = w.ipc.port_extract_right(A, p, MACH_MSG_TYPE_MAKE_SEND as u32).unwrap();
+    assert_eq!(w.ipc.port_insert_right(B, n, send), Err(KERN_NAME_EXISTS));
+    let recv = w
+        .ipc
+        .port_extract_right(A, p, MACH_MSG_TYPE_MOVE_RECEIVE as u32)
+        .unwrap();
+    assert_eq!(w.ipc.port_insert_right(B, n, recv), Err(KERN_NAME_EXISTS));
+    assert_eq!(w.ipc.port_type(B, n), Ok(MACH_PORT_TYPE_SEND_ONCE));
+    // Under names of their own, both rights join one fresh name.
+    let fresh = name::make(701, 0);
+    w.ipc.port_insert_right(B, fresh, recv).unwrap();
+    w.ipc.port_insert_right(B, fresh, send).unwrap();
+    assert_eq!(w.ipc.port_type(B, fresh), Ok(MACH_PORT_TYPE_SEND_RECEIVE));
+    // The send-once right is used up as a message's destination, its name with it.
+    let m = MsgBuilder::new(n, MACH_MSG_TYPE_MOVE_SEND_ONCE, 0, 0, 3).build();
+    w.send(B, &m).unwrap();
+    assert_eq!(w.ipc.port_type(B, n), Err(KERN_INVALID_NAME));
+    assert_eq!(id_of(&w.recv_ok(B, fresh)), 3);
+    w.assert_audit();
+}
+
+#[test]
 fn qlimit_bounds() {
     let mut w = World::new();
     let p = w.port(A);
@@ -207,4 +238,27 @@ fn qlimit_bounds() {
     );
     w.ipc.port_set_qlimit(A, p, 1).unwrap();
     assert_eq!(w.ipc.port_get_qlimit(A, p), Ok(1));
+}
+
+#[test]
+fn a_received_receive_right_joins_the_name_of_its_send_right() {
+    let mut w = World::new();
+    let q = w.port(A);
+    let sq = w.give_send(A, q, B);
+    // A sends q's receive right to B, which already holds a send right for q.
+    let r = w.port(B);
+    let to_b = w.give_send(B, r, A);
+    let msg = MsgBuilder::new(to_b, MACH_MSG_TYPE_COPY_SEND, 0, 0, 1)
+        .port(q, MACH_MSG_TYPE_MOVE_RECEIVE)
+        .build();
+    w.send(A, &msg).unwrap();
+    let got = w.recv_ok(B, r);
+    assert_eq!(
+        word(&got, 28),
+        sq,
+        "the receive right arrives under the send right's name"
+    );
+    assert_eq!(w.ipc.port_type(B, sq), Ok(MACH_PORT_TYPE_SEND_RECEIVE));
+    assert_eq!(w.ipc.port_get_refs(B, sq, MACH_PORT_RIGHT_SEND), Ok(1));
+    w.assert_audit();
 }
