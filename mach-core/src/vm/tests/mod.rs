@@ -6,6 +6,7 @@ mod copy_tests;
 mod fault_tests;
 mod fork_tests;
 mod harness;
+mod map_bounds_tests;
 mod map_tests;
 mod object_tests;
 mod pager_tests;
