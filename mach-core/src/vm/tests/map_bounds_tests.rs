@@ -139,3 +139,32 @@ fn a_map_may_start_at_address_zero() {
     s.destroy(&mut m);
     s.check_empty();
 }
+
+#[test]
+fn full_map_deallocates_either_end_of_an_entry() {
+    let mut s = Sim::new();
+    let mut m = VmMap::with_max_entries(MIN, MAX, 1).unwrap();
+    let a = m.allocate(0, 5 * P, true).unwrap();
+    s.write(&mut m, a, 1);
+    // Cutting off the head or the tail leaves one entry: no room needed.
+    s.dealloc(&mut m, a, P).unwrap();
+    s.dealloc(&mut m, a + 4 * P, P).unwrap();
+    assert_eq!(spans(&m), vec![(a + P, a + 4 * P)]);
+    // A hole in the middle needs one more entry.
+    assert_eq!(m.deallocate(&mut s.objects, a + 2 * P, 1), Err(VmError::NoSpace));
+    s.check(&[&m]);
+    s.destroy(&mut m);
+    s.check_empty();
+}
+
+#[test]
+fn destroy_a_map_reaching_the_top_of_the_address_space() {
+    let mut s = Sim::new();
+    let top = trunc_page(u64::MAX);
+    let mut m = VmMap::new(MIN, top).unwrap();
+    let a = m.allocate(top - 2 * P, 2 * P, false).unwrap();
+    s.write(&mut m, a + P, 4);
+    m.allocate(0, P, true).unwrap();
+    s.destroy(&mut m);
+    s.check_empty();
+}
