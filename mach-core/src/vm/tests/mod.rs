@@ -6,6 +6,7 @@ mod copy_tests;
 mod fault_tests;
 mod fork_tests;
 mod harness;
+mod invariant_tests;
 mod map_bounds_tests;
 mod map_tests;
 mod object_tests;
