@@ -11,5 +11,6 @@ mod map_bounds_tests;
 mod map_tests;
 mod object_tests;
 mod pager_tests;
+mod pmap_tests;
 mod random;
 mod types_tests;
