@@ -264,3 +264,94 @@ fn wrong_reference_counts_are_caught() {
         })
     );
 }
+
+/// A pager-backed object of `pages` pages, held externally.
+fn pager_object(s: &mut Sim, pages: u64) -> ObjectId {
+    let obj = s.objects.create(pages * P, Some(70)).unwrap();
+    s.external.push(obj);
+    obj
+}
+
+fn set_state(s: &mut Sim, obj: ObjectId, offset: u64, state: PagerPage) {
+    s.objects.obj_mut(obj).unwrap().set_pager_page(offset, Some(state));
+}
+
+#[test]
+fn pager_states_where_none_can_be_are_caught() {
+    // On an anonymous object.
+    let mut s = Sim::new();
+    let obj = s.objects.create(2 * P, None).unwrap();
+    s.external.push(obj);
+    set_state(&mut s, obj, 0, PagerPage::Unavailable);
+    assert_eq!(
+        verdict(&s, &[]),
+        Err(Violation::BadPagerState { object: obj, offset: 0 })
+    );
+    // Unaligned, or outside the object; the last page is fine.
+    for (offset, fine) in [(1, false), (2 * P, false), (P, true)] {
+        let mut s = Sim::new();
+        let obj = pager_object(&mut s, 2);
+        set_state(&mut s, obj, offset, PagerPage::Error);
+        let want = if fine {
+            Ok(())
+        } else {
+            Err(Violation::BadPagerState { object: obj, offset })
+        };
+        assert_eq!(verdict(&s, &[]), want, "offset {offset:#x}");
+    }
+}
+
+#[test]
+fn pager_states_that_contradict_residency_are_caught() {
+    for state in [PagerPage::Unavailable, PagerPage::Error, PagerPage::Requested] {
+        let mut s = Sim::new();
+        let obj = pager_object(&mut s, 1);
+        set_state(&mut s, obj, 0, state);
+        assert_eq!(verdict(&s, &[]), Ok(()), "{state:?} of an absent page");
+        let f = s.frame(0);
+        let r = ResidentPage {
+            page: f,
+            dirty: false,
+            lock: VmProt::NONE,
+        };
+        s.objects.obj_mut(obj).unwrap().resident.insert(0, r);
+        assert_eq!(
+            verdict(&s, &[]),
+            Err(Violation::BadPagerState { object: obj, offset: 0 }),
+            "{state:?} of a resident page"
+        );
+    }
+}
+
+#[test]
+fn unlock_request_of_a_dead_pager_is_caught() {
+    let mut s = Sim::new();
+    let obj = pager_object(&mut s, 1);
+    let f = s.frame(0);
+    s.objects.supply_page(obj, 0, f).unwrap();
+    s.objects.set_lock(obj, 0, VmProt::WRITE).unwrap();
+    assert_eq!(s.objects.request_unlock(obj, 0), Ok(PagerStep::Send));
+    assert_eq!(verdict(&s, &[]), Ok(()));
+    s.objects.obj_mut(obj).unwrap().pager_dead = true;
+    assert_eq!(
+        verdict(&s, &[]),
+        Err(Violation::BadPagerState { object: obj, offset: 0 })
+    );
+}
+
+#[test]
+fn outstanding_past_the_bound_is_caught() {
+    let max = u64::from(MAX_PAGER_PAGES);
+    let mut s = Sim::new();
+    let obj = pager_object(&mut s, max + 1);
+    for i in 0..max {
+        set_state(&mut s, obj, i * P, PagerPage::Requested);
+    }
+    assert_eq!(verdict(&s, &[]), Ok(()));
+    set_state(&mut s, obj, max * P, PagerPage::Requested);
+    assert_eq!(s.objects.get(obj).unwrap().outstanding(), MAX_PAGER_PAGES + 1);
+    assert_eq!(
+        verdict(&s, &[]),
+        Err(Violation::BadPagerState { object: obj, offset: 0 })
+    );
+}
