@@ -99,3 +99,9 @@ fn errors_display_distinctly() {
         assert!(texts[..i].iter().all(|u| u != t), "{t:?} twice");
     }
 }
+
+#[test]
+fn union_of_overlapping_sets_keeps_shared_rights() {
+    assert_eq!(VmProt::READ | VmProt::READ, VmProt::READ);
+    assert_eq!(VmProt::DEFAULT.union(VmProt::READ | VmProt::EXECUTE), VmProt::ALL);
+}
