@@ -264,3 +264,41 @@ fn set_pager_once() {
     assert_eq!(s.terminated, vec![1]);
     s.check_empty();
 }
+
+#[test]
+fn arena_and_shadow_accessors() {
+    let mut s = Sim::new();
+    assert!(s.objects.is_empty());
+    let (top, mid, bottom) = chain(&mut s);
+    assert!(!s.objects.is_empty());
+    assert_eq!(s.objects.get(bottom).unwrap().shadowers(), &[mid]);
+    assert_eq!(s.objects.get(mid).unwrap().shadowers(), &[top]);
+    assert!(s.objects.get(top).unwrap().shadowers().is_empty());
+    s.release(top);
+    assert!(s.objects.is_empty());
+    s.check_empty();
+}
+
+#[test]
+fn reclaim_is_empty_only_without_pages_and_pagers() {
+    assert!(Reclaim::default().is_empty());
+    let pages = Reclaim {
+        pages: vec![1],
+        pagers: vec![],
+    };
+    let pagers = Reclaim {
+        pages: vec![],
+        pagers: vec![2],
+    };
+    assert!(!pages.is_empty());
+    assert!(!pagers.is_empty());
+    let mut both = pages.clone();
+    both.merge(pagers);
+    assert_eq!(
+        both,
+        Reclaim {
+            pages: vec![1],
+            pagers: vec![2]
+        }
+    );
+}
