@@ -302,3 +302,19 @@ fn reclaim_is_empty_only_without_pages_and_pagers() {
         }
     );
 }
+
+#[test]
+fn dropping_a_duplicate_reference_never_drops_the_last() {
+    let mut s = Sim::new();
+    let o = s.objects.create(P, None).unwrap();
+    s.objects.reference(o).unwrap();
+    s.objects.drop_duplicate_ref(o);
+    assert_eq!(s.objects.ref_count(o), 1);
+    // Misused on the last reference, it leaves the object alive and counted.
+    s.objects.drop_duplicate_ref(o);
+    assert_eq!(s.objects.ref_count(o), 1);
+    s.external.push(o);
+    s.check(&[]);
+    s.release(o);
+    s.check_empty();
+}
