@@ -318,3 +318,23 @@ fn dropping_a_duplicate_reference_never_drops_the_last() {
     s.release(o);
     s.check_empty();
 }
+
+#[test]
+fn bypass_ignores_pages_outside_the_window() {
+    let mut s = Sim::new();
+    let (top, mid, bottom) = chain(&mut s);
+    s.objects.reference(mid).unwrap();
+    s.external.push(mid);
+    // mid's page 2 lies just past top's two-page window: top never sees it.
+    let outside = s.frame(300);
+    s.objects.insert_page(mid, 2 * P, outside).unwrap();
+    let f = s.frame(400);
+    s.objects.insert_page(top, 0, f).unwrap();
+    assert!(s.objects.collapse(top).unwrap().is_empty());
+    assert_eq!(s.objects.get(top).unwrap().shadow(), Some((bottom, P)));
+    assert_eq!(s.objects.get(mid).unwrap().page(2 * P).map(|r| r.page), Some(outside));
+    s.check(&[]);
+    s.release(mid);
+    s.release(top);
+    s.check_empty();
+}
