@@ -365,3 +365,22 @@ fn answer_ranges_are_bounded() {
     s.release(obj);
     s.check_empty();
 }
+
+#[test]
+fn only_requested_pages_are_waited_for() {
+    let r = ResidentPage {
+        page: 1,
+        dirty: false,
+        lock: VmProt::WRITE,
+    };
+    assert!(PageState::Requested.is_waiting());
+    assert!(PageState::UnlockRequested(r).is_waiting());
+    for st in [
+        PageState::Absent,
+        PageState::Resident(r),
+        PageState::Unavailable,
+        PageState::Error,
+    ] {
+        assert!(!st.is_waiting(), "{st:?}");
+    }
+}
