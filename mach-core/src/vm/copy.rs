@@ -129,8 +129,10 @@ impl VmMap {
     /// all, inherit copy; returns the start address. On error the copy is
     /// handed back untouched so the caller can discard it or try elsewhere.
     pub fn copyout(&mut self, objects: &mut VmObjects, copy: VmCopy, hint: u64) -> Result<u64, (VmError, VmCopy)> {
-        let extra = copy.entries.len().saturating_sub(1);
-        let placed = self.check_room(extra).and_then(|_| self.place(hint, copy.size, true));
+        // Each piece may become an entry of its own.
+        let placed = self
+            .check_room(copy.entries.len())
+            .and_then(|_| self.place(hint, copy.size, true));
         let (start, end) = match placed {
             Ok(r) => r,
             Err(e) => return Err((e, copy)),
@@ -222,7 +224,9 @@ impl VmMap {
         {
             return Err(VmError::ProtectionFailure);
         }
-        self.check_room(copy.entries.len() + 2)
+        // Cuts at `addr`, between pieces and at the end: each splits at most
+        // one entry.
+        self.check_room(copy.entries.len() + 1)
     }
 }
 

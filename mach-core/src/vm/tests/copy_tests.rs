@@ -220,3 +220,59 @@ fn copy_from_object_writes_new_pages() {
     s.destroy(&mut m);
     s.check_empty();
 }
+
+/// A copy of two pages in two pieces that stay apart (different objects).
+fn two_piece_copy(s: &mut Sim, a: &mut VmMap) -> VmCopy {
+    let src = a.allocate(0, 2 * P, true).unwrap();
+    s.protect(a, src + P, P, false, VmProt::READ).unwrap();
+    s.write(a, src, 1);
+    let copy = s.copyin(a, src, 2 * P).unwrap().copy;
+    assert_eq!(copy.entries().len(), 2);
+    copy
+}
+
+#[test]
+fn copyout_needs_room_for_every_piece() {
+    let mut s = Sim::new();
+    let mut a = Sim::map();
+    let copy = two_piece_copy(&mut s, &mut a);
+    // One entry used of two: the two pieces do not fit.
+    let mut b = VmMap::with_max_entries(MIN, MAX, 2).unwrap();
+    b.allocate(0, P, true).unwrap();
+    let (err, copy) = b.copyout(&mut s.objects, copy, 0).unwrap_err();
+    assert_eq!(err, VmError::NoSpace);
+    assert_eq!(b.len(), 1);
+    // With room for both they land.
+    b.set_max_entries(3);
+    let dst = b.copyout(&mut s.objects, copy, 0).unwrap();
+    assert_eq!(b.len(), 3);
+    assert_eq!(s.read(&mut b, dst), 1);
+    s.check(&[&a, &b]);
+    s.destroy(&mut a);
+    s.destroy(&mut b);
+    s.check_empty();
+}
+
+#[test]
+fn overwrite_needs_room_for_its_cuts_exactly() {
+    let mut s = Sim::new();
+    let mut a = Sim::map();
+    let copy = two_piece_copy(&mut s, &mut a);
+    // Overwriting the middle of one entry with two pieces cuts it three
+    // times: three more entries.
+    let mut b = VmMap::with_max_entries(MIN, MAX, 3).unwrap();
+    let dst = b.allocate(0, 4 * P, true).unwrap();
+    let (err, copy) = s.copy_overwrite(&mut b, copy, dst + P).unwrap_err();
+    assert_eq!(err, VmError::NoSpace);
+    assert_eq!(b.len(), 1);
+    b.set_max_entries(4);
+    let d = s.copy_overwrite(&mut b, copy, dst + P).unwrap();
+    s.reclaim(d.reclaim);
+    assert_eq!(b.len(), 4);
+    assert_eq!(s.read(&mut b, dst + P), 1);
+    assert_eq!(s.read(&mut b, dst + 3 * P), 0);
+    s.check(&[&a, &b]);
+    s.destroy(&mut a);
+    s.destroy(&mut b);
+    s.check_empty();
+}

@@ -281,3 +281,59 @@ fn fork_read_then_write_keeps_parent() {
     s.destroy(&mut m);
     s.check_empty();
 }
+
+#[test]
+fn read_through_a_shadow_shares_the_lower_page() {
+    let mut s = Sim::new();
+    let mut m = Sim::map();
+    let a = m.allocate(0, 2 * P, true).unwrap();
+    s.write(&mut m, a, 1);
+    s.write(&mut m, a + P, 2);
+    let obj = m.lookup(a).unwrap().object.unwrap();
+    let lower = match s.objects.lookup_page(obj, P).unwrap() {
+        Lookup::Found { page, .. } => page,
+        other => panic!("{other:?}"),
+    };
+    let mut c = s.fork(&mut m);
+    // The child's write pushes its shadow; page 1 stays below it.
+    s.write(&mut c, a, 3);
+    assert_ne!(c.lookup(a).unwrap().object, Some(obj));
+    let (copies, frames) = (s.stats.cow_copy, s.live.len());
+    // A read of page 1 maps the lower object's page read-only: no copy.
+    assert_eq!(
+        resolve_fault(&mut c, &mut s.objects, a + P, VmProt::READ),
+        Ok(FaultAction::Map {
+            page: lower,
+            writable: false
+        })
+    );
+    assert_eq!(s.read(&mut c, a + P), 2);
+    assert_eq!((s.stats.cow_copy, s.live.len()), (copies, frames));
+    s.check(&[&m, &c]);
+    s.destroy(&mut c);
+    s.destroy(&mut m);
+    s.check_empty();
+}
+
+#[test]
+fn fork_write_protects_only_what_became_copy_on_write() {
+    let mut s = Sim::new();
+    let mut m = Sim::map();
+    let a = m.allocate(0, 3 * P, true).unwrap();
+    s.write(&mut m, a, 1);
+    s.write(&mut m, a + 2 * P, 1);
+    s.protect(&mut m, a + P, P, false, VmProt::READ).unwrap();
+    // The read-only middle has nothing writable to protect.
+    let f = s.fork_with(&mut m).unwrap();
+    assert_eq!(f.write_protect, vec![(a, a + P), (a + 2 * P, a + 3 * P)]);
+    let mut c1 = f.child;
+    // A second fork finds the copies still pending: nothing new to protect.
+    let f = s.fork_with(&mut m).unwrap();
+    assert_eq!(f.write_protect, vec![]);
+    let mut c2 = f.child;
+    s.check(&[&m, &c1, &c2]);
+    s.destroy(&mut c1);
+    s.destroy(&mut c2);
+    s.destroy(&mut m);
+    s.check_empty();
+}

@@ -264,3 +264,77 @@ fn set_pager_once() {
     assert_eq!(s.terminated, vec![1]);
     s.check_empty();
 }
+
+#[test]
+fn arena_and_shadow_accessors() {
+    let mut s = Sim::new();
+    assert!(s.objects.is_empty());
+    let (top, mid, bottom) = chain(&mut s);
+    assert!(!s.objects.is_empty());
+    assert_eq!(s.objects.get(bottom).unwrap().shadowers(), &[mid]);
+    assert_eq!(s.objects.get(mid).unwrap().shadowers(), &[top]);
+    assert!(s.objects.get(top).unwrap().shadowers().is_empty());
+    s.release(top);
+    assert!(s.objects.is_empty());
+    s.check_empty();
+}
+
+#[test]
+fn reclaim_is_empty_only_without_pages_and_pagers() {
+    assert!(Reclaim::default().is_empty());
+    let pages = Reclaim {
+        pages: vec![1],
+        pagers: vec![],
+    };
+    let pagers = Reclaim {
+        pages: vec![],
+        pagers: vec![2],
+    };
+    assert!(!pages.is_empty());
+    assert!(!pagers.is_empty());
+    let mut both = pages.clone();
+    both.merge(pagers);
+    assert_eq!(
+        both,
+        Reclaim {
+            pages: vec![1],
+            pagers: vec![2]
+        }
+    );
+}
+
+#[test]
+fn dropping_a_duplicate_reference_never_drops_the_last() {
+    let mut s = Sim::new();
+    let o = s.objects.create(P, None).unwrap();
+    s.objects.reference(o).unwrap();
+    s.objects.drop_duplicate_ref(o);
+    assert_eq!(s.objects.ref_count(o), 1);
+    // Misused on the last reference, it leaves the object alive and counted.
+    s.objects.drop_duplicate_ref(o);
+    assert_eq!(s.objects.ref_count(o), 1);
+    s.external.push(o);
+    s.check(&[]);
+    s.release(o);
+    s.check_empty();
+}
+
+#[test]
+fn bypass_ignores_pages_outside_the_window() {
+    let mut s = Sim::new();
+    let (top, mid, bottom) = chain(&mut s);
+    s.objects.reference(mid).unwrap();
+    s.external.push(mid);
+    // mid's page 2 lies just past top's two-page window: top never sees it.
+    let outside = s.frame(300);
+    s.objects.insert_page(mid, 2 * P, outside).unwrap();
+    let f = s.frame(400);
+    s.objects.insert_page(top, 0, f).unwrap();
+    assert!(s.objects.collapse(top).unwrap().is_empty());
+    assert_eq!(s.objects.get(top).unwrap().shadow(), Some((bottom, P)));
+    assert_eq!(s.objects.get(mid).unwrap().page(2 * P).map(|r| r.page), Some(outside));
+    s.check(&[]);
+    s.release(mid);
+    s.release(top);
+    s.check_empty();
+}

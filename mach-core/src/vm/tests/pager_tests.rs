@@ -401,3 +401,22 @@ fn unasked_supplies_are_refused_while_memory_is_short() {
     assert_eq!(s.objects.get(obj).unwrap().page(2 * P).map(|p| p.page), Some(f));
     ok(&s, &m);
 }
+
+#[test]
+fn only_requested_pages_are_waited_for() {
+    let r = ResidentPage {
+        page: 1,
+        dirty: false,
+        lock: VmProt::WRITE,
+    };
+    assert!(PageState::Requested.is_waiting());
+    assert!(PageState::UnlockRequested(r).is_waiting());
+    for st in [
+        PageState::Absent,
+        PageState::Resident(r),
+        PageState::Unavailable,
+        PageState::Error,
+    ] {
+        assert!(!st.is_waiting(), "{st:?}");
+    }
+}

@@ -59,3 +59,49 @@ fn errors_map_to_kern_return() {
     assert_eq!(VmError::MemoryFailure.kr(), KERN_MEMORY_FAILURE);
     assert_eq!(VmError::MemoryPresent.kr(), KERN_MEMORY_PRESENT);
 }
+
+#[test]
+fn memory_error_is_kern_memory_error() {
+    assert_eq!(VmError::MemoryError.kr(), KERN_MEMORY_ERROR);
+}
+
+#[test]
+fn prot_bits_and_debug_form() {
+    assert_eq!(VmProt::READ.bits(), 1);
+    assert_eq!((VmProt::WRITE | VmProt::EXECUTE).bits(), 6);
+    assert_eq!(VmProt::from_bits(5).map(VmProt::bits), Some(5));
+    assert!(!VmProt::READ.is_empty());
+    assert_eq!(std::format!("{:?}", VmProt::NONE), "VmProt(---)");
+    assert_eq!(std::format!("{:?}", VmProt::DEFAULT), "VmProt(rw-)");
+    assert_eq!(std::format!("{:?}", VmProt::EXECUTE), "VmProt(--x)");
+    assert_eq!(std::format!("{:?}", VmProt::ALL), "VmProt(rwx)");
+}
+
+#[test]
+fn errors_display_distinctly() {
+    use std::string::{String, ToString};
+    let all = [
+        VmError::InvalidAddress,
+        VmError::InvalidArgument,
+        VmError::InvalidObject,
+        VmError::NoSpace,
+        VmError::ProtectionFailure,
+        VmError::ResourceShortage,
+        VmError::MemoryFailure,
+        VmError::MemoryPresent,
+        VmError::MemoryError,
+    ];
+    let texts: std::vec::Vec<String> = all.iter().map(|e| e.to_string()).collect();
+    assert_eq!(texts[0], "invalid address");
+    assert_eq!(texts[8], "the pager cannot provide the page");
+    for (i, t) in texts.iter().enumerate() {
+        assert!(!t.is_empty());
+        assert!(texts[..i].iter().all(|u| u != t), "{t:?} twice");
+    }
+}
+
+#[test]
+fn union_of_overlapping_sets_keeps_shared_rights() {
+    assert_eq!(VmProt::READ | VmProt::READ, VmProt::READ);
+    assert_eq!(VmProt::DEFAULT.union(VmProt::READ | VmProt::EXECUTE), VmProt::ALL);
+}
