@@ -39,7 +39,7 @@ QEMU_FLAGS := -accel $(ACCEL) -cpu $(CPU) -m $(MEM) -smp 1 -boot d -serial stdio
 	-drive file=$(DISK_IMG),format=raw,if=ide,index=0,media=disk
 export QEMU_FLAGS
 
-.PHONY: all deps disk kernel user harness iso test-iso panic-isos nodisk-iso dpager-iso one-iso lowmem-iso bench-iso run test debug bench profile clean
+.PHONY: all deps disk kernel user harness iso test-iso panic-isos nodisk-iso dpager-iso one-iso lowmem-iso fuzz-iso bench-iso run test fuzz debug bench profile clean
 
 all: iso test-iso
 
@@ -114,14 +114,32 @@ dpager-iso: kernel user
 		| sed 's|^\([ \t]*\)boot$$|\1module2 /boot/test-dpager test-dpager\n\1boot|' > build/grub-dpager.cfg
 	$(MAKE) --no-print-directory one-iso ISO=build/mach-dpager.iso CFG=build/grub-dpager.cfg
 
+# The fuzz boot (iso/grub-fuzz.cfg); SEED= and CALLS= replace its seed set and
+# calls per seed (make fuzz).
+SEED ?=
+CALLS ?=
+fuzz-iso: kernel user
+	@mkdir -p build
+	sed -e '$(if $(SEED),s|seeds=[^ ]*|seeds=$(SEED)|)' -e '$(if $(CALLS),s|calls=[0-9]*|calls=$(CALLS)|)' \
+		iso/grub-fuzz.cfg > build/grub-fuzz.cfg
+	$(MAKE) --no-print-directory one-iso ISO=build/mach-fuzz.iso CFG=build/grub-fuzz.cfg
+
 one-iso:
 	$(call make_iso,$(ISO),$(CFG))
 
 run: iso harness disk
 	qemu-system-x86_64 $(QEMU_FLAGS) -cdrom build/mach.iso | $(HARNESS) symbolize --kernel $(KERNEL_ELF)
 
-test: test-iso panic-isos nodisk-iso dpager-iso lowmem-iso harness disk
+test: test-iso panic-isos nodisk-iso dpager-iso lowmem-iso fuzz-iso harness disk
 	scripts/test.sh $(KERNEL_ELF) build/mach-test.iso $(HARNESS) "$(T)"
+
+# The fuzzer alone, longer: `make fuzz SEED=7 CALLS=1000000` (SEED may be a
+# list, `SEED=1,2,3`); passes or fails as the harness says, like make test.
+# FUZZ_TIMEOUT= seconds (default 3600).
+FUZZ_TIMEOUT ?= 3600
+fuzz: fuzz-iso harness disk
+	$(HARNESS) test --kernel $(KERNEL_ELF) --timeout $(FUZZ_TIMEOUT) --log build/fuzz-serial.log -- \
+		qemu-system-x86_64 $(QEMU_FLAGS) -cdrom build/mach-fuzz.iso
 
 debug: iso disk
 	@scripts/ensure-deps.sh debug
