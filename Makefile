@@ -86,7 +86,7 @@ test-iso: kernel user
 panic-isos: kernel user
 	@mkdir -p build
 	for t in panic kernel_fault; do \
-		sed "s/loglevel=info/loglevel=info selftest=$$t/" iso/grub.cfg > build/grub-$$t.cfg; \
+		sed "s/loglevel=info/loglevel=info selftest=$$t$$([ $$t = panic ] && echo ' fuzztrace')/" iso/grub.cfg > build/grub-$$t.cfg; \
 		$(MAKE) --no-print-directory one-iso ISO=build/mach-$$t.iso CFG=build/grub-$$t.cfg; \
 	done
 
