@@ -107,6 +107,28 @@ if [ -z "$filter" ] || [[ "test-bigmem" == *"$filter"* ]]; then
     rm -f "$disk"
 fi
 
+echo "== fuzz"
+# test-fuzz alone (iso/grub-fuzz.cfg: a fixed seed set, child tasks, a
+# killer), so that the counts it checks after each seed are its own; the
+# kernel records traps for a panic report (fuzztrace). Every `test` line of
+# that boot is counted here.
+if [ -z "$filter" ] || [[ "test-fuzz" == *"$filter"* ]]; then
+    out=build/fuzz.log
+    rm -f "${DISK_IMG:-build/paging.img}" && truncate -s 4M "${DISK_IMG:-build/paging.img}"
+    timeout 300 ${QEMU:-qemu-system-x86_64} ${QEMU_FLAGS} -cdrom build/mach-fuzz.iso </dev/null \
+        | "$harness" symbolize --kernel "$kernel" > "$out"
+    code=${PIPESTATUS[0]}
+    passed=$(grep -c '^test .* \.\.\. ok' "$out")
+    failed=$(grep -c '^test .* \.\.\. FAILED' "$out")
+    grep -aE '^(test |test-fuzz: .*(calls here|in all))' "$out"
+    if [ "$code" != 33 ] || ! grep -q '^test fuzz_seed_' "$out" || ! grep -q '^mach: all tasks finished' "$out"; then
+        echo "test fuzz_boot ... FAILED: exit $code, see $out"; tail -80 "$out"
+        failed=$((failed + 1))
+    fi
+    echo "test result: $([ "$failed" = 0 ] && echo ok || echo FAILED). $passed passed; $failed failed; 0 ignored (fuzz boot)" >> "$log"
+    rm -f "${DISK_IMG:-build/paging.img}" && truncate -s 4M "${DISK_IMG:-build/paging.img}"
+fi
+
 echo "== in-QEMU tests"
 exec "$harness" test --kernel "$kernel" --timeout "${TEST_TIMEOUT:-300}" \
     --log build/test-serial.log --host-log "$log" -- \

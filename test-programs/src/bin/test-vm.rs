@@ -202,7 +202,11 @@ fn huge_region_costs_what_is_mapped(e: &mut Env) -> bool {
         Ok(())
     );
     // SAFETY: as above (still readable).
-    ok &= check_eq!("huge_region_keeps_its_pages", unsafe { core::ptr::read_volatile(last) }, 2);
+    ok &= check_eq!(
+        "huge_region_keeps_its_pages",
+        unsafe { core::ptr::read_volatile(last) },
+        2
+    );
     ok &= check_eq!(
         "vm_deallocate_huge_region",
         vm::vm_deallocate(&mut e.rpc, e.task, a, HUGE),
