@@ -39,6 +39,12 @@ impl Fuzzer {
     /// Destroys every name not in `keep`, forgets the pools (refilled by
     /// [`Fuzzer::refill`]) and deallocates every unprotected region.
     pub fn sweep(&mut self, keep: &[u32]) {
+        // Tasks this fuzzer made end before their names go.
+        for slot in 0..self.tasks.len() {
+            if !keep.contains(&self.tasks[slot]) {
+                self.retire_task(slot);
+            }
+        }
         let task = self.e.task;
         let mut doomed = [0u32; 512];
         let mut n = 0;
