@@ -137,9 +137,12 @@ test: test-iso panic-isos nodisk-iso dpager-iso lowmem-iso fuzz-iso harness disk
 # list, `SEED=1,2,3`); passes or fails as the harness says, like make test.
 # FUZZ_TIMEOUT= seconds (default 3600).
 FUZZ_TIMEOUT ?= 3600
+# test-fuzz must also have lived to print its total (a fuzzer killed by its
+# own calls reports nothing else).
 fuzz: fuzz-iso harness disk
 	$(HARNESS) test --kernel $(KERNEL_ELF) --timeout $(FUZZ_TIMEOUT) --log build/fuzz-serial.log -- \
 		qemu-system-x86_64 $(QEMU_FLAGS) -cdrom build/mach-fuzz.iso
+	@grep -a '^test-fuzz: .* calls in all' build/fuzz-serial.log || { echo "make fuzz: test-fuzz did not finish"; exit 1; }
 
 debug: iso disk
 	@scripts/ensure-deps.sh debug

@@ -121,7 +121,8 @@ if [ -z "$filter" ] || [[ "test-fuzz" == *"$filter"* ]]; then
     passed=$(grep -c '^test .* \.\.\. ok' "$out")
     failed=$(grep -c '^test .* \.\.\. FAILED' "$out")
     grep -aE '^(test |test-fuzz: .*(calls here|in all))' "$out"
-    if [ "$code" != 33 ] || ! grep -q '^test fuzz_seed_' "$out" || ! grep -q '^mach: all tasks finished' "$out"; then
+    if [ "$code" != 33 ] || ! grep -q '^test fuzz_seed_' "$out" || ! grep -aq '^test-fuzz: .* calls in all' "$out" \
+        || ! grep -q '^mach: all tasks finished' "$out"; then
         echo "test fuzz_boot ... FAILED: exit $code, see $out"; tail -80 "$out"
         failed=$((failed + 1))
     fi

@@ -338,13 +338,15 @@ impl Fuzzer {
                     pointer(&mut self.r, good)
                 };
                 buf[off..off + 8].copy_from_slice(&addr.to_le_bytes());
-                let dealloc = self.r.chance(4) as u8;
-                buf[off + 8..off + 12].copy_from_slice(&[dealloc * (addr != self.send) as u8, 0, disp, ty]);
                 let n = if ty == MACH_MSG_OOL_PORTS_DESCRIPTOR {
                     self.r.below(10) as u32
                 } else {
                     size(&mut self.r) as u32
                 };
+                // Deallocate-on-send only of memory the fuzzer can lose (test-fuzz
+                // deallocated its own send buffer this way: seed 4).
+                let dealloc = (self.r.chance(4) && !protected(addr, n as u64 * 4)) as u8;
+                buf[off + 8..off + 12].copy_from_slice(&[dealloc, 0, disp, ty]);
                 w(buf, off + 12, n);
                 off += 16;
             }
@@ -372,8 +374,18 @@ impl Fuzzer {
 
     fn msg_send(&mut self) {
         self.fill_send();
+        // A bad message address is one the kernel cannot read, or one whose
+        // header lies in the buffer's zeroed tail: never the buffer at an
+        // offset, where garbage descriptors could deallocate the fuzzer's own
+        // memory.
         let addr = if self.r.chance(6) {
-            pointer(&mut self.r, self.send)
+            self.r.pick(&[
+                0,
+                0x5000_0000_0000,
+                0xffff_ffff_8010_0000,
+                u64::MAX - 8,
+                self.send + BUF + PAGE - 8,
+            ])
         } else {
             self.send
         };
