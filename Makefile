@@ -39,7 +39,7 @@ QEMU_FLAGS := -accel $(ACCEL) -cpu $(CPU) -m $(MEM) -smp 1 -boot d -serial stdio
 	-drive file=$(DISK_IMG),format=raw,if=ide,index=0,media=disk
 export QEMU_FLAGS
 
-.PHONY: all deps disk kernel user harness iso test-iso panic-isos nodisk-iso dpager-iso one-iso lowmem-iso bench-iso run test debug bench profile clean
+.PHONY: all deps disk kernel user harness iso test-iso panic-isos nodisk-iso dpager-iso one-iso lowmem-iso fuzz-iso bench-iso run test fuzz debug bench profile clean
 
 all: iso test-iso
 
@@ -86,7 +86,7 @@ test-iso: kernel user
 panic-isos: kernel user
 	@mkdir -p build
 	for t in panic kernel_fault; do \
-		sed "s/loglevel=info/loglevel=info selftest=$$t/" iso/grub.cfg > build/grub-$$t.cfg; \
+		sed "s/loglevel=info/loglevel=info selftest=$$t$$([ $$t = panic ] && echo ' fuzztrace')/" iso/grub.cfg > build/grub-$$t.cfg; \
 		$(MAKE) --no-print-directory one-iso ISO=build/mach-$$t.iso CFG=build/grub-$$t.cfg; \
 	done
 
@@ -122,14 +122,35 @@ exhaust-iso: kernel user
 		| sed 's|^\([ \t]*\)boot$$|\1module2 /boot/test-exhaust test-exhaust\n\1boot|; s|\(multiboot2 .*\)$$|\1 heap_slack=8192|' > build/grub-exhaust.cfg
 	$(MAKE) --no-print-directory one-iso ISO=build/mach-exhaust.iso CFG=build/grub-exhaust.cfg
 
+# The fuzz boot (iso/grub-fuzz.cfg); SEED= and CALLS= replace its seed set and
+# calls per seed (make fuzz).
+SEED ?=
+CALLS ?=
+fuzz-iso: kernel user
+	@mkdir -p build
+	sed -e '$(if $(SEED),s|seeds=[^ ]*|seeds=$(SEED)|)' -e '$(if $(CALLS),s|calls=[0-9]*|calls=$(CALLS)|)' \
+		iso/grub-fuzz.cfg > build/grub-fuzz.cfg
+	$(MAKE) --no-print-directory one-iso ISO=build/mach-fuzz.iso CFG=build/grub-fuzz.cfg
+
 one-iso:
 	$(call make_iso,$(ISO),$(CFG))
 
 run: iso harness disk
 	qemu-system-x86_64 $(QEMU_FLAGS) -cdrom build/mach.iso | $(HARNESS) symbolize --kernel $(KERNEL_ELF)
 
-test: test-iso panic-isos nodisk-iso dpager-iso lowmem-iso exhaust-iso harness disk
+test: test-iso panic-isos nodisk-iso dpager-iso lowmem-iso exhaust-iso fuzz-iso harness disk
 	scripts/test.sh $(KERNEL_ELF) build/mach-test.iso $(HARNESS) "$(T)"
+
+# The fuzzer alone, longer: `make fuzz SEED=7 CALLS=1000000` (SEED may be a
+# list, `SEED=1,2,3`); passes or fails as the harness says, like make test.
+# FUZZ_TIMEOUT= seconds (default 3600).
+FUZZ_TIMEOUT ?= 3600
+# test-fuzz must also have lived to print its total (a fuzzer killed by its
+# own calls reports nothing else).
+fuzz: fuzz-iso harness disk
+	$(HARNESS) test --kernel $(KERNEL_ELF) --timeout $(FUZZ_TIMEOUT) --log build/fuzz-serial.log -- \
+		qemu-system-x86_64 $(QEMU_FLAGS) -cdrom build/mach-fuzz.iso
+	@grep -a '^test-fuzz: .* calls in all' build/fuzz-serial.log || { echo "make fuzz: test-fuzz did not finish"; exit 1; }
 
 debug: iso disk
 	@scripts/ensure-deps.sh debug

@@ -20,6 +20,7 @@ fn panic(info: &PanicInfo) -> ! {
     let _ = writeln!(out, "\nKERNEL PANIC: {info}");
     let rbp = backtrace::current_rbp();
     backtrace::print(&mut out, panic as *const () as u64, rbp);
+    crate::kern::entry::fuzztrace::print(&mut out);
     cpu::qemu_exit(cpu::QemuExit::Panic)
 }
 
@@ -30,5 +31,6 @@ pub fn kernel_fault(what: core::fmt::Arguments, rip: u64, rbp: u64) -> ! {
     let mut out = Serial;
     let _ = writeln!(out, "\nKERNEL PANIC: {what} rip=0x{rip:016x}");
     backtrace::print(&mut out, rip, rbp);
+    crate::kern::entry::fuzztrace::print(&mut out);
     cpu::qemu_exit(cpu::QemuExit::Panic)
 }

@@ -306,6 +306,34 @@ impl AddressSpace {
         Ok(())
     }
 
+    /// The first page at or after `va` and below `end` that has a mapping.
+    /// Absent tables are skipped whole (512 GiB, 1 GiB or 2 MiB at a time),
+    /// so a walk over a huge, mostly empty range costs what is mapped, not
+    /// the range's length (a task's 1 TiB region made teardown loop 2^28
+    /// times with the kernel lock held).
+    pub fn next_mapped(&self, va: u64, end: u64) -> Option<u64> {
+        let end = end.min(mach_abi::layout::USER_END);
+        let mut va = va & !(PAGE_SIZE - 1);
+        'next: while va < end {
+            let mut table = self.pml4;
+            for level in (1..=3).rev() {
+                let e = read_entry(table, index(va, level));
+                if e & PageFlags::PRESENT == 0 || e & PageFlags::HUGE != 0 {
+                    // Nothing below this entry: on to the next one.
+                    let span = 1u64 << (12 + 9 * level);
+                    va = (va | (span - 1)).checked_add(1)?;
+                    continue 'next;
+                }
+                table = e & ADDR_MASK;
+            }
+            if read_entry(table, index(va, 0)) & PageFlags::PRESENT != 0 {
+                return Some(va);
+            }
+            va += PAGE_SIZE;
+        }
+        None
+    }
+
     /// Removes the mapping at `va` and returns its frame (now the caller's).
     pub fn unmap(&mut self, va: u64) -> Result<u64, MapError> {
         Self::check_user(va)?;

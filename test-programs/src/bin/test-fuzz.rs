@@ -1,287 +1,417 @@
-//! An IPC fuzzer inside the guest: a seeded PRNG (the seed is printed, and can
-//! be set with `seed=N`) picks mach_msg and mach_port_* calls and their
-//! arguments from pools of live, dead, freed and random names, boundary sizes
-//! and good, null, unmapped, kernel and read-only pointers. Sends and receives
-//! never block (timeout 0). After every batch the kernel's IPC audit must be
-//! clean; the kernel must never panic. A crash is reproducible from the seed.
+//! The in-guest fuzzer (issue 9): for each seed, a fuzzing thread here makes
+//! random Mach calls (every trap, mach_msg, and every call on task, thread,
+//! host, device, memory-object-control and port-space ports; see
+//! `test_programs::fuzz`) while child tasks made with `task_create` from this
+//! same image fuzz too, each with several threads: one child serves a memory
+//! object (answering the kernel's requests or not, at random) that another
+//! child maps and touches. This thread is also the killer: it terminates the
+//! children at random points and starts new ones.
+//!
+//! After every batch the kernel's audit must be clean; after each seed, with
+//! every child gone and the fuzzer's own names and regions swept, the
+//! system's ports, port sets, queued messages, tasks and threads must be back
+//! at their count before the seed. When a check fails, the seed, the call
+//! number and the last 64 calls are printed.
+//!
+//! Arguments: `seed=N` or `seeds=A,B,...` (default 1), `calls=N` calls of
+//! this thread per seed (default 20000), `children=0` for no child tasks.
+//! Prints `test-fuzz: N calls in all` (this thread's and the children's).
 #![no_std]
 #![no_main]
 
+use core::sync::atomic::{AtomicU64, Ordering};
 use mach_interfaces::PolyPort;
 use mach_user::abi::message::*;
 use mach_user::abi::port::*;
-use mach_user::ipc::mach_msg_raw;
+use mach_user::ipc::{MsgBuf, mach_msg};
 use mach_user::println;
-use mach_user::rpc::mach_port as mp;
-use test_programs::ipc_env::Env;
+use mach_user::rpc::{mach_port as mp, task, vm};
+use test_programs::fuzz::calls::Fuzzer;
+use test_programs::fuzz::sweep::{Counts, counts};
+use test_programs::fuzz::{PAGE, protect};
 
 mach_user::entry!(main);
 
-const ITERATIONS: u32 = 4000;
-const BATCH: u32 = 500;
-const BUF_SIZE: usize = 128 * 1024;
+const BATCH: u64 = 2000;
+/// The child's name for the memory object one child serves and another maps.
+const OBJECT: u32 = 0x1100;
+/// Child kinds (in the start argument).
+const PLAIN: u64 = 0;
+const PAGER: u64 = 1;
+const MAPPER: u64 = 2;
 
-#[repr(C, align(4096))]
-struct Region([u8; BUF_SIZE]);
-static mut RECV: Region = Region([0; BUF_SIZE]);
-static mut SEND: Region = Region([0; BUF_SIZE]);
+#[repr(C, align(16))]
+struct Stack([u8; 65536]);
+/// Stacks of a child's threads (each child has its own copy of this image).
+static mut CHILD_STACKS: [Stack; 2] = [const { Stack([0; 65536]) }; 2];
+/// Address of a page shared with every child: calls made there (atomic).
+static SHARED: AtomicU64 = AtomicU64::new(0);
 
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
-    }
-    fn pick<T: Copy>(&mut self, v: &[T]) -> T {
-        v[self.below(v.len() as u64) as usize]
+fn shared_calls() -> &'static AtomicU64 {
+    // SAFETY: SHARED holds the address of a page mapped (shared) for the
+    // program's life, in this task and every child, never deallocated (it is
+    // protected); AtomicU64 has the layout of u64.
+    unsafe { &*(SHARED.load(Ordering::Relaxed) as *const AtomicU64) }
+}
+
+fn stack_top(k: usize) -> u64 {
+    (&raw const CHILD_STACKS) as u64 + (k as u64 + 1) * 65536 - 8
+}
+
+/// The start argument of a child thread: kind, seed, calls.
+fn pack(kind: u64, seed: u64, calls: u64) -> u64 {
+    (seed & 0xffff_ffff) << 32 | (calls & 0xff_ffff) << 8 | kind
+}
+
+/// Child task, first thread: starts the second (pager, mapper or another
+/// fuzzer), fuzzes, and ends the task.
+extern "C" fn child_main(arg: u64) -> ! {
+    mach_user::ipc::forget_task_self();
+    let (kind, seed, calls) = (arg & 0xff, arg >> 32, (arg >> 8) & 0xff_ffff);
+    let task = mach_user::ipc::task_self();
+    let mut rpc = mach_user::rpc::Rpc::new();
+    let _ = task::thread_create_running(
+        &mut rpc,
+        task,
+        second_thread as *const () as usize as u64,
+        stack_top(1),
+        arg,
+    );
+    let mut f = Fuzzer::new(seed ^ 0xc0ffee, false);
+    f.foreign[0] = OBJECT;
+    fuzz(&mut f, calls);
+    let _ = kind;
+    mach_user::trap::task_exit(0)
+}
+
+fn fuzz(f: &mut Fuzzer, calls: u64) {
+    for i in 0..calls {
+        f.step();
+        if i % 64 == 63 {
+            shared_calls().fetch_add(64, Ordering::Relaxed);
+        }
     }
 }
 
-struct Pools {
-    live: [u32; 8],
-    freed: [u32; 8],
-    set: u32,
-    nfreed: usize,
-}
-
-fn name(r: &mut Rng, p: &Pools) -> u32 {
-    match r.below(8) {
-        0 => MACH_PORT_NULL,
-        1 => MACH_PORT_DEAD,
-        2 => p.freed[r.below(p.nfreed.clamp(1, 8) as u64) as usize],
-        3 => p.set,
-        4 => r.next() as u32,
-        _ => r.pick(&p.live),
-    }
-}
-
-fn pointer(r: &mut Rng, send: u64) -> u64 {
-    let text = main as *const () as u64;
-    match r.below(8) {
-        0 => 0,
-        1 => 0x5000_0000_0000,
-        2 => 0xffff_ffff_8010_0000,
-        3 => text,
-        4 => u64::MAX - 8,
-        5 => send + BUF_SIZE as u64 - 8,
-        _ => send,
-    }
-}
-
-fn size(r: &mut Rng) -> u32 {
-    let random = r.below(200) as u32 * 4;
-    r.pick(&[
-        0,
-        4,
-        23,
-        24,
-        28,
-        40,
-        44,
-        100,
-        4096,
-        MACH_MSG_SIZE_MAX,
-        MACH_MSG_SIZE_MAX + 4,
-        u32::MAX,
-        random,
-    ])
-}
-
-fn disposition(r: &mut Rng) -> u8 {
-    if r.below(4) == 0 {
-        r.below(32) as u8
-    } else {
-        16 + r.below(6) as u8
-    }
-}
-
-fn fill_send(r: &mut Rng, p: &Pools, send: &mut [u8], send_addr: u64) {
-    let w = |b: &mut [u8], off: usize, v: u32| b[off..off + 4].copy_from_slice(&v.to_le_bytes());
-    let mut bits = mach_msgh_bits(disposition(r), if r.below(3) == 0 { 0 } else { disposition(r) });
-    let complex = r.below(2) == 0;
-    if complex {
-        bits |= MACH_MSGH_BITS_COMPLEX;
-    }
-    if r.below(10) == 0 {
-        bits ^= 1 << r.below(32);
-    }
-    w(send, 0, bits);
-    w(send, 4, r.next() as u32);
-    w(send, 8, name(r, p));
-    w(send, 12, name(r, p));
-    w(send, 16, 0);
-    w(send, 20, r.next() as u32);
-    if complex {
-        let count = r.pick(&[0u32, 1, 2, 3, 5, 1000, u32::MAX]);
-        w(send, 24, count);
-        let mut off = 28;
-        for _ in 0..count.min(6) {
-            let ty = if r.below(5) == 0 {
-                r.below(8) as u8
-            } else {
-                r.below(3) as u8
-            };
-            if ty == MACH_MSG_PORT_DESCRIPTOR {
-                w(send, off, name(r, p));
-                w(send, off + 4, 0);
-                send[off + 8..off + 12].copy_from_slice(&[0, 0, disposition(r), ty]);
-                off += 12;
-            } else {
-                let addr = if ty == MACH_MSG_OOL_PORTS_DESCRIPTOR {
-                    // A small array of pool names.
-                    let at = 4096;
-                    for i in 0..8 {
-                        w(send, at + i * 4, name(r, p));
+/// A child's second thread.
+extern "C" fn second_thread(arg: u64) -> ! {
+    let (kind, seed, calls) = (arg & 0xff, arg >> 32, (arg >> 8) & 0xff_ffff);
+    let mut f = Fuzzer::new(seed ^ 0xbeef, false);
+    match kind {
+        PAGER => {
+            // Serves OBJECT; fuzzes between messages.
+            f.objects = [OBJECT, OBJECT];
+            for i in 0..calls {
+                if !f.serve_once(OBJECT) {
+                    f.step();
+                }
+                if i % 64 == 63 {
+                    shared_calls().fetch_add(64, Ordering::Relaxed);
+                }
+            }
+        }
+        MAPPER => {
+            // Maps OBJECT and touches it: each touch may wait for the pager
+            // for ever (until the task is killed) or fault.
+            let task = f.e.task;
+            for i in 0..calls {
+                let pages = 1 + f.r.below(8);
+                let off = PAGE * f.r.below(4);
+                let copy = f.r.below(2) as u32;
+                if let Ok(a) = vm::vm_map(&mut f.e.rpc, task, 0, pages * PAGE, 1, OBJECT, off, copy, 3, 7, 1) {
+                    for _ in 0..f.r.below(4) {
+                        let p = (a + PAGE * f.r.below(pages)) as *mut u64;
+                        // SAFETY: `p` is in the region just mapped read-write.
+                        unsafe {
+                            if f.r.chance(2) {
+                                core::ptr::read_volatile(p);
+                            } else {
+                                core::ptr::write_volatile(p, i);
+                            }
+                        }
                     }
-                    send_addr + at as u64
-                } else {
-                    pointer(r, send_addr)
-                };
-                send[off..off + 8].copy_from_slice(&addr.to_le_bytes());
-                send[off + 8..off + 12].copy_from_slice(&[0, 0, disposition(r), ty]);
-                let n = if ty == MACH_MSG_OOL_PORTS_DESCRIPTOR {
-                    r.below(10) as u32
-                } else {
-                    size(r)
-                };
-                w(send, off + 12, n);
-                off += 16;
+                    if f.r.chance(2) {
+                        let _ = vm::vm_deallocate(&mut f.e.rpc, task, a, pages * PAGE);
+                    }
+                }
+                if i % 16 == 15 {
+                    shared_calls().fetch_add(16, Ordering::Relaxed);
+                }
             }
         }
+        _ => fuzz(&mut f, calls),
+    }
+    mach_user::trap::thread_exit()
+}
+
+/// The children of one generation: task and first-thread ports.
+struct Children {
+    tasks: [u32; 3],
+    threads: [u32; 3],
+    generations: u64,
+}
+
+impl Children {
+    /// Starts a mapper, the pager of what it maps, and a plain fuzzer.
+    fn spawn(&mut self, f: &mut Fuzzer, seed: u64, calls: u64) {
+        if test_programs::fuzz::calls::TRACE.load(Ordering::Relaxed) {
+            println!("fuzz-main: spawn");
+        }
+        self.generations += 1;
+        let object = f.e.port();
+        let gen_seed = seed.wrapping_mul(1000).wrapping_add(self.generations);
+        for (k, kind) in [MAPPER, PAGER, PLAIN].into_iter().enumerate() {
+            let Ok(child) = task::task_create(&mut f.e.rpc, f.e.task, 1) else {
+                continue;
+            };
+            let give = match kind {
+                PAGER => Some(MACH_MSG_TYPE_MOVE_RECEIVE),
+                MAPPER => Some(MACH_MSG_TYPE_MAKE_SEND),
+                _ => None,
+            };
+            if let Some(disposition) = give {
+                // The mapper's send right first: the receive right then leaves this task.
+                let poly = PolyPort {
+                    name: object,
+                    disposition,
+                };
+                let _ = mp::mach_port_insert_right(&mut f.e.rpc, child, OBJECT, poly);
+            }
+            let arg = pack(kind, gen_seed + k as u64, calls);
+            let th = task::thread_create_running(
+                &mut f.e.rpc,
+                child,
+                child_main as *const () as usize as u64,
+                stack_top(0),
+                arg,
+            );
+            self.tasks[k] = child;
+            self.threads[k] = th.unwrap_or(0);
+        }
+        // Still here only if the pager was not made.
+        if mp::mach_port_type(&mut f.e.rpc, f.e.task, object).is_ok() {
+            let _ = f.e.destroy(object);
+        }
+        self.share(f);
+    }
+
+    /// Lets the fuzzing thread's task and thread calls reach the children.
+    fn share(&self, f: &mut Fuzzer) {
+        f.tasks[2] = self.tasks[0];
+        f.tasks[3] = self.tasks[1];
+        f.threads[2] = self.threads[0];
+        f.threads[3] = self.threads[2];
+    }
+
+    fn kill(&mut self, f: &mut Fuzzer, k: usize) {
+        if test_programs::fuzz::calls::TRACE.load(Ordering::Relaxed) {
+            println!("fuzz-main: kill {k} {:#x}", self.tasks[k]);
+        }
+        let t = core::mem::take(&mut self.tasks[k]);
+        let th = core::mem::take(&mut self.threads[k]);
+        if t != 0 {
+            let _ = task::task_terminate(&mut f.e.rpc, t);
+            let _ = f.e.dealloc(t);
+        }
+        if th != 0 {
+            let _ = f.e.dealloc(th);
+        }
+        for x in f.tasks.iter_mut().chain(f.threads.iter_mut()) {
+            if *x == t || *x == th {
+                *x = 0;
+            }
+        }
+    }
+
+    /// True if every child has ended (its task port is a dead name) or was killed.
+    fn all_gone(&self, f: &mut Fuzzer) -> bool {
+        self.tasks.iter().all(|&t| {
+            t == 0 || mp::mach_port_type(&mut f.e.rpc, f.e.task, t).is_ok_and(|ty| ty & MACH_PORT_TYPE_DEAD_NAME != 0)
+        })
+    }
+
+    fn kill_all(&mut self, f: &mut Fuzzer) {
+        for k in 0..3 {
+            self.kill(f, k);
+        }
+    }
+
+    fn keep(&self) -> [u32; 6] {
+        [
+            self.tasks[0],
+            self.tasks[1],
+            self.tasks[2],
+            self.threads[0],
+            self.threads[1],
+            self.threads[2],
+        ]
     }
 }
 
-fn main(args: mach_user::start::Args) -> i32 {
-    let seed = args
-        .iter()
-        .find_map(|a| a.strip_prefix("seed="))
-        .and_then(|v| v.parse::<u64>().ok())
-        .unwrap_or(0x5eed_1234_abcd_0001);
-    println!("test-fuzz: seed={seed}, {ITERATIONS} calls");
-    let mut r = Rng(seed | 1);
-    let mut e = Env::new();
-    let mut p = Pools {
-        live: [0; 8],
-        freed: [0; 8],
-        set: 0,
-        nfreed: 0,
-    };
-    for i in 0..8 {
-        p.live[i] = e.port();
-        if i % 2 == 0 {
-            e.make_send(p.live[i]);
+/// Waits (yielding) until the counts are `want`, or gives up; returns the last counts.
+fn settle(f: &mut Fuzzer, want: Counts) -> Option<Counts> {
+    let mut last = None;
+    for _ in 0..2000 {
+        last = counts(&mut f.e);
+        if last == Some(want) {
+            break;
+        }
+        for _ in 0..10 {
+            mach_user::trap::swtch();
         }
     }
-    p.set = mp::mach_port_allocate(&mut e.rpc, e.task, MACH_PORT_RIGHT_PORT_SET).unwrap_or(0);
-    // SAFETY: only this thread uses the two regions.
-    let (send, recv) = unsafe { (&mut (*(&raw mut SEND)).0, &mut (*(&raw mut RECV)).0) };
-    let send_addr = send.as_ptr() as u64;
-    let recv_addr = recv.as_ptr() as u64;
-    let mut ok = true;
-    let mut prev_op = 99;
-    for i in 0..ITERATIONS {
-        let op = r.below(10);
-        // A message on the transport's reply port between calls is a kernel bug.
-        {
-            let mut b: mach_user::ipc::MsgBuf<1024> = mach_user::ipc::MsgBuf::new();
-            if mach_user::ipc::mach_msg(&mut b, MACH_RCV_MSG | MACH_RCV_TIMEOUT, 0, e.rpc.reply_port(), 0)
-                == MACH_MSG_SUCCESS
-            {
-                println!(
-                    "test fuzz_no_stray_replies ... FAILED: seed {seed}: id {} before call {i} (op {prev_op})",
-                    b.header().id
-                );
-                ok = false;
-                break;
-            }
+    last
+}
+
+/// A failed check: the seed, the call, the last calls.
+fn fail(f: &Fuzzer, test: &str, seed: u64, what: core::fmt::Arguments) -> bool {
+    println!(
+        "test {test}_seed_{seed} ... FAILED: seed {seed}, call {}: {what}",
+        f.calls
+    );
+    f.ring.print("fuzzer");
+    false
+}
+
+/// One seed: returns whether every check held.
+fn run_seed(seed: u64, calls: u64, with_children: bool) -> bool {
+    let mut f = Fuzzer::new(seed, true);
+    f.sweep(&[]);
+    // The boot's other tasks (bootstrap, default pager) end once nobody
+    // needs them: the counts are measured after that, or after a while.
+    for _ in 0..20_000 {
+        if test_programs::fuzz::sweep::boot_info(mach_user::abi::traps::BootInfoKind::Tasks) <= 1 {
+            break;
         }
-        prev_op = op;
-        match op {
-            0..=3 => {
-                fill_send(&mut r, &p, send, send_addr);
-                let addr = if r.below(6) == 0 {
-                    pointer(&mut r, send_addr)
-                } else {
-                    send_addr
-                };
-                // SAFETY: send-only, never blocks; the kernel reads at most the given size.
-                unsafe { mach_msg_raw(addr, MACH_SEND_MSG | MACH_SEND_TIMEOUT, size(&mut r), 0, 0, 0) };
+        mach_user::trap::swtch();
+    }
+    let Some(baseline) = counts(&mut f.e) else {
+        return fail(&f, "fuzz_counts", seed, format_args!("host_ipc_audit failed"));
+    };
+    f.refill();
+    let mut ch = Children {
+        tasks: [0; 3],
+        threads: [0; 3],
+        generations: 0,
+    };
+    let child_calls = (calls / 4).clamp(16, 0xff_ffff);
+    if with_children {
+        ch.spawn(&mut f, seed, child_calls);
+    }
+    let mut ok = true;
+    for i in 0..calls {
+        // A message on the transport's reply port between calls is a kernel bug.
+        let mut b: MsgBuf<1024> = MsgBuf::new();
+        let [reply, house] = f.t.names();
+        if [f.e.rpc.reply_port(), reply, house]
+            .into_iter()
+            .any(|p| mach_msg(&mut b, MACH_RCV_MSG | MACH_RCV_TIMEOUT, 0, p, 0) == MACH_MSG_SUCCESS)
+        {
+            let id = b.header().id;
+            ok = fail(
+                &f,
+                "fuzz_no_stray_replies",
+                seed,
+                format_args!("message id {id} on a reply port"),
+            );
+            break;
+        }
+        f.step();
+        if with_children {
+            // The killer: now and then a child dies at a random point.
+            if f.r.chance(400) {
+                let k = f.r.below(3) as usize;
+                ch.kill(&mut f, k);
             }
-            4..=5 => {
-                let addr = if r.below(4) == 0 {
-                    pointer(&mut r, recv_addr)
-                } else {
-                    recv_addr
-                };
-                let opt = MACH_RCV_MSG | MACH_RCV_TIMEOUT | if r.below(2) == 0 { MACH_RCV_LARGE } else { 0 };
-                let rcv = (size(&mut r) as usize).min(BUF_SIZE) as u32;
-                let n = name(&mut r, &p);
-                // SAFETY: the kernel writes at most `rcv` <= BUF_SIZE bytes, and
-                // only into writable user memory, which for the good address is RECV.
-                unsafe { mach_msg_raw(addr, opt, 0, rcv, n, 0) };
-            }
-            6 => {
-                let n = name(&mut r, &p);
-                let _ = mp::mach_port_mod_refs(&mut e.rpc, e.task, n, r.below(6) as u32, r.below(5) as i32 - 2);
-            }
-            7 => {
-                let n = name(&mut r, &p);
-                let poly = PolyPort {
-                    name: name(&mut r, &p),
-                    disposition: disposition(&mut r),
-                };
-                let _ = mp::mach_port_insert_right(&mut e.rpc, e.task, n, poly);
-                let _ = mp::mach_port_request_notification(&mut e.rpc, e.task, n, 64 + r.below(10) as i32, 0, poly);
-            }
-            8 => {
-                let n = name(&mut r, &p);
-                let _ = mp::mach_port_move_member(&mut e.rpc, e.task, n, if r.below(2) == 0 { p.set } else { 0 });
-                let _ = mp::mach_port_extract_right(&mut e.rpc, e.task, n, disposition(&mut r) as u32);
-            }
-            _ => {
-                // Replace a live receive right: destroy it (its name joins the freed pool).
-                let k = r.below(8) as usize;
-                let _ = e.destroy(p.live[k]);
-                p.freed[p.nfreed % 8] = p.live[k];
-                p.nfreed += 1;
-                p.live[k] = e.port();
+            if i % 256 == 0 && ch.all_gone(&mut f) {
+                ch.kill_all(&mut f);
+                ch.spawn(&mut f, seed, child_calls);
             }
         }
         if (i + 1) % BATCH == 0 {
-            // Anything waiting on the transport's reply port is a stray.
-            let mut b: mach_user::ipc::MsgBuf<1024> = mach_user::ipc::MsgBuf::new();
-            while mach_user::ipc::mach_msg(&mut b, MACH_RCV_MSG | MACH_RCV_TIMEOUT, 0, e.rpc.reply_port(), 0)
-                == MACH_MSG_SUCCESS
-            {
-                let h = b.header();
-                println!(
-                    "test-fuzz: stray message id {} size {} bits {:#x} on the reply port (sender {})",
-                    h.id,
-                    h.size,
-                    h.bits,
-                    b.trailer().sender_task()
-                );
-            }
-            let v = e.violations();
-            println!("test-fuzz: heartbeat after {} calls, audit {:?}", i + 1, v);
+            f.sweep(&ch.keep());
+            f.refill();
+            ch.share(&mut f);
+            let v = f.e.violations();
+            println!("test-fuzz: seed {seed}: {} calls, audit {v:?}", i + 1);
             if v != Ok(0) {
-                ok = false;
-                println!(
-                    "test fuzz_ipc_audit_clean_seed_{seed} ... FAILED: after {} calls: {:?}",
-                    i + 1,
-                    v
+                ok = fail(
+                    &f,
+                    "fuzz_audit_clean",
+                    seed,
+                    format_args!("after {} calls: {v:?}", i + 1),
                 );
                 break;
             }
         }
     }
-    if ok {
-        println!("test fuzz_ipc_audit_clean_seed_{seed} ... ok");
+    ch.kill_all(&mut f);
+    f.sweep(&[]);
+    let after = settle(&mut f, baseline);
+    let v = f.e.violations();
+    let children = shared_calls().swap(0, Ordering::Relaxed);
+    println!(
+        "test-fuzz: seed {seed}: {} calls here, {children} in {} generations of children; audit {v:?}; counts {after:?}, before {baseline:?}",
+        f.calls, ch.generations
+    );
+    TOTAL.fetch_add(f.calls + children, Ordering::Relaxed);
+    if ok && v != Ok(0) {
+        ok = fail(&f, "fuzz_audit_clean", seed, format_args!("at the end: {v:?}"));
     }
+    if ok && after != Some(baseline) {
+        ok = fail(
+            &f,
+            "fuzz_counts_back_to_baseline",
+            seed,
+            format_args!("{after:?}, before {baseline:?}"),
+        );
+    }
+    if ok {
+        println!("test fuzz_seed_{seed} ... ok");
+    }
+    ok
+}
+
+static TOTAL: AtomicU64 = AtomicU64::new(0);
+
+fn main(args: mach_user::start::Args) -> i32 {
+    let arg = |key: &str| args.iter().find_map(|a| a.strip_prefix(key));
+    let calls = arg("calls=").and_then(|v| v.parse::<u64>().ok()).unwrap_or(20_000);
+    let with_children = arg("children=") != Some("0");
+    if args.iter().any(|a| a == "trace") {
+        test_programs::fuzz::calls::TRACE.store(true, core::sync::atomic::Ordering::Relaxed);
+    }
+    // The page the children count their calls on, shared with each of them.
+    let mut e = test_programs::ipc_env::Env::new();
+    let page = vm::vm_allocate(&mut e.rpc, e.task, 0, PAGE, 1).unwrap_or(0);
+    let _ = vm::vm_inherit(&mut e.rpc, e.task, page, PAGE, 0);
+    protect(page, page + PAGE);
+    SHARED.store(page, Ordering::Relaxed);
+    let mut seeds = [0u64; 16];
+    let mut n = 0;
+    match (arg("seeds="), arg("seed=")) {
+        (Some(list), _) => {
+            for s in list.split(',').filter_map(|s| s.parse().ok()) {
+                if n < seeds.len() {
+                    seeds[n] = s;
+                    n += 1;
+                }
+            }
+        }
+        (None, Some(s)) => {
+            seeds[0] = s.parse().unwrap_or(1);
+            n = 1;
+        }
+        _ => {
+            seeds[0] = 1;
+            n = 1;
+        }
+    }
+    let mut ok = true;
+    for &seed in &seeds[..n] {
+        println!("test-fuzz: seed={seed}, {calls} calls, children {with_children}");
+        ok &= run_seed(seed, calls, with_children);
+    }
+    println!("test-fuzz: {} calls in all", TOTAL.load(Ordering::Relaxed));
     if ok { 0 } else { 1 }
 }

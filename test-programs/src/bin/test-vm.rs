@@ -176,6 +176,52 @@ fn main(_args: mach_user::start::Args) -> i32 {
     let c = vm::vm_object_chain(&mut e.rpc, e.task, 0x1000).map(|c| c.depth);
     ok &= check_eq!("vm_object_chain_unmapped", c, Err(KERN_INVALID_ADDRESS));
     let _ = vm::vm_deallocate(&mut e.rpc, e.task, fresh, PAGE);
+    ok &= huge_region_costs_what_is_mapped(&mut e);
     ok &= check_eq!("vm_audit", e.violations(), Ok(0));
     if ok { 0 } else { 1 }
+}
+
+/// A 32 TiB region with two pages mapped: vm_protect, vm_deallocate and the
+/// teardown of a dying task that holds one walk the page tables that exist,
+/// not 2^33 pages (test-fuzz hung the kernel in task teardown this way, a
+/// page-by-page loop over a region's length with the kernel lock held).
+fn huge_region_costs_what_is_mapped(e: &mut Env) -> bool {
+    const HUGE: u64 = 1 << 45;
+    let Ok(a) = vm::vm_allocate(&mut e.rpc, e.task, 0, HUGE, 1) else {
+        return check_eq!("vm_allocate_huge_region", false, true);
+    };
+    let last = (a + HUGE - PAGE) as *mut u64;
+    // SAFETY: both pages are in the region just allocated read-write.
+    unsafe {
+        core::ptr::write_volatile(a as *mut u64, 1);
+        core::ptr::write_volatile(last, 2);
+    }
+    let mut ok = check_eq!(
+        "vm_protect_huge_region",
+        vm::vm_protect(&mut e.rpc, e.task, a, HUGE, 0, READ),
+        Ok(())
+    );
+    // SAFETY: as above (still readable).
+    ok &= check_eq!(
+        "huge_region_keeps_its_pages",
+        unsafe { core::ptr::read_volatile(last) },
+        2
+    );
+    ok &= check_eq!(
+        "vm_deallocate_huge_region",
+        vm::vm_deallocate(&mut e.rpc, e.task, a, HUGE),
+        Ok(())
+    );
+    let child = mach_user::rpc::task::task_create(&mut e.rpc, e.task, 0).unwrap_or(0);
+    let b = vm::vm_allocate(&mut e.rpc, child, 0, HUGE, 1).unwrap_or(0);
+    let page = [7u8; PAGE as usize];
+    let _ = vm::vm_write(&mut e.rpc, child, b, &page);
+    let _ = vm::vm_write(&mut e.rpc, child, b + HUGE - PAGE, &page);
+    ok &= check_eq!(
+        "task_terminate_with_huge_region",
+        mach_user::rpc::task::task_terminate(&mut e.rpc, child),
+        Ok(())
+    );
+    let _ = e.dealloc(child);
+    ok
 }

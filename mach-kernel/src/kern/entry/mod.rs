@@ -10,6 +10,7 @@
 //! through the `_nowait` user copies, which fail instead of waiting.
 
 pub mod bootstrap;
+pub mod fuzztrace;
 mod lock;
 pub mod mach_msg;
 pub mod mach_traps;

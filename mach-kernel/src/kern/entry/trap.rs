@@ -61,6 +61,9 @@ pub fn handle_trap(frame: &mut TrapFrame) {
 /// `syscall` entered it (the `sysret` check can then be a short one).
 #[inline(always)]
 pub fn handle_syscall(frame: &mut TrapFrame) -> bool {
+    if super::fuzztrace::ENABLED.load(core::sync::atomic::Ordering::Relaxed) {
+        super::fuzztrace::record(frame);
+    }
     let number = frame.rax as i64;
     if number >= 0 {
         unix_syscall_without_emulator(frame, number);

@@ -125,9 +125,9 @@ pub fn map_resident(
 pub(in crate::kern) fn unmap_range(task: &Task, start: u64, end: u64) {
     task.with_space(|space| {
         let mut va = start;
-        while va < end {
-            let _ = space.unmap(va);
-            va += PAGE_SIZE;
+        while let Some(at) = space.next_mapped(va, end) {
+            let _ = space.unmap(at);
+            va = at + PAGE_SIZE;
         }
     });
 }
@@ -224,7 +224,8 @@ pub fn protect(task: &Task, addr: u64, size: u64, set_max: bool, prot: u32) -> R
     task.with_space(|space| {
         for r in changes {
             let mut va = r.start;
-            while va < r.end {
+            while let Some(at) = space.next_mapped(va, r.end) {
+                va = at;
                 if let Some((_, old)) = space.translate(va) {
                     if r.protection.contains(VmProt::READ) {
                         // Never raised to writable here: a page mapped
