@@ -21,6 +21,8 @@ ROOT := $(CURDIR)
 KERNEL_DIR := target/kernel
 USER_DIR := target/user
 KERNEL_ELF := $(KERNEL_DIR)/$(TARGET)/release/mach-kernel
+# The tests' kernel: the same with debug assertions (Cargo.toml, profile.checked).
+TEST_KERNEL_ELF := $(KERNEL_DIR)/$(TARGET)/checked/mach-kernel
 USER_BIN := $(USER_DIR)/$(TARGET)/release
 HARNESS := target/debug/harness
 USER_PROGRAMS := bootstrap default-pager test-traps test-preempt test-fault test-ports test-msg test-rpc test-fuzz test-vm test-fork test-exc test-pager test-thread test-ool test-vmcopy test-device test-dpager test-bigmem test-exhaust bench-ipc
@@ -39,7 +41,7 @@ QEMU_FLAGS := -accel $(ACCEL) -cpu $(CPU) -m $(MEM) -smp 1 -boot d -serial stdio
 	-drive file=$(DISK_IMG),format=raw,if=ide,index=0,media=disk
 export QEMU_FLAGS
 
-.PHONY: all deps disk kernel user harness iso test-iso panic-isos nodisk-iso dpager-iso one-iso lowmem-iso fuzz-iso bench-iso run test fuzz debug bench profile clean
+.PHONY: all deps disk kernel test-kernel user harness iso test-iso panic-isos nodisk-iso dpager-iso one-iso lowmem-iso fuzz-iso bench-iso run test fuzz debug bench profile clean
 
 all: iso test-iso
 
@@ -49,6 +51,10 @@ deps:
 kernel: deps
 	RUSTFLAGS="$(KERNEL_RUSTFLAGS)" CARGO_TARGET_DIR=$(KERNEL_DIR) \
 		cargo build -p mach-kernel --target $(TARGET) --release
+
+test-kernel: deps
+	RUSTFLAGS="$(KERNEL_RUSTFLAGS)" CARGO_TARGET_DIR=$(KERNEL_DIR) \
+		cargo build -p mach-kernel --target $(TARGET) --profile checked
 
 user: deps
 	RUSTFLAGS="$(USER_RUSTFLAGS)" CARGO_TARGET_DIR=$(USER_DIR) \
@@ -61,10 +67,10 @@ disk:
 	@mkdir -p build
 	rm -f $(DISK_IMG) && truncate -s $(DISK_SIZE) $(DISK_IMG)
 
-# $(1) = output ISO, $(2) = grub.cfg
+# $(1) = output ISO, $(2) = grub.cfg, $(3) = kernel (default: the release one)
 define make_iso
 	rm -rf $(1).d && mkdir -p $(1).d/boot/grub
-	cp $(KERNEL_ELF) $(1).d/boot/mach-kernel
+	cp $(if $(3),$(3),$(KERNEL_ELF)) $(1).d/boot/mach-kernel
 	for p in $(USER_PROGRAMS); do cp $(USER_BIN)/$$p $(1).d/boot/$$p; done
 	cp $(2) $(1).d/boot/grub/grub.cfg
 	grub-mkrescue -o $(1) $(1).d 2>build/grub-mkrescue.log || { cat build/grub-mkrescue.log; exit 1; }
@@ -75,15 +81,15 @@ iso: kernel user
 	$(call make_iso,build/mach.iso,iso/grub.cfg)
 
 # With T=pattern only the test modules whose line contains it are booted.
-test-iso: kernel user
+test-iso: test-kernel user
 	@mkdir -p build
 	@if [ -n "$(T)" ]; then \
 		awk -v t="$(T)" '!/^[ \t]*module2/ || /bootstrap/ || /default-pager/ || index($$0, t)' iso/grub-test.cfg > build/grub-test.cfg; \
 	else cp iso/grub-test.cfg build/grub-test.cfg; fi
-	$(call make_iso,build/mach-test.iso,build/grub-test.cfg)
+	$(call make_iso,build/mach-test.iso,build/grub-test.cfg,$(TEST_KERNEL_ELF))
 
 # Kernels that fault on purpose, to test the panic path (make test boots both).
-panic-isos: kernel user
+panic-isos: test-kernel user
 	@mkdir -p build
 	for t in panic kernel_fault; do \
 		sed "s/loglevel=info/loglevel=info selftest=$$t$$([ $$t = panic ] && echo ' fuzztrace')/" iso/grub.cfg > build/grub-$$t.cfg; \
@@ -91,7 +97,7 @@ panic-isos: kernel user
 	done
 
 # test-device alone, for a boot without the disk (scripts/test.sh).
-nodisk-iso: kernel user
+nodisk-iso: test-kernel user
 	@mkdir -p build
 	awk '!/^[ \t]*module2/ || /bootstrap/' iso/grub-test.cfg \
 		| sed 's|^\([ \t]*\)boot$$|\1module2 /boot/test-device test-device nodisk\n\1boot|' > build/grub-nodisk.cfg
@@ -100,7 +106,7 @@ nodisk-iso: kernel user
 # A workload larger than memory (scripts/test.sh boots it with little memory
 # and a fresh disk): the default pager, registered with the kernel, and
 # test-bigmem.
-lowmem-iso: kernel user
+lowmem-iso: test-kernel user
 	@mkdir -p build
 	awk '!/^[ \t]*module2/ || /bootstrap/' iso/grub-test.cfg \
 		| sed 's|^\([ \t]*\)boot$$|\1module2 /boot/default-pager default-pager register\n\1module2 /boot/test-bigmem test-bigmem\n\1boot|' > build/grub-lowmem.cfg
@@ -108,7 +114,7 @@ lowmem-iso: kernel user
 
 # The default pager and test-dpager alone on a fresh disk (scripts/test.sh):
 # test-device must be hd0's only opener, so they cannot share a boot.
-dpager-iso: kernel user
+dpager-iso: test-kernel user
 	@mkdir -p build
 	awk '!/^[ \t]*module2/ || /bootstrap/ || /default-pager/' iso/grub-test.cfg \
 		| sed 's|^\([ \t]*\)boot$$|\1module2 /boot/test-dpager test-dpager\n\1boot|' > build/grub-dpager.cfg
@@ -116,7 +122,7 @@ dpager-iso: kernel user
 
 # Exhaustion alone with the bootstrap task (scripts/test.sh), so that the
 # kernel's global counts are test-exhaust's to check.
-exhaust-iso: kernel user
+exhaust-iso: test-kernel user
 	@mkdir -p build
 	awk '!/^[ \t]*module2/ || /bootstrap/' iso/grub-test.cfg \
 		| sed 's|^\([ \t]*\)boot$$|\1module2 /boot/test-exhaust test-exhaust\n\1boot|; s|\(multiboot2 .*\)$$|\1 heap_slack=8192|' > build/grub-exhaust.cfg
@@ -126,20 +132,22 @@ exhaust-iso: kernel user
 # calls per seed (make fuzz).
 SEED ?=
 CALLS ?=
-fuzz-iso: kernel user
+fuzz-iso: test-kernel user
 	@mkdir -p build
 	sed -e '$(if $(SEED),s|seeds=[^ ]*|seeds=$(SEED)|)' -e '$(if $(CALLS),s|calls=[0-9]*|calls=$(CALLS)|)' \
 		iso/grub-fuzz.cfg > build/grub-fuzz.cfg
 	$(MAKE) --no-print-directory one-iso ISO=build/mach-fuzz.iso CFG=build/grub-fuzz.cfg
 
+# One ISO; KELF= the kernel (default: the tests' kernel).
+KELF ?= $(TEST_KERNEL_ELF)
 one-iso:
-	$(call make_iso,$(ISO),$(CFG))
+	$(call make_iso,$(ISO),$(CFG),$(KELF))
 
 run: iso harness disk
 	qemu-system-x86_64 $(QEMU_FLAGS) -cdrom build/mach.iso | $(HARNESS) symbolize --kernel $(KERNEL_ELF)
 
 test: test-iso panic-isos nodisk-iso dpager-iso lowmem-iso exhaust-iso fuzz-iso harness disk
-	scripts/test.sh $(KERNEL_ELF) build/mach-test.iso $(HARNESS) "$(T)"
+	scripts/test.sh $(TEST_KERNEL_ELF) build/mach-test.iso $(HARNESS) "$(T)"
 
 # The fuzzer alone, longer: `make fuzz SEED=7 CALLS=1000000` (SEED may be a
 # list, `SEED=1,2,3`); passes or fails as the harness says, like make test.
@@ -148,7 +156,7 @@ FUZZ_TIMEOUT ?= 3600
 # test-fuzz must also have lived to print its total (a fuzzer killed by its
 # own calls reports nothing else).
 fuzz: fuzz-iso harness disk
-	$(HARNESS) test --kernel $(KERNEL_ELF) --timeout $(FUZZ_TIMEOUT) --log build/fuzz-serial.log -- \
+	$(HARNESS) test --kernel $(TEST_KERNEL_ELF) --timeout $(FUZZ_TIMEOUT) --log build/fuzz-serial.log -- \
 		qemu-system-x86_64 $(QEMU_FLAGS) -cdrom build/mach-fuzz.iso
 	@grep -a '^test-fuzz: .* calls in all' build/fuzz-serial.log || { echo "make fuzz: test-fuzz did not finish"; exit 1; }
 
@@ -189,7 +197,7 @@ profile: kernel user disk
 	@filter=$$(python3 scripts/profile_trace.py --dfilter $(KERNEL_ELF) $(USER_BIN)/bench-ipc) || exit 1; \
 	for n in 100 1100; do \
 		sed "s|bench-ipc bench-ipc client|bench-ipc bench-ipc client $(TRACE)$$n|" iso/grub-bench.cfg > build/grub-trace.cfg; \
-		$(MAKE) --no-print-directory one-iso ISO=build/mach-trace.iso CFG=build/grub-trace.cfg >/dev/null || exit 1; \
+		$(MAKE) --no-print-directory one-iso ISO=build/mach-trace.iso CFG=build/grub-trace.cfg KELF=$(KERNEL_ELF) >/dev/null || exit 1; \
 		rm -f build/paging.img && truncate -s $(DISK_SIZE) build/paging.img; \
 		timeout 300 qemu-system-x86_64 $(QEMU_FLAGS) -icount shift=0 -cdrom build/mach-trace.iso \
 			-d exec,nochain,in_asm -dfilter $$filter -D build/trace$$n.log </dev/null >/dev/null; \
