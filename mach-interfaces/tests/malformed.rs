@@ -77,6 +77,7 @@ impl HostServer for Count {
         host_vm_pageout(t: u32, p: u32) -> u32;
         vm_set_default_memory_manager(t: u32, m: u32) -> ();
         host_get_io_master(t: u32) -> u32;
+        host_tasks_dump(t: u32) -> ();
     }
 }
 

@@ -230,6 +230,10 @@ impl HostServer for FakeHost {
         self.targets.push(host);
         self.fail.map_or(Ok(0), Err)
     }
+    fn host_tasks_dump(&mut self, host: u32) -> Result<(), i32> {
+        self.targets.push(host);
+        self.fail.map_or(Ok(()), Err)
+    }
 }
 
 impl Release for FakeHost {

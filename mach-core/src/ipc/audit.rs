@@ -229,3 +229,40 @@ impl Ipc {
         }
     }
 }
+
+impl Ipc {
+    /// One line on `port` for a debugging dump: its counts, and the spaces
+    /// and queues that hold rights to it.
+    pub fn describe_port(&self, port: PortId) -> String {
+        let Some(p) = self.ports.get(&port) else {
+            return alloc::format!("port {port}: freed");
+        };
+        let mut s = alloc::format!(
+            "port {port}: send {} (kernel {}) send-once {} messages {} no-senders request {}; held by",
+            p.srights,
+            p.kernel_srights,
+            p.sorights,
+            p.messages.len(),
+            p.nsrequest.is_some()
+        );
+        for (sid, space) in self.spaces.iter() {
+            for (name, e) in space.names() {
+                if e.object == Object::Port(port) {
+                    let _ = write!(s, " space {sid} name {name:#x} bits {:#x} urefs {};", e.bits, e.urefs);
+                }
+            }
+        }
+        for (id, q) in self.ports.iter() {
+            let n = q
+                .messages
+                .iter()
+                .flat_map(|m| m.rights())
+                .filter(|r| r.port_id() == Some(port))
+                .count();
+            if n > 0 {
+                let _ = write!(s, " {n} in messages queued on port {id};");
+            }
+        }
+        s
+    }
+}

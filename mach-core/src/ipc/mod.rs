@@ -492,6 +492,15 @@ impl Ipc {
         }
     }
 
+    /// Whether the kernel itself receives on `port` (a task, thread, host,
+    /// device or control port): such a port can be neither a pager nor an
+    /// exception handler.
+    pub fn is_kernel_port(&self, port: PortId) -> bool {
+        self.ports
+            .get(&port)
+            .is_some_and(|p| matches!(p.receiver, port::Receiver::Kernel(_)))
+    }
+
     /// Whether the port's receive right still exists.
     pub fn port_is_alive(&self, port: PortId) -> bool {
         self.ports.get(&port).is_some_and(|p| !p.is_dead())

@@ -69,6 +69,17 @@ pub enum Request {
 }
 
 impl Pagers {
+    /// How the kernel holds a send right to `port` here, for a debugging dump.
+    pub fn describe(&self, port: PortId) -> &'static str {
+        if self.default == Some(port) {
+            "the default memory manager"
+        } else if self.by_port.contains_key(&port) {
+            "a memory object's pager"
+        } else {
+            "no pager"
+        }
+    }
+
     /// Records `memory_object_ready` / `change_attributes` for `object`.
     pub fn set_attributes(&mut self, object: u64, may_cache: bool, copy_strategy: u32) {
         if let Some(p) = self.by_port.values_mut().find(|p| p.object == object) {
@@ -207,6 +218,11 @@ pub fn map(
         let at = vm::map_object(task, addr, size, anywhere, object, offset, copy, prot, max, inheritance)?;
         ipc.release_right(right);
         return Ok(at);
+    }
+    // The kernel answers no pager protocol (faults would wait for ever),
+    // and a task mapping its own port would keep itself alive.
+    if ipc.is_kernel_port(port) {
+        return Err(KERN_INVALID_ARGUMENT);
     }
     let object = vm::with_objects(|o| o.create(PAGER_OBJECT_SIZE, Some(port))).map_err(|e| e.kr())?;
     let mapped = vm::map_object(task, addr, size, anywhere, object, offset, copy, prot, max, inheritance);

@@ -273,6 +273,38 @@ pub fn shrink() {
 }
 
 /// Live tasks.
+/// Logs every live task, its kernel port and its threads (the
+/// `host_tasks_dump` call).
+pub fn dump(ipc: &mach_core::ipc::Ipc, pagers: &super::pager::Pagers) {
+    let tasks = all();
+    for t in &tasks {
+        let threads = t.threads.lock().clone();
+        log::info!(
+            "task {} '{}' created by {} terminated {} threads {} port {:#x}",
+            t.id,
+            t.name,
+            t.parent.load(Ordering::Relaxed),
+            t.is_terminated(),
+            threads.len(),
+            t.port.load(Ordering::Relaxed),
+        );
+        let port = t.port.load(Ordering::Relaxed);
+        let exc: alloc::vec::Vec<TaskId> = tasks
+            .iter()
+            .filter(|o| o.exception_port.load(Ordering::Relaxed) == port)
+            .map(|o| o.id)
+            .collect();
+        log::info!(
+            "  {}; kernel: {}, exception port of {exc:?}",
+            ipc.describe_port(port),
+            pagers.describe(port)
+        );
+        for th in threads {
+            log::info!("  {}", th.describe());
+        }
+    }
+}
+
 pub fn task_count() -> usize {
     TASKS.lock().as_ref().map_or(0, |t| t.len())
 }

@@ -241,6 +241,20 @@ impl Thread {
         self.user_state_changed.load(Ordering::Acquire) && self.user_state_changed.swap(false, Ordering::AcqRel)
     }
 
+    /// One line for a debugging dump: state, suspensions, wait, user rip.
+    pub fn describe(&self) -> alloc::string::String {
+        let wait = *self.waiting.lock();
+        let rip = self.user_state().map_or(0, |f| f.rip);
+        alloc::format!(
+            "thread {} {:?} suspended {} parked {} wait {:?} rip {rip:#x}",
+            self.id,
+            self.state(),
+            self.suspend_count.load(Ordering::Acquire),
+            self.parked.load(Ordering::Acquire),
+            wait.map(|w| (w.key, w.deadline)),
+        )
+    }
+
     pub fn is_idle(&self) -> bool {
         self.task.is_none()
     }

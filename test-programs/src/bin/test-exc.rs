@@ -135,6 +135,17 @@ fn main(_args: mach_user::start::Args) -> i32 {
         task::task_set_exception_port(&mut e.rpc, e.task, bad),
         Err(mach_user::abi::kern_return::KERN_INVALID_CAPABILITY)
     );
+    // A kernel port (here the task's own, which would also keep a task
+    // without threads alive) handles no exceptions.
+    let own = PolyPort {
+        name: e.task,
+        disposition: MACH_MSG_TYPE_COPY_SEND,
+    };
+    ok &= check_eq!(
+        "exception_port_not_a_kernel_port",
+        task::task_set_exception_port(&mut e.rpc, e.task, own),
+        Err(mach_user::abi::kern_return::KERN_INVALID_ARGUMENT)
+    );
     ok &= check_eq!("exc_audit", e.violations(), Ok(0));
     if ok { 0 } else { 1 }
 }

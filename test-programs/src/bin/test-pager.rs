@@ -88,6 +88,10 @@ fn main(_args: mach_user::start::Args) -> i32 {
     ok &= check_eq!("vm_map_null_object", bad, Err(KERN_INVALID_CAPABILITY));
     let bad = vm::vm_map(&mut e.rpc, e.task, 0, 4096, 1, object, 0, 0, 7, 3, 1);
     ok &= check_eq!("vm_map_prot_above_max", bad, Err(KERN_INVALID_ARGUMENT));
+    // A kernel port is no memory object (the kernel answers no pager
+    // protocol, and a task mapping its own port would keep itself alive).
+    let bad = vm::vm_map(&mut e.rpc, e.task, 0, 4096, 1, e.task, 0, 0, 3, 7, 1);
+    ok &= check_eq!("vm_map_kernel_port_refused", bad, Err(KERN_INVALID_ARGUMENT));
     // Unaligned sizes and offsets (XNU "PhysPuppet"): the size rounds up to
     // whole pages, an unaligned offset is refused, and nothing leaks.
     let odd = vm::vm_map(&mut e.rpc, e.task, 0, 4097, 1, object, 0, 0, 3, 7, 1);

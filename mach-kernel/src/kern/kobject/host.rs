@@ -74,6 +74,10 @@ impl HostServer for HostPortServer<'_, '_> {
         let _ = self.ctx.req.take_right(manager);
         Ok(())
     }
+    fn host_tasks_dump(&mut self, _host: u32) -> Result<(), i32> {
+        crate::kern::task::dump(self.ctx.ipc, self.ctx.pagers);
+        Ok(())
+    }
     fn host_get_io_master(&mut self, _host: u32) -> Result<u32, i32> {
         let right = crate::kern::device::master_send_right(self.ctx.ipc).ok_or(KERN_RESOURCE_SHORTAGE)?;
         Ok(self.ctx.out.right(right))

@@ -47,6 +47,9 @@ impl TaskServer for TaskPortServer<'_, '_> {
         let right = self.ctx.req.peek_right(port.name).ok_or(KERN_INVALID_CAPABILITY)?;
         let new = match right.port {
             PortRef::Null | PortRef::Dead => 0,
+            // The kernel cannot answer exception_raise (and a task that is
+            // its own exception port would keep itself alive).
+            PortRef::Port(p) if self.ctx.ipc.is_kernel_port(p) => return Err(KERN_INVALID_ARGUMENT),
             PortRef::Port(_) if right.kind == RightKind::Send => {
                 self.ctx.ipc.kernel_hold_send(right).ok_or(KERN_INVALID_CAPABILITY)?
             }
