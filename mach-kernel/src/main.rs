@@ -87,6 +87,9 @@ pub fn boot_main(magic: u32, info_phys: u64) -> ! {
 
     // Before the self-tests, so that a deliberate panic shows the (empty) ring.
     let fuzztrace = mach_core::cmdline::has_flag(boot.cmdline.as_str(), "fuzztrace");
+    if fuzztrace && !kern::entry::fuzztrace::BUILT {
+        log::warn!("fuzztrace: not built into this kernel (the tests' kernel has it)");
+    }
     kern::entry::fuzztrace::ENABLED.store(fuzztrace, core::sync::atomic::Ordering::Relaxed);
     match mach_core::cmdline::value(boot.cmdline.as_str(), "selftest") {
         Some("panic") => panic!("selftest: deliberate kernel panic"),

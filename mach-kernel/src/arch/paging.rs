@@ -312,8 +312,36 @@ impl AddressSpace {
     /// the range's length (a task's 1 TiB region made teardown loop 2^28
     /// times with the kernel lock held).
     pub fn next_mapped(&self, va: u64, end: u64) -> Option<u64> {
+        let mut found = None;
+        self.walk_leaves(va, end, |table, i, at| {
+            if read_entry(table, i) & PageFlags::PRESENT != 0 {
+                found = Some(at);
+                return false;
+            }
+            true
+        });
+        found
+    }
+
+    /// Removes every mapping in `[start, end)` (their frames belong to VM
+    /// objects). One walk from the top per level-1 table, absent tables
+    /// skipped whole, as in [`Self::next_mapped`].
+    pub fn unmap_range(&mut self, start: u64, end: u64) {
+        self.walk_leaves(start, end, |table, i, at| {
+            if read_entry(table, i) & PageFlags::PRESENT != 0 {
+                write_entry(table, i, 0);
+                flush_page(at);
+            }
+            true
+        });
+    }
+
+    /// Calls `f(table, index, va)` for each page `va` of `[start, end)`
+    /// (user addresses only) whose level-1 table exists, in order, until `f`
+    /// returns false.
+    fn walk_leaves(&self, start: u64, end: u64, mut f: impl FnMut(u64, usize, u64) -> bool) {
         let end = end.min(mach_abi::layout::USER_END);
-        let mut va = va & !(PAGE_SIZE - 1);
+        let mut va = start & !(PAGE_SIZE - 1);
         'next: while va < end {
             let mut table = self.pml4;
             for level in (1..=3).rev() {
@@ -321,17 +349,23 @@ impl AddressSpace {
                 if e & PageFlags::PRESENT == 0 || e & PageFlags::HUGE != 0 {
                     // Nothing below this entry: on to the next one.
                     let span = 1u64 << (12 + 9 * level);
-                    va = (va | (span - 1)).checked_add(1)?;
+                    let Some(next) = (va | (span - 1)).checked_add(1) else { return };
+                    va = next;
                     continue 'next;
                 }
                 table = e & ADDR_MASK;
             }
-            if read_entry(table, index(va, 0)) & PageFlags::PRESENT != 0 {
-                return Some(va);
+            // The rest of this level-1 table.
+            loop {
+                if !f(table, index(va, 0), va) {
+                    return;
+                }
+                va += PAGE_SIZE;
+                if va >= end || index(va, 0) == 0 {
+                    continue 'next;
+                }
             }
-            va += PAGE_SIZE;
         }
-        None
     }
 
     /// Removes the mapping at `va` and returns its frame (now the caller's).

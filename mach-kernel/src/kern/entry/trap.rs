@@ -61,7 +61,7 @@ pub fn handle_trap(frame: &mut TrapFrame) {
 /// `syscall` entered it (the `sysret` check can then be a short one).
 #[inline(always)]
 pub fn handle_syscall(frame: &mut TrapFrame) -> bool {
-    if super::fuzztrace::ENABLED.load(core::sync::atomic::Ordering::Relaxed) {
+    if super::fuzztrace::BUILT && super::fuzztrace::ENABLED.load(core::sync::atomic::Ordering::Relaxed) {
         super::fuzztrace::record(frame);
     }
     let number = frame.rax as i64;

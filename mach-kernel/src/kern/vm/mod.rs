@@ -123,13 +123,7 @@ pub fn map_resident(
 
 /// Removes the hardware mappings of `[start, end)` (pages stay with their objects).
 pub(in crate::kern) fn unmap_range(task: &Task, start: u64, end: u64) {
-    task.with_space(|space| {
-        let mut va = start;
-        while let Some(at) = space.next_mapped(va, end) {
-            let _ = space.unmap(at);
-            va = at + PAGE_SIZE;
-        }
-    });
+    task.with_space(|space| space.unmap_range(start, end));
 }
 
 /// `vm_deallocate` within the managed range.
