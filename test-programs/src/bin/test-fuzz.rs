@@ -164,6 +164,7 @@ impl Children {
             let Ok(child) = task::task_create(&mut f.e.rpc, f.e.task, 1) else {
                 continue;
             };
+            f.keep_in_vault(child);
             let give = match kind {
                 PAGER => Some(MACH_MSG_TYPE_MOVE_RECEIVE),
                 MAPPER => Some(MACH_MSG_TYPE_MAKE_SEND),
@@ -280,7 +281,7 @@ fn run_seed(seed: u64, calls: u64, with_children: bool) -> bool {
     // The boot's other tasks (bootstrap, default pager) end once nobody
     // needs them: the counts are measured after that, or after a while.
     for _ in 0..20_000 {
-        if test_programs::fuzz::sweep::boot_info(mach_user::abi::traps::BootInfoKind::Tasks) <= 1 {
+        if test_programs::fuzz::sweep::boot_info(mach_user::abi::traps::BootInfoKind::Tasks) <= 1 + (f.vault != 0) as u64 {
             break;
         }
         mach_user::trap::swtch();
@@ -359,6 +360,7 @@ fn run_seed(seed: u64, calls: u64, with_children: bool) -> bool {
         ok = fail(&f, "fuzz_audit_clean", seed, format_args!("at the end: {v:?}"));
     }
     if ok && after != Some(baseline) {
+        let _ = mach_user::rpc::host::host_tasks_dump(&mut f.e.rpc, f.e.host);
         ok = fail(
             &f,
             "fuzz_counts_back_to_baseline",
@@ -369,6 +371,7 @@ fn run_seed(seed: u64, calls: u64, with_children: bool) -> bool {
     if ok {
         println!("test fuzz_seed_{seed} ... ok");
     }
+    f.end_vault();
     ok
 }
 

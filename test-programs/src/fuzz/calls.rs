@@ -78,6 +78,12 @@ pub struct Fuzzer {
     pub scratch: u64,
     /// Whether this fuzzer may make more threads in its own task, and sweep.
     pub main: bool,
+    /// The main fuzzer's vault: a task without threads whose space keeps a
+    /// send right to every task this fuzzer made (see [`Fuzzer::retire_all`]).
+    /// Its name is never handed to a call.
+    pub vault: u32,
+    /// Names given in the vault so far.
+    pub vaulted: u32,
 }
 
 const SCRATCH: u64 = 32 * PAGE;
@@ -120,7 +126,12 @@ impl Fuzzer {
             recv,
             scratch,
             main,
+            vault: 0,
+            vaulted: 0,
         };
+        if main {
+            f.vault = task::task_create(&mut f.e.rpc, task, 0).unwrap_or(0);
+        }
         f.refill();
         f
     }
@@ -165,6 +176,7 @@ impl Fuzzer {
                 || n == self.thread_self
                 || n == self.dev_master
                 || n == self.e.rpc.reply_port()
+                || n == self.vault
                 || self.t.names().contains(&n))
     }
 
@@ -175,8 +187,14 @@ impl Fuzzer {
         }
     }
 
-    /// Any name: the pools, the critical names, foreign and random ones.
+    /// Any name: the pools, the critical names, foreign and random ones
+    /// (never the vault: a random name that is the vault's gives null).
     pub fn name(&mut self) -> u32 {
+        let n = self.any_name();
+        if n == self.vault && n != 0 { MACH_PORT_NULL } else { n }
+    }
+
+    fn any_name(&mut self) -> u32 {
         match self.r.below(16) {
             0 => MACH_PORT_NULL,
             1 => MACH_PORT_DEAD,
@@ -825,6 +843,7 @@ impl Fuzzer {
                 if let Ok(child) = task::task_create(&mut self.t, parent, inherit) {
                     self.retire_task(slot);
                     self.tasks[slot] = child;
+                    self.keep_in_vault(child);
                 }
             }
             1 => {
@@ -880,6 +899,62 @@ impl Fuzzer {
                 let t = self.task_target();
                 let _ = task::task_ipc_statistics(&mut self.t, t);
             }
+        }
+    }
+
+    /// Gives the vault a send right to `child`, so that the task can be
+    /// ended however its name here is lost (destroyed, moved away in a
+    /// message, given to another task). Mach has no parent-child link: a
+    /// task with a thread that nobody can name runs for ever.
+    pub fn keep_in_vault(&mut self, child: u32) {
+        if self.vault == 0 {
+            return;
+        }
+        self.vaulted = self.vaulted.wrapping_add(1);
+        let name = 0x1000_0000 | (self.vaulted & 0x0fff_ffff) << 8;
+        let poly = PolyPort {
+            name: child,
+            disposition: MACH_MSG_TYPE_COPY_SEND,
+        };
+        let _ = mp::mach_port_insert_right(&mut self.e.rpc, self.vault, name, poly);
+    }
+
+    /// Ends every task this fuzzer made (the vault's rights), and empties the vault.
+    pub fn retire_all(&mut self) {
+        if self.vault == 0 {
+            return;
+        }
+        loop {
+            let Ok(r) = mp::mach_port_names(&mut self.e.rpc, self.vault) else {
+                return;
+            };
+            let names = OolRegion::u32s(r.names);
+            let mut n = 0;
+            for name in names.words() {
+                n += 1;
+                match mp::mach_port_extract_right(&mut self.e.rpc, self.vault, name, MACH_MSG_TYPE_MOVE_SEND as u32) {
+                    Ok(p) if p.name != 0 && p.name != MACH_PORT_DEAD => {
+                        let _ = task::task_terminate(&mut self.e.rpc, p.name);
+                        let _ = self.e.dealloc(p.name);
+                    }
+                    _ => {
+                        let _ = mp::mach_port_destroy(&mut self.e.rpc, self.vault, name);
+                    }
+                }
+            }
+            if n == 0 {
+                return;
+            }
+        }
+    }
+
+    /// Ends every task this fuzzer made, then the vault itself.
+    pub fn end_vault(&mut self) {
+        self.retire_all();
+        let v = core::mem::take(&mut self.vault);
+        if v != 0 {
+            let _ = task::task_terminate(&mut self.e.rpc, v);
+            let _ = self.e.dealloc(v);
         }
     }
 
@@ -1018,7 +1093,11 @@ impl Fuzzer {
             _ => self.r.pick(&self.tasks),
         };
         let own_task_danger = [3401, 4801, 4802, 4806, 4807, 4811, 3205, 3206, 3208, 3215];
-        if (target == self.e.task && own_task_danger.contains(&id))
+        // task_create only through the typed call, so that the vault holds
+        // every task this fuzzer makes (a task made here could live on with
+        // a thread nobody can name).
+        if id == 3400
+            || (target == self.e.task && own_task_danger.contains(&id))
             || (target == self.thread_self && matches!(id, 3600 | 3604 | 3605))
             || (target == self.e.host && id == 214)
         {

@@ -39,12 +39,14 @@ impl Fuzzer {
     /// Destroys every name not in `keep`, forgets the pools (refilled by
     /// [`Fuzzer::refill`]) and deallocates every unprotected region.
     pub fn sweep(&mut self, keep: &[u32]) {
-        // Tasks this fuzzer made end before their names go.
+        // Tasks this fuzzer made end before their names go (the vault
+        // keeps a right to each, whatever became of the names here).
         for slot in 0..self.tasks.len() {
             if !keep.contains(&self.tasks[slot]) {
                 self.retire_task(slot);
             }
         }
+        self.retire_all();
         let task = self.e.task;
         let mut doomed = [0u32; 512];
         let mut n = 0;
