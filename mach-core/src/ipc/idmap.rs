@@ -289,9 +289,43 @@ impl<K: Copy + Eq + core::hash::Hash, V> FastMap<K, V> {
         i
     }
 
+    /// Bytes of the table now.
+    pub fn table_bytes(&self) -> usize {
+        self.slots.len() * core::mem::size_of::<Option<(K, V)>>()
+    }
+
+    /// Bytes of the table once room for one more key is made.
+    pub fn table_bytes_after_one(&self) -> usize {
+        let len = if (self.len + 1) * 2 <= self.slots.len() {
+            self.slots.len()
+        } else {
+            (self.slots.len() * 2).max(8)
+        };
+        len * core::mem::size_of::<Option<(K, V)>>()
+    }
+
+    /// Makes room for one more key without allocating at the insert; `Err`
+    /// when the heap has no room for the larger table (nothing changes).
+    pub fn try_reserve_one(&mut self) -> Result<(), ()> {
+        if (self.len + 1) * 2 <= self.slots.len() {
+            return Ok(());
+        }
+        let cap = (self.slots.len() * 2).max(8);
+        let mut slots = Vec::new();
+        slots.try_reserve_exact(cap).map_err(|_| ())?;
+        slots.resize_with(cap, || None);
+        self.rehash_into(slots);
+        Ok(())
+    }
+
     fn grow(&mut self) {
         let cap = (self.slots.len() * 2).max(8);
-        let old = core::mem::replace(&mut self.slots, (0..cap).map(|_| None).collect());
+        self.rehash_into((0..cap).map(|_| None).collect());
+    }
+
+    /// Moves every entry into `slots` (empty, a power of two long).
+    fn rehash_into(&mut self, slots: Vec<Option<(K, V)>>) {
+        let old = core::mem::replace(&mut self.slots, slots);
         self.len = 0;
         for (k, v) in old.into_iter().flatten() {
             self.place(k, v);

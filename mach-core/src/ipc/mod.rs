@@ -190,6 +190,8 @@ pub struct Ipc {
     space_message_limit: u64,
     /// Virtual copies of destroyed messages, for the kernel to release.
     pub(crate) released_copies: Vec<u64>,
+    /// The budget of every space's name table.
+    name_tables: alloc::sync::Arc<space::TableBudget>,
 }
 
 impl Default for Ipc {
@@ -212,6 +214,7 @@ impl Ipc {
             message_memory_limit: u64::MAX,
             space_message_limit: u64::MAX,
             released_copies: Vec::new(),
+            name_tables: alloc::sync::Arc::new(space::TableBudget::new(usize::MAX)),
         }
     }
 
@@ -334,7 +337,19 @@ impl Ipc {
 
     /// Creates the IPC space of a new task.
     pub fn space_create(&mut self, id: SpaceId, name_limit: usize) {
-        self.spaces.insert(id, IpcSpace::new(name_limit));
+        self.spaces
+            .insert(id, IpcSpace::with_budget(name_limit, self.name_tables.clone()));
+    }
+
+    /// Caps the kernel memory all name tables together may hold (see
+    /// [`space::TableBudget`]).
+    pub fn set_name_table_limit(&mut self, bytes: usize) {
+        self.name_tables.set_limit(bytes);
+    }
+
+    /// Kernel memory the name tables hold now.
+    pub fn name_table_bytes(&self) -> usize {
+        self.name_tables.used()
     }
 
     pub fn space_exists(&self, id: SpaceId) -> bool {

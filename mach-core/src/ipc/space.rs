@@ -14,7 +14,9 @@
 use super::idmap::FastMap;
 use super::name;
 use super::{Name, PortId, PsetId};
+use alloc::sync::Arc;
 use alloc::vec::Vec;
+use core::sync::atomic::{AtomicUsize, Ordering};
 use mach_abi::kern_return::*;
 
 /// Right bits of an entry.
@@ -67,6 +69,52 @@ impl Entry {
     }
 }
 
+/// The kernel memory all name tables together may hold (their entries and
+/// reverse maps, at capacity): a table grows only while the total stays
+/// under the limit (`KERN_RESOURCE_SHORTAGE` past it), so tasks filling
+/// their name spaces cannot run the kernel heap dry.
+#[derive(Debug, Default)]
+pub struct TableBudget {
+    used: AtomicUsize,
+    limit: AtomicUsize,
+}
+
+impl TableBudget {
+    pub fn new(limit: usize) -> Self {
+        TableBudget {
+            used: AtomicUsize::new(0),
+            limit: AtomicUsize::new(limit),
+        }
+    }
+
+    pub fn set_limit(&self, bytes: usize) {
+        self.limit.store(bytes, Ordering::Relaxed);
+    }
+
+    /// Bytes the tables hold now.
+    pub fn used(&self) -> usize {
+        self.used.load(Ordering::Relaxed)
+    }
+
+    /// Takes `bytes` more, or fails leaving the total as it was.
+    fn take(&self, bytes: usize) -> Result<(), KernReturn> {
+        let used = self.used.load(Ordering::Relaxed);
+        let next = used.checked_add(bytes).ok_or(KERN_RESOURCE_SHORTAGE)?;
+        if next > self.limit.load(Ordering::Relaxed) {
+            return Err(KERN_RESOURCE_SHORTAGE);
+        }
+        self.used.store(next, Ordering::Relaxed);
+        Ok(())
+    }
+
+    fn give(&self, bytes: usize) {
+        let used = self.used.load(Ordering::Relaxed);
+        self.used.store(used.saturating_sub(bytes), Ordering::Relaxed);
+    }
+}
+
+const ENTRY_BYTES: usize = core::mem::size_of::<Entry>();
+
 pub struct IpcSpace {
     entries: Vec<Entry>,
     /// The first vacant slot to reuse (0: none); the rest are linked through
@@ -80,12 +128,29 @@ pub struct IpcSpace {
     /// Kernel memory held by messages charged to this space (see
     /// `KMsg::account`).
     pub(crate) message_memory: u64,
+    /// What this space's tables hold of the budget all spaces share.
+    budget: Arc<TableBudget>,
+    charged: usize,
+}
+
+impl Drop for IpcSpace {
+    fn drop(&mut self) {
+        self.budget.give(self.charged);
+    }
 }
 
 impl IpcSpace {
+    /// A space of at most `limit` names, without a shared budget.
     pub fn new(limit: usize) -> Self {
+        Self::with_budget(limit, Arc::new(TableBudget::new(usize::MAX)))
+    }
+
+    /// A space of at most `limit` names whose tables draw on `budget`.
+    pub fn with_budget(limit: usize, budget: Arc<TableBudget>) -> Self {
         // Index 0 is never used.
         let entries = alloc::vec![Entry::VACANT];
+        let charged = entries.capacity() * ENTRY_BYTES;
+        budget.used.fetch_add(charged, Ordering::Relaxed);
         IpcSpace {
             entries,
             free_head: 0,
@@ -93,7 +158,32 @@ impl IpcSpace {
             limit,
             live: 0,
             message_memory: 0,
+            budget,
+            charged,
         }
+    }
+
+    /// Grows the entry table to hold `needed` entries in all (amortised
+    /// doubling), charging the growth to the budget; nothing changes on failure.
+    fn grow_entries(&mut self, needed: usize) -> Result<(), KernReturn> {
+        let cap = self.entries.capacity();
+        if needed <= cap {
+            return Ok(());
+        }
+        let new_cap = needed.max(cap.saturating_mul(2)).max(8);
+        let bytes = (new_cap - cap) * ENTRY_BYTES;
+        self.budget.take(bytes)?;
+        if self.entries.try_reserve_exact(new_cap - self.entries.len()).is_err() {
+            self.budget.give(bytes);
+            return Err(KERN_RESOURCE_SHORTAGE);
+        }
+        let grown = (self.entries.capacity() - cap) * ENTRY_BYTES;
+        // try_reserve_exact may give more than asked: charge what it gave.
+        if grown > bytes {
+            self.budget.used.fetch_add(grown - bytes, Ordering::Relaxed);
+        }
+        self.charged += grown.max(bytes);
+        Ok(())
     }
 
     pub fn live_names(&self) -> usize {
@@ -106,11 +196,15 @@ impl IpcSpace {
         if self.live >= self.limit {
             return Err(KERN_NO_SPACE);
         }
+        self.reserve_reverse(bits, object)?;
         let index = match self.free_head {
             0 => {
                 let i = self.entries.len() as u32;
                 if i > name::MAX_INDEX {
                     return Err(KERN_NO_SPACE);
+                }
+                if self.entries.len() == self.entries.capacity() {
+                    self.grow_entries(self.entries.len() + 1)?;
                 }
                 self.entries.push(Entry::VACANT);
                 i
@@ -123,6 +217,25 @@ impl IpcSpace {
         let generation = self.entries[index as usize].generation;
         self.occupy(index, generation, bits, urefs, object);
         Ok(name::make(index, generation))
+    }
+
+    /// Room in the reverse map for an entry of `bits` on `object`, made
+    /// before the entry is, so that filling it never allocates.
+    #[inline(always)]
+    fn reserve_reverse(&mut self, bits: u8, object: Object) -> Result<(), KernReturn> {
+        if matches!(object, Object::Port(_)) && bits & (bits::SEND | bits::RECEIVE) != 0 {
+            let before = self.by_port.table_bytes();
+            let after = self.by_port.table_bytes_after_one();
+            if after > before {
+                self.budget.take(after - before)?;
+                if self.by_port.try_reserve_one().is_err() {
+                    self.budget.give(after - before);
+                    return Err(KERN_RESOURCE_SHORTAGE);
+                }
+                self.charged += after - before;
+            }
+        }
+        Ok(())
     }
 
     /// Fills the vacant slot `index` with a right.
@@ -154,6 +267,12 @@ impl IpcSpace {
         if self.live >= self.limit || index as usize >= self.limit.saturating_mul(4) {
             return Err(KERN_NO_SPACE);
         }
+        if (index as usize) < self.entries.len() && self.entries[index as usize].in_use {
+            return Err(KERN_NAME_EXISTS);
+        }
+        // The table grows to the index: fallibly, as a task names the size.
+        self.grow_entries(index as usize + 1)?;
+        self.reserve_reverse(bits, object)?;
         while self.entries.len() <= index as usize {
             let i = self.entries.len() as u32;
             self.entries.push(Entry::VACANT);

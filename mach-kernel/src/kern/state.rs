@@ -28,6 +28,9 @@ impl KernelState {
         let mut ipc = Ipc::new();
         ipc.set_message_memory_limit(heap_bytes as u64 / 4);
         ipc.set_space_message_limit(heap_bytes as u64 / 16);
+        // Name tables, together, a quarter of the heap (16,384 names of one
+        // task take about 1 MiB).
+        ipc.set_name_table_limit(heap_bytes / 4);
         let host = ipc.kobject_port_create(KObject::Host);
         KernelState {
             ipc,

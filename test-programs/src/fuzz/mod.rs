@@ -31,6 +31,12 @@
 //! * `mach_print` reads only a one-byte newline, or memory it cannot read
 //!   (the harness reads the console).
 //! * Non-negative trap numbers (the Unix personality) end the task by design.
+//! * Tasks are made only through the typed `task_create` (never a raw
+//!   request), and the main fuzzer keeps a copy of each one's send right in
+//!   its vault (a task without threads whose name is never handed to a
+//!   call), so that every task it made can be ended however its own name was
+//!   lost: Mach has no parent-child link, and a task with a thread nobody can
+//!   name would outlive the run and its counts.
 
 pub mod calls;
 pub mod sweep;

@@ -131,3 +131,41 @@ fn a_send_once_name_used_up_by_a_simple_reply_is_reused_then_retired() {
     assert_ne!(name::index(next), index);
     w.assert_audit();
 }
+
+/// All name tables share one budget of kernel memory: a space growing its
+/// table past it gets KERN_RESOURCE_SHORTAGE (the table and the name count
+/// stay as they were), other spaces stop growing too, and a destroyed
+/// space's tables go back to the budget.
+#[test]
+fn name_tables_stop_at_their_shared_budget() {
+    let mut w = World::new();
+    let (c, d) = (3, 4);
+    let base = w.ipc.name_table_bytes();
+    w.ipc.set_name_table_limit(base + 16 * 1024);
+    w.ipc.space_create(c, 1 << 14);
+    w.ipc.space_create(d, 1 << 14);
+    let mut made = 0;
+    let last = loop {
+        match w.ipc.port_allocate(c, MACH_PORT_RIGHT_RECEIVE) {
+            Ok(_) => made += 1,
+            Err(e) => break e,
+        }
+        assert!(made < 1 << 14, "the budget never bound");
+    };
+    assert_eq!(last, KERN_RESOURCE_SHORTAGE);
+    assert!(made > 16, "only {made} names before the budget bound");
+    assert!(w.ipc.name_table_bytes() <= base + 16 * 1024);
+    assert_eq!(w.ipc.port_names(c).unwrap().len(), made);
+    // A far-out name asks for a table the budget cannot hold either.
+    assert_eq!(
+        w.ipc
+            .port_allocate_name(d, MACH_PORT_RIGHT_DEAD_NAME, name::make(50_000, 0)),
+        Err(KERN_RESOURCE_SHORTAGE)
+    );
+    assert_eq!(w.ipc.port_names(d).unwrap().len(), 0);
+    w.assert_audit();
+    w.ipc.space_destroy(c);
+    assert!(w.ipc.port_allocate(d, MACH_PORT_RIGHT_RECEIVE).is_ok());
+    w.ipc.space_destroy(d);
+    assert_eq!(w.ipc.name_table_bytes(), base);
+}
