@@ -5,6 +5,7 @@
 use mach_user::println;
 
 pub mod bench;
+pub mod death;
 pub mod fuzz;
 pub mod ipc_env;
 pub mod pager;

@@ -165,6 +165,12 @@ impl VmObjects {
         self.objects.is_empty()
     }
 
+    /// Gives back the table's memory for objects since gone (see
+    /// `IdMap::shrink`); true if it shrank.
+    pub fn shrink(&mut self, slack: usize) -> bool {
+        self.objects.shrink(slack)
+    }
+
     pub fn get(&self, id: ObjectId) -> Option<&VmObject> {
         self.objects.get(&id)
     }

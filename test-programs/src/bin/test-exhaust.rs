@@ -2,7 +2,9 @@
 //! so that the kernel's global counts belong to this program alone: a task
 //! that creates tasks, fills a name space or a VM map gets the documented
 //! error at the kernel's limit, others keep working, and once the hogs are
-//! gone the counts (ports, port sets, messages) are back at their baseline.
+//! gone the counts (ports, port sets, messages) are back at their baseline;
+//! and tasks killed at random points with everything held give it all back
+//! (`test_programs::death`).
 #![no_std]
 #![no_main]
 
@@ -25,6 +27,7 @@ fn main(_args: mach_user::start::Args) -> i32 {
     let mut ok = true;
     ok &= task_limit(&mut e);
     ok &= space_limits(&mut e);
+    ok &= test_programs::death::run(&mut e);
     test_programs::bench::settle();
     let after = host::host_ipc_audit(&mut e.rpc, e.host).map(|a| (a.ports, a.port_sets, a.messages));
     ok &= check_eq!("exhaustion_counts_back_at_baseline", after, base);

@@ -338,3 +338,29 @@ fn bypass_ignores_pages_outside_the_window() {
     s.release(top);
     s.check_empty();
 }
+
+/// A flood of objects leaves no table behind once the objects are gone:
+/// `shrink` gives their slots back (the kernel calls it when idle), the
+/// live object stays where it is, and an id of an object whose slot was cut
+/// off never finds a later object.
+#[test]
+fn shrink_gives_back_the_slots_of_dead_objects() {
+    let mut s = Sim::new();
+    let keep = s.objects.create(P, None).unwrap();
+    let flood: std::vec::Vec<ObjectId> = (0..1000).map(|_| s.objects.create(P, None).unwrap()).collect();
+    for &o in &flood {
+        assert!(s.objects.deallocate(o).unwrap().is_empty());
+    }
+    assert!(s.objects.shrink(0), "the dead objects' slots are given back");
+    assert!(!s.objects.shrink(0), "nothing left to give back");
+    assert!(s.objects.get(keep).is_some());
+    let later: std::vec::Vec<ObjectId> = (0..1000).map(|_| s.objects.create(P, None).unwrap()).collect();
+    for o in &flood {
+        assert!(!later.contains(o), "a dead object's id names a new object");
+        assert!(s.objects.get(*o).is_none());
+    }
+    for o in later.into_iter().chain([keep]) {
+        assert!(s.objects.deallocate(o).unwrap().is_empty());
+    }
+    s.check_empty();
+}

@@ -122,8 +122,10 @@ pub fn on_idle() {
     // Free slabs of the heap go back to its pool once a quarter MiB of small
     // blocks has been freed (a walk of the free lists: not on every idle).
     phys::heap_reclaim(256 * 1024);
-    // Tables that grew for ports since destroyed give their memory back.
+    // Tables that grew for ports and VM objects since destroyed give their
+    // memory back.
     lock::with(|k| k.ipc.shrink(256));
+    vm::shrink_objects(256);
     if STARTED.load(Ordering::Acquire) && task::task_count() == 1 {
         lock::with(|k| pager::release_default_pager_if_alone(&mut k.ipc, &mut k.pagers));
     }
@@ -163,6 +165,7 @@ pub fn on_idle() {
         f.soft
     );
     lock::with(|k| k.ipc.shrink(0));
+    vm::shrink_objects(0);
     wait::shrink();
     task::shrink();
     phys::heap_reclaim(0);

@@ -55,6 +55,15 @@ pub(in crate::kern) fn with_objects<R>(f: impl FnOnce(&mut VmObjects) -> R) -> R
     f(g.get_or_insert_with(VmObjects::new))
 }
 
+/// Gives back the memory of the object table's slots for objects since gone
+/// (more than `slack` past the last live one): called when idle, so that a
+/// flood of objects leaves no table behind once they die.
+pub fn shrink_objects(slack: usize) {
+    if let Some(o) = OBJECTS.lock().as_mut() {
+        o.shrink(slack);
+    }
+}
+
 /// Whether `[addr, addr + size)` lies inside the managed range.
 pub fn in_range(addr: u64, size: u64) -> bool {
     addr >= VM_MIN && addr.checked_add(size).is_some_and(|end| end <= VM_MAX)
