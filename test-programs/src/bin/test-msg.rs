@@ -715,13 +715,15 @@ fn ool(e: &mut Env) -> bool {
     ok & audit(e, "ool_audit")
 }
 
+/// Receive rights sent into a cycle of queues nobody can ever receive from
+/// are destroyed: each port's send right kept here turns into a dead name
+/// (a per-port check: the system-wide port count moves with the other
+/// programs of this boot).
 fn cycles(e: &mut Env) -> bool {
     let mut b = Buf::new();
-    let base = mach_user::rpc::host::host_ipc_audit(&mut e.rpc, e.host)
-        .map(|a| a.ports)
-        .unwrap_or(0);
     // A receive right sent into its own queue.
     let p = e.port();
+    e.make_send(p);
     b.put32(24, 1);
     let end = port_desc(&mut b, 28, p, MACH_MSG_TYPE_MOVE_RECEIVE);
     header(
@@ -739,6 +741,7 @@ fn cycles(e: &mut Env) -> bool {
     );
     // A -> B -> A.
     let a = e.port();
+    e.make_send(a);
     let bp = e.port();
     e.make_send(bp);
     b.put32(24, 1);
@@ -767,11 +770,14 @@ fn cycles(e: &mut Env) -> bool {
         mach_msg(&mut b, MACH_SEND_MSG, end as u32, 0, 0),
         MACH_MSG_SUCCESS
     );
-    let _ = e.dealloc(bp);
-    let after = mach_user::rpc::host::host_ipc_audit(&mut e.rpc, e.host)
-        .map(|a| a.ports)
-        .unwrap_or(u32::MAX);
-    ok &= check_eq!("cycles_collected", after, base);
+    let dead = |e: &mut Env, n: u32| {
+        mach_user::rpc::mach_port::mach_port_type(&mut e.rpc, e.task, n).is_ok_and(|t| t == MACH_PORT_TYPE_DEAD_NAME)
+    };
+    let collected = [dead(e, p), dead(e, a), dead(e, bp)];
+    ok &= check_eq!("cycles_collected", collected, [true; 3]);
+    for n in [p, a, bp] {
+        let _ = e.dealloc(n);
+    }
     ok & audit(e, "cycles_audit")
 }
 
