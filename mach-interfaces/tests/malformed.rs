@@ -479,7 +479,7 @@ fn unknown_ids_get_mig_bad_id() {
     let probes: [(Sub, &[i32]); 4] = [
         (Sub::MachPort, &[3199, 3202, 3209, 3216, 3300, 3304]),
         (Sub::Notify, &[64, 66, 73, 165, 170]),
-        (Sub::Host, &[200, 209, 215, 310]),
+        (Sub::Host, &[200, 209, 216, 310]),
         (Sub::Kinds, &[5002, 5004, 5008, 5012]),
     ];
     let extremes = [0, -1, i32::MIN, i32::MAX, i32::MAX - 99];

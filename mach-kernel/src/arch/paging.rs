@@ -349,7 +349,9 @@ impl AddressSpace {
                 if e & PageFlags::PRESENT == 0 || e & PageFlags::HUGE != 0 {
                     // Nothing below this entry: on to the next one.
                     let span = 1u64 << (12 + 9 * level);
-                    let Some(next) = (va | (span - 1)).checked_add(1) else { return };
+                    let Some(next) = (va | (span - 1)).checked_add(1) else {
+                        return;
+                    };
                     va = next;
                     continue 'next;
                 }

@@ -154,6 +154,11 @@ impl Task {
         Ok(())
     }
 
+    /// Its threads now (for a debugging dump).
+    pub fn threads_now(&self) -> Vec<Arc<Thread>> {
+        self.threads.lock().clone()
+    }
+
     /// Whether the task has any thread.
     pub fn has_threads(&self) -> bool {
         !self.threads.lock().is_empty()
@@ -273,38 +278,6 @@ pub fn shrink() {
 }
 
 /// Live tasks.
-/// Logs every live task, its kernel port and its threads (the
-/// `host_tasks_dump` call).
-pub fn dump(ipc: &mach_core::ipc::Ipc, pagers: &super::pager::Pagers) {
-    let tasks = all();
-    for t in &tasks {
-        let threads = t.threads.lock().clone();
-        log::info!(
-            "task {} '{}' created by {} terminated {} threads {} port {:#x}",
-            t.id,
-            t.name,
-            t.parent.load(Ordering::Relaxed),
-            t.is_terminated(),
-            threads.len(),
-            t.port.load(Ordering::Relaxed),
-        );
-        let port = t.port.load(Ordering::Relaxed);
-        let exc: alloc::vec::Vec<TaskId> = tasks
-            .iter()
-            .filter(|o| o.exception_port.load(Ordering::Relaxed) == port)
-            .map(|o| o.id)
-            .collect();
-        log::info!(
-            "  {}; kernel: {}, exception port of {exc:?}",
-            ipc.describe_port(port),
-            pagers.describe(port)
-        );
-        for th in threads {
-            log::info!("  {}", th.describe());
-        }
-    }
-}
-
 pub fn task_count() -> usize {
     TASKS.lock().as_ref().map_or(0, |t| t.len())
 }

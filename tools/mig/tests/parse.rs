@@ -143,7 +143,8 @@ fn the_projects_interfaces_have_the_mach_ids() {
             ("host_vm_statistics".to_string(), 212),
             ("host_vm_pageout".to_string(), 213),
             ("host_get_io_master".to_string(), 205),
-            ("vm_set_default_memory_manager".to_string(), 214)
+            ("vm_set_default_memory_manager".to_string(), 214),
+            ("host_tasks_dump".to_string(), 215)
         ]
     );
 

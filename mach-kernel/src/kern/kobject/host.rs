@@ -4,6 +4,7 @@
 use super::{Ctx, delegate_release};
 use crate::kern::pager::{self, PagerIo};
 use crate::kern::vm::{self, pageout};
+use core::sync::atomic::Ordering;
 use mach_abi::kern_return::*;
 use mach_interfaces::Dispatch;
 use mach_interfaces::host::{HostInfoBasicReply, HostIpcAuditReply, HostServer, HostVmStatisticsReply};
@@ -75,11 +76,43 @@ impl HostServer for HostPortServer<'_, '_> {
         Ok(())
     }
     fn host_tasks_dump(&mut self, _host: u32) -> Result<(), i32> {
-        crate::kern::task::dump(self.ctx.ipc, self.ctx.pagers);
+        dump_tasks(self.ctx.ipc, self.ctx.pagers);
         Ok(())
     }
     fn host_get_io_master(&mut self, _host: u32) -> Result<u32, i32> {
         let right = crate::kern::device::master_send_right(self.ctx.ipc).ok_or(KERN_RESOURCE_SHORTAGE)?;
         Ok(self.ctx.out.right(right))
+    }
+}
+
+/// Logs every live task, its kernel port and its threads (the
+/// `host_tasks_dump` call).
+fn dump_tasks(ipc: &mach_core::ipc::Ipc, pagers: &pager::Pagers) {
+    let tasks = crate::kern::task::all();
+    for t in &tasks {
+        let threads = t.threads_now();
+        log::info!(
+            "task {} '{}' created by {} terminated {} threads {} port {:#x}",
+            t.id,
+            t.name,
+            t.parent.load(Ordering::Relaxed),
+            t.is_terminated(),
+            threads.len(),
+            t.port.load(Ordering::Relaxed),
+        );
+        let port = t.port.load(Ordering::Relaxed);
+        let exc: alloc::vec::Vec<u64> = tasks
+            .iter()
+            .filter(|o| o.exception_port.load(Ordering::Relaxed) == port)
+            .map(|o| o.id)
+            .collect();
+        log::info!(
+            "  {}; kernel: {}, exception port of {exc:?}",
+            ipc.describe_port(port),
+            pagers.describe(port)
+        );
+        for th in threads {
+            log::info!("  {}", th.describe());
+        }
     }
 }
