@@ -281,7 +281,9 @@ fn run_seed(seed: u64, calls: u64, with_children: bool) -> bool {
     // The boot's other tasks (bootstrap, default pager) end once nobody
     // needs them: the counts are measured after that, or after a while.
     for _ in 0..20_000 {
-        if test_programs::fuzz::sweep::boot_info(mach_user::abi::traps::BootInfoKind::Tasks) <= 1 + (f.vault != 0) as u64 {
+        if test_programs::fuzz::sweep::boot_info(mach_user::abi::traps::BootInfoKind::Tasks)
+            <= 1 + (f.vault != 0) as u64
+        {
             break;
         }
         mach_user::trap::swtch();
