@@ -21,6 +21,7 @@ extern crate std;
 
 extern crate alloc;
 
+pub mod budget;
 pub mod cmdline;
 pub mod device;
 pub mod elf;

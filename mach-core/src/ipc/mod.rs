@@ -191,7 +191,7 @@ pub struct Ipc {
     /// Virtual copies of destroyed messages, for the kernel to release.
     pub(crate) released_copies: Vec<u64>,
     /// The budget of every space's name table.
-    name_tables: alloc::sync::Arc<space::TableBudget>,
+    name_tables: alloc::sync::Arc<crate::budget::Budget>,
 }
 
 impl Default for Ipc {
@@ -214,7 +214,7 @@ impl Ipc {
             message_memory_limit: u64::MAX,
             space_message_limit: u64::MAX,
             released_copies: Vec::new(),
-            name_tables: alloc::sync::Arc::new(space::TableBudget::new(usize::MAX)),
+            name_tables: alloc::sync::Arc::new(crate::budget::Budget::new(usize::MAX)),
         }
     }
 
@@ -342,7 +342,7 @@ impl Ipc {
     }
 
     /// Caps the kernel memory all name tables together may hold (see
-    /// [`space::TableBudget`]).
+    /// [`crate::budget::Budget`]).
     pub fn set_name_table_limit(&mut self, bytes: usize) {
         self.name_tables.set_limit(bytes);
     }

@@ -14,9 +14,9 @@
 use super::idmap::FastMap;
 use super::name;
 use super::{Name, PortId, PsetId};
+use crate::budget::Budget;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
-use core::sync::atomic::{AtomicUsize, Ordering};
 use mach_abi::kern_return::*;
 
 /// Right bits of an entry.
@@ -69,50 +69,6 @@ impl Entry {
     }
 }
 
-/// The kernel memory all name tables together may hold (their entries and
-/// reverse maps, at capacity): a table grows only while the total stays
-/// under the limit (`KERN_RESOURCE_SHORTAGE` past it), so tasks filling
-/// their name spaces cannot run the kernel heap dry.
-#[derive(Debug, Default)]
-pub struct TableBudget {
-    used: AtomicUsize,
-    limit: AtomicUsize,
-}
-
-impl TableBudget {
-    pub fn new(limit: usize) -> Self {
-        TableBudget {
-            used: AtomicUsize::new(0),
-            limit: AtomicUsize::new(limit),
-        }
-    }
-
-    pub fn set_limit(&self, bytes: usize) {
-        self.limit.store(bytes, Ordering::Relaxed);
-    }
-
-    /// Bytes the tables hold now.
-    pub fn used(&self) -> usize {
-        self.used.load(Ordering::Relaxed)
-    }
-
-    /// Takes `bytes` more, or fails leaving the total as it was.
-    fn take(&self, bytes: usize) -> Result<(), KernReturn> {
-        let used = self.used.load(Ordering::Relaxed);
-        let next = used.checked_add(bytes).ok_or(KERN_RESOURCE_SHORTAGE)?;
-        if next > self.limit.load(Ordering::Relaxed) {
-            return Err(KERN_RESOURCE_SHORTAGE);
-        }
-        self.used.store(next, Ordering::Relaxed);
-        Ok(())
-    }
-
-    fn give(&self, bytes: usize) {
-        let used = self.used.load(Ordering::Relaxed);
-        self.used.store(used.saturating_sub(bytes), Ordering::Relaxed);
-    }
-}
-
 const ENTRY_BYTES: usize = core::mem::size_of::<Entry>();
 
 pub struct IpcSpace {
@@ -128,8 +84,10 @@ pub struct IpcSpace {
     /// Kernel memory held by messages charged to this space (see
     /// `KMsg::account`).
     pub(crate) message_memory: u64,
-    /// What this space's tables hold of the budget all spaces share.
-    budget: Arc<TableBudget>,
+    /// What this space's tables hold of the budget all spaces share
+    /// (bytes, at capacity: growth past it, or one the heap cannot give,
+    /// fails with `KERN_RESOURCE_SHORTAGE`).
+    budget: Arc<Budget>,
     charged: usize,
 }
 
@@ -142,15 +100,15 @@ impl Drop for IpcSpace {
 impl IpcSpace {
     /// A space of at most `limit` names, without a shared budget.
     pub fn new(limit: usize) -> Self {
-        Self::with_budget(limit, Arc::new(TableBudget::new(usize::MAX)))
+        Self::with_budget(limit, Arc::new(Budget::new(usize::MAX)))
     }
 
     /// A space of at most `limit` names whose tables draw on `budget`.
-    pub fn with_budget(limit: usize, budget: Arc<TableBudget>) -> Self {
+    pub fn with_budget(limit: usize, budget: Arc<Budget>) -> Self {
         // Index 0 is never used.
         let entries = alloc::vec![Entry::VACANT];
         let charged = entries.capacity() * ENTRY_BYTES;
-        budget.used.fetch_add(charged, Ordering::Relaxed);
+        budget.add(charged);
         IpcSpace {
             entries,
             free_head: 0,
@@ -172,7 +130,7 @@ impl IpcSpace {
         }
         let new_cap = needed.max(cap.saturating_mul(2)).max(8);
         let bytes = (new_cap - cap) * ENTRY_BYTES;
-        self.budget.take(bytes)?;
+        self.budget.take(bytes).map_err(|_| KERN_RESOURCE_SHORTAGE)?;
         if self.entries.try_reserve_exact(new_cap - self.entries.len()).is_err() {
             self.budget.give(bytes);
             return Err(KERN_RESOURCE_SHORTAGE);
@@ -180,7 +138,7 @@ impl IpcSpace {
         let grown = (self.entries.capacity() - cap) * ENTRY_BYTES;
         // try_reserve_exact may give more than asked: charge what it gave.
         if grown > bytes {
-            self.budget.used.fetch_add(grown - bytes, Ordering::Relaxed);
+            self.budget.add(grown - bytes);
         }
         self.charged += grown.max(bytes);
         Ok(())
@@ -227,7 +185,7 @@ impl IpcSpace {
             let before = self.by_port.table_bytes();
             let after = self.by_port.table_bytes_after_one();
             if after > before {
-                self.budget.take(after - before)?;
+                self.budget.take(after - before).map_err(|_| KERN_RESOURCE_SHORTAGE)?;
                 if self.by_port.try_reserve_one().is_err() {
                     self.budget.give(after - before);
                     return Err(KERN_RESOURCE_SHORTAGE);

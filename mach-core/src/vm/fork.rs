@@ -61,7 +61,7 @@ impl VmMap {
     /// The child does not inherit wiring. On error the child is torn down and
     /// the parent is left valid (some entries may already be marked `needs_copy`).
     pub fn fork(&mut self, objects: &mut VmObjects) -> Result<Fork, VmError> {
-        let mut child = VmMap::with_max_entries(self.min, self.max, self.max_entries)?;
+        let mut child = VmMap::with_budget(self.min, self.max, self.max_entries, self.budget().clone())?;
         let mut write_protect = Vec::new();
         let mut result = Ok(());
         for e in self.entries.values_mut() {
@@ -109,10 +109,15 @@ fn fork_entry(
             c
         }
     };
+    // The child's entries count against the budget every map shares.
+    if !child.budget().has_room(1) {
+        return Err(VmError::NoSpace);
+    }
     if let Some(obj) = copy.object {
         objects.reference(obj)?;
     }
     copy.wired_count = 0;
+    child.count_entry(1);
     child.entries.insert(copy.start, copy);
     Ok(())
 }

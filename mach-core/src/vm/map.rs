@@ -10,7 +10,9 @@
 //! is consistent after every call; what the kernel must do in hardware comes
 //! back as descriptions ([`Unmapped`] ranges, [`Reclaim`]ed pages and pagers).
 
+use crate::budget::Budget;
 use alloc::collections::BTreeMap;
+use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicU64, Ordering};
 
@@ -142,6 +144,16 @@ pub struct VmMap {
     /// See [`VmMap::revocations`].
     pub(super) revocations: u64,
     id: u64,
+    /// The entries all maps together may hold (see [`VmMap::with_budget`]),
+    /// and how many of them are this map's.
+    budget: Arc<Budget>,
+    charged: usize,
+}
+
+impl Drop for VmMap {
+    fn drop(&mut self) {
+        self.budget.give(self.charged);
+    }
 }
 
 /// Source of [`VmMap::id`]s.
@@ -155,6 +167,15 @@ impl VmMap {
 
     /// An empty map holding at most `max_entries` entries (at least 1).
     pub fn with_max_entries(min: u64, max: u64, max_entries: usize) -> Result<VmMap, VmError> {
+        Self::with_budget(min, max, max_entries, Arc::new(Budget::new(usize::MAX)))
+    }
+
+    /// An empty map holding at most `max_entries` entries, whose entries
+    /// also count against `budget`, shared by every task's map (and the
+    /// maps made from it by [`VmMap::fork`]): growth past either fails with
+    /// `NoSpace`, so that tasks filling their maps together cannot run the
+    /// kernel heap dry.
+    pub fn with_budget(min: u64, max: u64, max_entries: usize, budget: Arc<Budget>) -> Result<VmMap, VmError> {
         if !page_aligned(min) || !page_aligned(max) || min >= max || max_entries == 0 {
             return Err(VmError::InvalidArgument);
         }
@@ -165,7 +186,28 @@ impl VmMap {
             max_entries,
             revocations: 0,
             id: NEXT_MAP_ID.fetch_add(1, Ordering::Relaxed),
+            budget,
+            charged: 0,
         })
+    }
+
+    /// Counts an entry added (+1) or removed (-1) against the budget
+    /// (every insert and removal of `entries` goes through here: the
+    /// budget's count is exact).
+    #[inline]
+    pub(in crate::vm) fn count_entry(&mut self, delta: i8) {
+        if delta > 0 {
+            self.budget.add(1);
+            self.charged += 1;
+        } else {
+            self.budget.give(1);
+            self.charged -= 1;
+        }
+    }
+
+    /// The budget this map's entries count against.
+    pub fn budget(&self) -> &Arc<Budget> {
+        &self.budget
     }
 
     /// How many times an operation may have taken access away from mapped
@@ -278,7 +320,7 @@ impl VmMap {
             return Err(VmError::InvalidArgument);
         }
         let len = round_page(size).ok_or(VmError::InvalidArgument)?;
-        if self.entries.len() >= self.max_entries {
+        if self.entries.len() >= self.max_entries || !self.budget.has_room(1) {
             return Err(VmError::NoSpace);
         }
         if anywhere {
@@ -367,6 +409,7 @@ impl VmMap {
         nc: bool,
         r: &MapRequest,
     ) {
+        self.count_entry(1);
         self.entries.insert(
             start,
             VmMapEntry {
@@ -399,6 +442,7 @@ impl VmMap {
         if let Some(e) = self.lookup_mut(addr) {
             e.end = addr;
         }
+        self.count_entry(1);
         self.entries.insert(addr, tail);
         Ok(())
     }
@@ -412,7 +456,7 @@ impl VmMap {
     /// Fails with `NoSpace` when `extra` more entries would pass the limit.
     pub(super) fn check_room(&self, extra: usize) -> Result<(), VmError> {
         match self.entries.len().checked_add(extra) {
-            Some(n) if n <= self.max_entries => Ok(()),
+            Some(n) if n <= self.max_entries && self.budget.has_room(extra) => Ok(()),
             _ => Err(VmError::NoSpace),
         }
     }
@@ -436,6 +480,7 @@ impl VmMap {
                 continue;
             }
             if let Some(b) = self.entries.remove(&k) {
+                self.count_entry(-1);
                 if let Some(a) = self.entries.get_mut(&cur) {
                     a.end = b.end;
                 }
@@ -499,6 +544,7 @@ impl VmMap {
         let mut drops = Vec::new();
         for k in keys {
             if let Some(e) = self.entries.remove(&k) {
+                self.count_entry(-1);
                 out.unmapped.push(Unmapped::of(&e));
                 drops.extend(e.object);
             }

@@ -31,6 +31,9 @@ impl KernelState {
         // Name tables, together, a quarter of the heap (16,384 names of one
         // task take about 1 MiB).
         ipc.set_name_table_limit(heap_bytes / 4);
+        // Map entries, together, a quarter of the heap too (65,536 entries
+        // with the 32 MiB heap: sixteen tasks at their own limit of 4,096).
+        super::vm::task_vm::set_entry_budget(heap_bytes / 4);
         let host = ipc.kobject_port_create(KObject::Host);
         KernelState {
             ipc,

@@ -427,3 +427,42 @@ fn revocations_count_what_can_take_access_away() {
     assert_eq!(m.revocations(), n + 3);
     s.check_empty();
 }
+
+/// Maps sharing a budget stop growing together at its limit (`NoSpace`),
+/// make room for each other when one deallocates, and give their entries
+/// back when they die; a fork's child draws on the same budget.
+#[test]
+fn maps_share_one_entry_budget() {
+    use std::sync::Arc;
+    let mut s = Sim::new();
+    let budget = Arc::new(crate::budget::Budget::new(6));
+    let mut a = VmMap::with_budget(MIN, MAX, 100, budget.clone()).unwrap();
+    let mut b = VmMap::with_budget(MIN, MAX, 100, budget.clone()).unwrap();
+    // Separate pages (a hole after each), so no two entries merge.
+    for i in 0..4 {
+        assert_eq!(a.allocate(MIN + 2 * i * P, P, false), Ok(MIN + 2 * i * P));
+    }
+    for i in 0..2 {
+        assert!(b.allocate(MIN + 2 * i * P, P, false).is_ok());
+    }
+    assert_eq!(budget.used(), 6);
+    assert_eq!(b.allocate(MIN + 20 * P, P, false), Err(VmError::NoSpace));
+    assert_eq!(a.allocate(MIN + 20 * P, P, false), Err(VmError::NoSpace));
+    // Punching a hole in an entry would add one: refused as well.
+    let c = a.allocate(MIN + 40 * P, 3 * P, false);
+    assert_eq!(c, Err(VmError::NoSpace));
+    // One of a's entries goes: b may grow by one.
+    assert!(a.deallocate(&mut s.objects, MIN, P).is_ok());
+    assert_eq!(budget.used(), 5);
+    assert!(b.allocate(MIN + 20 * P, P, false).is_ok());
+    assert_eq!(b.allocate(MIN + 30 * P, P, false), Err(VmError::NoSpace));
+    // A fork's child counts against the same budget: no room for it.
+    assert_eq!(a.fork(&mut s.objects).err(), Some(VmError::NoSpace));
+    assert_eq!(budget.used(), 6);
+    // A dead map gives its entries back.
+    drop(a);
+    assert_eq!(budget.used(), 3);
+    assert!(b.allocate(MIN + 30 * P, P, false).is_ok());
+    drop(b);
+    assert_eq!(budget.used(), 0);
+}

@@ -2,7 +2,9 @@
 //! when the map may have changed, and the task's fault counts. A leaf: `Task`
 //! holds it by value, and it depends on nothing else in `kern`.
 
+use alloc::sync::Arc;
 use core::sync::atomic::{AtomicU64, Ordering};
+use mach_core::budget::Budget;
 use mach_core::vm::{FaultStats, VmMap};
 use spin::Mutex;
 
@@ -97,7 +99,13 @@ pub struct TaskVm {
 impl TaskVm {
     pub fn new() -> Self {
         TaskVm {
-            map: VmMap::new(VM_MIN, VM_MAX).expect("VM bounds"),
+            map: VmMap::with_budget(
+                VM_MIN,
+                VM_MAX,
+                mach_core::vm::map::DEFAULT_MAX_ENTRIES,
+                entry_budget().clone(),
+            )
+            .expect("VM bounds"),
             stats: FaultStats::default(),
             wired_pages: 0,
         }
@@ -108,4 +116,21 @@ impl Default for TaskVm {
     fn default() -> Self {
         Self::new()
     }
+}
+
+/// Kernel heap bytes one map entry is counted as (the entry and its share
+/// of the ordered map's nodes, rounded up).
+pub const ENTRY_COST: usize = 128;
+
+static ENTRY_BUDGET: spin::Once<Arc<Budget>> = spin::Once::new();
+
+/// The map entries all tasks together may hold (unlimited until
+/// [`set_entry_budget`]).
+pub fn entry_budget() -> &'static Arc<Budget> {
+    ENTRY_BUDGET.call_once(|| Arc::new(Budget::new(usize::MAX)))
+}
+
+/// Lets all tasks' maps together hold `bytes` of kernel heap in entries.
+pub fn set_entry_budget(bytes: usize) {
+    entry_budget().set_limit(bytes / ENTRY_COST);
 }
