@@ -10,6 +10,7 @@
 #![forbid(unsafe_code)]
 
 pub mod device;
+pub mod emulation;
 pub mod exception;
 pub mod kern_return;
 pub mod layout;

@@ -2,8 +2,9 @@
 //!
 //! A thread enters the kernel with the `syscall` instruction. Mach traps are
 //! **negative** numbers in `rax` (as in XNU); non-negative numbers belong to the
-//! Unix personality. Until the kernel can redirect them to a task's emulation
-//! library, a non-negative number ends the task, reported as `EXC_SYSCALL`.
+//! Unix personality: the kernel redirects them to the task's emulation library
+//! when its emulation vector has an entry for them (see [`crate::emulation`]),
+//! and raises `EXC_SYSCALL` otherwise (the task ends without a handler).
 //!
 //! Arguments travel in `rdi, rsi, rdx, r10, r8, r9` (the `syscall` instruction
 //! clobbers `rcx` and `r11`). The `kern_return_t` comes back in `rax`; a trap with
