@@ -53,6 +53,14 @@ pub const THREAD_EXIT: i64 = -103;
 /// A debugging trap for tests and the bootstrap task.
 pub const MACH_BOOT_INFO: i64 = -104;
 
+/// `thread_tls_base(op, value)`: the calling thread's thread-local storage
+/// bases, for `arch_prctl`: op `tls::SET_FS` / `SET_GS` sets the user FS / GS
+/// base to `value` (a user address, else `KERN_INVALID_ADDRESS`); `GET_FS` /
+/// `GET_GS` return it in `rdx` (see [`crate::emulation::tls`]). The bases are
+/// part of the thread's state: they survive context switches, and another
+/// task reads and sets them with `thread_get_tls_state` / `thread_set_tls_state`.
+pub const THREAD_TLS_BASE: i64 = -105;
+
 /// What `mach_boot_info` reports.
 #[repr(u64)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
