@@ -9,6 +9,7 @@
 #![no_std]
 #![forbid(unsafe_code)]
 
+pub mod clock;
 pub mod device;
 pub mod emulation;
 pub mod exception;

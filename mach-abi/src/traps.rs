@@ -61,6 +61,11 @@ pub const MACH_BOOT_INFO: i64 = -104;
 /// task reads and sets them with `thread_get_tls_state` / `thread_set_tls_state`.
 pub const THREAD_TLS_BASE: i64 = -105;
 
+/// `clock_get_time(clock)`: the time of clock `clock::SYSTEM_CLOCK` or
+/// `clock::CALENDAR_CLOCK` in nanoseconds, in `rdx` (see [`crate::clock`]);
+/// another clock id is `KERN_INVALID_ARGUMENT`.
+pub const CLOCK_GET_TIME: i64 = -106;
+
 /// What `mach_boot_info` reports.
 #[repr(u64)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -8,7 +8,8 @@
 //! * [`user_stack`] — the System V initial user stack image (argc/argv/envp/auxv),
 //! * [`cmdline`] — parsing of the kernel and module command lines,
 //! * [`device`] — device-interface request checks and open state,
-//! * [`emulation`] — a task's emulation vector (system call redirection).
+//! * [`emulation`] — a task's emulation vector (system call redirection),
+//! * [`time`] — the RTC's date and the system clock's arithmetic.
 //!
 //! Everything here treats its input as untrusted: no function panics on any input,
 //! all arithmetic on input-derived values is checked, and failures are reported as
@@ -28,6 +29,7 @@ pub mod elf;
 pub mod emulation;
 pub mod frame;
 pub mod ipc;
+pub mod time;
 pub mod user_stack;
 pub mod vm;
 

@@ -96,3 +96,15 @@ pub fn thread_tls_base(op: u64, value: u64) -> Result<u64, KernReturn> {
         kr => Err(kr),
     }
 }
+
+/// `clock_get_time(clock)`: nanoseconds on `clock::SYSTEM_CLOCK` (since
+/// boot) or `clock::CALENDAR_CLOCK` (since the Unix epoch).
+pub fn clock_get_time(clock: u64) -> Result<u64, KernReturn> {
+    // SAFETY: clock_get_time has no memory effects.
+    let (rax, rdx) = unsafe { raw_trap(traps::CLOCK_GET_TIME, [clock, 0, 0, 0, 0, 0]) };
+    if kr_of(rax) == KERN_SUCCESS {
+        Ok(rdx)
+    } else {
+        Err(kr_of(rax))
+    }
+}

@@ -54,6 +54,7 @@
 //! No `unsafe` here: everything that touches the CPU goes through `crate::arch`;
 //! the scheduler's context switch is the one `unsafe` call (see `sched`).
 
+pub mod clock;
 pub mod device;
 pub mod entry;
 pub mod exception;

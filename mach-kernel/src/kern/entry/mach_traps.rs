@@ -77,6 +77,11 @@ pub fn dispatch(number: i64, frame: &TrapFrame) -> TrapResult {
                 .map_or(0, |t| lock::with(|k| ipc::thread_self(&mut k.ipc, t, &me)));
             TrapResult::kr(name as KernReturn)
         }
+        traps::CLOCK_GET_TIME => match frame.arg(0) {
+            mach_abi::clock::SYSTEM_CLOCK => TrapResult::value(crate::kern::clock::system_ns()),
+            mach_abi::clock::CALENDAR_CLOCK => TrapResult::value(crate::kern::clock::calendar_ns()),
+            _ => TrapResult::kr(KERN_INVALID_ARGUMENT),
+        },
         traps::THREAD_TLS_BASE => thread_tls_base(frame.arg(0), frame.arg(1)),
         traps::MACH_BOOT_INFO => match BootInfoKind::from_raw(frame.arg(0)) {
             Some(kind) => TrapResult::value(boot_info(kind)),
