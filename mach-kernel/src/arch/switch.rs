@@ -44,9 +44,17 @@ global_asm!(
     r#"
     .section .text.switch, "ax"
     .global switch_context_raw
-// rdi = &mut old_rsp, rsi = new_rsp, rdx = old fx area, rcx = new fx area
+// rdi = &mut old_rsp, rsi = new_rsp, rdx = old fx area, rcx = new fx area;
+// each context's TLS bases lie {fs} and {gs} bytes after its fx area.
 switch_context_raw:
     fxsave64 (%rdx)
+    mov {fs}(%rcx), %rax
+    cmp {fs}(%rdx), %rax
+    jne 1f
+    mov {gs}(%rcx), %rax
+    cmp {gs}(%rdx), %rax
+    jne 1f
+2:
     push %rbp
     push %rbx
     push %r12
@@ -63,8 +71,27 @@ switch_context_raw:
     pop %rbx
     pop %rbp
     ret
-
+1:  /* The next thread's TLS bases differ from the last one's: load both. */
+    mov %rcx, %r8
+    mov %rdx, %r9
+    mov {fs}(%r8), %rax
+    mov %rax, %rdx
+    shr $32, %rdx
+    mov ${msr_fs}, %ecx
+    wrmsr
+    mov {gs}(%r8), %rax
+    mov %rax, %rdx
+    shr $32, %rdx
+    mov ${msr_kgs}, %ecx
+    wrmsr
+    mov %r8, %rcx
+    mov %r9, %rdx
+    jmp 2b
     "#,
+    fs = const core::mem::offset_of!(Context, tls) - core::mem::offset_of!(Context, fx),
+    gs = const core::mem::offset_of!(Context, tls) - core::mem::offset_of!(Context, fx) + 8,
+    msr_fs = const MSR_FS_BASE,
+    msr_kgs = const MSR_KERNEL_GS_BASE,
     options(att_syntax)
 );
 
@@ -73,7 +100,9 @@ unsafe extern "C" {
 }
 
 /// What a thread that is not running needs to resume: its saved kernel stack
-/// pointer and its FPU/SSE state.
+/// pointer, its FPU/SSE state and its TLS bases (`repr(C)`: the switch code
+/// finds the bases by their offset from the fx area).
+#[repr(C)]
 pub struct Context {
     rsp: AtomicU64,
     /// Written by `fxsave` when the thread leaves the CPU, read by `fxrstor`
@@ -195,16 +224,12 @@ pub fn set_user_frame(kstack: &super::kstack::KernelStack, frame: &TrapFrame) {
 pub unsafe fn switch(old: *const Context, new: *const Context) {
     // SAFETY: guaranteed by the caller (see above): both pointers are live, the
     // FPU areas are not touched by anyone else while their threads are off the
-    // CPU, and new's rsp is a valid saved or prepared stack.
+    // CPU, and new's rsp is a valid saved or prepared stack. The TLS bases the
+    // raw switch may load into the MSRs are user addresses (every setter
+    // checks), so its wrmsr cannot fault.
     unsafe {
         let old = &*old;
         let new = &*new;
-        for which in [TlsBase::Fs, TlsBase::Gs] {
-            let next = new.tls_base(which);
-            if next != old.tls_base(which) {
-                load_tls(which, next);
-            }
-        }
         switch_context_raw(
             old.rsp.as_ptr(),
             new.rsp.load(Ordering::Acquire),

@@ -196,6 +196,7 @@ fn end_task(task: &Arc<Task>, exit: TaskExit) {
 /// number, subcode: the return `rip`) to the exception port, and without a
 /// handler that resumes it the task ends. Returns false: the frame goes back
 /// through `iretq`, since `sysret` would overwrite `rcx` and `r11`.
+#[cold]
 #[inline(never)]
 fn unix_syscall(frame: &mut TrapFrame, number: i64) -> bool {
     let me = sched::current();
