@@ -20,7 +20,8 @@
 //!     device       the devices found at boot
 //!  2  vm/          task VM on page tables and frames: faults, fork, virtual
 //!                  copies, page-out (`PageoutIo` is how it reaches pagers)
-//!  1  thread, task, sched, wait, waitq: execution and waiting
+//!  1  thread, task, sched, wait, waitq: execution and waiting;
+//!     clock        the system and calendar clocks
 //!  0  crate::arch, crate::mem, prof: the machine, frames and the heap
 //! ```
 //!
