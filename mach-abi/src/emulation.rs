@@ -9,7 +9,8 @@
 //! every register as the program left it (`rcx` = the return `rip`, `r11` =
 //! `rflags`, as the instruction leaves them) and `rsp` moved down by
 //! [`EMULATION_RED_ZONE`] bytes, past the program's red zone; the kernel does
-//! nothing else. The entry returns to the program itself (at `rcx`, with
+//! nothing else. (A `syscall` made with an `rsp` that leaves no user address
+//! below the red zone raises `EXC_SYSCALL` instead, as without an entry.) The entry returns to the program itself (at `rcx`, with
 //! `rsp + EMULATION_RED_ZONE`), without entering the kernel.
 
 /// The vector index of the catch-all entry (`vector_start = -1` sets it).

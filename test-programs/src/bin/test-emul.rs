@@ -150,6 +150,32 @@ fn unix_syscall(number: u64) -> Call {
     }
 }
 
+static mut SAVED_RSP: u64 = 0;
+
+/// `syscall` `number` made with `rsp` = `rsp`; returns rax after it.
+fn syscall_with_rsp(number: u64, rsp: u64) -> u64 {
+    let result: u64;
+    // SAFETY: the stack pointer is parked in SAVED_RSP across the `syscall`
+    // and restored right after it; nothing touches the stack in between (the
+    // kernel, which does not redirect this call, raises EXC_SYSCALL and the
+    // handler resumes the thread after the instruction, registers unchanged).
+    unsafe {
+        asm!(
+            "mov %rsp, {saved}(%rip)",
+            "mov {sp}, %rsp",
+            "syscall",
+            "mov {saved}(%rip), %rsp",
+            saved = sym SAVED_RSP,
+            sp = in(reg) rsp,
+            inout("rax") number => result,
+            out("rcx") _,
+            out("r11") _,
+            options(att_syntax)
+        );
+    }
+    result
+}
+
 static EXC_PORT: AtomicU32 = AtomicU32::new(0);
 static SEEN_EXCEPTION: AtomicI64 = AtomicI64::new(0);
 static SEEN_CODE: AtomicI64 = AtomicI64::new(0);
@@ -187,16 +213,18 @@ impl ExcServer for Handler {
     }
 }
 
-/// Answers one exception_raise with "resume".
+/// Answers two exception_raise messages with "resume".
 extern "C" fn handler(_: u64) -> ! {
     let mut h = Handler { rpc: Rpc::new() };
     let mut req: MsgBuf<512> = MsgBuf::new();
     let mut reply: MsgBuf<512> = MsgBuf::new();
     let port = EXC_PORT.load(Ordering::Acquire);
-    if mach_msg(&mut req, MACH_RCV_MSG, 0, port, 0) == MACH_MSG_SUCCESS {
-        let size = (req.header().size as usize + MACH_MSG_TRAILER_SIZE).min(512);
-        if let Dispatch::Reply(n) = exc::exc_server(&mut h, &req.0[..size], &mut reply.0) {
-            mach_msg(&mut reply, MACH_SEND_MSG, n as u32, 0, 0);
+    for _ in 0..2 {
+        if mach_msg(&mut req, MACH_RCV_MSG, 0, port, 0) == MACH_MSG_SUCCESS {
+            let size = (req.header().size as usize + MACH_MSG_TRAILER_SIZE).min(512);
+            if let Dispatch::Reply(n) = exc::exc_server(&mut h, &req.0[..size], &mut reply.0) {
+                mach_msg(&mut reply, MACH_SEND_MSG, n as u32, 0, 0);
+            }
         }
     }
     mach_user::trap::thread_exit()
@@ -386,12 +414,6 @@ fn main(_args: mach_user::start::Args) -> i32 {
         (c.result, c.kept, seen()[14]),
         (40, KEPT, 1)
     );
-    let none = PolyPort {
-        name: 0,
-        disposition: MACH_MSG_TYPE_COPY_SEND,
-    };
-    let _ = task::task_set_exception_port(&mut e.rpc, e.task, none);
-    let _ = e.destroy(port);
 
     // The catch-all takes every number without an entry of its own, even
     // numbers past the vector's end.
@@ -402,6 +424,25 @@ fn main(_args: mach_user::start::Args) -> i32 {
     );
     ok &= check_redirected("emul_catch_all", 40, 1);
     ok &= check_redirected("emul_catch_all_large_number", 1 << 40, 2);
+    // An rsp with no user address below the red zone: not redirected, but
+    // EXC_SYSCALL (the handler's second exception), resumed unchanged.
+    let (result, entered) = (syscall_with_rsp(40, 64), seen()[14]);
+    ok &= check_eq!(
+        "emul_no_room_below_red_zone_raises_exc_syscall",
+        (
+            SEEN_EXCEPTION.load(Ordering::Acquire),
+            SEEN_CODE.load(Ordering::Acquire),
+            result,
+            entered
+        ),
+        (EXC_SYSCALL as i64, 40, 40, 3)
+    );
+    let none = PolyPort {
+        name: 0,
+        disposition: MACH_MSG_TYPE_COPY_SEND,
+    };
+    let _ = task::task_set_exception_port(&mut e.rpc, e.task, none);
+    let _ = e.destroy(port);
     let got = task::task_get_emulation_vector(&mut e.rpc, e.task);
     let (start, words) = match got {
         Ok(r) => {

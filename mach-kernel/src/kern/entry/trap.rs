@@ -192,9 +192,9 @@ fn end_task(task: &Arc<Task>, exit: TaskExit) {
 /// A `syscall` with a non-negative number (the Unix personality's): into
 /// the task's emulation library when its vector has an entry for the
 /// number, with every register as the program left it and `rsp` below the
-/// red zone (`mach_abi::emulation`); otherwise `EXC_SYSCALL` (code: the
-/// number, subcode: the return `rip`) to the exception port, and without a
-/// handler that resumes it the task ends. Returns false: the frame goes back
+/// red zone (`mach_abi::emulation`), if that is a user address; otherwise
+/// `EXC_SYSCALL` (code: the number, subcode: the return `rip`) to the
+/// exception port, and without a handler that resumes it the task ends. Returns false: the frame goes back
 /// through `iretq`, since `sysret` would overwrite `rcx` and `r11`.
 #[cold]
 #[inline(never)]
@@ -202,9 +202,15 @@ fn unix_syscall(frame: &mut TrapFrame, number: i64) -> bool {
     let me = sched::current();
     let task = me.task.clone().expect("syscall from a kernel thread");
     let entry = task.emulation.lock().entry(number as u64);
-    if let Some(entry) = entry {
+    // The entry's stack: below the red zone, and still in the user half (a
+    // program whose rsp leaves no room there gets the exception instead).
+    let rsp = frame.rsp.wrapping_sub(mach_abi::emulation::EMULATION_RED_ZONE);
+    if let Some(entry) = entry
+        && rsp < frame.rsp
+        && rsp < mach_abi::layout::USER_END
+    {
         frame.rip = entry;
-        frame.rsp = frame.rsp.wrapping_sub(mach_abi::emulation::EMULATION_RED_ZONE);
+        frame.rsp = rsp;
         drop(task);
         drop(me);
         wait::exit_if_terminated();
