@@ -16,7 +16,7 @@ KERN = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'mach-kern
 # The layers of kern/mod.rs (a module not listed here is a failure).
 LAYERS = {
     'prof': 0,
-    'thread': 1, 'task': 1, 'sched': 1, 'wait': 1, 'waitq': 1,
+    'thread': 1, 'task': 1, 'sched': 1, 'wait': 1, 'waitq': 1, 'clock': 1,
     'ipc::thread_state': 1, 'vm::task_vm': 1,
     'vm': 2, 'vm::copy': 2, 'vm::pageout': 2,
     'ipc': 3, 'pager': 3, 'exception': 3, 'device': 3,

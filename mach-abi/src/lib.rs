@@ -9,7 +9,9 @@
 #![no_std]
 #![forbid(unsafe_code)]
 
+pub mod clock;
 pub mod device;
+pub mod emulation;
 pub mod exception;
 pub mod kern_return;
 pub mod layout;

@@ -2,8 +2,9 @@
 //!
 //! A thread enters the kernel with the `syscall` instruction. Mach traps are
 //! **negative** numbers in `rax` (as in XNU); non-negative numbers belong to the
-//! Unix personality. Until the kernel can redirect them to a task's emulation
-//! library, a non-negative number ends the task, reported as `EXC_SYSCALL`.
+//! Unix personality: the kernel redirects them to the task's emulation library
+//! when its emulation vector has an entry for them (see [`crate::emulation`]),
+//! and raises `EXC_SYSCALL` otherwise (the task ends without a handler).
 //!
 //! Arguments travel in `rdi, rsi, rdx, r10, r8, r9` (the `syscall` instruction
 //! clobbers `rcx` and `r11`). The `kern_return_t` comes back in `rax`; a trap with
@@ -51,6 +52,19 @@ pub const THREAD_EXIT: i64 = -103;
 /// `mach_boot_info(kind)`: read one kernel statistic (see [`BootInfoKind`]) into `rdx`.
 /// A debugging trap for tests and the bootstrap task.
 pub const MACH_BOOT_INFO: i64 = -104;
+
+/// `thread_tls_base(op, value)`: the calling thread's thread-local storage
+/// bases, for `arch_prctl`: op `tls::SET_FS` / `SET_GS` sets the user FS / GS
+/// base to `value` (a user address, else `KERN_INVALID_ADDRESS`); `GET_FS` /
+/// `GET_GS` return it in `rdx` (see [`crate::emulation::tls`]). The bases are
+/// part of the thread's state: they survive context switches, and another
+/// task reads and sets them with `thread_get_tls_state` / `thread_set_tls_state`.
+pub const THREAD_TLS_BASE: i64 = -105;
+
+/// `clock_get_time(clock)`: the time of clock `clock::SYSTEM_CLOCK` or
+/// `clock::CALENDAR_CLOCK` in nanoseconds, in `rdx` (see [`crate::clock`]);
+/// another clock id is `KERN_INVALID_ARGUMENT`.
+pub const CLOCK_GET_TIME: i64 = -106;
 
 /// What `mach_boot_info` reports.
 #[repr(u64)]

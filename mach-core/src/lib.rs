@@ -7,7 +7,9 @@
 //! * [`elf`] — ELF64 x86_64 parsing for the program loader and for symbolisation,
 //! * [`user_stack`] — the System V initial user stack image (argc/argv/envp/auxv),
 //! * [`cmdline`] — parsing of the kernel and module command lines,
-//! * [`device`] — device-interface request checks and open state.
+//! * [`device`] — device-interface request checks and open state,
+//! * [`emulation`] — a task's emulation vector (system call redirection),
+//! * [`time`] — the RTC's date and the system clock's arithmetic.
 //!
 //! Everything here treats its input as untrusted: no function panics on any input,
 //! all arithmetic on input-derived values is checked, and failures are reported as
@@ -25,8 +27,10 @@ pub mod budget;
 pub mod cmdline;
 pub mod device;
 pub mod elf;
+pub mod emulation;
 pub mod frame;
 pub mod ipc;
+pub mod time;
 pub mod user_stack;
 pub mod vm;
 

@@ -84,6 +84,7 @@ pub fn boot_main(magic: u32, info_phys: u64) -> ! {
     idt::init();
     syscall::init();
     apic::init();
+    kern::clock::init();
 
     // Before the self-tests, so that a deliberate panic shows the (empty) ring.
     let fuzztrace = mach_core::cmdline::has_flag(boot.cmdline.as_str(), "fuzztrace");

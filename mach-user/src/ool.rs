@@ -61,6 +61,12 @@ impl OolRegion {
         OolRegion::from_received(array.address, 4 * u64::from(array.count))
     }
 
+    /// Takes ownership of a received `ool<u64>` array (`count` words, so
+    /// `8 * count` bytes); read it with [`OolRegion::words64`].
+    pub fn u64s(array: OolArray) -> OolRegion {
+        OolRegion::from_received(array.address, 8 * u64::from(array.count))
+    }
+
     /// Where the region starts (0 if empty).
     pub fn address(&self) -> u64 {
         self.address
@@ -71,6 +77,16 @@ impl OolRegion {
     pub fn words(&self) -> impl Iterator<Item = u32> + '_ {
         self.chunks_exact(4)
             .map(|w| u32::from_le_bytes([w[0], w[1], w[2], w[3]]))
+    }
+
+    /// The region's bytes as little-endian `u64`s (a trailing partial word
+    /// is left out), for `ool<u64>` arrays.
+    pub fn words64(&self) -> impl Iterator<Item = u64> + '_ {
+        self.chunks_exact(8).map(|w| {
+            let mut b = [0u8; 8];
+            b.copy_from_slice(w);
+            u64::from_le_bytes(b)
+        })
     }
 
     /// Gives the memory up without deallocating it: returns its address and

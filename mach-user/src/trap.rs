@@ -82,3 +82,29 @@ pub fn boot_info(kind: traps::BootInfoKind) -> Result<u64, KernReturn> {
         Err(kr_of(rax))
     }
 }
+
+/// `thread_tls_base(op, value)`: sets (op `tls::SET_FS` / `SET_GS`) or reads
+/// (`GET_FS` / `GET_GS`, value ignored) the calling thread's user FS or GS
+/// base; returns the base read (0 for a set).
+pub fn thread_tls_base(op: u64, value: u64) -> Result<u64, KernReturn> {
+    // SAFETY: only the thread's FS/GS base changes, which this runtime does
+    // not use (the caller decides what its code reads through %fs / %gs).
+    let (rax, rdx) = unsafe { raw_trap(traps::THREAD_TLS_BASE, [op, value, 0, 0, 0, 0]) };
+    match kr_of(rax) {
+        KERN_SUCCESS if op == mach_abi::emulation::tls::GET_FS || op == mach_abi::emulation::tls::GET_GS => Ok(rdx),
+        KERN_SUCCESS => Ok(0),
+        kr => Err(kr),
+    }
+}
+
+/// `clock_get_time(clock)`: nanoseconds on `clock::SYSTEM_CLOCK` (since
+/// boot) or `clock::CALENDAR_CLOCK` (since the Unix epoch).
+pub fn clock_get_time(clock: u64) -> Result<u64, KernReturn> {
+    // SAFETY: clock_get_time has no memory effects.
+    let (rax, rdx) = unsafe { raw_trap(traps::CLOCK_GET_TIME, [clock, 0, 0, 0, 0, 0]) };
+    if kr_of(rax) == KERN_SUCCESS {
+        Ok(rdx)
+    } else {
+        Err(kr_of(rax))
+    }
+}

@@ -11,7 +11,7 @@ use core::sync::atomic::{AtomicBool, Ordering};
 use x86_64::VirtAddr;
 use x86_64::instructions::port::Port;
 use x86_64::registers::control::{Cr0, Cr0Flags, Cr4, Cr4Flags};
-use x86_64::registers::model_specific::{Efer, EferFlags, GsBase, KernelGsBase};
+use x86_64::registers::model_specific::{Efer, EferFlags, FsBase, GsBase, KernelGsBase};
 
 /// CPUs the kernel has room for.
 pub const MAX_CPUS: usize = 8;
@@ -107,7 +107,9 @@ pub fn init_percpu(cpu: usize) {
     block.self_ptr = addr;
     block.cpu_id = cpu as u64;
     GsBase::write(VirtAddr::new(addr));
+    // The user bases start at 0, as every thread's context does (switch.rs).
     KernelGsBase::write(VirtAddr::new(0));
+    FsBase::write(VirtAddr::new(0));
 }
 
 /// The id of the CPU this code runs on.

@@ -20,6 +20,7 @@ pub mod kstack;
 pub mod multiboot;
 pub mod paging;
 pub mod phys;
+pub mod rtc;
 pub mod selftest;
 pub mod serial;
 pub mod switch;

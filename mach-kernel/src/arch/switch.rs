@@ -6,6 +6,13 @@
 //! state travels in each thread's [`FxArea`], saved and restored on every switch.
 //! A new thread's stack is prepared by [`Context::new_user`] so that its first
 //! "return" lands in `trap_return` and from there in user mode.
+//!
+//! The thread-local storage bases (user FS base and user GS base) are part of
+//! the context too. The CPU's registers always hold the running context's
+//! values (while in the kernel the user GS base sits in `IA32_KERNEL_GS_BASE`,
+//! `swapgs` having put the kernel's in `GS`), so a switch writes an MSR only
+//! when the next thread's base differs from the last one's: threads without
+//! thread-local storage (all of Mach's own) pay two compares per switch.
 
 use super::trapframe::TrapFrame;
 use core::arch::global_asm;
@@ -37,9 +44,17 @@ global_asm!(
     r#"
     .section .text.switch, "ax"
     .global switch_context_raw
-// rdi = &mut old_rsp, rsi = new_rsp, rdx = old fx area, rcx = new fx area
+// rdi = &mut old_rsp, rsi = new_rsp, rdx = old fx area, rcx = new fx area;
+// each context's TLS bases lie {fs} and {gs} bytes after its fx area.
 switch_context_raw:
     fxsave64 (%rdx)
+    mov {fs}(%rcx), %rax
+    cmp {fs}(%rdx), %rax
+    jne 1f
+    mov {gs}(%rcx), %rax
+    cmp {gs}(%rdx), %rax
+    jne 1f
+2:
     push %rbp
     push %rbx
     push %r12
@@ -56,8 +71,27 @@ switch_context_raw:
     pop %rbx
     pop %rbp
     ret
-
+1:  /* The next thread's TLS bases differ from the last one's: load both. */
+    mov %rcx, %r8
+    mov %rdx, %r9
+    mov {fs}(%r8), %rax
+    mov %rax, %rdx
+    shr $32, %rdx
+    mov ${msr_fs}, %ecx
+    wrmsr
+    mov {gs}(%r8), %rax
+    mov %rax, %rdx
+    shr $32, %rdx
+    mov ${msr_kgs}, %ecx
+    wrmsr
+    mov %r8, %rcx
+    mov %r9, %rdx
+    jmp 2b
     "#,
+    fs = const core::mem::offset_of!(Context, tls) - core::mem::offset_of!(Context, fx),
+    gs = const core::mem::offset_of!(Context, tls) - core::mem::offset_of!(Context, fx) + 8,
+    msr_fs = const MSR_FS_BASE,
+    msr_kgs = const MSR_KERNEL_GS_BASE,
     options(att_syntax)
 );
 
@@ -66,12 +100,40 @@ unsafe extern "C" {
 }
 
 /// What a thread that is not running needs to resume: its saved kernel stack
-/// pointer and its FPU/SSE state.
+/// pointer, its FPU/SSE state and its TLS bases (`repr(C)`: the switch code
+/// finds the bases by their offset from the fx area).
+#[repr(C)]
 pub struct Context {
     rsp: AtomicU64,
     /// Written by `fxsave` when the thread leaves the CPU, read by `fxrstor`
     /// when it returns; nothing else touches it.
     fx: UnsafeCell<FxArea>,
+    /// The user FS and GS bases ([`TlsBase`]); user addresses only.
+    tls: [AtomicU64; 2],
+}
+
+/// One of a thread's thread-local storage bases.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TlsBase {
+    Fs = 0,
+    Gs = 1,
+}
+
+const MSR_FS_BASE: u32 = 0xC000_0100;
+/// Holds the user GS base while the CPU is in the kernel (after `swapgs`).
+const MSR_KERNEL_GS_BASE: u32 = 0xC000_0102;
+
+/// Loads `value` as the running thread's user base `which`.
+fn load_tls(which: TlsBase, value: u64) {
+    let msr = match which {
+        TlsBase::Fs => MSR_FS_BASE,
+        TlsBase::Gs => MSR_KERNEL_GS_BASE,
+    };
+    // SAFETY: the value is a user (canonical) address, checked by every
+    // setter of a context's bases, so the write cannot fault; the FS base is
+    // not used by the kernel and IA32_KERNEL_GS_BASE holds the user GS base
+    // only until the next `swapgs` to user mode, which is what it is for.
+    unsafe { x86_64::registers::model_specific::Msr::new(msr).write(value) }
 }
 
 // SAFETY: `fx` is only accessed by `switch`, whose contract guarantees that a
@@ -90,6 +152,7 @@ impl Context {
         Context {
             rsp: AtomicU64::new(rsp),
             fx: UnsafeCell::new(FxArea::new()),
+            tls: [AtomicU64::new(0), AtomicU64::new(0)],
         }
     }
 
@@ -99,7 +162,31 @@ impl Context {
         Context {
             rsp: AtomicU64::new(0),
             fx: UnsafeCell::new(FxArea::new()),
+            tls: [AtomicU64::new(0), AtomicU64::new(0)],
         }
+    }
+
+    /// The user base `which` the thread runs with.
+    pub fn tls_base(&self, which: TlsBase) -> u64 {
+        self.tls[which as usize].load(Ordering::Relaxed)
+    }
+
+    /// Sets the user base `which` of a thread that is off the CPU (it takes
+    /// effect when the thread is next switched to); `value` must be a user
+    /// address (the caller checks).
+    pub fn set_tls_base(&self, which: TlsBase, value: u64) {
+        debug_assert!(value < mach_abi::layout::USER_END);
+        self.tls[which as usize].store(value, Ordering::Relaxed);
+    }
+
+    /// Sets the user base `which` of the thread running now, in its context
+    /// and in the CPU; `value` must be a user address (the caller checks).
+    ///
+    /// The caller guarantees this is the running thread's context (with
+    /// interrupts off, so no switch comes between the two writes).
+    pub fn set_running_tls_base(&self, which: TlsBase, value: u64) {
+        self.set_tls_base(which, value);
+        load_tls(which, value);
     }
 }
 
@@ -137,7 +224,9 @@ pub fn set_user_frame(kstack: &super::kstack::KernelStack, frame: &TrapFrame) {
 pub unsafe fn switch(old: *const Context, new: *const Context) {
     // SAFETY: guaranteed by the caller (see above): both pointers are live, the
     // FPU areas are not touched by anyone else while their threads are off the
-    // CPU, and new's rsp is a valid saved or prepared stack.
+    // CPU, and new's rsp is a valid saved or prepared stack. The TLS bases the
+    // raw switch may load into the MSRs are user addresses (every setter
+    // checks), so its wrmsr cannot fault.
     unsafe {
         let old = &*old;
         let new = &*new;

@@ -20,7 +20,8 @@
 //!     device       the devices found at boot
 //!  2  vm/          task VM on page tables and frames: faults, fork, virtual
 //!                  copies, page-out (`PageoutIo` is how it reaches pagers)
-//!  1  thread, task, sched, wait, waitq: execution and waiting
+//!  1  thread, task, sched, wait, waitq: execution and waiting;
+//!     clock        the system and calendar clocks
 //!  0  crate::arch, crate::mem, prof: the machine, frames and the heap
 //! ```
 //!
@@ -54,6 +55,7 @@
 //! No `unsafe` here: everything that touches the CPU goes through `crate::arch`;
 //! the scheduler's context switch is the one `unsafe` call (see `sched`).
 
+pub mod clock;
 pub mod device;
 pub mod entry;
 pub mod exception;

@@ -14,6 +14,7 @@ use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use hashbrown::HashMap;
+use mach_core::emulation::EmulationVector;
 use spin::Mutex;
 
 pub type TaskId = u64;
@@ -79,6 +80,8 @@ pub struct Task {
     /// The task that created this one with `task_create` (0: made by the
     /// kernel at boot), for [`children_of`].
     pub parent: AtomicU64,
+    /// Where its non-negative `syscall` numbers go (`task_set_emulation_vector`).
+    pub emulation: Mutex<EmulationVector>,
 }
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
@@ -104,6 +107,7 @@ impl Task {
             ipc_counts: [const { AtomicU64::new(0) }; 3],
             expectation,
             parent: AtomicU64::new(0),
+            emulation: Mutex::new(EmulationVector::new()),
         });
         TASKS
             .lock()

@@ -105,6 +105,7 @@ impl Scalar {
 pub enum OolElem {
     U8,
     U32,
+    U64,
 }
 
 impl OolElem {
@@ -112,6 +113,7 @@ impl OolElem {
         match self {
             OolElem::U8 => "u8",
             OolElem::U32 => "u32",
+            OolElem::U64 => "u64",
         }
     }
 
@@ -119,6 +121,7 @@ impl OolElem {
         match self {
             OolElem::U8 => 1,
             OolElem::U32 => 4,
+            OolElem::U64 => 8,
         }
     }
 }

@@ -97,7 +97,7 @@ impl fmt::Display for ErrorKind {
             ErrorKind::UnknownType(t) => write!(
                 f,
                 "unknown argument type `{t}` (expected u32, i32, u64, i64, target, port<..>, port_poly, \
-                 ool<u8|u32> or ool_ports<..>)"
+                 ool<u8|u32|u64> or ool_ports<..>)"
             ),
             ErrorKind::UnknownDisposition(d) => write!(
                 f,

@@ -36,7 +36,7 @@
 //! | `target`, `target<D>` | `msgh_remote_port`, disposition D (default `copy_send`) | `u32` name | `u32`: the port the request came in on |
 //! | `port<D>` | port descriptor, disposition D | `u32` name | `u32` name (received type fixed by D) |
 //! | `port_poly` | port descriptor, disposition chosen at run time | `PolyPort { name, disposition }` | `PolyPort { name, received type }` |
-//! | `ool<u8>` `ool<u32>` | out-of-line memory descriptor | input `&[T]`, output `OolArray` | `OolArray { address, count }` |
+//! | `ool<u8>` `ool<u32>` `ool<u64>` | out-of-line memory descriptor | input `&[T]`, output `OolArray` | `OolArray { address, count }` |
 //! | `ool_ports<D>` | out-of-line ports descriptor, disposition D | input `&[u32]`, output `OolPorts` | `OolPorts { address, count }` |
 //!
 //! `D` is one of `move_receive`, `move_send`, `move_send_once`, `copy_send`,

@@ -362,16 +362,17 @@ impl Parser<'_> {
                 }
             }
             "ool" => {
-                self.expect(Tok::Lt, "`<` and an element type (`ool<u8>` or `ool<u32>`)")?;
-                let (e, epos) = self.ident("`u8` or `u32`")?;
+                self.expect(Tok::Lt, "`<` and an element type (`ool<u8>`, `ool<u32>` or `ool<u64>`)")?;
+                let (e, epos) = self.ident("`u8`, `u32` or `u64`")?;
                 let elem = match e.as_str() {
                     "u8" => OolElem::U8,
                     "u32" => OolElem::U32,
+                    "u64" => OolElem::U64,
                     _ => {
                         return Err(self.err(
                             epos,
                             ErrorKind::Expected {
-                                expected: "`u8` or `u32`",
+                                expected: "`u8`, `u32` or `u64`",
                                 found: format!("`{e}`"),
                             },
                         ));

@@ -21,7 +21,7 @@ fn parses_every_kind() {
         subsystem demo 0x100; // trailing comment
         routine a(t: target, x: u32, y: i32, z: u64, w: i64) -> (o: u32);
         routine b(t: target<make_send_once>, p: port<move_receive>, q: port_poly,
-                  m: ool<u8>, n: ool<u32>, r: ool_ports<copy_send>,) -> (s: port_poly, u: ool_ports<move_send>) = 300;
+                  m: ool<u8>, n: ool<u32>, l: ool<u64>, r: ool_ports<copy_send>,) -> (s: port_poly, u: ool_ports<move_send>) = 300;
         simpleroutine c(t: target<move_send_once>);
     ";
     let i = parse("demo.defs", src).unwrap();
@@ -55,6 +55,7 @@ fn parses_every_kind() {
             ArgKind::PortPoly,
             ArgKind::Ool(OolElem::U8),
             ArgKind::Ool(OolElem::U32),
+            ArgKind::Ool(OolElem::U64),
             ArgKind::OolPorts(Disposition::CopySend),
         ]
     );
@@ -241,12 +242,12 @@ fn type_errors() {
     );
     let e = err(&src("port"));
     assert!(matches!(e.kind, ErrorKind::Expected { .. }) && e.line == 3, "{e}");
-    let e = err(&src("ool<u64>"));
+    let e = err(&src("ool<u16>"));
     assert!(
         matches!(
             e.kind,
             ErrorKind::Expected {
-                expected: "`u8` or `u32`",
+                expected: "`u8`, `u32` or `u64`",
                 ..
             }
         ),

@@ -77,12 +77,39 @@ pub fn dispatch(number: i64, frame: &TrapFrame) -> TrapResult {
                 .map_or(0, |t| lock::with(|k| ipc::thread_self(&mut k.ipc, t, &me)));
             TrapResult::kr(name as KernReturn)
         }
+        traps::CLOCK_GET_TIME => match frame.arg(0) {
+            mach_abi::clock::SYSTEM_CLOCK => TrapResult::value(crate::kern::clock::system_ns()),
+            mach_abi::clock::CALENDAR_CLOCK => TrapResult::value(crate::kern::clock::calendar_ns()),
+            _ => TrapResult::kr(KERN_INVALID_ARGUMENT),
+        },
+        traps::THREAD_TLS_BASE => thread_tls_base(frame.arg(0), frame.arg(1)),
         traps::MACH_BOOT_INFO => match BootInfoKind::from_raw(frame.arg(0)) {
             Some(kind) => TrapResult::value(boot_info(kind)),
             None => TrapResult::kr(KERN_INVALID_ARGUMENT),
         },
         _ => TrapResult::kr(KERN_INVALID_ARGUMENT),
     }
+}
+
+/// `thread_tls_base(op, value)` on the calling thread (see `traps::THREAD_TLS_BASE`).
+fn thread_tls_base(op: u64, value: u64) -> TrapResult {
+    use crate::arch::switch::TlsBase;
+    use mach_abi::emulation::tls;
+    let me = sched::current();
+    let which = match op {
+        tls::SET_FS | tls::GET_FS => TlsBase::Fs,
+        tls::SET_GS | tls::GET_GS => TlsBase::Gs,
+        _ => return TrapResult::kr(KERN_INVALID_ARGUMENT),
+    };
+    if op == tls::GET_FS || op == tls::GET_GS {
+        return TrapResult::value(me.context.tls_base(which));
+    }
+    if value >= mach_abi::layout::USER_END {
+        return TrapResult::kr(KERN_INVALID_ADDRESS);
+    }
+    // The running thread's context: interrupts are off in the kernel.
+    me.context.set_running_tls_base(which, value);
+    TrapResult::kr(KERN_SUCCESS)
 }
 
 /// Runs `f` on the current thread's task (0 for kernel threads).

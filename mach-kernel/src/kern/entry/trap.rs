@@ -66,7 +66,7 @@ pub fn handle_syscall(frame: &mut TrapFrame) -> bool {
     }
     let number = frame.rax as i64;
     if number >= 0 {
-        unix_syscall_without_emulator(frame, number);
+        return unix_syscall(frame, number);
     }
     if number == mach_abi::traps::MACH_MSG_TRAP {
         // The IPC trap, with the running thread looked up once.
@@ -189,9 +189,44 @@ fn end_task(task: &Arc<Task>, exit: TaskExit) {
     lock::with(|k| lifecycle::terminate_task(&mut k.ipc, &mut k.pagers, task, exit));
 }
 
-fn unix_syscall_without_emulator(frame: &TrapFrame, number: i64) -> ! {
+/// A `syscall` with a non-negative number (the Unix personality's): into
+/// the task's emulation library when its vector has an entry for the
+/// number, with every register as the program left it and `rsp` below the
+/// red zone (`mach_abi::emulation`), if that is a user address; otherwise
+/// `EXC_SYSCALL` (code: the number, subcode: the return `rip`) to the
+/// exception port, and without a handler that resumes it the task ends. Returns false: the frame goes back
+/// through `iretq`, since `sysret` would overwrite `rcx` and `r11`.
+#[cold]
+#[inline(never)]
+fn unix_syscall(frame: &mut TrapFrame, number: i64) -> bool {
     let me = sched::current();
     let task = me.task.clone().expect("syscall from a kernel thread");
+    let entry = task.emulation.lock().entry(number as u64);
+    // The entry's stack: below the red zone, and still in the user half (a
+    // program whose rsp leaves no room there gets the exception instead).
+    let rsp = frame.rsp.wrapping_sub(mach_abi::emulation::EMULATION_RED_ZONE);
+    if let Some(entry) = entry
+        && rsp < frame.rsp
+        && rsp < mach_abi::layout::USER_END
+    {
+        frame.rip = entry;
+        frame.rsp = rsp;
+        drop(task);
+        drop(me);
+        wait::exit_if_terminated();
+        return false;
+    }
+    if me.is_terminated() {
+        drop(task);
+        drop(me);
+        wait::exit_current();
+    }
+    if raise(&task, &me, exception::EXC_SYSCALL, number, frame.rip as i64) {
+        drop(task);
+        drop(me);
+        wait::exit_if_terminated();
+        return false;
+    }
     crate::kprintln!(
         "exception: task {} '{}' thread {}: {} (Unix system call {number} at rip=0x{:x}, no emulation library): no handler, task terminated",
         task.id,

@@ -8,11 +8,14 @@ use crate::kern::task::{self, Task, TaskExit};
 use crate::kern::vm;
 use crate::kern::{pager, sched};
 use alloc::sync::Arc;
+use alloc::vec::Vec;
 use core::sync::atomic::Ordering;
+use mach_abi::emulation::EMULATION_VECTOR_MAX;
 use mach_abi::kern_return::*;
+use mach_abi::layout::USER_END;
 use mach_core::ipc::{PortRef, RightKind, SpaceId};
-use mach_interfaces::task::TaskServer;
-use mach_interfaces::{Dispatch, PolyPort};
+use mach_interfaces::task::{TaskGetEmulationVectorReply, TaskServer};
+use mach_interfaces::{Dispatch, OolArray, PolyPort};
 
 /// A task port's server: `space` is the task's id (and its IPC space's).
 pub struct TaskPortServer<'a, 'b> {
@@ -80,11 +83,13 @@ impl TaskServer for TaskPortServer<'_, '_> {
         };
         let child = lifecycle::create_task(self.ctx.ipc, name, space, None);
         child.parent.store(parent.id, Ordering::Relaxed);
-        if inherit_memory != 0
-            && let Err(e) = vm::fork(&parent, &child)
-        {
-            lifecycle::terminate_task(self.ctx.ipc, self.ctx.pagers, &child, TaskExit::Terminated);
-            return Err(e);
+        if inherit_memory != 0 {
+            if let Err(e) = vm::fork(&parent, &child) {
+                lifecycle::terminate_task(self.ctx.ipc, self.ctx.pagers, &child, TaskExit::Terminated);
+                return Err(e);
+            }
+            // The emulation library came along with the memory: so does its vector.
+            *child.emulation.lock() = parent.emulation.lock().clone();
         }
         let port = child.port.load(Ordering::Relaxed);
         let Some(right) = self.ctx.ipc.make_send_right(port) else {
@@ -100,6 +105,34 @@ impl TaskServer for TaskPortServer<'_, '_> {
             rpc_fast,
             handoff,
             general,
+        })
+    }
+    fn task_set_emulation_vector(&mut self, _task: u32, start: i32, vector: OolArray) -> Result<(), i32> {
+        let task = self.task()?;
+        // Bounded before the data is taken in: no longer than the whole vector.
+        if vector.count > EMULATION_VECTOR_MAX as u32 + 1 {
+            return Err(KERN_INVALID_ARGUMENT);
+        }
+        let bytes = self.ctx.take_ool_bytes(vector.address);
+        if bytes.len() != vector.count as usize * 8 {
+            return Err(KERN_INVALID_ARGUMENT);
+        }
+        let entries: Vec<u64> = bytes
+            .chunks_exact(8)
+            .map(|c| u64::from_le_bytes(c.try_into().unwrap_or([0; 8])))
+            .collect();
+        let r = task.emulation.lock().set(start, &entries, USER_END);
+        r.map_err(|_| KERN_INVALID_ARGUMENT)
+    }
+    fn task_get_emulation_vector(&mut self, _task: u32) -> Result<TaskGetEmulationVectorReply, i32> {
+        let task = self.task()?;
+        let (start, entries) = task.emulation.lock().get();
+        let count = entries.len() as u32;
+        let bytes: Vec<u8> = entries.iter().flat_map(|e| e.to_le_bytes()).collect();
+        let address = self.ctx.out.ool(bytes);
+        Ok(TaskGetEmulationVectorReply {
+            vector_start: start,
+            emulation_vector: OolArray { address, count },
         })
     }
     fn task_terminate(&mut self, _task: u32) -> Result<(), i32> {

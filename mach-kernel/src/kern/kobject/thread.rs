@@ -1,12 +1,13 @@
-//! The thread port's server: `thread_terminate`, register state,
-//! suspend and resume.
+//! The thread port's server: `thread_terminate`, register state (and the
+//! thread-local storage bases), suspend and resume.
 
 use super::{Ctx, delegate_release};
+use crate::arch::switch::TlsBase;
 use crate::kern::{lifecycle, sched, task, thread::Thread};
 use alloc::sync::Arc;
 use mach_abi::kern_return::*;
 use mach_interfaces::Dispatch;
-use mach_interfaces::thread::{ThreadGetStateReply, ThreadServer};
+use mach_interfaces::thread::{ThreadGetStateReply, ThreadGetTlsStateReply, ThreadServer};
 
 /// Serves a request on the port of thread `thread`.
 pub fn serve(ctx: &mut Ctx<'_>, thread: u64, image: &[u8], reply: &mut [u8]) -> Dispatch {
@@ -105,6 +106,23 @@ impl ThreadServer for ThreadPortServer<'_, '_> {
         } else {
             Err(KERN_INVALID_ARGUMENT)
         }
+    }
+    fn thread_get_tls_state(&mut self, _t: u32) -> Result<ThreadGetTlsStateReply, i32> {
+        let t = self.stopped()?;
+        Ok(ThreadGetTlsStateReply {
+            fs_base: t.context.tls_base(TlsBase::Fs),
+            gs_base: t.context.tls_base(TlsBase::Gs),
+        })
+    }
+    fn thread_set_tls_state(&mut self, _t: u32, fs_base: u64, gs_base: u64) -> Result<(), i32> {
+        if fs_base >= mach_abi::layout::USER_END || gs_base >= mach_abi::layout::USER_END {
+            return Err(KERN_INVALID_ADDRESS);
+        }
+        // Not the caller: its bases are in the CPU, set with the trap.
+        let t = self.stopped()?;
+        t.context.set_tls_base(TlsBase::Fs, fs_base);
+        t.context.set_tls_base(TlsBase::Gs, gs_base);
+        Ok(())
     }
     fn thread_suspend(&mut self, _t: u32) -> Result<(), i32> {
         self.thread()?.suspend().map_err(|_| KERN_FAILURE)
