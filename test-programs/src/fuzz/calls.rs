@@ -514,6 +514,8 @@ impl Fuzzer {
             traps::MACH_PRINT,
             traps::THREAD_CREATE_RUNNING,
             traps::MACH_BOOT_INFO,
+            traps::THREAD_TLS_BASE,
+            traps::CLOCK_GET_TIME,
             -1,
             -2,
             -(traps::MACH_TRAP_COUNT - 1),
@@ -586,7 +588,9 @@ impl Fuzzer {
             _ => {}
         }
         // SAFETY: the traps left are name, yield, print (reads only), thread
-        // creation at `exit_thread` on a stack of its own, and statistics.
+        // creation at `exit_thread` on a stack of its own, statistics, the
+        // clocks, and this thread's TLS bases (nothing the fuzzer runs reads
+        // through %fs or %gs, so any base is harmless to it).
         let (rax, _) = unsafe { raw_trap(number, a) };
         if matches!(number, traps::MACH_REPLY_PORT) {
             self.remember(rax as u32);
@@ -832,7 +836,7 @@ impl Fuzzer {
 
     fn task_calls(&mut self, k: u64) {
         let slot = self.r.below(2) as usize;
-        match k % 6 {
+        match k % 7 {
             // Only the main fuzzer makes tasks: it ends each one it made
             // before forgetting it. Mach has no parent-child link, so a task
             // made by a child that is then killed would have nobody to end
@@ -879,6 +883,13 @@ impl Fuzzer {
                     pointer(&mut self.r, self.scratch)
                 };
                 if let Ok(th) = task::thread_create_running(&mut self.t, t, entry, stack, self.r.next()) {
+                    if t == self.e.task {
+                        // Not in the pool: thread_set_state on it before it
+                        // ran gave it a read-only stack and killed this task
+                        // (seed 1, call 314,000 of 1,000,000).
+                        let _ = self.e.dealloc(th);
+                        return;
+                    }
                     let s = self.r.below(4) as usize;
                     if self.threads[s] != 0 {
                         let _ = self.e.dealloc(self.threads[s]);
@@ -894,6 +905,26 @@ impl Fuzzer {
                     poly.name = self.r.pick(&[MACH_PORT_NULL, MACH_PORT_DEAD, self.dead, self.set]);
                 }
                 let _ = task::task_set_exception_port(&mut self.t, t, poly);
+            }
+            4 => {
+                // Emulation vectors of other tasks (this one never makes a
+                // non-negative syscall, so its own would only be data too,
+                // but a child's is what a Unix server sets).
+                let t = self.task_target();
+                if t == self.e.task {
+                    return;
+                }
+                let start = self.r.pick(&[-1i32, 0, 1, 39, 1023, 1024, i32::MIN, i32::MAX]);
+                let mut v = [0u64; 8];
+                for x in v.iter_mut() {
+                    *x = pointer(&mut self.r, exit_thread as *const () as usize as u64);
+                }
+                let n = self.r.below(9) as usize;
+                if self.r.chance(2) {
+                    let _ = task::task_set_emulation_vector(&mut self.t, t, start, &v[..n]);
+                } else {
+                    let _ = task::task_get_emulation_vector(&mut self.t, t);
+                }
             }
             _ => {
                 let t = self.task_target();
@@ -975,7 +1006,7 @@ impl Fuzzer {
         };
         let own = th == self.thread_self;
         let rpc = &mut self.t;
-        match k % 5 {
+        match k % 6 {
             0 if !own => drop(thread::thread_terminate(rpc, th)),
             1 => drop(thread::thread_get_state(rpc, th)),
             2 if !own => {
@@ -1007,6 +1038,14 @@ impl Fuzzer {
                 );
             }
             3 if !own => drop(thread::thread_suspend(rpc, th)),
+            4 if !own => {
+                let (fs, gs) = (pointer(&mut self.r, self.scratch), self.r.next());
+                if self.r.chance(2) {
+                    let _ = thread::thread_set_tls_state(rpc, th, fs, gs);
+                } else {
+                    let _ = thread::thread_get_tls_state(rpc, th);
+                }
+            }
             _ => drop(thread::thread_resume(rpc, th)),
         }
     }
