@@ -6,6 +6,7 @@ use mach_user::println;
 
 pub mod bench;
 pub mod death;
+pub mod exc_handler;
 pub mod fuzz;
 pub mod ipc_env;
 pub mod pager;

@@ -11,9 +11,8 @@
 #![no_main]
 
 use core::arch::{asm, global_asm};
-use core::sync::atomic::{AtomicI64, AtomicU32, Ordering};
-use mach_interfaces::exc::{self, ExcServer};
-use mach_interfaces::{Dispatch, PolyPort, Release};
+use core::sync::atomic::{AtomicU32, Ordering};
+use mach_interfaces::PolyPort;
 use mach_user::abi::emulation::{EMULATION_CATCH_ALL, EMULATION_RED_ZONE, EMULATION_VECTOR_MAX};
 use mach_user::abi::exception::EXC_SYSCALL;
 use mach_user::abi::kern_return::*;
@@ -23,6 +22,7 @@ use mach_user::ool::OolRegion;
 use mach_user::rpc::{Rpc, mach_port as mp, task};
 use mach_user::thread::{StaticStack, thread_create_running};
 use test_programs::check_eq;
+use test_programs::exc_handler;
 use test_programs::ipc_env::Env;
 
 mach_user::entry!(main);
@@ -177,56 +177,11 @@ fn syscall_with_rsp(number: u64, rsp: u64) -> u64 {
 }
 
 static EXC_PORT: AtomicU32 = AtomicU32::new(0);
-static SEEN_EXCEPTION: AtomicI64 = AtomicI64::new(0);
-static SEEN_CODE: AtomicI64 = AtomicI64::new(0);
-static SEEN_SUBCODE: AtomicI64 = AtomicI64::new(0);
 static HANDLER_STACK: StaticStack<32768> = StaticStack::new();
-
-struct Handler {
-    rpc: Rpc,
-}
-
-impl Release for Handler {
-    fn release_port(&mut self, name: u32, _t: u8) {
-        let _ = mp::mach_port_deallocate(&mut self.rpc, mach_user::ipc::mach_task_self(), name);
-    }
-    fn release_ool(&mut self, _a: u64, _s: u64) {}
-    fn release_ool_ports(&mut self, _a: u64, _c: u32, _t: u8) {}
-}
-
-impl ExcServer for Handler {
-    fn exception_raise(
-        &mut self,
-        _port: u32,
-        thread: u32,
-        task: u32,
-        exception: i32,
-        code: i64,
-        subcode: i64,
-    ) -> Result<(), i32> {
-        SEEN_EXCEPTION.store(exception as i64, Ordering::Release);
-        SEEN_CODE.store(code, Ordering::Release);
-        SEEN_SUBCODE.store(subcode, Ordering::Release);
-        self.release_port(thread, 0);
-        self.release_port(task, 0);
-        Ok(())
-    }
-}
 
 /// Answers two exception_raise messages with "resume".
 extern "C" fn handler(_: u64) -> ! {
-    let mut h = Handler { rpc: Rpc::new() };
-    let mut req: MsgBuf<512> = MsgBuf::new();
-    let mut reply: MsgBuf<512> = MsgBuf::new();
-    let port = EXC_PORT.load(Ordering::Acquire);
-    for _ in 0..2 {
-        if mach_msg(&mut req, MACH_RCV_MSG, 0, port, 0) == MACH_MSG_SUCCESS {
-            let size = (req.header().size as usize + MACH_MSG_TRAILER_SIZE).min(512);
-            if let Dispatch::Reply(n) = exc::exc_server(&mut h, &req.0[..size], &mut reply.0) {
-                mach_msg(&mut reply, MACH_SEND_MSG, n as u32, 0, 0);
-            }
-        }
-    }
+    exc_handler::serve(EXC_PORT.load(Ordering::Acquire), 2, |_, _, _| Ok(()));
     mach_user::trap::thread_exit()
 }
 
@@ -403,9 +358,9 @@ fn main(_args: mach_user::start::Args) -> i32 {
     ok &= check_eq!(
         "emul_no_entry_raises_exc_syscall",
         (
-            SEEN_EXCEPTION.load(Ordering::Acquire),
-            SEEN_CODE.load(Ordering::Acquire),
-            SEEN_SUBCODE.load(Ordering::Acquire) as u64
+            exc_handler::SEEN.exception.load(Ordering::Acquire),
+            exc_handler::SEEN.code.load(Ordering::Acquire),
+            exc_handler::SEEN.subcode.load(Ordering::Acquire) as u64
         ),
         (EXC_SYSCALL as i64, 40, c.return_address)
     );
@@ -430,8 +385,8 @@ fn main(_args: mach_user::start::Args) -> i32 {
     ok &= check_eq!(
         "emul_no_room_below_red_zone_raises_exc_syscall",
         (
-            SEEN_EXCEPTION.load(Ordering::Acquire),
-            SEEN_CODE.load(Ordering::Acquire),
+            exc_handler::SEEN.exception.load(Ordering::Acquire),
+            exc_handler::SEEN.code.load(Ordering::Acquire),
             result,
             entered
         ),

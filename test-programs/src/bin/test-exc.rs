@@ -5,71 +5,29 @@
 #![no_std]
 #![no_main]
 
-use core::sync::atomic::{AtomicI64, AtomicU32, Ordering};
-use mach_interfaces::exc::{self, ExcServer};
-use mach_interfaces::{Dispatch, PolyPort, Release};
+use core::sync::atomic::{AtomicU32, Ordering};
+use mach_interfaces::PolyPort;
 use mach_user::abi::exception::EXC_BAD_ACCESS;
 use mach_user::abi::message::*;
-use mach_user::ipc::{MsgBuf, mach_msg};
-use mach_user::rpc::{Rpc, mach_port as mp, task, vm};
+use mach_user::rpc::{Rpc, task, vm};
 use mach_user::thread::{StaticStack, thread_create_running};
 use test_programs::check_eq;
+use test_programs::exc_handler;
 use test_programs::ipc_env::Env;
 
 mach_user::entry!(main);
 
 static EXC_PORT: AtomicU32 = AtomicU32::new(0);
-static SEEN_EXCEPTION: AtomicI64 = AtomicI64::new(0);
-static SEEN_CODE: AtomicI64 = AtomicI64::new(0);
-static SEEN_SUBCODE: AtomicI64 = AtomicI64::new(0);
 static HANDLER_STACK: StaticStack<32768> = StaticStack::new();
 
-struct Handler {
-    rpc: Rpc,
-}
-
-impl Release for Handler {
-    fn release_port(&mut self, name: u32, _t: u8) {
-        let _ = mp::mach_port_deallocate(&mut self.rpc, mach_user::ipc::mach_task_self(), name);
-    }
-    fn release_ool(&mut self, _a: u64, _s: u64) {}
-    fn release_ool_ports(&mut self, _a: u64, _c: u32, _t: u8) {}
-}
-
-impl ExcServer for Handler {
-    fn exception_raise(
-        &mut self,
-        _port: u32,
-        thread: u32,
-        task: u32,
-        exception: i32,
-        code: i64,
-        subcode: i64,
-    ) -> Result<(), i32> {
-        SEEN_EXCEPTION.store(exception as i64, Ordering::Release);
-        SEEN_CODE.store(code, Ordering::Release);
-        SEEN_SUBCODE.store(subcode, Ordering::Release);
-        // Fix the fault through the task port the message carried.
-        let page = (subcode as u64) & !0xfff;
-        let r = vm::vm_protect(&mut self.rpc, task, page, 4096, 0, 3);
-        // We own the rights we were sent.
-        self.release_port(thread, 0);
-        self.release_port(task, 0);
-        r
-    }
+/// Fixes the fault through the task port the message carried.
+fn fix_fault(rpc: &mut Rpc, task: u32, subcode: i64) -> Result<(), i32> {
+    let page = (subcode as u64) & !0xfff;
+    vm::vm_protect(rpc, task, page, 4096, 0, 3)
 }
 
 extern "C" fn handler(_: u64) -> ! {
-    let mut h = Handler { rpc: Rpc::new() };
-    let mut req: MsgBuf<512> = MsgBuf::new();
-    let mut reply: MsgBuf<512> = MsgBuf::new();
-    let port = EXC_PORT.load(Ordering::Acquire);
-    if mach_msg(&mut req, MACH_RCV_MSG, 0, port, 0) == MACH_MSG_SUCCESS {
-        let size = (req.header().size as usize + MACH_MSG_TRAILER_SIZE).min(512);
-        if let Dispatch::Reply(n) = exc::exc_server(&mut h, &req.0[..size], &mut reply.0) {
-            mach_msg(&mut reply, MACH_SEND_MSG, n as u32, 0, 0);
-        }
-    }
+    exc_handler::serve(EXC_PORT.load(Ordering::Acquire), 1, fix_fault);
     mach_user::trap::thread_exit()
 }
 
@@ -104,17 +62,17 @@ fn main(_args: mach_user::start::Args) -> i32 {
     );
     ok &= check_eq!(
         "exception_type_is_bad_access",
-        SEEN_EXCEPTION.load(Ordering::Acquire),
+        exc_handler::SEEN.exception.load(Ordering::Acquire),
         EXC_BAD_ACCESS as i64
     );
     ok &= check_eq!(
         "exception_code_is_page_fault_vector",
-        SEEN_CODE.load(Ordering::Acquire),
+        exc_handler::SEEN.code.load(Ordering::Acquire),
         14
     );
     ok &= check_eq!(
         "exception_subcode_is_address",
-        SEEN_SUBCODE.load(Ordering::Acquire) as u64,
+        exc_handler::SEEN.subcode.load(Ordering::Acquire) as u64,
         page
     );
     let none = PolyPort {

@@ -11,6 +11,7 @@ use super::{PAGE, Ring, Rng, pointer, protect, protected, size};
 use crate::ipc_env::Env;
 use mach_interfaces::PolyPort;
 use mach_interfaces::memory_object_control as moc;
+use mach_user::abi::kern_return::KERN_NAME_EXISTS;
 use mach_user::abi::message::*;
 use mach_user::abi::port::*;
 use mach_user::abi::traps;
@@ -941,13 +942,25 @@ impl Fuzzer {
         if self.vault == 0 {
             return;
         }
-        self.vaulted = self.vaulted.wrapping_add(1);
-        let name = 0x1000_0000 | (self.vaulted & 0x0fff_ffff) << 8;
         let poly = PolyPort {
             name: child,
             disposition: MACH_MSG_TYPE_COPY_SEND,
         };
-        let _ = mp::mach_port_insert_right(&mut self.e.rpc, self.vault, name, poly);
+        // Names at low table indices (the kernel refuses a far-out name
+        // with KERN_NO_SPACE); one in use is passed over.
+        for _ in 0..8 {
+            self.vaulted = self.vaulted.wrapping_add(1);
+            let name = (1 + self.vaulted % 8000) << 8;
+            match mp::mach_port_insert_right(&mut self.e.rpc, self.vault, name, poly) {
+                Err(KERN_NAME_EXISTS) => continue,
+                r => {
+                    if r.is_err() {
+                        mach_user::println!("test-fuzz: the vault refused task {child:#x}: {r:?}");
+                    }
+                    return;
+                }
+            }
+        }
     }
 
     /// Ends every task this fuzzer made (the vault's rights), and empties the vault.
