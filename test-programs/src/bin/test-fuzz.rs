@@ -337,6 +337,15 @@ fn run_seed(seed: u64, calls: u64, with_children: bool) -> bool {
             ch.share(&mut f);
             let v = f.e.violations();
             println!("test-fuzz: seed {seed}: {} calls, audit {v:?}", i + 1);
+            if let Some(page) = text_changed() {
+                ok = fail(
+                    &f,
+                    "fuzz_text_intact",
+                    seed,
+                    format_args!("after {} calls: text page {page:#x} changed", i + 1),
+                );
+                break;
+            }
             if v != Ok(0) {
                 ok = fail(
                     &f,
@@ -379,6 +388,42 @@ fn run_seed(seed: u64, calls: u64, with_children: bool) -> bool {
 
 static TOTAL: AtomicU64 = AtomicU64::new(0);
 
+unsafe extern "C" {
+    /// The end of the program text (mach-user/user.ld).
+    static __text_end: u8;
+}
+
+/// Pages of text checked, and a hash of each, taken at the start.
+const TEXT_PAGES: usize = 64;
+static TEXT_HASHES: [AtomicU64; TEXT_PAGES] = [const { AtomicU64::new(0) }; TEXT_PAGES];
+
+/// The hash of text page `k` (FNV-1a over its words).
+fn text_page_hash(k: usize) -> u64 {
+    let at = test_programs::fuzz::IMAGE_LO + (k as u64) * PAGE;
+    let mut h = 0xcbf2_9ce4_8422_2325u64;
+    for i in 0..(PAGE / 8) {
+        // SAFETY: the page lies in the program text (below __text_end, which
+        // the callers check), mapped read-only for the program's life.
+        let w = unsafe { core::ptr::read_volatile((at + i * 8) as *const u64) };
+        h = (h ^ w).wrapping_mul(0x100_0000_01b3);
+    }
+    h
+}
+
+/// Pages of text to check (those wholly below `__text_end`).
+fn text_pages() -> usize {
+    let end = (&raw const __text_end) as u64;
+    (((end - test_programs::fuzz::IMAGE_LO) / PAGE) as usize).min(TEXT_PAGES)
+}
+
+/// The first text page whose contents changed since the start, if any:
+/// the text is read-only, so a change is memory given to the wrong task.
+fn text_changed() -> Option<u64> {
+    (0..text_pages())
+        .find(|&k| text_page_hash(k) != TEXT_HASHES[k].load(Ordering::Relaxed))
+        .map(|k| test_programs::fuzz::IMAGE_LO + k as u64 * PAGE)
+}
+
 fn main(args: mach_user::start::Args) -> i32 {
     let arg = |key: &str| args.iter().find_map(|a| a.strip_prefix(key));
     let calls = arg("calls=").and_then(|v| v.parse::<u64>().ok()).unwrap_or(20_000);
@@ -411,6 +456,9 @@ fn main(args: mach_user::start::Args) -> i32 {
             seeds[0] = 1;
             n = 1;
         }
+    }
+    for k in 0..text_pages() {
+        TEXT_HASHES[k].store(text_page_hash(k), Ordering::Relaxed);
     }
     let mut ok = true;
     for &seed in &seeds[..n] {
