@@ -631,7 +631,11 @@ impl Fuzzer {
                 let _ = vm::vm_protect(&mut self.t, t, a, s, self.r.below(2) as u32, prot);
             }
             3 => {
-                let (a, s) = (self.address(false), size(&mut self.r));
+                // Never over a protected range of this task: made shared, the
+                // image and stack would be shared with the children made
+                // next, whose writes to their statics (the cached task-self
+                // name first) would then land in this task (finding 6).
+                let (a, s) = self.destructive_range(t, false);
                 let _ = vm::vm_inherit(&mut self.t, t, a, s, flag);
             }
             4 => {
@@ -1144,7 +1148,7 @@ impl Fuzzer {
             4 => self.r.pick(&self.controls),
             _ => self.r.pick(&self.tasks),
         };
-        let own_task_danger = [3401, 4801, 4802, 4806, 4807, 4811, 3205, 3206, 3208, 3215];
+        let own_task_danger = [3401, 4801, 4802, 4803, 4806, 4807, 4811, 3205, 3206, 3208, 3215];
         // task_create only through the typed call, so that the vault holds
         // every task this fuzzer makes (a task made here could live on with
         // a thread nobody can name).

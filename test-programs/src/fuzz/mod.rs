@@ -9,8 +9,8 @@
 //! It makes every call on every port it can name, with one class of
 //! exceptions: calls that would destroy what the fuzzer needs to go on, whose
 //! effect is the caller's own suicide rather than a kernel question.
-//! * `vm_deallocate`, `vm_protect`, `vm_write`, `vm_copy` (destination),
-//!   `vm_map` at a fixed address and raw `vm_*` messages to its own task never
+//! * `vm_deallocate`, `vm_protect`, `vm_inherit`, `vm_write`, `vm_copy`
+//!   (destination), `vm_map` at a fixed address and raw `vm_*` messages to its own task never
 //!   name a range that meets a [`protected`] range: the program image
 //!   (`IMAGE_LO..IMAGE_HI`), the initial stack, and each fuzzing thread's
 //!   message buffers. A range whose end wraps past 2^64 is passed as it is:
