@@ -67,6 +67,10 @@ fn pack(kind: u64, seed: u64, calls: u64) -> u64 {
 /// fuzzer), fuzzes, and ends the task.
 extern "C" fn child_main(arg: u64) -> ! {
     mach_user::ipc::forget_task_self();
+    // Its siblings change its registers and memory at random
+    // (thread_set_state, vm_write): a panic here is an outcome, not a bug
+    // (seed 3: an index check failed on a register changed under it).
+    mach_user::start::panics_are_not_failures();
     let (kind, seed, calls) = (arg & 0xff, arg >> 32, (arg >> 8) & 0xff_ffff);
     let task = mach_user::ipc::task_self();
     let mut rpc = mach_user::rpc::Rpc::new();
