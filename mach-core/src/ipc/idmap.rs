@@ -289,19 +289,14 @@ impl<K: Copy + Eq + core::hash::Hash, V> FastMap<K, V> {
         i
     }
 
-    /// Bytes of the table now.
-    pub fn table_bytes(&self) -> usize {
-        self.slots.len() * core::mem::size_of::<Option<(K, V)>>()
-    }
-
-    /// Bytes of the table once room for one more key is made.
-    pub fn table_bytes_after_one(&self) -> usize {
-        let len = if (self.len + 1) * 2 <= self.slots.len() {
-            self.slots.len()
-        } else {
-            (self.slots.len() * 2).max(8)
-        };
-        len * core::mem::size_of::<Option<(K, V)>>()
+    /// Bytes the table grows by when room for one more key is made (0 when
+    /// there is room already).
+    pub fn growth_for_one(&self) -> usize {
+        if (self.len + 1) * 2 <= self.slots.len() {
+            return 0;
+        }
+        let len = (self.slots.len() * 2).max(8);
+        (len - self.slots.len()) * core::mem::size_of::<Option<(K, V)>>()
     }
 
     /// Makes room for one more key without allocating at the insert; `Err`

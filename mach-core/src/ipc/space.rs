@@ -182,15 +182,14 @@ impl IpcSpace {
     #[inline(always)]
     fn reserve_reverse(&mut self, bits: u8, object: Object) -> Result<(), KernReturn> {
         if matches!(object, Object::Port(_)) && bits & (bits::SEND | bits::RECEIVE) != 0 {
-            let before = self.by_port.table_bytes();
-            let after = self.by_port.table_bytes_after_one();
-            if after > before {
-                self.budget.take(after - before).map_err(|_| KERN_RESOURCE_SHORTAGE)?;
+            let grow = self.by_port.growth_for_one();
+            if grow > 0 {
+                self.budget.take(grow).map_err(|_| KERN_RESOURCE_SHORTAGE)?;
                 if self.by_port.try_reserve_one().is_err() {
-                    self.budget.give(after - before);
+                    self.budget.give(grow);
                     return Err(KERN_RESOURCE_SHORTAGE);
                 }
-                self.charged += after - before;
+                self.charged += grow;
             }
         }
         Ok(())
