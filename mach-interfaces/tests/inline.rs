@@ -59,7 +59,9 @@ impl KindsServer for Fake {
         assert_eq!((t, tag), (T, 7));
         assert_eq!(out.len(), kinds::INLINE_ECHO_OUT_MAX, "the window is N bytes");
         self.calls.push(("inline_echo", vec![data.to_vec()]));
-        out[..data.len()].copy_from_slice(data);
+        out.get_mut(..data.len())
+            .ok_or(KERN_INVALID_ARGUMENT)?
+            .copy_from_slice(data);
         self.fail.map_or(Ok(self.lie.unwrap_or(data.len())), Err)
     }
 
@@ -74,9 +76,13 @@ impl KindsServer for Fake {
     ) -> Result<InlinePairReply, i32> {
         assert_eq!((c.len(), d.len()), (kinds::INLINE_PAIR_C_MAX, kinds::INLINE_PAIR_D_MAX));
         self.calls.push(("inline_pair", vec![a.to_vec(), b.to_vec()]));
-        // Swapped: c gets b (both at most 7), d gets a (both at most 13).
-        c[..b.len()].copy_from_slice(b);
-        d[..a.len()].copy_from_slice(a);
+        // Swapped: c gets b (both at most 7), d gets a (both at most 13);
+        // longer inputs would be the dispatch's bug (the tests say so).
+        let (Some(c), Some(d)) = (c.get_mut(..b.len()), d.get_mut(..a.len())) else {
+            return Err(KERN_INVALID_ARGUMENT);
+        };
+        c.copy_from_slice(b);
+        d.copy_from_slice(a);
         let y = (x as u32) ^ 0xFFFF_0000;
         Ok(InlinePairReply {
             c: b.len(),
