@@ -25,7 +25,17 @@ KERNEL_ELF := $(KERNEL_DIR)/$(TARGET)/release/mach-kernel
 TEST_KERNEL_ELF := $(KERNEL_DIR)/$(TARGET)/checked/mach-kernel
 USER_BIN := $(USER_DIR)/$(TARGET)/release
 HARNESS := target/debug/harness
-USER_PROGRAMS := bootstrap default-pager test-traps test-preempt test-fault test-ports test-msg test-rpc test-fuzz test-vm test-fork test-exc test-pager test-thread test-ool test-vmcopy test-device test-dpager test-bigmem test-exhaust test-emul test-tls test-clock bench-ipc
+USER_PROGRAMS := bootstrap default-pager unix-server test-traps test-preempt test-fault test-ports test-msg test-rpc test-fuzz test-vm test-fork test-exc test-pager test-thread test-ool test-vmcopy test-device test-dpager test-bigmem test-exhaust test-emul test-tls test-clock bench-ipc
+
+# The emulation library, linked at unix_abi::EMUL_BASE (high in the user
+# half: position-independent code, linked at its fixed address).
+EMUL_DIR := target/emul
+EMUL_ELF := $(EMUL_DIR)/$(TARGET)/release/emulation-lib
+EMUL_RUSTFLAGS := -C link-arg=-T$(ROOT)/emulation-lib/emul.ld -C relocation-model=pic -C link-arg=--no-pie
+# The Unix server's root file system (scripts/mkrootfs.sh): busybox-static,
+# and the files of ROOTFS_EXTRA (a directory) on top.
+ROOTFS := build/rootfs.cpio
+ROOTFS_EXTRA ?=
 
 KERNEL_RUSTFLAGS := -C link-arg=-T$(ROOT)/mach-kernel/linker.ld -C relocation-model=static \
 	-C code-model=kernel -C force-frame-pointers=yes
@@ -41,7 +51,7 @@ QEMU_FLAGS := -accel $(ACCEL) -cpu $(CPU) -m $(MEM) -smp 1 -boot d -serial stdio
 	-drive file=$(DISK_IMG),format=raw,if=ide,index=0,media=disk
 export QEMU_FLAGS
 
-.PHONY: all deps disk kernel test-kernel user harness iso test-iso panic-isos nodisk-iso dpager-iso one-iso lowmem-iso fuzz-iso bench-iso run test fuzz debug bench profile clean
+.PHONY: all deps disk kernel test-kernel user emul rootfs guest guest-iso harness iso test-iso panic-isos nodisk-iso dpager-iso one-iso lowmem-iso fuzz-iso bench-iso run test fuzz debug bench profile clean
 
 all: iso test-iso
 
@@ -58,7 +68,14 @@ test-kernel: deps
 
 user: deps
 	RUSTFLAGS="$(USER_RUSTFLAGS)" CARGO_TARGET_DIR=$(USER_DIR) \
-		cargo build -p bootstrap -p default-pager -p test-programs --target $(TARGET) --release
+		cargo build -p bootstrap -p default-pager -p unix-server -p test-programs --target $(TARGET) --release
+
+emul: deps
+	RUSTFLAGS="$(EMUL_RUSTFLAGS)" CARGO_TARGET_DIR=$(EMUL_DIR) \
+		cargo build -p emulation-lib --target $(TARGET) --release
+
+rootfs: deps
+	scripts/mkrootfs.sh $(ROOTFS) $(ROOTFS_EXTRA) $(GUEST_EXTRA)
 
 harness:
 	cargo build -p harness
@@ -72,16 +89,18 @@ define make_iso
 	rm -rf $(1).d && mkdir -p $(1).d/boot/grub
 	cp $(if $(3),$(3),$(KERNEL_ELF)) $(1).d/boot/mach-kernel
 	for p in $(USER_PROGRAMS); do cp $(USER_BIN)/$$p $(1).d/boot/$$p; done
+	cp $(EMUL_ELF) $(1).d/boot/emulation-lib
+	cp $(ROOTFS) $(1).d/boot/rootfs.cpio
 	cp $(2) $(1).d/boot/grub/grub.cfg
 	grub-mkrescue -o $(1) $(1).d 2>build/grub-mkrescue.log || { cat build/grub-mkrescue.log; exit 1; }
 endef
 
-iso: kernel user
+iso: kernel user emul rootfs
 	@mkdir -p build
 	$(call make_iso,build/mach.iso,iso/grub.cfg)
 
 # With T=pattern only the test modules whose line contains it are booted.
-test-iso: test-kernel user
+test-iso: test-kernel user emul rootfs
 	@mkdir -p build
 	@if [ -n "$(T)" ]; then \
 		awk -v t="$(T)" '!/^[ \t]*module2/ || /bootstrap/ || /default-pager/ || index($$0, t)' iso/grub-test.cfg > build/grub-test.cfg; \
@@ -170,7 +189,7 @@ debug: iso disk
 # command line) and prints their totals at the end of build/bench.log; they
 # cost instructions inside the figures, so plain `make bench` leaves them off.
 PROFILE ?=
-bench-iso: kernel user
+bench-iso: kernel user emul rootfs
 	@mkdir -p build
 	sed '$(if $(PROFILE),s|loglevel=warn|loglevel=warn profile|)' iso/grub-bench.cfg > build/grub-bench.cfg
 	$(call make_iso,build/mach-bench.iso,build/grub-bench.cfg)
@@ -206,6 +225,22 @@ profile: kernel user disk
 	ls -l build/trace100.log build/trace1100.log
 	python3 scripts/profile_trace.py $(KERNEL_ELF) $(USER_BIN)/bench-ipc build/trace100.log 100 build/trace1100.log 1100
 	rm -f build/trace100.log* build/trace1100.log*
+
+# `make guest CMD='echo hello; exit 3' [ROOTFS_EXTRA=dir]`: the Unix system
+# with `/bin/sh -c "$$CMD"` as its first process; exits with its status
+# (scripts/guest.sh). GUEST_TIMEOUT= seconds, GUEST_LOG=1 shows the kernel's lines.
+CMD ?= echo hello from Unix on Mach
+GUEST_EXTRA ?=
+GUEST_DIR := build/guest-extra
+export GUEST_TIMEOUT GUEST_LOG
+guest-iso: kernel user emul
+	@mkdir -p $(GUEST_DIR)/etc
+	@printf '%s' "$$GUEST_CMD" > $(GUEST_DIR)/etc/guest-cmd
+	@$(MAKE) --no-print-directory rootfs GUEST_EXTRA=$(GUEST_DIR) >/dev/null
+	@$(MAKE) --no-print-directory one-iso ISO=build/mach-guest.iso CFG=iso/grub-guest.cfg KELF=$(KERNEL_ELF) >/dev/null
+guest: export GUEST_CMD = $(CMD)
+guest: guest-iso disk
+	@scripts/guest.sh build/mach-guest.iso
 
 clean:
 	cargo clean

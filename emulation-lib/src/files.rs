@@ -287,7 +287,7 @@ fn timespec_ms(ptr: u64) -> Result<i64, i64> {
     if sec < 0 || !(0..1_000_000_000).contains(&nsec) {
         return Err(EINVAL);
     }
-    Ok(sec.saturating_mul(1000).saturating_add(nsec.div_ceil(1_000_000)))
+    Ok(sec.saturating_mul(1000).saturating_add((nsec + 999_999) / 1_000_000))
 }
 
 fn timeval_ms(ptr: u64) -> Result<i64, i64> {
@@ -301,7 +301,7 @@ fn timeval_ms(ptr: u64) -> Result<i64, i64> {
     if sec < 0 || !(0..1_000_000).contains(&usec) {
         return Err(EINVAL);
     }
-    Ok(sec.saturating_mul(1000).saturating_add(usec.div_ceil(1000)))
+    Ok(sec.saturating_mul(1000).saturating_add((usec + 999) / 1000))
 }
 
 /// poll: the `struct pollfd` array goes both ways (at most 128 entries).

@@ -89,6 +89,11 @@ fn timespec(ns: u64) -> [u8; 16] {
     ts
 }
 
+/// asm/prctl.h's codes beside ARCH_SET_FS (linux-raw-sys has only that one).
+const ARCH_SET_GS: u32 = nr::ARCH_SET_FS - 1;
+const ARCH_GET_FS: u32 = nr::ARCH_SET_FS + 1;
+const ARCH_GET_GS: u32 = nr::ARCH_SET_FS + 2;
+
 fn arch_prctl(code: u64, addr: u64) -> i64 {
     let set = |o| match tls(o, addr) {
         Ok(_) => 0,
@@ -103,10 +108,10 @@ fn arch_prctl(code: u64, addr: u64) -> i64 {
     };
     match u32::try_from(code).unwrap_or(0) {
         nr::ARCH_SET_FS => set(op::SET_FS),
-        nr::ARCH_SET_GS => set(op::SET_GS),
-        nr::ARCH_GET_FS if addr != 0 => get(op::GET_FS),
-        nr::ARCH_GET_GS if addr != 0 => get(op::GET_GS),
-        nr::ARCH_GET_FS | nr::ARCH_GET_GS => EFAULT,
+        ARCH_SET_GS => set(op::SET_GS),
+        ARCH_GET_FS if addr != 0 => get(op::GET_FS),
+        ARCH_GET_GS if addr != 0 => get(op::GET_GS),
+        ARCH_GET_FS | ARCH_GET_GS => EFAULT,
         _ => EINVAL,
     }
 }

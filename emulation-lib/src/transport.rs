@@ -9,7 +9,7 @@ use mach_interfaces::Transport;
 use unix_abi::{PROCESS_PORT_NAME, REPLY_PORT_NAME};
 
 /// The transport every system call family uses.
-pub struct Server;
+pub struct Rpc;
 
 /// The target every request names: the process's own port.
 pub const PROCESS: u32 = PROCESS_PORT_NAME;
@@ -18,7 +18,7 @@ fn put32(buf: &mut [u8], off: usize, v: u32) {
     buf[off..off + 4].copy_from_slice(&v.to_le_bytes());
 }
 
-impl Transport for Server {
+impl Transport for Rpc {
     fn call(&mut self, buf: &mut [u8], send_size: usize) -> Result<usize, i32> {
         if buf.len() < MACH_MSG_HEADER_SIZE || send_size > buf.len() {
             return Err(MACH_SEND_MSG_TOO_SMALL);

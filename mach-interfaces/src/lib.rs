@@ -172,3 +172,9 @@ pub mod device {
 pub mod bench {
     include!(concat!(env!("OUT_DIR"), "/bench.rs"));
 }
+
+/// `unix` (100000): the Unix server's interface, called by the emulation
+/// library in every Unix process on the process's own port (`interfaces/unix.defs`).
+pub mod unix {
+    include!(concat!(env!("OUT_DIR"), "/unix.rs"));
+}

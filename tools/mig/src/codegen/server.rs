@@ -22,6 +22,7 @@ pub(super) fn emit(c: &mut Code, iface: &Interface) {
         emit_request_decoder(c, r, &req);
         if let Some(rep) = layout::reply(r) {
             emit_reply_encoder(c, r, &rep);
+            emit_later_reply(c, r);
         }
         emit_serve(c, iface, r);
     }
@@ -268,6 +269,58 @@ fn release_stmt(kind: ArgKind, i: usize) -> Option<String> {
             )
         }
     })
+}
+
+/// `reply_<name>`: the reply to a request whose method answered
+/// `MIG_NO_REPLY` and kept the reply right, built later from the request's
+/// header (kept by the server) and the outputs `fill` returns (it gets the
+/// reply's in-line output buffers, as the method would have).
+fn emit_later_reply(c: &mut Code, r: &Routine) {
+    let Some(rep) = layout::reply(r) else { return };
+    let variable = rep.is_variable();
+    let reply_size = size_consts(r, "REPLY", variable).pop().unwrap_or_default();
+    let windows: Vec<String> = (0..inline_outputs(r).count()).map(|i| format!("mig_o{i}")).collect();
+    let bufs = vec!["&mut [u8]"; windows.len()].join(", ");
+    let out = output_type(r);
+    c.line(&format!(
+        "/// Answers a `{}` request kept with `MIG_NO_REPLY`: `request` is its header as"
+        , r.name
+    ));
+    c.line("/// received; `fill` gets the in-line output buffers (as the method does) and");
+    c.line("/// returns the outputs. The reply's size in `reply`, or None if it does not fit.");
+    if r.outputs.is_empty() {
+        c.open(&format!("pub fn reply_{}(reply: &mut [u8], request: &{HDR}) -> Option<usize> {{", r.name));
+        c.open(&format!("if reply.len() < {reply_size} {{"));
+        c.line("return None;");
+        c.close("}");
+        c.line(&format!("mig_encode_{}_reply(reply, request)", r.name));
+        c.close("}");
+        c.line("");
+        return;
+    }
+    c.open(&format!(
+        "pub fn reply_{}(reply: &mut [u8], request: &{HDR}, fill: impl FnOnce({bufs}) -> {out}) -> Option<usize> {{",
+        r.name
+    ));
+    c.open(&format!("if reply.len() < {reply_size} {{"));
+    c.line("return None;");
+    c.close("}");
+    if variable {
+        let spans: Vec<String> = rep
+            .arrays
+            .iter()
+            .map(|s| format!("({}, {})", s.offset + INLINE_COUNT_SIZE, max_const(r, s.arg)))
+            .collect();
+        c.line(&format!(
+            "let [{}] = mig_wire::out_windows(reply, [{}])?;",
+            windows.join(", "),
+            spans.join(", ")
+        ));
+    }
+    c.line(&format!("let mig_out = fill({});", windows.join(", ")));
+    c.line(&format!("mig_encode_{}_reply(reply, request, mig_out)", r.name));
+    c.close("}");
+    c.line("");
 }
 
 fn emit_serve(c: &mut Code, iface: &Interface, r: &Routine) {
