@@ -7,6 +7,7 @@
 //! errno values from `linux-raw-sys`), so it can be tested without a kernel:
 //!
 //! * [`errno`] — the `Errno` type every module returns.
+//! * [`cpio`] — the `newc` cpio archive format (the initramfs).
 //!
 //! Everything here treats its input as untrusted: no function panics on any
 //! input a process can give, and all arithmetic on such values is checked.
@@ -19,4 +20,5 @@ extern crate std;
 
 extern crate alloc;
 
+pub mod cpio;
 pub mod errno;
