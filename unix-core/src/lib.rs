@@ -9,6 +9,7 @@
 //! * [`errno`] — the `Errno` type every module returns.
 //! * [`cpio`] — the `newc` cpio archive format (the initramfs).
 //! * [`fdtable`] — a process's file descriptor table.
+//! * [`pipe`] — a pipe's bounded buffer, end counts and poll readiness.
 //!
 //! Everything here treats its input as untrusted: no function panics on any
 //! input a process can give, and all arithmetic on such values is checked.
@@ -24,3 +25,4 @@ extern crate alloc;
 pub mod cpio;
 pub mod errno;
 pub mod fdtable;
+pub mod pipe;
