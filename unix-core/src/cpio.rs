@@ -293,4 +293,4 @@ pub fn entries(data: &[u8]) -> Result<alloc::vec::Vec<Entry<'_>>, Error> {
 
 #[cfg(test)]
 #[path = "cpio_tests.rs"]
-mod tests;
+pub(crate) mod tests;

@@ -30,7 +30,7 @@ pub(crate) fn spec(name: &str, mode: u32, data: &[u8]) -> Spec {
 }
 
 fn pad(out: &mut Vec<u8>) {
-    while out.len() % 4 != 0 {
+    while !out.len().is_multiple_of(4) {
         out.push(0);
     }
 }

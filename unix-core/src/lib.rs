@@ -9,6 +9,7 @@
 //! * [`errno`] — the `Errno` type every module returns.
 //! * [`cpio`] — the `newc` cpio archive format (the initramfs).
 //! * [`fdtable`] — a process's file descriptor table.
+//! * [`fs`] — the in-memory root file system (built from the initramfs).
 //! * [`pipe`] — a pipe's bounded buffer, end counts and poll readiness.
 //!
 //! Everything here treats its input as untrusted: no function panics on any
@@ -25,4 +26,5 @@ extern crate alloc;
 pub mod cpio;
 pub mod errno;
 pub mod fdtable;
+pub mod fs;
 pub mod pipe;
