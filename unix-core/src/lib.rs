@@ -10,6 +10,8 @@
 //! * [`cpio`] — the `newc` cpio archive format (the initramfs).
 //! * [`fdtable`] — a process's file descriptor table.
 //! * [`fs`] — the in-memory root file system (built from the initramfs).
+//! * [`ofile`] — open file descriptions (target, offset, status flags, lseek)
+//!   and the server's reference-counted table of them.
 //! * [`pipe`] — a pipe's bounded buffer, end counts and poll readiness.
 //!
 //! Everything here treats its input as untrusted: no function panics on any
@@ -27,4 +29,5 @@ pub mod cpio;
 pub mod errno;
 pub mod fdtable;
 pub mod fs;
+pub mod ofile;
 pub mod pipe;
