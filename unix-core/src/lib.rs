@@ -7,6 +7,12 @@
 //! errno values from `linux-raw-sys`), so it can be tested without a kernel:
 //!
 //! * [`errno`] — the `Errno` type every module returns.
+//! * [`cpio`] — the `newc` cpio archive format (the initramfs).
+//! * [`fdtable`] — a process's file descriptor table.
+//! * [`fs`] — the in-memory root file system (built from the initramfs).
+//! * [`ofile`] — open file descriptions (target, offset, status flags, lseek)
+//!   and the server's reference-counted table of them.
+//! * [`pipe`] — a pipe's bounded buffer, end counts and poll readiness.
 //!
 //! Everything here treats its input as untrusted: no function panics on any
 //! input a process can give, and all arithmetic on such values is checked.
@@ -19,4 +25,9 @@ extern crate std;
 
 extern crate alloc;
 
+pub mod cpio;
 pub mod errno;
+pub mod fdtable;
+pub mod fs;
+pub mod ofile;
+pub mod pipe;
