@@ -34,7 +34,8 @@ impl Heap {
                     let mut rpc = crate::rpc::Rpc::new();
                     let task = crate::ipc::mach_task_self();
                     let made = mach_interfaces::vm::vm_allocate(&mut rpc, task, 0, HEAP_RESERVE, 1);
-                    let _ = mach_interfaces::mach_port::mach_port_destroy(&mut rpc, task, rpc.reply_port());
+                    let reply = rpc.reply_port();
+                    let _ = mach_interfaces::mach_port::mach_port_destroy(&mut rpc, task, reply);
                     let Ok(base) = made else {
                         self.state.store(3, Ordering::Release);
                         return false;

@@ -164,7 +164,7 @@ impl UnixServer for Unix {
     fn unix_write_ool(&mut self, process: u32, number: u64, a0: u64, a1: u64, a2: u64, data: OolArray) -> Result<i64, i32> {
         let region = OolRegion::bytes(data);
         self.procs.by_port(process).ok_or(MIG_NO_REPLY)?;
-        let bytes = region.as_slice();
+        let bytes = &region[..];
         Ok(match self.file_write(process, n32(number), [a0, a1, a2], bytes) {
             Some(r) => r,
             None => self.enosys(number),
@@ -191,7 +191,7 @@ impl UnixServer for Unix {
     fn unix_execve(&mut self, process: u32, argc: u32, envc: u32, image: OolArray) -> Result<i64, i32> {
         let region = OolRegion::bytes(image);
         self.procs.by_port(process).ok_or(MIG_NO_REPLY)?;
-        match self.execve(process, argc, envc, region.as_slice()) {
+        match self.execve(process, argc, envc, &region[..]) {
             Ok(()) => Err(MIG_NO_REPLY),
             Err(e) => Ok(e.as_return()),
         }

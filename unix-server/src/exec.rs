@@ -12,7 +12,7 @@ use alloc::vec::Vec;
 use mach_core::elf::{ElfFile, ElfType};
 use mach_core::user_stack;
 use mach_interfaces::{PolyPort, mach_port, task, vm};
-use mach_user::abi::message::{MACH_MSG_TYPE_MAKE_SEND, MACH_MSG_TYPE_MAKE_SEND_ONCE};
+use mach_user::abi::message::MACH_MSG_TYPE_MAKE_SEND;
 use mach_user::abi::port::MACH_PORT_RIGHT_RECEIVE;
 use mach_user::rpc::Rpc;
 use unix_abi::{EMUL_BASE, EmulHeader, PROCESS_PORT_NAME, REPLY_PORT_NAME, STACK_SIZE, STACK_TOP};
@@ -50,7 +50,7 @@ impl Segments {
     /// `[min, limit)`: ENOEXEC for anything else.
     pub fn of_elf(data: &[u8], min: u64, limit: u64) -> Result<Segments, Errno> {
         let elf = ElfFile::parse(data).map_err(|_| Errno::ENOEXEC)?;
-        if elf.elf_type() != ElfType::Executable {
+        if elf.elf_type() != ElfType::Exec {
             return Err(Errno::ENOEXEC);
         }
         let segs = elf.validate_for_user(min, limit).map_err(|_| Errno::ENOEXEC)?;
@@ -207,21 +207,15 @@ pub fn give_ports(rpc: &mut Rpc, task: u32, emul: &Emulator, ports: &Ports) -> R
         disposition: MACH_MSG_TYPE_MAKE_SEND,
     };
     task::task_set_exception_port(rpc, task, exc).map_err(|_| Errno::EAGAIN)?;
-    let _ = MACH_MSG_TYPE_MAKE_SEND_ONCE;
     Ok(())
 }
 
 /// The main stack: demand-zero, with the start-up image at its top.
 fn stack(rpc: &mut Rpc, task: u32, s: &Start) -> Result<u64, Errno> {
-    use linux_raw_sys::general as g;
+    use linux_raw_sys::auxvec as g;
     let bottom = STACK_TOP - STACK_SIZE;
     vm::vm_allocate(rpc, task, bottom, STACK_SIZE, 0).map_err(|_| Errno::ENOMEM)?;
     let (phdr, phent, phnum) = s.program.phdr;
-    // AT_EXECFN and AT_PLATFORM point at strings: they go last among the
-    // environment strings' neighbours, as extra "environment" entries are
-    // not wanted; instead they are appended to the argument strings' area
-    // by passing them as hidden trailing strings is not possible here, so
-    // the programs get AT_EXECFN = argv[0]'s address (filled below).
     let auxv = [
         (g::AT_PHDR as u64, phdr),
         (g::AT_PHENT as u64, phent),
@@ -238,7 +232,6 @@ fn stack(rpc: &mut Rpc, task: u32, s: &Start) -> Result<u64, Errno> {
         (g::AT_CLKTCK as u64, 100),
         (g::AT_HWCAP as u64, 0),
     ];
-    let _ = s.execfn;
     let image = user_stack::build_initial_stack(STACK_TOP, s.argv, s.envp, &auxv, Some(s.random), 256 * 1024)
         .map_err(|_| Errno::E2BIG)?;
     let len = image.bytes.len() as u64;

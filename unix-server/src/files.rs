@@ -556,7 +556,7 @@ impl Unix {
             Object::Pipe(p, true) => {
                 let pipe = self.files.pipes.get_mut(&p).ok_or(Errno::EPIPE)?;
                 match pipe.write(data) {
-                    Ok(io) => Ok(io.bytes as i64),
+                    Ok(io) => Ok(io.n as i64),
                     Err(e) => Err(e),
                 }
             }
@@ -610,7 +610,7 @@ impl Unix {
             }
             Object::Pipe(p, false) => {
                 let pipe = self.files.pipes.get_mut(&p).ok_or(Errno::EBADF)?;
-                pipe.read(buf)?.bytes
+                pipe.read(buf)?.n
             }
             Object::Pipe(_, true) => return Err(Errno::EBADF),
         };

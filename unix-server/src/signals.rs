@@ -10,6 +10,10 @@ use crate::server::Unix;
 use linux_raw_sys::general as g;
 use unix_core::errno::Errno;
 
+/// The handler values that are not addresses (asm-generic/signal-defs.h).
+const SIG_DFL: u64 = 0;
+const SIG_IGN: u64 = 1;
+
 /// `struct kernel_sigaction` bytes: handler, flags, restorer, mask.
 pub const ACTION_SIZE: usize = 32;
 
@@ -38,7 +42,7 @@ impl Signals {
     pub fn reset_for_exec(&mut self) {
         for a in self.actions.iter_mut() {
             let h = u64::from_le_bytes(a[..8].try_into().unwrap_or([0; 8]));
-            if h != g::SIG_IGN as u64 {
+            if h != SIG_IGN as u64 {
                 *a = [0; ACTION_SIZE];
             }
         }
@@ -120,8 +124,8 @@ impl Unix {
         }
         let Some(p) = self.procs.by_port(port) else { return Some(Errno::ESRCH.as_return()) };
         let handler = p.signals.handler(sig as usize);
-        let ignore = handler == g::SIG_IGN as u64 || (handler == g::SIG_DFL as u64 && ignored_by_default(sig as u32));
-        if sig != g::SIGKILL as i32 && (ignore || handler != g::SIG_DFL as u64) {
+        let ignore = handler == SIG_IGN as u64 || (handler == SIG_DFL as u64 && ignored_by_default(sig as u32));
+        if sig != g::SIGKILL as i32 && (ignore || handler != SIG_DFL as u64) {
             return Some(0);
         }
         if port == caller {
