@@ -7,6 +7,7 @@
 //! errno values from `linux-raw-sys`), so it can be tested without a kernel:
 //!
 //! * [`errno`] — the `Errno` type every module returns.
+//! * [`process`] — the process table: pids, parents, groups, sessions, exit and wait.
 //!
 //! Everything here treats its input as untrusted: no function panics on any
 //! input a process can give, and all arithmetic on such values is checked.
@@ -20,3 +21,7 @@ extern crate std;
 extern crate alloc;
 
 pub mod errno;
+pub mod process;
+
+#[cfg(test)]
+mod host_c;
