@@ -13,6 +13,7 @@
 //! * [`ofile`] — open file descriptions (target, offset, status flags, lseek)
 //!   and the server's reference-counted table of them.
 //! * [`pipe`] — a pipe's bounded buffer, end counts and poll readiness.
+//! * [`process`] — the process table: pids, parents, groups, sessions, exit and wait.
 //!
 //! Everything here treats its input as untrusted: no function panics on any
 //! input a process can give, and all arithmetic on such values is checked.
@@ -31,3 +32,7 @@ pub mod fdtable;
 pub mod fs;
 pub mod ofile;
 pub mod pipe;
+pub mod process;
+
+#[cfg(test)]
+mod host_c;
