@@ -57,12 +57,23 @@ impl Path {
 }
 
 pub fn scalar(nr: u32, a: [u64; 6]) -> i64 {
-    rpc_result(unix::unix_scalar(&mut Rpc, PROCESS, nr as u64, a[0], a[1], a[2], a[3], a[4], a[5]))
+    rpc_result(unix::unix_scalar(
+        &mut Rpc, PROCESS, nr as u64, a[0], a[1], a[2], a[3], a[4], a[5],
+    ))
 }
 
 pub fn path(nr: u32, a: [u64; 4], path_ptr: u64) -> i64 {
     match Path::read(path_ptr) {
-        Ok(p) => rpc_result(unix::unix_path(&mut Rpc, PROCESS, nr as u64, a[0], a[1], a[2], a[3], p.bytes())),
+        Ok(p) => rpc_result(unix::unix_path(
+            &mut Rpc,
+            PROCESS,
+            nr as u64,
+            a[0],
+            a[1],
+            a[2],
+            a[3],
+            p.bytes(),
+        )),
         Err(e) => e,
     }
 }
@@ -72,7 +83,16 @@ pub fn path2(nr: u32, a: [u64; 3], p1: u64, p2: u64) -> i64 {
         (Ok(a), Ok(b)) => (a, b),
         (Err(e), _) | (_, Err(e)) => return e,
     };
-    rpc_result(unix::unix_path2(&mut Rpc, PROCESS, nr as u64, a[0], a[1], a[2], p1.bytes(), p2.bytes()))
+    rpc_result(unix::unix_path2(
+        &mut Rpc,
+        PROCESS,
+        nr as u64,
+        a[0],
+        a[1],
+        a[2],
+        p1.bytes(),
+        p2.bytes(),
+    ))
 }
 
 /// A path call whose answer is bytes copied to `out` (at most `out_len`).
@@ -98,13 +118,23 @@ pub fn write_inline(nr: u32, a: [u64; 3], ptr: u64, len: usize) -> i64 {
     let mut data = [0u8; INLINE_DATA];
     let len = len.min(INLINE_DATA);
     copy_in(ptr, &mut data[..len]);
-    rpc_result(unix::unix_write(&mut Rpc, PROCESS, nr as u64, a[0], a[1], a[2], &data[..len]))
+    rpc_result(unix::unix_write(
+        &mut Rpc,
+        PROCESS,
+        nr as u64,
+        a[0],
+        a[1],
+        a[2],
+        &data[..len],
+    ))
 }
 
 /// A call passing bytes the library already holds.
 pub fn write_bytes(nr: u32, a: [u64; 3], bytes: &[u8]) -> i64 {
     if bytes.len() > INLINE_DATA {
-        return rpc_result(unix::unix_write_ool(&mut Rpc, PROCESS, nr as u64, a[0], a[1], a[2], bytes));
+        return rpc_result(unix::unix_write_ool(
+            &mut Rpc, PROCESS, nr as u64, a[0], a[1], a[2], bytes,
+        ));
     }
     rpc_result(unix::unix_write(&mut Rpc, PROCESS, nr as u64, a[0], a[1], a[2], bytes))
 }

@@ -83,12 +83,22 @@ pub fn syscall(regs: &mut Regs, program_rsp: u64) {
         | nr::__NR_sigaltstack
         | nr::__NR_setitimer
         | nr::__NR_getitimer => signals::call(number, a),
-        nr::__NR_fork | nr::__NR_vfork | nr::__NR_clone | nr::__NR_execve | nr::__NR_wait4
-        | nr::__NR_uname | nr::__NR_getrlimit | nr::__NR_setrlimit | nr::__NR_prlimit64
-        | nr::__NR_getrusage | nr::__NR_times | nr::__NR_sysinfo | nr::__NR_nanosleep
-        | nr::__NR_clock_nanosleep | nr::__NR_getrandom | nr::__NR_prctl => {
-            process::call(number, a, regs, program_rsp)
-        }
+        nr::__NR_fork
+        | nr::__NR_vfork
+        | nr::__NR_clone
+        | nr::__NR_execve
+        | nr::__NR_wait4
+        | nr::__NR_uname
+        | nr::__NR_getrlimit
+        | nr::__NR_setrlimit
+        | nr::__NR_prlimit64
+        | nr::__NR_getrusage
+        | nr::__NR_times
+        | nr::__NR_sysinfo
+        | nr::__NR_nanosleep
+        | nr::__NR_clock_nanosleep
+        | nr::__NR_getrandom
+        | nr::__NR_prctl => process::call(number, a, regs, program_rsp),
         nr::__NR_arch_prctl
         | nr::__NR_rseq
         | nr::__NR_set_robust_list

@@ -70,9 +70,7 @@ pub fn call(number: u32, a: [u64; 6]) -> i64 {
         nr::__NR_utimensat => utimensat(a),
         // Two paths.
         nr::__NR_rename | nr::__NR_link | nr::__NR_symlink => calls::path2(number, without2(a, 0, 1), a[0], a[1]),
-        nr::__NR_renameat | nr::__NR_renameat2 | nr::__NR_linkat => {
-            calls::path2(number, without2(a, 1, 3), a[1], a[3])
-        }
+        nr::__NR_renameat | nr::__NR_renameat2 | nr::__NR_linkat => calls::path2(number, without2(a, 1, 3), a[1], a[3]),
         nr::__NR_symlinkat => calls::path2(number, without2(a, 0, 2), a[0], a[2]),
         // A path in, a struct or the link's text out.
         nr::__NR_stat | nr::__NR_lstat => calls::path_out(number, [0; 3], a[0], a[1], STAT_SIZE),
@@ -149,7 +147,11 @@ fn write(number: u32, fd: u64, buf: u64, count: usize, offset: u64) -> i64 {
     while done < count {
         let n = (count - done).min(chunk.len());
         copy_in(buf + done as u64, &mut chunk[..n]);
-        let off = if number == nr::__NR_pwrite64 { offset + done as u64 } else { 0 };
+        let off = if number == nr::__NR_pwrite64 {
+            offset + done as u64
+        } else {
+            0
+        };
         let r = calls::write_bytes(number, [fd, off, 0], &chunk[..n]);
         if r < 0 {
             return if done > 0 { done as i64 } else { r };
@@ -336,7 +338,12 @@ fn select(n: u64, sets: [u64; 3], timeout_ms: i64) -> i64 {
         }
     }
     let mut output = [0u8; 3 * 128];
-    let (r, got) = calls::exchange(nr::__NR_select, [n, timeout_ms as u64, present, 0], &input[..3 * len], &mut output);
+    let (r, got) = calls::exchange(
+        nr::__NR_select,
+        [n, timeout_ms as u64, present, 0],
+        &input[..3 * len],
+        &mut output,
+    );
     if r >= 0 && got >= 3 * len {
         for (i, &p) in sets.iter().enumerate() {
             if p != 0 {

@@ -79,7 +79,11 @@ fn clone(a: [u64; 6], regs: &Regs, program_rsp: u64) -> i64 {
         return calls::ENOSYS;
     }
     let fs = (flags & nr::CLONE_SETTLS as u64 != 0).then_some(a[4]);
-    let ctid = if flags & nr::CLONE_CHILD_SETTID as u64 != 0 { a[3] } else { 0 };
+    let ctid = if flags & nr::CLONE_CHILD_SETTID as u64 != 0 {
+        a[3]
+    } else {
+        0
+    };
     let number = if vfork { nr::__NR_vfork } else { nr::__NR_fork };
     let r = fork(number, regs, program_rsp, fs, a[1], ctid);
     if r > 0 && flags & nr::CLONE_PARENT_SETTID as u64 != 0 && a[2] != 0 {
@@ -155,7 +159,12 @@ fn prlimit64(a: [u64; 6]) -> i64 {
         &[]
     };
     let mut output = [0u8; RLIMIT_SIZE];
-    let (r, n) = calls::exchange(nr::__NR_prlimit64, [a[0], a[1], (a[2] != 0) as u64, (a[3] != 0) as u64], inp, &mut output);
+    let (r, n) = calls::exchange(
+        nr::__NR_prlimit64,
+        [a[0], a[1], (a[2] != 0) as u64, (a[3] != 0) as u64],
+        inp,
+        &mut output,
+    );
     if r >= 0 && a[3] != 0 {
         copy_out(a[3], &output[..n.min(RLIMIT_SIZE)]);
     }

@@ -23,7 +23,12 @@ fn exchange(number: u32, lead: [u64; 2], new: u64, old: u64, size: usize) -> i64
         &input[..0]
     };
     let mut output = [0u8; 32];
-    let (r, n) = calls::exchange(number, [lead[0], lead[1], (new != 0) as u64, (old != 0) as u64], inp, &mut output);
+    let (r, n) = calls::exchange(
+        number,
+        [lead[0], lead[1], (new != 0) as u64, (old != 0) as u64],
+        inp,
+        &mut output,
+    );
     if r >= 0 && old != 0 {
         copy_out(old, &output[..n.min(size)]);
     }

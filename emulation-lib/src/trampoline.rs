@@ -262,13 +262,24 @@ unsafe fn raw_trap(number: i64, args: [u64; 6]) -> (i64, u64) {
 /// `mach_msg(SEND|RCV)` of `buf[..send_size]`, receiving into all of `buf`
 /// on `rcv_name`.
 pub fn mach_msg(buf: &mut [u8], option: u32, send_size: usize, rcv_name: u32) -> i32 {
-    let rcv = if option & mach_abi::message::MACH_RCV_MSG != 0 { buf.len() } else { 0 };
+    let rcv = if option & mach_abi::message::MACH_RCV_MSG != 0 {
+        buf.len()
+    } else {
+        0
+    };
     // SAFETY: the kernel reads at most send_size <= buf.len() bytes and
     // writes at most rcv <= buf.len() bytes of `buf`.
     let (rax, _) = unsafe {
         raw_trap(
             mach_abi::traps::MACH_MSG_TRAP,
-            [buf.as_mut_ptr() as u64, option as u64, send_size.min(buf.len()) as u64, rcv as u64, rcv_name as u64, 0],
+            [
+                buf.as_mut_ptr() as u64,
+                option as u64,
+                send_size.min(buf.len()) as u64,
+                rcv as u64,
+                rcv_name as u64,
+                0,
+            ],
         )
     };
     rax as i32
@@ -292,7 +303,12 @@ pub fn clock(clock: u64) -> Result<u64, i32> {
 /// Writes `bytes` to the kernel console (the library's own last words).
 pub fn kernel_print(bytes: &[u8]) {
     // SAFETY: the kernel only reads `bytes`.
-    unsafe { raw_trap(mach_abi::traps::MACH_PRINT, [bytes.as_ptr() as u64, bytes.len() as u64, 0, 0, 0, 0]) };
+    unsafe {
+        raw_trap(
+            mach_abi::traps::MACH_PRINT,
+            [bytes.as_ptr() as u64, bytes.len() as u64, 0, 0, 0, 0],
+        )
+    };
 }
 
 /// Ends the task at once (the library cannot go on: a broken contract

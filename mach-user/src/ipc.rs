@@ -129,6 +129,34 @@ pub fn mach_msg<const N: usize>(
     }
 }
 
+/// [`mach_msg`] on a byte slice: sends `send_size` bytes of it and/or
+/// receives into all of it.
+pub fn mach_msg_buf(
+    buf: &mut [u8],
+    option: u32,
+    send_size: u32,
+    rcv_name: MachPortName,
+    timeout: u32,
+) -> MachMsgReturn {
+    let rcv = if option & MACH_RCV_MSG != 0 {
+        buf.len() as u32
+    } else {
+        0
+    };
+    // SAFETY: the kernel reads at most send_size <= buf.len() bytes and
+    // writes at most rcv = buf.len() bytes of the buffer.
+    unsafe {
+        mach_msg_raw(
+            buf.as_mut_ptr() as u64,
+            option,
+            send_size.min(buf.len() as u32),
+            rcv,
+            rcv_name,
+            timeout,
+        )
+    }
+}
+
 fn name_trap(n: i64) -> MachPortName {
     // SAFETY: these traps only create rights in the caller's space.
     unsafe { raw_trap(n, [0; 6]).0 as u32 }

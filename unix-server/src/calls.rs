@@ -13,23 +13,60 @@ use mach_user::abi::message::MIG_NO_REPLY;
 use mach_user::ool::OolRegion;
 use unix_core::errno::Errno;
 
+/// A unix_core result as rax.
+fn ret<T: Into<i64>>(r: Result<T, Errno>) -> i64 {
+    match r {
+        Ok(v) => v.into(),
+        Err(e) => e.as_return(),
+    }
+}
+
 fn n32(number: u64) -> u32 {
     u32::try_from(number).unwrap_or(u32::MAX)
 }
 
+impl Unix {
+    /// The reply now, or none if the handler kept the request for later.
+    fn answer<T>(&mut self, out: T) -> Result<T, i32> {
+        if self.current.deferred {
+            Err(MIG_NO_REPLY)
+        } else {
+            Ok(out)
+        }
+    }
+}
+
 impl UnixServer for Unix {
-    fn unix_scalar(&mut self, process: u32, number: u64, a0: u64, a1: u64, a2: u64, a3: u64, a4: u64, a5: u64) -> Result<i64, i32> {
+    fn unix_scalar(
+        &mut self,
+        process: u32,
+        number: u64,
+        a0: u64,
+        a1: u64,
+        a2: u64,
+        a3: u64,
+        a4: u64,
+        a5: u64,
+    ) -> Result<i64, i32> {
         let a = [a0, a1, a2, a3, a4, a5];
-        let p = self.procs.by_port(process).ok_or(MIG_NO_REPLY)?;
-        let (pid, ppid, pgid, sid) = (p.pid, p.ppid, p.pgid, p.sid);
-        Ok(match n32(number) {
+        let pid = self.procs.by_port(process).ok_or(MIG_NO_REPLY)?.pid;
+        let unix = &mut self.procs.unix;
+        let r = match n32(number) {
             nr::__NR_getpid | nr::__NR_gettid | nr::__NR_set_tid_address => pid as i64,
-            nr::__NR_getppid => ppid as i64,
-            nr::__NR_getpgrp => pgid as i64,
-            nr::__NR_getpgid if a0 == 0 || a0 == pid as u64 => pgid as i64,
-            nr::__NR_getsid if a0 == 0 || a0 == pid as u64 => sid as i64,
+            nr::__NR_getppid => ret(unix.getppid(pid)),
+            nr::__NR_getpgrp => ret(unix.getpgid(pid, 0)),
+            nr::__NR_getpgid => ret(unix.getpgid(pid, a0 as i32)),
+            nr::__NR_getsid => ret(unix.getsid(pid, a0 as i32)),
+            nr::__NR_setpgid => ret(unix.setpgid(pid, a0 as i32, a1 as i32).map(|_| 0)),
+            nr::__NR_setsid => ret(unix.setsid(pid)),
             nr::__NR_getuid | nr::__NR_geteuid | nr::__NR_getgid | nr::__NR_getegid => 0,
-            nr::__NR_setuid | nr::__NR_setgid if a0 == 0 => 0,
+            nr::__NR_setuid | nr::__NR_setgid | nr::__NR_setreuid | nr::__NR_setregid => {
+                if a0 == 0 {
+                    0
+                } else {
+                    Errno::EPERM.as_return()
+                }
+            }
             nr::__NR_umask => {
                 let p = self.procs.by_port_mut(process).ok_or(MIG_NO_REPLY)?;
                 let old = p.umask;
@@ -40,21 +77,34 @@ impl UnixServer for Unix {
                 self.exit(process, a0 as i32);
                 return Err(MIG_NO_REPLY);
             }
+            nr::__NR_fork => ret(self.fork(process, a0, false)),
+            nr::__NR_vfork => ret(self.fork(process, a0, true)),
             nr::__NR_brk => self.brk(process, a0),
             nr::__NR_mmap => self.mmap(process, a),
             nr::__NR_munmap => self.munmap(process, a0, a1),
             nr::__NR_mprotect => self.mprotect(process, a0, a1, a2),
             nr::__NR_msync => 0,
-            nr::__NR_kill | nr::__NR_tkill => self.kill(process, a0 as i32, a1 as i32).ok_or(MIG_NO_REPLY)?,
+            nr::__NR_kill => self.kill(process, a0 as i32, a1 as i32).ok_or(MIG_NO_REPLY)?,
+            nr::__NR_tkill => self.kill(process, a0 as i32, a1 as i32).ok_or(MIG_NO_REPLY)?,
             nr::__NR_tgkill => self.kill(process, a1 as i32, a2 as i32).ok_or(MIG_NO_REPLY)?,
             _ => match self.file_scalar(process, n32(number), a) {
                 Some(r) => r,
                 None => self.enosys(number),
             },
-        })
+        };
+        self.answer(r)
     }
 
-    fn unix_path(&mut self, process: u32, number: u64, a0: u64, a1: u64, a2: u64, a3: u64, path: &[u8]) -> Result<i64, i32> {
+    fn unix_path(
+        &mut self,
+        process: u32,
+        number: u64,
+        a0: u64,
+        a1: u64,
+        a2: u64,
+        a3: u64,
+        path: &[u8],
+    ) -> Result<i64, i32> {
         self.procs.by_port(process).ok_or(MIG_NO_REPLY)?;
         Ok(match self.file_path(process, n32(number), [a0, a1, a2, a3], path) {
             Some(r) => r,
@@ -62,15 +112,35 @@ impl UnixServer for Unix {
         })
     }
 
-    fn unix_path2(&mut self, process: u32, number: u64, a0: u64, a1: u64, a2: u64, path1: &[u8], path2: &[u8]) -> Result<i64, i32> {
+    fn unix_path2(
+        &mut self,
+        process: u32,
+        number: u64,
+        a0: u64,
+        a1: u64,
+        a2: u64,
+        path1: &[u8],
+        path2: &[u8],
+    ) -> Result<i64, i32> {
         self.procs.by_port(process).ok_or(MIG_NO_REPLY)?;
-        Ok(match self.file_path2(process, n32(number), [a0, a1, a2], path1, path2) {
-            Some(r) => r,
-            None => self.enosys(number),
-        })
+        Ok(
+            match self.file_path2(process, n32(number), [a0, a1, a2], path1, path2) {
+                Some(r) => r,
+                None => self.enosys(number),
+            },
+        )
     }
 
-    fn unix_path_out(&mut self, process: u32, number: u64, a0: u64, a1: u64, a2: u64, path: &[u8], data: &mut [u8]) -> Result<UnixPathOutReply, i32> {
+    fn unix_path_out(
+        &mut self,
+        process: u32,
+        number: u64,
+        a0: u64,
+        a1: u64,
+        a2: u64,
+        path: &[u8],
+        data: &mut [u8],
+    ) -> Result<UnixPathOutReply, i32> {
         self.procs.by_port(process).ok_or(MIG_NO_REPLY)?;
         let (result, len) = match self.file_path_out(process, n32(number), [a0, a1, a2], path, data) {
             Some(r) => r,
@@ -98,7 +168,16 @@ impl UnixServer for Unix {
         })
     }
 
-    fn unix_read(&mut self, process: u32, number: u64, a0: u64, a1: u64, a2: u64, a3: u64, data: &mut [u8]) -> Result<UnixReadReply, i32> {
+    fn unix_read(
+        &mut self,
+        process: u32,
+        number: u64,
+        a0: u64,
+        a1: u64,
+        a2: u64,
+        a3: u64,
+        data: &mut [u8],
+    ) -> Result<UnixReadReply, i32> {
         let p = self.procs.by_port(process).ok_or(MIG_NO_REPLY)?;
         let name = p.name;
         let (result, len) = match n32(number) {
@@ -114,6 +193,7 @@ impl UnixServer for Unix {
                 Ok(n) => (0, n),
                 Err(e) => (e.as_return(), 0),
             },
+            nr::__NR_wait4 => self.wait4(process, a0 as i32, a1 as u32, data).ok_or(MIG_NO_REPLY)?,
             nr::__NR_prctl if a0 == linux_raw_sys::prctl::PR_GET_NAME as u64 => {
                 data[..16].copy_from_slice(&name);
                 (0, 16)
@@ -123,7 +203,7 @@ impl UnixServer for Unix {
                 None => (self.enosys(number), 0),
             },
         };
-        Ok(UnixReadReply { result, data: len })
+        self.answer(UnixReadReply { result, data: len })
     }
 
     fn unix_exchange(
@@ -161,7 +241,15 @@ impl UnixServer for Unix {
         Ok(UnixExchangeReply { result, data_out: len })
     }
 
-    fn unix_write_ool(&mut self, process: u32, number: u64, a0: u64, a1: u64, a2: u64, data: OolArray) -> Result<i64, i32> {
+    fn unix_write_ool(
+        &mut self,
+        process: u32,
+        number: u64,
+        a0: u64,
+        a1: u64,
+        a2: u64,
+        data: OolArray,
+    ) -> Result<i64, i32> {
         let region = OolRegion::bytes(data);
         self.procs.by_port(process).ok_or(MIG_NO_REPLY)?;
         let bytes = &region[..];

@@ -199,9 +199,15 @@ pub fn give_ports(rpc: &mut Rpc, task: u32, emul: &Emulator, ports: &Ports) -> R
         disposition: MACH_MSG_TYPE_MAKE_SEND,
     };
     mach_port::mach_port_insert_right(rpc, task, PROCESS_PORT_NAME, send).map_err(|_| Errno::EAGAIN)?;
-    mach_port::mach_port_allocate_name(rpc, task, MACH_PORT_RIGHT_RECEIVE, REPLY_PORT_NAME).map_err(|_| Errno::EAGAIN)?;
-    task::task_set_emulation_vector(rpc, task, mach_user::abi::emulation::EMULATION_CATCH_ALL, &[emul.header.syscall_entry])
+    mach_port::mach_port_allocate_name(rpc, task, MACH_PORT_RIGHT_RECEIVE, REPLY_PORT_NAME)
         .map_err(|_| Errno::EAGAIN)?;
+    task::task_set_emulation_vector(
+        rpc,
+        task,
+        mach_user::abi::emulation::EMULATION_CATCH_ALL,
+        &[emul.header.syscall_entry],
+    )
+    .map_err(|_| Errno::EAGAIN)?;
     let exc = PolyPort {
         name: ports.exception,
         disposition: MACH_MSG_TYPE_MAKE_SEND,

@@ -225,7 +225,9 @@ impl Unix {
             }
             _ => return Err(Errno::ENXIO),
         };
-        let id = self.files.add(object, flags & !(g::O_CREAT | g::O_EXCL | g::O_TRUNC | g::O_CLOEXEC));
+        let id = self
+            .files
+            .add(object, flags & !(g::O_CREAT | g::O_EXCL | g::O_TRUNC | g::O_CLOEXEC));
         Ok(self.install(port, id, flags & g::O_CLOEXEC != 0))
     }
 
@@ -244,28 +246,36 @@ impl Unix {
             }
             g::__NR_fcntl => self.fcntl(port, a[0], a[1] as u32, a[2]),
             g::__NR_lseek => self.lseek(port, a[0], a[1] as i64, a[2] as u32),
-            g::__NR_fchdir => self.fd(port, a[0]).and_then(|id| match self.files.get(id).map(|f| f.object) {
-                Some(Object::Inode(ino)) if self.fs.file_type(ino)? == FileType::Directory => {
-                    if let Some(p) = self.procs.by_port_mut(port) {
-                        p.cwd = ino;
+            g::__NR_fchdir => self
+                .fd(port, a[0])
+                .and_then(|id| match self.files.get(id).map(|f| f.object) {
+                    Some(Object::Inode(ino)) if self.fs.file_type(ino)? == FileType::Directory => {
+                        if let Some(p) = self.procs.by_port_mut(port) {
+                            p.cwd = ino;
+                        }
+                        Ok(0)
                     }
-                    Ok(0)
-                }
-                _ => Err(Errno::ENOTDIR),
-            }),
-            g::__NR_fchmod => self.inode_of(port, a[0]).and_then(|ino| self.fs.chmod(ino, a[1] as u32).map(|_| 0)),
+                    _ => Err(Errno::ENOTDIR),
+                }),
+            g::__NR_fchmod => self
+                .inode_of(port, a[0])
+                .and_then(|ino| self.fs.chmod(ino, a[1] as u32).map(|_| 0)),
             g::__NR_fchown => self.inode_of(port, a[0]).map(|_| 0),
-            g::__NR_ftruncate => self.inode_of(port, a[0]).and_then(|ino| self.fs.truncate(ino, a[1] as i64).map(|_| 0)),
+            g::__NR_ftruncate => self
+                .inode_of(port, a[0])
+                .and_then(|ino| self.fs.truncate(ino, a[1] as i64).map(|_| 0)),
             g::__NR_fsync | g::__NR_fdatasync => self.fd(port, a[0]).map(|_| 0),
             g::__NR_sync => Ok(0),
             g::__NR_flock => self.fd(port, a[0]).map(|_| 0),
-            g::__NR_ioctl => self.fd(port, a[0]).and_then(|id| match self.files.get(id).map(|f| f.object) {
-                Some(Object::Console) => match a[1] as u32 {
-                    ioctl::TIOCSCTTY | ioctl::TIOCNOTTY => Ok(0),
-                    _ => Err(Errno::EINVAL),
-                },
-                _ => Err(Errno::ENOTTY),
-            }),
+            g::__NR_ioctl => self
+                .fd(port, a[0])
+                .and_then(|id| match self.files.get(id).map(|f| f.object) {
+                    Some(Object::Console) => match a[1] as u32 {
+                        ioctl::TIOCSCTTY | ioctl::TIOCNOTTY => Ok(0),
+                        _ => Err(Errno::EINVAL),
+                    },
+                    _ => Err(Errno::ENOTTY),
+                }),
             _ => return None,
         };
         Some(r.unwrap_or_else(|e| e.as_return()))
@@ -317,7 +327,11 @@ impl Unix {
             g::F_DUPFD_CLOEXEC => self.dup(port, fd, arg, true),
             g::F_GETFD => {
                 let p = self.procs.by_port(port).ok_or(Errno::ESRCH)?;
-                Ok(if p.fds.cloexec(fd as i32)? { g::FD_CLOEXEC as i64 } else { 0 })
+                Ok(if p.fds.cloexec(fd as i32)? {
+                    g::FD_CLOEXEC as i64
+                } else {
+                    0
+                })
             }
             g::F_SETFD => {
                 let p = self.procs.by_port_mut(port).ok_or(Errno::ESRCH)?;
@@ -364,7 +378,13 @@ impl Unix {
         let r = match number {
             g::__NR_open => self.open(port, g::AT_FDCWD as u64, path, a[0] as u32, a[1] as u32),
             g::__NR_openat => self.open(port, a[0], path, a[1] as u32, a[2] as u32),
-            g::__NR_creat => self.open(port, g::AT_FDCWD as u64, path, g::O_CREAT | g::O_WRONLY | g::O_TRUNC, a[0] as u32),
+            g::__NR_creat => self.open(
+                port,
+                g::AT_FDCWD as u64,
+                path,
+                g::O_CREAT | g::O_WRONLY | g::O_TRUNC,
+                a[0] as u32,
+            ),
             g::__NR_mkdir => self.fs.mkdir(cwd, path, a[0] as u32 & !umask & 0o7777, 0, 0).map(|_| 0),
             g::__NR_mkdirat => self
                 .base(port, a[0], path)
@@ -372,7 +392,12 @@ impl Unix {
             g::__NR_rmdir => self.fs.rmdir(cwd, path).map(|_| 0),
             g::__NR_unlink => self.fs.unlink(cwd, path).map(|_| 0),
             g::__NR_unlinkat => self.base(port, a[0], path).and_then(|b| {
-                if a[1] as u32 & g::AT_REMOVEDIR != 0 { self.fs.rmdir(b, path) } else { self.fs.unlink(b, path) }.map(|_| 0)
+                if a[1] as u32 & g::AT_REMOVEDIR != 0 {
+                    self.fs.rmdir(b, path)
+                } else {
+                    self.fs.unlink(b, path)
+                }
+                .map(|_| 0)
             }),
             g::__NR_chdir => self.fs.lookup(cwd, path, true).and_then(|ino| {
                 if self.fs.file_type(ino)? != FileType::Directory {
@@ -384,24 +409,26 @@ impl Unix {
                 Ok(0)
             }),
             g::__NR_access => self.fs.lookup(cwd, path, true).map(|_| 0),
-            g::__NR_faccessat | g::__NR_faccessat2 => {
-                self.base(port, a[0], path).and_then(|b| self.fs.lookup(b, path, true).map(|_| 0))
-            }
-            g::__NR_chmod => self.fs.lookup(cwd, path, true).and_then(|ino| self.fs.chmod(ino, a[0] as u32).map(|_| 0)),
+            g::__NR_faccessat | g::__NR_faccessat2 => self
+                .base(port, a[0], path)
+                .and_then(|b| self.fs.lookup(b, path, true).map(|_| 0)),
+            g::__NR_chmod => self
+                .fs
+                .lookup(cwd, path, true)
+                .and_then(|ino| self.fs.chmod(ino, a[0] as u32).map(|_| 0)),
             g::__NR_fchmodat => self
                 .base(port, a[0], path)
                 .and_then(|b| self.fs.lookup(b, path, true))
                 .and_then(|ino| self.fs.chmod(ino, a[1] as u32).map(|_| 0)),
             g::__NR_chown | g::__NR_lchown => self.fs.lookup(cwd, path, number == g::__NR_chown).map(|_| 0),
-            g::__NR_fchownat => self.base(port, a[0], path).and_then(|b| self.fs.lookup(b, path, true).map(|_| 0)),
+            g::__NR_fchownat => self
+                .base(port, a[0], path)
+                .and_then(|b| self.fs.lookup(b, path, true).map(|_| 0)),
             g::__NR_truncate => self
                 .fs
                 .lookup(cwd, path, true)
                 .and_then(|ino| self.fs.truncate(ino, a[0] as i64).map(|_| 0)),
-            g::__NR_mknod => self
-                .fs
-                .mknod(cwd, path, a[0] as u32, (0, 0), 0, 0)
-                .map(|_| 0),
+            g::__NR_mknod => self.fs.mknod(cwd, path, a[0] as u32, (0, 0), 0, 0).map(|_| 0),
             g::__NR_mknodat => self
                 .base(port, a[0], path)
                 .and_then(|b| self.fs.mknod(b, path, a[1] as u32, (0, 0), 0, 0).map(|_| 0)),
@@ -435,9 +462,15 @@ impl Unix {
             g::__NR_linkat => self
                 .base(port, a[0], p1)
                 .and_then(|b1| Ok((b1, self.base(port, a[1], p2)?)))
-                .and_then(|(b1, b2)| self.fs.link(b1, p1, b2, p2, a[2] as u32 & g::AT_SYMLINK_FOLLOW != 0).map(|_| 0)),
+                .and_then(|(b1, b2)| {
+                    self.fs
+                        .link(b1, p1, b2, p2, a[2] as u32 & g::AT_SYMLINK_FOLLOW != 0)
+                        .map(|_| 0)
+                }),
             g::__NR_symlink => self.fs.symlink(p1, cwd, p2, 0, 0).map(|_| 0),
-            g::__NR_symlinkat => self.base(port, a[0], p2).and_then(|b| self.fs.symlink(p1, b, p2, 0, 0).map(|_| 0)),
+            g::__NR_symlinkat => self
+                .base(port, a[0], p2)
+                .and_then(|b| self.fs.symlink(p1, b, p2, 0, 0).map(|_| 0)),
             _ => return None,
         };
         Some(r.unwrap_or_else(|e| e.as_return()))
@@ -457,7 +490,14 @@ impl Unix {
         None
     }
 
-    pub fn file_path_out(&mut self, port: u32, number: u32, a: [u64; 3], path: &[u8], out: &mut [u8]) -> Option<(i64, usize)> {
+    pub fn file_path_out(
+        &mut self,
+        port: u32,
+        number: u32,
+        a: [u64; 3],
+        path: &[u8],
+        out: &mut [u8],
+    ) -> Option<(i64, usize)> {
         let cwd = self.procs.by_port(port).map(|p| p.cwd).unwrap_or(ROOT_INO);
         let stat = |s: &Self, ino: Ino, out: &mut [u8]| -> Result<(i64, usize)> {
             let b = s.fs.stat(ino)?.to_bytes();
@@ -478,7 +518,11 @@ impl Unix {
                 }
             }
             g::__NR_readlink | g::__NR_readlinkat => {
-                let (dirfd, size) = if number == g::__NR_readlink { (g::AT_FDCWD as u64, a[0]) } else { (a[0], a[1]) };
+                let (dirfd, size) = if number == g::__NR_readlink {
+                    (g::AT_FDCWD as u64, a[0])
+                } else {
+                    (a[0], a[1])
+                };
                 if size as i64 <= 0 {
                     Err(Errno::EINVAL)
                 } else if let Some(target) = self.proc_link(port, path) {
@@ -519,10 +563,12 @@ impl Unix {
         let r = match number {
             g::__NR_write => self.write(port, a[0], data, None),
             g::__NR_pwrite64 => self.write(port, a[0], data, Some(a[1])),
-            g::__NR_ioctl => self.fd(port, a[0]).and_then(|id| match self.files.get(id).map(|f| f.object) {
-                Some(Object::Console) => Ok(0),
-                _ => Err(Errno::ENOTTY),
-            }),
+            g::__NR_ioctl => self
+                .fd(port, a[0])
+                .and_then(|id| match self.files.get(id).map(|f| f.object) {
+                    Some(Object::Console) => Ok(0),
+                    _ => Err(Errno::ENOTTY),
+                }),
             _ => return None,
         };
         Some(r.unwrap_or_else(|e| e.as_return()))
@@ -620,7 +666,9 @@ impl Unix {
     fn getdents(&mut self, port: u32, fd: u64, count: usize, out: &mut [u8]) -> Result<(i64, usize)> {
         let id = self.fd(port, fd)?;
         let f = self.files.get(id).ok_or(Errno::EBADF)?;
-        let Object::Inode(ino) = f.object else { return Err(Errno::ENOTDIR) };
+        let Object::Inode(ino) = f.object else {
+            return Err(Errno::ENOTDIR);
+        };
         let (n, next) = self.fs.getdents64(ino, f.offset, &mut out[..count])?;
         if let Some(f) = self.files.get_mut(id) {
             f.offset = next;
@@ -666,7 +714,8 @@ impl Unix {
         if object != Object::Console {
             return Err(Errno::ENOTTY);
         }
-        let pgid = self.procs.by_port(port).map(|p| p.pgid).unwrap_or(0);
+        let pid = self.procs.by_port(port).map(|p| p.pid).unwrap_or(0);
+        let pgid = self.procs.unix.getpgid(pid, 0).unwrap_or(0);
         match request {
             ioctl::TCGETS => {
                 let t = crate::console::termios();
@@ -693,7 +742,14 @@ impl Unix {
     }
 
     /// Bytes-both-ways calls about files: poll, select.
-    pub fn file_exchange(&mut self, port: u32, number: u32, a: [u64; 4], data: &[u8], out: &mut [u8]) -> Option<(i64, usize)> {
+    pub fn file_exchange(
+        &mut self,
+        port: u32,
+        number: u32,
+        a: [u64; 4],
+        data: &[u8],
+        out: &mut [u8],
+    ) -> Option<(i64, usize)> {
         let r = match number {
             g::__NR_poll => self.poll(port, a[0] as usize, data, out),
             _ => return None,
@@ -703,16 +759,24 @@ impl Unix {
 
     /// poll without waiting: every descriptor's readiness now.
     fn poll(&mut self, port: u32, nfds: usize, data: &[u8], out: &mut [u8]) -> Result<(i64, usize)> {
-        let size = nfds.checked_mul(8).filter(|&s| s <= data.len() && s <= out.len()).ok_or(Errno::EINVAL)?;
+        let size = nfds
+            .checked_mul(8)
+            .filter(|&s| s <= data.len() && s <= out.len())
+            .ok_or(Errno::EINVAL)?;
         out[..size].copy_from_slice(&data[..size]);
         let mut ready = 0;
         for rec in out[..size].chunks_mut(8) {
             let fd = i32::from_le_bytes(rec[..4].try_into().unwrap_or([0; 4]));
             let events = i16::from_le_bytes(rec[4..6].try_into().unwrap_or([0; 2])) as u32;
-            let revents = if fd < 0 {
+            let revents: u32 = if fd < 0 {
                 0
             } else {
-                match self.fd(port, fd as u64).ok().and_then(|id| self.files.get(id)).map(|f| f.object) {
+                let ready = match self
+                    .fd(port, fd as u64)
+                    .ok()
+                    .and_then(|id| self.files.get(id))
+                    .map(|f| f.object)
+                {
                     None => g::POLLNVAL,
                     Some(Object::Pipe(p, write)) => match self.files.pipes.get(&p) {
                         Some(pipe) if write => pipe.poll_write_end(),
@@ -721,7 +785,8 @@ impl Unix {
                     },
                     Some(Object::Console) => g::POLLOUT,
                     Some(_) => g::POLLIN | g::POLLOUT,
-                } & (events | g::POLLERR | g::POLLHUP | g::POLLNVAL)
+                };
+                ready & (events | g::POLLERR | g::POLLHUP | g::POLLNVAL)
             };
             rec[6..8].copy_from_slice(&(revents as u16).to_le_bytes());
             if revents != 0 {

@@ -9,7 +9,14 @@ use unix_core::errno::Errno;
 /// `struct utsname`: six fields of 65 bytes.
 pub fn utsname(out: &mut [u8]) -> usize {
     const FIELD: usize = 65;
-    let fields: [&[u8]; 6] = [b"Linux", b"mach", b"6.1.0-mach", b"#1 Mach 3.0 Unix server", b"x86_64", b"(none)"];
+    let fields: [&[u8]; 6] = [
+        b"Linux",
+        b"mach",
+        b"6.1.0-mach",
+        b"#1 Mach 3.0 Unix server",
+        b"x86_64",
+        b"(none)",
+    ];
     let len = (FIELD * 6).min(out.len());
     out[..len].fill(0);
     for (i, f) in fields.iter().enumerate() {

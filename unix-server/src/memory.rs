@@ -14,7 +14,9 @@ const BRK_MAX: u64 = 1 << 30;
 
 impl Unix {
     pub fn brk(&mut self, port: u32, want: u64) -> i64 {
-        let Some(p) = self.procs.by_port(port) else { return Errno::ESRCH.as_return() };
+        let Some(p) = self.procs.by_port(port) else {
+            return Errno::ESRCH.as_return();
+        };
         let (task, start, cur) = (p.task, p.brk_start, p.brk);
         if want < start || want > start.saturating_add(BRK_MAX) {
             return cur as i64;

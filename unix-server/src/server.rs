@@ -44,12 +44,12 @@ impl fmt::Display for StartError {
     }
 }
 
-/// The request being served: where its reply goes.
+/// The request being served: its header (where its reply goes), and
+/// whether its handler kept it to answer later.
 #[derive(Clone, Copy, Default)]
 pub struct Current {
-    pub reply_port: u32,
-    pub reply_bits: u8,
-    pub local_port: u32,
+    pub header: MachMsgHeader,
+    pub deferred: bool,
 }
 
 pub struct Unix {
@@ -72,10 +72,11 @@ pub struct Unix {
 }
 
 fn boot_data(rpc: &mut Rpc, host_priv: u32, want: &'static str) -> Result<Vec<u8>, StartError> {
-    let key = mach_user::abi::device::device_name(want.as_bytes()).unwrap_or(0);
+    let key = mach_user::abi::device::device_name(want.as_bytes());
     let mut index = 0;
     loop {
-        let r = mach_interfaces::host_priv::host_boot_data(rpc, host_priv, index).map_err(|kr| StartError::BootData(want, kr))?;
+        let r = mach_interfaces::host_priv::host_boot_data(rpc, host_priv, index)
+            .map_err(|kr| StartError::BootData(want, kr))?;
         let region = mach_user::ool::OolRegion::bytes(r.data);
         if r.name == key {
             return Ok(region.to_vec());
@@ -95,8 +96,10 @@ impl Unix {
         crate::files::populate(&mut fs);
         drop(rootfs);
         let emulator = Emulator::parse(&emul).ok_or(StartError::Emulator)?;
-        let port_set = mach_port::mach_port_allocate(&mut rpc, task, MACH_PORT_RIGHT_PORT_SET).map_err(StartError::Ports)?;
-        let exception_port = mach_port::mach_port_allocate(&mut rpc, task, MACH_PORT_RIGHT_RECEIVE).map_err(StartError::Ports)?;
+        let port_set =
+            mach_port::mach_port_allocate(&mut rpc, task, MACH_PORT_RIGHT_PORT_SET).map_err(StartError::Ports)?;
+        let exception_port =
+            mach_port::mach_port_allocate(&mut rpc, task, MACH_PORT_RIGHT_RECEIVE).map_err(StartError::Ports)?;
         mach_port::mach_port_move_member(&mut rpc, task, exception_port, port_set).map_err(StartError::Ports)?;
         let seed = mach_user::trap::clock_get_time(mach_user::abi::clock::SYSTEM_CLOCK).unwrap_or(1) | 1;
         Ok(Unix {
@@ -151,9 +154,8 @@ impl Unix {
             let h = req.header();
             let size = (h.size as usize).saturating_add(MACH_MSG_TRAILER_SIZE).min(BUFFER);
             self.current = Current {
-                reply_port: h.remote_port,
-                reply_bits: mach_msgh_bits_remote(h.bits),
-                local_port: h.local_port,
+                header: h,
+                deferred: false,
             };
             let d = self.route(&req.0[..size], &mut reply.0);
             if let Dispatch::Reply(n) | Dispatch::BadId(n) = d {
@@ -188,11 +190,28 @@ impl Unix {
     /// The request being served will not be answered (its caller is gone or
     /// goes on another way): its reply right is given back.
     pub fn drop_reply(&mut self) {
-        let c = self.current;
-        if mach_port_valid(c.reply_port) {
-            Discard.release_port(c.reply_port, c.reply_bits);
+        let h = self.current.header;
+        self.release_reply_of(&h);
+        self.current.header.remote_port = 0;
+    }
+
+    /// Gives back the reply right of a request that will not be answered.
+    pub fn release_reply_of(&mut self, h: &MachMsgHeader) {
+        if mach_port_valid(h.remote_port) {
+            Discard.release_port(h.remote_port, mach_msgh_bits_remote(h.bits));
         }
-        self.current.reply_port = 0;
+    }
+
+    /// Sends a reply built later (`n` from a generated `reply_*`), without
+    /// waiting; one that cannot go has its rights released.
+    pub fn send_later(&mut self, buf: &mut [u8], n: Option<usize>) {
+        let Some(n) = n else { return };
+        let r = mach_user::ipc::mach_msg_buf(buf, MACH_SEND_MSG | MACH_SEND_TIMEOUT, n as u32, 0, 0);
+        if r != MACH_MSG_SUCCESS {
+            if let Some(h) = wire::read_header(buf) {
+                Discard.release_port(h.remote_port, mach_msgh_bits_remote(h.bits));
+            }
+        }
     }
 
     /// Counts an unimplemented call and answers ENOSYS.
@@ -205,7 +224,7 @@ impl Unix {
     fn shutdown(&mut self) {
         let ports: Vec<u32> = self.procs.ports().collect();
         for p in ports {
-            self.end_process(p, 0);
+            self.end_process(p, crate::process::killed_by(linux_raw_sys::general::SIGKILL));
         }
         if !self.enosys.is_empty() {
             mach_user::print!("unix: calls answered ENOSYS:");

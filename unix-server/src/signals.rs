@@ -5,7 +5,7 @@
 //! dropped too (until delivery through the emulation library's signal
 //! trampoline exists).
 
-use crate::process::signaled;
+use crate::process::killed_by;
 use crate::server::Unix;
 use linux_raw_sys::general as g;
 use unix_core::errno::Errno;
@@ -56,7 +56,16 @@ fn ignored_by_default(sig: u32) -> bool {
 
 impl Unix {
     #[allow(clippy::too_many_arguments)]
-    pub fn sigaction(&mut self, port: u32, sig: u64, size: u64, has_new: bool, has_old: bool, new: &[u8], out: &mut [u8]) -> (i64, usize) {
+    pub fn sigaction(
+        &mut self,
+        port: u32,
+        sig: u64,
+        size: u64,
+        has_new: bool,
+        has_old: bool,
+        new: &[u8],
+        out: &mut [u8],
+    ) -> (i64, usize) {
         if size != 8 || sig == 0 || sig > 64 {
             return (Errno::EINVAL.as_return(), 0);
         }
@@ -67,7 +76,9 @@ impl Unix {
         if has_new && new.len() < ACTION_SIZE {
             return (Errno::EFAULT.as_return(), 0);
         }
-        let Some(p) = self.procs.by_port_mut(port) else { return (Errno::ESRCH.as_return(), 0) };
+        let Some(p) = self.procs.by_port_mut(port) else {
+            return (Errno::ESRCH.as_return(), 0);
+        };
         let mut n = 0;
         if has_old {
             out[..ACTION_SIZE].copy_from_slice(&p.signals.actions[sig - 1]);
@@ -80,11 +91,22 @@ impl Unix {
     }
 
     #[allow(clippy::too_many_arguments)]
-    pub fn sigprocmask(&mut self, port: u32, how: u64, size: u64, has_new: bool, has_old: bool, new: &[u8], out: &mut [u8]) -> (i64, usize) {
+    pub fn sigprocmask(
+        &mut self,
+        port: u32,
+        how: u64,
+        size: u64,
+        has_new: bool,
+        has_old: bool,
+        new: &[u8],
+        out: &mut [u8],
+    ) -> (i64, usize) {
         if size != 8 {
             return (Errno::EINVAL.as_return(), 0);
         }
-        let Some(p) = self.procs.by_port_mut(port) else { return (Errno::ESRCH.as_return(), 0) };
+        let Some(p) = self.procs.by_port_mut(port) else {
+            return (Errno::ESRCH.as_return(), 0);
+        };
         let old = p.signals.mask;
         if has_new {
             let Some(set) = new.get(..8).and_then(|b| b.try_into().ok()).map(u64::from_le_bytes) else {
@@ -118,11 +140,15 @@ impl Unix {
         } else {
             self.procs.port_of(-pid)
         };
-        let Some(port) = target else { return Some(Errno::ESRCH.as_return()) };
+        let Some(port) = target else {
+            return Some(Errno::ESRCH.as_return());
+        };
         if sig == 0 {
             return Some(0);
         }
-        let Some(p) = self.procs.by_port(port) else { return Some(Errno::ESRCH.as_return()) };
+        let Some(p) = self.procs.by_port(port) else {
+            return Some(Errno::ESRCH.as_return());
+        };
         let handler = p.signals.handler(sig as usize);
         let ignore = handler == SIG_IGN as u64 || (handler == SIG_DFL as u64 && ignored_by_default(sig as u32));
         if sig != g::SIGKILL as i32 && (ignore || handler != SIG_DFL as u64) {
@@ -131,7 +157,7 @@ impl Unix {
         if port == caller {
             self.drop_reply();
         }
-        self.end_process(port, signaled(sig));
+        self.end_process(port, killed_by(sig as u32));
         (port != caller).then_some(0)
     }
 }

@@ -283,13 +283,16 @@ fn emit_later_reply(c: &mut Code, r: &Routine) {
     let bufs = vec!["&mut [u8]"; windows.len()].join(", ");
     let out = output_type(r);
     c.line(&format!(
-        "/// Answers a `{}` request kept with `MIG_NO_REPLY`: `request` is its header as"
-        , r.name
+        "/// Answers a `{}` request kept with `MIG_NO_REPLY`: `request` is its header as",
+        r.name
     ));
     c.line("/// received; `fill` gets the in-line output buffers (as the method does) and");
     c.line("/// returns the outputs. The reply's size in `reply`, or None if it does not fit.");
     if r.outputs.is_empty() {
-        c.open(&format!("pub fn reply_{}(reply: &mut [u8], request: &{HDR}) -> Option<usize> {{", r.name));
+        c.open(&format!(
+            "pub fn reply_{}(reply: &mut [u8], request: &{HDR}) -> Option<usize> {{",
+            r.name
+        ));
         c.open(&format!("if reply.len() < {reply_size} {{"));
         c.line("return None;");
         c.close("}");
