@@ -51,7 +51,7 @@ QEMU_FLAGS := -accel $(ACCEL) -cpu $(CPU) -m $(MEM) -smp 1 -boot d -serial stdio
 	-drive file=$(DISK_IMG),format=raw,if=ide,index=0,media=disk
 export QEMU_FLAGS
 
-.PHONY: all deps disk kernel test-kernel user emul rootfs guest guest-iso harness iso test-iso panic-isos nodisk-iso dpager-iso one-iso lowmem-iso fuzz-iso bench-iso run test fuzz debug bench profile clean
+.PHONY: all deps disk kernel test-kernel user emul rootfs guest guest-iso unix-test harness iso test-iso panic-isos nodisk-iso dpager-iso one-iso lowmem-iso fuzz-iso bench-iso run test fuzz debug bench profile clean
 
 all: iso test-iso
 
@@ -227,20 +227,29 @@ profile: kernel user disk
 	rm -f build/trace100.log* build/trace1100.log*
 
 # `make guest CMD='echo hello; exit 3' [ROOTFS_EXTRA=dir]`: the Unix system
+# (guest-iso alone takes the command from ROOTFS_EXTRA's etc/guest-cmd when
+# GUEST_CMD is not in the environment)
 # with `/bin/sh -c "$$CMD"` as its first process; exits with its status
-# (scripts/guest.sh). GUEST_TIMEOUT= seconds, GUEST_LOG=1 shows the kernel's lines.
+# (scripts/guest.sh). GUEST_TIMEOUT= seconds, GUEST_LOG=1 shows the kernel's
+# lines, GUEST_TRACE=1 has the Unix server print every call (with GUEST_LOG=1).
 CMD ?= echo hello from Unix on Mach
 GUEST_EXTRA ?=
 GUEST_DIR := build/guest-extra
 export GUEST_TIMEOUT GUEST_LOG
 guest-iso: kernel user emul
-	@mkdir -p $(GUEST_DIR)/etc
-	@printf '%s' "$$GUEST_CMD" > $(GUEST_DIR)/etc/guest-cmd
+	@rm -rf $(GUEST_DIR) && mkdir -p $(GUEST_DIR)/etc
+	@if [ -n "$$GUEST_CMD" ]; then printf '%s' "$$GUEST_CMD" > $(GUEST_DIR)/etc/guest-cmd; fi
 	@$(MAKE) --no-print-directory rootfs GUEST_EXTRA=$(GUEST_DIR) >/dev/null
-	@$(MAKE) --no-print-directory one-iso ISO=build/mach-guest.iso CFG=iso/grub-guest.cfg KELF=$(KERNEL_ELF) >/dev/null
-guest: export GUEST_CMD = $(CMD)
+	@sed 's|unix-server --cmd-file|unix-server $(if $(GUEST_TRACE),--trace )--cmd-file|' iso/grub-guest.cfg > build/grub-guest.cfg
+	@$(MAKE) --no-print-directory one-iso ISO=build/mach-guest.iso CFG=build/grub-guest.cfg KELF=$(KERNEL_ELF) >/dev/null
+guest: export GUEST_CMD := $(value CMD)
 guest: guest-iso disk
 	@scripts/guest.sh build/mach-guest.iso
+
+# The Unix system's tests alone (make test runs them too): busybox scripts
+# and C programs against the host's own output (scripts/unix-tests.sh).
+unix-test: kernel user emul harness disk
+	scripts/unix-tests.sh
 
 clean:
 	cargo clean

@@ -9,11 +9,16 @@ set -uo pipefail
 iso=$1
 timeout=${GUEST_TIMEOUT:-300}
 log=build/guest-serial.log
+if [ -z "${QEMU_FLAGS:-}" ]; then
+    echo "guest.sh: QEMU_FLAGS is not set (run it through make: make guest, make unix-test)" >&2
+    exit 2
+fi
+rm -f "$log"
 timeout "$timeout" ${QEMU:-qemu-system-x86_64} ${QEMU_FLAGS} -cdrom "$iso" </dev/null > "$log" &
 qemu=$!
 # Stream the guest's lines as they come, until QEMU ends.
 tail -n +1 -f --pid=$qemu "$log" 2>/dev/null | if [ -n "${GUEST_LOG:-}" ]; then cat; else
-    grep -avE --line-buffered '^(\[(error|warn|info|debug|trace)\] |mach: |bootstrap: |test frames_reclaimed |boot: |unix: exit status )' ; fi
+    grep -avE --line-buffered '^(\[(error|warn|info|debug|trace)\] |Mach kernel |mach: |bootstrap: |test (frames_reclaimed|ipc_audit_after_all_tasks|vm_copies_released) |boot: |unix: exit status )' ; fi
 wait $qemu
 code=$?
 if [ "$code" = 124 ]; then

@@ -11,6 +11,9 @@ use linux_raw_sys::ioctl;
 const STAT_SIZE: usize = 144;
 const STATX_SIZE: usize = 256;
 const STATFS_SIZE: usize = 120;
+/// The kernel's `struct termios` (TCGETS/TCSETS: 19 control characters, no
+/// speeds; the C library's own struct is bigger).
+const TERMIOS_SIZE: usize = core::mem::size_of::<linux_raw_sys::general::termios>();
 
 /// The arguments other than the one at `skip`, in order.
 fn without(a: [u64; 6], skip: usize) -> [u64; 4] {
@@ -267,10 +270,10 @@ fn ioctl(number: u32, fd: u64, request: u64, arg: u64) -> i64 {
         }
     };
     match request as u32 {
-        ioctl::TCGETS => out(60),
+        ioctl::TCGETS => out(TERMIOS_SIZE),
         ioctl::TIOCGWINSZ => out(8),
         ioctl::TIOCGPGRP | ioctl::FIONREAD | ioctl::TIOCGSID => out(4),
-        ioctl::TCSETS | ioctl::TCSETSW | ioctl::TCSETSF => inp(60),
+        ioctl::TCSETS | ioctl::TCSETSW | ioctl::TCSETSF => inp(TERMIOS_SIZE),
         ioctl::TIOCSWINSZ => inp(8),
         ioctl::TIOCSPGRP | ioctl::FIONBIO => inp(4),
         _ => calls::scalar(number, [fd, request, arg, 0, 0, 0]),

@@ -261,19 +261,24 @@ impl UnixServer for Unix {
 
     fn unix_read_ool(&mut self, process: u32, number: u64, a0: u64, a1: u64, a2: u64) -> Result<UnixReadOolReply, i32> {
         self.procs.by_port(process).ok_or(MIG_NO_REPLY)?;
+        // The reply hands its out-of-line memory over (the kernel unmaps it
+        // from this task as it sends), so the data goes in fresh pages.
         let count = (a1 as usize).min(16 << 20);
-        let mut buf = alloc::vec![0u8; count];
-        let (result, len) = match self.file_read(process, n32(number), [a0, a1, a2, 0], &mut buf) {
+        let size = crate::exec::page_up(count as u64).unwrap_or(0).max(crate::exec::PAGE);
+        let Ok(address) = mach_interfaces::vm::vm_allocate(&mut self.rpc, self.task, 0, size, 1) else {
+            return Ok(UnixReadOolReply { result: Errno::ENOMEM.as_return(), data: OolArray { address: 0, count: 0 } });
+        };
+        let mut region = OolRegion::from_received(address, size);
+        let (result, len) = match self.file_read(process, n32(number), [a0, a1, a2, 0], &mut region[..count]) {
             Some(r) => r,
             None => (self.enosys(number), 0),
         };
-        buf.truncate(len);
-        let data = OolArray {
-            address: buf.as_ptr() as u64,
-            count: buf.len() as u32,
-        };
-        self.ool_keep.push(buf);
-        Ok(UnixReadOolReply { result, data })
+        let (address, _) = region.into_raw();
+        let kept = crate::exec::page_up(len as u64).unwrap_or(size);
+        if kept < size {
+            let _ = mach_interfaces::vm::vm_deallocate(&mut self.rpc, self.task, address + kept, size - kept);
+        }
+        self.answer(UnixReadOolReply { result, data: OolArray { address, count: len as u32 } })
     }
 
     fn unix_execve(&mut self, process: u32, argc: u32, envc: u32, image: OolArray) -> Result<i64, i32> {

@@ -27,14 +27,18 @@ pub fn write(bytes: &[u8]) -> usize {
     bytes.len()
 }
 
+/// The kernel's `struct termios` (what TCGETS writes: 19 control
+/// characters, 36 bytes; the C library converts it to its own).
+pub const TERMIOS_SIZE: usize = core::mem::size_of::<linux_raw_sys::general::termios>();
+
 /// The console's `struct termios` as TCGETS answers it: Linux's defaults
 /// for a terminal in canonical mode with echo (c_iflag ICRNL|IXON,
 /// c_oflag OPOST|ONLCR, c_cflag B38400|CS8|CREAD|HUPCL, c_lflag
 /// ISIG|ICANON|ECHO|ECHOE|ECHOK|ECHOCTL|ECHOKE|IEXTEN), line 0, the usual
 /// control characters.
-pub fn termios() -> [u8; 60] {
+pub fn termios() -> [u8; TERMIOS_SIZE] {
     use linux_raw_sys::general as g;
-    let mut t = [0u8; 60];
+    let mut t = [0u8; TERMIOS_SIZE];
     let iflag = g::ICRNL | g::IXON;
     let oflag = g::OPOST | g::ONLCR;
     let cflag = g::B38400 | g::CS8 | g::CREAD | g::HUPCL;
@@ -46,7 +50,7 @@ pub fn termios() -> [u8; 60] {
     // c_line at 16, c_cc[19] from 17: VINTR ^C, VQUIT ^\, VERASE DEL,
     // VKILL ^U, VEOF ^D, VTIME 0, VMIN 1, VSTART ^Q, VSTOP ^S, VSUSP ^Z,
     // VEOL 0, VREPRINT ^R, VDISCARD ^O, VWERASE ^W, VLNEXT ^V.
-    let cc: [u8; 16] = [3, 28, 127, 21, 4, 0, 1, 0, 17, 19, 26, 0, 18, 15, 23, 22];
+    let cc: [u8; 17] = [3, 28, 127, 21, 4, 0, 1, 0, 17, 19, 26, 0, 18, 15, 23, 22, 0];
     t[17..17 + cc.len()].copy_from_slice(&cc);
     t
 }

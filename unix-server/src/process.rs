@@ -419,7 +419,7 @@ impl Unix {
     fn events(&mut self, ev: Events) {
         for c in ev.completed {
             if let Some(h) = self.procs.waits.remove(&c.token) {
-                let mut buf = mach_interfaces::MsgBuf::<512>::new();
+                let mut buf = mach_interfaces::MsgBuf::<{ unix::UNIX_READ_REPLY_MAX_SIZE }>::new();
                 let n = unix::reply_unix_read(&mut buf.0, &h, |data| {
                     let (result, len) = wait_reply(c.result, data);
                     unix::UnixReadReply { result, data: len }

@@ -66,8 +66,8 @@ pub struct Unix {
     /// The first process's status once it has exited.
     pub init_status: Option<i32>,
     pub current: Current,
-    /// Out-of-line replies' memory, kept until the reply is sent.
-    pub ool_keep: Vec<Vec<u8>>,
+    /// `--trace` on the command line: every Unix call is printed.
+    pub trace: bool,
     random: u64,
 }
 
@@ -114,7 +114,7 @@ impl Unix {
             enosys: BTreeMap::new(),
             init_status: None,
             current: Current::default(),
-            ool_keep: Vec::new(),
+            trace: args.iter().any(|a| a == "--trace"),
             random: seed,
         })
     }
@@ -166,7 +166,6 @@ impl Unix {
             if let Dispatch::BadId(_) = d {
                 wire::release_descriptors(&mut Discard, &req.0[..size]);
             }
-            self.ool_keep.clear();
         }
     }
 
@@ -182,7 +181,11 @@ impl Unix {
                 self.process_gone(h.local_port);
                 return Dispatch::NoReply;
             }
-            return unix::unix_server(self, request, reply);
+            let d = unix::unix_server(self, request, reply);
+            if self.trace {
+                self.trace_call(&h, request, reply, &d);
+            }
+            return d;
         }
         mach_interfaces::wire::bad_id(&h, reply)
     }
@@ -211,6 +214,23 @@ impl Unix {
             if let Some(h) = wire::read_header(buf) {
                 Discard.release_port(h.remote_port, mach_msgh_bits_remote(h.bits));
             }
+        }
+    }
+
+    /// `--trace`: one line per Unix call: pid, routine, Linux number, result.
+    fn trace_call(&self, h: &MachMsgHeader, request: &[u8], reply: &[u8], d: &Dispatch) {
+        let pid = self.procs.by_port(h.local_port).map(|p| p.pid).unwrap_or(0);
+        let complex = h.bits & MACH_MSGH_BITS_COMPLEX != 0;
+        let number_at = if complex { 28 + 16 * wire::get_u32(request, 24).unwrap_or(0) as usize } else { 24 };
+        let number = wire::get_u64(request, number_at).unwrap_or(u64::MAX);
+        let routine = unix::routine_name(h.id).unwrap_or("?");
+        match d {
+            Dispatch::Reply(_) => {
+                let rc = wire::get_i32(reply, 24).unwrap_or(-1);
+                let result = wire::get_u64(reply, 28).unwrap_or(0) as i64;
+                mach_user::println!("unix: trace pid {pid} {routine} #{number} -> {result} (rc {rc})");
+            }
+            _ => mach_user::println!("unix: trace pid {pid} {routine} #{number} -> (no reply now)"),
         }
     }
 
