@@ -3,8 +3,13 @@
 //!
 //! Each `module2` line becomes a task; its command line's first word names the
 //! task and all words except the kernel's own (`ktest=`, `expect=`) become its
-//! `argv`. The first module is the bootstrap task. (GNU Mach creates boot tasks
-//! the same way; in later issues the bootstrap task starts the servers.)
+//! `argv`. The first module is the bootstrap task. (GNU Mach creates boot
+//! tasks the same way; in later issues the bootstrap task starts the servers.)
+//!
+//! Every boot task gets a send right to the privileged host port, named on
+//! its command line as GNU Mach names ports for boot modules
+//! (`--host-priv-port=NAME`); tasks they make with `task_create` get none
+//! unless given one.
 //!
 //! When every task has ended the kernel checks that every frame the tasks used
 //! is free again (`test frames_reclaimed`), prints `mach: all tasks finished`
@@ -53,10 +58,13 @@ fn expectation(words: &str) -> Option<Expectation> {
 /// which serves names on it; every other boot task gets a send right.
 static BOOTSTRAP_PORT: spin::Mutex<Option<PortId>> = spin::Mutex::new(None);
 
-/// Gives a boot task its bootstrap port and says its name on the command line,
-/// as GNU Mach passes port names to boot modules: `--bootstrap-receive=NAME` for
-/// the first task (which serves it), `--bootstrap-port=NAME` for the others.
-fn bootstrap_args(ipc: &mut Ipc, task: &Arc<Task>, first: bool) -> Vec<String> {
+/// Gives a boot task its ports and says their names on the command line, as
+/// GNU Mach passes port names to boot modules: the bootstrap port
+/// (`--bootstrap-receive=NAME` for the first task, which serves it,
+/// `--bootstrap-port=NAME` for the others) and the privileged host port
+/// (`--host-priv-port=NAME`, every boot task).
+fn boot_task_args(ipc: &mut Ipc, task: &Arc<Task>, first: bool, host_priv: PortId) -> Vec<String> {
+    let mut args = Vec::new();
     if first {
         let name = (|| {
             let n = ipc
@@ -66,17 +74,16 @@ fn bootstrap_args(ipc: &mut Ipc, task: &Arc<Task>, first: bool) -> Vec<String> {
             *BOOTSTRAP_PORT.lock() = Some(port);
             Some(n)
         })();
-        return name
-            .map(|n| alloc::vec![alloc::format!("--bootstrap-receive={n:#x}")])
-            .unwrap_or_default();
+        args.extend(name.map(|n| alloc::format!("--bootstrap-receive={n:#x}")));
+    } else if let Some(port) = *BOOTSTRAP_PORT.lock()
+        && let Ok(n) = ipc.insert_make_send(task.id, port)
+    {
+        args.push(alloc::format!("--bootstrap-port={n:#x}"));
     }
-    let Some(port) = *BOOTSTRAP_PORT.lock() else {
-        return Vec::new();
-    };
-    match ipc.insert_make_send(task.id, port) {
-        Ok(n) => alloc::vec![alloc::format!("--bootstrap-port={n:#x}")],
-        Err(_) => Vec::new(),
+    if let Ok(n) = ipc.insert_make_send(task.id, host_priv) {
+        args.push(alloc::format!("--host-priv-port={n:#x}"));
     }
+    args
 }
 
 /// Creates a task for every boot module.
@@ -88,6 +95,7 @@ pub fn start(boot: &BootInfo) {
     crate::kern::prof::ENABLED.store(cmdline::has_flag(boot.cmdline.as_str(), "profile"), Ordering::Relaxed);
     BASELINE.store(frames_accounted(), Ordering::Relaxed);
     HEAP_BASELINE.store(phys::heap_usage().0, Ordering::Relaxed);
+    let host_priv = lock::with(|k| k.host_priv);
     for (i, module) in boot.modules().iter().enumerate() {
         let line = module.cmdline.as_str();
         let args: Vec<&str> = line
@@ -97,7 +105,7 @@ pub fn start(boot: &BootInfo) {
         let name = args.first().copied().unwrap_or("(unnamed)");
         let expect = expectation(line);
         let image = phys::module_bytes(module.range);
-        let more_args = |ipc: &mut Ipc, task: &Arc<Task>| bootstrap_args(ipc, task, i == 0);
+        let more_args = |ipc: &mut Ipc, task: &Arc<Task>| boot_task_args(ipc, task, i == 0, host_priv);
         match lock::with(|k| loader::load(k, name, image, &args, expect.clone(), &more_args)) {
             Ok(task) => log::info!(
                 "started task {} '{}'{} ({} KiB image)",
