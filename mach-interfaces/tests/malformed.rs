@@ -10,7 +10,7 @@ mod common;
 use common::{REPLY_PORT, Released, Releases, Rng, ret_code, to_received};
 use mach_abi::message::*;
 use mach_interfaces::host::{self, HostInfoBasicReply, HostServer, HostVmStatisticsReply, host_server};
-use mach_interfaces::host_priv::{self, HostIpcAuditReply, HostPrivServer, host_priv_server};
+use mach_interfaces::host_priv::{self, HostBootDataReply, HostIpcAuditReply, HostPrivServer, host_priv_server};
 use mach_interfaces::mach_port::{self, MachPortNamesReply, MachPortServer, mach_port_server};
 use mach_interfaces::notify::{self, NotifyServer, notify_server};
 use mach_interfaces::{Dispatch, OolArray, OolPorts, PolyPort, Release, wire};
@@ -82,6 +82,7 @@ impl HostPrivServer for Count {
         vm_set_default_memory_manager(t: u32, m: u32) -> ();
         host_get_io_master(t: u32) -> u32;
         host_tasks_dump(t: u32) -> ();
+        host_boot_data(t: u32, i: u32) -> HostBootDataReply;
     }
 }
 
@@ -232,6 +233,9 @@ fn cases() -> Vec<Case> {
     });
     add("default_memory_manager", HostPriv, false, &|b| {
         host_priv::encode_vm_set_default_memory_manager_request(b, 1, 0x55)
+    });
+    add("boot_data", HostPriv, false, &|b| {
+        host_priv::encode_host_boot_data_request(b, 1, 3)
     });
     add("info_basic", Host, false, &|b| {
         host::encode_host_info_basic_request(b, 1)
@@ -492,8 +496,8 @@ fn unknown_ids_get_mig_bad_id() {
         (Sub::Notify, &[64, 66, 73, 165, 170]),
         // The host subsystem knows none of host_priv's ids, and host_priv
         // none of host's: the kernel tries both on the host ports.
-        (Sub::Host, &[200, 205, 209, 210, 213, 216, 310, 403, 450, 453]),
-        (Sub::HostPriv, &[211, 212, 400, 402, 404, 449, 454, 503]),
+        (Sub::Host, &[200, 205, 209, 210, 213, 216, 310, 403, 450, 454]),
+        (Sub::HostPriv, &[211, 212, 400, 402, 404, 449, 455, 503]),
         (Sub::Kinds, &[5002, 5004, 5008, 5012]),
     ];
     let extremes = [0, -1, i32::MIN, i32::MAX, i32::MAX - 99];

@@ -8,7 +8,7 @@ use mach_abi::kern_return::{KERN_FAILURE, KERN_INVALID_HOST};
 use mach_abi::message::*;
 use mach_abi::port;
 use mach_interfaces::host::{self, HostInfoBasicReply, HostServer, HostVmStatisticsReply, host_server};
-use mach_interfaces::host_priv::{self, HostIpcAuditReply, HostPrivServer, host_priv_server};
+use mach_interfaces::host_priv::{self, HostBootDataReply, HostIpcAuditReply, HostPrivServer, host_priv_server};
 use mach_interfaces::notify::{self, NotifyServer, notify_server};
 use mach_interfaces::{Dispatch, Release, wire};
 
@@ -236,6 +236,11 @@ impl HostPrivServer for FakeHost {
         self.targets.push(host);
         self.fail.map_or(Ok(()), Err)
     }
+    fn host_boot_data(&mut self, host: u32, index: u32) -> Result<HostBootDataReply, i32> {
+        self.targets.push(host);
+        let _ = index;
+        Err::<HostBootDataReply, i32>(self.fail.unwrap_or(KERN_FAILURE))
+    }
 }
 
 impl Release for FakeHost {
@@ -312,6 +317,6 @@ fn host_errors_reach_the_client() {
         host_priv_server::<FakeHost>,
     );
     assert_eq!(host_priv::host_ipc_audit(&mut t, 1), Err(KERN_INVALID_HOST));
-    assert_eq!(host_priv::host_tasks_dump(&mut t, 1), Err(KERN_INVALID_HOST));
+    assert_eq!(host_priv::host_boot_data(&mut t, 1, 0), Err(KERN_INVALID_HOST));
     assert_eq!(t.last_reply.len(), 28);
 }

@@ -19,7 +19,8 @@
 //!     exception    exception_raise messages and their replies;
 //!     device       the devices found at boot
 //!  2  vm/          task VM on page tables and frames: faults, fork, virtual
-//!                  copies, page-out (`PageoutIo` is how it reaches pagers)
+//!                  copies, page-out (`PageoutIo` is how it reaches pagers),
+//!                  boot data modules
 //!  1  thread, task, sched, wait, waitq: execution and waiting;
 //!     clock        the system and calendar clocks
 //!  0  crate::arch, crate::mem, prof: the machine, frames and the heap

@@ -32,12 +32,13 @@ use test_programs::ipc_env::Env;
 mach_user::entry!(main);
 
 /// The host_priv calls [`privileged_calls`] makes, in order.
-const CALLS: [&str; 5] = [
+const CALLS: [&str; 6] = [
     "ipc_audit",
     "vm_pageout",
     "get_io_master",
     "default_memory_manager",
     "tasks_dump",
+    "boot_data",
 ];
 
 fn code<T>(r: &Result<T, i32>) -> i32 {
@@ -50,7 +51,7 @@ fn code<T>(r: &Result<T, i32>) -> i32 {
 /// Makes every host_priv call on `port`; returns each one's result code.
 /// `manager` is the port offered as default memory manager (a send right).
 /// Whatever a call that wrongly succeeded returned is given back.
-fn privileged_calls(rpc: &mut Rpc, task: u32, port: u32, manager: u32) -> [i32; 5] {
+fn privileged_calls(rpc: &mut Rpc, task: u32, port: u32, manager: u32) -> [i32; 6] {
     let audit = host_priv::host_ipc_audit(rpc, port);
     let pageout = host_priv::host_vm_pageout(rpc, port, 16);
     let master = host_priv::host_get_io_master(rpc, port);
@@ -59,7 +60,19 @@ fn privileged_calls(rpc: &mut Rpc, task: u32, port: u32, manager: u32) -> [i32; 
     }
     let dmm = host_priv::vm_set_default_memory_manager(rpc, port, manager);
     let dump = host_priv::host_tasks_dump(rpc, port);
-    [code(&audit), code(&pageout), code(&master), code(&dmm), code(&dump)]
+    let data = host_priv::host_boot_data(rpc, port, 0);
+    let data_code = code(&data);
+    if let Ok(d) = data {
+        drop(OolRegion::bytes(d.data));
+    }
+    [
+        code(&audit),
+        code(&pageout),
+        code(&master),
+        code(&dmm),
+        code(&dump),
+        data_code,
+    ]
 }
 
 #[repr(C, align(16))]
@@ -71,10 +84,10 @@ const REPORT_ID: i32 = 0x5052;
 /// The child's names for the report port and for a granted host_priv.
 const REPORT_NAME: u32 = 0x1000;
 const GRANTED_NAME: u32 = 0x1100;
-/// Words of a report: the five privileged calls through mach_host_self(),
+/// Words of a report: the six privileged calls through mach_host_self(),
 /// host_info_basic through it, host_ipc_audit through the inherited copy of
 /// the parent's host_priv name and through the granted name (0 if none).
-const REPORT_WORDS: usize = 8;
+const REPORT_WORDS: usize = 9;
 
 /// Runs in a child made by `task_create` from this image: makes the
 /// privileged calls with what it holds, reports the codes, and waits to be
@@ -93,11 +106,11 @@ extern "C" fn child_main(granted: u64) -> ! {
     };
     let _ = mp::mach_port_insert_right(&mut rpc, task, manager, poly);
     let mut words = [0i32; REPORT_WORDS];
-    words[..5].copy_from_slice(&privileged_calls(&mut rpc, task, host, manager));
-    words[5] = code(&host::host_info_basic(&mut rpc, host));
-    words[6] = code(&host_priv::host_ipc_audit(&mut rpc, inherited));
+    words[..6].copy_from_slice(&privileged_calls(&mut rpc, task, host, manager));
+    words[6] = code(&host::host_info_basic(&mut rpc, host));
+    words[7] = code(&host_priv::host_ipc_audit(&mut rpc, inherited));
     if granted != 0 {
-        words[7] = code(&host_priv::host_ipc_audit(&mut rpc, granted as u32));
+        words[8] = code(&host_priv::host_ipc_audit(&mut rpc, granted as u32));
     }
     let mut b: MsgBuf<128> = MsgBuf::new();
     b.set_header(&MachMsgHeader {
@@ -237,6 +250,11 @@ fn boot_task(e: &mut Env, args: &mach_user::start::Args) -> (bool, u32) {
         host_priv::vm_set_default_memory_manager(&mut e.rpc, e.host_priv, MACH_PORT_NULL),
         Ok(())
     );
+    ok &= check_eq!(
+        "host_priv_boot_data_index_checked",
+        host_priv::host_boot_data(&mut e.rpc, e.host_priv, u32::MAX).map(|d| d.name),
+        Err(KERN_INVALID_ARGUMENT)
+    );
     (ok, master.unwrap_or(0))
 }
 
@@ -321,10 +339,10 @@ fn children(e: &mut Env, master: u32) -> bool {
         let n = alloc_name("task_create_child_", name, "_refused");
         ok &= check_eq!(n.as_str(), w[i], KERN_INVALID_HOST);
     }
-    ok &= check_eq!("task_create_child_host_info", w[5], KERN_SUCCESS);
+    ok &= check_eq!("task_create_child_host_info", w[6], KERN_SUCCESS);
     ok &= check_eq!(
         "task_create_child_inherited_name_not_privileged",
-        w[6] != KERN_SUCCESS,
+        w[7] != KERN_SUCCESS,
         true
     );
     ok &= check_eq!(
@@ -335,7 +353,7 @@ fn children(e: &mut Env, master: u32) -> bool {
     let granted = run_child(e, master, true);
     ok &= check_eq!(
         "task_create_child_given_host_priv",
-        (granted.words.map(|w| w[7]), granted.had_host_priv),
+        (granted.words.map(|w| w[8]), granted.had_host_priv),
         (Some(KERN_SUCCESS), true)
     );
     ok

@@ -1084,8 +1084,9 @@ impl Fuzzer {
             _ => self.e.host_priv,
         };
         let pages = self.r.pick(&[0u32, 1, 16, 1024, u32::MAX]);
+        let index = self.r.pick(&[0u32, 1, 2, u32::MAX]);
         let rpc = &mut self.t;
-        match k % 6 {
+        match k % 7 {
             0 => drop(host_priv::host_ipc_audit(rpc, h)),
             1 => drop(host::host_info_basic(rpc, h)),
             2 => drop(host::host_vm_statistics(rpc, h)),
@@ -1095,6 +1096,11 @@ impl Fuzzer {
                     if m != self.dev_master {
                         self.remember(m);
                     }
+                }
+            }
+            5 => {
+                if let Ok(d) = host_priv::host_boot_data(rpc, h, index) {
+                    drop(OolRegion::bytes(d.data));
                 }
             }
             _ => {

@@ -154,6 +154,7 @@ fn the_projects_interfaces_have_the_mach_ids() {
             ("host_vm_pageout".to_string(), 451),
             ("host_ipc_audit".to_string(), 452),
             ("host_tasks_dump".to_string(), 453),
+            ("host_boot_data".to_string(), 454),
         ]
     );
 

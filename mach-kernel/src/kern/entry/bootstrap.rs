@@ -3,8 +3,13 @@
 //!
 //! Each `module2` line becomes a task; its command line's first word names the
 //! task and all words except the kernel's own (`ktest=`, `expect=`) become its
-//! `argv`. The first module is the bootstrap task. (GNU Mach creates boot
+//! `argv`. The first such module is the bootstrap task. (GNU Mach creates boot
 //! tasks the same way; in later issues the bootstrap task starts the servers.)
+//!
+//! A line with the word `boot-data` is no program: its bytes are kept as boot
+//! data (`vm::boot_data`, handed out by `host_boot_data`), unparsed, under
+//! the line's first word. They are kept before the first task starts, so the
+//! end-of-run frame audit's baseline already counts them.
 //!
 //! Every boot task gets a send right to the privileged host port, named on
 //! its command line as GNU Mach names ports for boot modules
@@ -86,6 +91,25 @@ fn boot_task_args(ipc: &mut Ipc, task: &Arc<Task>, first: bool, host_priv: PortI
     args
 }
 
+/// Whether a module line is boot data rather than a program.
+fn is_boot_data(line: &str) -> bool {
+    line.split_whitespace().any(|w| w == "boot-data")
+}
+
+/// Keeps every boot data module (before the first task).
+fn keep_boot_data(boot: &BootInfo) {
+    for module in boot.modules().iter().filter(|m| is_boot_data(m.cmdline.as_str())) {
+        let line = module.cmdline.as_str();
+        let name = line.split_whitespace().next().unwrap_or("");
+        let bytes = phys::module_bytes(module.range);
+        let index = vm::boot_data::count();
+        match vm::boot_data::keep(mach_abi::device::device_name(name.as_bytes()), bytes) {
+            Ok(()) => log::info!("boot data {index} '{name}': {} bytes", bytes.len()),
+            Err(kr) => log::error!("cannot keep boot data '{line}': {kr}"),
+        }
+    }
+}
+
 /// Creates a task for every boot module.
 pub fn start(boot: &BootInfo) {
     STAY.store(cmdline::has_flag(boot.cmdline.as_str(), "stay"), Ordering::Relaxed);
@@ -93,10 +117,12 @@ pub fn start(boot: &BootInfo) {
         HEAP_SLACK.store(slack, Ordering::Relaxed);
     }
     crate::kern::prof::ENABLED.store(cmdline::has_flag(boot.cmdline.as_str(), "profile"), Ordering::Relaxed);
+    keep_boot_data(boot);
     BASELINE.store(frames_accounted(), Ordering::Relaxed);
     HEAP_BASELINE.store(phys::heap_usage().0, Ordering::Relaxed);
     let host_priv = lock::with(|k| k.host_priv);
-    for (i, module) in boot.modules().iter().enumerate() {
+    let programs = boot.modules().iter().filter(|m| !is_boot_data(m.cmdline.as_str()));
+    for (i, module) in programs.enumerate() {
         let line = module.cmdline.as_str();
         let args: Vec<&str> = line
             .split_whitespace()

@@ -1,6 +1,6 @@
 //! The `host_priv` subsystem (`interfaces/host_priv.defs`): what changes or
 //! inspects the whole system — the default memory manager, page-out on
-//! demand, the device master port, the IPC audit, the task dump.
+//! demand, the device master port, the IPC audit, the task dump, boot data.
 //! Served by [`super::host`]'s server on both host ports; every routine
 //! first checks that the request came on the privileged one, and answers
 //! `KERN_INVALID_HOST` (releasing whatever the request carried, by the
@@ -8,10 +8,11 @@
 
 use super::host::HostPortServer;
 use crate::kern::pager::{self, PagerIo};
-use crate::kern::vm::pageout;
+use crate::kern::vm::{boot_data, pageout};
 use core::sync::atomic::Ordering;
 use mach_abi::kern_return::*;
-use mach_interfaces::host_priv::{HostIpcAuditReply, HostPrivServer};
+use mach_interfaces::OolArray;
+use mach_interfaces::host_priv::{HostBootDataReply, HostIpcAuditReply, HostPrivServer};
 
 impl HostPortServer<'_, '_> {
     /// `KERN_INVALID_HOST` unless the request came on the host_priv port.
@@ -63,6 +64,18 @@ impl HostPrivServer for HostPortServer<'_, '_> {
         self.privileged()?;
         dump_tasks(self.ctx.ipc, self.ctx.pagers);
         Ok(())
+    }
+    fn host_boot_data(&mut self, _host: u32, index: u32) -> Result<HostBootDataReply, i32> {
+        self.privileged()?;
+        let d = boot_data::copy(index)?;
+        let address = match d.copy {
+            Some(handle) => self.ctx.out.ool_copy(handle),
+            None => self.ctx.out.ool(alloc::vec::Vec::new()),
+        };
+        Ok(HostBootDataReply {
+            name: d.name,
+            data: OolArray { address, count: d.len },
+        })
     }
 }
 
