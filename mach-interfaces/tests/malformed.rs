@@ -19,7 +19,9 @@ use mach_interfaces::{Dispatch, OolArray, OolPorts, PolyPort, Release, wire};
 mod kinds {
     include!(concat!(env!("OUT_DIR"), "/tests/kinds.rs"));
 }
-use kinds::{ArraysReply, KindsServer, PolyReply, PortsReply, ScalarsReply, kinds_server};
+use kinds::{
+    ArraysReply, InlinePairReply, InlinePortsReply, KindsServer, PolyReply, PortsReply, ScalarsReply, kinds_server,
+};
 
 /// A server for every subsystem that counts calls and records releases.
 #[derive(Default)]
@@ -95,6 +97,10 @@ impl KindsServer for Count {
         oneway(t: u32, r: u32, d: OolArray, n: OolPorts, v: u64) -> ();
         ping(t: u32) -> ();
         nothing(t: u32) -> ();
+        inline_echo(t: u32, g: u32, d: &[u8], o: &mut [u8]) -> usize;
+        inline_pair(t: u32, a: &[u8], x: u64, b: &[u8], c: &mut [u8], d: &mut [u8]) -> InlinePairReply;
+        inline_ports(t: u32, p: u32, a: &[u8], n: &mut [u8]) -> InlinePortsReply;
+        inline_note(t: u32, m: &[u8]) -> ();
     }
 }
 
@@ -255,6 +261,21 @@ fn cases() -> Vec<Case> {
     });
     add("ping", Kinds, true, &|b| kinds::encode_ping_request(b, 1));
     add("nothing", Kinds, false, &|b| kinds::encode_nothing_request(b, 1));
+    add("inline_echo", Kinds, false, &|b| {
+        kinds::encode_inline_echo_request(b, 1, 2, b"hello")
+    });
+    add("inline_echo_empty", Kinds, false, &|b| {
+        kinds::encode_inline_echo_request(b, 1, 2, b"")
+    });
+    add("inline_pair", Kinds, false, &|b| {
+        kinds::encode_inline_pair_request(b, 1, b"old name", 3, b"new")
+    });
+    add("inline_ports", Kinds, false, &|b| {
+        kinds::encode_inline_ports_request(b, 1, 0x66, b"/etc/passwd")
+    });
+    add("inline_note", Kinds, true, &|b| {
+        kinds::encode_inline_note_request(b, 1, b"x")
+    });
     out
 }
 
@@ -315,7 +336,7 @@ fn msg_size(c: &Case) -> usize {
 #[test]
 fn valid_requests_are_accepted() {
     for c in cases() {
-        let mut reply = [0u8; 256];
+        let mut reply = vec![0u8; 8192];
         let (d, s) = dispatch(c.sub, &c.bytes, &mut reply);
         assert_eq!(s.calls, 1, "{}", c.name);
         assert!(s.releases.0.is_empty(), "{}", c.name);
