@@ -25,7 +25,7 @@ KERNEL_ELF := $(KERNEL_DIR)/$(TARGET)/release/mach-kernel
 TEST_KERNEL_ELF := $(KERNEL_DIR)/$(TARGET)/checked/mach-kernel
 USER_BIN := $(USER_DIR)/$(TARGET)/release
 HARNESS := target/debug/harness
-USER_PROGRAMS := bootstrap default-pager unix-server test-traps test-preempt test-fault test-ports test-msg test-rpc test-fuzz test-vm test-fork test-exc test-pager test-thread test-ool test-vmcopy test-device test-dpager test-bigmem test-exhaust test-emul test-tls test-clock bench-ipc
+USER_PROGRAMS := bootstrap default-pager unix-server test-traps test-preempt test-fault test-ports test-msg test-rpc test-fuzz test-vm test-fork test-exc test-pager test-thread test-ool test-vmcopy test-device test-dpager test-bigmem test-exhaust test-emul test-tls test-clock test-priv test-bootdata bench-ipc
 
 # The emulation library, linked at unix_abi::EMUL_BASE (high in the user
 # half: position-independent code, linked at its fixed address).
@@ -84,13 +84,22 @@ disk:
 	@mkdir -p build
 	rm -f $(DISK_IMG) && truncate -s $(DISK_SIZE) $(DISK_IMG)
 
-# $(1) = output ISO, $(2) = grub.cfg, $(3) = kernel (default: the release one)
+# The test boot's boot data modules (`boot-data` lines of iso/grub-test.cfg,
+# checked by test-bootdata): files of a known pattern made at build time.
+TESTDATA := build/testdata/test-bootdata.bin build/testdata/test-bootdata-page.bin
+
+$(TESTDATA): scripts/make-testdata.py
+	python3 scripts/make-testdata.py build/testdata
+
+# $(1) = output ISO, $(2) = grub.cfg, $(3) = kernel (default: the release one),
+# $(4) = more files for /boot (boot data modules)
 define make_iso
 	rm -rf $(1).d && mkdir -p $(1).d/boot/grub
 	cp $(if $(3),$(3),$(KERNEL_ELF)) $(1).d/boot/mach-kernel
 	for p in $(USER_PROGRAMS); do cp $(USER_BIN)/$$p $(1).d/boot/$$p; done
-	cp $(EMUL_ELF) $(1).d/boot/emulation-lib
-	cp $(ROOTFS) $(1).d/boot/rootfs.cpio
+	if [ -f $(EMUL_ELF) ]; then cp $(EMUL_ELF) $(1).d/boot/emulation-lib; fi
+	if [ -f $(ROOTFS) ]; then cp $(ROOTFS) $(1).d/boot/rootfs.cpio; fi
+	$(if $(4),cp $(4) $(1).d/boot/)
 	cp $(2) $(1).d/boot/grub/grub.cfg
 	grub-mkrescue -o $(1) $(1).d 2>build/grub-mkrescue.log || { cat build/grub-mkrescue.log; exit 1; }
 endef
@@ -100,12 +109,12 @@ iso: kernel user emul rootfs
 	$(call make_iso,build/mach.iso,iso/grub.cfg)
 
 # With T=pattern only the test modules whose line contains it are booted.
-test-iso: test-kernel user emul rootfs
+test-iso: test-kernel user $(TESTDATA)
 	@mkdir -p build
 	@if [ -n "$(T)" ]; then \
 		awk -v t="$(T)" '!/^[ \t]*module2/ || /bootstrap/ || /default-pager/ || index($$0, t)' iso/grub-test.cfg > build/grub-test.cfg; \
 	else cp iso/grub-test.cfg build/grub-test.cfg; fi
-	$(call make_iso,build/mach-test.iso,build/grub-test.cfg,$(TEST_KERNEL_ELF))
+	$(call make_iso,build/mach-test.iso,build/grub-test.cfg,$(TEST_KERNEL_ELF),$(TESTDATA))
 
 # Kernels that fault on purpose, to test the panic path (make test boots both).
 panic-isos: test-kernel user
@@ -151,16 +160,18 @@ exhaust-iso: test-kernel user
 # calls per seed (make fuzz).
 SEED ?=
 CALLS ?=
-fuzz-iso: test-kernel user
+fuzz-iso: test-kernel user $(TESTDATA)
 	@mkdir -p build
 	sed -e '$(if $(SEED),s|seeds=[^ ]*|seeds=$(SEED)|)' -e '$(if $(CALLS),s|calls=[0-9]*|calls=$(CALLS)|)' \
 		iso/grub-fuzz.cfg > build/grub-fuzz.cfg
-	$(MAKE) --no-print-directory one-iso ISO=build/mach-fuzz.iso CFG=build/grub-fuzz.cfg
+	$(MAKE) --no-print-directory one-iso ISO=build/mach-fuzz.iso CFG=build/grub-fuzz.cfg EXTRA="$(TESTDATA)"
 
-# One ISO; KELF= the kernel (default: the tests' kernel).
+# One ISO; KELF= the kernel (default: the tests' kernel), EXTRA= more files
+# for /boot.
 KELF ?= $(TEST_KERNEL_ELF)
+EXTRA ?=
 one-iso:
-	$(call make_iso,$(ISO),$(CFG),$(KELF))
+	$(call make_iso,$(ISO),$(CFG),$(KELF),$(EXTRA))
 
 run: iso harness disk
 	qemu-system-x86_64 $(QEMU_FLAGS) -cdrom build/mach.iso | $(HARNESS) symbolize --kernel $(KERNEL_ELF)
@@ -189,7 +200,7 @@ debug: iso disk
 # command line) and prints their totals at the end of build/bench.log; they
 # cost instructions inside the figures, so plain `make bench` leaves them off.
 PROFILE ?=
-bench-iso: kernel user emul rootfs
+bench-iso: kernel user
 	@mkdir -p build
 	sed '$(if $(PROFILE),s|loglevel=warn|loglevel=warn profile|)' iso/grub-bench.cfg > build/grub-bench.cfg
 	$(call make_iso,build/mach-bench.iso,build/grub-bench.cfg)

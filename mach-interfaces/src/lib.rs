@@ -96,9 +96,15 @@ pub mod notify {
     include!(concat!(env!("OUT_DIR"), "/notify.rs"));
 }
 
-/// `host` (200): calls on the host port (`interfaces/host.defs`).
+/// `host` (200): harmless information on the host name port, `mach_host_self()` (`interfaces/host.defs`).
 pub mod host {
     include!(concat!(env!("OUT_DIR"), "/host.rs"));
+}
+
+/// `host_priv` (400): calls on the privileged host port, which only boot tasks
+/// hold (`interfaces/host_priv.defs`).
+pub mod host_priv {
+    include!(concat!(env!("OUT_DIR"), "/host_priv.rs"));
 }
 
 /// `bootstrap` (400): the name service on the bootstrap port (`interfaces/bootstrap.defs`).

@@ -9,9 +9,8 @@ mod common;
 
 use common::{REPLY_PORT, Released, Releases, Rng, ret_code, to_received};
 use mach_abi::message::*;
-use mach_interfaces::host::{
-    self, HostInfoBasicReply, HostIpcAuditReply, HostServer, HostVmStatisticsReply, host_server,
-};
+use mach_interfaces::host::{self, HostInfoBasicReply, HostServer, HostVmStatisticsReply, host_server};
+use mach_interfaces::host_priv::{self, HostBootDataReply, HostIpcAuditReply, HostPrivServer, host_priv_server};
 use mach_interfaces::mach_port::{self, MachPortNamesReply, MachPortServer, mach_port_server};
 use mach_interfaces::notify::{self, NotifyServer, notify_server};
 use mach_interfaces::{Dispatch, OolArray, OolPorts, PolyPort, Release, wire};
@@ -73,13 +72,19 @@ impl NotifyServer for Count {
 
 impl HostServer for Count {
     counting! {
-        host_ipc_audit(t: u32) -> HostIpcAuditReply;
         host_info_basic(t: u32) -> HostInfoBasicReply;
         host_vm_statistics(t: u32) -> HostVmStatisticsReply;
+    }
+}
+
+impl HostPrivServer for Count {
+    counting! {
+        host_ipc_audit(t: u32) -> HostIpcAuditReply;
         host_vm_pageout(t: u32, p: u32) -> u32;
         vm_set_default_memory_manager(t: u32, m: u32) -> ();
         host_get_io_master(t: u32) -> u32;
         host_tasks_dump(t: u32) -> ();
+        host_boot_data(t: u32, i: u32) -> HostBootDataReply;
     }
 }
 
@@ -116,6 +121,7 @@ enum Sub {
     MachPort,
     Notify,
     Host,
+    HostPriv,
     Kinds,
 }
 
@@ -133,6 +139,7 @@ fn dispatch(sub: Sub, req: &[u8], reply: &mut [u8]) -> (Dispatch, Count) {
         Sub::MachPort => mach_port_server(&mut s, req, reply),
         Sub::Notify => notify_server(&mut s, req, reply),
         Sub::Host => host_server(&mut s, req, reply),
+        Sub::HostPriv => host_priv_server(&mut s, req, reply),
         Sub::Kinds => kinds_server(&mut s, req, reply),
     };
     (d, s)
@@ -227,7 +234,15 @@ fn cases() -> Vec<Case> {
     add("dead_name", Notify, true, &|b| {
         notify::encode_mach_notify_dead_name_request(b, 1, 2)
     });
-    add("ipc_audit", Host, false, &|b| host::encode_host_ipc_audit_request(b, 1));
+    add("ipc_audit", HostPriv, false, &|b| {
+        host_priv::encode_host_ipc_audit_request(b, 1)
+    });
+    add("default_memory_manager", HostPriv, false, &|b| {
+        host_priv::encode_vm_set_default_memory_manager_request(b, 1, 0x55)
+    });
+    add("boot_data", HostPriv, false, &|b| {
+        host_priv::encode_host_boot_data_request(b, 1, 3)
+    });
     add("info_basic", Host, false, &|b| {
         host::encode_host_info_basic_request(b, 1)
     });
@@ -497,10 +512,13 @@ fn wrong_descriptor_counts() {
 
 #[test]
 fn unknown_ids_get_mig_bad_id() {
-    let probes: [(Sub, &[i32]); 4] = [
+    let probes: [(Sub, &[i32]); 5] = [
         (Sub::MachPort, &[3199, 3202, 3209, 3216, 3300, 3304]),
         (Sub::Notify, &[64, 66, 73, 165, 170]),
-        (Sub::Host, &[200, 209, 216, 310]),
+        // The host subsystem knows none of host_priv's ids, and host_priv
+        // none of host's: the kernel tries both on the host ports.
+        (Sub::Host, &[200, 205, 209, 210, 213, 216, 310, 403, 450, 454]),
+        (Sub::HostPriv, &[211, 212, 400, 402, 404, 449, 455, 503]),
         (Sub::Kinds, &[5002, 5004, 5008, 5012]),
     ];
     let extremes = [0, -1, i32::MIN, i32::MAX, i32::MAX - 99];

@@ -194,9 +194,12 @@ pub fn task_self() -> MachPortName {
     }
 }
 
-/// Forgets the name [`task_self`] remembered (see there).
+/// Forgets the names this task's memory remembers from the task it was
+/// copied from: [`task_self`]'s (see there) and the boot task's host_priv
+/// name ([`crate::start::host_priv`]).
 pub fn forget_task_self() {
     TASK_SELF.store(0, Ordering::Relaxed);
+    crate::start::forget_host_priv();
 }
 
 /// A send right to the calling thread's port.
@@ -204,7 +207,8 @@ pub fn mach_thread_self() -> MachPortName {
     name_trap(traps::THREAD_SELF_TRAP)
 }
 
-/// A send right to the host port.
+/// A send right to the host name port (unprivileged: the privileged host
+/// port is given to boot tasks on their command line, `crate::start::host_priv`).
 pub fn mach_host_self() -> MachPortName {
     name_trap(traps::HOST_SELF_TRAP)
 }

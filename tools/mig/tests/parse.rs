@@ -139,13 +139,22 @@ fn the_projects_interfaces_have_the_mach_ids() {
     assert_eq!(
         ids(&h),
         [
-            ("host_ipc_audit".to_string(), 210),
             ("host_info_basic".to_string(), 211),
             ("host_vm_statistics".to_string(), 212),
-            ("host_vm_pageout".to_string(), 213),
-            ("host_get_io_master".to_string(), 205),
-            ("vm_set_default_memory_manager".to_string(), 214),
-            ("host_tasks_dump".to_string(), 215)
+        ]
+    );
+
+    let hp = real("host_priv.defs");
+    assert_eq!((hp.subsystem.as_str(), hp.base), ("host_priv", 400));
+    assert_eq!(
+        ids(&hp),
+        [
+            ("vm_set_default_memory_manager".to_string(), 403),
+            ("host_get_io_master".to_string(), 450),
+            ("host_vm_pageout".to_string(), 451),
+            ("host_ipc_audit".to_string(), 452),
+            ("host_tasks_dump".to_string(), 453),
+            ("host_boot_data".to_string(), 454),
         ]
     );
 
