@@ -36,6 +36,34 @@ impl Unix {
     }
 }
 
+impl Unix {
+    /// nanosleep and clock_nanosleep: the request is answered when the time
+    /// is up (TIMER_ABSTIME: at that time of `clock`).
+    fn nanosleep(&mut self, process: u32, clock: u64, flags: u64, data: &[u8]) -> (i64, usize) {
+        let word = |i: usize| data.get(i * 8..i * 8 + 8).and_then(|b| b.try_into().ok()).map(i64::from_le_bytes);
+        let (Some(sec), Some(nsec)) = (word(0), word(1)) else { return (Errno::EFAULT.as_return(), 0) };
+        if sec < 0 || !(0..1_000_000_000).contains(&nsec) {
+            return (Errno::EINVAL.as_return(), 0);
+        }
+        let ns = (sec as u64).saturating_mul(1_000_000_000).saturating_add(nsec as u64);
+        let now = crate::blocking::now();
+        let deadline = if flags & linux_raw_sys::general::TIMER_ABSTIME as u64 != 0 {
+            if clock == linux_raw_sys::general::CLOCK_REALTIME as u64 {
+                let cal = mach_user::trap::clock_get_time(mach_user::abi::clock::CALENDAR_CLOCK).unwrap_or(0);
+                now.saturating_add(ns.saturating_sub(cal))
+            } else {
+                ns
+            }
+        } else {
+            now.saturating_add(ns)
+        };
+        if deadline > now {
+            self.block(process, crate::blocking::Wait::Sleep { deadline });
+        }
+        (0, 0)
+    }
+}
+
 impl UnixServer for Unix {
     fn unix_scalar(
         &mut self,
@@ -151,7 +179,7 @@ impl UnixServer for Unix {
 
     fn unix_write(&mut self, process: u32, number: u64, a0: u64, a1: u64, a2: u64, data: &[u8]) -> Result<i64, i32> {
         self.procs.by_port(process).ok_or(MIG_NO_REPLY)?;
-        Ok(match self.file_write(process, n32(number), [a0, a1, a2], data) {
+        let r = match self.file_write(process, n32(number), [a0, a1, a2], data) {
             Some(r) => r,
             None => match n32(number) {
                 nr::__NR_setrlimit => 0,
@@ -165,7 +193,8 @@ impl UnixServer for Unix {
                 }
                 _ => self.enosys(number),
             },
-        })
+        };
+        self.answer(r)
     }
 
     fn unix_read(
@@ -231,6 +260,8 @@ impl UnixServer for Unix {
                     (0, 0)
                 }
             }
+            nr::__NR_nanosleep => self.nanosleep(process, 0, 0, data),
+            nr::__NR_clock_nanosleep => self.nanosleep(process, a0, a1, data),
             nr::__NR_rt_sigaction => self.sigaction(process, a0, a1, a2 != 0, a3 != 0, data, data_out),
             nr::__NR_rt_sigprocmask => self.sigprocmask(process, a0, a1, a2 != 0, a3 != 0, data, data_out),
             n => match self.file_exchange(process, n, [a0, a1, a2, a3], data, data_out) {
@@ -238,7 +269,7 @@ impl UnixServer for Unix {
                 None => (self.enosys(number), 0),
             },
         };
-        Ok(UnixExchangeReply { result, data_out: len })
+        self.answer(UnixExchangeReply { result, data_out: len })
     }
 
     fn unix_write_ool(
@@ -253,10 +284,11 @@ impl UnixServer for Unix {
         let region = OolRegion::bytes(data);
         self.procs.by_port(process).ok_or(MIG_NO_REPLY)?;
         let bytes = &region[..];
-        Ok(match self.file_write(process, n32(number), [a0, a1, a2], bytes) {
+        let r = match self.file_write(process, n32(number), [a0, a1, a2], bytes) {
             Some(r) => r,
             None => self.enosys(number),
-        })
+        };
+        self.answer(r)
     }
 
     fn unix_read_ool(&mut self, process: u32, number: u64, a0: u64, a1: u64, a2: u64) -> Result<UnixReadOolReply, i32> {
@@ -274,6 +306,10 @@ impl UnixServer for Unix {
             None => (self.enosys(number), 0),
         };
         let (address, _) = region.into_raw();
+        if self.current.deferred {
+            let _ = mach_interfaces::vm::vm_deallocate(&mut self.rpc, self.task, address, size);
+            return Err(MIG_NO_REPLY);
+        }
         let kept = crate::exec::page_up(len as u64).unwrap_or(size);
         if kept < size {
             let _ = mach_interfaces::vm::vm_deallocate(&mut self.rpc, self.task, address + kept, size - kept);

@@ -16,6 +16,7 @@ use linux_raw_sys::general as g;
 use linux_raw_sys::ioctl;
 use unix_core::errno::{Errno, Result};
 use unix_core::fs::{FileType, Fs, Ino, ROOT_INO};
+use crate::blocking::Wait;
 use unix_core::pipe::Pipe;
 
 /// What an open file refers to.
@@ -109,12 +110,13 @@ impl Files {
     }
 
     /// One descriptor fewer refers to `id`; at none the description goes,
-    /// and the pipe end or inode reference it held.
-    pub fn release(&mut self, fs: &mut Fs, id: u32) {
-        let Some(f) = self.open.get_mut(&id) else { return };
+    /// and the pipe end or inode reference it held. Returns the pipe whose
+    /// end closed, if one did.
+    pub fn release(&mut self, fs: &mut Fs, id: u32) -> Option<u32> {
+        let f = self.open.get_mut(&id)?;
         f.refs -= 1;
         if f.refs > 0 {
-            return;
+            return None;
         }
         let object = f.object;
         self.open.remove(&id);
@@ -133,9 +135,11 @@ impl Files {
                         self.pipes.remove(&p);
                     }
                 }
+                return Some(p);
             }
             _ => {}
         }
+        None
     }
 
     /// A new pipe: (read end, write end) descriptions.
@@ -160,6 +164,14 @@ fn at_fdcwd(dirfd: u64) -> bool {
 }
 
 impl Unix {
+    /// Drops one reference to open file `id`; the other end of a pipe whose
+    /// end closed may now go on (end of file, EPIPE).
+    pub fn release_file(&mut self, id: u32) {
+        if let Some(p) = self.files.release(&mut self.fs, id) {
+            self.pipe_changed(p);
+        }
+    }
+
     /// The directory a path is relative to: the cwd for AT_FDCWD or an
     /// absolute path, else the directory open on `dirfd`.
     fn base(&self, port: u32, dirfd: u64, path: &[u8]) -> Result<Ino> {
@@ -197,13 +209,13 @@ impl Unix {
     /// Installs `id` as a new descriptor of `port`'s process.
     fn install(&mut self, port: u32, id: u32, cloexec: bool) -> i64 {
         let Some(p) = self.procs.by_port_mut(port) else {
-            self.files.release(&mut self.fs, id);
+            self.release_file(id);
             return Errno::ESRCH.as_return();
         };
         match p.fds.insert(id, cloexec) {
             Ok(fd) => fd as i64,
             Err(e) => {
-                self.files.release(&mut self.fs, id);
+                self.release_file(id);
                 e.as_return()
             }
         }
@@ -292,7 +304,7 @@ impl Unix {
     fn close(&mut self, port: u32, fd: u64) -> Result<i64> {
         let p = self.procs.by_port_mut(port).ok_or(Errno::ESRCH)?;
         let id = p.fds.close(i32::try_from(fd).map_err(|_| Errno::EBADF)?)?;
-        self.files.release(&mut self.fs, id);
+        self.release_file(id);
         Ok(0)
     }
 
@@ -315,7 +327,7 @@ impl Unix {
         let (fd, replaced) = p.fds.dup3(old as i32, newfd, cloexec.unwrap_or(false))?;
         self.files.retain(id);
         if let Some(r) = replaced {
-            self.files.release(&mut self.fs, r);
+            self.release_file(r);
         }
         Ok(fd as i64)
     }
@@ -600,9 +612,30 @@ impl Unix {
                 Ok(n as i64)
             }
             Object::Pipe(p, true) => {
+                let nonblock = self.files.get(id).is_some_and(|f| f.flags & g::O_NONBLOCK != 0);
                 let pipe = self.files.pipes.get_mut(&p).ok_or(Errno::EPIPE)?;
-                match pipe.write(data) {
-                    Ok(io) => Ok(io.n as i64),
+                let r = pipe.write(data);
+                match r {
+                    Ok(io) if io.n == data.len() || nonblock => {
+                        self.pipe_changed(p);
+                        Ok(io.n as i64)
+                    }
+                    Ok(io) => {
+                        // A blocking write goes in whole: the rest waits for room.
+                        self.pipe_changed(p);
+                        let wait = Wait::PipeWrite { pipe: p, data: data.into(), done: io.n };
+                        self.block(port, wait);
+                        Ok(0)
+                    }
+                    Err(e) if e == Errno::EAGAIN && !nonblock => {
+                        let wait = Wait::PipeWrite { pipe: p, data: data.into(), done: 0 };
+                        self.block(port, wait);
+                        Ok(0)
+                    }
+                    Err(e) if e == Errno::EPIPE => {
+                        self.signal(port, g::SIGPIPE);
+                        Err(e)
+                    }
                     Err(e) => Err(e),
                 }
             }
@@ -655,8 +688,19 @@ impl Unix {
                 n
             }
             Object::Pipe(p, false) => {
+                let nonblock = self.files.get(id).is_some_and(|f| f.flags & g::O_NONBLOCK != 0);
                 let pipe = self.files.pipes.get_mut(&p).ok_or(Errno::EBADF)?;
-                pipe.read(buf)?.n
+                match pipe.read(buf) {
+                    Ok(io) => {
+                        self.pipe_changed(p);
+                        io.n
+                    }
+                    Err(e) if e == Errno::EAGAIN && !nonblock && count > 0 => {
+                        self.block(port, Wait::PipeRead { pipe: p, count });
+                        0
+                    }
+                    Err(e) => return Err(e),
+                }
             }
             Object::Pipe(_, true) => return Err(Errno::EBADF),
         };
@@ -695,7 +739,7 @@ impl Unix {
         let cloexec = flags & g::O_CLOEXEC != 0;
         let rfd = self.install(port, r, cloexec);
         if rfd < 0 {
-            self.files.release(&mut self.fs, w);
+            self.release_file(w);
             return Err(Errno(-rfd as u32));
         }
         let wfd = self.install(port, w, cloexec);

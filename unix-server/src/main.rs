@@ -20,6 +20,7 @@
 
 extern crate alloc;
 
+mod blocking;
 mod calls;
 mod console;
 mod exec;

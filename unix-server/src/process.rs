@@ -246,7 +246,7 @@ impl Unix {
             self.files.retain(console);
             let _ = fds.insert(console, false);
         }
-        self.files.release(&mut self.fs, console);
+        self.release_file(console);
         self.procs.insert(Process {
             pid,
             port,
@@ -378,7 +378,7 @@ impl Unix {
         let closed = p.fds.close_on_exec();
         let pid = p.pid;
         for (_, id) in closed {
-            self.files.release(&mut self.fs, id);
+            self.release_file(id);
         }
         let _ = self.procs.unix.exec(pid);
         let _ = task::task_terminate(&mut self.rpc, old_task);
@@ -403,14 +403,6 @@ impl Unix {
             }
             Err(e) => (e.as_return(), 0),
         })
-    }
-
-    /// Sends the answer to a parked request of the scalar shape... or any
-    /// shape whose first output is `result`: wait4's come as `unix_read`.
-    fn reply_scalar_later(&mut self, h: &MachMsgHeader, result: i64) {
-        let mut buf = mach_interfaces::MsgBuf::<256>::new();
-        let n = unix::reply_unix_scalar(&mut buf.0, h, || result);
-        self.send_later(&mut buf.0, n);
     }
 
     /// Acts on what an exit did: parked waits answered, the waits of the
@@ -439,6 +431,7 @@ impl Unix {
     /// process's end ends the run.
     pub fn end_process(&mut self, port: u32, status: WaitStatus) {
         let Some(mut p) = self.procs.remove(port) else { return };
+        self.drop_blocked_of(port);
         if let Some(h) = p.vfork_parent.take() {
             self.reply_scalar_later(&h, p.pid as i64);
         }
@@ -447,7 +440,7 @@ impl Unix {
         let _ = mach_port::mach_port_deallocate(&mut self.rpc, self.task, p.thread);
         self.drop_port(p.port);
         for id in p.fds.close_all() {
-            self.files.release(&mut self.fs, id);
+            self.release_file(id);
         }
         if let Ok(ev) = self.procs.unix.exit(p.pid, status) {
             self.events(ev);

@@ -59,6 +59,7 @@ pub struct Unix {
     pub exception_port: u32,
     pub emulator: Emulator,
     pub fs: Fs,
+    pub blocked: crate::blocking::Blocked,
     pub files: crate::files::Files,
     pub procs: Table,
     /// Calls answered ENOSYS, by number.
@@ -109,6 +110,7 @@ impl Unix {
             exception_port,
             emulator,
             fs,
+            blocked: Default::default(),
             files: Default::default(),
             procs: Table::new(),
             enosys: BTreeMap::new(),
@@ -146,7 +148,17 @@ impl Unix {
                 self.shutdown();
                 return status;
             }
-            match mach_msg(&mut req, MACH_RCV_MSG, 0, self.port_set, 0) {
+            // Wake in time for the nearest sleeper.
+            let (option, timeout) = match self.next_deadline() {
+                Some(d) => {
+                    let ms = d.saturating_sub(crate::blocking::now()).div_ceil(1_000_000);
+                    (MACH_RCV_MSG | MACH_RCV_TIMEOUT, ms.min(u32::MAX as u64) as u32)
+                }
+                None => (MACH_RCV_MSG, 0),
+            };
+            let r = mach_msg(&mut req, option, 0, self.port_set, timeout);
+            self.wake_sleepers();
+            match r {
                 MACH_MSG_SUCCESS => {}
                 MACH_RCV_INVALID_NAME | MACH_RCV_PORT_DIED => return 1,
                 _ => continue,

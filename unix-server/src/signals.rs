@@ -35,7 +35,8 @@ impl Default for Signals {
 
 impl Signals {
     fn handler(&self, sig: usize) -> u64 {
-        u64::from_le_bytes(self.actions[sig - 1][..8].try_into().unwrap_or([0; 8]))
+        let Some(a) = self.actions.get(sig.wrapping_sub(1)) else { return SIG_DFL };
+        u64::from_le_bytes(a[..8].try_into().unwrap_or([0; 8]))
     }
 
     /// exec: caught signals go back to their default (ignored ones stay).
@@ -127,37 +128,55 @@ impl Unix {
         (0, 0)
     }
 
-    /// kill(pid, sig) for pid > 0 (and the caller's own group for 0).
-    /// None when the caller itself ended (its request gets no reply).
+    /// kill(pid, sig): pid > 0 that process, 0 the caller's group, -1 every
+    /// process but init, < -1 group -pid. None when the caller itself ended
+    /// (its request gets no reply).
     pub fn kill(&mut self, caller: u32, pid: i32, sig: i32) -> Option<i64> {
         if !(0..=64).contains(&sig) {
             return Some(Errno::EINVAL.as_return());
         }
-        let target = if pid == 0 || pid == -1 {
-            Some(caller)
-        } else if pid > 0 {
-            self.procs.port_of(pid)
-        } else {
-            self.procs.port_of(-pid)
+        let me = self.procs.by_port(caller)?.pid;
+        let targets = match self.procs.unix.kill_targets(me, pid) {
+            Ok(t) => t,
+            Err(e) => return Some(e.as_return()),
         };
-        let Some(port) = target else {
+        let ports: alloc::vec::Vec<u32> = targets.iter().filter_map(|&p| self.procs.port_of(p)).collect();
+        if ports.is_empty() {
             return Some(Errno::ESRCH.as_return());
-        };
+        }
         if sig == 0 {
             return Some(0);
         }
-        let Some(p) = self.procs.by_port(port) else {
-            return Some(Errno::ESRCH.as_return());
-        };
-        let handler = p.signals.handler(sig as usize);
-        let ignore = handler == SIG_IGN as u64 || (handler == SIG_DFL as u64 && ignored_by_default(sig as u32));
-        if sig != g::SIGKILL as i32 && (ignore || handler != SIG_DFL as u64) {
-            return Some(0);
+        let mut caller_ended = false;
+        for port in ports {
+            caller_ended |= self.deliver(port, sig as u32) && port == caller;
         }
-        if port == caller {
+        if caller_ended { None } else { Some(0) }
+    }
+
+    /// A signal the server itself raises for the process on `port` (SIGPIPE
+    /// for a write with no reader): if it ends the process and that process
+    /// made the request being served, the request gets no reply.
+    pub fn signal(&mut self, port: u32, sig: u32) {
+        if self.deliver(port, sig) && self.current.header.local_port == port {
+            self.current.deferred = true;
+        }
+    }
+
+    /// Acts on `sig` for the process on `port`: its default action if that
+    /// ends the process (true is returned: the process is gone); ignored, or
+    /// caught (handlers are not run yet), it is dropped.
+    fn deliver(&mut self, port: u32, sig: u32) -> bool {
+        let Some(p) = self.procs.by_port(port) else { return false };
+        let handler = p.signals.handler(sig as usize);
+        let ignore = handler == SIG_IGN || (handler == SIG_DFL && ignored_by_default(sig));
+        if sig != g::SIGKILL && (ignore || handler != SIG_DFL) {
+            return false;
+        }
+        if port == self.current.header.local_port {
             self.drop_reply();
         }
-        self.end_process(port, killed_by(sig as u32));
-        (port != caller).then_some(0)
+        self.end_process(port, killed_by(sig));
+        true
     }
 }
