@@ -8,6 +8,7 @@
 //!
 //! * [`errno`] — the `Errno` type every module returns.
 //! * [`process`] — the process table: pids, parents, groups, sessions, exit and wait.
+//! * [`signal`] — dispositions, masks, pending signals, the altstack and the rt_sigframe.
 //!
 //! Everything here treats its input as untrusted: no function panics on any
 //! input a process can give, and all arithmetic on such values is checked.
@@ -22,6 +23,7 @@ extern crate alloc;
 
 pub mod errno;
 pub mod process;
+pub mod signal;
 
 #[cfg(test)]
 mod host_c;
