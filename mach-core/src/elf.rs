@@ -170,7 +170,8 @@ const PT_LOAD: u32 = 1;
 pub const PT_INTERP: u32 = 3;
 /// Program header type: the program header table itself, as loaded in memory.
 pub const PT_PHDR: u32 = 6;
-const PT_TLS: u32 = 7;
+/// Program header type: the thread-local storage template.
+pub const PT_TLS: u32 = 7;
 const PF_X: u32 = 1;
 const PF_W: u32 = 2;
 const PF_R: u32 = 4;

@@ -7,6 +7,7 @@
 //! errno values from `linux-raw-sys`), so it can be tested without a kernel:
 //!
 //! * [`errno`] — the `Errno` type every module returns.
+//! * [`exec`] — executables to mapping plans, auxv and `#!` interpreters.
 //! * [`process`] — the process table: pids, parents, groups, sessions, exit and wait.
 //! * [`signal`] — dispositions, masks, pending signals, the altstack and the rt_sigframe.
 //!
@@ -22,6 +23,7 @@ extern crate std;
 extern crate alloc;
 
 pub mod errno;
+pub mod exec;
 pub mod process;
 pub mod signal;
 
