@@ -1,7 +1,8 @@
 //! Test-only: compiles and runs a small C program on the host, so that tests
 //! can compare this crate's layouts and encodings with the system headers'
 //! (`offsetof`, `sizeof`, the `W*` macros). Returns None, and the test skips
-//! that comparison, when no C compiler is installed.
+//! that comparison, when no C compiler is installed. Also the tests' small
+//! deterministic random number generator.
 
 use std::format;
 use std::path::PathBuf;
@@ -49,4 +50,19 @@ pub fn get(pairs: &[(String, i64)], key: &str) -> i64 {
         .find(|(k, _)| k == key)
         .map(|(_, v)| *v)
         .unwrap_or_else(|| panic!("probe printed no {key}"))
+}
+
+/// A small deterministic PRNG for the randomized tests.
+pub struct Rng(pub u64);
+
+impl Rng {
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next() % n.max(1)
+    }
 }

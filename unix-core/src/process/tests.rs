@@ -1,4 +1,5 @@
 use super::*;
+use crate::host_c::Rng;
 use linux_raw_sys::general::{SIGKILL, SIGSTOP, SIGTSTP};
 use std::collections::BTreeMap as Map;
 use std::vec;
@@ -674,21 +675,6 @@ fn kill_targets_follow_kill2() {
     let mut l = lone();
     l.create_init().unwrap();
     assert_eq!(l.kill_targets(1, ANY), Err(Errno::ESRCH));
-}
-
-/// A small deterministic PRNG for the randomized tests.
-pub(crate) struct Rng(pub u64);
-
-impl Rng {
-    pub fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    pub fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
-    }
 }
 
 #[test]
