@@ -58,6 +58,13 @@ fn access_mode_checks() {
     assert_eq!((r.check_read(), r.check_write()), (Ok(()), Err(Errno::EBADF)));
     assert_eq!((w.check_read(), w.check_write()), (Err(Errno::EBADF), Ok(())));
     assert_eq!((rw.check_read(), rw.check_write()), (Ok(()), Ok(())));
+    // Other status flags do not disturb the access mode.
+    let wa = file(g::O_WRONLY | g::O_APPEND | g::O_NONBLOCK);
+    assert_eq!((wa.check_read(), wa.check_write()), (Err(Errno::EBADF), Ok(())));
+    let ra = file(g::O_RDONLY | g::O_APPEND);
+    assert_eq!((ra.check_read(), ra.check_write()), (Ok(()), Err(Errno::EBADF)));
+    let rwa = file(g::O_RDWR | g::O_APPEND);
+    assert_eq!((rwa.check_read(), rwa.check_write()), (Ok(()), Ok(())));
 }
 
 #[test]
@@ -98,6 +105,9 @@ fn lseek_on_files() {
 #[test]
 fn seek_data_and_hole() {
     let mut f = file(g::O_RDONLY);
+    assert_eq!(f.seek(0, g::SEEK_DATA, 100), Ok(0));
+    assert_eq!(f.seek(0, g::SEEK_HOLE, 100), Ok(100));
+    assert_eq!(f.seek(0, g::SEEK_DATA, 0), Err(Errno::ENXIO));
     assert_eq!(f.seek(30, g::SEEK_DATA, 100), Ok(30));
     assert_eq!(f.seek(30, g::SEEK_HOLE, 100), Ok(100));
     assert_eq!(f.seek(100, g::SEEK_DATA, 100), Err(Errno::ENXIO));

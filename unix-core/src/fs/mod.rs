@@ -212,6 +212,16 @@ pub(crate) enum Node {
     Special(FileType),
 }
 
+impl Node {
+    fn held_bytes(&self) -> u64 {
+        match self {
+            Node::Regular { data, .. } => data.len() as u64,
+            Node::Symlink(target) => target.len() as u64,
+            _ => 0,
+        }
+    }
+}
+
 /// One inode.
 #[derive(Clone, Debug)]
 pub(crate) struct Inode {
@@ -244,11 +254,7 @@ impl Inode {
 
     /// Bytes of memory this inode's data holds (counted in `data_bytes`).
     fn held_bytes(&self) -> u64 {
-        match &self.node {
-            Node::Regular { data, .. } => data.len() as u64,
-            Node::Symlink(target) => target.len() as u64,
-            _ => 0,
-        }
+        self.node.held_bytes()
     }
 }
 
@@ -428,11 +434,7 @@ impl Fs {
         if self.inodes.len() >= self.limits.max_inodes {
             return Err(Errno::ENOSPC);
         }
-        let held = match &node {
-            Node::Regular { data, .. } => data.len() as u64,
-            Node::Symlink(t) => t.len() as u64,
-            _ => 0,
-        };
+        let held = node.held_bytes();
         let ino = self.next_ino;
         let next = ino.checked_add(1).ok_or(Errno::ENOSPC)?;
         self.charge(held)?;

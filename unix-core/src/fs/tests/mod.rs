@@ -1,6 +1,7 @@
 //! Tests of the file system, one file per area; every test ends with the
 //! whole-tree invariant check.
 
+mod check;
 mod data;
 mod dirent;
 mod load;

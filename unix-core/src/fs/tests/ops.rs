@@ -8,6 +8,9 @@ use linux_raw_sys::general as g;
 #[test]
 fn mknod_makes_each_kind() {
     let mut fs = fs();
+    assert_eq!(fs.root(), 1);
+    assert_eq!(fs.time(), Timespec { sec: 100, nsec: 0 });
+    assert_eq!(fs.file_type(fs.root()), Ok(FileType::Directory));
     let f = fs.mknod(R, b"f", g::S_IFREG | 0o640, (0, 0), 5, 6).unwrap();
     let plain = fs.mknod(R, b"plain", 0o600, (0, 0), 0, 0).unwrap();
     let c = fs.mknod(R, b"null", g::S_IFCHR | 0o666, (1, 3), 0, 0).unwrap();
