@@ -176,7 +176,7 @@ one-iso:
 run: iso harness disk
 	qemu-system-x86_64 $(QEMU_FLAGS) -cdrom build/mach.iso | $(HARNESS) symbolize --kernel $(KERNEL_ELF)
 
-test: test-iso panic-isos nodisk-iso dpager-iso lowmem-iso exhaust-iso fuzz-iso harness disk
+test: test-iso panic-isos nodisk-iso dpager-iso lowmem-iso exhaust-iso fuzz-iso emul harness disk
 	scripts/test.sh $(TEST_KERNEL_ELF) build/mach-test.iso $(HARNESS) "$(T)"
 
 # The fuzzer alone, longer: `make fuzz SEED=7 CALLS=1000000` (SEED may be a
@@ -247,12 +247,15 @@ CMD ?= echo hello from Unix on Mach
 GUEST_EXTRA ?=
 GUEST_DIR := build/guest-extra
 export GUEST_TIMEOUT GUEST_LOG
-guest-iso: kernel user emul
+# GUEST_KERNEL=checked boots the tests' kernel (make test's Unix boot).
+GUEST_KERNEL ?= release
+GUEST_KELF = $(if $(filter checked,$(GUEST_KERNEL)),$(TEST_KERNEL_ELF),$(KERNEL_ELF))
+guest-iso: $(if $(filter checked,$(GUEST_KERNEL)),test-kernel,kernel) user emul
 	@rm -rf $(GUEST_DIR) && mkdir -p $(GUEST_DIR)/etc
 	@if [ -n "$$GUEST_CMD" ]; then printf '%s' "$$GUEST_CMD" > $(GUEST_DIR)/etc/guest-cmd; fi
 	@$(MAKE) --no-print-directory rootfs GUEST_EXTRA=$(GUEST_DIR) >/dev/null
 	@sed 's|unix-server --cmd-file|unix-server $(if $(GUEST_TRACE),--trace )--cmd-file|' iso/grub-guest.cfg > build/grub-guest.cfg
-	@$(MAKE) --no-print-directory one-iso ISO=build/mach-guest.iso CFG=build/grub-guest.cfg KELF=$(KERNEL_ELF) >/dev/null
+	@$(MAKE) --no-print-directory one-iso ISO=build/mach-guest.iso CFG=build/grub-guest.cfg KELF=$(GUEST_KELF) >/dev/null
 guest: export GUEST_CMD := $(value CMD)
 guest: guest-iso disk
 	@scripts/guest.sh build/mach-guest.iso

@@ -26,7 +26,7 @@ done
 # What the guest says, all tests in one boot.
 cmd='cd /tmp; for t in /tests/scripts/*.sh /tests/bin/*; do n=${t##*/}; n=${n%.sh}; echo "@@@ begin $n"; case $t in *.sh) sh $t;; *) $t;; esac 2>&1; echo "exit $?"; echo "@@@ end $n"; done'
 mkdir -p "$root/root/etc" && printf '%s' "$cmd" > "$root/root/etc/guest-cmd"
-env -u GUEST_CMD make --no-print-directory guest-iso ROOTFS_EXTRA="$root/root" >/dev/null || { echo "test unix_boot ... FAILED: guest ISO"; exit 1; }
+env -u GUEST_CMD make --no-print-directory guest-iso ROOTFS_EXTRA="$root/root" GUEST_KERNEL="${GUEST_KERNEL:-release}" >/dev/null || { echo "test unix_boot ... FAILED: guest ISO"; exit 1; }
 GUEST_TIMEOUT=${UNIX_TEST_TIMEOUT:-600} scripts/guest.sh build/mach-guest.iso > "$root/guest.out" 2>&1
 status=$?
 tr -d '\r' < "$root/guest.out" | awk -v dir="$root/got" '

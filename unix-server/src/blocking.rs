@@ -181,7 +181,8 @@ impl Unix {
             let region = self.ool_copy(data);
             let n = unix::reply_unix_read_ool(&mut buf.0, h, || unix::UnixReadOolReply { result, data: region });
             if n.is_none() {
-                let _ = mach_interfaces::vm::vm_deallocate(&mut self.rpc, self.task, region.address, region.count as u64);
+                let _ =
+                    mach_interfaces::vm::vm_deallocate(&mut self.rpc, self.task, region.address, region.count as u64);
             }
             n
         } else {
@@ -229,7 +230,10 @@ impl Unix {
                 let mut region = OolRegion::from_received(address, data.len() as u64);
                 region.copy_from_slice(data);
                 let (address, _) = region.into_raw();
-                OolArray { address, count: data.len() as u32 }
+                OolArray {
+                    address,
+                    count: data.len() as u32,
+                }
             }
             Err(_) => OolArray { address: 0, count: 0 },
         }

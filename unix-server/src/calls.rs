@@ -40,8 +40,14 @@ impl Unix {
     /// nanosleep and clock_nanosleep: the request is answered when the time
     /// is up (TIMER_ABSTIME: at that time of `clock`).
     fn nanosleep(&mut self, process: u32, clock: u64, flags: u64, data: &[u8]) -> (i64, usize) {
-        let word = |i: usize| data.get(i * 8..i * 8 + 8).and_then(|b| b.try_into().ok()).map(i64::from_le_bytes);
-        let (Some(sec), Some(nsec)) = (word(0), word(1)) else { return (Errno::EFAULT.as_return(), 0) };
+        let word = |i: usize| {
+            data.get(i * 8..i * 8 + 8)
+                .and_then(|b| b.try_into().ok())
+                .map(i64::from_le_bytes)
+        };
+        let (Some(sec), Some(nsec)) = (word(0), word(1)) else {
+            return (Errno::EFAULT.as_return(), 0);
+        };
         if sec < 0 || !(0..1_000_000_000).contains(&nsec) {
             return (Errno::EINVAL.as_return(), 0);
         }
@@ -298,7 +304,10 @@ impl UnixServer for Unix {
         let count = (a1 as usize).min(16 << 20);
         let size = crate::exec::page_up(count as u64).unwrap_or(0).max(crate::exec::PAGE);
         let Ok(address) = mach_interfaces::vm::vm_allocate(&mut self.rpc, self.task, 0, size, 1) else {
-            return Ok(UnixReadOolReply { result: Errno::ENOMEM.as_return(), data: OolArray { address: 0, count: 0 } });
+            return Ok(UnixReadOolReply {
+                result: Errno::ENOMEM.as_return(),
+                data: OolArray { address: 0, count: 0 },
+            });
         };
         let mut region = OolRegion::from_received(address, size);
         let (result, len) = match self.file_read(process, n32(number), [a0, a1, a2, 0], &mut region[..count]) {
@@ -314,7 +323,13 @@ impl UnixServer for Unix {
         if kept < size {
             let _ = mach_interfaces::vm::vm_deallocate(&mut self.rpc, self.task, address + kept, size - kept);
         }
-        self.answer(UnixReadOolReply { result, data: OolArray { address, count: len as u32 } })
+        self.answer(UnixReadOolReply {
+            result,
+            data: OolArray {
+                address,
+                count: len as u32,
+            },
+        })
     }
 
     fn unix_execve(&mut self, process: u32, argc: u32, envc: u32, image: OolArray) -> Result<i64, i32> {

@@ -164,7 +164,6 @@ pub struct Start<'a> {
     pub program: &'a Segments,
     pub argv: &'a [&'a [u8]],
     pub envp: &'a [&'a [u8]],
-    pub execfn: &'a [u8],
     pub random: [u8; 16],
     pub uid: u32,
     pub gid: u32,

@@ -9,6 +9,7 @@
 //! `/dev/zero`, `/dev/full`, `/dev/random`, `/dev/urandom`, `/dev/tty`,
 //! `/dev/console`), recognised by their numbers when opened.
 
+use crate::blocking::Wait;
 use crate::server::Unix;
 use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
@@ -16,7 +17,6 @@ use linux_raw_sys::general as g;
 use linux_raw_sys::ioctl;
 use unix_core::errno::{Errno, Result};
 use unix_core::fs::{FileType, Fs, Ino, ROOT_INO};
-use crate::blocking::Wait;
 use unix_core::pipe::Pipe;
 
 /// What an open file refers to.
@@ -151,11 +151,6 @@ impl Files {
         let r = self.add(Object::Pipe(id, false), g::O_RDONLY | nonblock);
         let w = self.add(Object::Pipe(id, true), g::O_WRONLY | nonblock);
         (r, w)
-    }
-
-    /// How many open file descriptions there are (for the audit).
-    pub fn count(&self) -> usize {
-        self.open.len()
     }
 }
 
@@ -623,12 +618,20 @@ impl Unix {
                     Ok(io) => {
                         // A blocking write goes in whole: the rest waits for room.
                         self.pipe_changed(p);
-                        let wait = Wait::PipeWrite { pipe: p, data: data.into(), done: io.n };
+                        let wait = Wait::PipeWrite {
+                            pipe: p,
+                            data: data.into(),
+                            done: io.n,
+                        };
                         self.block(port, wait);
                         Ok(0)
                     }
                     Err(e) if e == Errno::EAGAIN && !nonblock => {
-                        let wait = Wait::PipeWrite { pipe: p, data: data.into(), done: 0 };
+                        let wait = Wait::PipeWrite {
+                            pipe: p,
+                            data: data.into(),
+                            done: 0,
+                        };
                         self.block(port, wait);
                         Ok(0)
                     }

@@ -76,10 +76,6 @@ impl Table {
         self.by_port.keys().copied()
     }
 
-    pub fn len(&self) -> usize {
-        self.by_port.len()
-    }
-
     fn insert(&mut self, p: Process) {
         self.pids.insert(p.pid, p.port);
         self.by_port.insert(p.port, p);
@@ -204,7 +200,6 @@ impl Unix {
             program: &segs,
             argv: &args,
             envp,
-            execfn: &path,
             random,
             uid: 0,
             gid: 0,

@@ -233,7 +233,11 @@ impl Unix {
     fn trace_call(&self, h: &MachMsgHeader, request: &[u8], reply: &[u8], d: &Dispatch) {
         let pid = self.procs.by_port(h.local_port).map(|p| p.pid).unwrap_or(0);
         let complex = h.bits & MACH_MSGH_BITS_COMPLEX != 0;
-        let number_at = if complex { 28 + 16 * wire::get_u32(request, 24).unwrap_or(0) as usize } else { 24 };
+        let number_at = if complex {
+            28 + 16 * wire::get_u32(request, 24).unwrap_or(0) as usize
+        } else {
+            24
+        };
         let number = wire::get_u64(request, number_at).unwrap_or(u64::MAX);
         let routine = unix::routine_name(h.id).unwrap_or("?");
         match d {

@@ -35,7 +35,9 @@ impl Default for Signals {
 
 impl Signals {
     fn handler(&self, sig: usize) -> u64 {
-        let Some(a) = self.actions.get(sig.wrapping_sub(1)) else { return SIG_DFL };
+        let Some(a) = self.actions.get(sig.wrapping_sub(1)) else {
+            return SIG_DFL;
+        };
         u64::from_le_bytes(a[..8].try_into().unwrap_or([0; 8]))
     }
 
@@ -167,7 +169,9 @@ impl Unix {
     /// ends the process (true is returned: the process is gone); ignored, or
     /// caught (handlers are not run yet), it is dropped.
     fn deliver(&mut self, port: u32, sig: u32) -> bool {
-        let Some(p) = self.procs.by_port(port) else { return false };
+        let Some(p) = self.procs.by_port(port) else {
+            return false;
+        };
         let handler = p.signals.handler(sig as usize);
         let ignore = handler == SIG_IGN || (handler == SIG_DFL && ignored_by_default(sig));
         if sig != g::SIGKILL && (ignore || handler != SIG_DFL) {

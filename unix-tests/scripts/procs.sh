@@ -1,6 +1,7 @@
-# Processes: subshells, background jobs, wait, exit statuses, kill, trap.
+# Processes: child statuses, exec, kill, signals' exit statuses.
 sh -c 'exit 5'; echo "child: $?"
-(sleep 0; echo background) & wait; echo "waited: $?"
 sh -c 'kill -9 $$'; echo "killed: $?"
-{ for i in 1 2 3; do (echo "job $i") & done; wait; } | sort
+sh -c 'kill -TERM $$'; echo "terminated: $?"
+/bin/sh -c 'echo exec $0 $1' a b
+x=$(sh -c 'echo inner; exit 2'); echo "$x $?"
 echo done
