@@ -207,11 +207,12 @@ bench-iso: kernel user
 
 # Guest instructions per operation: QEMU counts one nanosecond per guest
 # instruction and the TSC follows it. Prints `bench NAME VALUE UNIT` lines.
-bench: bench-iso disk
+bench: bench-iso emul disk
 	@timeout 600 qemu-system-x86_64 $(QEMU_FLAGS) -icount shift=0 -cdrom build/mach-bench.iso </dev/null \
 		| tee build/bench.log | grep -E '^(bench |#   )'; \
 	grep -q '^bench ' build/bench.log
 	@if [ -n "$(PROFILE)" ]; then grep '^profile ' build/bench.log || true; fi
+	@scripts/unix-bench.sh
 
 # Where the instructions of one operation go, function by function: boots
 # twice with `bench-ipc client $(TRACE)N` (N = 100 and 1100; TRACE=trace: null

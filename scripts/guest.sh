@@ -13,7 +13,8 @@ if [ -z "${QEMU_FLAGS:-}" ]; then
     echo "guest.sh: QEMU_FLAGS is not set (run it through make: make guest, make unix-test)" >&2
     exit 2
 fi
-rm -f "$log"
+# The log exists before QEMU and tail start, so tail never misses it.
+: > "$log"
 timeout "$timeout" ${QEMU:-qemu-system-x86_64} ${QEMU_FLAGS} -cdrom "$iso" </dev/null > "$log" &
 qemu=$!
 # Stream the guest's lines as they come, until QEMU ends.
