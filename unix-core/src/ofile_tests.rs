@@ -176,6 +176,8 @@ fn table_counts_references() {
     let a = t.insert("a").unwrap();
     let b = t.insert("b").unwrap();
     assert_ne!(a, b);
+    assert_eq!(t.len(), 2);
+    assert!(!t.is_empty());
     assert_eq!(t.refs(a), 1);
     t.retain(a).unwrap();
     t.retain(a).unwrap();
@@ -194,6 +196,8 @@ fn table_counts_references() {
     assert_eq!(t.len(), 1);
     // Ids are not reused.
     t.release(b).unwrap();
+    assert!(t.is_empty());
+    assert_eq!(t.len(), 0);
     let c = t.insert("c").unwrap();
     assert!(c > b);
 }

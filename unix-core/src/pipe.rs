@@ -203,7 +203,9 @@ mod tests {
     #[test]
     fn bytes_come_out_in_order() {
         let mut p = Pipe::new();
+        assert!(p.is_empty());
         assert_eq!(p.write(b"hello "), Ok(Io { n: 6, wake: true }));
+        assert!(!p.is_empty());
         assert_eq!(p.write(b"world"), Ok(Io { n: 5, wake: true }));
         assert_eq!(p.len(), 11);
         let mut buf = [0; 4];

@@ -164,6 +164,19 @@ fn later_entries_replace_earlier_ones() {
 }
 
 #[test]
+fn regular_file_over_regular_file_is_rewritten_in_place() {
+    // As Linux's O_TRUNC open: the inode stays, so its other links see the new data.
+    let mut fs = Fs::from_cpio(&archive(&[hard("x", 7, b""), hard("y", 7, b"old data")])).unwrap();
+    let x = look(&fs, "x").unwrap();
+    fs.load_cpio(&archive(&[spec("x", REG | 0o600, b"new")])).unwrap();
+    ok(&fs);
+    assert_eq!(look(&fs, "x"), Ok(x));
+    assert_eq!(look(&fs, "y"), Ok(x));
+    assert_eq!(content(&fs, x), b"new");
+    assert_eq!(fs.stat(x).unwrap().nlink, 2);
+}
+
+#[test]
 fn parents_through_symlinks() {
     let a = archive(&[
         spec("real", DIR | 0o755, b""),

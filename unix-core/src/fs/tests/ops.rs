@@ -74,6 +74,10 @@ fn rmdir_rules() {
     assert_eq!(fs.rmdir(a, b"."), Err(Errno::EINVAL));
     assert_eq!(fs.rmdir(R, b"a/b/.."), Err(Errno::ENOTEMPTY));
     assert_eq!(fs.rmdir(R, b"/"), Err(Errno::EBUSY));
+    // `..` is ENOTEMPTY even where it names an empty directory.
+    let mut empty = super::fs();
+    assert_eq!(empty.rmdir(R, b"/.."), Err(Errno::ENOTEMPTY));
+    assert_eq!(empty.rmdir(R, b".."), Err(Errno::ENOTEMPTY));
     assert_eq!(fs.rmdir(R, b"f"), Err(Errno::ENOTDIR));
     assert_eq!(fs.rmdir(R, b"la"), Err(Errno::ENOTDIR), "rmdir does not follow");
     assert_eq!(fs.rmdir(R, b"la/"), Err(Errno::ENOTDIR));
