@@ -25,7 +25,7 @@ KERNEL_ELF := $(KERNEL_DIR)/$(TARGET)/release/mach-kernel
 TEST_KERNEL_ELF := $(KERNEL_DIR)/$(TARGET)/checked/mach-kernel
 USER_BIN := $(USER_DIR)/$(TARGET)/release
 HARNESS := target/debug/harness
-USER_PROGRAMS := bootstrap default-pager test-traps test-preempt test-fault test-ports test-msg test-rpc test-fuzz test-vm test-fork test-exc test-pager test-thread test-ool test-vmcopy test-device test-dpager test-bigmem test-exhaust test-emul test-tls test-clock bench-ipc
+USER_PROGRAMS := bootstrap default-pager test-traps test-preempt test-fault test-ports test-msg test-rpc test-fuzz test-vm test-fork test-exc test-pager test-thread test-abort test-ool test-vmcopy test-device test-dpager test-bigmem test-exhaust test-emul test-tls test-clock bench-ipc
 
 KERNEL_RUSTFLAGS := -C link-arg=-T$(ROOT)/mach-kernel/linker.ld -C relocation-model=static \
 	-C code-model=kernel -C force-frame-pointers=yes

@@ -46,7 +46,9 @@
 //! 3. the VM objects (`vm::OBJECTS`);
 //! 4. a task's page tables (`Task::with_space`);
 //! 5. the disk (`device::DISK`), taken only by the device server;
-//! 6. the wait queues (`wait::QUEUES`), then a thread's `waiting`, then `wait::SLEEPERS`;
+//! 6. the wait queues (`wait::QUEUES`), then a thread's `waiting`, then `wait::SLEEPERS`
+//!    (a thread taken off its wait first, by `wait::resume` or `wait::abort`,
+//!    has its `waiting` released before the queues are taken);
 //! 7. a CPU's scheduler state (`sched::CPUS`);
 //! 8. leaves, held only for a lookup or an update: the task table
 //!    (`task::TASKS`), a task's thread list, a thread's IPC buffers, the
