@@ -8,8 +8,10 @@
 //! number here comes from an untrusted request or from the wire; nothing
 //! panics or allocates without asking.
 //!
-//! A waiting read carries a token (the kernel's: the reply right to answer
-//! on and the request), given back with the bytes when it is served, or when
+//! A read is answered at once when input is buffered
+//! ([`ConsoleInput::read_now`]); otherwise it waits ([`ConsoleInput::wait`])
+//! with a token (the kernel's: the reply right to answer on and the
+//! request), given back with the bytes when it is served, or when
 //! [`ConsoleInput::retain`] drops it (its reply port died).
 
 use crate::device::DeviceError;
@@ -153,40 +155,44 @@ impl<T> ConsoleInput<T> {
         }
     }
 
-    /// A read of at most `wanted` bytes by `account`: `Ok(Some(bytes))`
-    /// when input is buffered (at least one byte), `Ok(None)` when it waits
-    /// (the token is kept until it is served or dropped); a refused read
-    /// gets its token back. With `nowait` it never waits
-    /// ([`ReadRefused::WouldBlock`] instead).
-    pub fn read(
-        &mut self,
-        account: u64,
-        wanted: u32,
-        nowait: bool,
-        token: T,
-    ) -> Result<Option<Vec<u8>>, (ReadRefused, T)> {
+    /// A read of at most `wanted` bytes, answered now if it can be:
+    /// `Ok(Some(bytes))` when input is buffered (at least one byte),
+    /// `Ok(None)` when it must wait for input ([`Self::wait`]). With
+    /// `nowait` it never waits ([`ReadRefused::WouldBlock`] instead).
+    pub fn read_now(&mut self, wanted: u32, nowait: bool) -> Result<Option<Vec<u8>>, ReadRefused> {
         if wanted == 0 {
-            return Err((ReadRefused::InvalidSize, token));
+            return Err(ReadRefused::InvalidSize);
         }
-        let wanted = (wanted as usize).min(CONSOLE_INPUT_SIZE);
         // Earlier reads first (they wait only while nothing is buffered,
         // unless serving them ran out of memory).
         if !self.ring.is_empty() && self.reads.is_empty() {
-            return match take(&mut self.ring, wanted) {
-                Some(v) => Ok(Some(v)),
-                None => Err((ReadRefused::TooMany, token)),
-            };
+            return take(&mut self.ring, wanted as usize)
+                .map(Some)
+                .ok_or(ReadRefused::TooMany);
         }
         if nowait {
-            return Err((ReadRefused::WouldBlock, token));
+            return Err(ReadRefused::WouldBlock);
         }
-        let mine = self.reads.iter().filter(|r| r.account == account).count();
-        if mine >= CONSOLE_READS_PER_TASK || self.reads.len() >= CONSOLE_READS_MAX || self.reads.try_reserve(1).is_err()
+        Ok(None)
+    }
+
+    /// Queues a read of at most `wanted` bytes by `account` that
+    /// [`Self::read_now`] could not answer, after the reads already waiting
+    /// (the token is kept until it is served or dropped); a refused read
+    /// (too many waiting) gets its token back.
+    pub fn wait(&mut self, account: u64, wanted: u32, token: T) -> Result<(), (ReadRefused, T)> {
+        if wanted == 0 {
+            return Err((ReadRefused::InvalidSize, token));
+        }
+        if self.waiting_for(account) >= CONSOLE_READS_PER_TASK
+            || self.reads.len() >= CONSOLE_READS_MAX
+            || self.reads.try_reserve(1).is_err()
         {
             return Err((ReadRefused::TooMany, token));
         }
+        let wanted = (wanted as usize).min(CONSOLE_INPUT_SIZE);
         self.reads.push_back(PendingRead { account, wanted, token });
-        Ok(None)
+        Ok(())
     }
 
     /// Buffers `bytes` (what does not fit is dropped and counted).
@@ -288,31 +294,35 @@ mod tests {
     fn buffered_input_answers_at_once_at_most_what_was_asked() {
         let mut c: ConsoleInput<u32> = ConsoleInput::new();
         c.input(b"hello");
-        assert_eq!(c.read(1, 3, false, 0).ok(), Some(Some(b"hel".to_vec())));
-        assert_eq!(c.read(1, 100, true, 0).ok(), Some(Some(b"lo".to_vec())));
+        assert_eq!(c.read_now(3, false), Ok(Some(b"hel".to_vec())));
+        assert_eq!(c.read_now(100, true), Ok(Some(b"lo".to_vec())));
         assert_eq!(c.buffered(), 0);
-        assert_eq!(c.read(1, 1, true, 7).err(), Some((ReadRefused::WouldBlock, 7)));
-        assert_eq!(c.read(1, 0, false, 8).err(), Some((ReadRefused::InvalidSize, 8)));
+        assert_eq!(c.read_now(1, true), Err(ReadRefused::WouldBlock));
+        assert_eq!(c.read_now(1, false), Ok(None));
+        assert_eq!(c.read_now(0, false), Err(ReadRefused::InvalidSize));
+        assert_eq!(c.wait(1, 0, 8), Err((ReadRefused::InvalidSize, 8)));
         assert_eq!(ReadRefused::WouldBlock.code(), D_WOULD_BLOCK);
         assert_eq!(ReadRefused::TooMany.code(), D_NO_MEMORY);
         assert_eq!(ReadRefused::InvalidSize.code(), D_INVALID_SIZE);
         // A huge request gets what there is.
         c.input(b"z");
-        assert_eq!(c.read(1, u32::MAX, false, 0).ok(), Some(Some(b"z".to_vec())));
+        assert_eq!(c.read_now(u32::MAX, false), Ok(Some(b"z".to_vec())));
     }
 
     #[test]
     fn waiting_reads_are_served_in_order_with_what_arrived() {
         let mut c: ConsoleInput<u32> = ConsoleInput::new();
-        assert_eq!(c.read(1, 2, false, 10).ok(), Some(None));
-        assert_eq!(c.read(2, 5, false, 20).ok(), Some(None));
-        assert_eq!(c.read(1, 5, false, 30).ok(), Some(None));
+        assert_eq!(c.wait(1, 2, 10), Ok(()));
+        assert_eq!(c.wait(2, 5, 20), Ok(()));
+        assert_eq!(c.wait(1, 5, 30), Ok(()));
         assert_eq!(c.waiting(), 3);
         assert!(c.serve().is_empty());
         c.input(b"abc");
         assert_eq!(c.serve(), vec![(10, b"ab".to_vec()), (20, b"c".to_vec())]);
         assert_eq!(c.waiting(), 1);
+        // Input that a waiting read has not taken yet is not a new read's.
         c.input(b"defgh");
+        assert_eq!(c.read_now(1, true), Err(ReadRefused::WouldBlock));
         assert_eq!(c.serve(), vec![(30, b"defgh".to_vec())]);
         assert_eq!(c.waiting(), 0);
         assert_eq!(c.buffered(), 0);
@@ -322,28 +332,28 @@ mod tests {
     fn waiting_reads_are_limited_per_task_and_in_all() {
         let mut c: ConsoleInput<u64> = ConsoleInput::new();
         for i in 0..CONSOLE_READS_PER_TASK as u64 {
-            assert_eq!(c.read(1, 1, false, i).ok(), Some(None));
+            assert_eq!(c.wait(1, 1, i), Ok(()));
         }
-        assert_eq!(c.read(1, 1, false, 99).err(), Some((ReadRefused::TooMany, 99)));
+        assert_eq!(c.wait(1, 1, 99), Err((ReadRefused::TooMany, 99)));
         assert_eq!(c.waiting_for(1), CONSOLE_READS_PER_TASK);
         // Another task still may, up to the total.
         let mut account = 2;
         while c.waiting() < CONSOLE_READS_MAX {
-            assert_eq!(c.read(account, 1, false, account).ok(), Some(None));
+            assert_eq!(c.wait(account, 1, account), Ok(()));
             account += 1;
         }
-        assert_eq!(c.read(account, 1, false, 5).err(), Some((ReadRefused::TooMany, 5)));
+        assert_eq!(c.wait(account, 1, 5), Err((ReadRefused::TooMany, 5)));
         // A served read makes room.
         c.input(b"x");
         assert_eq!(c.serve().len(), 1);
-        assert_eq!(c.read(account, 1, false, 6).ok(), Some(None));
+        assert_eq!(c.wait(account, 1, 6), Ok(()));
     }
 
     #[test]
     fn dropped_reads_give_their_tokens_back_and_the_rest_keep_their_turn() {
         let mut c: ConsoleInput<u32> = ConsoleInput::new();
         for t in 1..=4 {
-            assert_eq!(c.read(t as u64, 1, false, t).ok(), Some(None));
+            assert_eq!(c.wait(t as u64, 1, t), Ok(()));
         }
         assert_eq!(c.retain(|&t| t % 2 == 0), vec![1, 3]);
         assert_eq!(c.waiting(), 2);

@@ -17,7 +17,7 @@
 //!                  threads, user memory for messages, per-thread IPC state;
 //!     pager        external pagers and the default pager (memory_object_*);
 //!     exception    exception_raise messages and their replies;
-//!     device       the devices found at boot
+//!     device       the devices found at boot (the disk, the console)
 //!  2  vm/          task VM on page tables and frames: faults, fork, virtual
 //!                  copies, page-out (`PageoutIo` is how it reaches pagers)
 //!  1  thread, task, sched, wait, waitq: execution and waiting;
@@ -45,7 +45,8 @@
 //! 2. a task's VM map (`Task::vm`);
 //! 3. the VM objects (`vm::OBJECTS`);
 //! 4. a task's page tables (`Task::with_space`);
-//! 5. the disk (`device::DISK`), taken only by the device server;
+//! 5. the disk (`device::DISK`) or the console (`device::CONSOLE_STATE`),
+//!    taken only by the device server and the console's input;
 //! 6. the wait queues (`wait::QUEUES`), then a thread's `waiting`, then `wait::SLEEPERS`
 //!    (a thread taken off its wait first, by `wait::resume` or `wait::abort`,
 //!    has its `waiting` released before the queues are taken);

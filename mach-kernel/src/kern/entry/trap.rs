@@ -1,4 +1,7 @@
 //! What happens on every entry to the kernel: interrupts, exceptions and traps.
+//! Device interrupts: the LAPIC timer (ticks, deadlines, preemption) and
+//! COM1's receive interrupt (input for the console device, which answers
+//! the reads waiting for it: `kobject::console`).
 //!
 //! A page fault on user memory goes to [`super::user_fault`]. Any other
 //! user-mode exception is sent to the task's exception port as
@@ -26,7 +29,7 @@ use super::lock;
 use super::mach_traps;
 use super::user_fault::resolve_user_fault;
 use crate::arch::apic;
-use crate::arch::idt::{VECTOR_SPURIOUS, VECTOR_TIMER};
+use crate::arch::idt::{VECTOR_COM1, VECTOR_SPURIOUS, VECTOR_TIMER};
 use crate::arch::trapframe::TrapFrame;
 use crate::arch::usercopy;
 use crate::kern::exception as kexception;
@@ -34,7 +37,7 @@ use crate::kern::sched;
 use crate::kern::task::{Task, TaskExit};
 use crate::kern::thread::{Thread, WakeReason};
 use crate::kern::wait;
-use crate::kern::lifecycle;
+use crate::kern::{kobject, lifecycle};
 use alloc::sync::Arc;
 use mach_abi::exception::{self, ExceptionType};
 use mach_core::ipc::WaitKey;
@@ -51,6 +54,10 @@ pub fn handle_trap(frame: &mut TrapFrame) {
             if frame.is_user_mode() {
                 wait::exit_if_terminated();
             }
+        }
+        v if v == VECTOR_COM1 as u64 => {
+            apic::eoi();
+            console_interrupt();
         }
         v if v == VECTOR_SPURIOUS as u64 => {}
         14 if !frame.is_user_mode() => match usercopy::fixup_for(frame.rip) {
@@ -105,6 +112,21 @@ pub fn handle_syscall(frame: &mut TrapFrame) -> bool {
     }
     leave::leave_kernel();
     false
+}
+
+/// The UART received input: into the console device, which answers the
+/// reads waiting for it.
+#[cold]
+#[inline(never)]
+fn console_interrupt() {
+    let mut bytes = [0u8; 64];
+    loop {
+        let n = crate::arch::serial::Serial::read_input(&mut bytes);
+        if n == 0 {
+            break;
+        }
+        lock::with(|k| kobject::console::console_input(&mut k.ipc, &bytes[..n]));
+    }
 }
 
 /// Mach's exception type for a CPU exception vector (as in XNU's i386 trap code).

@@ -9,14 +9,16 @@
 //! whoever holds a task's port can manage its names), `vm` and `task`
 //! ([`task`]); a thread port `thread` ([`thread`]); the host port `host`
 //! ([`host`]); the device master port and device ports `device`
-//! ([`device`]); a memory object's control port `memory_object_control`
+//! ([`device`], the console's half in [`console`]); a memory object's control port `memory_object_control`
 //! ([`memory_control`]); an exception reply port the handler's answer.
 //!
 //! [`serve`] runs with the kernel state in hand (`entry::lock` calls it after
 //! each IPC operation that produced kernel messages). A server may keep a
 //! request's reply right to answer later (`Err(MIG_NO_REPLY)`, the right held
-//! with `Ipc::hold_right`): a `thread_abort` waiting for its thread to stop.
+//! with `Ipc::hold_right`): a console read waiting for input, a
+//! `thread_abort` waiting for its thread to stop.
 
+pub mod console;
 pub mod device;
 pub mod host;
 pub mod mach_port;
