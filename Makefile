@@ -25,7 +25,17 @@ KERNEL_ELF := $(KERNEL_DIR)/$(TARGET)/release/mach-kernel
 TEST_KERNEL_ELF := $(KERNEL_DIR)/$(TARGET)/checked/mach-kernel
 USER_BIN := $(USER_DIR)/$(TARGET)/release
 HARNESS := target/debug/harness
-USER_PROGRAMS := bootstrap default-pager test-traps test-preempt test-fault test-ports test-msg test-rpc test-fuzz test-vm test-fork test-exc test-pager test-thread test-abort test-ool test-vmcopy test-device test-console test-dpager test-bigmem test-exhaust test-emul test-tls test-clock bench-ipc
+USER_PROGRAMS := bootstrap default-pager unix-server test-traps test-preempt test-fault test-ports test-msg test-rpc test-fuzz test-vm test-fork test-exc test-pager test-thread test-abort test-ool test-vmcopy test-device test-console test-dpager test-bigmem test-exhaust test-emul test-tls test-clock test-priv test-bootdata bench-ipc
+
+# The emulation library, linked at unix_abi::EMUL_BASE (high in the user
+# half: position-independent code, linked at its fixed address).
+EMUL_DIR := target/emul
+EMUL_ELF := $(EMUL_DIR)/$(TARGET)/release/emulation-lib
+EMUL_RUSTFLAGS := -C link-arg=-T$(ROOT)/emulation-lib/emul.ld -C relocation-model=pic -C link-arg=--no-pie
+# The Unix server's root file system (scripts/mkrootfs.sh): busybox-static,
+# and the files of ROOTFS_EXTRA (a directory) on top.
+ROOTFS := build/rootfs.cpio
+ROOTFS_EXTRA ?=
 
 KERNEL_RUSTFLAGS := -C link-arg=-T$(ROOT)/mach-kernel/linker.ld -C relocation-model=static \
 	-C code-model=kernel -C force-frame-pointers=yes
@@ -41,7 +51,7 @@ QEMU_FLAGS := -accel $(ACCEL) -cpu $(CPU) -m $(MEM) -smp 1 -boot d -serial stdio
 	-drive file=$(DISK_IMG),format=raw,if=ide,index=0,media=disk
 export QEMU_FLAGS
 
-.PHONY: all deps disk kernel test-kernel user harness iso test-iso panic-isos nodisk-iso dpager-iso one-iso lowmem-iso fuzz-iso bench-iso run test fuzz debug bench profile clean
+.PHONY: all deps disk kernel test-kernel user emul rootfs guest guest-iso unix-test harness iso test-iso panic-isos nodisk-iso dpager-iso one-iso lowmem-iso fuzz-iso bench-iso run test fuzz debug bench profile clean
 
 all: iso test-iso
 
@@ -58,7 +68,14 @@ test-kernel: deps
 
 user: deps
 	RUSTFLAGS="$(USER_RUSTFLAGS)" CARGO_TARGET_DIR=$(USER_DIR) \
-		cargo build -p bootstrap -p default-pager -p test-programs --target $(TARGET) --release
+		cargo build -p bootstrap -p default-pager -p unix-server -p test-programs --target $(TARGET) --release
+
+emul: deps
+	RUSTFLAGS="$(EMUL_RUSTFLAGS)" CARGO_TARGET_DIR=$(EMUL_DIR) \
+		cargo build -p emulation-lib --target $(TARGET) --release
+
+rootfs: deps
+	scripts/mkrootfs.sh $(ROOTFS) $(ROOTFS_EXTRA) $(GUEST_EXTRA)
 
 harness:
 	cargo build -p harness
@@ -67,26 +84,37 @@ disk:
 	@mkdir -p build
 	rm -f $(DISK_IMG) && truncate -s $(DISK_SIZE) $(DISK_IMG)
 
-# $(1) = output ISO, $(2) = grub.cfg, $(3) = kernel (default: the release one)
+# The test boot's boot data modules (`boot-data` lines of iso/grub-test.cfg,
+# checked by test-bootdata): files of a known pattern made at build time.
+TESTDATA := build/testdata/test-bootdata.bin build/testdata/test-bootdata-page.bin
+
+$(TESTDATA): scripts/make-testdata.py
+	python3 scripts/make-testdata.py build/testdata
+
+# $(1) = output ISO, $(2) = grub.cfg, $(3) = kernel (default: the release one),
+# $(4) = more files for /boot (boot data modules)
 define make_iso
 	rm -rf $(1).d && mkdir -p $(1).d/boot/grub
 	cp $(if $(3),$(3),$(KERNEL_ELF)) $(1).d/boot/mach-kernel
 	for p in $(USER_PROGRAMS); do cp $(USER_BIN)/$$p $(1).d/boot/$$p; done
+	if [ -f $(EMUL_ELF) ]; then cp $(EMUL_ELF) $(1).d/boot/emulation-lib; fi
+	if [ -f $(ROOTFS) ]; then cp $(ROOTFS) $(1).d/boot/rootfs.cpio; fi
+	$(if $(4),cp $(4) $(1).d/boot/)
 	cp $(2) $(1).d/boot/grub/grub.cfg
 	grub-mkrescue -o $(1) $(1).d 2>build/grub-mkrescue.log || { cat build/grub-mkrescue.log; exit 1; }
 endef
 
-iso: kernel user
+iso: kernel user emul rootfs
 	@mkdir -p build
 	$(call make_iso,build/mach.iso,iso/grub.cfg)
 
 # With T=pattern only the test modules whose line contains it are booted.
-test-iso: test-kernel user
+test-iso: test-kernel user $(TESTDATA)
 	@mkdir -p build
 	@if [ -n "$(T)" ]; then \
 		awk -v t="$(T)" '!/^[ \t]*module2/ || /bootstrap/ || /default-pager/ || index($$0, t)' iso/grub-test.cfg > build/grub-test.cfg; \
 	else cp iso/grub-test.cfg build/grub-test.cfg; fi
-	$(call make_iso,build/mach-test.iso,build/grub-test.cfg,$(TEST_KERNEL_ELF))
+	$(call make_iso,build/mach-test.iso,build/grub-test.cfg,$(TEST_KERNEL_ELF),$(TESTDATA))
 
 # Kernels that fault on purpose, to test the panic path (make test boots both).
 panic-isos: test-kernel user
@@ -133,21 +161,23 @@ exhaust-iso: test-kernel user
 # calls per seed (make fuzz).
 SEED ?=
 CALLS ?=
-fuzz-iso: test-kernel user
+fuzz-iso: test-kernel user $(TESTDATA)
 	@mkdir -p build
 	sed -e '$(if $(SEED),s|seeds=[^ ]*|seeds=$(SEED)|)' -e '$(if $(CALLS),s|calls=[0-9]*|calls=$(CALLS)|)' \
 		iso/grub-fuzz.cfg > build/grub-fuzz.cfg
-	$(MAKE) --no-print-directory one-iso ISO=build/mach-fuzz.iso CFG=build/grub-fuzz.cfg
+	$(MAKE) --no-print-directory one-iso ISO=build/mach-fuzz.iso CFG=build/grub-fuzz.cfg EXTRA="$(TESTDATA)"
 
-# One ISO; KELF= the kernel (default: the tests' kernel).
+# One ISO; KELF= the kernel (default: the tests' kernel), EXTRA= more files
+# for /boot.
 KELF ?= $(TEST_KERNEL_ELF)
+EXTRA ?=
 one-iso:
-	$(call make_iso,$(ISO),$(CFG),$(KELF))
+	$(call make_iso,$(ISO),$(CFG),$(KELF),$(EXTRA))
 
 run: iso harness disk
 	qemu-system-x86_64 $(QEMU_FLAGS) -cdrom build/mach.iso | $(HARNESS) symbolize --kernel $(KERNEL_ELF)
 
-test: test-iso panic-isos nodisk-iso dpager-iso lowmem-iso exhaust-iso fuzz-iso harness disk
+test: test-iso panic-isos nodisk-iso dpager-iso lowmem-iso exhaust-iso fuzz-iso emul harness disk
 	scripts/test.sh $(TEST_KERNEL_ELF) build/mach-test.iso $(HARNESS) "$(T)"
 
 # The fuzzer alone, longer: `make fuzz SEED=7 CALLS=1000000` (SEED may be a
@@ -207,6 +237,34 @@ profile: kernel user disk
 	ls -l build/trace100.log build/trace1100.log
 	python3 scripts/profile_trace.py $(KERNEL_ELF) $(USER_BIN)/bench-ipc build/trace100.log 100 build/trace1100.log 1100
 	rm -f build/trace100.log* build/trace1100.log*
+
+# `make guest CMD='echo hello; exit 3' [ROOTFS_EXTRA=dir]`: the Unix system
+# (guest-iso alone takes the command from ROOTFS_EXTRA's etc/guest-cmd when
+# GUEST_CMD is not in the environment)
+# with `/bin/sh -c "$$CMD"` as its first process; exits with its status
+# (scripts/guest.sh). GUEST_TIMEOUT= seconds, GUEST_LOG=1 shows the kernel's
+# lines, GUEST_TRACE=1 has the Unix server print every call (with GUEST_LOG=1).
+CMD ?= echo hello from Unix on Mach
+GUEST_EXTRA ?=
+GUEST_DIR := build/guest-extra
+export GUEST_TIMEOUT GUEST_LOG
+# GUEST_KERNEL=checked boots the tests' kernel (make test's Unix boot).
+GUEST_KERNEL ?= release
+GUEST_KELF = $(if $(filter checked,$(GUEST_KERNEL)),$(TEST_KERNEL_ELF),$(KERNEL_ELF))
+guest-iso: $(if $(filter checked,$(GUEST_KERNEL)),test-kernel,kernel) user emul
+	@rm -rf $(GUEST_DIR) && mkdir -p $(GUEST_DIR)/etc
+	@if [ -n "$$GUEST_CMD" ]; then printf '%s' "$$GUEST_CMD" > $(GUEST_DIR)/etc/guest-cmd; fi
+	@$(MAKE) --no-print-directory rootfs GUEST_EXTRA=$(GUEST_DIR) >/dev/null
+	@sed 's|unix-server --cmd-file|unix-server $(if $(GUEST_TRACE),--trace )--cmd-file|' iso/grub-guest.cfg > build/grub-guest.cfg
+	@$(MAKE) --no-print-directory one-iso ISO=build/mach-guest.iso CFG=build/grub-guest.cfg KELF=$(GUEST_KELF) >/dev/null
+guest: export GUEST_CMD := $(value CMD)
+guest: guest-iso disk
+	@scripts/guest.sh build/mach-guest.iso
+
+# The Unix system's tests alone (make test runs them too): busybox scripts
+# and C programs against the host's own output (scripts/unix-tests.sh).
+unix-test: kernel user emul harness disk
+	scripts/unix-tests.sh
 
 clean:
 	cargo clean

@@ -9,7 +9,7 @@ mkdir -p build
 log=build/host-tests.log
 
 echo "== host unit tests"
-cargo test -p mach-abi -p mach-core -p default-pager-core -p harness -p mig -p mach-interfaces ${filter:+-- "$filter"} 2>&1 | tee "$log"
+cargo test -p mach-abi -p mach-core -p default-pager-core -p unix-abi -p unix-core -p harness -p mig -p mach-interfaces ${filter:+-- "$filter"} 2>&1 | tee "$log"
 rc=${PIPESTATUS[0]}
 if [ "$rc" -ne 0 ] && ! grep -q '^test result: FAILED' "$log"; then
     # cargo test failed before reporting (a build error): count it as a failure.
@@ -155,6 +155,20 @@ if [ -z "$filter" ] || [[ "test-fuzz" == *"$filter"* ]]; then
     fi
     echo "test result: $([ "$failed" = 0 ] && echo ok || echo FAILED). $passed passed; $failed failed; 0 ignored (fuzz boot)" >> "$log"
     rm -f "${DISK_IMG:-build/paging.img}" && truncate -s 4M "${DISK_IMG:-build/paging.img}"
+fi
+
+echo "== unix"
+# The Unix server running Debian's busybox and musl C programs, each test's
+# output compared with the same script or program on this host
+# (scripts/unix-tests.sh); every `test` line it prints is counted here.
+if [ -z "$filter" ] || [[ "unix" == *"$filter"* ]]; then
+    out=build/unix-tests.log
+    GUEST_KERNEL=checked scripts/unix-tests.sh > "$out" 2>&1
+    passed=$(grep -c '^test .* \.\.\. ok' "$out")
+    failed=$(grep -c '^test .* \.\.\. FAILED' "$out")
+    grep -A40 '^test ' "$out" | grep -v '^test .* \.\.\. ok' | head -200
+    grep '^test .* \.\.\. ok' "$out"
+    echo "test result: $([ "$failed" = 0 ] && echo ok || echo FAILED). $passed passed; $failed failed; 0 ignored (unix boot)" >> "$log"
 fi
 
 echo "== in-QEMU tests"

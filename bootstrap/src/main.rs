@@ -147,8 +147,9 @@ fn main(args: mach_user::start::Args) -> i32 {
         names.used
     );
     // Every other task is gone: the kernel's IPC state must be consistent.
-    let host = mach_user::ipc::mach_host_self();
-    match mach_user::rpc::host::host_ipc_audit(&mut names.rpc, host) {
+    // The audit is a host_priv call: the kernel gave this boot task the port.
+    let host_priv = mach_user::start::host_priv_port(&args).unwrap_or(0);
+    match mach_user::rpc::host_priv::host_ipc_audit(&mut names.rpc, host_priv) {
         Ok(a) if a.violations == 0 => println!("test ipc_audit_after_all_tasks ... ok"),
         Ok(a) => println!("test ipc_audit_after_all_tasks ... FAILED: {} violations", a.violations),
         Err(e) => println!("test ipc_audit_after_all_tasks ... FAILED: host_ipc_audit returned {e}"),

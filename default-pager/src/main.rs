@@ -9,7 +9,8 @@
 //! `default_pager_object_create` and `vm_map` them (`interfaces/default_pager.defs`).
 //!
 //! This module owns start-up and the receive loop: the disk (opened through
-//! the device interface, `device_get_status` for its size, on the first
+//! the device interface, on the device master port that the privileged host
+//! port it gets as a boot task gives, `device_get_status` for its size, on the first
 //! request to the service port: the pager holds `hd0` open only once it has
 //! work, so a boot whose tasks never use it leaves the disk to them), the reserved
 //! memory, the port set holding the service port and every object port, the
@@ -52,10 +53,10 @@ use mach_user::abi::device::{D_READ, D_WRITE, DEV_GET_RECORDS, DEVICE_NAME_HD0, 
 use mach_user::abi::layout::USER_STACK_TOP;
 use mach_user::abi::message::*;
 use mach_user::abi::port::{MACH_NOTIFY_NO_SENDERS, MACH_PORT_RIGHT_PORT_SET, MACH_PORT_RIGHT_RECEIVE};
-use mach_user::ipc::{mach_host_self, mach_task_self};
+use mach_user::ipc::mach_task_self;
 use mach_user::pager::Server;
 use mach_user::println;
-use mach_user::rpc::{Rpc, device, host, mach_port, vm};
+use mach_user::rpc::{Rpc, device, host_priv, mach_port, vm};
 use mach_user::sync::TakeOnce;
 use server::Pager;
 
@@ -100,9 +101,11 @@ fn wire_reserved(rpc: &mut Rpc, task: u32) -> Result<u64, i32> {
     Ok(wired + STACK_WIRED)
 }
 
-/// Opens `hd0` read-write; returns its port and size in blocks.
-pub fn open_disk(rpc: &mut Rpc) -> Result<(u32, u64), &'static str> {
-    let master = host::host_get_io_master(rpc, mach_host_self()).map_err(|_| "no device master port")?;
+/// Opens `hd0` read-write through the device master port, which only the
+/// privileged host port gives (`host_priv`: this boot task's, from its command
+/// line); returns its port and size in blocks.
+pub fn open_disk(rpc: &mut Rpc, host_priv: u32) -> Result<(u32, u64), &'static str> {
+    let master = host_priv::host_get_io_master(rpc, host_priv).map_err(|_| "no device master port")?;
     let dev = device::device_open(rpc, master, D_READ | D_WRITE, DEVICE_NAME_HD0).map_err(|_| "cannot open hd0")?;
     let _ = mach_port::mach_port_deallocate(rpc, mach_task_self(), master);
     let recs = device::device_get_status(rpc, dev, DEV_GET_RECORDS).map_err(|_| "cannot get the size of hd0")?;
@@ -128,6 +131,7 @@ fn main(args: mach_user::start::Args) -> i32 {
     let mut rpc = Rpc::new();
     let task = mach_task_self();
     let bp = mach_user::start::bootstrap_port(&args);
+    let host_priv = mach_user::start::host_priv_port(&args).unwrap_or(0);
     let Some(res) = RESERVED.take() else { return 1 };
     match wire_reserved(&mut rpc, task) {
         Ok(n) => println!("default_pager: {} KiB wired", n / 1024),
@@ -160,14 +164,14 @@ fn main(args: mach_user::start::Args) -> i32 {
     }
     println!("default_pager: registered as default_pager");
     if args.iter().any(|a| a == "register") {
-        match become_default_memory_manager(&mut rpc, task, service) {
+        match become_default_memory_manager(&mut rpc, host_priv, task, service) {
             Ok(()) => println!("default_pager: the kernel's default memory manager"),
             Err(kr) => println!("default_pager: vm_set_default_memory_manager failed: {kr}"),
         }
     }
     // Serves the service port and every object port until the service port
     // has no senders left.
-    let mut server = Server::new(set, Pager::new(rpc, set, service, map));
+    let mut server = Server::new(set, Pager::new(rpc, host_priv, set, service, map));
     server.run();
     let pager = &server.manager;
     println!(
@@ -185,13 +189,13 @@ fn main(args: mach_user::start::Args) -> i32 {
 /// the call and given up after, so that the kernel's right and the
 /// bootstrap service's are the only senders). The kernel then pages
 /// anonymous memory out to this task and never pages out this task's own.
-fn become_default_memory_manager(rpc: &mut Rpc, task: u32, service: u32) -> Result<(), i32> {
+fn become_default_memory_manager(rpc: &mut Rpc, host_priv: u32, task: u32, service: u32) -> Result<(), i32> {
     let poly = PolyPort {
         name: service,
         disposition: MACH_MSG_TYPE_MAKE_SEND,
     };
     mach_port::mach_port_insert_right(rpc, task, service, poly)?;
-    let r = mach_user::rpc::host::vm_set_default_memory_manager(rpc, mach_user::ipc::mach_host_self(), service);
+    let r = host_priv::vm_set_default_memory_manager(rpc, host_priv, service);
     let _ = mach_port::mach_port_deallocate(rpc, task, service);
     r
 }

@@ -67,6 +67,8 @@ pub struct Pager {
     pub set: u32,
     /// The service port registered as `default_pager`.
     pub service: u32,
+    /// The privileged host port (for the device master port; 0: none).
+    host_priv: u32,
     /// `hd0`, once opened.
     dev: Option<u32>,
     pub map: DiskMap<'static>,
@@ -76,12 +78,13 @@ pub struct Pager {
 }
 
 impl Pager {
-    pub fn new(rpc: Rpc, set: u32, service: u32, map: DiskMap<'static>) -> Self {
+    pub fn new(rpc: Rpc, host_priv: u32, set: u32, service: u32, map: DiskMap<'static>) -> Self {
         Pager {
             rpc,
             task: mach_task_self(),
             set,
             service,
+            host_priv,
             dev: None,
             map,
             rejected: 0,
@@ -93,7 +96,7 @@ impl Pager {
         if self.dev.is_some() {
             return;
         }
-        match open_disk(&mut self.rpc) {
+        match open_disk(&mut self.rpc, self.host_priv) {
             Ok((dev, blocks)) => {
                 let _ = self.map.attach(blocks);
                 self.dev = Some(dev);

@@ -166,7 +166,12 @@ const EM_X86_64: u16 = 62;
 const ET_EXEC: u16 = 2;
 const ET_DYN: u16 = 3;
 const PT_LOAD: u32 = 1;
-const PT_TLS: u32 = 7;
+/// Program header type: the path of the program interpreter (dynamic linking).
+pub const PT_INTERP: u32 = 3;
+/// Program header type: the program header table itself, as loaded in memory.
+pub const PT_PHDR: u32 = 6;
+/// Program header type: the thread-local storage template.
+pub const PT_TLS: u32 = 7;
 const PF_X: u32 = 1;
 const PF_W: u32 = 2;
 const PF_R: u32 = 4;
@@ -188,6 +193,18 @@ pub struct ElfFile<'a> {
     shoff: u64,
     shentsize: u16,
     shnum: u16,
+}
+
+/// One program header exactly as in the file (nothing validated).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ProgramHeader {
+    pub p_type: u32,
+    pub flags: u32,
+    pub offset: u64,
+    pub vaddr: u64,
+    pub filesz: u64,
+    pub memsz: u64,
+    pub align: u64,
 }
 
 /// One raw program header.
@@ -336,6 +353,26 @@ impl<'a> ElfFile<'a> {
             let ph = self.phdr(i)?;
             if ph.p_type == PT_TLS {
                 return self.check_segment(&ph).map(Some);
+            }
+        }
+        Ok(None)
+    }
+
+    /// The first program header of type `p_type` (for example [`PT_INTERP`]
+    /// or [`PT_PHDR`]), unvalidated. BadProgramHeaders if the table cannot be read.
+    pub fn find_program_header(&self, p_type: u32) -> Result<Option<ProgramHeader>, ElfError> {
+        for i in 0..self.phnum {
+            let ph = self.phdr(i)?;
+            if ph.p_type == p_type {
+                return Ok(Some(ProgramHeader {
+                    p_type: ph.p_type,
+                    flags: ph.flags,
+                    offset: ph.offset,
+                    vaddr: ph.vaddr,
+                    filesz: ph.filesz,
+                    memsz: ph.memsz,
+                    align: ph.align,
+                }));
             }
         }
         Ok(None)

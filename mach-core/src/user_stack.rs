@@ -12,7 +12,8 @@
 //!               auxv: (type, value) pairs, caller's entries in order,
 //!                     then AT_RANDOM (if random bytes are given), then AT_NULL (0, 0)
 //!               padding (zeros) so that initial_sp is 16-byte aligned
-//!               the 16 AT_RANDOM bytes (if given)
+//!               auxiliary data in auxv order: the 16 AT_RANDOM bytes (if
+//!               given), strings such as AT_EXECFN's (see [`build_stack`])
 //!               argument strings, NUL-terminated, in order
 //!               environment strings, NUL-terminated, in order
 //! stack_top  -> (end of the image)
@@ -39,6 +40,8 @@ pub const AT_PHNUM: u64 = 5;
 pub const AT_PAGESZ: u64 = 6;
 pub const AT_ENTRY: u64 = 9;
 pub const AT_RANDOM: u64 = 25;
+pub const AT_PLATFORM: u64 = 15;
+pub const AT_EXECFN: u64 = 31;
 
 /// Maximum number of argument plus environment strings.
 pub const MAX_STRINGS: usize = 1 << 16;
@@ -52,7 +55,32 @@ pub struct StackImage {
 }
 
 const WORD: usize = 8;
-const RANDOM_LEN: usize = 16;
+/// Length of the AT_RANDOM bytes.
+pub const RANDOM_LEN: usize = 16;
+
+/// The value of one auxiliary vector entry for [`build_stack`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AuxValue<'a> {
+    /// The value itself.
+    Word(u64),
+    /// Bytes copied into the string area with a NUL after them; the entry's
+    /// value is their address (AT_EXECFN, AT_PLATFORM).
+    String(&'a [u8]),
+    /// Sixteen bytes copied into the string area as they are; the entry's
+    /// value is their address (AT_RANDOM).
+    Random([u8; RANDOM_LEN]),
+}
+
+impl AuxValue<'_> {
+    /// Bytes this value takes in the string area.
+    fn data_len(&self) -> Option<usize> {
+        match self {
+            AuxValue::Word(_) => Some(0),
+            AuxValue::String(s) => s.len().checked_add(1),
+            AuxValue::Random(_) => Some(RANDOM_LEN),
+        }
+    }
+}
 
 /// Builds the initial stack image for a process whose stack ends at `stack_top`.
 ///
@@ -66,6 +94,27 @@ pub fn build_initial_stack(
     random: Option<[u8; 16]>,
     max_size: usize,
 ) -> Result<StackImage, StackError> {
+    let mut entries = Vec::new();
+    entries
+        .try_reserve_exact(auxv.len().saturating_add(1))
+        .map_err(|_| StackError::TooLarge)?;
+    entries.extend(auxv.iter().map(|&(ty, v)| (ty, AuxValue::Word(v))));
+    entries.extend(random.map(|r| (AT_RANDOM, AuxValue::Random(r))));
+    build_stack(stack_top, args, env, &entries, max_size)
+}
+
+/// Builds the initial stack image with auxiliary entries that may point into
+/// the image: the data of [`AuxValue::String`] and [`AuxValue::Random`]
+/// entries goes first in the string area, in order, then the argument and
+/// environment strings. Entries are written in order, then AT_NULL.
+/// `max_size` bounds `bytes.len()` (TooLarge).
+pub fn build_stack(
+    stack_top: u64,
+    args: &[&[u8]],
+    env: &[&[u8]],
+    auxv: &[(u64, AuxValue)],
+    max_size: usize,
+) -> Result<StackImage, StackError> {
     let too_large = StackError::TooLarge;
     let nstrings = args.len().checked_add(env.len()).ok_or(StackError::TooManyStrings)?;
     if nstrings > MAX_STRINGS {
@@ -73,8 +122,12 @@ pub fn build_initial_stack(
     }
 
     // Sizes of the string area and the pointer area.
-    let random_len = if random.is_some() { RANDOM_LEN } else { 0 };
-    let mut strings_len = random_len;
+    let mut strings_len = 0usize;
+    for (_, v) in auxv {
+        strings_len = strings_len
+            .checked_add(v.data_len().ok_or(too_large)?)
+            .ok_or(too_large)?;
+    }
     for s in args.iter().chain(env) {
         strings_len = strings_len
             .checked_add(s.len())
@@ -84,10 +137,7 @@ pub fn build_initial_stack(
     if strings_len > max_size {
         return Err(too_large);
     }
-    let aux_pairs = auxv
-        .len()
-        .checked_add(usize::from(random.is_some()) + 1)
-        .ok_or(too_large)?;
+    let aux_pairs = auxv.len().checked_add(1).ok_or(too_large)?;
     let words = nstrings
         .checked_add(3) // argc, argv NULL, envp NULL
         .and_then(|n| n.checked_add(aux_pairs.checked_mul(2)?))
@@ -115,14 +165,42 @@ pub fn build_initial_stack(
         base: sp,
     };
 
-    // String area.
+    // String area: the auxiliary data first, then the strings; the pointer
+    // area from sp upwards.
     let mut cursor = strings_start;
-    let random_addr = cursor;
-    if let Some(r) = random {
-        cursor = w.put(cursor, &r)?;
-    }
     let mut ptr = sp;
     ptr = w.put(ptr, &u64::try_from(args.len()).map_err(|_| too_large)?.to_le_bytes())?;
+    let mut aux_words = sp
+        .checked_add(
+            u64::try_from(
+                nstrings
+                    .checked_add(3)
+                    .ok_or(too_large)?
+                    .checked_mul(WORD)
+                    .ok_or(too_large)?,
+            )
+            .map_err(|_| too_large)?,
+        )
+        .ok_or(too_large)?;
+    for &(ty, v) in auxv {
+        let value = match v {
+            AuxValue::Word(x) => x,
+            AuxValue::String(s) => {
+                let at = cursor;
+                cursor = w.put(cursor, s)?;
+                cursor = w.put(cursor, &[0])?;
+                at
+            }
+            AuxValue::Random(r) => {
+                let at = cursor;
+                cursor = w.put(cursor, &r)?;
+                at
+            }
+        };
+        aux_words = w.put(aux_words, &ty.to_le_bytes())?;
+        aux_words = w.put(aux_words, &value.to_le_bytes())?;
+    }
+    w.put(aux_words, &[0; 2 * WORD])?; // AT_NULL
     for list in [args, env] {
         for s in list {
             ptr = w.put(ptr, &cursor.to_le_bytes())?;
@@ -131,12 +209,6 @@ pub fn build_initial_stack(
         }
         ptr = w.put(ptr, &0u64.to_le_bytes())?;
     }
-    let random_entry = random.map(|_| (AT_RANDOM, random_addr));
-    for (ty, val) in auxv.iter().copied().chain(random_entry) {
-        ptr = w.put(ptr, &ty.to_le_bytes())?;
-        ptr = w.put(ptr, &val.to_le_bytes())?;
-    }
-    w.put(ptr, &[0; 2 * WORD])?; // AT_NULL
 
     Ok(StackImage { bytes, initial_sp: sp })
 }
@@ -296,6 +368,63 @@ mod tests {
         let many_aux = vec![(AT_PAGESZ, 4096); 1000];
         assert_eq!(
             build_initial_stack(TOP, &[], &[], &many_aux, None, 4096),
+            Err(StackError::TooLarge)
+        );
+    }
+
+    #[test]
+    fn auxiliary_strings_point_into_the_image() {
+        let random = [7u8; 16];
+        let auxv = [
+            (AT_PAGESZ, AuxValue::Word(4096)),
+            (AT_RANDOM, AuxValue::Random(random)),
+            (AT_EXECFN, AuxValue::String(b"/bin/sh")),
+            (AT_PLATFORM, AuxValue::String(b"x86_64")),
+            (AT_ENTRY, AuxValue::Word(0x401000)),
+        ];
+        let args: [&[u8]; 2] = [b"sh", b"-c"];
+        let env: [&[u8]; 1] = [b"PATH=/bin"];
+        let img = build_stack(TOP, &args, &env, &auxv, 4096).unwrap();
+        assert_eq!(img.initial_sp % 16, 0);
+        let (argv, envp, aux) = decode(&img);
+        assert_eq!(argv, args.map(|a| a.to_vec()));
+        assert_eq!(envp, env.map(|e| e.to_vec()));
+        let types: Vec<u64> = aux.iter().map(|a| a.0).collect();
+        assert_eq!(types, [AT_PAGESZ, AT_RANDOM, AT_EXECFN, AT_PLATFORM, AT_ENTRY, AT_NULL]);
+        assert_eq!((aux[0].1, aux[4].1, aux[5].1), (4096, 0x401000, 0));
+        let r = (aux[1].1 - img.initial_sp) as usize;
+        assert_eq!(img.bytes[r..r + 16], random);
+        assert_eq!(c_string(&img, aux[2].1), b"/bin/sh");
+        assert_eq!(c_string(&img, aux[3].1), b"x86_64");
+        // The data sits in the string area, above every pointer word.
+        let words_end = img.initial_sp + 8 * (1 + 2 + 1 + 1 + 1 + 2 * 6);
+        assert!(aux[1].1 >= words_end && aux[3].1 + 7 <= TOP);
+        let strings: usize = 16 + 8 + 7 + 3 + 3 + 10;
+        assert_eq!(aux[1].1, TOP - strings as u64, "the random bytes open the string area");
+        assert_eq!(img.bytes.len(), (strings + 8 * (6 + 12)).next_multiple_of(16));
+        // The old entry point lays out the same bytes as the new one.
+        let old = build_initial_stack(TOP, &args, &env, &[(AT_PAGESZ, 4096)], Some(random), 4096).unwrap();
+        let new = build_stack(
+            TOP,
+            &args,
+            &env,
+            &[(AT_PAGESZ, AuxValue::Word(4096)), (AT_RANDOM, AuxValue::Random(random))],
+            4096,
+        )
+        .unwrap();
+        assert_eq!(old, new);
+    }
+
+    #[test]
+    fn auxiliary_data_counts_towards_the_limit() {
+        let big = vec![b'p'; 5000];
+        let auxv = [(AT_EXECFN, AuxValue::String(&big))];
+        assert_eq!(build_stack(TOP, &[], &[], &auxv, 4096), Err(StackError::TooLarge));
+        let img = build_stack(TOP, &[], &[], &auxv, 8192).unwrap();
+        let (_, _, aux) = decode(&img);
+        assert_eq!(c_string(&img, aux[0].1), big);
+        assert_eq!(
+            build_stack(4000, &[], &[], &auxv, usize::MAX),
             Err(StackError::TooLarge)
         );
     }

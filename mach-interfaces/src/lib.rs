@@ -24,8 +24,12 @@
 //! `MACH_MSGH_BITS_COMPLEX`, a `u32` descriptor count and the descriptors in
 //! declaration order (12-byte port, 16-byte out-of-line memory or ports,
 //! packed to 4); then the scalars in declaration order, 4-byte aligned (a
-//! `u64` may sit at a 4-aligned offset, as with XNU's `pack(4)`). Sizes are
-//! fixed per routine and checked exactly.
+//! `u64` may sit at a 4-aligned offset, as with XNU's `pack(4)`); then the
+//! in-line arrays (`inline<u8, N>`) in declaration order, each a `u32`
+//! count, the bytes and zero padding to a multiple of 4. Sizes are fixed per
+//! routine and checked exactly; with in-line arrays, a message is exactly as
+//! long as its counts make it (`4 + round_up(count, 4)` bytes per array),
+//! and each count is checked against its `N` (see [`wire::inline`]).
 //!
 //! A reply has id = request id + 100 (`MIG_REPLY_ID_OFFSET`), remote port =
 //! the request's reply right moved back (`MOVE_SEND_ONCE` for a send-once
@@ -50,8 +54,12 @@
 //!   `release_ool`, `release_ool_ports`) and sends an error reply with `code`.
 //! * `Err(MIG_NO_REPLY)` is the exception: the method kept everything,
 //!   including the reply right ([`wire::reply_port`]), and answers later.
+//! * In-line arrays are plain bytes: nothing to own or release. A server
+//!   method gets an input as `&[u8]` borrowing the request, and an output
+//!   as an `N`-byte window of the reply buffer to fill (it returns the count).
 //! * A malformed request (wrong size, complex bit, descriptor count, type or
-//!   disposition) gets a `MIG_BAD_ARGUMENTS` error reply, and every
+//!   disposition, an in-line count beyond `N` or not ending at `msgh_size`)
+//!   gets a `MIG_BAD_ARGUMENTS` error reply, and every
 //!   valid-looking descriptor that arrived is released
 //!   ([`wire::release_descriptors`]); the server method is not called.
 //! * An unknown id gives [`Dispatch::BadId`] with a `MIG_BAD_ID` error reply
@@ -61,7 +69,9 @@
 //!
 //! On the client side, whatever a successful reply carries (rights,
 //! [`OolArray`]/[`OolPorts`] memory) belongs to the caller; a reply the stub
-//! rejects goes to [`Transport::discard_reply`].
+//! rejects goes to [`Transport::discard_reply`], and so does a good reply
+//! whose in-line array does not fit the buffer the caller passed for it
+//! (the call then fails with `MIG_ARRAY_TOO_LARGE`).
 #![no_std]
 #![forbid(unsafe_code)]
 
@@ -86,9 +96,15 @@ pub mod notify {
     include!(concat!(env!("OUT_DIR"), "/notify.rs"));
 }
 
-/// `host` (200): calls on the host port (`interfaces/host.defs`).
+/// `host` (200): harmless information on the host name port, `mach_host_self()` (`interfaces/host.defs`).
 pub mod host {
     include!(concat!(env!("OUT_DIR"), "/host.rs"));
+}
+
+/// `host_priv` (400): calls on the privileged host port, which only boot tasks
+/// hold (`interfaces/host_priv.defs`).
+pub mod host_priv {
+    include!(concat!(env!("OUT_DIR"), "/host_priv.rs"));
 }
 
 /// `bootstrap` (400): the name service on the bootstrap port (`interfaces/bootstrap.defs`).
@@ -161,4 +177,10 @@ pub mod device {
 /// `make bench` only (`interfaces/bench.defs`).
 pub mod bench {
     include!(concat!(env!("OUT_DIR"), "/bench.rs"));
+}
+
+/// `unix` (100000): the Unix server's interface, called by the emulation
+/// library in every Unix process on the process's own port (`interfaces/unix.defs`).
+pub mod unix {
+    include!(concat!(env!("OUT_DIR"), "/unix.rs"));
 }

@@ -1,7 +1,7 @@
 //! Byte-level Mach message encoding and decoding shared by every generated
 //! stub: bounds-checked little-endian field access, header and descriptor
 //! codecs, the request/reply layout checks, error replies and the release walk
-//! for malformed requests.
+//! for malformed requests; in-line arrays in [`inline`] (re-exported here).
 //!
 //! Everything works on byte slices with checked offsets: nothing here panics,
 //! indexes out of bounds or interprets a port name or an address.
@@ -12,11 +12,14 @@ use mach_abi::message::{
     MACH_MSG_PORT_DESCRIPTOR, MACH_MSG_TRAILER_SIZE, MACH_MSG_TYPE_COPY_SEND, MACH_MSG_TYPE_MAKE_SEND,
     MACH_MSG_TYPE_MAKE_SEND_ONCE, MACH_MSG_TYPE_MOVE_RECEIVE, MACH_MSG_TYPE_MOVE_SEND, MACH_MSG_TYPE_MOVE_SEND_ONCE,
     MACH_MSG_TYPE_PORT_RECEIVE, MACH_MSG_TYPE_PORT_SEND, MACH_MSG_TYPE_PORT_SEND_ONCE, MACH_MSG_VIRTUAL_COPY,
-    MACH_MSGH_BITS_COMPLEX, MIG_BAD_ID, MIG_REPLY_ID_OFFSET, MIG_REPLY_MISMATCH, MIG_TYPE_ERROR, MachMsgHeader,
-    MachMsgTrailer, mach_msgh_bits, mach_msgh_bits_remote,
+    MACH_MSGH_BITS_COMPLEX, MIG_ARRAY_TOO_LARGE, MIG_BAD_ID, MIG_REPLY_ID_OFFSET, MIG_REPLY_MISMATCH, MIG_TYPE_ERROR,
+    MachMsgHeader, MachMsgTrailer, mach_msgh_bits, mach_msgh_bits_remote,
 };
 
 use crate::runtime::{Dispatch, OolArray, OolPorts, PolyPort, Release, Transport};
+
+pub mod inline;
+pub use inline::*;
 
 /// Header + `RetCode`: the size of every error reply.
 pub const ERROR_REPLY_SIZE: usize = MACH_MSG_HEADER_SIZE + 4;
@@ -256,6 +259,20 @@ pub fn check_reply(
     descriptors: u32,
     ret_code_offset: usize,
 ) -> Result<&[u8], i32> {
+    check_reply_in(msg, reply_id, size, size, descriptors, ret_code_offset)
+}
+
+/// [`check_reply`] for a reply with in-line arrays, whose size may be
+/// anything in `min_size..=max_size` (the decoder then checks that the
+/// arrays end exactly at `msgh_size`).
+pub fn check_reply_in(
+    msg: &[u8],
+    reply_id: i32,
+    min_size: usize,
+    max_size: usize,
+    descriptors: u32,
+    ret_code_offset: usize,
+) -> Result<&[u8], i32> {
     let hdr = read_header(msg).ok_or(MIG_TYPE_ERROR)?;
     if hdr.id != reply_id {
         return Err(MIG_REPLY_MISMATCH);
@@ -263,13 +280,13 @@ pub fn check_reply(
     let msize = usize::try_from(hdr.size).map_err(|_| MIG_TYPE_ERROR)?;
     let m = msg.get(..msize).ok_or(MIG_TYPE_ERROR)?;
     let complex = hdr.bits & MACH_MSGH_BITS_COMPLEX != 0;
-    if !complex && msize == ERROR_REPLY_SIZE {
+    if is_error_reply(m) {
         let code = get_i32(m, MACH_MSG_HEADER_SIZE).ok_or(MIG_TYPE_ERROR)?;
         if code != KERN_SUCCESS {
             return Err(code);
         }
     }
-    if msize != size || complex != (descriptors > 0) {
+    if !(min_size..=max_size).contains(&msize) || complex != (descriptors > 0) {
         return Err(MIG_TYPE_ERROR);
     }
     if descriptors > 0 && get_u32(m, BODY_OFFSET) != Some(descriptors) {
@@ -281,19 +298,35 @@ pub fn check_reply(
     Ok(m)
 }
 
+/// Is `m` (a message cut to its `msgh_size`) shaped like an error reply:
+/// simple and exactly header + `RetCode`?
+fn is_error_reply(m: &[u8]) -> bool {
+    m.len() == ERROR_REPLY_SIZE && get_u32(m, 0).is_some_and(|bits| bits & MACH_MSGH_BITS_COMPLEX == 0)
+}
+
 /// The client half of a routine: send `buf[..send_size]`, receive into `buf`,
 /// decode. A reply the decoder rejects as not ours or malformed is handed to
-/// [`Transport::discard_reply`].
-pub fn rpc<T: Transport + ?Sized, O>(
+/// [`Transport::discard_reply`], and so is a good reply whose in-line arrays
+/// do not fit the caller's buffers (`MIG_ARRAY_TOO_LARGE` from a full reply,
+/// not from a server's error reply): it may carry rights or memory.
+pub fn rpc<T: Transport + ?Sized, O, D: FnOnce(&[u8]) -> Result<O, i32>>(
     t: &mut T,
     buf: &mut [u8],
     send_size: usize,
-    decode: fn(&[u8]) -> Result<O, i32>,
+    decode: D,
 ) -> Result<O, i32> {
     let n = t.call(buf, send_size)?;
     let reply = buf.get(..n).ok_or(MIG_TYPE_ERROR)?;
     let result = decode(reply);
-    if let Err(MIG_TYPE_ERROR | MIG_REPLY_MISMATCH) = result {
+    let rejected = match result {
+        Err(MIG_TYPE_ERROR | MIG_REPLY_MISMATCH) => true,
+        Err(MIG_ARRAY_TOO_LARGE) => {
+            let size = read_header(reply).and_then(|h| usize::try_from(h.size).ok());
+            !size.and_then(|s| reply.get(..s)).is_some_and(is_error_reply)
+        }
+        _ => false,
+    };
+    if rejected {
         t.discard_reply(reply);
     }
     result
@@ -304,7 +337,21 @@ pub fn rpc<T: Transport + ?Sized, O>(
 /// The message of a request (`request[..msgh_size]`) if it has exactly `size`
 /// bytes, the complex bit iff `descriptors > 0`, and that descriptor count.
 pub fn request_body<'a>(request: &'a [u8], hdr: &MachMsgHeader, size: usize, descriptors: u32) -> Option<&'a [u8]> {
-    if usize::try_from(hdr.size).ok()? != size {
+    request_body_in(request, hdr, size, size, descriptors)
+}
+
+/// [`request_body`] for a request with in-line arrays, whose `msgh_size` may
+/// be anything in `min_size..=max_size` (the decoder then checks that the
+/// arrays end exactly there).
+pub fn request_body_in<'a>(
+    request: &'a [u8],
+    hdr: &MachMsgHeader,
+    min_size: usize,
+    max_size: usize,
+    descriptors: u32,
+) -> Option<&'a [u8]> {
+    let size = usize::try_from(hdr.size).ok()?;
+    if !(min_size..=max_size).contains(&size) {
         return None;
     }
     let m = request.get(..size)?;

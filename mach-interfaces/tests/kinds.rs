@@ -14,7 +14,9 @@ use mach_interfaces::{Dispatch, OolArray, OolPorts, PolyPort, Release, wire};
 mod kinds {
     include!(concat!(env!("OUT_DIR"), "/tests/kinds.rs"));
 }
-use kinds::{ArraysReply, KindsServer, PolyReply, PortsReply, ScalarsReply, kinds_server};
+use kinds::{
+    ArraysReply, InlinePairReply, InlinePortsReply, KindsServer, PolyReply, PortsReply, ScalarsReply, kinds_server,
+};
 
 const T: u32 = 0x0000_2003;
 
@@ -113,6 +115,31 @@ impl KindsServer for FakeKinds {
     }
     fn nothing(&mut self, t: u32) -> Result<(), i32> {
         self.answer(format!("nothing {t:#x}"), ())
+    }
+    // In-line arrays have their own tests (`tests/inline.rs`); these only count.
+    fn inline_echo(&mut self, t: u32, tag: u32, data: &[u8], _out: &mut [u8]) -> Result<usize, i32> {
+        self.answer(format!("inline_echo {t:#x} {tag} {}", data.len()), 0)
+    }
+    fn inline_pair(
+        &mut self,
+        t: u32,
+        a: &[u8],
+        x: u64,
+        b: &[u8],
+        _: &mut [u8],
+        _: &mut [u8],
+    ) -> Result<InlinePairReply, i32> {
+        let call = format!("inline_pair {t:#x} {} {x} {}", a.len(), b.len());
+        self.answer(call, InlinePairReply::default())
+    }
+    fn inline_ports(&mut self, t: u32, p: u32, path: &[u8], _name: &mut [u8]) -> Result<InlinePortsReply, i32> {
+        self.answer(
+            format!("inline_ports {t:#x} {p} {}", path.len()),
+            InlinePortsReply::default(),
+        )
+    }
+    fn inline_note(&mut self, t: u32, msg: &[u8]) -> Result<(), i32> {
+        self.answer(format!("inline_note {t:#x} {}", msg.len()), ())
     }
 }
 

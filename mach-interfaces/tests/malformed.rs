@@ -9,9 +9,8 @@ mod common;
 
 use common::{REPLY_PORT, Released, Releases, Rng, ret_code, to_received};
 use mach_abi::message::*;
-use mach_interfaces::host::{
-    self, HostInfoBasicReply, HostIpcAuditReply, HostServer, HostVmStatisticsReply, host_server,
-};
+use mach_interfaces::host::{self, HostInfoBasicReply, HostServer, HostVmStatisticsReply, host_server};
+use mach_interfaces::host_priv::{self, HostBootDataReply, HostIpcAuditReply, HostPrivServer, host_priv_server};
 use mach_interfaces::mach_port::{self, MachPortNamesReply, MachPortServer, mach_port_server};
 use mach_interfaces::notify::{self, NotifyServer, notify_server};
 use mach_interfaces::{Dispatch, OolArray, OolPorts, PolyPort, Release, wire};
@@ -20,7 +19,9 @@ use mach_interfaces::{Dispatch, OolArray, OolPorts, PolyPort, Release, wire};
 mod kinds {
     include!(concat!(env!("OUT_DIR"), "/tests/kinds.rs"));
 }
-use kinds::{ArraysReply, KindsServer, PolyReply, PortsReply, ScalarsReply, kinds_server};
+use kinds::{
+    ArraysReply, InlinePairReply, InlinePortsReply, KindsServer, PolyReply, PortsReply, ScalarsReply, kinds_server,
+};
 
 /// A server for every subsystem that counts calls and records releases.
 #[derive(Default)]
@@ -71,13 +72,19 @@ impl NotifyServer for Count {
 
 impl HostServer for Count {
     counting! {
-        host_ipc_audit(t: u32) -> HostIpcAuditReply;
         host_info_basic(t: u32) -> HostInfoBasicReply;
         host_vm_statistics(t: u32) -> HostVmStatisticsReply;
+    }
+}
+
+impl HostPrivServer for Count {
+    counting! {
+        host_ipc_audit(t: u32) -> HostIpcAuditReply;
         host_vm_pageout(t: u32, p: u32) -> u32;
         vm_set_default_memory_manager(t: u32, m: u32) -> ();
         host_get_io_master(t: u32) -> u32;
         host_tasks_dump(t: u32) -> ();
+        host_boot_data(t: u32, i: u32) -> HostBootDataReply;
     }
 }
 
@@ -90,6 +97,10 @@ impl KindsServer for Count {
         oneway(t: u32, r: u32, d: OolArray, n: OolPorts, v: u64) -> ();
         ping(t: u32) -> ();
         nothing(t: u32) -> ();
+        inline_echo(t: u32, g: u32, d: &[u8], o: &mut [u8]) -> usize;
+        inline_pair(t: u32, a: &[u8], x: u64, b: &[u8], c: &mut [u8], d: &mut [u8]) -> InlinePairReply;
+        inline_ports(t: u32, p: u32, a: &[u8], n: &mut [u8]) -> InlinePortsReply;
+        inline_note(t: u32, m: &[u8]) -> ();
     }
 }
 
@@ -110,6 +121,7 @@ enum Sub {
     MachPort,
     Notify,
     Host,
+    HostPriv,
     Kinds,
 }
 
@@ -127,6 +139,7 @@ fn dispatch(sub: Sub, req: &[u8], reply: &mut [u8]) -> (Dispatch, Count) {
         Sub::MachPort => mach_port_server(&mut s, req, reply),
         Sub::Notify => notify_server(&mut s, req, reply),
         Sub::Host => host_server(&mut s, req, reply),
+        Sub::HostPriv => host_priv_server(&mut s, req, reply),
         Sub::Kinds => kinds_server(&mut s, req, reply),
     };
     (d, s)
@@ -221,7 +234,15 @@ fn cases() -> Vec<Case> {
     add("dead_name", Notify, true, &|b| {
         notify::encode_mach_notify_dead_name_request(b, 1, 2)
     });
-    add("ipc_audit", Host, false, &|b| host::encode_host_ipc_audit_request(b, 1));
+    add("ipc_audit", HostPriv, false, &|b| {
+        host_priv::encode_host_ipc_audit_request(b, 1)
+    });
+    add("default_memory_manager", HostPriv, false, &|b| {
+        host_priv::encode_vm_set_default_memory_manager_request(b, 1, 0x55)
+    });
+    add("boot_data", HostPriv, false, &|b| {
+        host_priv::encode_host_boot_data_request(b, 1, 3)
+    });
     add("info_basic", Host, false, &|b| {
         host::encode_host_info_basic_request(b, 1)
     });
@@ -240,6 +261,21 @@ fn cases() -> Vec<Case> {
     });
     add("ping", Kinds, true, &|b| kinds::encode_ping_request(b, 1));
     add("nothing", Kinds, false, &|b| kinds::encode_nothing_request(b, 1));
+    add("inline_echo", Kinds, false, &|b| {
+        kinds::encode_inline_echo_request(b, 1, 2, b"hello")
+    });
+    add("inline_echo_empty", Kinds, false, &|b| {
+        kinds::encode_inline_echo_request(b, 1, 2, b"")
+    });
+    add("inline_pair", Kinds, false, &|b| {
+        kinds::encode_inline_pair_request(b, 1, b"old name", 3, b"new")
+    });
+    add("inline_ports", Kinds, false, &|b| {
+        kinds::encode_inline_ports_request(b, 1, 0x66, b"/etc/passwd")
+    });
+    add("inline_note", Kinds, true, &|b| {
+        kinds::encode_inline_note_request(b, 1, b"x")
+    });
     out
 }
 
@@ -300,7 +336,7 @@ fn msg_size(c: &Case) -> usize {
 #[test]
 fn valid_requests_are_accepted() {
     for c in cases() {
-        let mut reply = [0u8; 256];
+        let mut reply = vec![0u8; 8192];
         let (d, s) = dispatch(c.sub, &c.bytes, &mut reply);
         assert_eq!(s.calls, 1, "{}", c.name);
         assert!(s.releases.0.is_empty(), "{}", c.name);
@@ -476,10 +512,13 @@ fn wrong_descriptor_counts() {
 
 #[test]
 fn unknown_ids_get_mig_bad_id() {
-    let probes: [(Sub, &[i32]); 4] = [
+    let probes: [(Sub, &[i32]); 5] = [
         (Sub::MachPort, &[3199, 3202, 3209, 3216, 3300, 3304]),
         (Sub::Notify, &[64, 66, 73, 165, 170]),
-        (Sub::Host, &[200, 209, 216, 310]),
+        // The host subsystem knows none of host_priv's ids, and host_priv
+        // none of host's: the kernel tries both on the host ports.
+        (Sub::Host, &[200, 205, 209, 210, 213, 216, 310, 403, 450, 454]),
+        (Sub::HostPriv, &[211, 212, 400, 402, 404, 449, 455, 503]),
         (Sub::Kinds, &[5002, 5004, 5008, 5012]),
     ];
     let extremes = [0, -1, i32::MIN, i32::MAX, i32::MAX - 99];

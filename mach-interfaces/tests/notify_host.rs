@@ -1,4 +1,4 @@
-//! Round trips of the `notify` simpleroutines and the `host` routines, the
+//! Round trips of the `notify` simpleroutines and the `host` and `host_priv` routines, the
 //! ownership rule for notifications, and their wire layouts.
 
 mod common;
@@ -7,9 +7,8 @@ use common::{Loopback, Released, Releases, ret_code, to_received};
 use mach_abi::kern_return::{KERN_FAILURE, KERN_INVALID_HOST};
 use mach_abi::message::*;
 use mach_abi::port;
-use mach_interfaces::host::{
-    self, HostInfoBasicReply, HostIpcAuditReply, HostServer, HostVmStatisticsReply, host_server,
-};
+use mach_interfaces::host::{self, HostInfoBasicReply, HostServer, HostVmStatisticsReply, host_server};
+use mach_interfaces::host_priv::{self, HostBootDataReply, HostIpcAuditReply, HostPrivServer, host_priv_server};
 use mach_interfaces::notify::{self, NotifyServer, notify_server};
 use mach_interfaces::{Dispatch, Release, wire};
 
@@ -186,7 +185,7 @@ fn unknown_notification_id_is_bad_id() {
     assert!(server.calls.is_empty() && server.releases.0.is_empty());
 }
 
-// ---- host ----
+// ---- host and host_priv ----
 
 #[derive(Default)]
 struct FakeHost {
@@ -195,16 +194,6 @@ struct FakeHost {
 }
 
 impl HostServer for FakeHost {
-    fn host_ipc_audit(&mut self, host: u32) -> Result<HostIpcAuditReply, i32> {
-        self.targets.push(host);
-        let out = HostIpcAuditReply {
-            ports: 11,
-            port_sets: 2,
-            messages: 3,
-            violations: 0,
-        };
-        self.fail.map_or(Ok(out), Err)
-    }
     fn host_info_basic(&mut self, host: u32) -> Result<HostInfoBasicReply, i32> {
         self.targets.push(host);
         let out = HostInfoBasicReply {
@@ -217,6 +206,19 @@ impl HostServer for FakeHost {
     fn host_vm_statistics(&mut self, host: u32) -> Result<HostVmStatisticsReply, i32> {
         self.targets.push(host);
         Err(KERN_FAILURE)
+    }
+}
+
+impl HostPrivServer for FakeHost {
+    fn host_ipc_audit(&mut self, host: u32) -> Result<HostIpcAuditReply, i32> {
+        self.targets.push(host);
+        let out = HostIpcAuditReply {
+            ports: 11,
+            port_sets: 2,
+            messages: 3,
+            violations: 0,
+        };
+        self.fail.map_or(Ok(out), Err)
     }
     fn host_vm_pageout(&mut self, host: u32, _pages: u32) -> Result<u32, i32> {
         self.targets.push(host);
@@ -233,6 +235,11 @@ impl HostServer for FakeHost {
     fn host_tasks_dump(&mut self, host: u32) -> Result<(), i32> {
         self.targets.push(host);
         self.fail.map_or(Ok(()), Err)
+    }
+    fn host_boot_data(&mut self, host: u32, index: u32) -> Result<HostBootDataReply, i32> {
+        self.targets.push(host);
+        let _ = index;
+        Err::<HostBootDataReply, i32>(self.fail.unwrap_or(KERN_FAILURE))
     }
 }
 
@@ -251,18 +258,6 @@ impl Release for FakeHost {
 #[test]
 fn host_routines_round_trip() {
     let mut t = Loopback::new(FakeHost::default(), host_server::<FakeHost>);
-    let audit = host::host_ipc_audit(&mut t, 0x0000_0207).unwrap();
-    assert_eq!(
-        audit,
-        HostIpcAuditReply {
-            ports: 11,
-            port_sets: 2,
-            messages: 3,
-            violations: 0
-        }
-    );
-    assert_eq!(t.last_reply.len(), 44);
-
     let info = host::host_info_basic(&mut t, 0x0000_0207).unwrap();
     assert_eq!(
         info,
@@ -272,7 +267,7 @@ fn host_routines_round_trip() {
             memory_frames: 0x1_0000_0002
         }
     );
-    assert_eq!(t.server.targets, [0x207, 0x207]);
+    assert_eq!(t.server.targets, [0x207]);
     // header, RetCode@24, max_cpus@28, avail_cpus@32, memory_frames@36 (a u64 at a 4-aligned offset).
     let r = &t.last_reply;
     assert_eq!(r.len(), host::HOST_INFO_BASIC_REPLY_SIZE);
@@ -285,6 +280,25 @@ fn host_routines_round_trip() {
 }
 
 #[test]
+fn host_priv_routines_round_trip() {
+    let mut t = Loopback::new(FakeHost::default(), host_priv_server::<FakeHost>);
+    let audit = host_priv::host_ipc_audit(&mut t, 0x0000_0307).unwrap();
+    assert_eq!(
+        audit,
+        HostIpcAuditReply {
+            ports: 11,
+            port_sets: 2,
+            messages: 3,
+            violations: 0
+        }
+    );
+    assert_eq!(t.last_reply.len(), 44);
+    assert_eq!(wire::get_i32(&t.last_reply, 20), Some(452 + 100));
+    assert_eq!(host_priv::host_tasks_dump(&mut t, 0x0000_0307), Ok(()));
+    assert_eq!(t.server.targets, [0x307, 0x307]);
+}
+
+#[test]
 fn host_errors_reach_the_client() {
     let mut t = Loopback::new(
         FakeHost {
@@ -293,7 +307,16 @@ fn host_errors_reach_the_client() {
         },
         host_server::<FakeHost>,
     );
-    assert_eq!(host::host_ipc_audit(&mut t, 1), Err(KERN_INVALID_HOST));
     assert_eq!(host::host_info_basic(&mut t, 1), Err(KERN_INVALID_HOST));
+    assert_eq!(t.last_reply.len(), 28);
+    let mut t = Loopback::new(
+        FakeHost {
+            fail: Some(KERN_INVALID_HOST),
+            ..Default::default()
+        },
+        host_priv_server::<FakeHost>,
+    );
+    assert_eq!(host_priv::host_ipc_audit(&mut t, 1), Err(KERN_INVALID_HOST));
+    assert_eq!(host_priv::host_boot_data(&mut t, 1, 0), Err(KERN_INVALID_HOST));
     assert_eq!(t.last_reply.len(), 28);
 }

@@ -129,6 +129,34 @@ pub fn mach_msg<const N: usize>(
     }
 }
 
+/// [`mach_msg`] on a byte slice: sends `send_size` bytes of it and/or
+/// receives into all of it.
+pub fn mach_msg_buf(
+    buf: &mut [u8],
+    option: u32,
+    send_size: u32,
+    rcv_name: MachPortName,
+    timeout: u32,
+) -> MachMsgReturn {
+    let rcv = if option & MACH_RCV_MSG != 0 {
+        buf.len() as u32
+    } else {
+        0
+    };
+    // SAFETY: the kernel reads at most send_size <= buf.len() bytes and
+    // writes at most rcv = buf.len() bytes of the buffer.
+    unsafe {
+        mach_msg_raw(
+            buf.as_mut_ptr() as u64,
+            option,
+            send_size.min(buf.len() as u32),
+            rcv,
+            rcv_name,
+            timeout,
+        )
+    }
+}
+
 fn name_trap(n: i64) -> MachPortName {
     // SAFETY: these traps only create rights in the caller's space.
     unsafe { raw_trap(n, [0; 6]).0 as u32 }
@@ -166,9 +194,12 @@ pub fn task_self() -> MachPortName {
     }
 }
 
-/// Forgets the name [`task_self`] remembered (see there).
+/// Forgets the names this task's memory remembers from the task it was
+/// copied from: [`task_self`]'s (see there) and the boot task's host_priv
+/// name ([`crate::start::host_priv`]).
 pub fn forget_task_self() {
     TASK_SELF.store(0, Ordering::Relaxed);
+    crate::start::forget_host_priv();
 }
 
 /// A send right to the calling thread's port.
@@ -176,7 +207,8 @@ pub fn mach_thread_self() -> MachPortName {
     name_trap(traps::THREAD_SELF_TRAP)
 }
 
-/// A send right to the host port.
+/// A send right to the host name port (unprivileged: the privileged host
+/// port is given to boot tasks on their command line, `crate::start::host_priv`).
 pub fn mach_host_self() -> MachPortName {
     name_trap(traps::HOST_SELF_TRAP)
 }

@@ -9,6 +9,8 @@
 #![no_std]
 
 pub mod console;
+#[cfg(feature = "heap")]
+pub mod heap;
 pub mod ipc;
 pub mod ool;
 pub mod pager;

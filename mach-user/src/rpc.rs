@@ -5,7 +5,7 @@ use crate::ipc::{mach_msg_raw, mach_reply_port, mach_task_self};
 use mach_abi::message::*;
 use mach_interfaces::Transport;
 
-pub use mach_interfaces::{device, host, mach_port, notify, task, thread, vm};
+pub use mach_interfaces::{device, host, host_priv, mach_port, notify, task, thread, vm};
 
 /// Sends requests and waits for replies on a reply port it owns. Each
 /// thread that makes calls should have its own.

@@ -6,7 +6,7 @@
 //! arguments; its return value becomes the task's exit status.
 
 use core::arch::naked_asm;
-use core::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicPtr, AtomicU32, AtomicUsize, Ordering};
 
 /// The program's arguments (`argv`), as UTF-8 strings (invalid ones read as "").
 #[derive(Clone, Copy)]
@@ -59,6 +59,31 @@ pub fn bootstrap_port(args: &Args) -> Option<u32> {
     port_arg(args, "--bootstrap-port=")
 }
 
+/// This task's send right to the privileged host port, if the kernel gave
+/// it one (`--host-priv-port=`: boot tasks only).
+pub fn host_priv_port(args: &Args) -> Option<u32> {
+    port_arg(args, "--host-priv-port=")
+}
+
+/// The host_priv name found on the command line at start-up (see
+/// [`host_priv_port`]), for code that has no `Args` at hand; `None` if the
+/// kernel gave none. A task made with `task_create` from this image's memory
+/// inherits the remembered value but not the right: its first thread calls
+/// [`crate::ipc::forget_task_self`], which forgets this too.
+pub fn host_priv() -> Option<u32> {
+    match HOST_PRIV.load(Ordering::Relaxed) {
+        0 => None,
+        n => Some(n),
+    }
+}
+
+/// Forgets the remembered host_priv name (see [`host_priv`]).
+pub(crate) fn forget_host_priv() {
+    HOST_PRIV.store(0, Ordering::Relaxed);
+}
+
+static HOST_PRIV: AtomicU32 = AtomicU32::new(0);
+
 unsafe extern "Rust" {
     fn mach_main(args: Args) -> i32;
 }
@@ -85,6 +110,7 @@ extern "C" fn start_rust(sp: *const u64) -> ! {
         PROGRAM.store(name.as_ptr() as *mut u8, Ordering::Relaxed);
         PROGRAM_LEN.store(name.len(), Ordering::Relaxed);
     }
+    HOST_PRIV.store(host_priv_port(&args).unwrap_or(0), Ordering::Relaxed);
     // SAFETY: mach_main is defined by the program through `entry!`.
     let status = unsafe { mach_main(args) };
     crate::trap::task_exit(status)

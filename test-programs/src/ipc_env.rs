@@ -1,17 +1,22 @@
-//! Helpers for the IPC test programs: the task and host ports, a transport
-//! for kernel calls, message building, and the invariant audit every test
-//! ends with.
+//! Helpers for the IPC test programs: the task and host ports (the host name
+//! port and, in a boot task, the privileged host port), a transport for
+//! kernel calls, message building, and the invariant audit every test ends
+//! with (a host_priv call).
 
 use mach_user::abi::message::*;
 use mach_user::abi::port::*;
 use mach_user::ipc::{MsgBuf, mach_host_self, mach_msg};
 use mach_user::ool::OolRegion;
-use mach_user::rpc::{Rpc, host, mach_port};
+use mach_user::rpc::{Rpc, host_priv, mach_port};
 
 pub struct Env {
     pub rpc: Rpc,
     pub task: u32,
+    /// The host name port (`mach_host_self()`).
     pub host: u32,
+    /// The privileged host port the kernel gave this boot task
+    /// (`--host-priv-port=`); 0 in a task made with `task_create`.
+    pub host_priv: u32,
     /// Ports, sets and messages when the program started.
     pub baseline: (u32, u32, u32),
 }
@@ -27,9 +32,10 @@ impl Env {
             // they change no user reference count the tests compare.
             task: mach_user::ipc::task_self(),
             host: mach_host_self(),
+            host_priv: mach_user::start::host_priv().unwrap_or(0),
             baseline: (0, 0, 0),
         };
-        if let Ok(a) = host::host_ipc_audit(&mut e.rpc, e.host) {
+        if let Ok(a) = host_priv::host_ipc_audit(&mut e.rpc, e.host_priv) {
             e.baseline = (a.ports, a.port_sets, a.messages);
         }
         e
@@ -78,7 +84,7 @@ impl Env {
 
     /// The audit's violation count, or the call's error.
     pub fn violations(&mut self) -> Result<u32, i32> {
-        host::host_ipc_audit(&mut self.rpc, self.host).map(|a| a.violations)
+        host_priv::host_ipc_audit(&mut self.rpc, self.host_priv).map(|a| a.violations)
     }
 
     /// Every name with its type and send/dead-name references (the snapshot

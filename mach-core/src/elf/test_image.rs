@@ -220,6 +220,9 @@ pub(crate) fn exercise(data: &[u8]) {
         }
     }
     let _ = elf.validate_for_user(MIN, LIMIT);
+    for ty in [PT_INTERP, PT_PHDR, PT_LOAD] {
+        let _ = elf.find_program_header(ty);
+    }
     if let Ok(Some(t)) = elf.tls_segment() {
         let _ = elf.segment_bytes(&t);
     }

@@ -273,3 +273,38 @@ fn random_corruption_never_panics() {
         }
     }
 }
+
+#[test]
+fn find_program_header_by_type() {
+    let mut img = Img::standard();
+    let mut phdr = load(R, 64, 0x400040, 4 * 56, 4 * 56);
+    phdr.p_type = PT_PHDR;
+    phdr.align = 8;
+    let mut interp = load(R, 0x250, 0x400250, 0x10, 0x10);
+    interp.p_type = PT_INTERP;
+    img.phdrs.insert(0, phdr);
+    img.phdrs.push(interp);
+    let mut second = phdr;
+    second.vaddr = 0x999;
+    img.phdrs.push(second);
+    let v = img.build();
+    let elf = ElfFile::parse(&v).unwrap();
+    assert_eq!(
+        elf.find_program_header(PT_PHDR),
+        Ok(Some(ProgramHeader {
+            p_type: PT_PHDR,
+            flags: R,
+            offset: 64,
+            vaddr: 0x400040,
+            filesz: 4 * 56,
+            memsz: 4 * 56,
+            align: 8,
+        })),
+        "the first of its type"
+    );
+    assert_eq!(elf.find_program_header(PT_INTERP).unwrap().unwrap().offset, 0x250);
+    assert_eq!(elf.find_program_header(PT_TLS).unwrap().unwrap().vaddr, 0x401250);
+    assert_eq!(elf.find_program_header(0x1234), Ok(None));
+    let plain = Img::standard().build();
+    assert_eq!(ElfFile::parse(&plain).unwrap().find_program_header(PT_INTERP), Ok(None));
+}

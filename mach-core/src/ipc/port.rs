@@ -12,7 +12,7 @@ pub enum Receiver {
     Space(SpaceId),
     /// Carried in a message queued on the given port (or being built: `None`).
     InTransit(Option<PortId>),
-    /// Implemented by the kernel (task, thread, host and device ports).
+    /// Implemented by the kernel (task, thread, host, host_priv and device ports).
     Kernel(KObject),
     /// The receive right was destroyed.
     Dead,
@@ -23,7 +23,10 @@ pub enum Receiver {
 pub enum KObject {
     Task(u64),
     Thread(u64),
+    /// The host name port (`mach_host_self()`): harmless information.
     Host,
+    /// The privileged host port: what changes or inspects the system.
+    HostPriv,
     /// The reply port of an exception message the kernel sent for a thread.
     ExceptionReply(u64),
     /// The control port of a pager-backed VM object (pagers answer on it).

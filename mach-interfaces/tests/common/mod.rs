@@ -106,7 +106,7 @@ impl<S> Loopback<S> {
 
     fn deliver(&mut self, buf: &[u8], send_size: usize) -> Result<(Dispatch, Vec<u8>), i32> {
         let req = to_received(&buf[..send_size]).ok_or(MACH_SEND_INVALID_TYPE)?;
-        let mut reply = vec![0xAAu8; 512];
+        let mut reply = vec![0xAAu8; 8192];
         let d = (self.dispatch)(&mut self.server, &req, &mut reply);
         self.last_request = req;
         self.last_dispatch = Some(d);

@@ -7,19 +7,20 @@
 //!  6  entry/       every way into the kernel: traps, the mach_msg trap, user
 //!                  page faults, exceptions, the boot flow and the idle loop.
 //!                  The only code that takes the kernel-state lock (entry::lock).
-//!  5  kobject/     the kernel-object servers: task, thread and host ports,
+//!  5  kobject/     the kernel-object servers: task, thread, host and host_priv ports,
 //!                  device ports, memory-object control ports, exception
 //!                  replies; loader (ELF images into new tasks)
 //!  4  lifecycle    creating and ending tasks and threads; state (what the
 //!                  lock protects: the IPC model, the pager table, exception
-//!                  replies, the host port)
+//!                  replies, the host ports)
 //!  3  ipc/         the kernel side of IPC: spaces and kernel ports of tasks and
 //!                  threads, user memory for messages, per-thread IPC state;
 //!     pager        external pagers and the default pager (memory_object_*);
 //!     exception    exception_raise messages and their replies;
 //!     device       the devices found at boot (the disk, the console)
 //!  2  vm/          task VM on page tables and frames: faults, fork, virtual
-//!                  copies, page-out (`PageoutIo` is how it reaches pagers)
+//!                  copies, page-out (`PageoutIo` is how it reaches pagers),
+//!                  boot data modules
 //!  1  thread, task, sched, wait, waitq: execution and waiting;
 //!     clock        the system and calendar clocks
 //!  0  crate::arch, crate::mem, prof: the machine, frames and the heap

@@ -92,8 +92,9 @@ impl Pagers {
 /// `vm_set_default_memory_manager` from `task`: keeps the send right
 /// `right`, replacing (and releasing) an earlier registration; a null right
 /// unregisters. While a default pager is alive only its own task may change
-/// the registration (KERN_NO_ACCESS): there is no host_priv port yet, and
-/// whoever holds this role sees every task's paged-out memory.
+/// the registration (KERN_NO_ACCESS), even to another holder of host_priv
+/// (the call's port): whoever holds this role sees every task's paged-out
+/// memory, and a boot task that took it over would cut the default pager off.
 pub fn set_default_pager(ipc: &mut Ipc, pagers: &mut Pagers, task: u64, right: KRight) -> Result<(), KernReturn> {
     if pagers.default.is_some_and(|p| ipc.port_is_alive(p)) && pagers.default_task != task {
         return Err(KERN_NO_ACCESS);

@@ -13,12 +13,15 @@ pub struct KernelState {
     pub pagers: Pagers,
     /// Exception replies not yet collected by their threads.
     pub exceptions: ExceptionReplies,
-    /// The host port (`mach_host_self()`).
+    /// The host name port (`mach_host_self()`).
     pub host: PortId,
+    /// The privileged host port: boot tasks get a send right to it
+    /// (`entry::bootstrap`); nothing else hands it out.
+    pub host_priv: PortId,
 }
 
 impl KernelState {
-    /// The IPC state with the host port. Messages in flight may hold at most
+    /// The IPC state with the host ports. Messages in flight may hold at most
     /// a quarter of the kernel heap, so a task that floods queues gets
     /// MACH_SEND_NO_BUFFER while the rest of the kernel keeps its memory;
     /// the messages queued for one task (kernel replies included) at most a
@@ -35,11 +38,13 @@ impl KernelState {
         // with the 32 MiB heap: sixteen tasks at their own limit of 4,096).
         super::vm::task_vm::set_entry_budget(heap_bytes / 4);
         let host = ipc.kobject_port_create(KObject::Host);
+        let host_priv = ipc.kobject_port_create(KObject::HostPriv);
         KernelState {
             ipc,
             pagers: Pagers::default(),
             exceptions: ExceptionReplies::default(),
             host,
+            host_priv,
         }
     }
 }

@@ -7,7 +7,7 @@
 #![no_main]
 
 use mach_user::println;
-use mach_user::rpc::{host, vm};
+use mach_user::rpc::{host, host_priv, vm};
 use test_programs::check_eq;
 use test_programs::ipc_env::Env;
 
@@ -70,8 +70,9 @@ fn main(_args: mach_user::start::Args) -> i32 {
         Ok(())
     );
     ok &= msync(&mut e);
-    // Only the default pager's own task may change the registration.
-    let r = host::vm_set_default_memory_manager(&mut e.rpc, e.host, 0);
+    // Only the default pager's own task may change the registration, even
+    // through host_priv.
+    let r = host_priv::vm_set_default_memory_manager(&mut e.rpc, e.host_priv, 0);
     ok &= check_eq!(
         "default_pager_registration_protected",
         r,

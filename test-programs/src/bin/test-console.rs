@@ -16,7 +16,7 @@ use mach_user::abi::message::*;
 use mach_user::ipc::{MsgBuf, mach_msg, mach_reply_port};
 use mach_user::ool::OolRegion;
 use mach_user::println;
-use mach_user::rpc::{device, host};
+use mach_user::rpc::{device, host_priv};
 use test_programs::check_eq;
 use test_programs::ipc_env::Env;
 
@@ -67,7 +67,7 @@ fn input_counts(e: &mut Env, dev: u32) -> (u64, u64) {
 fn main(args: mach_user::start::Args) -> i32 {
     let mut e = Env::new();
     let mut ok = true;
-    let master = host::host_get_io_master(&mut e.rpc, e.host).unwrap_or(0);
+    let master = host_priv::host_get_io_master(&mut e.rpc, e.host_priv).unwrap_or(0);
     let opened = device::device_open(&mut e.rpc, master, D_READ | D_WRITE, DEVICE_NAME_CONSOLE);
     ok &= check_eq!("console_open", opened.is_ok(), true);
     let Ok(dev) = opened else { return 1 };

@@ -1,6 +1,6 @@
 //! The Mach device interface on the IDE disk `hd0` (`make test` attaches a
 //! fresh, zeroed 4 MiB image as the primary master): the device master port
-//! from the host port, device_open, the disk's size, records written with
+//! from the privileged host port, device_open, the disk's size, records written with
 //! patterns and read back (one record, many, the largest request, the last
 //! record), every malformed request refused with its D_* code and without
 //! changing the disk, a device opened read-only refusing writes, a closed
@@ -13,7 +13,7 @@
 
 use mach_user::abi::device::*;
 use mach_user::ool::OolRegion;
-use mach_user::rpc::{device, host};
+use mach_user::rpc::{device, host_priv};
 use test_programs::check_eq;
 use test_programs::ipc_env::Env;
 
@@ -56,7 +56,7 @@ fn read_check(e: &mut Env, dev: u32, recnum: u64, bytes: u32, seed: u8) -> Resul
 fn main(args: mach_user::start::Args) -> i32 {
     let mut e = Env::new();
     let mut ok = true;
-    let master = host::host_get_io_master(&mut e.rpc, e.host);
+    let master = host_priv::host_get_io_master(&mut e.rpc, e.host_priv);
     ok &= check_eq!("device_master_port", master.is_ok(), true);
     let master = master.unwrap_or(0);
     if args.get(1) == Some("nodisk") {

@@ -11,7 +11,7 @@
 use mach_user::abi::kern_return::*;
 use mach_user::abi::port::*;
 use mach_user::ool::OolRegion;
-use mach_user::rpc::host;
+use mach_user::rpc::host_priv;
 use mach_user::rpc::mach_port as mp;
 use test_programs::check_eq;
 use test_programs::ipc_env::*;
@@ -23,13 +23,13 @@ fn main(_args: mach_user::start::Args) -> i32 {
     // The bootstrap task finishes starting us first (it makes and drops
     // ports meanwhile): the counts are taken once nothing else runs.
     test_programs::bench::settle();
-    let base = host::host_ipc_audit(&mut e.rpc, e.host).map(|a| (a.ports, a.port_sets, a.messages));
+    let base = host_priv::host_ipc_audit(&mut e.rpc, e.host_priv).map(|a| (a.ports, a.port_sets, a.messages));
     let mut ok = true;
     ok &= task_limit(&mut e);
     ok &= space_limits(&mut e);
     ok &= test_programs::death::run(&mut e);
     test_programs::bench::settle();
-    let after = host::host_ipc_audit(&mut e.rpc, e.host).map(|a| (a.ports, a.port_sets, a.messages));
+    let after = host_priv::host_ipc_audit(&mut e.rpc, e.host_priv).map(|a| (a.ports, a.port_sets, a.messages));
     ok &= check_eq!("exhaustion_counts_back_at_baseline", after, base);
     if ok { 0 } else { 1 }
 }

@@ -375,7 +375,7 @@ fn run_seed(seed: u64, calls: u64, with_children: bool) -> bool {
         ok = fail(&f, "fuzz_audit_clean", seed, format_args!("at the end: {v:?}"));
     }
     if ok && after != Some(baseline) {
-        let _ = mach_user::rpc::host::host_tasks_dump(&mut f.e.rpc, f.e.host);
+        let _ = mach_user::rpc::host_priv::host_tasks_dump(&mut f.e.rpc, f.e.host_priv);
         ok = fail(
             &f,
             "fuzz_counts_back_to_baseline",

@@ -114,10 +114,10 @@ fn main(_args: mach_user::start::Args) -> i32 {
 /// pager with data_return, pages 1 and 2 (only read) are dropped; touching
 /// them again asks the pager, which supplies what it was given.
 fn pageout(e: &mut Env, at: u64) -> bool {
-    use mach_user::rpc::host;
+    use mach_user::rpc::{host, host_priv};
     let before = host::host_vm_statistics(&mut e.rpc, e.host).map_or(0, |s| s.pageouts);
     let log_before = pager::LOG_LEN.load(core::sync::atomic::Ordering::Acquire);
-    let n = host::host_vm_pageout(&mut e.rpc, e.host, 1000);
+    let n = host_priv::host_vm_pageout(&mut e.rpc, e.host_priv, 1000);
     let mut ok = check_eq!("host_vm_pageout_runs", n.map(|n| n >= 3), Ok(true));
     let after = host::host_vm_statistics(&mut e.rpc, e.host).map_or(0, |s| s.pageouts);
     ok &= check_eq!("pageouts_counted", after - before >= 3, true);
@@ -161,7 +161,7 @@ fn pageout(e: &mut Env, at: u64) -> bool {
     // SAFETY: two pages just mapped copy-on-write from the object.
     let seen = unsafe { core::ptr::read_volatile((copy + 4096) as *const u8) };
     let before = vm::task_fault_counts(&mut e.rpc, e.task).map_or(0, |c| c.pager_request);
-    let _ = host::host_vm_pageout(&mut e.rpc, e.host, 1000);
+    let _ = host_priv::host_vm_pageout(&mut e.rpc, e.host_priv, 1000);
     // SAFETY: as above, and the original mapping at `at`.
     let again = unsafe {
         (
@@ -185,7 +185,7 @@ fn pageout(e: &mut Env, at: u64) -> bool {
 fn kernel_copy_waits(e: &mut Env, at: u64) -> bool {
     use mach_user::abi::message::*;
     use mach_user::ipc::{MsgBuf, mach_msg, mach_msg_raw};
-    use mach_user::rpc::host;
+    use mach_user::rpc::host_priv;
     let p = e.port();
     let h = MachMsgHeader {
         bits: mach_msgh_bits(MACH_MSG_TYPE_MAKE_SEND, 0),
@@ -200,7 +200,7 @@ fn kernel_copy_waits(e: &mut Env, at: u64) -> bool {
         core::ptr::write_volatile(at as *mut MachMsgHeader, h);
         core::ptr::write_volatile((at + 24) as *mut u64, 0x1234_5678);
     }
-    let _ = host::host_vm_pageout(&mut e.rpc, e.host, 1000);
+    let _ = host_priv::host_vm_pageout(&mut e.rpc, e.host_priv, 1000);
     let before = vm::task_fault_counts(&mut e.rpc, e.task).map_or(0, |c| c.pager_request);
     // SAFETY: `at` holds a 32-byte message (paged out just now).
     let kr = unsafe { mach_msg_raw(at, MACH_SEND_MSG, 32, 0, 0, 0) };

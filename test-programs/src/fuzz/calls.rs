@@ -1,7 +1,7 @@
 //! One fuzzing thread: its pools of names (live, freed, dead, a port set,
 //! names made by traps, names valid only in other tasks, random) and the
 //! calls it makes: every Mach trap, `mach_msg` with random headers and
-//! descriptors, and every call on task, thread, host, device,
+//! descriptors, and every call on task, thread, host, host_priv, device,
 //! memory-object-control and port-space ports, plus raw requests with
 //! random ids and bodies to the kernel's servers. What it never does is
 //! listed in the [`super`] module docs.
@@ -17,7 +17,7 @@ use mach_user::abi::port::*;
 use mach_user::abi::traps;
 use mach_user::ipc::{MsgBuf, mach_msg, mach_msg_raw};
 use mach_user::ool::OolRegion;
-use mach_user::rpc::{device, host, mach_port as mp, task, thread, vm};
+use mach_user::rpc::{device, host, host_priv, mach_port as mp, task, thread, vm};
 use mach_user::trap::raw_trap;
 
 /// Bytes of each message buffer (send and receive).
@@ -92,7 +92,7 @@ const SCRATCH: u64 = 32 * PAGE;
 impl Fuzzer {
     pub fn new(seed: u64, main: bool) -> Self {
         let mut e = Env::new();
-        let (task, host) = (e.task, e.host);
+        let task = e.task;
         let alloc = |e: &mut Env, n: u64| vm::vm_allocate(&mut e.rpc, task, 0, n, 1).unwrap_or(0);
         // Each buffer has a guard page after it, inside its protected range.
         let send = alloc(&mut e, BUF + PAGE);
@@ -100,7 +100,8 @@ impl Fuzzer {
         protect(send, send + BUF + PAGE);
         protect(recv, recv + BUF + PAGE);
         let scratch = alloc(&mut e, SCRATCH);
-        let dev_master = host::host_get_io_master(&mut e.rpc, host).unwrap_or(0);
+        // 0 in a child: only boot tasks hold host_priv.
+        let dev_master = host_priv::host_get_io_master(&mut e.rpc, e.host_priv).unwrap_or(0);
         let mut f = Fuzzer {
             r: Rng::new(seed),
             e,
@@ -174,6 +175,7 @@ impl Fuzzer {
         n != 0
             && (n == self.e.task
                 || n == self.e.host
+                || n == self.e.host_priv
                 || n == self.thread_self
                 || n == self.dev_master
                 || n == self.e.rpc.reply_port()
@@ -205,9 +207,13 @@ impl Fuzzer {
             5 => self.dead,
             6 => self.r.pick(&self.extra),
             7 => self.r.pick(&self.foreign),
-            8 => self
-                .r
-                .pick(&[self.e.task, self.e.host, self.thread_self, self.dev_master]),
+            8 => self.r.pick(&[
+                self.e.task,
+                self.e.host,
+                self.e.host_priv,
+                self.thread_self,
+                self.dev_master,
+            ]),
             9 => self.r.pick(&self.tasks),
             10 => self.r.pick(&self.threads),
             11 => self.r.pick(&self.controls),
@@ -1067,20 +1073,34 @@ impl Fuzzer {
         }
     }
 
+    /// Calls on the host ports: every one on the host name port, the
+    /// host_priv port (a boot task's; a child has none) or any name, so the
+    /// privileged calls are also tried where they must fail
+    /// (KERN_INVALID_HOST). `host_tasks_dump` is left out (it only logs).
     fn host_calls(&mut self, k: u64) {
-        let h = if self.r.chance(5) { self.name() } else { self.e.host };
+        let h = match self.r.below(5) {
+            0 => self.name(),
+            1 | 2 => self.e.host,
+            _ => self.e.host_priv,
+        };
         let pages = self.r.pick(&[0u32, 1, 16, 1024, u32::MAX]);
+        let index = self.r.pick(&[0u32, 1, 2, u32::MAX]);
         let rpc = &mut self.t;
-        match k % 6 {
-            0 => drop(host::host_ipc_audit(rpc, h)),
+        match k % 7 {
+            0 => drop(host_priv::host_ipc_audit(rpc, h)),
             1 => drop(host::host_info_basic(rpc, h)),
             2 => drop(host::host_vm_statistics(rpc, h)),
-            3 => drop(host::host_vm_pageout(rpc, h, pages)),
+            3 => drop(host_priv::host_vm_pageout(rpc, h, pages)),
             4 => {
-                if let Ok(m) = host::host_get_io_master(rpc, h) {
+                if let Ok(m) = host_priv::host_get_io_master(rpc, h) {
                     if m != self.dev_master {
                         self.remember(m);
                     }
+                }
+            }
+            5 => {
+                if let Ok(d) = host_priv::host_boot_data(rpc, h, index) {
+                    drop(OolRegion::bytes(d.data));
                 }
             }
             _ => {
@@ -1088,7 +1108,7 @@ impl Fuzzer {
                 let m = self
                     .r
                     .pick(&[MACH_PORT_NULL, MACH_PORT_DEAD, self.dead, self.set, 0xffff_fff0]);
-                let _ = host::vm_set_default_memory_manager(rpc, h, m);
+                let _ = host_priv::vm_set_default_memory_manager(rpc, h, m);
             }
         }
     }
@@ -1134,18 +1154,19 @@ impl Fuzzer {
     /// ports. Requests that would end or unmap the fuzzer itself are not
     /// sent to its own task and thread.
     fn raw_request(&mut self) {
-        let base = self.r.pick(&[200i32, 2000, 2200, 2800, 3200, 3400, 3600, 4800]);
+        let base = self.r.pick(&[200i32, 400, 2000, 2200, 2800, 3200, 3400, 3600, 4800]);
         let id = if self.r.chance(10) {
             self.r.next() as i32
         } else {
             base + self.r.below(60) as i32
         };
-        let target = match self.r.below(6) {
+        let target = match self.r.below(7) {
             0 => self.e.task,
             1 => self.e.host,
             2 => self.thread_self,
             3 => self.dev_master,
             4 => self.r.pick(&self.controls),
+            5 => self.e.host_priv,
             _ => self.r.pick(&self.tasks),
         };
         let own_task_danger = [3401, 4801, 4802, 4803, 4806, 4807, 4811, 3205, 3206, 3208, 3215];
@@ -1155,7 +1176,7 @@ impl Fuzzer {
         if id == 3400
             || (target == self.e.task && own_task_danger.contains(&id))
             || (target == self.thread_self && matches!(id, 3600 | 3604 | 3605))
-            || (target == self.e.host && id == 214)
+            || (target == self.e.host_priv && id == 403)
         {
             return;
         }

@@ -21,12 +21,14 @@
 //!   it starts in its own task starts at a function that exits at once, on a
 //!   stack of its own (a bad entry or stack is tried in child tasks, which
 //!   then die of the fault).
-//! * The names it calls through (task, host, thread, device master, the
-//!   transport's reply port) are never destroyed, deallocated or moved; they
-//!   are used as targets and copied.
+//! * The names it calls through (task, host, host_priv, thread, device
+//!   master, the transport's reply port) are never destroyed, deallocated or
+//!   moved; they are used as targets and copied.
 //! * `vm_set_default_memory_manager` is given only names that are not send
-//!   rights: becoming the default pager would make the fuzzer the pager of
-//!   its own paged-out memory.
+//!   rights, and never sent raw to host_priv: becoming the default pager
+//!   would make the fuzzer the pager of its own paged-out memory. (The main
+//!   fuzzer is a boot task and holds host_priv; its children, made with
+//!   `task_create`, hold none, so their privileged calls must all fail.)
 //! * `hd0` is never opened (the paging disk and test-device's own).
 //! * `mach_print` reads only a one-byte newline, or memory it cannot read
 //!   (the harness reads the console).

@@ -6,7 +6,7 @@ use super::calls::Fuzzer;
 use super::protected;
 use mach_user::abi::traps::BootInfoKind;
 use mach_user::ool::OolRegion;
-use mach_user::rpc::{host, mach_port as mp, vm};
+use mach_user::rpc::{host_priv, mach_port as mp, vm};
 
 /// System-wide counts that must be back at their start once the fuzzer's
 /// tasks are gone: ports, port sets, queued messages, tasks, threads.
@@ -25,7 +25,7 @@ pub fn boot_info(kind: BootInfoKind) -> u64 {
 }
 
 pub fn counts(e: &mut crate::ipc_env::Env) -> Option<Counts> {
-    let a = host::host_ipc_audit(&mut e.rpc, e.host).ok()?;
+    let a = host_priv::host_ipc_audit(&mut e.rpc, e.host_priv).ok()?;
     Some(Counts {
         ports: a.ports,
         port_sets: a.port_sets,

@@ -139,24 +139,53 @@ pub enum ArgKind {
     Ool(OolElem),
     /// An out-of-line ports descriptor with a fixed disposition.
     OolPorts(Disposition),
+    /// An in-line byte array of at most this many bytes (`inline<u8, N>`):
+    /// a `u32` count and the bytes, after every fixed field (see `layout.rs`).
+    InlineBytes(usize),
 }
 
 pub const PORT_DESCRIPTOR_SIZE: usize = 12;
 pub const OOL_DESCRIPTOR_SIZE: usize = 16;
 
 impl ArgKind {
-    /// Travels as a descriptor (rather than inline)?
+    /// Travels as a descriptor (rather than in the message body)?
     pub fn is_descriptor(self) -> bool {
-        !matches!(self, ArgKind::Scalar(_))
+        !matches!(self, ArgKind::Scalar(_) | ArgKind::InlineBytes(_))
     }
 
-    /// Bytes it takes in the message.
+    /// An in-line array (variable size, placed after the fixed fields)?
+    pub fn is_inline_array(self) -> bool {
+        matches!(self, ArgKind::InlineBytes(_))
+    }
+
+    /// Bytes it takes in the message; for an in-line array, the most it
+    /// can take (the count and `N` bytes padded to 4).
     pub fn wire_size(self) -> usize {
         match self {
             ArgKind::Scalar(s) => s.size(),
             ArgKind::Port(_) | ArgKind::PortPoly => PORT_DESCRIPTOR_SIZE,
             ArgKind::Ool(_) | ArgKind::OolPorts(_) => OOL_DESCRIPTOR_SIZE,
+            ArgKind::InlineBytes(max) => inline_span(max),
         }
+    }
+}
+
+/// Bytes of an in-line array's `u32` count.
+pub const INLINE_COUNT_SIZE: usize = 4;
+
+/// Bytes an in-line array of `len` bytes takes: its count, then the bytes
+/// padded to a multiple of 4 (saturating: only ever used on checked sizes).
+pub fn inline_span(len: usize) -> usize {
+    (len.saturating_add(3) & !3).saturating_add(INLINE_COUNT_SIZE)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn inline_span_pads_to_four() {
+        assert_eq!([0, 1, 3, 4, 5, 4096].map(inline_span), [4, 8, 8, 8, 12, 4100]);
     }
 }
 

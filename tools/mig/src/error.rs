@@ -53,6 +53,8 @@ pub enum ErrorKind {
     DuplicateId { id: i32, first: String },
     /// A subsystem base or routine id outside `0..=i32::MAX - 100`.
     IdOutOfRange(i64),
+    /// `inline<u8, N>` with `N` 0 or larger than a message can be.
+    BadInlineLength { argument: String, len: u64 },
     /// A message would exceed `MACH_MSG_SIZE_MAX` or `MACH_MSG_DESCRIPTORS_MAX`.
     MessageTooLarge { routine: String, size: usize },
     /// Two generated Rust items would get the same name.
@@ -97,7 +99,7 @@ impl fmt::Display for ErrorKind {
             ErrorKind::UnknownType(t) => write!(
                 f,
                 "unknown argument type `{t}` (expected u32, i32, u64, i64, target, port<..>, port_poly, \
-                 ool<u8|u32|u64> or ool_ports<..>)"
+                 ool<u8|u32|u64>, ool_ports<..> or inline<u8, N>)"
             ),
             ErrorKind::UnknownDisposition(d) => write!(
                 f,
@@ -123,6 +125,11 @@ impl fmt::Display for ErrorKind {
             ErrorKind::DuplicateRoutine(r) => write!(f, "routine `{r}` declared twice"),
             ErrorKind::DuplicateId { id, first } => write!(f, "message id {id} is already used by `{first}`"),
             ErrorKind::IdOutOfRange(v) => write!(f, "id {v} out of range 0..={}", i32::MAX - 100),
+            ErrorKind::BadInlineLength { argument, len } => write!(
+                f,
+                "argument `{argument}`: an in-line array of at most {len} bytes (expected 1..={})",
+                crate::layout::MSG_SIZE_MAX
+            ),
             ErrorKind::MessageTooLarge { routine, size } => {
                 write!(f, "routine `{routine}`: a {size}-byte message or too many descriptors")
             }

@@ -11,6 +11,7 @@
 //! subsystem mach_port 3200;
 //! routine mach_port_allocate(task: target, right: u32) -> (name: u32) = 3204;
 //! routine mach_port_names(task: target) -> (names: ool<u32>, types: ool<u32>) = 3200;
+//! routine unix_stat(server: target, flags: u32, path: inline<u8, 1024>) -> (err: i32, st: inline<u8, 144>);
 //! simpleroutine mach_notify_no_senders(notify: target<move_send_once>, mscount: u32) = 70;
 //! skip;
 //! ```
@@ -38,11 +39,21 @@
 //! | `port_poly` | port descriptor, disposition chosen at run time | `PolyPort { name, disposition }` | `PolyPort { name, received type }` |
 //! | `ool<u8>` `ool<u32>` `ool<u64>` | out-of-line memory descriptor | input `&[T]`, output `OolArray` | `OolArray { address, count }` |
 //! | `ool_ports<D>` | out-of-line ports descriptor, disposition D | input `&[u32]`, output `OolPorts` | `OolPorts { address, count }` |
+//! | `inline<u8, N>` | in the body: `u32` count, bytes, padding (after all fixed fields) | input `&[u8]`; output: a `&mut [u8]` buffer, result `usize` (bytes written) | input `&[u8]`; output: a `&mut [u8]` of `N` bytes to fill, result `usize` |
 //!
 //! `D` is one of `move_receive`, `move_send`, `move_send_once`, `copy_send`,
 //! `make_send`, `make_send_once`. The first input must be the `target` (not
 //! `move_receive`); `target` appears nowhere else. Outputs use the same kinds
 //! except `target`; a `port_poly` output lets the server pick the disposition.
+//!
+//! `inline<u8, N>` is an array of at most `N` bytes carried in the message
+//! itself (`N` a number in `1..=65536`; only `u8` elements). Use it for small
+//! buffers (paths, short reads and writes, `struct stat`): a message without
+//! descriptors is simple, and one of at most 4096 bytes takes the kernel's
+//! RPC fast path (`mach_core::ipc::simple::MAX_INLINE`). A message is as
+//! long as its arrays actually are, so a 5-byte write is a 40-byte message
+//! whatever `N`; only the buffers are sized by `N`. A routine whose messages
+//! could exceed `MACH_MSG_SIZE_MAX` with every array full is refused.
 //!
 //! # Wire layout
 //!
@@ -60,6 +71,25 @@
 //! Per routine: `<NAME>_ID`, `<NAME>_REQUEST_SIZE`, `<NAME>_REPLY_SIZE`, a
 //! `<Name>Reply` struct when there are several outputs, `encode_<name>_request`,
 //! `decode_<name>_reply` and the client stub `<name>(transport, target, inputs...)`.
+//! A message with in-line arrays has `<NAME>_REQUEST_MIN_SIZE` (all empty)
+//! and `<NAME>_REQUEST_MAX_SIZE` (all full) instead of `<NAME>_REQUEST_SIZE`
+//! (the same for replies), and each array a `<NAME>_<ARG>_MAX` (its `N`).
+//!
+//! In-line outputs are allocation-free on both sides. The client passes one
+//! `&mut [u8]` per in-line output after the inputs (`unix_stat(t, server,
+//! flags, path, &mut st)`); the stub copies each array into its buffer, once,
+//! from the message buffer, after checking the whole reply, and returns its
+//! length (`usize`, a field of `<Name>Reply` when there are several
+//! outputs). A buffer shorter than the array gives `MIG_ARRAY_TOO_LARGE`,
+//! nothing copied, and the reply goes to `Transport::discard_reply`. The
+//! server method gets, after its inputs, one `&mut [u8]` of exactly `N` bytes
+//! per in-line output: a window into the reply buffer itself (not cleared),
+//! so the bytes it writes are sent without another copy; it returns the
+//! count it wrote. A count beyond `N` gives the client a `MIG_ARRAY_TOO_LARGE`
+//! error reply. The dispatch then moves the second and later arrays up
+//! behind the first and zeroes the padding. In-line inputs are `&[u8]`
+//! borrowing the request (client) or the received message (server), and
+//! need no release.
 //! Per subsystem: `SUBSYSTEM_BASE`, `MAX_REQUEST_SIZE`, `MAX_REPLY_SIZE`,
 //! `routine_name(id)`, the server trait and the dispatch function. The
 //! ownership rule the dispatch enforces is documented in `mach-interfaces`.

@@ -323,7 +323,7 @@ impl Parser<'_> {
             }
             let (name, pos) = self.ident("an argument name or `)`")?;
             self.expect(Tok::Colon, "`:` after the argument name")?;
-            let spec = self.type_spec()?;
+            let spec = self.type_spec(&name)?;
             out.push(Param { name, pos, spec });
             let t = self.next();
             match t.tok {
@@ -334,7 +334,7 @@ impl Parser<'_> {
         }
     }
 
-    fn type_spec(&mut self) -> Result<TypeSpec, MigError> {
+    fn type_spec(&mut self, arg: &str) -> Result<TypeSpec, MigError> {
         let (t, pos) = self.ident("an argument type")?;
         let kind = match t.as_str() {
             "u32" => ArgKind::Scalar(Scalar::U32),
@@ -380,6 +380,38 @@ impl Parser<'_> {
                 };
                 self.expect(Tok::Gt, "`>`")?;
                 ArgKind::Ool(elem)
+            }
+            "inline" => {
+                self.expect(Tok::Lt, "`<` and an element type (`inline<u8, N>`)")?;
+                let (e, epos) = self.ident("`u8`")?;
+                if e != "u8" {
+                    return Err(self.err(
+                        epos,
+                        ErrorKind::Expected {
+                            expected: "`u8`",
+                            found: format!("`{e}`"),
+                        },
+                    ));
+                }
+                self.expect(Tok::Comma, "`,` and the most bytes the array holds (`inline<u8, N>`)")?;
+                let t = self.next();
+                let Tok::Int(len) = t.tok else {
+                    return Err(self.expected(&t, "the most bytes the array holds (a number)"));
+                };
+                let max = usize::try_from(len)
+                    .ok()
+                    .filter(|n| (1..=layout::MSG_SIZE_MAX).contains(n));
+                let Some(max) = max else {
+                    return Err(self.err(
+                        pos_of(&t),
+                        ErrorKind::BadInlineLength {
+                            argument: arg.to_string(),
+                            len,
+                        },
+                    ));
+                };
+                self.expect(Tok::Gt, "`>`")?;
+                ArgKind::InlineBytes(max)
             }
             _ => return Err(self.err(pos, ErrorKind::UnknownType(t))),
         };

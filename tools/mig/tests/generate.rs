@@ -172,3 +172,103 @@ fn generate_files_reports_errors_with_paths() {
     assert!(matches!(e.kind, ErrorKind::Io(_)), "{e}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+const INLINE: &str = "
+subsystem unixish 900;
+routine stat(t: target, flags: u32, path: inline<u8, 1024>) -> (err: i32, st: inline<u8, 144>);
+routine rename(t: target, old: inline<u8, 13>, p: port<move_send>, new: inline<u8, 7>, n: u64)
+    -> (a: inline<u8, 5>, b: inline<u8, 6>);
+routine read(t: target, fd: u32, count: u32) -> (data: inline<u8, 4096>);
+simpleroutine log(t: target, msg: inline<u8, 64>);
+";
+
+#[test]
+fn inline_arrays_come_after_the_fixed_fields() {
+    let i = parse("unixish", INLINE).unwrap();
+    let offs = |slots: &[mig::Slot<'_>]| -> Vec<(String, usize)> {
+        slots.iter().map(|s| (s.arg.name.clone(), s.offset)).collect()
+    };
+    // stat request: flags @24, path's count @28; 32 bytes empty, 28 + 4 + 1024 full.
+    let req = request_layout(&i.routines[0]);
+    assert_eq!(offs(&req.scalars), [("flags".into(), 24)]);
+    assert_eq!(offs(&req.arrays), [("path".into(), 28)]);
+    assert_eq!((req.arrays_offset, req.size, req.max_size), (28, 32, 1056));
+    assert!(req.is_variable() && !req.is_complex());
+    // stat reply: RetCode @24, err @28, st @32.
+    let rep = reply_layout(&i.routines[0]).unwrap();
+    assert_eq!(
+        (rep.ret_code, rep.arrays_offset, rep.size, rep.max_size),
+        (Some(24), 32, 36, 180)
+    );
+    // rename: descriptor first, then n, then old and new; new's offset is
+    // where it sits behind a full old (13 bytes padded to 16).
+    let req = request_layout(&i.routines[1]);
+    assert_eq!(offs(&req.descriptors), [("p".into(), 28)]);
+    assert_eq!(offs(&req.scalars), [("n".into(), 40)]);
+    assert_eq!(offs(&req.arrays), [("old".into(), 48), ("new".into(), 68)]);
+    assert_eq!((req.size, req.max_size), (56, 48 + 20 + 12));
+    let rep = reply_layout(&i.routines[1]).unwrap();
+    assert_eq!(offs(&rep.arrays), [("a".into(), 28), ("b".into(), 40)]);
+    assert_eq!((rep.size, rep.max_size), (36, 28 + 12 + 12));
+    // No arrays: sizes as before.
+    let req = request_layout(&i.routines[2]);
+    assert!(!req.is_variable());
+    assert_eq!((req.size, req.max_size), (32, 32));
+}
+
+#[test]
+fn emits_inline_signatures_and_constants() {
+    let code = generate_named("unixish.defs", INLINE).unwrap();
+    for want in [
+        "pub const MAX_REQUEST_SIZE: usize = 1056;",
+        "pub const MAX_REPLY_SIZE: usize = 4128;",
+        "pub const STAT_REQUEST_MIN_SIZE: usize = 32;",
+        "pub const STAT_REQUEST_MAX_SIZE: usize = 1056;",
+        "pub const STAT_REPLY_MIN_SIZE: usize = 36;",
+        "pub const STAT_REPLY_MAX_SIZE: usize = 180;",
+        "pub const STAT_PATH_MAX: usize = 1024;",
+        "pub const STAT_ST_MAX: usize = 144;",
+        "pub const READ_REQUEST_SIZE: usize = 32;",
+        "pub const READ_REPLY_MIN_SIZE: usize = 32;",
+        "pub const LOG_REQUEST_MAX_SIZE: usize = 92;",
+        "pub st: usize,",
+        // Client.
+        "pub fn stat<T: mig_rt::Transport + ?Sized>(transport: &mut T, t: u32, flags: u32, path: &[u8], st: &mut [u8]) -> Result<StatReply, i32> {",
+        "pub fn read<T: mig_rt::Transport + ?Sized>(transport: &mut T, t: u32, fd: u32, count: u32, data: &mut [u8]) -> Result<usize, i32> {",
+        "pub fn log<T: mig_rt::Transport + ?Sized>(transport: &mut T, t: u32, msg: &[u8]) -> Result<(), i32> {",
+        "pub fn encode_stat_request(buf: &mut [u8], t: u32, flags: u32, path: &[u8]) -> Option<usize> {",
+        "pub fn decode_stat_reply(msg: &[u8], st: &mut [u8]) -> Result<StatReply, i32> {",
+        "mig_wire::rpc(transport, &mut mig_buf.0, mig_size, |mig_r| decode_rename_reply(mig_r, a, b))",
+        "let mig_size = mig_wire::inline_end(mig_size, path.len(), STAT_PATH_MAX)?;",
+        "let mig_off = mig_wire::put_inline(mig_m, mig_off, new)?;",
+        "mig_wire::copy_out([(a, mig_a0), (b, mig_a1)])?;",
+        "let (mig_a1, mig_off) = mig_wire::get_inline(m, mig_off, RENAME_B_MAX)?;",
+        // Server.
+        "fn stat(&mut self, t: u32, flags: u32, path: &[u8], st: &mut [u8]) -> Result<StatReply, i32>;",
+        "fn rename(&mut self, t: u32, old: &[u8], p: u32, new: &[u8], n: u64, a: &mut [u8], b: &mut [u8]) -> Result<RenameReply, i32>;",
+        "fn read(&mut self, t: u32, fd: u32, count: u32, data: &mut [u8]) -> Result<usize, i32>;",
+        "fn log(&mut self, t: u32, msg: &[u8]) -> Result<(), i32>;",
+        "fn mig_decode_rename_request<'a>(hdr: &mig_msg::MachMsgHeader, request: &'a [u8]) -> Option<(&'a [u8], u32, &'a [u8], u64)> {",
+        "mig_wire::request_body_in(request, hdr, RENAME_REQUEST_MIN_SIZE, RENAME_REQUEST_MAX_SIZE, 1)",
+        "if reply.len() < RENAME_REPLY_MAX_SIZE {",
+        "let Some([mig_o0, mig_o1]) = mig_wire::out_windows(reply, [(32, RENAME_A_MAX), (44, RENAME_B_MAX)]) else {",
+        "let mig_off = mig_wire::place_inline(reply, mig_off, 44, mig_out.b)?;",
+        "let mig_off = mig_wire::place_inline(reply, mig_off, 32, mig_out)?;",
+        "server.release_port(mig_in.1, mig_msg::MACH_MSG_TYPE_PORT_SEND);",
+    ] {
+        assert!(code.contains(want), "missing: {want}\n---\n{code}");
+    }
+    // The in-line inputs are never released (they live in the request).
+    assert!(!code.contains("mig_in.0.address") && !code.contains("release_port(mig_in.0,"));
+    assert_eq!(code.matches('{').count(), code.matches('}').count());
+    // Interfaces without arrays say nothing about them.
+    assert!(!generate(DEMO).unwrap().contains("In-line"));
+}
+
+#[test]
+fn inline_constants_may_not_clash() {
+    let e =
+        generate("subsystem s 1; routine a_b(t: target, c: inline<u8, 1>); routine a(t: target, b_c: inline<u8, 1>);")
+            .unwrap_err();
+    assert_eq!(e.kind, ErrorKind::NameClash("A_B_C_MAX".into()));
+}

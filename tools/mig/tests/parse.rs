@@ -139,13 +139,22 @@ fn the_projects_interfaces_have_the_mach_ids() {
     assert_eq!(
         ids(&h),
         [
-            ("host_ipc_audit".to_string(), 210),
             ("host_info_basic".to_string(), 211),
             ("host_vm_statistics".to_string(), 212),
-            ("host_vm_pageout".to_string(), 213),
-            ("host_get_io_master".to_string(), 205),
-            ("vm_set_default_memory_manager".to_string(), 214),
-            ("host_tasks_dump".to_string(), 215)
+        ]
+    );
+
+    let hp = real("host_priv.defs");
+    assert_eq!((hp.subsystem.as_str(), hp.base), ("host_priv", 400));
+    assert_eq!(
+        ids(&hp),
+        [
+            ("vm_set_default_memory_manager".to_string(), 403),
+            ("host_get_io_master".to_string(), 450),
+            ("host_vm_pageout".to_string(), 451),
+            ("host_ipc_audit".to_string(), 452),
+            ("host_tasks_dump".to_string(), 453),
+            ("host_boot_data".to_string(), 454),
         ]
     );
 
@@ -376,4 +385,90 @@ fn errors_display_file_line_column() {
     );
     let e = parse("x.defs", "").unwrap_err();
     assert!(e.to_string().starts_with("x.defs: missing `subsystem"), "{e}");
+}
+
+#[test]
+fn parses_inline_arrays() {
+    let src = "subsystem s 1;
+        routine a(t: target, p: inline<u8, 4096>, x: u32, q: inline<u8, 0x10>) -> (o: inline<u8, 1>, n: u64);
+        simpleroutine b(t: target, m: inline < u8 , 0o17 >);";
+    let i = parse("s", src).unwrap();
+    let kinds = |args: &[mig::Arg]| -> Vec<ArgKind> { args.iter().map(|x| x.kind).collect() };
+    assert_eq!(
+        kinds(&i.routines[0].inputs),
+        [
+            ArgKind::InlineBytes(4096),
+            ArgKind::Scalar(Scalar::U32),
+            ArgKind::InlineBytes(16)
+        ]
+    );
+    assert_eq!(
+        kinds(&i.routines[0].outputs),
+        [ArgKind::InlineBytes(1), ArgKind::Scalar(Scalar::U64)]
+    );
+    assert_eq!(kinds(&i.routines[1].inputs), [ArgKind::InlineBytes(15)]);
+    assert!(!ArgKind::InlineBytes(1).is_descriptor());
+}
+
+#[test]
+fn inline_array_errors() {
+    let src = |ty: &str| format!("subsystem s 1;\nroutine a(t: target,\n  x: {ty});");
+    // N = 0, or more than a message holds: at the number.
+    for (ty, len) in [
+        ("inline<u8, 0>", 0),
+        ("inline<u8, 65537>", 65537),
+        ("inline<u8, 0xffffffffff>", 0xff_ffff_ffff),
+    ] {
+        let e = err(&src(ty));
+        assert_eq!(
+            (e.kind, e.line, e.column),
+            (
+                ErrorKind::BadInlineLength {
+                    argument: "x".into(),
+                    len
+                },
+                3,
+                17
+            ),
+            "{ty}"
+        );
+    }
+    let expected = |ty: &str| match err(&src(ty)) {
+        MigError {
+            kind: ErrorKind::Expected { expected, .. },
+            line: 3,
+            ..
+        } => expected,
+        e => panic!("{ty}: {e}"),
+    };
+    assert_eq!(expected("inline<u16, 4>"), "`u8`");
+    assert_eq!(expected("inline<u32, 4>"), "`u8`");
+    assert!(expected("inline<u8>").starts_with("`,` and the most bytes"));
+    assert!(expected("inline<u8, n>").starts_with("the most bytes"));
+    assert_eq!(err_at(&src("inline<u8, -1>")), (ErrorKind::UnexpectedChar('-'), 3));
+    assert!(expected("inline").starts_with("`<`"));
+    assert_eq!(expected("inline<u8, 4"), "`>`");
+    assert_eq!(expected("inline<u8, 4, 5>"), "`>`");
+    // The message-size limit counts every array at its largest, in requests and replies.
+    assert!(parse("s", "subsystem s 1; routine a(t: target, x: inline<u8, 65508>);").is_ok());
+    for src in [
+        "subsystem s 1;\nroutine a(t: target, x: inline<u8, 65509>);",
+        "subsystem s 1;\nroutine a(t: target, x: inline<u8, 40000>, y: inline<u8, 30000>);",
+        "subsystem s 1;\nroutine a(t: target) -> (x: inline<u8, 65505>);",
+        "subsystem s 1;\nsimpleroutine a(t: target, x: u32, y: inline<u8, 65508>);",
+    ] {
+        let e = err(src);
+        assert!(matches!(e.kind, ErrorKind::MessageTooLarge { .. }), "{src}: {e}");
+        assert_eq!((e.line, e.column), (2, 1), "{src}");
+    }
+    assert!(parse("s", "subsystem s 1; routine a(t: target) -> (x: inline<u8, 65504>);").is_ok());
+}
+
+#[test]
+fn inline_errors_display_file_line_column() {
+    let e = parse("u.defs", "subsystem s 1;\nroutine a(t: target, path: inline<u8, 0>);").unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "u.defs:2:39: argument `path`: an in-line array of at most 0 bytes (expected 1..=65536)"
+    );
 }

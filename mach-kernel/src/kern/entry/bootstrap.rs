@@ -3,8 +3,18 @@
 //!
 //! Each `module2` line becomes a task; its command line's first word names the
 //! task and all words except the kernel's own (`ktest=`, `expect=`) become its
-//! `argv`. The first module is the bootstrap task. (GNU Mach creates boot tasks
-//! the same way; in later issues the bootstrap task starts the servers.)
+//! `argv`. The first such module is the bootstrap task. (GNU Mach creates boot
+//! tasks the same way; in later issues the bootstrap task starts the servers.)
+//!
+//! A line with the word `boot-data` is no program: its bytes are kept as boot
+//! data (`vm::boot_data`, handed out by `host_boot_data`), unparsed, under
+//! the line's first word. They are kept before the first task starts, so the
+//! end-of-run frame audit's baseline already counts them.
+//!
+//! Every boot task gets a send right to the privileged host port, named on
+//! its command line as GNU Mach names ports for boot modules
+//! (`--host-priv-port=NAME`); tasks they make with `task_create` get none
+//! unless given one.
 //!
 //! When every task has ended the kernel checks that every frame the tasks used
 //! is free again (`test frames_reclaimed`), prints `mach: all tasks finished`
@@ -53,10 +63,13 @@ fn expectation(words: &str) -> Option<Expectation> {
 /// which serves names on it; every other boot task gets a send right.
 static BOOTSTRAP_PORT: spin::Mutex<Option<PortId>> = spin::Mutex::new(None);
 
-/// Gives a boot task its bootstrap port and says its name on the command line,
-/// as GNU Mach passes port names to boot modules: `--bootstrap-receive=NAME` for
-/// the first task (which serves it), `--bootstrap-port=NAME` for the others.
-fn bootstrap_args(ipc: &mut Ipc, task: &Arc<Task>, first: bool) -> Vec<String> {
+/// Gives a boot task its ports and says their names on the command line, as
+/// GNU Mach passes port names to boot modules: the bootstrap port
+/// (`--bootstrap-receive=NAME` for the first task, which serves it,
+/// `--bootstrap-port=NAME` for the others) and the privileged host port
+/// (`--host-priv-port=NAME`, every boot task).
+fn boot_task_args(ipc: &mut Ipc, task: &Arc<Task>, first: bool, host_priv: PortId) -> Vec<String> {
+    let mut args = Vec::new();
     if first {
         let name = (|| {
             let n = ipc
@@ -66,16 +79,34 @@ fn bootstrap_args(ipc: &mut Ipc, task: &Arc<Task>, first: bool) -> Vec<String> {
             *BOOTSTRAP_PORT.lock() = Some(port);
             Some(n)
         })();
-        return name
-            .map(|n| alloc::vec![alloc::format!("--bootstrap-receive={n:#x}")])
-            .unwrap_or_default();
+        args.extend(name.map(|n| alloc::format!("--bootstrap-receive={n:#x}")));
+    } else if let Some(port) = *BOOTSTRAP_PORT.lock()
+        && let Ok(n) = ipc.insert_make_send(task.id, port)
+    {
+        args.push(alloc::format!("--bootstrap-port={n:#x}"));
     }
-    let Some(port) = *BOOTSTRAP_PORT.lock() else {
-        return Vec::new();
-    };
-    match ipc.insert_make_send(task.id, port) {
-        Ok(n) => alloc::vec![alloc::format!("--bootstrap-port={n:#x}")],
-        Err(_) => Vec::new(),
+    if let Ok(n) = ipc.insert_make_send(task.id, host_priv) {
+        args.push(alloc::format!("--host-priv-port={n:#x}"));
+    }
+    args
+}
+
+/// Whether a module line is boot data rather than a program.
+fn is_boot_data(line: &str) -> bool {
+    line.split_whitespace().any(|w| w == "boot-data")
+}
+
+/// Keeps every boot data module (before the first task).
+fn keep_boot_data(boot: &BootInfo) {
+    for module in boot.modules().iter().filter(|m| is_boot_data(m.cmdline.as_str())) {
+        let line = module.cmdline.as_str();
+        let name = line.split_whitespace().next().unwrap_or("");
+        let bytes = phys::module_bytes(module.range);
+        let index = vm::boot_data::count();
+        match vm::boot_data::keep(mach_abi::device::device_name(name.as_bytes()), bytes) {
+            Ok(()) => log::info!("boot data {index} '{name}': {} bytes", bytes.len()),
+            Err(kr) => log::error!("cannot keep boot data '{line}': {kr}"),
+        }
     }
 }
 
@@ -86,9 +117,12 @@ pub fn start(boot: &BootInfo) {
         HEAP_SLACK.store(slack, Ordering::Relaxed);
     }
     crate::kern::prof::ENABLED.store(cmdline::has_flag(boot.cmdline.as_str(), "profile"), Ordering::Relaxed);
+    keep_boot_data(boot);
     BASELINE.store(frames_accounted(), Ordering::Relaxed);
     HEAP_BASELINE.store(phys::heap_usage().0, Ordering::Relaxed);
-    for (i, module) in boot.modules().iter().enumerate() {
+    let host_priv = lock::with(|k| k.host_priv);
+    let programs = boot.modules().iter().filter(|m| !is_boot_data(m.cmdline.as_str()));
+    for (i, module) in programs.enumerate() {
         let line = module.cmdline.as_str();
         let args: Vec<&str> = line
             .split_whitespace()
@@ -97,7 +131,7 @@ pub fn start(boot: &BootInfo) {
         let name = args.first().copied().unwrap_or("(unnamed)");
         let expect = expectation(line);
         let image = phys::module_bytes(module.range);
-        let more_args = |ipc: &mut Ipc, task: &Arc<Task>| bootstrap_args(ipc, task, i == 0);
+        let more_args = |ipc: &mut Ipc, task: &Arc<Task>| boot_task_args(ipc, task, i == 0, host_priv);
         match lock::with(|k| loader::load(k, name, image, &args, expect.clone(), &more_args)) {
             Ok(task) => log::info!(
                 "started task {} '{}'{} ({} KiB image)",

@@ -1,41 +1,35 @@
-//! The host port's server: host information, the IPC audit, VM
-//! statistics and page-out, the default memory manager, the device master port.
+//! The host ports' server. Both ports are served here: the host name port
+//! (`KObject::Host`, what `mach_host_self()` names) and the privileged host
+//! port (`KObject::HostPriv`, given only to boot tasks). Each tries the
+//! `host` subsystem first (harmless information, served on both ports, as
+//! Mach's host_priv port works wherever a host port does), then
+//! `host_priv` ([`super::host_priv`]), whose routines fail with
+//! `KERN_INVALID_HOST` unless they came on the privileged port.
 
 use super::{Ctx, delegate_release};
-use crate::kern::pager::{self, PagerIo};
-use crate::kern::vm::{self, pageout};
-use core::sync::atomic::Ordering;
-use mach_abi::kern_return::*;
+use crate::kern::vm;
 use mach_interfaces::Dispatch;
-use mach_interfaces::host::{HostInfoBasicReply, HostIpcAuditReply, HostServer, HostVmStatisticsReply};
+use mach_interfaces::host::{HostInfoBasicReply, HostServer, HostVmStatisticsReply};
 
-/// Serves a request on the host port.
-pub fn serve(ctx: &mut Ctx<'_>, image: &[u8], reply: &mut [u8]) -> Dispatch {
-    let mut s = HostPortServer { ctx };
-    let d = mach_interfaces::host::host_server(&mut s, image, reply);
-    d
+/// Serves a request on a host port; `privileged` for the host_priv port.
+pub fn serve(ctx: &mut Ctx<'_>, privileged: bool, image: &[u8], reply: &mut [u8]) -> Dispatch {
+    let mut s = HostPortServer { ctx, privileged };
+    match mach_interfaces::host::host_server(&mut s, image, reply) {
+        Dispatch::BadId(_) => mach_interfaces::host_priv::host_priv_server(&mut s, image, reply),
+        d => d,
+    }
 }
 
-/// The host port's server.
-struct HostPortServer<'a, 'b> {
-    ctx: &'a mut Ctx<'b>,
+/// A host port's server.
+pub(super) struct HostPortServer<'a, 'b> {
+    pub(super) ctx: &'a mut Ctx<'b>,
+    /// The request came on the host_priv port.
+    pub(super) privileged: bool,
 }
 
 delegate_release!(HostPortServer);
 
 impl HostServer for HostPortServer<'_, '_> {
-    fn host_ipc_audit(&mut self, _host: u32) -> Result<HostIpcAuditReply, i32> {
-        let r = self.ctx.ipc.audit_with(&[self.ctx.reply]);
-        for v in r.violations.iter().take(8) {
-            log::error!("ipc audit: {v}");
-        }
-        Ok(HostIpcAuditReply {
-            ports: r.ports as u32,
-            port_sets: r.port_sets as u32,
-            messages: r.messages as u32,
-            violations: r.violations.len() as u32,
-        })
-    }
     fn host_info_basic(&mut self, _host: u32) -> Result<HostInfoBasicReply, i32> {
         Ok(HostInfoBasicReply {
             max_cpus: 1,
@@ -60,59 +54,5 @@ impl HostServer for HostPortServer<'_, '_> {
             default_pageins: f.default_pagein,
             reactivations: f.reactivation,
         })
-    }
-    fn host_vm_pageout(&mut self, _host: u32, pages: u32) -> Result<u32, i32> {
-        let mut io = PagerIo {
-            ipc: self.ctx.ipc,
-            pagers: self.ctx.pagers,
-        };
-        let n = pageout::reclaim(pages as usize, &mut io);
-        Ok(n as u32)
-    }
-    fn vm_set_default_memory_manager(&mut self, _host: u32, manager: u32) -> Result<(), i32> {
-        let right = self.ctx.req.peek_right(manager).ok_or(KERN_INVALID_CAPABILITY)?;
-        pager::set_default_pager(self.ctx.ipc, self.ctx.pagers, self.ctx.req.sender, right)?;
-        let _ = self.ctx.req.take_right(manager);
-        Ok(())
-    }
-    fn host_tasks_dump(&mut self, _host: u32) -> Result<(), i32> {
-        dump_tasks(self.ctx.ipc, self.ctx.pagers);
-        Ok(())
-    }
-    fn host_get_io_master(&mut self, _host: u32) -> Result<u32, i32> {
-        let right = crate::kern::device::master_send_right(self.ctx.ipc).ok_or(KERN_RESOURCE_SHORTAGE)?;
-        Ok(self.ctx.out.right(right))
-    }
-}
-
-/// Logs every live task, its kernel port and its threads (the
-/// `host_tasks_dump` call).
-fn dump_tasks(ipc: &mach_core::ipc::Ipc, pagers: &pager::Pagers) {
-    let tasks = crate::kern::task::all();
-    for t in &tasks {
-        let threads = t.threads_now();
-        log::info!(
-            "task {} '{}' created by {} terminated {} threads {} port {:#x}",
-            t.id,
-            t.name,
-            t.parent.load(Ordering::Relaxed),
-            t.is_terminated(),
-            threads.len(),
-            t.port.load(Ordering::Relaxed),
-        );
-        let port = t.port.load(Ordering::Relaxed);
-        let exc: alloc::vec::Vec<u64> = tasks
-            .iter()
-            .filter(|o| o.exception_port.load(Ordering::Relaxed) == port)
-            .map(|o| o.id)
-            .collect();
-        log::info!(
-            "  {}; kernel: {}, exception port of {exc:?}",
-            ipc.describe_port(port),
-            pagers.describe(port)
-        );
-        for th in threads {
-            log::info!("  {}", th.describe());
-        }
     }
 }

@@ -7,8 +7,9 @@
 //!
 //! A task port serves the `mach_port` subsystem on that task's IPC space (so
 //! whoever holds a task's port can manage its names), `vm` and `task`
-//! ([`task`]); a thread port `thread` ([`thread`]); the host port `host`
-//! ([`host`]); the device master port and device ports `device`
+//! ([`task`]); a thread port `thread` ([`thread`]); the host name port
+//! `host`, and the privileged host port `host` and `host_priv` ([`host`],
+//! [`host_priv`]); the device master port and device ports `device`
 //! ([`device`], the console's half in [`console`]); a memory object's control port `memory_object_control`
 //! ([`memory_control`]); an exception reply port the handler's answer.
 //!
@@ -21,6 +22,7 @@
 pub mod console;
 pub mod device;
 pub mod host;
+pub mod host_priv;
 pub mod mach_port;
 pub mod memory_control;
 pub mod task;
@@ -131,7 +133,8 @@ pub fn serve(k: &mut KernelState, obj: KObject, kmsg: KMsg) {
     };
     let dispatch = match obj {
         KObject::Task(id) => task::serve(&mut ctx, id, &image, &mut reply),
-        KObject::Host => host::serve(&mut ctx, &image, &mut reply),
+        KObject::Host => host::serve(&mut ctx, false, &image, &mut reply),
+        KObject::HostPriv => host::serve(&mut ctx, true, &image, &mut reply),
         KObject::DeviceMaster | KObject::Device(_) => device::serve(&mut ctx, obj, &image, &mut reply),
         KObject::Thread(thread) => thread::serve(&mut ctx, thread, &image, &mut reply),
         // Handled before the request is taken apart (above).

@@ -57,7 +57,9 @@ pub fn copyin(task: &Task, addr: u64, size: u64, dealloc: bool, gone: &mut Pager
     Ok(Some(keep(ci.copy, addr & (PAGE_SIZE - 1))))
 }
 
-fn keep(copy: VmCopy, page_offset: u64) -> u64 {
+/// Keeps `copy` in flight under a new handle (the receiver sees its first
+/// byte `page_offset` into the first page).
+pub(super) fn keep(copy: VmCopy, page_offset: u64) -> u64 {
     let handle = NEXT.fetch_add(1, Ordering::Relaxed);
     COPIES.lock().insert(handle, InFlight { copy, page_offset });
     handle

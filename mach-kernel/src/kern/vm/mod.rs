@@ -7,7 +7,8 @@
 //! an entry, and the first touch of a page faults into [`fault`], which
 //! follows the model's four steps and enters the page. Copy-on-write between
 //! tasks comes from [`fork`], virtual copies from [`copy`], page-out from
-//! [`pageout`]. Pages of VM objects are marked in the page tables so that
+//! [`pageout`], the kernel-held objects of boot data modules from
+//! [`boot_data`]. Pages of VM objects are marked in the page tables so that
 //! tearing an address space down leaves them to the objects, which give them
 //! back when their last reference goes.
 //!
@@ -15,6 +16,7 @@
 //! ([`FaultOutcome::NeedPager`]), and an operation after which pager-backed
 //! objects died returns them ([`PagersGone`]) for the pager layer to tell.
 
+pub mod boot_data;
 pub mod copy;
 pub mod kpages;
 pub mod pageout;

@@ -81,7 +81,10 @@ pub(crate) fn trait_name(iface: &Interface) -> String {
     format!("{}Server", camel(&iface.subsystem))
 }
 
-/// The Rust type of a decoded argument (server inputs; outputs on both sides).
+/// The Rust type of a decoded argument (outputs on both sides; server
+/// inputs other than in-line arrays). An in-line output is its count: the
+/// bytes are in the buffer the caller (client) or the dispatch (server)
+/// passed for it.
 pub(crate) fn value_type(kind: ArgKind) -> String {
     match kind {
         ArgKind::Scalar(s) => s.rust_type().into(),
@@ -89,8 +92,49 @@ pub(crate) fn value_type(kind: ArgKind) -> String {
         ArgKind::PortPoly => "mig_rt::PolyPort".into(),
         ArgKind::Ool(_) => "mig_rt::OolArray".into(),
         ArgKind::OolPorts(_) => "mig_rt::OolPorts".into(),
+        ArgKind::InlineBytes(_) => "usize".into(),
     }
 }
+
+/// The Rust type of a server input: in-line arrays borrow the request.
+pub(crate) fn server_input_type(kind: ArgKind, lifetime: &str) -> String {
+    match kind {
+        ArgKind::InlineBytes(_) => format!("&{lifetime}[u8]"),
+        other => value_type(other),
+    }
+}
+
+/// The in-line outputs of `r`, for which the caller passes a buffer.
+pub(crate) fn inline_outputs(r: &Routine) -> impl Iterator<Item = &Arg> {
+    r.outputs.iter().filter(|a| a.kind.is_inline_array())
+}
+
+/// `, name: &mut [u8]` for every in-line output: the buffers client stubs
+/// and server methods take after the inputs.
+pub(crate) fn out_buffer_params(r: &Routine) -> String {
+    inline_outputs(r).map(|a| format!(", {}: &mut [u8]", a.name)).collect()
+}
+
+/// The name of the `N` constant of in-line argument `a` of `r`.
+pub(crate) fn max_const(r: &Routine, a: &Arg) -> String {
+    format!("{}_{}_MAX", upper(&r.name), upper(&a.name))
+}
+
+/// The names of a message's size constants: `[..._SIZE]` for a fixed-size
+/// message, `[..._MIN_SIZE, ..._MAX_SIZE]` for one with in-line arrays.
+pub(crate) fn size_consts(r: &Routine, which: &str, variable: bool) -> Vec<String> {
+    let up = upper(&r.name);
+    if variable {
+        vec![format!("{up}_{which}_MIN_SIZE"), format!("{up}_{which}_MAX_SIZE")]
+    } else {
+        vec![format!("{up}_{which}_SIZE")]
+    }
+}
+
+/// What generated code says for a field kind that has no fixed place (an
+/// in-line array): never emitted for a checked layout, and a compile error
+/// in the output if it ever were.
+const NOT_A_FIELD: &str = "compile_error!(\"mig: an in-line array is not a fixed field\")";
 
 /// The type of what a routine returns on success: `()`, the single output,
 /// or the generated `...Reply` struct.
@@ -115,6 +159,7 @@ pub(crate) fn read_expr(kind: ArgKind, off: usize, m: &str) -> String {
                 d.received_const_name()
             )
         }
+        ArgKind::InlineBytes(_) => NOT_A_FIELD.into(),
     }
 }
 
@@ -133,21 +178,23 @@ pub(crate) fn write_value_stmt(kind: ArgKind, off: usize, v: &str) -> String {
             "mig_wire::put_ool_ports(mig_m, {off}, {v}.address, {v}.count, mig_msg::{}, true)?;",
             d.const_name()
         ),
+        ArgKind::InlineBytes(_) => format!("{NOT_A_FIELD};"),
     }
 }
 
-/// Functions taking the target, every input and one more parameter trip
-/// clippy's `too_many_arguments` past 7; the count is the interface's choice.
+/// Functions taking the target, every input, the in-line output buffers and
+/// one more parameter trip clippy's `too_many_arguments` past 7; the count is
+/// the interface's choice.
 pub(crate) fn allow_many_args(c: &mut Code, r: &Routine) {
-    if r.inputs.len() + 2 > 7 {
+    if r.inputs.len() + inline_outputs(r).count() + 2 > 7 {
         c.line("#[allow(clippy::too_many_arguments)]");
     }
 }
 
-/// `name: type` list of decoded-form arguments.
-pub(crate) fn value_params(args: &[Arg]) -> String {
+/// `, name: type` list of a server method's inputs.
+pub(crate) fn server_input_params(args: &[Arg]) -> String {
     args.iter()
-        .map(|a| format!(", {}: {}", a.name, value_type(a.kind)))
+        .map(|a| format!(", {}: {}", a.name, server_input_type(a.kind, "")))
         .collect()
 }
 
@@ -171,13 +218,13 @@ pub fn emit(iface: &Interface) -> Result<String, MigError> {
     let max_req = iface
         .routines
         .iter()
-        .map(|r| layout::request(r).size)
+        .map(|r| layout::request(r).max_size)
         .max()
         .unwrap_or(layout::HEADER_SIZE);
     let max_rep = iface
         .routines
         .iter()
-        .filter_map(|r| layout::reply(r).map(|l| l.size))
+        .filter_map(|r| layout::reply(r).map(|l| l.max_size))
         .fold(layout::ERROR_REPLY_SIZE, usize::max);
     c.line("/// First message id of the subsystem.");
     c.line(&format!("pub const SUBSYSTEM_BASE: i32 = {};", iface.base));
@@ -208,20 +255,46 @@ fn emit_routine_name(c: &mut Code, iface: &Interface) {
     c.line("");
 }
 
+fn emit_size_consts(c: &mut Code, r: &Routine, l: &layout::Layout<'_>, which: &str, what: &str) {
+    let names = size_consts(r, which, l.is_variable());
+    if let [exact] = names.as_slice() {
+        c.line(&format!(
+            "/// Size of {what} `{}` {}.",
+            r.name,
+            which.to_ascii_lowercase()
+        ));
+        c.line(&format!("pub const {exact}: usize = {};", l.size));
+        return;
+    }
+    c.line(&format!(
+        "/// Size of {what} `{}` {} whose in-line arrays are all empty.",
+        r.name,
+        which.to_ascii_lowercase()
+    ));
+    c.line(&format!("pub const {}: usize = {};", names[0], l.size));
+    c.line(&format!(
+        "/// Size of {what} `{}` {} whose in-line arrays are all full.",
+        r.name,
+        which.to_ascii_lowercase()
+    ));
+    c.line(&format!("pub const {}: usize = {};", names[1], l.max_size));
+}
+
 fn emit_constants(c: &mut Code, r: &Routine) {
     let up = upper(&r.name);
     c.line(&format!("// ---- {} ----", r.name));
     c.line("");
     c.line(&format!("/// Message id of `{}`.", r.name));
     c.line(&format!("pub const {up}_ID: i32 = {};", r.id));
-    c.line(&format!("/// Size of a `{}` request.", r.name));
-    c.line(&format!(
-        "pub const {up}_REQUEST_SIZE: usize = {};",
-        layout::request(r).size
-    ));
+    emit_size_consts(c, r, &layout::request(r), "REQUEST", "a");
     if let Some(rep) = layout::reply(r) {
-        c.line(&format!("/// Size of a successful `{}` reply.", r.name));
-        c.line(&format!("pub const {up}_REPLY_SIZE: usize = {};", rep.size));
+        emit_size_consts(c, r, &rep, "REPLY", "a successful");
+    }
+    for a in r.inputs.iter().chain(&r.outputs) {
+        if let ArgKind::InlineBytes(max) = a.kind {
+            c.line(&format!("/// The most bytes `{}` of `{}` holds.", a.name, r.name));
+            c.line(&format!("pub const {}: usize = {max};", max_const(r, a)));
+        }
     }
     c.line("");
     if r.outputs.len() > 1 {
@@ -229,6 +302,12 @@ fn emit_constants(c: &mut Code, r: &Routine) {
         c.line("#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]");
         c.open(&format!("pub struct {} {{", reply_struct_name(r)));
         for a in &r.outputs {
+            if a.kind.is_inline_array() {
+                c.line(&format!(
+                    "/// Bytes of `{}` (in the `{}` buffer passed to the call).",
+                    a.name, a.name
+                ));
+            }
             c.line(&format!("pub {}: {},", a.name, value_type(a.kind)));
         }
         c.close("}");
@@ -258,15 +337,14 @@ fn check_names(iface: &Interface) -> Result<(), MigError> {
     claim(trait_name(iface), None)?;
     for r in &iface.routines {
         let up = upper(&r.name);
-        let mut names = vec![
-            r.name.clone(),
-            format!("{up}_ID"),
-            format!("{up}_REQUEST_SIZE"),
-            format!("encode_{}_request", r.name),
-        ];
-        if !r.is_simple() {
-            names.push(format!("{up}_REPLY_SIZE"));
+        let mut names = vec![r.name.clone(), format!("{up}_ID"), format!("encode_{}_request", r.name)];
+        names.extend(size_consts(r, "REQUEST", layout::request(r).is_variable()));
+        if let Some(rep) = layout::reply(r) {
+            names.extend(size_consts(r, "REPLY", rep.is_variable()));
             names.push(format!("decode_{}_reply", r.name));
+        }
+        for a in r.inputs.iter().chain(&r.outputs).filter(|a| a.kind.is_inline_array()) {
+            names.push(max_const(r, a));
         }
         if r.outputs.len() > 1 {
             names.push(reply_struct_name(r));

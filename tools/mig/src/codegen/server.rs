@@ -3,8 +3,11 @@
 //! glue that applies the ownership rule (release the inputs when the server
 //! method fails; release everything a malformed request brought).
 
-use super::{Code, output_type, read_expr, trait_name, upper, value_params, write_value_stmt};
-use crate::ast::{Arg, ArgKind, Interface, Routine};
+use super::{
+    Code, inline_outputs, max_const, out_buffer_params, output_type, read_expr, server_input_params, size_consts,
+    trait_name, upper, write_value_stmt,
+};
+use crate::ast::{Arg, ArgKind, INLINE_COUNT_SIZE, Interface, Routine};
 use crate::layout::{self, Layout};
 
 const HDR: &str = "mig_msg::MachMsgHeader";
@@ -19,6 +22,7 @@ pub(super) fn emit(c: &mut Code, iface: &Interface) {
         emit_request_decoder(c, r, &req);
         if let Some(rep) = layout::reply(r) {
             emit_reply_encoder(c, r, &rep);
+            emit_later_reply(c, r);
         }
         emit_serve(c, iface, r);
     }
@@ -31,10 +35,11 @@ fn method_signature(r: &Routine) -> String {
         output_type(r)
     };
     format!(
-        "fn {}(&mut self, {}: u32{}) -> Result<{out}, i32>",
+        "fn {}(&mut self, {}: u32{}{}) -> Result<{out}, i32>",
         r.name,
         r.target.name,
-        value_params(&r.inputs)
+        server_input_params(&r.inputs),
+        out_buffer_params(r)
     )
 }
 
@@ -52,6 +57,13 @@ fn emit_trait(c: &mut Code, iface: &Interface) {
     c.line("/// was passed; when it returns `Err` the dispatch function releases them through");
     c.line("/// `Release` and sends an error reply. `Err(MIG_NO_REPLY)` means the method kept");
     c.line("/// everything, reply right included, and will answer later itself.");
+    let has_inline = |r: &Routine| r.inputs.iter().chain(&r.outputs).any(|a| a.kind.is_inline_array());
+    if iface.routines.iter().any(has_inline) {
+        c.line("///");
+        c.line("/// In-line arrays: an input is the bytes as received (at most its `N`); for an");
+        c.line("/// output the method gets a buffer of exactly `N` bytes (in the reply buffer, not");
+        c.line("/// cleared), writes the array's bytes at its start and returns how many it wrote.");
+    }
     c.open(&format!("pub trait {} {{", trait_name(iface)));
     for (i, r) in iface.routines.iter().enumerate() {
         if i > 0 {
@@ -101,16 +113,11 @@ fn emit_dispatch(c: &mut Code, iface: &Interface) {
 }
 
 fn input_tuple_type(inputs: &[Arg]) -> String {
+    let ty = |a: &Arg| super::server_input_type(a.kind, "'a ");
     match inputs {
         [] => "()".into(),
-        [one] => format!("({},)", super::value_type(one.kind)),
-        many => format!(
-            "({})",
-            many.iter()
-                .map(|a| super::value_type(a.kind))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
+        [one] => format!("({},)", ty(one)),
+        many => format!("({})", many.iter().map(ty).collect::<Vec<_>>().join(", ")),
     }
 }
 
@@ -118,21 +125,44 @@ fn emit_request_decoder(c: &mut Code, r: &Routine, req: &Layout<'_>) {
     let up = upper(&r.name);
     // The inputs come back as one tuple, however many a routine has.
     c.line("#[allow(clippy::type_complexity)]");
+    let lifetime = if req.is_variable() { "<'a>" } else { "" };
+    let request_ty = if req.is_variable() { "&'a [u8]" } else { "&[u8]" };
     c.open(&format!(
-        "fn mig_decode_{}_request(hdr: &{HDR}, request: &[u8]) -> Option<{}> {{",
+        "fn mig_decode_{}_request{lifetime}(hdr: &{HDR}, request: {request_ty}) -> Option<{}> {{",
         r.name,
         input_tuple_type(&r.inputs)
     ));
-    let body = format!(
-        "mig_wire::request_body(request, hdr, {up}_REQUEST_SIZE, {})",
-        req.descriptor_count()
-    );
+    let body = if let [min, max] = size_consts(r, "REQUEST", req.is_variable()).as_slice() {
+        format!(
+            "mig_wire::request_body_in(request, hdr, {min}, {max}, {})",
+            req.descriptor_count()
+        )
+    } else {
+        format!(
+            "mig_wire::request_body(request, hdr, {up}_REQUEST_SIZE, {})",
+            req.descriptor_count()
+        )
+    };
     if r.inputs.is_empty() {
         c.line(&format!("{body}.map(|_| ())"));
     } else {
         c.line(&format!("let m = {body}?;"));
+        if req.is_variable() {
+            c.line(&format!("let mig_off = {};", req.arrays_offset));
+            for (i, s) in req.arrays.iter().enumerate() {
+                c.line(&format!(
+                    "let (mig_a{i}, mig_off) = mig_wire::get_inline(m, mig_off, {})?;",
+                    max_const(r, s.arg)
+                ));
+            }
+            c.line("mig_wire::check_end(m, mig_off)?;");
+        }
         c.open("Some((");
         for a in &r.inputs {
+            if let Some(i) = req.arrays.iter().position(|s| s.arg.name == a.name) {
+                c.line(&format!("mig_a{i},"));
+                continue;
+            }
             let slot = req
                 .descriptors
                 .iter()
@@ -154,13 +184,47 @@ fn emit_reply_encoder(c: &mut Code, r: &Routine, rep: &Layout<'_>) {
     } else {
         format!(", mig_out: {}", output_type(r))
     };
+    let value = |a: &Arg| {
+        if r.outputs.len() == 1 {
+            "mig_out".to_string()
+        } else {
+            format!("mig_out.{}", a.name)
+        }
+    };
     c.open(&format!(
         "fn mig_encode_{}_reply(reply: &mut [u8], hdr: &{HDR}{out_param}) -> Option<usize> {{",
         r.name
     ));
-    c.line(&format!("let mig_m = mig_wire::begin(reply, {up}_REPLY_SIZE)?;"));
+    let size = if rep.is_variable() {
+        // The method wrote each array at its place in a full reply; move
+        // them together behind their counts, then write the fixed part.
+        super::client::emit_variable_size(c, r, rep, &|name| {
+            if r.outputs.len() == 1 {
+                "mig_out".to_string()
+            } else {
+                format!("mig_out.{name}")
+            }
+        });
+        c.line(&format!("let mig_off = {};", rep.arrays_offset));
+        for s in &rep.arrays {
+            c.line(&format!(
+                "let mig_off = mig_wire::place_inline(reply, mig_off, {}, {})?;",
+                s.offset + INLINE_COUNT_SIZE,
+                value(s.arg)
+            ));
+        }
+        c.line(&format!(
+            "let mig_m = mig_wire::begin_fixed(reply, mig_size, {})?;",
+            rep.arrays_offset
+        ));
+        c.line("mig_wire::check_end(mig_m, mig_off)?;");
+        "mig_size".to_string()
+    } else {
+        c.line(&format!("let mig_m = mig_wire::begin(reply, {up}_REPLY_SIZE)?;"));
+        format!("{up}_REPLY_SIZE")
+    };
     c.line(&format!(
-        "mig_wire::put_reply_header(mig_m, hdr, {up}_REPLY_SIZE, {})?;",
+        "mig_wire::put_reply_header(mig_m, hdr, {size}, {})?;",
         rep.is_complex()
     ));
     if rep.is_complex() {
@@ -169,13 +233,6 @@ fn emit_reply_encoder(c: &mut Code, r: &Routine, rep: &Layout<'_>) {
             rep.descriptor_count()
         ));
     }
-    let value = |a: &Arg| {
-        if r.outputs.len() == 1 {
-            "mig_out".to_string()
-        } else {
-            format!("mig_out.{}", a.name)
-        }
-    };
     for s in &rep.descriptors {
         c.line(&write_value_stmt(s.arg.kind, s.offset, &value(s.arg)));
     }
@@ -186,7 +243,7 @@ fn emit_reply_encoder(c: &mut Code, r: &Routine, rep: &Layout<'_>) {
     for s in &rep.scalars {
         c.line(&write_value_stmt(s.arg.kind, s.offset, &value(s.arg)));
     }
-    c.line(&format!("Some({up}_REPLY_SIZE)"));
+    c.line(&format!("Some({size})"));
     c.close("}");
     c.line("");
 }
@@ -195,7 +252,7 @@ fn emit_reply_encoder(c: &mut Code, r: &Routine, rep: &Layout<'_>) {
 fn release_stmt(kind: ArgKind, i: usize) -> Option<String> {
     let v = format!("mig_in.{i}");
     Some(match kind {
-        ArgKind::Scalar(_) => return None,
+        ArgKind::Scalar(_) | ArgKind::InlineBytes(_) => return None,
         ArgKind::Port(d) => format!("server.release_port({v}, mig_msg::{});", d.received_const_name()),
         ArgKind::PortPoly => format!("server.release_port({v}.name, {v}.disposition);"),
         ArgKind::Ool(e) if e.size() == 1 => format!("server.release_ool({v}.address, u64::from({v}.count));"),
@@ -214,8 +271,62 @@ fn release_stmt(kind: ArgKind, i: usize) -> Option<String> {
     })
 }
 
+/// `reply_<name>`: the reply to a request whose method answered
+/// `MIG_NO_REPLY` and kept the reply right, built later from the request's
+/// header (kept by the server) and the outputs `fill` returns (it gets the
+/// reply's in-line output buffers, as the method would have).
+fn emit_later_reply(c: &mut Code, r: &Routine) {
+    let Some(rep) = layout::reply(r) else { return };
+    let variable = rep.is_variable();
+    let reply_size = size_consts(r, "REPLY", variable).pop().unwrap_or_default();
+    let windows: Vec<String> = (0..inline_outputs(r).count()).map(|i| format!("mig_o{i}")).collect();
+    let bufs = vec!["&mut [u8]"; windows.len()].join(", ");
+    let out = output_type(r);
+    c.line(&format!(
+        "/// Answers a `{}` request kept with `MIG_NO_REPLY`: `request` is its header as",
+        r.name
+    ));
+    c.line("/// received; `fill` gets the in-line output buffers (as the method does) and");
+    c.line("/// returns the outputs. The reply's size in `reply`, or None if it does not fit.");
+    if r.outputs.is_empty() {
+        c.open(&format!(
+            "pub fn reply_{}(reply: &mut [u8], request: &{HDR}) -> Option<usize> {{",
+            r.name
+        ));
+        c.open(&format!("if reply.len() < {reply_size} {{"));
+        c.line("return None;");
+        c.close("}");
+        c.line(&format!("mig_encode_{}_reply(reply, request)", r.name));
+        c.close("}");
+        c.line("");
+        return;
+    }
+    c.open(&format!(
+        "pub fn reply_{}(reply: &mut [u8], request: &{HDR}, fill: impl FnOnce({bufs}) -> {out}) -> Option<usize> {{",
+        r.name
+    ));
+    c.open(&format!("if reply.len() < {reply_size} {{"));
+    c.line("return None;");
+    c.close("}");
+    if variable {
+        let spans: Vec<String> = rep
+            .arrays
+            .iter()
+            .map(|s| format!("({}, {})", s.offset + INLINE_COUNT_SIZE, max_const(r, s.arg)))
+            .collect();
+        c.line(&format!(
+            "let [{}] = mig_wire::out_windows(reply, [{}])?;",
+            windows.join(", "),
+            spans.join(", ")
+        ));
+    }
+    c.line(&format!("let mig_out = fill({});", windows.join(", ")));
+    c.line(&format!("mig_encode_{}_reply(reply, request, mig_out)", r.name));
+    c.close("}");
+    c.line("");
+}
+
 fn emit_serve(c: &mut Code, iface: &Interface, r: &Routine) {
-    let up = upper(&r.name);
     let bound = format!("S: {} + mig_rt::Release + ?Sized", trait_name(iface));
     let reply_param = if r.is_simple() { "" } else { ", reply: &mut [u8]" };
     c.open(&format!(
@@ -248,6 +359,8 @@ fn emit_serve(c: &mut Code, iface: &Interface, r: &Routine) {
     c.close(if r.inputs.is_empty() { "}" } else { "};" });
     let mut args = vec!["hdr.local_port".to_string()];
     args.extend((0..r.inputs.len()).map(|i| format!("mig_in.{i}")));
+    let windows: Vec<String> = (0..inline_outputs(r).count()).map(|i| format!("mig_o{i}")).collect();
+    args.extend(windows.iter().cloned());
     let call = format!("server.{}({})", r.name, args.join(", "));
     let releases: Vec<String> = r
         .inputs
@@ -274,9 +387,27 @@ fn emit_serve(c: &mut Code, iface: &Interface, r: &Routine) {
         return;
     }
 
-    c.open(&format!("if reply.len() < {up}_REPLY_SIZE {{"));
+    let rep = layout::reply(r);
+    let variable = rep.as_ref().is_some_and(|l| l.is_variable());
+    let reply_size = size_consts(r, "REPLY", variable).pop().unwrap_or_default();
+    c.open(&format!("if reply.len() < {reply_size} {{"));
     c.line("return mig_wire::reply_too_small(server, hdr, request, reply);");
     c.close("}");
+    if let Some(rep) = rep.filter(|l| l.is_variable()) {
+        // The method writes its in-line outputs straight into the reply buffer.
+        let spans: Vec<String> = rep
+            .arrays
+            .iter()
+            .map(|s| format!("({}, {})", s.offset + INLINE_COUNT_SIZE, max_const(r, s.arg)))
+            .collect();
+        c.open(&format!(
+            "let Some([{}]) = mig_wire::out_windows(reply, [{}]) else {{",
+            windows.join(", "),
+            spans.join(", ")
+        ));
+        c.line("return mig_wire::reply_too_small(server, hdr, request, reply);");
+        c.close("};");
+    }
     let (ok_pat, enc_args) = if r.outputs.is_empty() {
         ("Ok(())", "reply, hdr")
     } else {

@@ -1,0 +1,378 @@
+//! The trampoline: the only code in the emulation library that is not safe
+//! Rust. It owns the entries the kernel and the server send a thread to
+//! (`unix_abi::EmulHeader`), the register save and restore around the Rust
+//! dispatch, the Mach traps the library makes, and the copies between the
+//! library and the program's memory.
+//!
+//! A redirected `syscall` arrives at `emul_syscall_entry` with every register
+//! as the program left it (rcx = its next instruction, r11 = its flags) and
+//! rsp 128 bytes below the program's, past its red zone. The entry pushes the
+//! registers ([`Regs`], lowest address first), aligns the stack, calls
+//! [`crate::dispatch::syscall`] with them, pops them (rax now the result) and
+//! returns to the program: its flags from r11, its stack, a jump to rcx. The
+//! kernel is not entered again. The library's Rust code is soft-float (the
+//! target has no SSE), so the program's vector registers pass through
+//! untouched.
+
+use core::arch::{asm, global_asm};
+use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use mach_abi::emulation::EMULATION_RED_ZONE;
+use unix_abi::{EMUL_MAGIC, EMUL_VERSION, Regs};
+
+global_asm!(
+    r#"
+    .text
+    .global emul_syscall_entry
+    .global emul_direct_entry
+    .global emul_fork_child_entry
+
+/* A `call` from the program instead of `syscall` (the "modified libc"
+   entry): make the registers look as `syscall` leaves them, then share
+   the path. */
+emul_direct_entry:
+    pop %rcx
+    pushfq
+    pop %r11
+    lea -{red}(%rsp), %rsp
+
+emul_syscall_entry:
+    push %rax
+    push %rbx
+    push %rcx
+    push %rdx
+    push %rsi
+    push %rdi
+    push %rbp
+    push %r8
+    push %r9
+    push %r10
+    push %r11
+    push %r12
+    push %r13
+    push %r14
+    push %r15
+    mov %rsp, %rdi
+    mov %rsp, %rbx
+    and $-16, %rsp
+    cld
+    call {dispatch}
+    mov %rbx, %rsp
+    pop %r15
+    pop %r14
+    pop %r13
+    pop %r12
+    pop %r11
+    pop %r10
+    pop %r9
+    pop %r8
+    pop %rbp
+    pop %rdi
+    pop %rsi
+    pop %rdx
+    pop %rcx
+    pop %rbx
+    pop %rax
+    push %r11
+    popfq
+    lea {red}(%rsp), %rsp
+    jmp *%rcx
+
+/* A forked child's first instruction (rdi = its pid): forget the
+   parent's name for the task port, write the pid where clone asked, set
+   the FS base, then the registers the parent saved in FORK_REGS (inherited copy-on-write), rax = 0, the
+   parent's stack, and on to the instruction after its `syscall`. */
+emul_fork_child_entry:
+    movl $0, {task_self}(%rip)
+    mov {fork_ctid}(%rip), %rax
+    test %rax, %rax
+    jz 1f
+    mov %edi, (%rax)
+1:
+    mov {fork_fs}(%rip), %rsi
+    mov ${set_fs}, %edi
+    mov ${tls_trap}, %rax
+    syscall
+    lea {fork_regs}(%rip), %rsp
+    pop %r15
+    pop %r14
+    pop %r13
+    pop %r12
+    pop %r11
+    pop %r10
+    pop %r9
+    pop %r8
+    pop %rbp
+    pop %rdi
+    pop %rsi
+    pop %rdx
+    pop %rcx
+    pop %rbx
+    mov {fork_rsp}(%rip), %rsp
+    xor %eax, %eax
+    push %r11
+    popfq
+    jmp *%rcx
+    "#,
+    red = const EMULATION_RED_ZONE,
+    dispatch = sym dispatch_entry,
+    fork_fs = sym FORK_FS,
+    fork_ctid = sym FORK_CTID,
+    task_self = sym TASK_SELF,
+    fork_regs = sym FORK_REGS,
+    fork_rsp = sym FORK_RSP,
+    set_fs = const mach_abi::emulation::tls::SET_FS,
+    tls_trap = const mach_abi::traps::THREAD_TLS_BASE,
+    options(att_syntax)
+);
+
+unsafe extern "C" {
+    fn emul_syscall_entry();
+    fn emul_direct_entry();
+    fn emul_fork_child_entry();
+}
+
+/// The header at the library's first byte (`unix_abi::EmulHeader`).
+#[repr(C)]
+struct Header {
+    magic: u64,
+    version: u64,
+    syscall_entry: unsafe extern "C" fn(),
+    fork_child_entry: unsafe extern "C" fn(),
+    direct_entry: unsafe extern "C" fn(),
+}
+
+#[used]
+#[unsafe(link_section = ".emul_header")]
+static HEADER: Header = Header {
+    magic: EMUL_MAGIC,
+    version: EMUL_VERSION,
+    syscall_entry: emul_syscall_entry,
+    fork_child_entry: emul_fork_child_entry,
+    direct_entry: emul_direct_entry,
+};
+
+/// What a forked child resumes with: the parent's registers at its
+/// `fork`, its stack pointer and FS base (written by [`save_for_fork`]
+/// before the request, so the child's copy of this memory holds them).
+static mut FORK_REGS: Regs = Regs {
+    r15: 0,
+    r14: 0,
+    r13: 0,
+    r12: 0,
+    r11: 0,
+    r10: 0,
+    r9: 0,
+    r8: 0,
+    rbp: 0,
+    rdi: 0,
+    rsi: 0,
+    rdx: 0,
+    rcx: 0,
+    rbx: 0,
+    rax: 0,
+};
+static FORK_RSP: AtomicU64 = AtomicU64::new(0);
+static FORK_FS: AtomicU64 = AtomicU64::new(0);
+static FORK_CTID: AtomicU64 = AtomicU64::new(0);
+
+/// The task's name for its own port, asked of the kernel once (each ask
+/// adds a reference); a forked child's entry clears it.
+static TASK_SELF: AtomicU32 = AtomicU32::new(0);
+
+/// This task's port name.
+pub fn task_self() -> u32 {
+    match TASK_SELF.load(Ordering::Relaxed) {
+        0 => {
+            // SAFETY: the trap only adds a right to this task's space.
+            let (rax, _) = unsafe { raw_trap(mach_abi::traps::TASK_SELF_TRAP, [0; 6]) };
+            TASK_SELF.store(rax as u32, Ordering::Relaxed);
+            rax as u32
+        }
+        n => n,
+    }
+}
+
+/// Room to gather execve's path, arguments and environment (Linux's
+/// ARG_MAX is larger; more is E2BIG here).
+const EXEC_BUFFER: usize = 256 * 1024;
+static mut EXEC_IMAGE: [u8; EXEC_BUFFER] = [0; EXEC_BUFFER];
+
+/// The buffer execve gathers into.
+pub fn exec_buffer() -> &'static mut [u8] {
+    // SAFETY: one system call at a time per process (single-threaded
+    // processes), and only execve, which does not nest, takes it.
+    unsafe { &mut *(&raw mut EXEC_IMAGE) }
+}
+
+extern "C" fn dispatch_entry(regs: *mut Regs) {
+    // SAFETY: `regs` points at the registers the entry just pushed on this
+    // thread's stack, which nothing else touches until the entry pops them.
+    let regs = unsafe { &mut *regs };
+    let program_rsp = (regs as *mut Regs as u64)
+        .wrapping_add(core::mem::size_of::<Regs>() as u64)
+        .wrapping_add(EMULATION_RED_ZONE);
+    crate::dispatch::syscall(regs, program_rsp);
+}
+
+/// Keeps what a forked child needs to resume as the program: its registers
+/// (`regs`, the saved ones), its `rsp`, its FS base (`fs`, else this
+/// thread's) and where to write its pid (`ctid`, 0 for nowhere). Returns
+/// the stack the child's first thread should start on (below the red zone
+/// of `rsp`).
+pub fn save_for_fork(regs: &Regs, rsp: u64, fs: Option<u64>, ctid: u64) -> u64 {
+    // SAFETY: the library runs one system call at a time per process (its
+    // Unix processes are single-threaded), so nothing else reads or writes
+    // FORK_REGS now.
+    unsafe { (&raw mut FORK_REGS).write_volatile(*regs) };
+    FORK_RSP.store(rsp, Ordering::SeqCst);
+    let fs = fs.unwrap_or_else(|| tls(mach_abi::emulation::tls::GET_FS, 0).unwrap_or(0));
+    FORK_FS.store(fs, Ordering::SeqCst);
+    FORK_CTID.store(ctid, Ordering::SeqCst);
+    rsp.wrapping_sub(EMULATION_RED_ZONE) & !15
+}
+
+/// Enters the kernel with Mach trap `number`; returns (rax, rdx).
+///
+/// # Safety
+/// Traps may write memory named by their arguments; the caller vouches.
+#[inline(always)]
+unsafe fn raw_trap(number: i64, args: [u64; 6]) -> (i64, u64) {
+    let rax: i64;
+    let rdx: u64;
+    // SAFETY: `syscall` with a negative number enters the kernel (never
+    // this library): it clobbers rcx and r11 and returns in rax and rdx.
+    unsafe {
+        asm!(
+            "syscall",
+            inlateout("rax") number => rax,
+            in("rdi") args[0],
+            in("rsi") args[1],
+            inlateout("rdx") args[2] => rdx,
+            in("r10") args[3],
+            in("r8") args[4],
+            in("r9") args[5],
+            lateout("rcx") _,
+            lateout("r11") _,
+            options(nostack)
+        );
+    }
+    (rax, rdx)
+}
+
+/// `mach_msg(SEND|RCV)` of `buf[..send_size]`, receiving into all of `buf`
+/// on `rcv_name`.
+pub fn mach_msg(buf: &mut [u8], option: u32, send_size: usize, rcv_name: u32) -> i32 {
+    let rcv = if option & mach_abi::message::MACH_RCV_MSG != 0 {
+        buf.len()
+    } else {
+        0
+    };
+    // SAFETY: the kernel reads at most send_size <= buf.len() bytes and
+    // writes at most rcv <= buf.len() bytes of `buf`.
+    let (rax, _) = unsafe {
+        raw_trap(
+            mach_abi::traps::MACH_MSG_TRAP,
+            [
+                buf.as_mut_ptr() as u64,
+                option as u64,
+                send_size.min(buf.len()) as u64,
+                rcv as u64,
+                rcv_name as u64,
+                0,
+            ],
+        )
+    };
+    rax as i32
+}
+
+/// `thread_tls_base(op, value)`: the calling thread's FS/GS base.
+pub fn tls(op: u64, value: u64) -> Result<u64, i32> {
+    // SAFETY: only the thread's FS or GS base changes; this library reads
+    // nothing through either.
+    let (rax, rdx) = unsafe { raw_trap(mach_abi::traps::THREAD_TLS_BASE, [op, value, 0, 0, 0, 0]) };
+    if rax == 0 { Ok(rdx) } else { Err(rax as i32) }
+}
+
+/// `clock_get_time(clock)` in nanoseconds.
+pub fn clock(clock: u64) -> Result<u64, i32> {
+    // SAFETY: the trap has no memory effects.
+    let (rax, rdx) = unsafe { raw_trap(mach_abi::traps::CLOCK_GET_TIME, [clock, 0, 0, 0, 0, 0]) };
+    if rax == 0 { Ok(rdx) } else { Err(rax as i32) }
+}
+
+/// Writes `bytes` to the kernel console (the library's own last words).
+pub fn kernel_print(bytes: &[u8]) {
+    // SAFETY: the kernel only reads `bytes`.
+    unsafe {
+        raw_trap(
+            mach_abi::traps::MACH_PRINT,
+            [bytes.as_ptr() as u64, bytes.len() as u64, 0, 0, 0, 0],
+        )
+    };
+}
+
+/// Ends the task at once (the library cannot go on: a broken contract
+/// with the server). The server hears of it as the process's death.
+pub fn task_exit(status: i32) -> ! {
+    // SAFETY: ending the task is what is asked for.
+    unsafe { raw_trap(mach_abi::traps::TASK_EXIT, [status as u64, 0, 0, 0, 0, 0]) };
+    loop {
+        core::hint::spin_loop();
+    }
+}
+
+/// Copies `dst.len()` bytes of the program's memory at `src` into `dst`.
+///
+/// A program's pointer is whatever it passed: an address it has not
+/// mapped faults here, and the fault reaches the Unix server as the
+/// process's exception, which ends it with SIGSEGV (Linux answers EFAULT;
+/// see the crate docs).
+pub fn copy_in(src: u64, dst: &mut [u8]) {
+    if dst.is_empty() {
+        return;
+    }
+    if overlaps_library(src, dst.len() as u64) {
+        dst.fill(0);
+        return;
+    }
+    for (i, b) in dst.iter_mut().enumerate() {
+        // SAFETY: a volatile byte read of program memory outside the
+        // library's own range (refused above), so no Rust object of the
+        // library is read behind the compiler's back.
+        *b = unsafe { core::ptr::read_volatile((src + i as u64) as *const u8) };
+    }
+}
+
+/// Copies `src` into the program's memory at `dst`.
+pub fn copy_out(dst: u64, src: &[u8]) {
+    if src.is_empty() || overlaps_library(dst, src.len() as u64) {
+        return;
+    }
+    for (i, b) in src.iter().enumerate() {
+        // SAFETY: as for copy_in: program memory outside the library.
+        unsafe { core::ptr::write_volatile((dst + i as u64) as *mut u8, *b) };
+    }
+}
+
+/// Reads a NUL-terminated string of the program's at `src` into `dst`;
+/// its length, or `None` if it does not end within `dst`.
+pub fn copy_in_str(src: u64, dst: &mut [u8]) -> Option<usize> {
+    for i in 0..dst.len() {
+        let a = src.checked_add(i as u64)?;
+        if overlaps_library(a, 1) {
+            return None;
+        }
+        // SAFETY: as for copy_in: one byte of program memory.
+        let b = unsafe { core::ptr::read_volatile(a as *const u8) };
+        if b == 0 {
+            return Some(i);
+        }
+        dst[i] = b;
+    }
+    None
+}
+
+fn overlaps_library(addr: u64, len: u64) -> bool {
+    let end = addr.saturating_add(len);
+    addr < unix_abi::EMUL_END && end > unix_abi::EMUL_BASE || addr.checked_add(len).is_none()
+}

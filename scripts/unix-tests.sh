@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# The Unix system's tests: busybox shell scripts (unix-tests/scripts/*.sh)
+# and C programs built with musl-gcc -static (unix-tests/c/*.c), run in one
+# boot of the Unix server, each compared with what the same script (same
+# busybox binary) or the same program prints on this host's Linux: the
+# expected outputs are never written by hand. Prints `test unix_NAME ...
+# ok|FAILED` per test, and the diff of a failure.
+# Usage: scripts/unix-tests.sh   (run by make test after `make guest-iso`'s parts are built)
+set -uo pipefail
+root=build/unix-tests
+rm -rf "$root" && mkdir -p "$root/root/tests/scripts" "$root/root/tests/bin" "$root/expected" "$root/got"
+cp unix-tests/scripts/*.sh "$root/root/tests/scripts/"
+for c in unix-tests/c/*.c; do
+    name=$(basename "$c" .c)
+    musl-gcc -static -O2 -Wall -o "$root/root/tests/bin/$name" "$c" || { echo "test unix_build_$name ... FAILED: musl-gcc"; }
+done
+# What the host says.
+for t in "$root"/root/tests/scripts/*.sh; do
+    name=$(basename "$t" .sh)
+    (cd /tmp && /bin/busybox sh "$OLDPWD/$t" > "$OLDPWD/$root/expected/$name" 2>&1; echo "exit $?" >> "$OLDPWD/$root/expected/$name")
+done
+for b in "$root"/root/tests/bin/*; do
+    name=$(basename "$b")
+    (cd /tmp && "$OLDPWD/$b" > "$OLDPWD/$root/expected/$name" 2>&1; echo "exit $?" >> "$OLDPWD/$root/expected/$name")
+done
+# What the guest says, all tests in one boot.
+cmd='cd /tmp; for t in /tests/scripts/*.sh /tests/bin/*; do n=${t##*/}; n=${n%.sh}; echo "@@@ begin $n"; case $t in *.sh) sh $t;; *) $t;; esac 2>&1; echo "exit $?"; echo "@@@ end $n"; done'
+mkdir -p "$root/root/etc" && printf '%s' "$cmd" > "$root/root/etc/guest-cmd"
+env -u GUEST_CMD make --no-print-directory guest-iso ROOTFS_EXTRA="$root/root" GUEST_KERNEL="${GUEST_KERNEL:-release}" >/dev/null || { echo "test unix_boot ... FAILED: guest ISO"; exit 1; }
+GUEST_TIMEOUT=${UNIX_TEST_TIMEOUT:-600} scripts/guest.sh build/mach-guest.iso > "$root/guest.out" 2>&1
+status=$?
+tr -d '\r' < "$root/guest.out" | awk -v dir="$root/got" '
+    /^@@@ begin / { name = $3; file = dir "/" name; printf "" > file; next }
+    /^@@@ end /   { close(file); name = ""; next }
+    name != ""    { print >> file }'
+for e in "$root"/expected/*; do
+    name=$(basename "$e")
+    if [ ! -f "$root/got/$name" ]; then
+        echo "test unix_$name ... FAILED: did not run (guest status $status)"
+    elif diff -u "$e" "$root/got/$name" > "$root/$name.diff"; then
+        echo "test unix_$name ... ok"
+    else
+        echo "test unix_$name ... FAILED: output differs from the host's"
+        head -40 "$root/$name.diff"
+    fi
+done
+if [ "$status" = 0 ]; then echo "test unix_boot ... ok"; else echo "test unix_boot ... FAILED: guest exit $status"; tail -20 "$root/guest.out"; fi

@@ -1,0 +1,192 @@
+//! `unix-abi`: the contract between the Unix server and the emulation
+//! library it maps into every Unix process (Linux's own numbers and layouts
+//! come from `linux-raw-sys`; this crate holds only what is ours).
+//!
+//! * Where the emulation library lives ([`EMUL_BASE`]) and the header at its
+//!   start ([`EmulHeader`]), through which the server finds its entries.
+//! * The names of the two rights every Unix process's IPC space holds
+//!   ([`PROCESS_PORT_NAME`], [`REPLY_PORT_NAME`]): the server puts them
+//!   there when it makes the task, so the emulation library never has to ask
+//!   the kernel for them and a forked child finds them under the same names.
+//! * The registers the trampoline saves ([`Regs`]), in the order it pushes them.
+//! * The address-space layout of a Unix process.
+
+#![no_std]
+#![forbid(unsafe_code)]
+
+/// Where the emulation library is linked and mapped: above everything a
+/// Linux program places itself (its image at 4 MiB, its heap after it, its
+/// `mmap`s wherever the server puts them, below this), below the stack.
+pub const EMUL_BASE: u64 = 0x7ff0_0000_0000;
+
+/// The end of the range reserved for the emulation library.
+pub const EMUL_END: u64 = 0x7ff0_1000_0000;
+
+/// The top of a Unix process's main stack (`RLIMIT_STACK` below it).
+pub const STACK_TOP: u64 = 0x7fff_ffff_0000;
+
+/// The main stack's size (Linux's default `RLIMIT_STACK`, 8 MiB), all of it
+/// demand-zero.
+pub const STACK_SIZE: u64 = 8 << 20;
+
+/// The name, in each Unix process's IPC space, of its send right to its own
+/// port in the Unix server: the server knows the caller by the port a
+/// request arrives on, never by anything the request says.
+pub const PROCESS_PORT_NAME: u32 = 0x4000;
+
+/// The name of the receive right the emulation library takes replies on.
+pub const REPLY_PORT_NAME: u32 = 0x4100;
+
+/// `EmulHeader::magic`: "MACHEMUL".
+pub const EMUL_MAGIC: u64 = u64::from_le_bytes(*b"MACHEMUL");
+
+/// The version of this contract; the server refuses another.
+pub const EMUL_VERSION: u64 = 1;
+
+/// At [`EMUL_BASE`]: the library's entry points, read by the server from the
+/// library's image. Eight-byte little-endian words in this order.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct EmulHeader {
+    pub magic: u64,
+    pub version: u64,
+    /// Where a redirected `syscall` enters (the emulation vector's catch-all).
+    pub syscall_entry: u64,
+    /// Where a forked child's first thread starts: it restores the registers
+    /// the parent's library saved before asking for the fork, with rax = 0.
+    pub fork_child_entry: u64,
+    /// The documented direct entry (the seed's "modified libc" row): a
+    /// program may `call` it instead of executing `syscall`, with the
+    /// number in rax and the arguments as for `syscall`; it returns like a
+    /// function (rcx and r11 clobbered, as `syscall` clobbers them).
+    pub direct_entry: u64,
+}
+
+impl EmulHeader {
+    /// The header's size in bytes.
+    pub const SIZE: usize = 5 * 8;
+
+    /// Reads a header from the first bytes of the library's image.
+    pub fn parse(bytes: &[u8]) -> Option<EmulHeader> {
+        let word = |i: usize| -> Option<u64> {
+            let b = bytes.get(i * 8..i * 8 + 8)?;
+            Some(u64::from_le_bytes(b.try_into().ok()?))
+        };
+        let h = EmulHeader {
+            magic: word(0)?,
+            version: word(1)?,
+            syscall_entry: word(2)?,
+            fork_child_entry: word(3)?,
+            direct_entry: word(4)?,
+        };
+        let inside = |a: u64| (EMUL_BASE..EMUL_END).contains(&a);
+        (h.magic == EMUL_MAGIC
+            && h.version == EMUL_VERSION
+            && inside(h.syscall_entry)
+            && inside(h.fork_child_entry)
+            && inside(h.direct_entry))
+        .then_some(h)
+    }
+}
+
+/// The program's registers as the trampoline saves them on entry (lowest
+/// address first; it pushes them in the opposite order). `rcx` is the
+/// return address and `r11` the flags, as `syscall` leaves them; `rsp` is
+/// not among them: the program's is the trampoline's entry `rsp` plus
+/// `mach_abi::emulation::EMULATION_RED_ZONE`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Regs {
+    pub r15: u64,
+    pub r14: u64,
+    pub r13: u64,
+    pub r12: u64,
+    pub r11: u64,
+    pub r10: u64,
+    pub r9: u64,
+    pub r8: u64,
+    pub rbp: u64,
+    pub rdi: u64,
+    pub rsi: u64,
+    pub rdx: u64,
+    pub rcx: u64,
+    pub rbx: u64,
+    pub rax: u64,
+}
+
+impl Regs {
+    /// The system call's arguments, in Linux's order.
+    pub fn args(&self) -> [u64; 6] {
+        [self.rdi, self.rsi, self.rdx, self.r10, self.r8, self.r9]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn image(h: &EmulHeader) -> [u8; EmulHeader::SIZE] {
+        let mut b = [0u8; EmulHeader::SIZE];
+        for (i, w) in [h.magic, h.version, h.syscall_entry, h.fork_child_entry, h.direct_entry]
+            .iter()
+            .enumerate()
+        {
+            b[i * 8..i * 8 + 8].copy_from_slice(&w.to_le_bytes());
+        }
+        b
+    }
+
+    fn good() -> EmulHeader {
+        EmulHeader {
+            magic: EMUL_MAGIC,
+            version: EMUL_VERSION,
+            syscall_entry: EMUL_BASE + 0x1000,
+            fork_child_entry: EMUL_BASE + 0x1040,
+            direct_entry: EMUL_BASE + 0x1080,
+        }
+    }
+
+    #[test]
+    fn a_header_reads_back() {
+        assert_eq!(EmulHeader::parse(&image(&good())), Some(good()));
+    }
+
+    #[test]
+    fn bad_headers_are_refused() {
+        let mut h = good();
+        h.magic ^= 1;
+        assert_eq!(EmulHeader::parse(&image(&h)), None);
+        let mut h = good();
+        h.version = 2;
+        assert_eq!(EmulHeader::parse(&image(&h)), None);
+        let mut h = good();
+        h.syscall_entry = 0x401000;
+        assert_eq!(EmulHeader::parse(&image(&h)), None);
+        let mut h = good();
+        h.fork_child_entry = EMUL_END;
+        assert_eq!(EmulHeader::parse(&image(&h)), None);
+        let mut h = good();
+        h.direct_entry = EMUL_BASE - 1;
+        assert_eq!(EmulHeader::parse(&image(&h)), None);
+        assert_eq!(EmulHeader::parse(&image(&good())[..EmulHeader::SIZE - 1]), None);
+    }
+
+    #[test]
+    fn arguments_in_linux_order() {
+        let r = Regs {
+            rdi: 1,
+            rsi: 2,
+            rdx: 3,
+            r10: 4,
+            r8: 5,
+            r9: 6,
+            ..Regs::default()
+        };
+        assert_eq!(r.args(), [1, 2, 3, 4, 5, 6]);
+    }
+
+    #[test]
+    fn the_layout_is_below_the_stack() {
+        assert!(EMUL_END <= STACK_TOP - STACK_SIZE);
+        assert_eq!(core::mem::size_of::<Regs>(), 15 * 8);
+    }
+}
