@@ -25,7 +25,7 @@ KERNEL_ELF := $(KERNEL_DIR)/$(TARGET)/release/mach-kernel
 TEST_KERNEL_ELF := $(KERNEL_DIR)/$(TARGET)/checked/mach-kernel
 USER_BIN := $(USER_DIR)/$(TARGET)/release
 HARNESS := target/debug/harness
-USER_PROGRAMS := bootstrap default-pager unix-server test-traps test-preempt test-fault test-ports test-msg test-rpc test-fuzz test-vm test-fork test-exc test-pager test-thread test-ool test-vmcopy test-device test-dpager test-bigmem test-exhaust test-emul test-tls test-clock test-priv test-bootdata bench-ipc
+USER_PROGRAMS := bootstrap default-pager unix-server test-traps test-preempt test-fault test-ports test-msg test-rpc test-fuzz test-vm test-fork test-exc test-pager test-thread test-abort test-ool test-vmcopy test-device test-console test-dpager test-bigmem test-exhaust test-emul test-tls test-clock test-priv test-bootdata bench-ipc
 
 # The emulation library, linked at unix_abi::EMUL_BASE (high in the user
 # half: position-independent code, linked at its fixed address).
@@ -124,11 +124,12 @@ panic-isos: test-kernel user
 		$(MAKE) --no-print-directory one-iso ISO=build/mach-$$t.iso CFG=build/grub-$$t.cfg; \
 	done
 
-# test-device alone, for a boot without the disk (scripts/test.sh).
+# test-device alone, for a boot without the disk, and test-console with its
+# serial input /dev/null (scripts/test.sh).
 nodisk-iso: test-kernel user
 	@mkdir -p build
 	awk '!/^[ \t]*module2/ || /bootstrap/' iso/grub-test.cfg \
-		| sed 's|^\([ \t]*\)boot$$|\1module2 /boot/test-device test-device nodisk\n\1boot|' > build/grub-nodisk.cfg
+		| sed 's|^\([ \t]*\)boot$$|\1module2 /boot/test-device test-device nodisk\n\1module2 /boot/test-console test-console nostdin\n\1boot|' > build/grub-nodisk.cfg
 	$(MAKE) --no-print-directory one-iso ISO=build/mach-nodisk.iso CFG=build/grub-nodisk.cfg
 
 # A workload larger than memory (scripts/test.sh boots it with little memory

@@ -11,7 +11,8 @@ pub const D_READ: u32 = 0x1;
 pub const D_WRITE: u32 = 0x2;
 /// Do not wait for the device to become ready at open.
 pub const D_NODELAY: u32 = 0x4;
-/// Return `D_WOULD_BLOCK` instead of waiting (the disk never waits: accepted, no effect).
+/// Return `D_WOULD_BLOCK` instead of waiting (a console read with nothing
+/// buffered; the disk never waits: accepted, no effect).
 pub const D_NOWAIT: u32 = 0x8;
 /// Every mode bit a request may carry; others give `D_INVALID_OPERATION`.
 pub const D_MODE_MASK: u32 = D_READ | D_WRITE | D_NODELAY | D_NOWAIT;
@@ -40,6 +41,11 @@ pub const D_READ_ONLY: IoReturn = 2509;
 pub const DEV_GET_SIZE: u32 = 0;
 /// `device_get_status` flavor (GNU Mach): status 0 = number of records, status 1 = record size.
 pub const DEV_GET_RECORDS: u32 = 1;
+/// `device_get_status` flavor of the console (this system's): status 0 =
+/// input bytes buffered now, status 1 = input bytes dropped since boot
+/// because the buffer was full. (The console's DEV_GET_SIZE and
+/// DEV_GET_RECORDS answer 0 records of 1 byte: a stream has no size.)
+pub const DEV_GET_INPUT: u32 = 2;
 
 /// Record (sector) size of the disk devices.
 pub const DEVICE_RECORD_SIZE: u32 = 512;
@@ -64,3 +70,11 @@ pub const fn device_name(name: &[u8]) -> u64 {
 
 /// The first IDE disk (primary master).
 pub const DEVICE_NAME_HD0: u64 = device_name(b"hd0");
+/// The console: COM1, the serial line the kernel prints on. Records of one
+/// byte; `device_write` prints (`\n` as `\r\n`, as the kernel's own lines),
+/// `device_read` returns what arrived, at least one byte and at most the
+/// bytes wanted, and waits for input when there is none (`D_NOWAIT`:
+/// `D_WOULD_BLOCK` instead). The record number is ignored.
+pub const DEVICE_NAME_CONSOLE: u64 = device_name(b"console");
+/// Record size of the console.
+pub const CONSOLE_RECORD_SIZE: u32 = 1;

@@ -108,6 +108,14 @@ pub struct OpenState {
 }
 
 impl OpenState {
+    /// Not open.
+    pub const fn new() -> Self {
+        OpenState {
+            opens: 0,
+            writable: false,
+        }
+    }
+
     pub fn is_open(&self) -> bool {
         self.opens > 0
     }

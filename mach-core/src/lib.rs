@@ -8,6 +8,7 @@
 //! * [`user_stack`] — the System V initial user stack image (argc/argv/envp/auxv),
 //! * [`cmdline`] — parsing of the kernel and module command lines,
 //! * [`device`] — device-interface request checks and open state,
+//! * [`console`] — the console device's input buffer and waiting reads,
 //! * [`emulation`] — a task's emulation vector (system call redirection),
 //! * [`time`] — the RTC's date and the system clock's arithmetic.
 //!
@@ -25,6 +26,7 @@ extern crate alloc;
 
 pub mod budget;
 pub mod cmdline;
+pub mod console;
 pub mod device;
 pub mod elf;
 pub mod emulation;

@@ -42,10 +42,11 @@ impl Ipc {
     }
 
     /// The audit, counting `in_flight` rights the caller holds outside any
-    /// space or queue (a kernel server's request reply right, for example).
+    /// space or queue (a kernel server's request reply right, for example),
+    /// besides the rights held for later answers ([`Ipc::hold_right`]).
     pub fn audit_with(&self, in_flight: &[super::KRight]) -> AuditReport {
         let mut counts: HashMap<PortId, Counts> = HashMap::new();
-        for r in in_flight {
+        for r in in_flight.iter().chain(self.held.rights()) {
             let Some(p) = r.port_id() else { continue };
             count_right(&mut counts, p, r.kind);
         }

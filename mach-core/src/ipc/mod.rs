@@ -16,6 +16,7 @@
 
 pub mod audit;
 pub mod handoff;
+pub mod held;
 pub mod idmap;
 pub mod kimage;
 pub mod kmsg;
@@ -46,6 +47,7 @@ use kmsg::KMsg;
 use port::{Port, PortSet};
 use space::IpcSpace;
 
+pub use held::Held;
 pub use port::{KObject, Receiver};
 pub use simple::{Decline, IpcStats};
 
@@ -192,6 +194,8 @@ pub struct Ipc {
     pub(crate) released_copies: Vec<u64>,
     /// The budget of every space's name table.
     name_tables: alloc::sync::Arc<crate::budget::Budget>,
+    /// Reply rights the kernel keeps to answer requests later (`held`).
+    held: held::HeldRights,
 }
 
 impl Default for Ipc {
@@ -215,6 +219,7 @@ impl Ipc {
             space_message_limit: u64::MAX,
             released_copies: Vec::new(),
             name_tables: alloc::sync::Arc::new(crate::budget::Budget::new(usize::MAX)),
+            held: held::HeldRights::default(),
         }
     }
 

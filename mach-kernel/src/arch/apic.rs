@@ -1,7 +1,8 @@
 //! The local APIC: the per-CPU timer that drives preemption, and end-of-interrupt.
 //!
 //! The legacy 8259 PICs are remapped out of the exception range and masked; all
-//! interrupts come through the local APIC. The timer runs periodically at
+//! interrupts come through the local APIC (device interrupts from the I/O
+//! APIC, `ioapic`). The timer runs periodically at
 //! [`TIMER_HZ`], assuming QEMU's 1 GHz APIC bus clock (the count is not
 //! calibrated; on other hardware only the tick length changes, nothing else).
 
@@ -19,6 +20,7 @@ pub const TIMER_INITIAL_COUNT: u32 = (APIC_BUS_HZ / TIMER_DIVIDE / TIMER_HZ) as 
 pub const TIMER_COUNT_NS: u64 = TIMER_DIVIDE * 1_000_000_000 / APIC_BUS_HZ;
 
 const IA32_APIC_BASE: u32 = 0x1b;
+const REG_ID: u64 = 0x20;
 const REG_EOI: u64 = 0xb0;
 const REG_SVR: u64 = 0xf0;
 const REG_LVT_TIMER: u64 = 0x320;
@@ -83,6 +85,11 @@ pub fn init() {
     write_reg(REG_TIMER_DIV, 0x3);
     write_reg(REG_LVT_TIMER, VECTOR_TIMER as u32 | (1 << 17));
     write_reg(REG_TIMER_INIT, TIMER_INITIAL_COUNT);
+}
+
+/// This CPU's local APIC id (where the I/O APIC sends its interrupts).
+pub fn local_apic_id() -> u8 {
+    (read_reg(REG_ID) >> 24) as u8
 }
 
 /// Signals the end of the current interrupt.

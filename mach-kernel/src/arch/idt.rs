@@ -17,6 +17,9 @@ use x86_64::{PrivilegeLevel, VirtAddr};
 const IRQ_STUBS: usize = 48;
 /// The LAPIC timer interrupt.
 pub const VECTOR_TIMER: u8 = 32;
+/// COM1's receive interrupt (ISA IRQ 4, routed here by the I/O APIC: the
+/// vector the masked legacy PIC would have given IRQ 4).
+pub const VECTOR_COM1: u8 = 36;
 /// The LAPIC spurious interrupt.
 pub const VECTOR_SPURIOUS: u8 = 255;
 

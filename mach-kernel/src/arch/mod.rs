@@ -16,6 +16,7 @@ pub mod frame;
 pub mod gdt;
 pub mod heap;
 pub mod idt;
+pub mod ioapic;
 pub mod kstack;
 pub mod multiboot;
 pub mod paging;

@@ -1,4 +1,5 @@
-//! The 16550 UART on COM1: the kernel console.
+//! The 16550 UART on COM1: the kernel console, and the console device's
+//! input (its receive interrupt is ISA IRQ 4, routed by `ioapic`).
 
 use core::fmt;
 use x86_64::instructions::port::Port;
@@ -25,6 +26,35 @@ impl Serial {
             // configuration has no effect on memory.
             unsafe { Port::<u8>::new(COM1 + offset).write(value) };
         }
+    }
+
+    /// Turns on the receive-data interrupt (IRQ 4: its route through the
+    /// I/O APIC must be set first, so that input already waiting raises it).
+    pub fn enable_receive_interrupt() {
+        // SAFETY: writing COM1's interrupt enable register (bit 0: data
+        // received) has no effect on memory.
+        unsafe { Port::<u8>::new(COM1 + 1).write(0x01) };
+    }
+
+    /// Moves the bytes the UART has received into `buf`, as many as fit;
+    /// returns how many. Reading them clears the receive interrupt.
+    pub fn read_input(buf: &mut [u8]) -> usize {
+        let mut lsr = Port::<u8>::new(COM1 + 5);
+        let mut data = Port::<u8>::new(COM1);
+        let mut n = 0;
+        while n < buf.len() {
+            // SAFETY: reading COM1's line status and receive buffer has no
+            // effect on memory (it takes the byte out of the UART).
+            let byte = unsafe {
+                if lsr.read() & 0x01 == 0 {
+                    break;
+                }
+                data.read()
+            };
+            buf[n] = byte;
+            n += 1;
+        }
+        n
     }
 
     /// Sends one byte, waiting for the transmit holding register to empty.

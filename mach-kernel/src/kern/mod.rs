@@ -17,7 +17,7 @@
 //!                  threads, user memory for messages, per-thread IPC state;
 //!     pager        external pagers and the default pager (memory_object_*);
 //!     exception    exception_raise messages and their replies;
-//!     device       the devices found at boot
+//!     device       the devices found at boot (the disk, the console)
 //!  2  vm/          task VM on page tables and frames: faults, fork, virtual
 //!                  copies, page-out (`PageoutIo` is how it reaches pagers),
 //!                  boot data modules
@@ -46,8 +46,11 @@
 //! 2. a task's VM map (`Task::vm`);
 //! 3. the VM objects (`vm::OBJECTS`);
 //! 4. a task's page tables (`Task::with_space`);
-//! 5. the disk (`device::DISK`), taken only by the device server;
-//! 6. the wait queues (`wait::QUEUES`), then a thread's `waiting`, then `wait::SLEEPERS`;
+//! 5. the disk (`device::DISK`) or the console (`device::CONSOLE_STATE`),
+//!    taken only by the device server and the console's input;
+//! 6. the wait queues (`wait::QUEUES`), then a thread's `waiting`, then `wait::SLEEPERS`
+//!    (a thread taken off its wait first, by `wait::resume` or `wait::abort`,
+//!    has its `waiting` released before the queues are taken);
 //! 7. a CPU's scheduler state (`sched::CPUS`);
 //! 8. leaves, held only for a lookup or an update: the task table
 //!    (`task::TASKS`), a task's thread list, a thread's IPC buffers, the

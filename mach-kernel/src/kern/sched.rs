@@ -172,12 +172,31 @@ pub fn block_current_handoff(target: Arc<Thread>) {
     switch_to(s, cpu, cur, target, false);
 }
 
+/// Takes the running thread off the CPU until `thread_resume` (or its
+/// termination) unparks it: a suspended thread stopping on its way out of the
+/// kernel. It stays `Runnable` and holds nothing.
+pub fn park_current() {
+    current().park();
+    reschedule(false);
+}
+
 /// Makes a blocked thread runnable again.
 pub fn wake(thread: Arc<Thread>) {
     if thread.state() == ThreadState::Blocked {
         thread.set_state(ThreadState::Runnable);
         make_runnable(thread);
     }
+}
+
+/// For the running thread leaving the kernel: whether its way out has work
+/// (`Thread::take_exit_work`, taken here; a terminated thread always has).
+#[inline]
+pub fn current_exit_work() -> bool {
+    CPUS[cpu::cpu_id()]
+        .lock()
+        .current
+        .as_ref()
+        .is_some_and(|t| t.take_exit_work())
 }
 
 /// Whether the running thread has been marked to end.
@@ -246,8 +265,10 @@ fn reschedule_to(requeue: bool, handoff: Option<Arc<Thread>>) {
                 // A terminated thread that never ran: free it here (one that ran
                 // is resumed so that it leaves the kernel cleanly).
                 Some(t) if t.is_terminated() && !t.has_run() => drop(t),
-                // A suspended thread waits off the run queues until resumed.
-                Some(t) if t.is_suspended() && !t.is_terminated() => t.park(),
+                // A suspended thread waits off the run queues until resumed
+                // (one that must end, or was aborted in the kernel, runs on to
+                // its way out, where it stops: `park_current`).
+                Some(t) if t.is_suspended() && !t.runs_while_suspended() => t.park(),
                 Some(t) => break t,
                 None if cur_runnable && (requeue || cur.is_idle()) => break cur.clone(),
                 None => break s.idle.clone().expect("no idle thread"),
@@ -300,8 +321,10 @@ fn switch_to(mut s: spin::MutexGuard<'_, CpuSched>, cpu: usize, cur: Arc<Thread>
     // blocked thread being handed off to). Both stay allocated until the
     // switch completes: `new` is held by `s.current`, and `old` by the run
     // queue, the idle slot, a wait queue (a blocked thread; its own stack also
-    // holds an `Arc` to it in `wait::block_for`), or the zombie slot, which is
-    // emptied only by code running after this switch.
+    // holds an `Arc` to it in `wait::block_for`), its task's thread list and
+    // its own stack (a thread parking itself: `park_current`'s callers hold
+    // an `Arc` to it), or the zombie slot, which is emptied only by code
+    // running after this switch.
     unsafe { switch::switch(old, new) };
     reap();
 }

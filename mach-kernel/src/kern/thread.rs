@@ -41,7 +41,8 @@ pub enum WakeReason {
     Event = 1,
     /// Its deadline passed.
     Timeout = 2,
-    /// It was aborted (its task is ending).
+    /// Its wait was broken: its task is ending (the thread is terminated),
+    /// or `thread_abort` (see [`Thread::mark_aborted`]).
     Interrupted = 3,
     /// It was receiving, and a sender handed it a message: the message and
     /// what its receive returns are in its `ipc` state.
@@ -56,7 +57,21 @@ pub struct Wait {
     pub deadline: Option<u64>,
     /// For a receive: where the thread receives and how much room it has.
     pub receiver: Option<BlockedReceiver>,
+    /// Whether `thread_abort` breaks this wait (a `mach_msg`, a user-mode
+    /// fault waiting for its pager, an exception waiting for its reply), or
+    /// only termination does (a kernel copy of user memory waiting for a page).
+    pub abortable: bool,
 }
+
+/// [`Thread`] flag bits: the thread must end (at its next kernel exit).
+const TERMINATED: u8 = 1;
+/// `thread_abort` asked: no abortable wait may hold the thread until it has
+/// left the kernel (its way out clears this, see [`Thread::take_exit_work`]).
+const ABORTED: u8 = 2;
+/// Suspended, but aborted while in the kernel: it runs on until it leaves
+/// the kernel (or waits where an abort cannot reach) and stops there, so that
+/// its user registers are the ones it will resume with.
+const RUN_TO_STOP: u8 = 4;
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
@@ -66,8 +81,10 @@ pub struct Thread {
     pub task: Option<Arc<Task>>,
     pub priority: u8,
     state: AtomicU8,
-    /// Set when the thread must end; it does so at its next kernel exit.
-    terminated: AtomicBool,
+    /// `TERMINATED`, `ABORTED`, `RUN_TO_STOP`: what breaks its waits and
+    /// what its way out of the kernel must do (one word, so that a block and a
+    /// dispatch test them with one load).
+    flags: AtomicU8,
     /// Set once the thread has been switched to; a thread that never ran can
     /// be freed straight off a run queue.
     has_run: AtomicBool,
@@ -82,8 +99,9 @@ pub struct Thread {
     suspend_count: core::sync::atomic::AtomicU32,
     /// Taken off the run queue because it is suspended.
     parked: AtomicBool,
-    /// Set by [`Thread::set_user_state`] (see [`Thread::take_user_state_changed`]).
-    user_state_changed: AtomicBool,
+    /// Set by [`Thread::set_user_state`], [`Thread::mark_aborted`] and
+    /// [`Thread::mark_terminated`] (see [`Thread::take_exit_work`]).
+    exit_work: AtomicBool,
     /// Where the thread resumes when it is off the CPU.
     pub context: Context,
     kstack: Option<KernelStack>,
@@ -106,7 +124,7 @@ impl Thread {
             task: Some(task),
             priority: BASEPRI_USER,
             state: AtomicU8::new(ThreadState::Runnable as u8),
-            terminated: AtomicBool::new(false),
+            flags: AtomicU8::new(0),
             has_run: AtomicBool::new(false),
             wake_reason: AtomicU8::new(0),
             waiting: spin::Mutex::new(None),
@@ -114,7 +132,7 @@ impl Thread {
             ipc: ThreadIpc::new(),
             suspend_count: core::sync::atomic::AtomicU32::new(0),
             parked: AtomicBool::new(false),
-            user_state_changed: AtomicBool::new(false),
+            exit_work: AtomicBool::new(false),
             context,
             kstack_top: kstack.top(),
             kstack: Some(kstack),
@@ -128,7 +146,7 @@ impl Thread {
             task: None,
             priority: 0,
             state: AtomicU8::new(ThreadState::Runnable as u8),
-            terminated: AtomicBool::new(false),
+            flags: AtomicU8::new(0),
             has_run: AtomicBool::new(true),
             wake_reason: AtomicU8::new(0),
             waiting: spin::Mutex::new(None),
@@ -136,7 +154,7 @@ impl Thread {
             ipc: ThreadIpc::new(),
             suspend_count: core::sync::atomic::AtomicU32::new(0),
             parked: AtomicBool::new(false),
-            user_state_changed: AtomicBool::new(false),
+            exit_work: AtomicBool::new(false),
             context: Context::new_running(),
             kstack: None,
             kstack_top: 0,
@@ -154,13 +172,67 @@ impl Thread {
         self.state.store(s as u8, Ordering::Release);
     }
 
-    /// Marks the thread for termination; returns false if it already was.
+    /// Marks the thread for termination (its way out of the kernel has work:
+    /// ending); returns false if it already was.
     pub fn mark_terminated(&self) -> bool {
-        !self.terminated.swap(true, Ordering::AcqRel)
+        let first = self.flags.fetch_or(TERMINATED, Ordering::AcqRel) & TERMINATED == 0;
+        self.exit_work.store(true, Ordering::Release);
+        first
     }
 
+    #[inline(always)]
     pub fn is_terminated(&self) -> bool {
-        self.terminated.load(Ordering::Acquire)
+        self.flags.load(Ordering::Acquire) & TERMINATED != 0
+    }
+
+    /// Whether a wait must not hold the thread: it is terminated, or
+    /// (`abortable`) it was aborted and has not left the kernel since.
+    #[inline(always)]
+    pub fn wait_broken(&self, abortable: bool) -> bool {
+        let f = self.flags.load(Ordering::Acquire);
+        f != 0 && (f & TERMINATED != 0 || (abortable && f & ABORTED != 0))
+    }
+
+    /// `thread_abort` of a thread in the kernel: until it leaves the kernel,
+    /// no abortable wait holds it, and its way out clears the mark.
+    pub fn mark_aborted(&self) {
+        self.flags.fetch_or(ABORTED, Ordering::AcqRel);
+        self.exit_work.store(true, Ordering::Release);
+    }
+
+    /// The thread has left the kernel (its aborted call returned).
+    pub fn clear_aborted(&self) {
+        self.flags.fetch_and(!ABORTED, Ordering::AcqRel);
+    }
+
+    /// Lets a suspended thread run until it leaves the kernel (or waits
+    /// where an abort cannot reach), to stop there (see `RUN_TO_STOP`).
+    pub fn set_run_to_stop(&self) {
+        self.flags.fetch_or(RUN_TO_STOP, Ordering::AcqRel);
+        self.exit_work.store(true, Ordering::Release);
+    }
+
+    /// Takes the `RUN_TO_STOP` mark; true if it was set.
+    pub fn take_run_to_stop(&self) -> bool {
+        self.flags.fetch_and(!RUN_TO_STOP, Ordering::AcqRel) & RUN_TO_STOP != 0
+    }
+
+    /// Whether the thread was let run to its stop and has not stopped yet.
+    pub fn is_running_to_stop(&self) -> bool {
+        self.flags.load(Ordering::Acquire) & RUN_TO_STOP != 0
+    }
+
+    /// Whether the scheduler may run the thread although it is suspended:
+    /// it must end, or run to its stop.
+    #[inline(always)]
+    pub fn runs_while_suspended(&self) -> bool {
+        self.flags.load(Ordering::Acquire) & (TERMINATED | RUN_TO_STOP) != 0
+    }
+
+    /// Whether a wake-up is waiting to be seen by the thread (it was woken
+    /// in the kernel and has not run since).
+    pub fn wake_pending(&self) -> bool {
+        self.wake_reason.load(Ordering::Acquire) != WakeReason::None as u8
     }
 
     pub fn mark_ran(&self) {
@@ -226,19 +298,21 @@ impl Thread {
         match &self.kstack {
             Some(k) => {
                 crate::arch::switch::set_user_frame(k, frame);
-                self.user_state_changed.store(true, Ordering::Release);
+                self.exit_work.store(true, Ordering::Release);
                 true
             }
             None => false,
         }
     }
 
-    /// Whether its user registers were replaced since the last call (a
-    /// thread returning from a trap checks, so that a `sysret` is not taken
-    /// for a frame `syscall` did not build).
+    /// Whether its way out of the kernel has work since the last call: its
+    /// user registers were replaced (so a `sysret` must not be taken for a
+    /// frame `syscall` did not build), it was aborted (the mark is to be
+    /// cleared, and a suspended thread stops there), or it must end. One flag for both, so
+    /// that a return from a trap tests it with one load.
     #[inline(always)]
-    pub fn take_user_state_changed(&self) -> bool {
-        self.user_state_changed.load(Ordering::Acquire) && self.user_state_changed.swap(false, Ordering::AcqRel)
+    pub fn take_exit_work(&self) -> bool {
+        self.exit_work.load(Ordering::Acquire) && self.exit_work.swap(false, Ordering::AcqRel)
     }
 
     /// One line for a debugging dump: state, suspensions, wait, user rip.
@@ -246,12 +320,13 @@ impl Thread {
         let wait = *self.waiting.lock();
         let rip = self.user_state().map_or(0, |f| f.rip);
         alloc::format!(
-            "thread {} {:?} suspended {} parked {} wait {:?} rip {rip:#x}",
+            "thread {} {:?} flags {:#x} suspended {} parked {} wait {:?} rip {rip:#x}",
             self.id,
             self.state(),
+            self.flags.load(Ordering::Acquire),
             self.suspend_count.load(Ordering::Acquire),
             self.parked.load(Ordering::Acquire),
-            wait.map(|w| (w.key, w.deadline)),
+            wait.map(|w| (w.key, w.deadline, w.abortable)),
         )
     }
 

@@ -5,6 +5,13 @@
 //! so it can be taken off when it is woken, times out or is aborted. A thread
 //! blocked in a receive also records where it receives, so that a sender can
 //! hand it a message directly ([`take_receiver`]) and switch to it.
+//!
+//! Whoever takes a thread off its wait takes its `waiting` record first, and
+//! only one can: a thread is woken once, whether by an event, its deadline, a
+//! sender handing it a message, its termination or `thread_abort` ([`abort`]).
+//! An abort breaks only waits marked abortable (`mach_msg`, a user-mode fault
+//! waiting for its pager, an exception waiting for its reply); a kernel copy
+//! of user memory waiting for a page finishes first.
 
 use super::sched;
 use super::thread::{Thread, ThreadState, Wait, WakeReason};
@@ -26,10 +33,16 @@ const SWEEP_MIN: usize = 1024;
 const SWEEP_TICKS: u64 = 64;
 static SLEEPERS: Mutex<Vec<(u64, Arc<Thread>)>> = Mutex::new(Vec::new());
 
-/// Blocks the running thread on `key` until woken or until tick `deadline`.
-/// Returns why it resumed.
+/// Blocks the running thread on `key` until woken or until tick `deadline`;
+/// `thread_abort` breaks the wait. Returns why it resumed.
 pub fn block(key: Option<WaitKey>, deadline: Option<u64>) -> WakeReason {
-    block_for(&sched::current(), key, deadline, None, None)
+    block_for(&sched::current(), key, deadline, None, None, true)
+}
+
+/// [`block`], for a wait `thread_abort` must not break (a kernel copy of
+/// user memory waiting for its page): only termination does.
+pub fn block_unabortable(key: Option<WaitKey>, deadline: Option<u64>) -> WakeReason {
+    block_for(&sched::current(), key, deadline, None, None, false)
 }
 
 /// Blocks the running thread in a receive on `key` (see [`block`]); a sender
@@ -42,7 +55,7 @@ pub fn block_receive(
     receiver: BlockedReceiver,
     handoff: Option<Arc<Thread>>,
 ) -> WakeReason {
-    block_for(me, Some(key), deadline, Some(receiver), handoff)
+    block_for(me, Some(key), deadline, Some(receiver), handoff, true)
 }
 
 /// Blocks `me`, the running thread.
@@ -52,8 +65,10 @@ fn block_for(
     deadline: Option<u64>,
     receiver: Option<BlockedReceiver>,
     handoff: Option<Arc<Thread>>,
+    abortable: bool,
 ) -> WakeReason {
-    if me.is_terminated() {
+    // Ending, or aborted and not yet out of the kernel: no wait.
+    if me.wait_broken(abortable) {
         if let Some(t) = handoff {
             sched::wake(t);
         }
@@ -63,6 +78,7 @@ fn block_for(
         key,
         deadline,
         receiver,
+        abortable,
     });
     if let Some(k) = key {
         // A slot reused by a new port first wakes whoever waited on the old one.
@@ -109,6 +125,11 @@ pub fn shrink() {
 /// Takes `thread` off its queues and makes it runnable with `reason`.
 fn resume(thread: &Arc<Thread>, reason: WakeReason) {
     let Some(w) = thread.waiting.lock().take() else { return };
+    resume_taken(thread, w, reason);
+}
+
+/// [`resume`], for a thread whose wait `w` the caller took.
+fn resume_taken(thread: &Arc<Thread>, w: Wait, reason: WakeReason) {
     if let Some(k) = w.key
         && let Some(q) = QUEUES.lock().get_mut(&k)
     {
@@ -203,9 +224,58 @@ pub fn expire(now: u64) {
     }
 }
 
-/// Aborts a blocked thread (its task is ending): it resumes with `Interrupted`.
+/// Aborts a blocked thread (it is terminated), whatever it waits for: it
+/// resumes with `Interrupted`.
 pub fn interrupt(thread: &Arc<Thread>) {
     resume(thread, WakeReason::Interrupted);
+}
+
+/// What [`abort`] found the thread doing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Abort {
+    /// Not in the kernel (in user mode, preempted there, or not started):
+    /// nothing to break, nothing marked.
+    NotInKernel,
+    /// Blocked in an abortable wait: taken off it, it resumes with
+    /// `Interrupted`.
+    Broken,
+    /// Woken in the kernel but not yet run: marked, so that no abortable
+    /// wait holds it on its way out.
+    Marked,
+    /// Blocked where an abort cannot reach (a kernel copy waiting for a
+    /// page): marked, it goes on waiting until that wait ends.
+    Unabortable,
+}
+
+/// `thread_abort`'s part here: breaks `thread`'s wait if it is abortable, and
+/// marks a thread that is in the kernel (`Thread::mark_aborted`) so that no
+/// abortable wait holds it until it has left the kernel. A wait already
+/// ended (a sender handed the thread its message, its deadline passed) is not
+/// touched: the thread returns what that gave it.
+pub fn abort(thread: &Arc<Thread>) -> Abort {
+    let mut waiting = thread.waiting.lock();
+    match waiting.as_ref().map(|w| w.abortable) {
+        Some(true) => {
+            let Some(w) = waiting.take() else {
+                return Abort::NotInKernel;
+            };
+            drop(waiting);
+            thread.mark_aborted();
+            resume_taken(thread, w, WakeReason::Interrupted);
+            Abort::Broken
+        }
+        Some(false) => {
+            drop(waiting);
+            thread.mark_aborted();
+            Abort::Unabortable
+        }
+        None if thread.state() == ThreadState::Blocked || thread.wake_pending() => {
+            drop(waiting);
+            thread.mark_aborted();
+            Abort::Marked
+        }
+        None => Abort::NotInKernel,
+    }
 }
 
 /// Ends the running thread (`sched::exit_current`) after taking it off any

@@ -6,6 +6,7 @@
 //! Exit status: 0 success, 1 test failure, 2 usage or setup error.
 
 mod backtrace;
+mod input;
 mod report;
 mod run;
 mod symbolize;
@@ -20,7 +21,7 @@ use std::time::Duration;
 const USAGE: &str = "\
 usage:
   harness test --kernel ELF --timeout SECS [--log FILE] [--host-log FILE]
-               [--filter PAT] -- QEMU_CMD [ARGS...]
+               [--filter PAT] [--input SCRIPT] -- QEMU_CMD [ARGS...]
   harness symbolize --kernel ELF [ADDR...]
   harness help
 
@@ -29,7 +30,11 @@ test       Run QEMU_CMD (stdout = kernel serial output), echo every line
            `test NAME ... ok|FAILED[: reason]` lines (only names containing
            PAT with --filter), kill QEMU after SECS seconds, add the
            `test result:` totals of the cargo output in --host-log FILE, and
-           end with the line `N passed, N failed`.
+           end with the line `N passed, N failed`. With --input, QEMU's
+           stdin (the guest's serial input) is fed by SCRIPT: lines
+           `wait TEXT` (a guest line containing TEXT), `send TEXT` (escapes
+           \\n \\r \\t \\\\ \\xHH), `repeat N TEXT`, `sleep MS`, `# comment`;
+           without it stdin is /dev/null.
            QEMU exit status 33 (kernel wrote 0x10) after `mach: all tasks
            finished` is success; 35 is a kernel panic, 0 a triple fault or
            reset. Exits 0 iff nothing failed and a guest test passed.
@@ -47,6 +52,7 @@ pub struct TestArgs {
     pub log: Option<PathBuf>,
     pub host_log: Option<PathBuf>,
     pub filter: Option<String>,
+    pub input: Option<PathBuf>,
     pub command: Vec<String>,
 }
 
@@ -147,6 +153,7 @@ fn parse_args(args: Vec<String>) -> Result<Cmd, ArgError> {
 
 fn parse_test(mut it: impl Iterator<Item = String>) -> Result<Cmd, ArgError> {
     let (mut kernel, mut timeout, mut log, mut host_log, mut filter) = (None, None, None, None, None);
+    let mut input = None;
     let mut command = None;
     while let Some(arg) = it.next() {
         if arg == "--" {
@@ -160,6 +167,7 @@ fn parse_test(mut it: impl Iterator<Item = String>) -> Result<Cmd, ArgError> {
             "--log" => set(&mut log, name, PathBuf::from(value))?,
             "--host-log" => set(&mut host_log, name, PathBuf::from(value))?,
             "--filter" => set(&mut filter, name, value)?,
+            "--input" => set(&mut input, name, PathBuf::from(value))?,
             _ => return Err(ArgError::UnknownOption(name.to_owned())),
         }
     }
@@ -170,6 +178,7 @@ fn parse_test(mut it: impl Iterator<Item = String>) -> Result<Cmd, ArgError> {
         log,
         host_log,
         filter,
+        input,
         command,
     }))
 }
@@ -194,7 +203,7 @@ fn parse_symbolize(mut it: impl Iterator<Item = String>) -> Result<Cmd, ArgError
     })
 }
 
-const OPTIONS: [&str; 5] = ["--kernel", "--timeout", "--log", "--host-log", "--filter"];
+const OPTIONS: [&str; 6] = ["--kernel", "--timeout", "--log", "--host-log", "--filter", "--input"];
 
 /// Splits `--name value` or `--name=value`, taking the value from `rest` in
 /// the first form. Returns the canonical option name.
@@ -266,6 +275,7 @@ mod tests {
             "host.log",
             "--filter",
             "ipc",
+            "--input=in.txt",
             "--",
             "qemu",
             "-m",
@@ -282,6 +292,7 @@ mod tests {
                 log: Some("out.log".into()),
                 host_log: Some("host.log".into()),
                 filter: Some("ipc".into()),
+                input: Some("in.txt".into()),
                 command: ["qemu", "-m", "64", "--", "-x"].map(String::from).to_vec(),
             })
         );

@@ -1,6 +1,7 @@
 //! Runs the emulator: spawns it with piped output, streams its stdout lines
-//! (with the time since spawn) to a callback, forwards its stderr to ours and
-//! kills it when the timeout expires.
+//! (with the time since spawn) to a callback, forwards its stderr to ours,
+//! feeds its stdin from an input script if there is one (`input`; otherwise
+//! stdin is `/dev/null`) and kills it when the timeout expires.
 
 use std::fmt;
 use std::io::{BufRead, BufReader, Read};
@@ -8,6 +9,8 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, TryRecvError};
 use std::thread;
 use std::time::{Duration, Instant};
+
+use crate::input::{Script, spawn_feeder};
 
 /// How often the child's status is polled while waiting for output.
 const POLL: Duration = Duration::from_millis(20);
@@ -63,17 +66,19 @@ enum Msg {
 }
 
 /// Runs `command` (program and arguments) for at most `timeout`, calling
-/// `on_line` with every stdout line and the time since spawn.
+/// `on_line` with every stdout line and the time since spawn; with `input`,
+/// its stdin is fed by that script.
 pub fn run(
     command: &[String],
     timeout: Duration,
+    input: Option<Script>,
     mut on_line: impl FnMut(&str, Duration),
 ) -> Result<Outcome, RunError> {
     let (program, args) = command.split_first().ok_or(RunError::EmptyCommand)?;
     let start = Instant::now();
     let mut child = Command::new(program)
         .args(args)
-        .stdin(Stdio::null())
+        .stdin(if input.is_some() { Stdio::piped() } else { Stdio::null() })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -89,6 +94,19 @@ pub fn run(
         spawn_reader(err, tx.clone(), Msg::Stderr);
     }
     drop(tx);
+    // The script sees every stdout line too.
+    let mut feed = None;
+    if let (Some(script), Some(stdin)) = (input, child.stdin.take()) {
+        let (ftx, frx) = mpsc::channel();
+        spawn_feeder(script, stdin, frx);
+        feed = Some(ftx);
+    }
+    let mut on_line = move |line: &str, at: Duration| {
+        if let Some(f) = &feed {
+            let _ = f.send(line.to_owned());
+        }
+        on_line(line, at);
+    };
 
     let deadline = start.checked_add(timeout);
     let mut exited: Option<(ExitStatus, Instant)> = None;
@@ -242,9 +260,12 @@ mod tests {
     #[test]
     fn collects_lines_and_exit_code() {
         let mut lines = Vec::new();
-        let outcome = run(&sh("printf 'a\\r\\nb\\nc'; exit 7"), Duration::from_secs(10), |l, _| {
-            lines.push(l.to_owned())
-        })
+        let outcome = run(
+            &sh("printf 'a\\r\\nb\\nc'; exit 7"),
+            Duration::from_secs(10),
+            None,
+            |l, _| lines.push(l.to_owned()),
+        )
         .expect("run");
         assert_eq!(outcome, Outcome::Exited(7));
         assert_eq!(lines, ["a", "b", "c"]);
@@ -253,17 +274,43 @@ mod tests {
     #[test]
     fn times_out_and_kills() {
         let began = Instant::now();
-        let outcome = run(&sh("exec sleep 10"), Duration::from_millis(200), |_, _| {}).expect("run");
+        let outcome = run(&sh("exec sleep 10"), Duration::from_millis(200), None, |_, _| {}).expect("run");
         assert_eq!(outcome, Outcome::TimedOut(Duration::from_millis(200)));
         assert!(began.elapsed() < Duration::from_secs(5));
     }
 
     #[test]
+    fn input_script_reaches_stdin_after_its_marker() {
+        let script = crate::input::parse("wait ready\nsend hello\\n").expect("script");
+        let mut lines = Vec::new();
+        let outcome = run(
+            &sh("echo ready; read x; echo got $x"),
+            Duration::from_secs(10),
+            Some(script),
+            |l, _| lines.push(l.to_owned()),
+        )
+        .expect("run");
+        assert_eq!(outcome, Outcome::Exited(0));
+        assert_eq!(lines, ["ready", "got hello"]);
+    }
+
+    #[test]
+    fn without_a_script_stdin_is_empty() {
+        let mut lines = Vec::new();
+        let outcome = run(&sh("cat; echo done"), Duration::from_secs(10), None, |l, _| {
+            lines.push(l.to_owned())
+        })
+        .expect("run");
+        assert_eq!(outcome, Outcome::Exited(0));
+        assert_eq!(lines, ["done"]);
+    }
+
+    #[test]
     fn missing_program_is_spawn_error() {
-        let err = run(&["/nonexistent/qemu".into()], Duration::from_secs(1), |_, _| {}).expect_err("spawn");
+        let err = run(&["/nonexistent/qemu".into()], Duration::from_secs(1), None, |_, _| {}).expect_err("spawn");
         assert!(matches!(err, RunError::Spawn { .. }), "{err:?}");
         assert!(matches!(
-            run(&[], Duration::from_secs(1), |_, _| {}),
+            run(&[], Duration::from_secs(1), None, |_, _| {}),
             Err(RunError::EmptyCommand)
         ));
     }

@@ -9,6 +9,7 @@ use std::path::PathBuf;
 
 use crate::TestArgs;
 use crate::backtrace::annotate;
+use crate::input::{ScriptError, parse as parse_script};
 use crate::report::{Report, parse_host_log};
 use crate::run::{RunError, run};
 use crate::symbolize::{load_or_warn, resolver};
@@ -18,6 +19,8 @@ use crate::symbolize::{load_or_warn, resolver};
 pub enum TestError {
     HostLog { path: PathBuf, source: io::Error },
     LogCreate { path: PathBuf, source: io::Error },
+    Input { path: PathBuf, source: io::Error },
+    Script(ScriptError),
     Run(RunError),
 }
 
@@ -30,6 +33,10 @@ impl fmt::Display for TestError {
             Self::LogCreate { path, source } => {
                 write!(f, "cannot create log {}: {source}", path.display())
             }
+            Self::Input { path, source } => {
+                write!(f, "cannot read input script {}: {source}", path.display())
+            }
+            Self::Script(e) => e.fmt(f),
             Self::Run(e) => e.fmt(f),
         }
     }
@@ -38,7 +45,8 @@ impl fmt::Display for TestError {
 impl std::error::Error for TestError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            Self::HostLog { source, .. } | Self::LogCreate { source, .. } => Some(source),
+            Self::HostLog { source, .. } | Self::LogCreate { source, .. } | Self::Input { source, .. } => Some(source),
+            Self::Script(e) => Some(e),
             Self::Run(e) => Some(e),
         }
     }
@@ -85,12 +93,22 @@ pub fn run_tests(args: &TestArgs) -> Result<bool, TestError> {
         }),
         None => None,
     };
+    let input = match &args.input {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).map_err(|source| TestError::Input {
+                path: path.clone(),
+                source,
+            })?;
+            Some(parse_script(&text).map_err(TestError::Script)?)
+        }
+        None => None,
+    };
     let table = load_or_warn(&args.kernel);
     let resolve = resolver(table.as_ref());
     let mut report = Report::new(args.filter.clone(), host);
     let stdout = io::stdout();
 
-    let outcome = run(&args.command, args.timeout, |line, elapsed| {
+    let outcome = run(&args.command, args.timeout, input, |line, elapsed| {
         let shown = annotate(line, &resolve);
         // A closed stdout must not stop the run; the log and verdict still matter.
         let _ = writeln!(stdout.lock(), "{shown}");

@@ -4,6 +4,7 @@ mod dead_name_requests;
 mod dead_names;
 mod handoff;
 mod harness;
+mod held;
 mod kernel_api;
 mod kernel_images;
 mod kernel_pages;

@@ -1,7 +1,7 @@
 //! Every way into the kernel (layer 6): interrupts and exceptions
 //! ([`trap`]), the Mach traps ([`mach_traps`]) and the `mach_msg` trap
-//! ([`mach_msg`]), user page faults ([`user_fault`]), the boot flow and the
-//! idle loop ([`bootstrap`]).
+//! ([`mach_msg`]), user page faults ([`user_fault`]), the way back to user
+//! mode ([`leave`]), the boot flow and the idle loop ([`bootstrap`]).
 //!
 //! This layer alone takes the kernel-state lock ([`lock`], private to it):
 //! each entry takes it around the operations it makes and hands the state,
@@ -11,6 +11,7 @@
 
 pub mod bootstrap;
 pub mod fuzztrace;
+pub mod leave;
 mod lock;
 pub mod mach_msg;
 pub mod mach_traps;

@@ -1,4 +1,7 @@
 //! What happens on every entry to the kernel: interrupts, exceptions and traps.
+//! Device interrupts: the LAPIC timer (ticks, deadlines, preemption) and
+//! COM1's receive interrupt (input for the console device, which answers
+//! the reads waiting for it: `kobject::console`).
 //!
 //! A page fault on user memory goes to [`super::user_fault`]. Any other
 //! user-mode exception is sent to the task's exception port as
@@ -8,20 +11,33 @@
 //! the vector, error code, `rip`, `cr2` and the task and thread. A fault in
 //! kernel mode is a kernel bug, except a page fault inside the user-copy
 //! routine, which becomes an error return.
+//!
+//! Every way back to user mode passes `leave::leave_kernel` (the `mach_msg`
+//! trap its inlined equivalent).
+//!
+//! `thread_abort` (`kobject::thread`) and an exception: a thread waiting for
+//! its handler's reply stops waiting, its reply port is destroyed (a late
+//! reply is dropped) and it returns to user mode with the registers it had
+//! when the exception was raised, so that it raises the exception again when
+//! it resumes: a fault re-executes its instruction; an `EXC_SYSCALL` thread
+//! is put back on its `syscall` instruction. (A trap-type exception, a
+//! breakpoint, reports the instruction after it: an aborted one is not raised
+//! again.) A reply that arrived before the abort is still the answer.
 
+use super::leave;
 use super::lock;
 use super::mach_traps;
 use super::user_fault::resolve_user_fault;
 use crate::arch::apic;
-use crate::arch::idt::{VECTOR_SPURIOUS, VECTOR_TIMER};
+use crate::arch::idt::{VECTOR_COM1, VECTOR_SPURIOUS, VECTOR_TIMER};
 use crate::arch::trapframe::TrapFrame;
 use crate::arch::usercopy;
 use crate::kern::exception as kexception;
-use crate::kern::lifecycle;
 use crate::kern::sched;
 use crate::kern::task::{Task, TaskExit};
 use crate::kern::thread::{Thread, WakeReason};
 use crate::kern::wait;
+use crate::kern::{kobject, lifecycle};
 use alloc::sync::Arc;
 use mach_abi::exception::{self, ExceptionType};
 use mach_core::ipc::WaitKey;
@@ -38,6 +54,10 @@ pub fn handle_trap(frame: &mut TrapFrame) {
             if frame.is_user_mode() {
                 wait::exit_if_terminated();
             }
+        }
+        v if v == VECTOR_COM1 as u64 => {
+            apic::eoi();
+            console_interrupt();
         }
         v if v == VECTOR_SPURIOUS as u64 => {}
         14 if !frame.is_user_mode() => match usercopy::fixup_for(frame.rip) {
@@ -73,22 +93,40 @@ pub fn handle_syscall(frame: &mut TrapFrame) -> bool {
         let me = sched::current();
         let kr = mach_traps::mach_msg_trap(&me, frame);
         frame.rax = kr as i64 as u64;
-        let terminated = me.is_terminated();
-        // thread_set_state of this thread while it waited here.
-        let changed = me.take_user_state_changed();
+        let mut end = me.is_terminated();
+        // thread_set_state of this thread while it waited here, or thread_abort.
+        let work = me.take_exit_work();
+        if work && !end {
+            end = leave::stop_point(&me);
+        }
         drop(me);
-        if terminated {
+        if end {
             wait::exit_current();
         }
-        return !changed;
+        return !work;
     }
     let r = mach_traps::dispatch(number, frame);
     frame.rax = r.kr as i64 as u64;
     if let Some(v) = r.rdx {
         frame.rdx = v;
     }
-    wait::exit_if_terminated();
+    leave::leave_kernel();
     false
+}
+
+/// The UART received input: into the console device, which answers the
+/// reads waiting for it.
+#[cold]
+#[inline(never)]
+fn console_interrupt() {
+    let mut bytes = [0u8; 64];
+    loop {
+        let n = crate::arch::serial::Serial::read_input(&mut bytes);
+        if n == 0 {
+            break;
+        }
+        lock::with(|k| kobject::console::console_input(&mut k.ipc, &bytes[..n]));
+    }
 }
 
 /// Mach's exception type for a CPU exception vector (as in XNU's i386 trap code).
@@ -139,8 +177,12 @@ fn user_exception(frame: &TrapFrame, cr2: u64) {
         wait::exit_current();
     }
     let task = me.task.clone().expect("user exception on a kernel thread");
-    // A handler on the task's exception port may resume the thread.
-    if raise(&task, &me, exc, frame.vector as i64, cr2 as i64) {
+    // A handler on the task's exception port may resume the thread; an
+    // aborted wait returns to the faulting instruction, to raise it again.
+    if raise(&task, &me, exc, frame.vector as i64, cr2 as i64) != Raised::Fail {
+        drop(task);
+        drop(me);
+        leave::leave_kernel();
         return;
     }
     crate::kprintln!(
@@ -162,18 +204,29 @@ fn user_exception(frame: &TrapFrame, cr2: u64) {
     wait::exit_current()
 }
 
-/// Sends `exception_raise` for `thread` and waits for the answer; true means
-/// the handler asked for the thread to resume.
-fn raise(task: &Arc<Task>, thread: &Arc<Thread>, exc: u32, code: i64, subcode: i64) -> bool {
+/// How an `exception_raise` ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Raised {
+    /// The handler asked for the thread to resume.
+    Resume,
+    /// No handler, a handler that said no, or the thread is ending.
+    Fail,
+    /// `thread_abort` broke the wait before any reply came.
+    Aborted,
+}
+
+/// Sends `exception_raise` for `thread` and waits for the answer.
+fn raise(task: &Arc<Task>, thread: &Arc<Thread>, exc: u32, code: i64, subcode: i64) -> Raised {
     let Some(rp) = lock::with(|k| kexception::send_raise(&mut k.ipc, task, thread, exc, code, subcode)) else {
-        return false;
+        return Raised::Fail;
     };
     let result = loop {
         if let Some(r) = lock::with(|k| k.exceptions.take(thread.id)) {
-            break r;
+            break Some(r);
         }
         if wait::block(Some(WaitKey::Port(rp)), None) == WakeReason::Interrupted {
-            break mach_abi::kern_return::KERN_FAILURE;
+            // A reply that came before the interruption is still the answer.
+            break lock::with(|k| k.exceptions.take(thread.id));
         }
     };
     lock::with(|k| {
@@ -181,7 +234,11 @@ fn raise(task: &Arc<Task>, thread: &Arc<Thread>, exc: u32, code: i64, subcode: i
         // A reply that raced an interruption must not answer a later exception.
         let _ = k.exceptions.take(thread.id);
     });
-    result == mach_abi::kern_return::KERN_SUCCESS
+    match result {
+        Some(mach_abi::kern_return::KERN_SUCCESS) => Raised::Resume,
+        None if !thread.is_terminated() => Raised::Aborted,
+        _ => Raised::Fail,
+    }
 }
 
 /// Ends `task` (the current thread's) with `exit`.
@@ -213,7 +270,7 @@ fn unix_syscall(frame: &mut TrapFrame, number: i64) -> bool {
         frame.rsp = rsp;
         drop(task);
         drop(me);
-        wait::exit_if_terminated();
+        leave::leave_kernel();
         return false;
     }
     if me.is_terminated() {
@@ -221,11 +278,20 @@ fn unix_syscall(frame: &mut TrapFrame, number: i64) -> bool {
         drop(me);
         wait::exit_current();
     }
-    if raise(&task, &me, exception::EXC_SYSCALL, number, frame.rip as i64) {
-        drop(task);
-        drop(me);
-        wait::exit_if_terminated();
-        return false;
+    let rip = frame.rip;
+    match raise(&task, &me, exception::EXC_SYSCALL, number, rip as i64) {
+        Raised::Fail => {}
+        raised => {
+            // Aborted: back on the `syscall` instruction (2 bytes), to raise
+            // it again when resumed, unless thread_set_state moved it.
+            if raised == Raised::Aborted && frame.rip == rip {
+                frame.rip = rip.wrapping_sub(2);
+            }
+            drop(task);
+            drop(me);
+            leave::leave_kernel();
+            return false;
+        }
     }
     crate::kprintln!(
         "exception: task {} '{}' thread {}: {} (Unix system call {number} at rip=0x{:x}, no emulation library): no handler, task terminated",

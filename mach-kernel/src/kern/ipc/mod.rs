@@ -1,7 +1,7 @@
 //! The kernel side of IPC (layer 3): the IPC spaces and kernel ports of tasks
 //! and threads, the send rights behind `mach_task_self()` and its kind, user
-//! memory for out-of-line data, and each thread's IPC state
-//! ([`thread_state`]).
+//! memory for out-of-line data, each thread's IPC state
+//! ([`thread_state`]), and the answers owed once a thread stops.
 //!
 //! The IPC state itself (`mach_core::ipc::Ipc`) lives in
 //! `state::KernelState`, locked only by `entry::lock`; everything here takes
@@ -42,11 +42,24 @@ pub fn task_finished(ipc: &mut Ipc, task: &Task) {
     }
 }
 
-/// Destroys a finished thread's kernel port.
+/// Destroys a finished thread's kernel port, and sends the answers owed
+/// for its stop (a `thread_abort` waiting for it: it will not stop now).
 pub fn thread_finished(ipc: &mut Ipc, thread: &Thread) {
+    answer_stop_replies(ipc, thread);
     let port = thread.port.swap(0, Ordering::Relaxed);
     if port != 0 {
         ipc.kobject_port_destroy(port);
+    }
+}
+
+/// Sends the answers the kernel owed until `thread` stopped (`thread_abort`
+/// of a suspended thread is answered once the thread has stopped on its way
+/// out of the kernel, or waits where an abort cannot reach, or ends).
+pub fn answer_stop_replies(ipc: &mut Ipc, thread: &Thread) {
+    for r in thread.ipc.take_stop_replies() {
+        if let Some(right) = ipc.take_held(r.reply) {
+            ipc.kernel_reply(right, &r.image, Default::default());
+        }
     }
 }
 

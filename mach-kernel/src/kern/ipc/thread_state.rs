@@ -1,6 +1,7 @@
 //! The IPC layer's state of one thread: its message buffers, the message a
-//! sender handed it while it was blocked receiving, and the memo of its last
-//! receive-buffer check. Owned by the IPC layer (`entry::mach_msg` is the only
+//! sender handed it while it was blocked receiving, the memo of its last
+//! receive-buffer check, and the answers the kernel owes once the thread
+//! stops on its way out of the kernel (`thread_abort` of a suspended thread). Owned by the IPC layer (`entry::mach_msg` is the only
 //! user); `Thread` holds it by value, and this module depends on nothing else
 //! in `kern`, so that type reference makes no import circle.
 //!
@@ -13,7 +14,18 @@
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicI32, AtomicU64, Ordering};
 use mach_abi::message::{MACH_MSG_HEADER_SIZE, MACH_MSG_TRAILER_SIZE};
+use mach_core::ipc::Held;
 use spin::{Mutex, MutexGuard};
+
+/// Size of a reply with no outputs (the header and its return code).
+pub const STOP_REPLY_SIZE: usize = MACH_MSG_HEADER_SIZE + 4;
+
+/// An answer owed once the thread stops: the reply right (held in the IPC
+/// model) and the reply to send on it.
+pub struct StopReply {
+    pub reply: Held,
+    pub image: [u8; STOP_REPLY_SIZE],
+}
 
 /// A buffer larger than this is not kept for the next call.
 const KEEP_BUFFER: usize = 8192;
@@ -56,6 +68,8 @@ pub struct ThreadIpc {
     /// The last receive buffer found writable, `(address, size, map
     /// version)`: the check is skipped while the task's map is unchanged.
     probed: [AtomicU64; 3],
+    /// Answers owed once the thread stops (see [`StopReply`]).
+    stop_replies: Mutex<Vec<StopReply>>,
 }
 
 /// Gives a buffer back to its slot; a large one is dropped.
@@ -79,7 +93,24 @@ impl ThreadIpc {
             }),
             handoff_status: AtomicI32::new(0),
             probed: [AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(u64::MAX)],
+            stop_replies: Mutex::new(Vec::new()),
         }
+    }
+
+    /// Owes `r` until the thread stops; gives it back if there is no memory
+    /// to keep it.
+    pub fn defer_stop_reply(&self, r: StopReply) -> Result<(), StopReply> {
+        let mut v = self.stop_replies.lock();
+        if v.try_reserve(1).is_err() {
+            return Err(r);
+        }
+        v.push(r);
+        Ok(())
+    }
+
+    /// The answers owed, to be sent now (the thread has stopped or ended).
+    pub fn take_stop_replies(&self) -> Vec<StopReply> {
+        core::mem::take(&mut *self.stop_replies.lock())
     }
 
     /// Takes the thread's message buffer (give it back with [`Self::put_buffer`]).

@@ -1,9 +1,10 @@
 //! The device interface's server (`interfaces/device.defs`) on the device
 //! master port and device ports; the devices themselves are `kern::device`'s.
+//! The disk is served here, the console in [`super::console`].
 
-use super::{Ctx, delegate_release};
+use super::{Ctx, console, delegate_release};
 use crate::arch::ata;
-use crate::kern::device::{self, Disk, HD0};
+use crate::kern::device::{self, CONSOLE, Disk, HD0};
 use alloc::vec::Vec;
 use mach_abi::device::*;
 use mach_core::device::{DeviceError, check_io};
@@ -15,13 +16,15 @@ use mach_interfaces::{Dispatch, OolArray};
 struct DevicePortServer<'a, 'b> {
     ctx: &'a mut Ctx<'b>,
     obj: KObject,
+    /// The request (a console read that waits keeps it).
+    image: &'a [u8],
 }
 
 delegate_release!(DevicePortServer);
 
 /// Serves a request on the device master port or a device port.
 pub fn serve(ctx: &mut Ctx<'_>, obj: KObject, image: &[u8], reply: &mut [u8]) -> Dispatch {
-    let mut s = DevicePortServer { ctx, obj };
+    let mut s = DevicePortServer { ctx, obj, image };
     let d = mach_interfaces::device::device_server(&mut s, image, reply);
     d
 }
@@ -57,6 +60,10 @@ impl DeviceServer for DevicePortServer<'_, '_> {
             return Err(D_INVALID_OPERATION);
         }
         mach_core::device::check_mode(mode)?;
+        if name == DEVICE_NAME_CONSOLE {
+            let right = console::open(self.ctx, mode)?;
+            return Ok(self.ctx.out.right(right));
+        }
         if name != DEVICE_NAME_HD0 {
             return Err(D_NO_SUCH_DEVICE);
         }
@@ -77,10 +84,17 @@ impl DeviceServer for DevicePortServer<'_, '_> {
     }
 
     fn device_close(&mut self, _device: u32) -> Result<(), i32> {
+        if self.obj == KObject::Device(CONSOLE) {
+            return console::close();
+        }
         self.with_disk(|d| Ok(d.open.close()?))
     }
 
     fn device_write(&mut self, _device: u32, mode: u32, recnum: u64, data: OolArray) -> Result<u32, i32> {
+        if self.obj == KObject::Device(CONSOLE) {
+            let bytes = self.ctx.take_ool_bytes(data.address);
+            return console::write(mode, &bytes);
+        }
         let (hw, range) = self.with_disk(|d| {
             d.open.check_write(mode)?;
             let range = check_io(
@@ -101,6 +115,9 @@ impl DeviceServer for DevicePortServer<'_, '_> {
     }
 
     fn device_read(&mut self, _device: u32, mode: u32, recnum: u64, bytes_wanted: u32) -> Result<OolArray, i32> {
+        if self.obj == KObject::Device(CONSOLE) {
+            return console::read(self.ctx, self.image, mode, bytes_wanted);
+        }
         let (hw, range) = self.with_disk(|d| {
             d.open.check_read(mode)?;
             let range = check_io(
@@ -122,6 +139,9 @@ impl DeviceServer for DevicePortServer<'_, '_> {
     }
 
     fn device_get_status(&mut self, _device: u32, flavor: u32) -> Result<DeviceGetStatusReply, i32> {
+        if self.obj == KObject::Device(CONSOLE) {
+            return console::status(flavor);
+        }
         self.with_disk(|d| {
             d.open.check_read(0)?;
             let record = u64::from(DEVICE_RECORD_SIZE);

@@ -10,12 +10,16 @@
 //! ([`task`]); a thread port `thread` ([`thread`]); the host name port
 //! `host`, and the privileged host port `host` and `host_priv` ([`host`],
 //! [`host_priv`]); the device master port and device ports `device`
-//! ([`device`]); a memory object's control port `memory_object_control`
+//! ([`device`], the console's half in [`console`]); a memory object's control port `memory_object_control`
 //! ([`memory_control`]); an exception reply port the handler's answer.
 //!
 //! [`serve`] runs with the kernel state in hand (`entry::lock` calls it after
-//! each IPC operation that produced kernel messages).
+//! each IPC operation that produced kernel messages). A server may keep a
+//! request's reply right to answer later (`Err(MIG_NO_REPLY)`, the right held
+//! with `Ipc::hold_right`): a console read waiting for input, a
+//! `thread_abort` waiting for its thread to stop.
 
+pub mod console;
 pub mod device;
 pub mod host;
 pub mod host_priv;
@@ -42,7 +46,9 @@ const REPLY_MAX: usize = 512;
 pub struct Ctx<'a> {
     pub ipc: &'a mut Ipc,
     pub pagers: &'a mut Pagers,
-    /// The request's reply right, held aside until the reply goes out.
+    /// The request's reply right, held aside until the reply goes out; a
+    /// server that answers later takes it (leaving `KRight::NULL`) and
+    /// returns `Err(MIG_NO_REPLY)`.
     pub reply: KRight,
     pub req: KernelRequest,
     pub out: KernelReplyParts,
@@ -134,7 +140,15 @@ pub fn serve(k: &mut KernelState, obj: KObject, kmsg: KMsg) {
         // Handled before the request is taken apart (above).
         KObject::ExceptionReply(_) | KObject::MemoryControl(_) => Dispatch::NoReply,
     };
-    let Ctx { ipc, req, out, .. } = ctx;
+    // The reply right, unless the server kept it to answer later
+    // (`Err(MIG_NO_REPLY)`: `ctx.reply` is then null).
+    let Ctx {
+        ipc,
+        req,
+        out,
+        reply: reply_right,
+        ..
+    } = ctx;
     // Whatever the server did not keep goes back (BadId: the whole request).
     ipc.kernel_request_done(req);
     match dispatch {

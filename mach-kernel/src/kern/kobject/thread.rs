@@ -1,17 +1,31 @@
 //! The thread port's server: `thread_terminate`, register state (and the
-//! thread-local storage bases), suspend and resume.
+//! thread-local storage bases), suspend, resume and `thread_abort`.
+//!
+//! `thread_abort` breaks the thread's kernel wait (`wait::abort`); the
+//! interrupted call returns its interrupted code on the thread's way out of
+//! the kernel (`entry::trap`). A suspended thread aborted in the kernel is let
+//! run to that way out and stops there; the call is answered only then (the
+//! kernel holds the reply right, `ThreadIpc::defer_stop_reply`), so that the
+//! caller's next `thread_get_state` sees the registers the thread will resume
+//! with. The way out never waits for anything an abort cannot break but a
+//! kernel copy waiting for a page, which answers the call too (the thread is
+//! stopped there): an abort never keeps its caller waiting on a pager.
 
 use super::{Ctx, delegate_release};
 use crate::arch::switch::TlsBase;
+use crate::kern::ipc::thread_state::{STOP_REPLY_SIZE, StopReply};
+use crate::kern::wait::{self, Abort};
 use crate::kern::{lifecycle, sched, task, thread::Thread};
 use alloc::sync::Arc;
 use mach_abi::kern_return::*;
+use mach_abi::message::MIG_NO_REPLY;
+use mach_core::ipc::{KRight, PortRef};
 use mach_interfaces::Dispatch;
 use mach_interfaces::thread::{ThreadGetStateReply, ThreadGetTlsStateReply, ThreadServer};
 
 /// Serves a request on the port of thread `thread`.
 pub fn serve(ctx: &mut Ctx<'_>, thread: u64, image: &[u8], reply: &mut [u8]) -> Dispatch {
-    let mut s = ThreadPortServer { ctx, thread };
+    let mut s = ThreadPortServer { ctx, thread, image };
     let d = mach_interfaces::thread::thread_server(&mut s, image, reply);
     d
 }
@@ -20,6 +34,8 @@ pub fn serve(ctx: &mut Ctx<'_>, thread: u64, image: &[u8], reply: &mut [u8]) -> 
 struct ThreadPortServer<'a, 'b> {
     ctx: &'a mut Ctx<'b>,
     thread: u64,
+    /// The request (for an answer given later).
+    image: &'a [u8],
 }
 
 delegate_release!(ThreadPortServer);
@@ -36,6 +52,34 @@ impl ThreadPortServer<'_, '_> {
             return Err(KERN_INVALID_ARGUMENT);
         }
         Ok(t)
+    }
+
+    /// Keeps this request's reply right until `t` stops on its way out of
+    /// the kernel (`Err(MIG_NO_REPLY)`); `Ok` (answer now) when there is no
+    /// reply right or no memory to keep it.
+    fn answer_when_stopped(&mut self, t: &Thread) -> Result<(), i32> {
+        let Some(hdr) = mach_interfaces::wire::read_header(self.image) else {
+            return Ok(());
+        };
+        let mut image = [0u8; STOP_REPLY_SIZE];
+        if mach_interfaces::wire::write_error_reply(&hdr, &mut image, KERN_SUCCESS).is_none()
+            || self.ctx.reply.port == PortRef::Null
+        {
+            return Ok(());
+        }
+        let right = core::mem::replace(&mut self.ctx.reply, KRight::NULL);
+        let reply = match self.ctx.ipc.hold_right(right) {
+            Ok(h) => h,
+            Err(right) => {
+                self.ctx.reply = right;
+                return Ok(());
+            }
+        };
+        if let Err(r) = t.ipc.defer_stop_reply(StopReply { reply, image }) {
+            self.ctx.reply = self.ctx.ipc.take_held(r.reply).unwrap_or(KRight::NULL);
+            return Ok(());
+        }
+        Err(MIG_NO_REPLY)
     }
 }
 
@@ -126,6 +170,31 @@ impl ThreadServer for ThreadPortServer<'_, '_> {
     }
     fn thread_suspend(&mut self, _t: u32) -> Result<(), i32> {
         self.thread()?.suspend().map_err(|_| KERN_FAILURE)
+    }
+    fn thread_abort(&mut self, _t: u32) -> Result<(), i32> {
+        let t = self.thread()?;
+        // The caller is in user mode as far as it can tell: nothing to break.
+        if Arc::ptr_eq(&t, &sched::current()) {
+            return Ok(());
+        }
+        if t.is_terminated() {
+            return Err(KERN_TERMINATED);
+        }
+        let found = wait::abort(&t);
+        if found == Abort::NotInKernel || !t.is_suspended() {
+            return Ok(());
+        }
+        // Suspended in the kernel: it runs on to its way out and stops
+        // there; the caller hears back then.
+        t.set_run_to_stop();
+        if t.unpark() {
+            sched::make_runnable(t.clone());
+        }
+        if found == Abort::Unabortable {
+            // Stopped where it waits (a kernel copy waiting for a page).
+            return Ok(());
+        }
+        self.answer_when_stopped(&t)
     }
     fn thread_resume(&mut self, _t: u32) -> Result<(), i32> {
         let t = self.thread()?;
