@@ -25,6 +25,7 @@ pub const EIO: i64 = err(errno::EIO);
 pub const EFAULT: i64 = err(errno::EFAULT);
 pub const EINVAL: i64 = err(errno::EINVAL);
 pub const ENOSYS: i64 = err(errno::ENOSYS);
+pub const EINTR: i64 = err(errno::EINTR);
 
 fn rpc_result(r: Result<i64, i32>) -> i64 {
     r.unwrap_or(EIO)

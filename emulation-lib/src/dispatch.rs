@@ -8,13 +8,18 @@ use linux_raw_sys::general as nr;
 use unix_abi::Regs;
 
 /// Handles the system call in `regs` (number in rax) for a program whose
-/// stack pointer was `program_rsp`; the result goes to `regs.rax`.
-pub fn syscall(regs: &mut Regs, program_rsp: u64) {
+/// stack pointer was `program_rsp`; the result goes to `regs.rax`. True if
+/// the call returns elsewhere (a signal handler, or rt_sigreturn's context:
+/// `trampoline::set_restore` holds it).
+pub fn syscall(regs: &mut Regs, program_rsp: u64) -> bool {
     let a = regs.args();
     let Ok(number) = u32::try_from(regs.rax) else {
         regs.rax = calls::ENOSYS as u64;
-        return;
+        return false;
     };
+    if number == nr::__NR_rt_sigreturn {
+        return crate::delivery::sigreturn(regs, program_rsp);
+    }
     let result = match number {
         nr::__NR_read
         | nr::__NR_write
@@ -111,4 +116,6 @@ pub fn syscall(regs: &mut Regs, program_rsp: u64) {
         _ => calls::scalar(number, a),
     };
     regs.rax = result as u64;
+    // A call the server cut short for a signal: its handler runs now.
+    result == calls::EINTR && crate::delivery::deliver(regs, program_rsp, number)
 }

@@ -24,6 +24,7 @@
 #![no_main]
 
 mod calls;
+mod delivery;
 mod dispatch;
 mod files;
 mod local;

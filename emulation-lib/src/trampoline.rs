@@ -53,9 +53,11 @@ emul_syscall_entry:
     push %r15
     mov %rsp, %rdi
     mov %rsp, %rbx
-    and $-16, %rsp
+    lea {stack}+{stack_size}(%rip), %rsp
     cld
     call {dispatch}
+    test %al, %al
+    jnz 2f
     mov %rbx, %rsp
     pop %r15
     pop %r14
@@ -76,6 +78,30 @@ emul_syscall_entry:
     popfq
     lea {red}(%rsp), %rsp
     jmp *%rcx
+
+/* Back to a context other than the one that entered (a signal handler,
+   or the one rt_sigreturn restores): every register from RESTORE, the
+   flags, the stack, and a jump through memory, so nothing is clobbered. */
+2:
+    lea {restore}(%rip), %rsp
+    pop %r15
+    pop %r14
+    pop %r13
+    pop %r12
+    pop %r11
+    pop %r10
+    pop %r9
+    pop %r8
+    pop %rbp
+    pop %rdi
+    pop %rsi
+    pop %rdx
+    pop %rcx
+    pop %rbx
+    pop %rax
+    popfq
+    mov {restore}+128(%rip), %rsp
+    jmp *{restore}+136(%rip)
 
 /* A forked child's first instruction (rdi = its pid): forget the
    parent's name for the task port, write the pid where clone asked, set
@@ -116,6 +142,9 @@ emul_fork_child_entry:
     red = const EMULATION_RED_ZONE,
     dispatch = sym dispatch_entry,
     fork_fs = sym FORK_FS,
+    restore = sym RESTORE,
+    stack = sym EMUL_STACK,
+    stack_size = const EMUL_STACK_SIZE,
     fork_ctid = sym FORK_CTID,
     task_self = sym TASK_SELF,
     fork_regs = sym FORK_REGS,
@@ -204,15 +233,57 @@ pub fn exec_buffer() -> &'static mut [u8] {
     unsafe { &mut *(&raw mut EXEC_IMAGE) }
 }
 
-extern "C" fn dispatch_entry(regs: *mut Regs) {
+/// The library's own stack: the dispatch runs here, not on the program's
+/// stack, so that a signal frame written below the program's red zone
+/// never lands on the library's live frames (and small thread stacks do
+/// not pay for the RPC buffers). One, for single-threaded processes; a
+/// handler's calls use it afresh, the interrupted call having finished.
+#[repr(C, align(16))]
+struct EmulStack([u8; EMUL_STACK_SIZE]);
+const EMUL_STACK_SIZE: usize = 64 * 1024;
+static mut EMUL_STACK: EmulStack = EmulStack([0; EMUL_STACK_SIZE]);
+
+/// The context a return other than the plain one goes to: the general
+/// registers in `Regs` order, then rflags, rsp, rip (the asm's offsets).
+static mut RESTORE: [u64; 18] = [0; 18];
+
+/// Makes the current call return to `r` (all registers) instead of the
+/// program's next instruction: the dispatch then answers `true`.
+pub fn set_restore(r: &unix_core::signal::frame::Registers) {
+    let words = [
+        r.r15, r.r14, r.r13, r.r12, r.r11, r.r10, r.r9, r.r8, r.rbp, r.rdi, r.rsi, r.rdx, r.rcx, r.rbx, r.rax,
+        r.rflags, r.rsp, r.rip,
+    ];
+    // SAFETY: one system call at a time per process (single-threaded
+    // processes); the asm reads RESTORE only after the dispatch returned.
+    unsafe { (&raw mut RESTORE).write_volatile(words) };
+}
+
+extern "C" fn dispatch_entry(regs: *mut Regs) -> bool {
     // SAFETY: `regs` points at the registers the entry just pushed on this
     // thread's stack, which nothing else touches until the entry pops them.
     let regs = unsafe { &mut *regs };
     let program_rsp = (regs as *mut Regs as u64)
         .wrapping_add(core::mem::size_of::<Regs>() as u64)
         .wrapping_add(EMULATION_RED_ZONE);
-    crate::dispatch::syscall(regs, program_rsp);
+    crate::dispatch::syscall(regs, program_rsp)
 }
+
+/// `unix-core` links `alloc`, which nothing in the library uses: a heap that
+/// has nothing to give (an allocation would fail, never succeed wrongly).
+struct NoHeap;
+
+// SAFETY: `alloc` always returns null, which GlobalAlloc allows; `dealloc`
+// is never reached, since no allocation ever succeeded.
+unsafe impl core::alloc::GlobalAlloc for NoHeap {
+    unsafe fn alloc(&self, _layout: core::alloc::Layout) -> *mut u8 {
+        core::ptr::null_mut()
+    }
+    unsafe fn dealloc(&self, _ptr: *mut u8, _layout: core::alloc::Layout) {}
+}
+
+#[global_allocator]
+static HEAP: NoHeap = NoHeap;
 
 /// Keeps what a forked child needs to resume as the program: its registers
 /// (`regs`, the saved ones), its `rsp`, its FS base (`fs`, else this

@@ -37,6 +37,47 @@ pub const PROCESS_PORT_NAME: u32 = 0x4000;
 /// The name of the receive right the emulation library takes replies on.
 pub const REPLY_PORT_NAME: u32 = 0x4100;
 
+/// A call number of the library's own (above every Linux number), in the
+/// `unix_read` shape: "take the next signal to deliver". The server answers
+/// the signal number (0: none) and in-line [`SignalTaken`]'s words, and
+/// sets the mask the handler runs with.
+pub const TAKE_SIGNAL: u64 = 100_000;
+
+/// What `TAKE_SIGNAL` answers: handler, flags, restorer, and the mask the
+/// frame saves (restored by rt_sigreturn), as little-endian words.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SignalTaken {
+    pub handler: u64,
+    pub flags: u64,
+    pub restorer: u64,
+    pub saved_mask: u64,
+}
+
+impl SignalTaken {
+    pub const SIZE: usize = 32;
+
+    pub fn encode(&self) -> [u8; Self::SIZE] {
+        let mut b = [0u8; Self::SIZE];
+        for (i, w) in [self.handler, self.flags, self.restorer, self.saved_mask]
+            .iter()
+            .enumerate()
+        {
+            b[i * 8..i * 8 + 8].copy_from_slice(&w.to_le_bytes());
+        }
+        b
+    }
+
+    pub fn decode(b: &[u8]) -> Option<SignalTaken> {
+        let w = |i: usize| -> Option<u64> { Some(u64::from_le_bytes(b.get(i * 8..i * 8 + 8)?.try_into().ok()?)) };
+        Some(SignalTaken {
+            handler: w(0)?,
+            flags: w(1)?,
+            restorer: w(2)?,
+            saved_mask: w(3)?,
+        })
+    }
+}
+
 /// `EmulHeader::magic`: "MACHEMUL".
 pub const EMUL_MAGIC: u64 = u64::from_le_bytes(*b"MACHEMUL");
 
@@ -182,6 +223,18 @@ mod tests {
             ..Regs::default()
         };
         assert_eq!(r.args(), [1, 2, 3, 4, 5, 6]);
+    }
+
+    #[test]
+    fn a_taken_signal_reads_back() {
+        let t = SignalTaken {
+            handler: 1,
+            flags: 2 << 40,
+            restorer: 3,
+            saved_mask: u64::MAX,
+        };
+        assert_eq!(SignalTaken::decode(&t.encode()), Some(t));
+        assert_eq!(SignalTaken::decode(&t.encode()[..31]), None);
     }
 
     #[test]

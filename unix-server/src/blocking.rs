@@ -21,6 +21,8 @@ pub enum Wait {
     /// A sleep until the system clock reads `deadline` (ns); the time left
     /// is the answer if it is cut short.
     Sleep { deadline: u64 },
+    /// rt_sigsuspend: until a signal is delivered.
+    Suspend,
 }
 
 pub struct Waiting {
@@ -48,6 +50,8 @@ impl Unix {
             header: self.current.header,
             wait,
         });
+        // A signal already waiting for it cuts the call short at once.
+        self.interrupt(port);
     }
 
     /// The nearest deadline of a sleeping call, if any.

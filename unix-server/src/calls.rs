@@ -188,6 +188,7 @@ impl UnixServer for Unix {
         let r = match self.file_write(process, n32(number), [a0, a1, a2], data) {
             Some(r) => r,
             None => match n32(number) {
+                nr::__NR_rt_sigsuspend => self.sigsuspend(process, data),
                 nr::__NR_setrlimit => 0,
                 nr::__NR_prctl if a0 == linux_raw_sys::prctl::PR_SET_NAME as u64 => {
                     if let Some(p) = self.procs.by_port_mut(process) {
@@ -228,6 +229,7 @@ impl UnixServer for Unix {
                 Ok(n) => (0, n),
                 Err(e) => (e.as_return(), 0),
             },
+            _ if number == unix_abi::TAKE_SIGNAL => self.take_signal(process, data),
             nr::__NR_wait4 => self.wait4(process, a0 as i32, a1 as u32, data).ok_or(MIG_NO_REPLY)?,
             nr::__NR_prctl if a0 == linux_raw_sys::prctl::PR_GET_NAME as u64 => {
                 data[..16].copy_from_slice(&name);

@@ -328,7 +328,7 @@ impl Unix {
             exe: parent.exe.clone(),
             cwd: parent.cwd,
             fds,
-            signals: parent.signals.clone(),
+            signals: parent.signals.for_child(),
             vfork_parent: vfork.then_some(self.current.header),
         };
         for (_, id, _) in child.fds.iter() {
@@ -394,15 +394,15 @@ impl Unix {
             Ok(WaitNow::Parked) => {
                 self.procs.waits.insert(token, self.current.header);
                 self.current.deferred = true;
+                self.interrupt(port);
                 (0, 0)
             }
             Err(e) => (e.as_return(), 0),
         })
     }
 
-    /// Acts on what an exit did: parked waits answered, the waits of the
-    /// process that went dropped. (SIGCHLD goes nowhere yet: handlers are
-    /// not delivered.)
+    /// Acts on what an exit did: SIGCHLD to the parents, parked waits
+    /// answered, the waits of the process that went dropped.
     fn events(&mut self, ev: Events) {
         for c in ev.completed {
             if let Some(h) = self.procs.waits.remove(&c.token) {
@@ -417,6 +417,13 @@ impl Unix {
         for t in ev.dropped {
             if let Some(h) = self.procs.waits.remove(&t) {
                 self.release_reply_of(&h);
+            }
+        }
+        // SIGCHLD after the waits are answered: a wait this exit completed
+        // gets its child, not EINTR.
+        for n in &ev.notices {
+            if let Some(port) = self.procs.port_of(n.parent) {
+                self.signal(port, linux_raw_sys::general::SIGCHLD);
             }
         }
     }

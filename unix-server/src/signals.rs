@@ -22,6 +22,10 @@ pub const ACTION_SIZE: usize = 32;
 pub struct Signals {
     pub actions: [[u8; ACTION_SIZE]; 64],
     pub mask: u64,
+    /// Caught signals posted and not yet delivered.
+    pub pending: u64,
+    /// rt_sigsuspend's caller's own mask, while its temporary one applies.
+    pub saved_mask: Option<u64>,
 }
 
 impl Default for Signals {
@@ -29,11 +33,43 @@ impl Default for Signals {
         Signals {
             actions: [[0; ACTION_SIZE]; 64],
             mask: 0,
+            pending: 0,
+            saved_mask: None,
         }
     }
 }
 
+fn bit(sig: u32) -> u64 {
+    1u64.checked_shl(sig.wrapping_sub(1)).unwrap_or(0)
+}
+
+/// SIGKILL and SIGSTOP are never blocked.
+const UNBLOCKABLE: u64 = 1 << (g::SIGKILL - 1) | 1 << (g::SIGSTOP - 1);
+
 impl Signals {
+    fn word(&self, sig: usize, i: usize) -> u64 {
+        let Some(a) = self.actions.get(sig.wrapping_sub(1)) else {
+            return 0;
+        };
+        u64::from_le_bytes(a[i * 8..i * 8 + 8].try_into().unwrap_or([0; 8]))
+    }
+
+    /// A caught signal that is pending and not blocked, the lowest first.
+    pub fn deliverable(&self) -> Option<u32> {
+        let ready = self.pending & !self.mask;
+        (ready != 0).then(|| ready.trailing_zeros() + 1)
+    }
+
+    /// fork: the child has the actions and mask, nothing pending.
+    pub fn for_child(&self) -> Signals {
+        Signals {
+            actions: self.actions,
+            mask: self.mask,
+            pending: 0,
+            saved_mask: None,
+        }
+    }
+
     fn handler(&self, sig: usize) -> u64 {
         let Some(a) = self.actions.get(sig.wrapping_sub(1)) else {
             return SIG_DFL;
@@ -115,7 +151,7 @@ impl Unix {
             let Some(set) = new.get(..8).and_then(|b| b.try_into().ok()).map(u64::from_le_bytes) else {
                 return (Errno::EFAULT.as_return(), 0);
             };
-            let unblockable = 1u64 << (g::SIGKILL - 1) | 1u64 << (g::SIGSTOP - 1);
+            let unblockable = UNBLOCKABLE;
             p.signals.mask = match how as u32 {
                 g::SIG_BLOCK => old | set,
                 g::SIG_UNBLOCK => old & !set,
@@ -174,7 +210,14 @@ impl Unix {
         };
         let handler = p.signals.handler(sig as usize);
         let ignore = handler == SIG_IGN || (handler == SIG_DFL && ignored_by_default(sig));
-        if sig != g::SIGKILL && (ignore || handler != SIG_DFL) {
+        if sig != g::SIGKILL && ignore {
+            return false;
+        }
+        if sig != g::SIGKILL && handler != SIG_DFL {
+            if let Some(p) = self.procs.by_port_mut(port) {
+                p.signals.pending |= bit(sig);
+            }
+            self.interrupt(port);
             return false;
         }
         if port == self.current.header.local_port {
@@ -182,5 +225,96 @@ impl Unix {
         }
         self.end_process(port, killed_by(sig));
         true
+    }
+
+    /// If the process on `port` has a signal to deliver and is waiting in a
+    /// call, the call ends with EINTR (its emulation library then asks for
+    /// the signal, TAKE_SIGNAL, and runs the handler).
+    pub fn interrupt(&mut self, port: u32) {
+        if self.procs.by_port(port).and_then(|p| p.signals.deliverable()).is_none() {
+            return;
+        }
+        let eintr = Errno::EINTR.as_return();
+        if let Some(i) = self.blocked.list.iter().position(|w| w.port == port) {
+            let w = self.blocked.list.remove(i);
+            match w.wait {
+                crate::blocking::Wait::PipeRead { .. } => self.reply_read_later(&w.header, eintr, &[]),
+                crate::blocking::Wait::PipeWrite { done, .. } if done > 0 => {
+                    self.reply_scalar_later(&w.header, done as i64)
+                }
+                crate::blocking::Wait::Sleep { deadline } => {
+                    let left = deadline.saturating_sub(crate::blocking::now());
+                    let mut ts = [0u8; 16];
+                    ts[..8].copy_from_slice(&(left / 1_000_000_000).to_le_bytes());
+                    ts[8..].copy_from_slice(&(left % 1_000_000_000).to_le_bytes());
+                    self.reply_exchange_later(&w.header, eintr, &ts);
+                }
+                _ => self.reply_scalar_later(&w.header, eintr),
+            }
+            return;
+        }
+        let token = self
+            .procs
+            .waits
+            .iter()
+            .find(|(_, h)| h.local_port == port)
+            .map(|(t, _)| *t);
+        if let Some(t) = token {
+            let _ = self.procs.unix.cancel_wait(t);
+            if let Some(h) = self.procs.waits.remove(&t) {
+                self.reply_read_later(&h, eintr, &[]);
+            }
+        }
+    }
+
+    /// rt_sigsuspend: `mask` applies until a signal is delivered; the call
+    /// waits (it always ends with EINTR).
+    pub fn sigsuspend(&mut self, port: u32, data: &[u8]) -> i64 {
+        let Some(mask) = data.get(..8).and_then(|b| b.try_into().ok()).map(u64::from_le_bytes) else {
+            return Errno::EFAULT.as_return();
+        };
+        let Some(p) = self.procs.by_port_mut(port) else {
+            return Errno::ESRCH.as_return();
+        };
+        p.signals.saved_mask = Some(p.signals.mask);
+        p.signals.mask = mask & !UNBLOCKABLE;
+        self.block(port, crate::blocking::Wait::Suspend);
+        0
+    }
+
+    /// TAKE_SIGNAL: the next caught signal to deliver (0: none), its action
+    /// in-line (`unix_abi::SignalTaken`); the mask the handler runs with
+    /// becomes the process's.
+    pub fn take_signal(&mut self, port: u32, out: &mut [u8]) -> (i64, usize) {
+        let Some(p) = self.procs.by_port_mut(port) else {
+            return (0, 0);
+        };
+        let s = &mut p.signals;
+        let Some(sig) = s.deliverable() else { return (0, 0) };
+        s.pending &= !bit(sig);
+        let (handler, flags, restorer, sa_mask) = (
+            s.word(sig as usize, 0),
+            s.word(sig as usize, 1),
+            s.word(sig as usize, 2),
+            s.word(sig as usize, 3),
+        );
+        let saved = s.saved_mask.take().unwrap_or(s.mask);
+        let mut during = s.mask | sa_mask;
+        if flags & g::SA_NODEFER as u64 == 0 {
+            during |= bit(sig);
+        }
+        s.mask = during & !UNBLOCKABLE;
+        if flags & g::SA_RESETHAND as u64 != 0 {
+            s.actions[sig as usize - 1] = [0; ACTION_SIZE];
+        }
+        let t = unix_abi::SignalTaken {
+            handler,
+            flags,
+            restorer,
+            saved_mask: saved,
+        };
+        let b = t.encode();
+        out[..b.len()].copy_from_slice(&b);
+        (sig as i64, b.len())
     }
 }
