@@ -260,7 +260,7 @@ guest-iso: $(if $(filter checked,$(GUEST_KERNEL)),test-kernel,kernel) user emul
 	@$(MAKE) --no-print-directory one-iso ISO=build/mach-guest.iso CFG=build/grub-guest.cfg KELF=$(GUEST_KELF) >/dev/null
 guest: export GUEST_CMD := $(value CMD)
 guest: guest-iso disk
-	@scripts/guest.sh build/mach-guest.iso
+	@scripts/guest.sh build/mach-guest.iso; s=$$?; echo "make guest: exit status $$s"; exit $$s
 
 # The Unix system's tests alone (make test runs them too): busybox scripts
 # and C programs against the host's own output (scripts/unix-tests.sh).
