@@ -273,6 +273,7 @@ impl Unix {
                 .and_then(|ino| self.fs.truncate(ino, a[1] as i64).map(|_| 0)),
             g::__NR_fsync | g::__NR_fdatasync => self.fd(port, a[0]).map(|_| 0),
             g::__NR_sync => Ok(0),
+            g::__NR_sendfile => self.sendfile(port, a[0], a[1], a[2], a[3]),
             g::__NR_flock => self.fd(port, a[0]).map(|_| 0),
             g::__NR_ioctl => self
                 .fd(port, a[0])
@@ -286,6 +287,25 @@ impl Unix {
             _ => return None,
         };
         Some(r.unwrap_or_else(|e| e.as_return()))
+    }
+
+    /// sendfile(out, in, offset, count): up to 64 KiB from `in` (at
+    /// `offset`, or its own offset for u64::MAX) written to `out`; what was
+    /// written (a write that would wait takes what fits).
+    fn sendfile(&mut self, port: u32, out: u64, inp: u64, offset: u64, count: u64) -> Result<i64> {
+        // From files only (Linux takes pipes too since 5.12; EINVAL sends
+        // the caller to read and write, as on older kernels), so the read
+        // never waits; the write to a full pipe may, answered as this call.
+        self.inode_of(port, inp).map_err(|e| if e == Errno::EBADF { e } else { Errno::EINVAL })?;
+        let n = (count as usize).min(64 * 1024);
+        let mut buf = alloc::vec![0u8; n];
+        let at = (offset != u64::MAX).then_some(offset);
+        let (got, _) = self.read(port, inp, n, at, &mut buf)?;
+        if got <= 0 {
+            return Ok(got.max(0));
+        }
+        let written = self.write(port, out, &buf[..got as usize], None)?;
+        Ok(written)
     }
 
     fn inode_of(&self, port: u32, fd: u64) -> Result<Ino> {

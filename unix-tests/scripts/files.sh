@@ -13,3 +13,4 @@ rm -r a
 readlink link
 dd if=/dev/zero bs=512 count=4 2>/dev/null | wc -c
 head -c 100 /dev/urandom | wc -c
+seq 1 2000 > big; cat big | wc -l; cat big big > twice; wc -c < twice
