@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what `make run` and `make test` need on a Debian/Ubuntu machine:
-# QEMU, GRUB (BIOS modules), xorriso, mtools, musl-tools, binutils (nm,
+# QEMU, GRUB (BIOS modules), xorriso, mtools, musl-tools, cpio and
+# busybox-static (the Unix server's root file system), binutils (nm,
 # readelf, addr2line: backtraces and profiles) and the Rust target
 # x86_64-unknown-none. `ensure-deps.sh profile` (run by `make profile`) also
 # wants python3 and llvm-symbolizer (package llvm), which resolves inlined
@@ -16,6 +17,10 @@ need grub-mkrescue grub-common
 need xorriso xorriso
 need mformat mtools
 need musl-gcc musl-tools
+need cpio cpio
+# The Unix server's root file system carries Debian's static busybox.
+[ -x /bin/busybox ] && file -L /bin/busybox 2>/dev/null | grep -q 'statically linked' || missing+=(busybox-static)
+need file file
 need addr2line binutils
 need readelf binutils
 need nm binutils
