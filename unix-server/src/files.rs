@@ -296,7 +296,8 @@ impl Unix {
         // From files only (Linux takes pipes too since 5.12; EINVAL sends
         // the caller to read and write, as on older kernels), so the read
         // never waits; the write to a full pipe may, answered as this call.
-        self.inode_of(port, inp).map_err(|e| if e == Errno::EBADF { e } else { Errno::EINVAL })?;
+        self.inode_of(port, inp)
+            .map_err(|e| if e == Errno::EBADF { e } else { Errno::EINVAL })?;
         let n = (count as usize).min(64 * 1024);
         let mut buf = alloc::vec![0u8; n];
         let at = (offset != u64::MAX).then_some(offset);
