@@ -44,4 +44,20 @@ for e in "$root"/expected/*; do
         head -40 "$root/$name.diff"
     fi
 done
+# The console: a program reading it gets what is typed, a line at a time,
+# and ^D ends it (typed into QEMU's stdin after the guest is up, with CR for
+# Enter, as a terminal sends it); the host's answer is the same program
+# reading the same line from a pipe.
+con=$root/console
+mkdir -p "$con/root/etc"
+musl-gcc -static -O2 -o "$con/root/console-read" unix-tests/console-read.c
+printf '/console-read' > "$con/root/etc/guest-cmd"
+printf 'hello console\n' | "$con/root/console-read" > "$con/expected"
+env -u GUEST_CMD make --no-print-directory guest-iso ROOTFS_EXTRA="$con/root" GUEST_KERNEL="${GUEST_KERNEL:-release}" >/dev/null
+{ sleep "${CONSOLE_DELAY:-8}"; printf 'hello console\r'; sleep 2; printf '\004'; sleep 3; } \
+    | timeout 120 ${QEMU:-qemu-system-x86_64} ${QEMU_FLAGS} -cdrom build/mach-guest.iso > "$con/serial.log" 2>&1
+tr -d '\r' < "$con/serial.log" | grep -a -e '^read ' -e '^end ' -e '^\]' > "$con/got"
+if diff -u "$con/expected" "$con/got" > "$con/diff"; then echo "test unix_console_read ... ok"
+else echo "test unix_console_read ... FAILED: what the program read differs from the host's"; head -20 "$con/diff"; fi
+
 if [ "$status" = 0 ]; then echo "test unix_boot ... ok"; else echo "test unix_boot ... FAILED: guest exit $status"; tail -20 "$root/guest.out"; fi

@@ -23,6 +23,11 @@ pub enum Wait {
     Sleep { deadline: u64 },
     /// rt_sigsuspend: until a signal is delivered.
     Suspend,
+    /// A read of at most `count` bytes from the console.
+    ConsoleRead { count: usize },
+    /// poll of `fds` (its `struct pollfd` records) until one is ready or
+    /// `deadline` (ns on the system clock) passes.
+    Poll { fds: Vec<u8>, deadline: Option<u64> },
 }
 
 pub struct Waiting {
@@ -61,13 +66,39 @@ impl Unix {
             .iter()
             .filter_map(|w| match w.wait {
                 Wait::Sleep { deadline } => Some(deadline),
+                Wait::Poll { deadline, .. } => deadline,
                 _ => None,
             })
             .min()
     }
 
+    /// Answers the waiting polls that something is ready for now, or whose
+    /// deadline has passed (with 0).
+    pub fn retry_polls(&mut self) {
+        let t = now();
+        let mut i = 0;
+        while i < self.blocked.list.len() {
+            let (port, fds, deadline) = match &self.blocked.list[i].wait {
+                Wait::Poll { fds, deadline } => (self.blocked.list[i].port, fds.clone(), *deadline),
+                _ => {
+                    i += 1;
+                    continue;
+                }
+            };
+            let mut out = alloc::vec![0u8; fds.len()];
+            let (ready, n) = self.poll_now(port, fds.len() / 8, &fds, &mut out).unwrap_or((0, 0));
+            if ready > 0 || deadline.is_some_and(|d| d <= t) {
+                let w = self.blocked.list.remove(i);
+                self.reply_exchange_later(&w.header, ready, &out[..n]);
+                continue;
+            }
+            i += 1;
+        }
+    }
+
     /// Answers the sleeps whose deadline has passed.
     pub fn wake_sleepers(&mut self) {
+        self.retry_polls();
         let t = now();
         let mut i = 0;
         while i < self.blocked.list.len() {
@@ -144,6 +175,7 @@ impl Unix {
             }
             i += 1;
         }
+        self.retry_polls();
         // A read made room or a write brought data: the other side's
         // waiters may go on now.
         if progressed {
@@ -163,6 +195,81 @@ impl Unix {
             self.pipe_changed(pipe);
             debug_assert!(self.blocked.list.len() <= len);
         }
+    }
+
+    /// Console input arrived (or end of file): waiting console reads that
+    /// can be answered are, oldest first; if some still wait, the device
+    /// is read again.
+    pub fn serve_console_readers(&mut self) {
+        let mut i = 0;
+        while i < self.blocked.list.len() {
+            if let Wait::ConsoleRead { count } = self.blocked.list[i].wait {
+                match self.console.take(count) {
+                    Some(bytes) => {
+                        let w = self.blocked.list.remove(i);
+                        self.reply_read_later(&w.header, bytes.len() as i64, &bytes);
+                        continue;
+                    }
+                    None => break,
+                }
+            }
+            i += 1;
+        }
+        self.retry_polls();
+        if self
+            .blocked
+            .list
+            .iter()
+            .any(|w| matches!(w.wait, Wait::ConsoleRead { .. } | Wait::Poll { .. }))
+        {
+            self.start_console_read();
+        }
+    }
+
+    /// Asks the console device for input, if no read is outstanding: the
+    /// reply comes to the console reply port (in the port set).
+    pub fn start_console_read(&mut self) {
+        use mach_user::abi::message::*;
+        if self.console.reading || self.console.device == 0 {
+            return;
+        }
+        let mut buf = mach_interfaces::MsgBuf::<128>::new();
+        let dev = self.console.device;
+        let Some(n) = mach_interfaces::device::encode_device_read_request(
+            &mut buf.0,
+            dev,
+            mach_user::abi::device::D_READ,
+            0,
+            256,
+        ) else {
+            return;
+        };
+        let bits = u32::from_le_bytes(buf.0[0..4].try_into().unwrap_or([0; 4]));
+        let bits = (bits & !MACH_MSGH_BITS_LOCAL_MASK) | ((MACH_MSG_TYPE_MAKE_SEND_ONCE as u32) << 8);
+        buf.0[0..4].copy_from_slice(&bits.to_le_bytes());
+        buf.0[12..16].copy_from_slice(&self.console.reply_port.to_le_bytes());
+        if mach_user::ipc::mach_msg_buf(&mut buf.0, MACH_SEND_MSG | MACH_SEND_TIMEOUT, n as u32, 0, 0)
+            == MACH_MSG_SUCCESS
+        {
+            self.console.reading = true;
+        }
+    }
+
+    /// The console device's answer to a read: the typed bytes go through the
+    /// line discipline (echo included), then to the waiting readers.
+    pub fn console_input(&mut self, reply: &[u8]) {
+        self.console.reading = false;
+        match mach_interfaces::device::decode_device_read_reply(reply) {
+            Ok(data) => {
+                let region = OolRegion::bytes(data);
+                let echo = self.console.typed(&region);
+                if !echo.is_empty() {
+                    crate::console::write(&echo);
+                }
+            }
+            Err(_) => self.console.device = 0,
+        }
+        self.serve_console_readers();
     }
 
     /// The waiting calls of a process that ended go without an answer.

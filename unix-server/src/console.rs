@@ -1,7 +1,7 @@
 //! The console as the processes see it (`/dev/console`, `/dev/tty`, the
 //! first process's descriptors 0, 1 and 2): output goes to the kernel's
-//! console with Linux's default output processing (ONLCR: "\n" becomes
-//! "\r\n" on the wire); input arrives with the console device.
+//! console (which itself turns "\n" into "\r\n" on the wire, ONLCR); input
+//! arrives from the kernel's console device, through [`ConsoleInput`].
 
 use mach_user::trap::mach_print;
 
@@ -10,10 +10,6 @@ pub fn write(bytes: &[u8]) -> usize {
     let mut out = [0u8; 512];
     let mut n = 0;
     for &b in bytes {
-        if b == b'\n' {
-            out[n] = b'\r';
-            n += 1;
-        }
         out[n] = b;
         n += 1;
         if n >= out.len() - 1 {
@@ -53,4 +49,121 @@ pub fn termios() -> [u8; TERMIOS_SIZE] {
     let cc: [u8; 17] = [3, 28, 127, 21, 4, 0, 1, 0, 17, 19, 26, 0, 18, 15, 23, 22, 0];
     t[17..17 + cc.len()].copy_from_slice(&cc);
     t
+}
+
+/// The console's input side: the kernel's console device, read
+/// asynchronously (one `device_read` outstanding, its reply to a port in the
+/// server's port set, so the server never waits for a keystroke), and a
+/// line discipline over it: canonical mode (a line at a time, erase with
+/// DEL or ^H, ^D as end of file, ICRNL) with echo, or raw when the process
+/// turned ICANON off (TCSETS), as busybox's line editing does.
+pub struct ConsoleInput {
+    /// The console device port (0: none, reads are end of file).
+    pub device: u32,
+    /// Where the device's read replies arrive.
+    pub reply_port: u32,
+    /// Whether a device_read is outstanding.
+    pub reading: bool,
+    /// Bytes ready for readers (whole lines in canonical mode).
+    pub ready: alloc::vec::Vec<u8>,
+    /// The line being typed (canonical mode).
+    pub line: alloc::vec::Vec<u8>,
+    /// ^D was typed on an empty line: the next read returns 0.
+    pub eof: bool,
+    /// The termios the processes set (TCSETS), as TCGETS answers it.
+    pub termios: [u8; TERMIOS_SIZE],
+}
+
+impl ConsoleInput {
+    pub fn new() -> ConsoleInput {
+        ConsoleInput {
+            device: 0,
+            reply_port: 0,
+            reading: false,
+            ready: alloc::vec::Vec::new(),
+            line: alloc::vec::Vec::new(),
+            eof: false,
+            termios: termios(),
+        }
+    }
+
+    fn lflag(&self) -> u32 {
+        u32::from_le_bytes(self.termios[12..16].try_into().unwrap_or([0; 4]))
+    }
+
+    fn iflag(&self) -> u32 {
+        u32::from_le_bytes(self.termios[0..4].try_into().unwrap_or([0; 4]))
+    }
+
+    /// Takes typed bytes through the line discipline; returns what to echo.
+    pub fn typed(&mut self, bytes: &[u8]) -> alloc::vec::Vec<u8> {
+        use linux_raw_sys::general as g;
+        let canonical = self.lflag() & g::ICANON != 0;
+        let echo = self.lflag() & g::ECHO != 0;
+        let mut out = alloc::vec::Vec::new();
+        for &b0 in bytes {
+            let b = if b0 == b'\r' && self.iflag() & g::ICRNL != 0 {
+                b'\n'
+            } else {
+                b0
+            };
+            if !canonical {
+                self.ready.push(b);
+                if echo {
+                    out.push(b);
+                }
+                continue;
+            }
+            match b {
+                0x7f | 0x08 => {
+                    if self.line.pop().is_some() && echo {
+                        out.extend_from_slice(b"\x08 \x08");
+                    }
+                }
+                0x04 => {
+                    if self.line.is_empty() {
+                        self.eof = true;
+                    } else {
+                        self.ready.append(&mut self.line);
+                    }
+                }
+                b'\n' => {
+                    self.line.push(b'\n');
+                    self.ready.append(&mut self.line);
+                    if echo {
+                        out.push(b'\n');
+                    }
+                }
+                _ => {
+                    if self.line.len() < 4095 {
+                        self.line.push(b);
+                        if echo {
+                            out.push(b);
+                        }
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// What a read of at most `count` bytes gets now: Some(bytes) (empty:
+    /// end of file), or None if it must wait.
+    pub fn take(&mut self, count: usize) -> Option<alloc::vec::Vec<u8>> {
+        if !self.ready.is_empty() {
+            let n = count.min(self.ready.len());
+            // Canonical reads end at a line's end.
+            let n = if self.lflag() & linux_raw_sys::general::ICANON != 0 {
+                self.ready[..n].iter().position(|&c| c == b'\n').map_or(n, |i| i + 1)
+            } else {
+                n
+            };
+            return Some(self.ready.drain(..n).collect());
+        }
+        if self.eof || self.device == 0 {
+            self.eof = false;
+            return Some(alloc::vec::Vec::new());
+        }
+        None
+    }
 }

@@ -594,7 +594,17 @@ impl Unix {
             g::__NR_ioctl => self
                 .fd(port, a[0])
                 .and_then(|id| match self.files.get(id).map(|f| f.object) {
-                    Some(Object::Console) => Ok(0),
+                    Some(Object::Console) => {
+                        // TCSETS, TCSETSW, TCSETSF: the console's modes (ICANON,
+                        // ECHO, ICRNL) as the line discipline applies them.
+                        let set = matches!(a[1] as u32, ioctl::TCSETS | ioctl::TCSETSW | ioctl::TCSETSF);
+                        if set && data.len() >= crate::console::TERMIOS_SIZE {
+                            self.console
+                                .termios
+                                .copy_from_slice(&data[..crate::console::TERMIOS_SIZE]);
+                        }
+                        Ok(0)
+                    }
                     _ => Err(Errno::ENOTTY),
                 }),
             _ => return None,
@@ -693,7 +703,19 @@ impl Unix {
         let (object, offset) = (f.object, f.offset);
         let buf = &mut out[..count];
         let n = match object {
-            Object::Null | Object::Console => 0,
+            Object::Null => 0,
+            Object::Console => match self.console.take(count) {
+                Some(bytes) => {
+                    buf[..bytes.len()].copy_from_slice(&bytes);
+                    bytes.len()
+                }
+                None if count == 0 => 0,
+                None => {
+                    self.block(port, Wait::ConsoleRead { count });
+                    self.start_console_read();
+                    0
+                }
+            },
             Object::Zero | Object::Full => {
                 buf.fill(0);
                 count
@@ -786,7 +808,7 @@ impl Unix {
         let pgid = self.procs.unix.getpgid(pid, 0).unwrap_or(0);
         match request {
             ioctl::TCGETS => {
-                let t = crate::console::termios();
+                let t = self.console.termios;
                 out[..t.len()].copy_from_slice(&t);
                 Ok((0, t.len()))
             }
@@ -802,7 +824,7 @@ impl Unix {
                 Ok((0, 4))
             }
             ioctl::FIONREAD => {
-                out[..4].fill(0);
+                out[..4].copy_from_slice(&(self.console.ready.len() as u32).to_le_bytes());
                 Ok((0, 4))
             }
             _ => Err(Errno::EINVAL),
@@ -819,14 +841,35 @@ impl Unix {
         out: &mut [u8],
     ) -> Option<(i64, usize)> {
         let r = match number {
-            g::__NR_poll => self.poll(port, a[0] as usize, data, out),
+            g::__NR_poll => self.poll(port, a[0] as usize, a[1] as i64, data, out),
             _ => return None,
         };
         Some(r.unwrap_or_else(|e| (e.as_return(), 0)))
     }
 
     /// poll without waiting: every descriptor's readiness now.
-    fn poll(&mut self, port: u32, nfds: usize, data: &[u8], out: &mut [u8]) -> Result<(i64, usize)> {
+    /// poll: every descriptor's readiness now; with none ready and a
+    /// timeout that is not 0, the call waits (for console input, a pipe's
+    /// change, or the timeout: `timeout_ms` < 0 is none).
+    fn poll(&mut self, port: u32, nfds: usize, timeout_ms: i64, data: &[u8], out: &mut [u8]) -> Result<(i64, usize)> {
+        let (ready, size) = self.poll_now(port, nfds, data, out)?;
+        if ready == 0 && timeout_ms != 0 {
+            let deadline =
+                (timeout_ms > 0).then(|| crate::blocking::now().saturating_add(timeout_ms as u64 * 1_000_000));
+            self.block(
+                port,
+                Wait::Poll {
+                    fds: data[..size].into(),
+                    deadline,
+                },
+            );
+            self.start_console_read();
+        }
+        Ok((ready, size))
+    }
+
+    /// poll's answer now.
+    pub fn poll_now(&mut self, port: u32, nfds: usize, data: &[u8], out: &mut [u8]) -> Result<(i64, usize)> {
         let size = nfds
             .checked_mul(8)
             .filter(|&s| s <= data.len() && s <= out.len())
@@ -851,7 +894,14 @@ impl Unix {
                         Some(pipe) => pipe.poll_read_end(),
                         None => g::POLLERR,
                     },
-                    Some(Object::Console) => g::POLLOUT,
+                    Some(Object::Console) => {
+                        g::POLLOUT
+                            | if self.console.ready.is_empty() && !self.console.eof {
+                                0
+                            } else {
+                                g::POLLIN
+                            }
+                    }
                     Some(_) => g::POLLIN | g::POLLOUT,
                 };
                 ready & (events | g::POLLERR | g::POLLHUP | g::POLLNVAL)

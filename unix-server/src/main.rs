@@ -69,6 +69,14 @@ fn main(args: Args) -> i32 {
         None if !cmd.is_empty() => cmd,
         None => alloc::vec!["/bin/sh".into()],
     };
+    if args.iter().any(|a| a == "--banner") {
+        println!();
+        println!("Unix on Mach: Debian's busybox, unmodified, runs as Mach tasks; every Linux");
+        println!("system call is bounced by the kernel to the emulation library in the process,");
+        println!("which makes it an RPC to the Unix server. Try: ls /bin, cat /etc/passwd,");
+        println!("echo $((6*7)) | tee /tmp/x, sleep 1 & wait. `exit` ends the run.");
+        println!();
+    }
     if let Err(e) = unix.start_init(&argv) {
         println!("unix: cannot start {}: errno {}", argv[0], e.0);
         println!("unix: exit status 127");

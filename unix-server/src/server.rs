@@ -60,6 +60,7 @@ pub struct Unix {
     pub emulator: Emulator,
     pub fs: Fs,
     pub blocked: crate::blocking::Blocked,
+    pub console: crate::console::ConsoleInput,
     pub files: crate::files::Files,
     pub procs: Table,
     /// Calls answered ENOSYS, by number.
@@ -102,6 +103,22 @@ impl Unix {
         let exception_port =
             mach_port::mach_port_allocate(&mut rpc, task, MACH_PORT_RIGHT_RECEIVE).map_err(StartError::Ports)?;
         mach_port::mach_port_move_member(&mut rpc, task, exception_port, port_set).map_err(StartError::Ports)?;
+        let mut console = crate::console::ConsoleInput::new();
+        if let Ok(master) = mach_interfaces::host_priv::host_get_io_master(&mut rpc, host_priv) {
+            let mode = mach_user::abi::device::D_READ | mach_user::abi::device::D_WRITE;
+            if let Ok(dev) = mach_interfaces::device::device_open(
+                &mut rpc,
+                master,
+                mode,
+                mach_user::abi::device::DEVICE_NAME_CONSOLE,
+            ) {
+                if let Ok(reply) = mach_port::mach_port_allocate(&mut rpc, task, MACH_PORT_RIGHT_RECEIVE) {
+                    let _ = mach_port::mach_port_move_member(&mut rpc, task, reply, port_set);
+                    console.device = dev;
+                    console.reply_port = reply;
+                }
+            }
+        }
         let seed = mach_user::trap::clock_get_time(mach_user::abi::clock::SYSTEM_CLOCK).unwrap_or(1) | 1;
         Ok(Unix {
             rpc,
@@ -111,6 +128,7 @@ impl Unix {
             emulator,
             fs,
             blocked: Default::default(),
+            console,
             files: Default::default(),
             procs: Table::new(),
             enosys: BTreeMap::new(),
@@ -185,6 +203,10 @@ impl Unix {
         let Some(h) = wire::read_header(request) else {
             return Dispatch::NoReply;
         };
+        if h.local_port == self.console.reply_port && h.local_port != 0 {
+            self.console_input(request);
+            return Dispatch::NoReply;
+        }
         if h.local_port == self.exception_port {
             return exc::exc_server(self, request, reply);
         }

@@ -238,7 +238,9 @@ impl Unix {
         if let Some(i) = self.blocked.list.iter().position(|w| w.port == port) {
             let w = self.blocked.list.remove(i);
             match w.wait {
-                crate::blocking::Wait::PipeRead { .. } => self.reply_read_later(&w.header, eintr, &[]),
+                crate::blocking::Wait::PipeRead { .. } | crate::blocking::Wait::ConsoleRead { .. } => {
+                    self.reply_read_later(&w.header, eintr, &[])
+                }
                 crate::blocking::Wait::PipeWrite { done, .. } if done > 0 => {
                     self.reply_scalar_later(&w.header, done as i64)
                 }
@@ -249,6 +251,7 @@ impl Unix {
                     ts[8..].copy_from_slice(&(left % 1_000_000_000).to_le_bytes());
                     self.reply_exchange_later(&w.header, eintr, &ts);
                 }
+                crate::blocking::Wait::Poll { .. } => self.reply_exchange_later(&w.header, eintr, &[]),
                 _ => self.reply_scalar_later(&w.header, eintr),
             }
             return;
