@@ -638,6 +638,11 @@ impl Unix {
                 Ok(n as i64)
             }
             Object::Pipe(p, true) => {
+                // A write that waits keeps at most a pipe's worth (the
+                // library sends 16 KiB at a time; a process sending more
+                // itself gets a partial write), so no request can make the
+                // server hold more than that for it.
+                let data = &data[..data.len().min(unix_core::pipe::PIPE_CAPACITY)];
                 let nonblock = self.files.get(id).is_some_and(|f| f.flags & g::O_NONBLOCK != 0);
                 let pipe = self.files.pipes.get_mut(&p).ok_or(Errno::EPIPE)?;
                 let r = pipe.write(data);
@@ -916,9 +921,14 @@ impl Unix {
 
     /// A file's bytes for a private mapping: `size` bytes from `offset`,
     /// zero past the end.
+    /// Only the file's own pages are copied (a mapping past the end is
+    /// demand-zero memory), so a process naming a huge length makes the
+    /// server hold no more than the file.
     pub fn file_bytes_for_mmap(&mut self, port: u32, fd: i32, offset: u64, size: u64) -> Result<Vec<u8>> {
         let ino = self.inode_of(port, fd as u64)?;
-        let mut bytes = alloc::vec![0u8; usize::try_from(size).map_err(|_| Errno::ENOMEM)?];
+        let held = self.fs.size(ino)?.saturating_sub(offset).min(size);
+        let len = crate::exec::page_up(held).unwrap_or(size).min(size);
+        let mut bytes = alloc::vec![0u8; usize::try_from(len).map_err(|_| Errno::ENOMEM)?];
         self.fs.read_at(ino, offset, &mut bytes)?;
         Ok(bytes)
     }
