@@ -44,6 +44,12 @@ for e in "$root"/expected/*; do
         head -40 "$root/$name.diff"
     fi
 done
+# After every test program has ended, the server's tables are empty and
+# the kernel's counts (ports, port sets, queued messages, VM objects) and
+# the server's own port names are what they were before the first process
+# (unix-server/src/census.rs prints the comparison at shutdown).
+if grep -aq '^unix: baseline: ok' "$root/guest.out"; then echo "test unix_baseline ... ok"
+else echo "test unix_baseline ... FAILED: $(grep -a '^unix: baseline' "$root/guest.out" || echo 'no baseline line')"; fi
 # The console: a program reading it gets what is typed, a line at a time,
 # and ^D ends it (typed into QEMU's stdin after the guest is up, with CR for
 # Enter, as a terminal sends it); the host's answer is the same program

@@ -1,9 +1,13 @@
 //! The RPC shapes of `interfaces/unix.defs`, wrapped for the families:
 //! each takes the program's own pointers, copies what the call passes out of
 //! the program's memory, makes the RPC and copies what comes back into it.
-//! A failed RPC (the server gone, a malformed reply) is `-EIO`.
+//! A failed RPC (the server gone, a malformed reply) is `-EIO`. A copy of
+//! the program's memory that faults makes the call `-EFAULT`: where the
+//! fault comes before the request, the request is not made; a copy out
+//! that faults is marked, and the dispatch answers `-EFAULT`
+//! (`trampoline::take_fault`).
 
-use crate::trampoline::{copy_in, copy_in_str, copy_out};
+use crate::trampoline::{StrError, copy_in, copy_in_str, copy_out};
 use crate::transport::{PROCESS, Rpc};
 use linux_raw_sys::errno;
 use mach_interfaces::unix;
@@ -48,7 +52,10 @@ impl Path {
             buf: [0; PATH_MAX],
             len: 0,
         };
-        p.len = copy_in_str(ptr, &mut p.buf).ok_or(err(errno::ENAMETOOLONG))?;
+        p.len = copy_in_str(ptr, &mut p.buf).map_err(|e| match e {
+            StrError::TooLong => err(errno::ENAMETOOLONG),
+            StrError::Fault => EFAULT,
+        })?;
         Ok(p)
     }
 
@@ -106,7 +113,7 @@ pub fn path_out(nr: u32, a: [u64; 3], path_ptr: u64, out: u64, out_len: usize) -
     match unix::unix_path_out(&mut Rpc, PROCESS, nr as u64, a[0], a[1], a[2], p.bytes(), &mut data) {
         Ok(r) => {
             if r.result >= 0 {
-                copy_out(out, &data[..r.data.min(out_len)]);
+                let _ = copy_out(out, &data[..r.data.min(out_len)]);
             }
             r.result
         }
@@ -118,7 +125,9 @@ pub fn path_out(nr: u32, a: [u64; 3], path_ptr: u64, out: u64, out_len: usize) -
 pub fn write_inline(nr: u32, a: [u64; 3], ptr: u64, len: usize) -> i64 {
     let mut data = [0u8; INLINE_DATA];
     let len = len.min(INLINE_DATA);
-    copy_in(ptr, &mut data[..len]);
+    if copy_in(ptr, &mut data[..len]).is_err() {
+        return EFAULT;
+    }
     rpc_result(unix::unix_write(
         &mut Rpc,
         PROCESS,
@@ -147,7 +156,7 @@ pub fn read_inline(nr: u32, a: [u64; 4], out: u64, out_len: usize) -> i64 {
     match unix::unix_read(&mut Rpc, PROCESS, nr as u64, a[0], a[1], a[2], a[3], &mut data) {
         Ok(r) => {
             if r.result >= 0 {
-                copy_out(out, &data[..r.data.min(out_len)]);
+                let _ = copy_out(out, &data[..r.data.min(out_len)]);
             }
             r.result
         }
@@ -174,8 +183,11 @@ pub fn read_ool(nr: u32, a: [u64; 3], out: u64, out_len: usize) -> i64 {
                 let mut done = 0;
                 while done < len {
                     let n = (len - done).min(chunk.len());
-                    copy_in(r.data.address + done as u64, &mut chunk[..n]);
-                    copy_out(out + done as u64, &chunk[..n]);
+                    if copy_in(r.data.address + done as u64, &mut chunk[..n]).is_err()
+                        || copy_out(out + done as u64, &chunk[..n]).is_err()
+                    {
+                        break;
+                    }
                     done += n;
                 }
             }

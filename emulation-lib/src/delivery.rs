@@ -81,7 +81,7 @@ pub fn deliver(regs: &Regs, rsp: u64, number: u32) -> bool {
     if taken.flags & nr::SA_RESTART as u64 != 0 && restartable(number) {
         // Back onto the `syscall` instruction (2 bytes: 0f 05), number in rax.
         let mut op = [0u8; 2];
-        copy_in(regs.rcx.wrapping_sub(2), &mut op);
+        let _ = copy_in(regs.rcx.wrapping_sub(2), &mut op);
         if op == [0x0f, 0x05] {
             cur.rip = regs.rcx - 2;
             cur.rax = number as u64;
@@ -101,7 +101,11 @@ pub fn deliver(regs: &Regs, rsp: u64, number: u32) -> bool {
     let Ok(plan) = frame::build_frame(&setup, &mut bytes) else {
         return false;
     };
-    copy_out(plan.frame, &bytes);
+    // A stack the frame cannot be written to: the handler cannot run
+    // (Linux then forces SIGSEGV; here the call answers EINTR unhandled).
+    if copy_out(plan.frame, &bytes).is_err() {
+        return false;
+    }
     let h = frame::handler_registers(&cur, &plan, sig as u32, taken.handler);
     set_restore(&h);
     true
@@ -115,7 +119,10 @@ pub fn sigreturn(regs: &mut Regs, rsp: u64) -> bool {
         return false;
     };
     let mut bytes = [0u8; FRAME_SIZE];
-    copy_in(at, &mut bytes);
+    if copy_in(at, &mut bytes).is_err() {
+        regs.rax = calls::EFAULT as u64;
+        return false;
+    }
     let Ok(back) = frame::read_frame(&bytes, &context(regs, rsp), USER) else {
         regs.rax = calls::EFAULT as u64;
         return false;

@@ -17,6 +17,7 @@ pub fn syscall(regs: &mut Regs, program_rsp: u64) -> bool {
         regs.rax = calls::ENOSYS as u64;
         return false;
     };
+    let _ = crate::trampoline::take_fault();
     if number == nr::__NR_rt_sigreturn {
         return crate::delivery::sigreturn(regs, program_rsp);
     }
@@ -114,6 +115,13 @@ pub fn syscall(regs: &mut Regs, program_rsp: u64) -> bool {
         | nr::__NR_sched_yield
         | nr::__NR_futex => local::call(number, a),
         _ => calls::scalar(number, a),
+    };
+    // A copy of the program's memory faulted: EFAULT, whatever the family
+    // made of it.
+    let result = if crate::trampoline::take_fault() {
+        calls::EFAULT
+    } else {
+        result
     };
     regs.rax = result as u64;
     // A call the server cut short for a signal: its handler runs now.

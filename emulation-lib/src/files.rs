@@ -149,7 +149,9 @@ fn write(number: u32, fd: u64, buf: u64, count: usize, offset: u64) -> i64 {
     let mut done = 0usize;
     while done < count {
         let n = (count - done).min(chunk.len());
-        copy_in(buf + done as u64, &mut chunk[..n]);
+        if copy_in(buf.wrapping_add(done as u64), &mut chunk[..n]).is_err() {
+            return if done > 0 { done as i64 } else { EFAULT };
+        }
         let off = if number == nr::__NR_pwrite64 {
             offset + done as u64
         } else {
@@ -167,13 +169,17 @@ fn write(number: u32, fd: u64, buf: u64, count: usize, offset: u64) -> i64 {
     done as i64
 }
 
-/// One `struct iovec` of the program's.
-fn iovec(iov: u64, i: u64) -> (u64, usize) {
+/// One `struct iovec` of the program's; EFAULT if unreadable, EINVAL for
+/// a length Linux refuses (more than `ssize_t` holds).
+fn iovec(iov: u64, i: u64) -> Result<(u64, usize), i64> {
     let mut b = [0u8; 16];
-    copy_in(iov + i * 16, &mut b);
+    copy_in(iov.wrapping_add(i * 16), &mut b).map_err(|_| EFAULT)?;
     let base = u64::from_le_bytes(b[..8].try_into().unwrap_or([0; 8]));
     let len = u64::from_le_bytes(b[8..].try_into().unwrap_or([0; 8]));
-    (base, len as usize)
+    if len > i64::MAX as u64 {
+        return Err(EINVAL);
+    }
+    Ok((base, len as usize))
 }
 
 const IOV_MAX: u64 = 1024;
@@ -184,7 +190,10 @@ fn readv(fd: u64, iov: u64, count: u64) -> i64 {
         return EINVAL;
     }
     for i in 0..count {
-        let (base, len) = iovec(iov, i);
+        let (base, len) = match iovec(iov, i) {
+            Ok(v) => v,
+            Err(e) => return e,
+        };
         if len > 0 {
             return read(nr::__NR_read, fd, base, len, 0);
         }
@@ -200,21 +209,30 @@ fn writev(fd: u64, iov: u64, count: u64) -> i64 {
     }
     let mut total = 0usize;
     for i in 0..count {
-        total = total.saturating_add(iovec(iov, i).1);
+        match iovec(iov, i) {
+            Ok((_, len)) => total = total.saturating_add(len),
+            Err(e) => return e,
+        }
     }
     if total <= INLINE_DATA {
         let mut data = [0u8; INLINE_DATA];
         let mut at = 0;
         for i in 0..count {
-            let (base, len) = iovec(iov, i);
-            copy_in(base, &mut data[at..at + len]);
+            let Ok((base, len)) = iovec(iov, i) else {
+                return EFAULT;
+            };
+            if copy_in(base, &mut data[at..at + len]).is_err() {
+                return EFAULT;
+            }
             at += len;
         }
         return calls::write_bytes(nr::__NR_write, [fd, 0, 0], &data[..at]);
     }
     let mut done = 0i64;
     for i in 0..count {
-        let (base, len) = iovec(iov, i);
+        let Ok((base, len)) = iovec(iov, i) else {
+            return if done > 0 { done } else { EFAULT };
+        };
         if len == 0 {
             continue;
         }
@@ -238,7 +256,9 @@ fn utimensat(a: [u64; 6]) -> i64 {
     let mut t = [NOW, NOW];
     if a[2] != 0 {
         let mut b = [0u8; 32];
-        copy_in(a[2], &mut b);
+        if copy_in(a[2], &mut b).is_err() {
+            return EFAULT;
+        }
         for (i, slot) in t.iter_mut().enumerate() {
             let sec = u64::from_le_bytes(b[i * 16..i * 16 + 8].try_into().unwrap_or([0; 8]));
             let nsec = u64::from_le_bytes(b[i * 16 + 8..i * 16 + 16].try_into().unwrap_or([0; 8]));
@@ -286,7 +306,7 @@ fn timespec_ms(ptr: u64) -> Result<i64, i64> {
         return Ok(-1);
     }
     let mut b = [0u8; 16];
-    copy_in(ptr, &mut b);
+    copy_in(ptr, &mut b).map_err(|_| EFAULT)?;
     let sec = i64::from_le_bytes(b[..8].try_into().unwrap_or([0; 8]));
     let nsec = i64::from_le_bytes(b[8..].try_into().unwrap_or([0; 8]));
     if sec < 0 || !(0..1_000_000_000).contains(&nsec) {
@@ -300,7 +320,7 @@ fn timeval_ms(ptr: u64) -> Result<i64, i64> {
         return Ok(-1);
     }
     let mut b = [0u8; 16];
-    copy_in(ptr, &mut b);
+    copy_in(ptr, &mut b).map_err(|_| EFAULT)?;
     let sec = i64::from_le_bytes(b[..8].try_into().unwrap_or([0; 8]));
     let usec = i64::from_le_bytes(b[8..].try_into().unwrap_or([0; 8]));
     if sec < 0 || !(0..1_000_000).contains(&usec) {
@@ -316,11 +336,13 @@ fn poll(number: u32, fds: u64, nfds: u64, timeout_ms: i64) -> i64 {
         _ => return EINVAL,
     };
     let mut input = [0u8; EXCHANGE_DATA];
-    copy_in(fds, &mut input[..size]);
+    if copy_in(fds, &mut input[..size]).is_err() {
+        return EFAULT;
+    }
     let mut output = [0u8; EXCHANGE_DATA];
     let (r, n) = calls::exchange(number, [nfds, timeout_ms as u64, 0, 0], &input[..size], &mut output);
     if r >= 0 {
-        copy_out(fds, &output[..n.min(size)]);
+        let _ = copy_out(fds, &output[..n.min(size)]);
     }
     r
 }
@@ -336,7 +358,9 @@ fn select(n: u64, sets: [u64; 3], timeout_ms: i64) -> i64 {
     let mut present = 0u64;
     for (i, &p) in sets.iter().enumerate() {
         if p != 0 {
-            copy_in(p, &mut input[i * len..(i + 1) * len]);
+            if copy_in(p, &mut input[i * len..(i + 1) * len]).is_err() {
+                return EFAULT;
+            }
             present |= 1 << i;
         }
     }
@@ -350,7 +374,7 @@ fn select(n: u64, sets: [u64; 3], timeout_ms: i64) -> i64 {
     if r >= 0 && got >= 3 * len {
         for (i, &p) in sets.iter().enumerate() {
             if p != 0 {
-                copy_out(p, &output[i * len..(i + 1) * len]);
+                let _ = copy_out(p, &output[i * len..(i + 1) * len]);
             }
         }
     }
@@ -363,12 +387,14 @@ fn sendfile(number: u32, a: [u64; 6]) -> i64 {
     let mut off = u64::MAX;
     if a[2] != 0 {
         let mut b = [0u8; 8];
-        copy_in(a[2], &mut b);
+        if copy_in(a[2], &mut b).is_err() {
+            return EFAULT;
+        }
         off = u64::from_le_bytes(b);
     }
     let r = calls::scalar(number, [a[0], a[1], off, a[3], 0, 0]);
     if r > 0 && a[2] != 0 {
-        copy_out(a[2], &(off + r as u64).to_le_bytes());
+        let _ = copy_out(a[2], &(off + r as u64).to_le_bytes());
     }
     r
 }

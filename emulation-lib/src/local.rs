@@ -22,7 +22,7 @@ pub fn call(number: u32, a: [u64; 6]) -> i64 {
         }
         nr::__NR_clock_gettime => match now(a[0]) {
             Some(ns) if a[1] != 0 => {
-                copy_out(a[1], &timespec(ns));
+                let _ = copy_out(a[1], &timespec(ns));
                 0
             }
             Some(_) => EFAULT,
@@ -31,7 +31,7 @@ pub fn call(number: u32, a: [u64; 6]) -> i64 {
         nr::__NR_clock_getres => match now(a[0]) {
             Some(_) => {
                 if a[1] != 0 {
-                    copy_out(a[1], &timespec(1));
+                    let _ = copy_out(a[1], &timespec(1));
                 }
                 0
             }
@@ -43,17 +43,17 @@ pub fn call(number: u32, a: [u64; 6]) -> i64 {
                 let mut tv = [0u8; 16];
                 tv[..8].copy_from_slice(&(ns / NSEC_PER_SEC).to_le_bytes());
                 tv[8..].copy_from_slice(&(ns % NSEC_PER_SEC / 1000).to_le_bytes());
-                copy_out(a[0], &tv);
+                let _ = copy_out(a[0], &tv);
             }
             if a[1] != 0 {
-                copy_out(a[1], &[0u8; 8]);
+                let _ = copy_out(a[1], &[0u8; 8]);
             }
             0
         }
         nr::__NR_time => {
             let secs = clock(CALENDAR_CLOCK).unwrap_or(0) / NSEC_PER_SEC;
             if a[0] != 0 {
-                copy_out(a[0], &secs.to_le_bytes());
+                let _ = copy_out(a[0], &secs.to_le_bytes());
             }
             secs as i64
         }
@@ -101,7 +101,7 @@ fn arch_prctl(code: u64, addr: u64) -> i64 {
     };
     let get = |o| match tls(o, 0) {
         Ok(v) => {
-            copy_out(addr, &v.to_le_bytes());
+            let _ = copy_out(addr, &v.to_le_bytes());
             0
         }
         Err(_) => EFAULT,
@@ -127,7 +127,9 @@ fn futex(uaddr: u64, op: u32, val: u32) -> i64 {
                 return EFAULT;
             }
             let mut b = [0u8; 4];
-            copy_in(uaddr, &mut b);
+            if copy_in(uaddr, &mut b).is_err() {
+                return EFAULT;
+            }
             let _ = val;
             err(linux_raw_sys::errno::EAGAIN)
         }

@@ -3,7 +3,7 @@
 //! identity and sleep.
 
 use crate::calls::{self, EFAULT, INLINE_DATA, err};
-use crate::trampoline::{self, copy_in, copy_in_str, copy_out};
+use crate::trampoline::{self, StrError, copy_in, copy_in_str, copy_out};
 use linux_raw_sys::general as nr;
 use unix_abi::Regs;
 
@@ -34,7 +34,7 @@ pub fn call(number: u32, a: [u64; 6], regs: &Regs, program_rsp: u64) -> i64 {
             let mut b = [0u8; TMS_SIZE];
             let (r, n) = calls::read_into(number, [0; 4], &mut b);
             if r >= 0 && a[0] != 0 {
-                copy_out(a[0], &b[..n.min(TMS_SIZE)]);
+                let _ = copy_out(a[0], &b[..n.min(TMS_SIZE)]);
             }
             r
         }
@@ -87,7 +87,7 @@ fn clone(a: [u64; 6], regs: &Regs, program_rsp: u64) -> i64 {
     let number = if vfork { nr::__NR_vfork } else { nr::__NR_fork };
     let r = fork(number, regs, program_rsp, fs, a[1], ctid);
     if r > 0 && flags & nr::CLONE_PARENT_SETTID as u64 != 0 && a[2] != 0 {
-        copy_out(a[2], &(r as u32).to_le_bytes());
+        let _ = copy_out(a[2], &(r as u32).to_le_bytes());
     }
     r
 }
@@ -101,13 +101,16 @@ fn gather(list: u64, image: &mut [u8], mut at: usize) -> Result<(usize, u32), i6
     }
     loop {
         let mut p = [0u8; 8];
-        copy_in(list + count as u64 * 8, &mut p);
+        copy_in(list.wrapping_add(count as u64 * 8), &mut p).map_err(|_| EFAULT)?;
         let s = u64::from_le_bytes(p);
         if s == 0 {
             return Ok((at, count));
         }
         let room = image.get_mut(at..).ok_or(err(linux_raw_sys::errno::E2BIG))?;
-        let n = copy_in_str(s, room).ok_or(err(linux_raw_sys::errno::E2BIG))?;
+        let n = copy_in_str(s, room).map_err(|e| match e {
+            StrError::TooLong => err(linux_raw_sys::errno::E2BIG),
+            StrError::Fault => EFAULT,
+        })?;
         image[at + n] = 0;
         at += n + 1;
         count += 1;
@@ -119,8 +122,10 @@ fn execve(path: u64, argv: u64, envp: u64) -> i64 {
         return EFAULT;
     }
     let image = trampoline::exec_buffer();
-    let Some(n) = copy_in_str(path, &mut image[..calls::PATH_MAX]) else {
-        return err(linux_raw_sys::errno::ENAMETOOLONG);
+    let n = match copy_in_str(path, &mut image[..calls::PATH_MAX]) {
+        Ok(n) => n,
+        Err(StrError::TooLong) => return err(linux_raw_sys::errno::ENAMETOOLONG),
+        Err(StrError::Fault) => return EFAULT,
     };
     image[n] = 0;
     let (at, argc) = match gather(argv, image, n + 1) {
@@ -141,10 +146,10 @@ fn wait4(a: [u64; 6]) -> i64 {
     let (r, n) = calls::read_into(nr::__NR_wait4, [a[0], a[2], 0, 0], &mut b);
     if r > 0 && n >= b.len() {
         if a[1] != 0 {
-            copy_out(a[1], &b[..4]);
+            let _ = copy_out(a[1], &b[..4]);
         }
         if a[3] != 0 {
-            copy_out(a[3], &b[4..]);
+            let _ = copy_out(a[3], &b[4..]);
         }
     }
     r
@@ -153,7 +158,9 @@ fn wait4(a: [u64; 6]) -> i64 {
 fn prlimit64(a: [u64; 6]) -> i64 {
     let mut input = [0u8; RLIMIT_SIZE];
     let inp: &[u8] = if a[2] != 0 {
-        copy_in(a[2], &mut input);
+        if copy_in(a[2], &mut input).is_err() {
+            return EFAULT;
+        }
         &input
     } else {
         &[]
@@ -166,7 +173,7 @@ fn prlimit64(a: [u64; 6]) -> i64 {
         &mut output,
     );
     if r >= 0 && a[3] != 0 {
-        copy_out(a[3], &output[..n.min(RLIMIT_SIZE)]);
+        let _ = copy_out(a[3], &output[..n.min(RLIMIT_SIZE)]);
     }
     r
 }
@@ -178,11 +185,13 @@ fn sleep(number: u32, lead: [u64; 2], req: u64, rem: u64) -> i64 {
         return EFAULT;
     }
     let mut input = [0u8; TIMESPEC_SIZE];
-    copy_in(req, &mut input);
+    if copy_in(req, &mut input).is_err() {
+        return EFAULT;
+    }
     let mut output = [0u8; TIMESPEC_SIZE];
     let (r, n) = calls::exchange(number, [lead[0], lead[1], 0, 0], &input, &mut output);
     if r == err(linux_raw_sys::errno::EINTR) && rem != 0 {
-        copy_out(rem, &output[..n.min(TIMESPEC_SIZE)]);
+        let _ = copy_out(rem, &output[..n.min(TIMESPEC_SIZE)]);
     }
     r
 }
@@ -194,7 +203,11 @@ fn prctl(number: u32, a: [u64; 6]) -> i64 {
     match a[0] {
         PR_SET_NAME if a[1] != 0 => {
             let mut name = [0u8; 16];
-            let n = copy_in_str(a[1], &mut name[..15]).unwrap_or(15);
+            let n = match copy_in_str(a[1], &mut name[..15]) {
+                Ok(n) => n,
+                Err(StrError::TooLong) => 15,
+                Err(StrError::Fault) => return EFAULT,
+            };
             calls::write_bytes(number, [PR_SET_NAME, 0, 0], &name[..n])
         }
         PR_GET_NAME if a[1] != 0 => calls::read_inline(number, [PR_GET_NAME, 0, 0, 0], a[1], 16),

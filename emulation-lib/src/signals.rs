@@ -17,7 +17,9 @@ const ITIMERVAL_SIZE: usize = 32;
 fn exchange(number: u32, lead: [u64; 2], new: u64, old: u64, size: usize) -> i64 {
     let mut input = [0u8; 32];
     let inp = if new != 0 {
-        copy_in(new, &mut input[..size]);
+        if copy_in(new, &mut input[..size]).is_err() {
+            return EFAULT;
+        }
         &input[..size]
     } else {
         &input[..0]
@@ -30,7 +32,7 @@ fn exchange(number: u32, lead: [u64; 2], new: u64, old: u64, size: usize) -> i64
         &mut output,
     );
     if r >= 0 && old != 0 {
-        copy_out(old, &output[..n.min(size)]);
+        let _ = copy_out(old, &output[..n.min(size)]);
     }
     r
 }

@@ -168,6 +168,9 @@ struct Header {
     syscall_entry: unsafe extern "C" fn(),
     fork_child_entry: unsafe extern "C" fn(),
     direct_entry: unsafe extern "C" fn(),
+    copy_begin: unsafe extern "C" fn(),
+    copy_end: unsafe extern "C" fn(),
+    copy_fault: unsafe extern "C" fn(),
 }
 
 #[used]
@@ -178,6 +181,9 @@ static HEADER: Header = Header {
     syscall_entry: emul_syscall_entry,
     fork_child_entry: emul_fork_child_entry,
     direct_entry: emul_direct_entry,
+    copy_begin: emul_copy_begin,
+    copy_end: emul_copy_end,
+    copy_fault: emul_copy_fault,
 };
 
 /// What a forked child resumes with: the parent's registers at its
@@ -392,55 +398,149 @@ pub fn task_exit(status: i32) -> ! {
     }
 }
 
-/// Copies `dst.len()` bytes of the program's memory at `src` into `dst`.
-///
-/// A program's pointer is whatever it passed: an address it has not
-/// mapped faults here, and the fault reaches the Unix server as the
-/// process's exception, which ends it with SIGSEGV (Linux answers EFAULT;
-/// see the crate docs).
-pub fn copy_in(src: u64, dst: &mut [u8]) {
-    if dst.is_empty() {
-        return;
-    }
-    if overlaps_library(src, dst.len() as u64) {
-        dst.fill(0);
-        return;
-    }
-    for (i, b) in dst.iter_mut().enumerate() {
-        // SAFETY: a volatile byte read of program memory outside the
-        // library's own range (refused above), so no Rust object of the
-        // library is read behind the compiler's back.
-        *b = unsafe { core::ptr::read_volatile((src + i as u64) as *const u8) };
-    }
+/// A program's pointer that its memory does not back: the call answers
+/// `EFAULT`, as Linux's does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Fault;
+
+/// Set by any copy that faulted during the current call: the dispatch
+/// answers `EFAULT` for a call whose code went on regardless.
+static FAULTED: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
+
+/// Whether a copy faulted since the last call; clears the mark.
+pub fn take_fault() -> bool {
+    FAULTED.swap(false, Ordering::Relaxed)
 }
 
-/// Copies `src` into the program's memory at `dst`.
-pub fn copy_out(dst: u64, src: &[u8]) {
-    if src.is_empty() || overlaps_library(dst, src.len() as u64) {
-        return;
+fn fault() -> Fault {
+    FAULTED.store(true, Ordering::Relaxed);
+    Fault
+}
+
+// The copies of program memory. A fault inside them (an address the
+// program has not mapped, or mapped without the access) reaches the Unix
+// server as the process's exception; the server sees the thread's rip in
+// [emul_copy_begin, emul_copy_end) (the header says where) and resumes it
+// at emul_copy_fault, which returns -1 from the routine that faulted. Both
+// routines are leaves that touch no stack, so rsp at the fault is rsp at
+// their entry and the `ret` there is theirs.
+global_asm!(
+    r#"
+    .text
+    .global emul_copy_begin
+    .global emul_copy_end
+    .global emul_copy_fault
+    .global emul_copy_bytes
+    .global emul_copy_str
+
+emul_copy_begin:
+/* (dst, src, len) -> 0, or -1 if it faulted */
+emul_copy_bytes:
+    mov %rdx, %rcx
+    rep movsb
+    xor %eax, %eax
+    ret
+
+/* (dst, src, max) -> the string's length (the index of its NUL, which is
+   copied), max if none within max bytes, or -1 if it faulted */
+emul_copy_str:
+    xor %eax, %eax
+1:  cmp %rdx, %rax
+    je 2f
+    movzbl (%rsi,%rax), %ecx
+    mov %cl, (%rdi,%rax)
+    test %cl, %cl
+    je 2f
+    inc %rax
+    jmp 1b
+2:  ret
+emul_copy_end:
+
+emul_copy_fault:
+    mov $-1, %rax
+    ret
+"#,
+    options(att_syntax)
+);
+
+unsafe extern "C" {
+    fn emul_copy_begin();
+    fn emul_copy_end();
+    fn emul_copy_fault();
+    fn emul_copy_bytes(dst: *mut u8, src: *const u8, len: usize) -> i64;
+    fn emul_copy_str(dst: *mut u8, src: *const u8, max: usize) -> i64;
+}
+
+/// Copies `dst.len()` bytes of the program's memory at `src` into `dst`;
+/// [`Fault`] if the program's memory there is not readable (or overlaps
+/// the library's own).
+pub fn copy_in(src: u64, dst: &mut [u8]) -> Result<(), Fault> {
+    if dst.is_empty() {
+        return Ok(());
     }
-    for (i, b) in src.iter().enumerate() {
-        // SAFETY: as for copy_in: program memory outside the library.
-        unsafe { core::ptr::write_volatile((dst + i as u64) as *mut u8, *b) };
+    if overlaps_library(src, dst.len() as u64) {
+        return Err(fault());
     }
+    // SAFETY: `dst` is the library's own writable buffer of that length;
+    // `src` is program memory outside the library's range (refused above),
+    // so no Rust object of the library is read behind the compiler's back,
+    // and an unmapped byte there ends the copy through emul_copy_fault
+    // (the server's recovery), never with a wild access of the library's.
+    let r = unsafe { emul_copy_bytes(dst.as_mut_ptr(), src as *const u8, dst.len()) };
+    if r < 0 { Err(fault()) } else { Ok(()) }
+}
+
+/// Copies `src` into the program's memory at `dst`; [`Fault`] if it is not
+/// writable there.
+pub fn copy_out(dst: u64, src: &[u8]) -> Result<(), Fault> {
+    if src.is_empty() {
+        return Ok(());
+    }
+    if overlaps_library(dst, src.len() as u64) {
+        return Err(fault());
+    }
+    // SAFETY: as for copy_in, the other way: the program's memory is
+    // written, the library's only read.
+    let r = unsafe { emul_copy_bytes(dst as *mut u8, src.as_ptr(), src.len()) };
+    if r < 0 { Err(fault()) } else { Ok(()) }
+}
+
+/// Why a program's string could not be read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StrError {
+    /// It does not end within the room given.
+    TooLong,
+    /// Its memory is not readable.
+    Fault,
 }
 
 /// Reads a NUL-terminated string of the program's at `src` into `dst`;
-/// its length, or `None` if it does not end within `dst`.
-pub fn copy_in_str(src: u64, dst: &mut [u8]) -> Option<usize> {
-    for i in 0..dst.len() {
-        let a = src.checked_add(i as u64)?;
-        if overlaps_library(a, 1) {
-            return None;
+/// its length.
+pub fn copy_in_str(src: u64, dst: &mut [u8]) -> Result<usize, StrError> {
+    // The part of the room before the library (or the address space's
+    // end): a string running into either does not end in readable memory.
+    let room = if src >= unix_abi::EMUL_BASE && src < unix_abi::EMUL_END {
+        0
+    } else if src < unix_abi::EMUL_BASE {
+        (unix_abi::EMUL_BASE - src).min(dst.len() as u64) as usize
+    } else {
+        (u64::MAX - src).min(dst.len() as u64) as usize
+    };
+    // SAFETY: as for copy_in: at most `room` bytes of program memory
+    // outside the library, into the library's buffer of at least that size.
+    let r = unsafe { emul_copy_str(dst.as_mut_ptr(), src as *const u8, room) };
+    match r {
+        r if r < 0 => {
+            fault();
+            Err(StrError::Fault)
         }
-        // SAFETY: as for copy_in: one byte of program memory.
-        let b = unsafe { core::ptr::read_volatile(a as *const u8) };
-        if b == 0 {
-            return Some(i);
+        r if (r as usize) < room => Ok(r as usize),
+        _ if room < dst.len() => {
+            fault();
+            Err(StrError::Fault)
         }
-        dst[i] = b;
+        _ => Err(StrError::TooLong),
     }
-    None
 }
 
 fn overlaps_library(addr: u64, len: u64) -> bool {

@@ -82,7 +82,7 @@ impl SignalTaken {
 pub const EMUL_MAGIC: u64 = u64::from_le_bytes(*b"MACHEMUL");
 
 /// The version of this contract; the server refuses another.
-pub const EMUL_VERSION: u64 = 1;
+pub const EMUL_VERSION: u64 = 2;
 
 /// At [`EMUL_BASE`]: the library's entry points, read by the server from the
 /// library's image. Eight-byte little-endian words in this order.
@@ -100,11 +100,23 @@ pub struct EmulHeader {
     /// number in rax and the arguments as for `syscall`; it returns like a
     /// function (rcx and r11 clobbered, as `syscall` clobbers them).
     pub direct_entry: u64,
+    /// The library's copies of program memory run in
+    /// `[copy_begin, copy_end)`: a fault there is the program's bad
+    /// pointer, and the server resumes the thread at `copy_fault`, which
+    /// makes the copy return its failure (the call then answers `EFAULT`).
+    pub copy_begin: u64,
+    pub copy_end: u64,
+    pub copy_fault: u64,
 }
 
 impl EmulHeader {
     /// The header's size in bytes.
-    pub const SIZE: usize = 5 * 8;
+    pub const SIZE: usize = 8 * 8;
+
+    /// Whether `rip` is inside the library's copies of program memory.
+    pub fn in_copy(&self, rip: u64) -> bool {
+        (self.copy_begin..self.copy_end).contains(&rip)
+    }
 
     /// Reads a header from the first bytes of the library's image.
     pub fn parse(bytes: &[u8]) -> Option<EmulHeader> {
@@ -118,14 +130,21 @@ impl EmulHeader {
             syscall_entry: word(2)?,
             fork_child_entry: word(3)?,
             direct_entry: word(4)?,
+            copy_begin: word(5)?,
+            copy_end: word(6)?,
+            copy_fault: word(7)?,
         };
         let inside = |a: u64| (EMUL_BASE..EMUL_END).contains(&a);
         (h.magic == EMUL_MAGIC
             && h.version == EMUL_VERSION
             && inside(h.syscall_entry)
             && inside(h.fork_child_entry)
-            && inside(h.direct_entry))
-        .then_some(h)
+            && inside(h.direct_entry)
+            && inside(h.copy_begin)
+            && inside(h.copy_fault)
+            && h.copy_begin <= h.copy_end
+            && h.copy_end <= EMUL_END)
+            .then_some(h)
     }
 }
 
@@ -167,10 +186,17 @@ mod tests {
 
     fn image(h: &EmulHeader) -> [u8; EmulHeader::SIZE] {
         let mut b = [0u8; EmulHeader::SIZE];
-        for (i, w) in [h.magic, h.version, h.syscall_entry, h.fork_child_entry, h.direct_entry]
-            .iter()
-            .enumerate()
-        {
+        let words = [
+            h.magic,
+            h.version,
+            h.syscall_entry,
+            h.fork_child_entry,
+            h.direct_entry,
+            h.copy_begin,
+            h.copy_end,
+            h.copy_fault,
+        ];
+        for (i, w) in words.iter().enumerate() {
             b[i * 8..i * 8 + 8].copy_from_slice(&w.to_le_bytes());
         }
         b
@@ -183,7 +209,19 @@ mod tests {
             syscall_entry: EMUL_BASE + 0x1000,
             fork_child_entry: EMUL_BASE + 0x1040,
             direct_entry: EMUL_BASE + 0x1080,
+            copy_begin: EMUL_BASE + 0x2000,
+            copy_end: EMUL_BASE + 0x2040,
+            copy_fault: EMUL_BASE + 0x2040,
         }
+    }
+
+    #[test]
+    fn the_copy_range_is_half_open() {
+        let h = good();
+        assert!(!h.in_copy(h.copy_begin - 1));
+        assert!(h.in_copy(h.copy_begin));
+        assert!(h.in_copy(h.copy_end - 1));
+        assert!(!h.in_copy(h.copy_end));
     }
 
     #[test]
@@ -197,7 +235,7 @@ mod tests {
         h.magic ^= 1;
         assert_eq!(EmulHeader::parse(&image(&h)), None);
         let mut h = good();
-        h.version = 2;
+        h.version = EMUL_VERSION + 1;
         assert_eq!(EmulHeader::parse(&image(&h)), None);
         let mut h = good();
         h.syscall_entry = 0x401000;
@@ -207,6 +245,16 @@ mod tests {
         assert_eq!(EmulHeader::parse(&image(&h)), None);
         let mut h = good();
         h.direct_entry = EMUL_BASE - 1;
+        assert_eq!(EmulHeader::parse(&image(&h)), None);
+        let mut h = good();
+        h.copy_fault = 0;
+        assert_eq!(EmulHeader::parse(&image(&h)), None);
+        let mut h = good();
+        h.copy_end = h.copy_begin - 1;
+        assert_eq!(EmulHeader::parse(&image(&h)), None);
+        let mut h = good();
+        h.copy_begin = 0x1000;
+        h.copy_end = EMUL_BASE + 1;
         assert_eq!(EmulHeader::parse(&image(&h)), None);
         assert_eq!(EmulHeader::parse(&image(&good())[..EmulHeader::SIZE - 1]), None);
     }

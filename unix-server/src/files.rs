@@ -74,6 +74,11 @@ pub fn populate(fs: &mut Fs) {
 }
 
 impl Files {
+    /// Open file descriptions held (by any process).
+    pub fn open_count(&self) -> usize {
+        self.open.len()
+    }
+
     pub fn get(&self, id: u32) -> Option<&OpenFile> {
         self.open.get(&id)
     }

@@ -22,6 +22,7 @@ extern crate alloc;
 
 mod blocking;
 mod calls;
+mod census;
 mod console;
 mod exec;
 mod files;

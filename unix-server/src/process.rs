@@ -220,6 +220,7 @@ impl Unix {
 
     /// Starts the first process (pid 1), its descriptors 0, 1, 2 on the console.
     pub fn start_init(&mut self, argv: &[String]) -> Result<(), Errno> {
+        self.baseline = self.census();
         let port = self.new_process_port()?;
         let args: Vec<&[u8]> = argv.iter().map(|s| s.as_bytes()).collect();
         let env: [&[u8]; 3] = [b"PATH=/bin:/sbin:/usr/bin:/usr/sbin", b"HOME=/root", b"TERM=vt100"];
@@ -488,6 +489,46 @@ fn trim(s: &[u8]) -> &[u8] {
     &s[start..end.max(start)]
 }
 
+impl Unix {
+    /// A fault inside the emulation library's copies of program memory is
+    /// the program's bad pointer, not its crash: the thread (waiting for
+    /// this exception's answer, so not running) resumes at the library's
+    /// recovery point, and the copy returns its failure (the call answers
+    /// EFAULT). False if the fault was anywhere else.
+    fn recover_copy(&mut self, thread: u32) -> bool {
+        let h = self.emulator.header;
+        let Ok(s) = mach_interfaces::thread::thread_get_state(&mut self.rpc, thread) else {
+            return false;
+        };
+        if !h.in_copy(s.rip) {
+            return false;
+        }
+        mach_interfaces::thread::thread_set_state(
+            &mut self.rpc,
+            thread,
+            h.copy_fault,
+            s.rsp,
+            s.rflags,
+            s.rax,
+            s.rbx,
+            s.rcx,
+            s.rdx,
+            s.rsi,
+            s.rdi,
+            s.rbp,
+            s.r8,
+            s.r9,
+            s.r10,
+            s.r11,
+            s.r12,
+            s.r13,
+            s.r14,
+            s.r15,
+        )
+        .is_ok()
+    }
+}
+
 /// Faults of Unix processes arrive here (the server is every process's
 /// exception port) and become the signal Linux would send; with no
 /// handlers delivered yet, the process ends as killed by it.
@@ -503,6 +544,13 @@ impl ExcServer for Unix {
     ) -> Result<(), i32> {
         use linux_raw_sys::general as g;
         use mach_user::abi::exception::*;
+        // A page fault, or the general protection fault of a non-canonical
+        // address, inside the library's copies.
+        if matches!(exception as u32, EXC_BAD_ACCESS | EXC_BAD_INSTRUCTION) && self.recover_copy(thread) {
+            let _ = mach_port::mach_port_deallocate(&mut self.rpc, self.task, thread);
+            let _ = mach_port::mach_port_deallocate(&mut self.rpc, self.task, task);
+            return Ok(());
+        }
         let signal = match exception as u32 {
             EXC_BAD_ACCESS => g::SIGSEGV,
             EXC_BAD_INSTRUCTION => g::SIGILL,

@@ -70,6 +70,9 @@ pub struct Unix {
     pub current: Current,
     /// `--trace` on the command line: every Unix call is printed.
     pub trace: bool,
+    /// What the server and the kernel held before the first process
+    /// (`census.rs`), compared at shutdown.
+    pub baseline: Option<crate::census::Census>,
     random: u64,
 }
 
@@ -135,6 +138,7 @@ impl Unix {
             init_status: None,
             current: Current::default(),
             trace: args.iter().any(|a| a == "--trace"),
+            baseline: None,
             random: seed,
         })
     }
@@ -291,6 +295,7 @@ impl Unix {
             }
             mach_user::println!();
         }
+        self.report_baseline();
     }
 }
 
