@@ -189,7 +189,10 @@ impl UnixServer for Unix {
             Some(r) => r,
             None => match n32(number) {
                 nr::__NR_rt_sigsuspend => self.sigsuspend(process, data),
-                nr::__NR_setrlimit => 0,
+                nr::__NR_setrlimit => match self.set_rlimit(process, a0, data) {
+                    Ok(()) => 0,
+                    Err(e) => e.as_return(),
+                },
                 nr::__NR_prctl if a0 == linux_raw_sys::prctl::PR_SET_NAME as u64 => {
                     if let Some(p) = self.procs.by_port_mut(process) {
                         let n = data.len().min(15);
@@ -225,7 +228,7 @@ impl UnixServer for Unix {
                 let n = (a0 as usize).min(data.len());
                 (self.fill_random(&mut data[..n]) as i64, n)
             }
-            nr::__NR_getrlimit => match crate::info::rlimit(a0, data) {
+            nr::__NR_getrlimit => match self.get_rlimit(process, a0, data) {
                 Ok(n) => (0, n),
                 Err(e) => (e.as_return(), 0),
             },
@@ -257,15 +260,25 @@ impl UnixServer for Unix {
         self.procs.by_port(process).ok_or(MIG_NO_REPLY)?;
         let (result, len) = match n32(number) {
             nr::__NR_prlimit64 => {
-                if a0 != 0 {
+                // The old value is read before the new one is set.
+                let pid = self.procs.by_port(process).map_or(0, |p| p.pid);
+                let old = if a3 != 0 {
+                    self.get_rlimit(process, a1, data_out)
+                } else {
+                    Ok(0)
+                };
+                if a0 != 0 && a0 as i64 != i64::from(pid) {
                     (Errno::ESRCH.as_return(), 0)
-                } else if a3 != 0 {
-                    match crate::info::rlimit(a1, data_out) {
+                } else {
+                    match old.and_then(|n| {
+                        if a2 != 0 {
+                            self.set_rlimit(process, a1, data)?;
+                        }
+                        Ok(n)
+                    }) {
                         Ok(n) => (0, n),
                         Err(e) => (e.as_return(), 0),
                     }
-                } else {
-                    (0, 0)
                 }
             }
             nr::__NR_nanosleep => self.nanosleep(process, 0, 0, data),

@@ -51,6 +51,42 @@ pub fn rlimit(resource: u64, out: &mut [u8]) -> Result<usize, Errno> {
 }
 
 impl Unix {
+    /// A limit of the calling process (getrlimit, prlimit64's old value):
+    /// RLIMIT_NOFILE's current value is its descriptor table's.
+    pub fn get_rlimit(&self, port: u32, resource: u64, out: &mut [u8]) -> Result<usize, Errno> {
+        let n = rlimit(resource, out)?;
+        if resource == u64::from(g::RLIMIT_NOFILE) {
+            if let Some(p) = self.procs.by_port(port) {
+                put(out, 0, u64::from(p.fds.limit()));
+            }
+        }
+        Ok(n)
+    }
+
+    /// setrlimit, prlimit64's new value (`struct rlimit`): RLIMIT_NOFILE
+    /// bounds the process's descriptor table (descriptors already open
+    /// above it stay open, as on Linux); the others are accepted and not
+    /// enforced.
+    pub fn set_rlimit(&mut self, port: u32, resource: u64, data: &[u8]) -> Result<(), Errno> {
+        let word = |at: usize| -> Result<u64, Errno> {
+            let b = data.get(at..at + 8).ok_or(Errno::EFAULT)?;
+            Ok(u64::from_le_bytes(b.try_into().map_err(|_| Errno::EFAULT)?))
+        };
+        let (cur, max) = (word(0)?, word(8)?);
+        let resource = u32::try_from(resource).map_err(|_| Errno::EINVAL)?;
+        if resource >= g::RLIM_NLIMITS || cur > max {
+            return Err(Errno::EINVAL);
+        }
+        if resource == g::RLIMIT_NOFILE {
+            if max > u64::from(unix_core::fdtable::LIMIT_MAX) {
+                return Err(Errno::EPERM);
+            }
+            let p = self.procs.by_port_mut(port).ok_or(Errno::ESRCH)?;
+            p.fds.set_limit(cur as u32)?;
+        }
+        Ok(())
+    }
+
     /// getrandom's bytes (at most `out.len()`).
     pub fn fill_random(&mut self, out: &mut [u8]) -> usize {
         for chunk in out.chunks_mut(8) {
