@@ -17,9 +17,12 @@
 //! parent did. Its Unix processes are single-threaded (clone of threads is
 //! refused), which the few statics rely on.
 //!
-//! A pointer a program passes is used as given: one that is not mapped
-//! faults in the library, and the server, the process's exception port,
-//! ends the process with SIGSEGV where Linux would answer EFAULT.
+//! A pointer a program passes is used as given, by the two copy routines of
+//! the trampoline: one that is not mapped faults there, the fault reaches
+//! the server (the process's exception port), which sees the thread's rip
+//! inside the copy routines (the header names their range) and resumes it
+//! at their recovery point; the copy fails and the call answers EFAULT, as
+//! Linux's exception tables make its copies do.
 #![no_std]
 #![no_main]
 
