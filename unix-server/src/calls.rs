@@ -94,6 +94,11 @@ impl UnixServer for Unix {
             nr::__NR_setpgid => ret(unix.setpgid(pid, a0 as i32, a1 as i32).map(|_| 0)),
             nr::__NR_setsid => ret(unix.setsid(pid)),
             nr::__NR_getuid | nr::__NR_geteuid | nr::__NR_getgid | nr::__NR_getegid => 0,
+            // pause: a sigsuspend with the mask it already has.
+            nr::__NR_pause => {
+                let mask = self.procs.by_port(process).map_or(0, |p| p.signals.mask);
+                self.sigsuspend(process, &mask.to_le_bytes())
+            }
             nr::__NR_setuid | nr::__NR_setgid | nr::__NR_setreuid | nr::__NR_setregid => {
                 if a0 == 0 {
                     0

@@ -57,5 +57,21 @@ int main(void) {
     kill(getpid(), SIGUSR1);
     sigprocmask(SIG_SETMASK, &old, 0);
     printf("ignored: still here\n");
+
+    /* pause() returns -1 EINTR once a caught signal's handler has run (the
+       child waits a second so that the parent is already in pause). */
+    fflush(stdout); /* the handler's write comes after what was printed */
+    catch(SIGUSR2, on_usr1, 0);
+    got = 0;
+    pid_t p = getpid();
+    c = fork();
+    if (c == 0) {
+        sleep(1);
+        kill(p, SIGUSR2);
+        _exit(0);
+    }
+    r = pause();
+    printf("pause: %d %s, handler saw %d\n", r, strerror(errno), got);
+    waitpid(c, &status, 0);
     return 0;
 }
