@@ -63,10 +63,14 @@ printf '%s' 'cd /tmp; for t in /tests/self/*; do $t; done' > "$self/root/etc/gue
 env -u GUEST_CMD make --no-print-directory guest-iso ROOTFS_EXTRA="$self/root" GUEST_KERNEL="${GUEST_KERNEL:-release}" >/dev/null || echo "test unix_self_boot ... FAILED: guest ISO"
 GUEST_TIMEOUT=${UNIX_TEST_TIMEOUT:-600} scripts/guest.sh build/mach-guest.iso > "$self/guest.out" 2>&1
 self_status=$?
-tr -d '\r' < "$self/guest.out" | grep -a '^test unix_'
-# Each test line the programs print must have appeared.
+# (Not anchored: a shell's error prefix has been seen before a line; see
+# the issue notes.)
+tr -d '\r' < "$self/guest.out" | grep -ao 'test unix_.*'
+# Each test line the programs print must have appeared (the memory hog
+# runs only by hand: limits --hog).
 for name in $(grep -oh 'test unix_[a-z_]*' unix-tests/self/*.c | sort -u | cut -d' ' -f2); do
-    grep -aq "^test $name \.\.\. " "$self/guest.out" || echo "test $name ... FAILED: did not run (guest status $self_status)"
+    [ "$name" = unix_memory_hog ] && continue
+    grep -aq "test $name \.\.\. " "$self/guest.out" || echo "test $name ... FAILED: did not run (guest status $self_status)"
 done
 if grep -aq '^unix: baseline: ok' "$self/guest.out"; then echo "test unix_self_baseline ... ok"
 else echo "test unix_self_baseline ... FAILED: $(grep -a '^unix: baseline' "$self/guest.out" || echo 'no baseline line')"; fi

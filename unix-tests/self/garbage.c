@@ -21,6 +21,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "common.h"
+
 #define ROUNDS 12
 #define WATCHDOG_MS 3000
 
@@ -65,38 +67,19 @@ static int skipped(long n) {
            n == SYS_pidfd_send_signal;
 }
 
-/* One child: ROUNDS calls of number n with garbage; returns how it ended. */
-static int child(long n, int *timed_out) {
-    int p[2];
-    if (pipe(p)) return -1;
-    pid_t c = fork();
-    if (c < 0) return -1;
-    if (c == 0) {
-        close(p[0]);
-        int null = open("/dev/null", O_RDWR);
-        dup2(null, 0);
-        dup2(null, 1);
-        dup2(null, 2);
-        seed = 0x9e3779b97f4a7c15ull ^ (uint64_t)(n * 7919 + 1);
-        for (int i = 0; i < (int)sizeof buffer; i++) buffer[i] = (char)next();
-        for (int r = 0; r < ROUNDS; r++) {
-            long a[6];
-            for (int i = 0; i < 6; i++) a[i] = garbage();
-            syscall(n, a[0], a[1], a[2], a[3], a[4], a[5]);
-        }
-        _exit(0);
+/* One child's work: ROUNDS calls of number n with garbage. */
+static void garbage_calls(long n) {
+    int null = open("/dev/null", O_RDWR);
+    dup2(null, 0);
+    dup2(null, 1);
+    dup2(null, 2);
+    seed = 0x9e3779b97f4a7c15ull ^ (uint64_t)(n * 7919 + 1);
+    for (int i = 0; i < (int)sizeof buffer; i++) buffer[i] = (char)next();
+    for (int r = 0; r < ROUNDS; r++) {
+        long a[6];
+        for (int i = 0; i < 6; i++) a[i] = garbage();
+        syscall(n, a[0], a[1], a[2], a[3], a[4], a[5]);
     }
-    close(p[1]);
-    struct pollfd w = {p[0], POLLIN, 0};
-    int r = poll(&w, 1, WATCHDOG_MS);
-    if (r == 0) {
-        *timed_out = 1;
-        kill(c, SIGKILL);
-    }
-    close(p[0]);
-    int status = 0;
-    if (waitpid(c, &status, 0) != c) return -1;
-    return status;
 }
 
 /* Raw Mach traps (negative numbers) with garbage. */
@@ -112,75 +95,33 @@ static long mach_trap(long n, long a0, long a1, long a2, long a3, long a4, long 
     return ret;
 }
 
-/* A child sending messages of random bytes (with plausible headers) to
+/* A child's work: messages of random bytes (with plausible headers) to
    its own process port (name 0x4000) and making Mach traps with garbage. */
-static int mach_child(int which, int *timed_out) {
-    int p[2];
-    if (pipe(p)) return -1;
-    pid_t c = fork();
-    if (c < 0) return -1;
-    if (c == 0) {
-        close(p[0]);
-        seed = 0x1234567ull + (uint64_t)which;
-        for (int r = 0; r < 64; r++) {
-            uint32_t *m = (uint32_t *)buffer;
-            for (int i = 0; i < 256; i++) m[i] = (uint32_t)next();
-            if (which == 0) {
-                /* bits: copy-send to the remote, make-send-once reply (or
-                   garbage), size up to 1 KiB, remote 0x4000, local a reply
-                   port, id in the unix subsystem's range */
-                m[0] = (next() & 1) ? (19u | (21u << 8)) : (uint32_t)next();
-                m[1] = (uint32_t)(next() % 1024) & ~3u;
-                m[2] = 0x4000;
-                m[3] = (uint32_t)mach_trap(-26, 0, 0, 0, 0, 0, 0);
-                m[5] = 100000 + (uint32_t)(next() % 16);
-                /* MACH_SEND_MSG | MACH_RCV_MSG with a timeout: the reply, if
-                   any, comes back into the buffer */
-                mach_trap(-31, (long)buffer, 3 | 0x100, m[1], sizeof buffer, m[3], 100);
-            } else {
-                long n = -(long)(next() % 128);
-                if (n == -101 || n == -103) continue; /* task_exit, thread_exit: fine, but end the round */
-                long a[6];
-                for (int i = 0; i < 6; i++) a[i] = garbage();
-                mach_trap(n, a[0], a[1], a[2], a[3], a[4], a[5]);
-            }
+static void mach_garbage(long which) {
+    seed = 0x1234567ull + (uint64_t)which;
+    for (int r = 0; r < 64; r++) {
+        uint32_t *m = (uint32_t *)buffer;
+        for (int i = 0; i < 256; i++) m[i] = (uint32_t)next();
+        if (which == 0) {
+            /* bits: copy-send to the remote, make-send-once reply (or
+               garbage), size up to 1 KiB, remote 0x4000, local a reply
+               port, id in the unix subsystem's range */
+            m[0] = (next() & 1) ? (19u | (21u << 8)) : (uint32_t)next();
+            m[1] = (uint32_t)(next() % 1024) & ~3u;
+            m[2] = 0x4000;
+            m[3] = (uint32_t)mach_trap(-26, 0, 0, 0, 0, 0, 0);
+            m[5] = 100000 + (uint32_t)(next() % 16);
+            /* MACH_SEND_MSG | MACH_RCV_MSG with a timeout: the reply, if
+               any, comes back into the buffer */
+            mach_trap(-31, (long)buffer, 3 | 0x100, m[1], sizeof buffer, m[3], 100);
+        } else {
+            long n = -(long)(next() % 128);
+            if (n == -101 || n == -103) continue; /* task_exit, thread_exit: would only end the child early */
+            long a[6];
+            for (int i = 0; i < 6; i++) a[i] = garbage();
+            mach_trap(n, a[0], a[1], a[2], a[3], a[4], a[5]);
         }
-        _exit(0);
     }
-    close(p[1]);
-    struct pollfd w = {p[0], POLLIN, 0};
-    if (poll(&w, 1, WATCHDOG_MS) == 0) {
-        *timed_out = 1;
-        kill(c, SIGKILL);
-    }
-    close(p[0]);
-    int status = 0;
-    if (waitpid(c, &status, 0) != c) return -1;
-    return status;
-}
-
-static int still_usable(void) {
-    int p[2];
-    if (pipe(p)) return 0;
-    pid_t c = fork();
-    if (c == 0) {
-        write(p[1], "ok", 2);
-        execl("/bin/true", "true", (char *)0);
-        _exit(99);
-    }
-    char b[2];
-    int got = read(p[0], b, 2);
-    int status;
-    if (waitpid(c, &status, 0) != c || !WIFEXITED(status) || WEXITSTATUS(status) != 0 || got != 2) return 0;
-    close(p[0]);
-    close(p[1]);
-    int fd = open("/tmp/garbage-after", O_CREAT | O_RDWR | O_TRUNC, 0600);
-    if (fd < 0 || write(fd, "after", 5) != 5 || lseek(fd, 0, SEEK_SET) != 0) return 0;
-    char r[5];
-    int ok = read(fd, r, 5) == 5 && memcmp(r, "after", 5) == 0;
-    close(fd);
-    unlink("/tmp/garbage-after");
-    return ok;
 }
 
 int main(void) {
@@ -188,7 +129,7 @@ int main(void) {
     for (long n = 0; n < 460; n++) {
         if (skipped(n)) continue;
         int t = 0;
-        int s = child(n, &t);
+        int s = watched(garbage_calls, n, WATCHDOG_MS, &t);
         timeouts += t;
         if (s == -1) lost++;
         else if (WIFEXITED(s)) exited++;
@@ -200,7 +141,7 @@ int main(void) {
     int mlost = 0, mtimeouts = 0;
     for (int i = 0; i < 8; i++) {
         int t = 0;
-        if (mach_child(i % 2, &t) == -1) mlost++;
+        if (watched(mach_garbage, i % 2, WATCHDOG_MS, &t) == -1) mlost++;
         mtimeouts += t;
     }
     usable = still_usable();
