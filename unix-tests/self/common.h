@@ -1,6 +1,8 @@
 /* What the self-checking tests share: running a child under a watchdog,
    and checking that the system still forks, execs, pipes and keeps files. */
+#include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <poll.h>
 #include <signal.h>
 #include <string.h>
@@ -32,7 +34,8 @@ static inline int watched(void (*body)(long), long arg, int watchdog_ms, int *ti
     return status;
 }
 
-/* Whether a fork+exec of /bin/true, a pipe and a file in /tmp work. */
+/* Whether a fork+exec of /bin/true, a pipe and a file in /tmp work; what
+   failed first goes to stderr. */
 static inline int still_usable(void) {
     int p[2];
     if (pipe(p)) return 0;
@@ -41,6 +44,7 @@ static inline int still_usable(void) {
     if (c == 0) {
         write(p[1], "ok", 2);
         execl("/bin/true", "true", (char *)0);
+        fprintf(stderr, "still_usable: execve: %s\n", strerror(errno));
         _exit(99);
     }
     char b[2];
@@ -48,7 +52,10 @@ static inline int still_usable(void) {
     int status;
     close(p[0]);
     close(p[1]);
-    if (waitpid(c, &status, 0) != c || !WIFEXITED(status) || WEXITSTATUS(status) != 0 || got != 2) return 0;
+    if (waitpid(c, &status, 0) != c || !WIFEXITED(status) || WEXITSTATUS(status) != 0 || got != 2) {
+        fprintf(stderr, "still_usable: exec of /bin/true: status %#x, pipe read %d\n", status, got);
+        return 0;
+    }
     int fd = open("/tmp/self-test-after", O_CREAT | O_RDWR | O_TRUNC, 0600);
     if (fd < 0 || write(fd, "after", 5) != 5 || lseek(fd, 0, SEEK_SET) != 0) return 0;
     char r[5];
